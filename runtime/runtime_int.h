@@ -1,0 +1,214 @@
+/*
+ * runtime_int.h -- internals shared by actor.c, sched.c and timer.c.
+ *
+ * Not a public header: actors/, cluster/ and cmd/ use actor.h only.
+ *
+ * Scheduling protocol (count based).  a->pending counts messages enqueued in
+ * either lane and not yet consumed.  The invariant is:
+ *
+ *     the actor is in a run queue or running  <=>  pending > 0
+ *                                                  (or it was woken from
+ *                                                   parking, see below)
+ *
+ * A sender that moves pending from 0 to 1 schedules the actor.  A worker runs
+ * up to `batch` messages, subtracts what it consumed and requeues the actor
+ * if anything is left, so no two workers ever run one actor.
+ *
+ * Parking.  During restart backoff an actor must not consume user messages
+ * but keeps them.  It sets a->parked and is not requeued even though pending
+ * > 0; the next system-lane message clears parked and schedules it (whoever
+ * wins the exchange on `parked` schedules, exactly once).
+ *
+ * Stopping.  Senders bracket their enqueue with a->senders++ / --; the
+ * stopping worker marks the actor dead, waits for senders to reach 0, and
+ * only then drains the mailbox, so no message is leaked.  Actor structs live
+ * in pages that are never freed while the runtime runs (type-stable memory),
+ * and the id's generation changes on every reuse of a slot.
+ */
+#ifndef LS_RUNTIME_INT_H
+#define LS_RUNTIME_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "actor.h"
+
+/* ---- MPSC intrusive queue (Vyukov) ---- */
+
+typedef struct ls__mq {
+	ls_msg *_Atomic head; /* producers' end: last pushed */
+	ls_msg *tail;         /* consumer's end */
+	ls_msg stub;          /* dummy node, never carries a payload */
+} ls__mq;
+
+void ls__mq_init(ls__mq *q);
+
+static inline void
+ls__mq_push(ls__mq *q, ls_msg *m)
+{
+	atomic_store_explicit(&m->next, NULL, memory_order_relaxed);
+	ls_msg *prev = atomic_exchange_explicit(&q->head, m,
+	    memory_order_acq_rel);
+	atomic_store_explicit(&prev->next, m, memory_order_release);
+}
+
+/* Pop one message, or NULL when empty or a push is half-done. */
+ls_msg *ls__mq_pop(ls__mq *q);
+
+/* Conservative: 1 if something may have been pushed since the last pop. */
+static inline int
+ls__mq_maybe_nonempty(ls__mq *q)
+{
+	return atomic_load_explicit(&q->head, memory_order_acquire) != q->tail;
+}
+
+/* ---- actors ---- */
+
+enum {
+	LS__A_FREE = 0,
+	LS__A_LIVE,
+	LS__A_RESTARTING, /* parked in backoff */
+	LS__A_DEAD
+};
+
+typedef struct ls__waiter ls__waiter;
+
+typedef struct ls__actor {
+	ls__mq sys;
+	ls__mq user;
+	_Atomic uint32_t pending; /* see the protocol above */
+	_Atomic uint32_t parked;
+	_Atomic uint32_t senders;
+	_Atomic uint32_t status;  /* LS__A_* */
+	_Atomic uint64_t id;      /* current ref id of this slot */
+	uint32_t cap;             /* user mailbox capacity */
+	uint32_t restarts;        /* within the current window */
+	const ls_behaviour *beh;
+	void *state;
+	void *arg;
+	int64_t window_start_ns;
+	int64_t backoff_ms;
+	uint32_t max_restarts;
+	uint8_t arg_owned;
+	uint8_t inited; /* init succeeded and stop not yet called */
+	uint16_t _pad;
+	int64_t restart_window_ms;
+	int64_t backoff_min_ms;
+	int64_t backoff_max_ms;
+	ls_ref supervisor;
+	char *name;
+	/* Senders to notify with LS_MSG_WRITABLE; guarded by rt->wait_lock. */
+	ls__waiter *waiters;
+	struct ls__actor *next_free;
+} ls__actor;
+
+/* ---- scheduler ---- */
+
+#define LS__RQ_CAP 4096 /* per-worker ring; overflow goes global */
+
+typedef struct ls__worker {
+	ls_runtime *rt;
+	unsigned index;
+	pthread_t thread;
+	ls__actor *next;                 /* LIFO slot, owner only */
+	_Atomic uint32_t head;           /* ring: thieves and owner CAS */
+	_Atomic uint32_t tail;           /* ring: owner only writes */
+	ls__actor *_Atomic ring[LS__RQ_CAP];
+	uint32_t tick;
+	/* counters, summed by ls_runtime_stats_get */
+	_Atomic uint64_t n_sent;
+	_Atomic uint64_t n_received;
+	_Atomic uint64_t n_activations;
+	_Atomic uint64_t n_steals;
+	uint32_t rng;
+	char _align[64];
+} ls__worker;
+
+typedef struct ls__gq_node ls__gq_node;
+
+#define LS__PAGE_BITS 12
+#define LS__PAGE_SIZE (1u << LS__PAGE_BITS)
+#define LS__MAX_PAGES 65536u
+
+struct ls__timer_wheel;
+
+struct ls_runtime {
+	ls_runtime_opts opts;
+	unsigned nworkers;
+	ls__worker **workers;
+	_Atomic int running;
+
+	/* registry */
+	ls__actor *_Atomic *pages; /* LS__MAX_PAGES page pointers */
+	pthread_mutex_t reg_lock;  /* free list, names, page growth */
+	ls__actor *free_list;
+	uint32_t npages;
+	uint32_t next_slot;        /* slots handed out in the last page */
+	struct ls__name *names;    /* name -> ref, small hash table */
+	uint32_t names_cap;
+	uint32_t names_len;
+
+	/* global run queue (overflow and external submissions) */
+	pthread_mutex_t gq_lock;
+	ls__actor **gq;
+	size_t gq_head, gq_len, gq_cap;
+	_Atomic size_t gq_count;
+
+	/* parking */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	_Atomic int sleepers;
+	_Atomic int searching;
+	uint64_t park_seq;
+
+	/* backpressure waiters */
+	pthread_mutex_t wait_lock;
+
+	/* idle waiters (ls_runtime_wait_idle) */
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle_cond;
+
+	/* counters not kept per worker */
+	_Atomic uint64_t n_sent_ext;
+	_Atomic uint64_t n_full;
+	_Atomic uint64_t n_spawned;
+	_Atomic uint64_t n_stopped;
+	_Atomic uint64_t n_restarts;
+	_Atomic uint64_t n_failures;
+	_Atomic uint64_t n_timers;
+	_Atomic int64_t n_alive;
+	_Atomic int64_t n_queued;
+
+	struct ls__timer_wheel *timers;
+};
+
+struct ls_ctx {
+	ls_runtime *rt;
+	ls__actor *a;
+	ls_ref self;
+	ls__worker *w;
+	int stop;
+};
+
+/* The worker running on this thread, or NULL outside workers. */
+ls__worker *ls__worker_self(void);
+
+/* Make a runnable (its pending just went 0 -> 1, or it was unparked). */
+void ls__schedule(ls_runtime *rt, ls__actor *a);
+
+/* Resolve an id to its slot (or NULL); does not check liveness. */
+ls__actor *ls__slot(ls_runtime *rt, uint64_t id);
+
+/* Run one activation of a on worker w (sched.c calls it). */
+void ls__activate(ls__worker *w, ls__actor *a);
+
+/* Enqueue a system-lane message (timers, restart, supervision). */
+int ls__send_sys(ls_runtime *rt, ls_ref to, ls_msg *m);
+
+int ls__sched_start(ls_runtime *rt);
+void ls__sched_stop(ls_runtime *rt);
+int ls__timers_start(ls_runtime *rt);
+void ls__timers_stop(ls_runtime *rt);
+
+#endif /* LS_RUNTIME_INT_H */
