@@ -1,0 +1,76 @@
+/*
+ * parse.h -- log line parsers: one raw line in, one ls_event out.
+ *
+ * A parser turns a line of JSON, logfmt, syslog (RFC 3164 / RFC 5424),
+ * Apache/nginx access or error log, the log4j family (HDFS, Hadoop, Spark,
+ * Zookeeper layouts) or Blue Gene/L RAS log into the fields of an ls_event:
+ * time, level, service, host, message and attributes.  What each format
+ * fills is documented in docs/log-formats.md.
+ *
+ * Parsing allocates nothing except from the caller's arena (only when a
+ * string must be rewritten, e.g. a JSON string with escapes), keeps no
+ * hidden state and may run on many threads at once, each with its own
+ * event and arena.
+ */
+#ifndef LS_PARSE_H
+#define LS_PARSE_H
+
+#include <stddef.h>
+
+#include "runtime/arena.h"
+#include "runtime/event.h"
+
+typedef enum ls_format {
+	LS_FMT_AUTO,         /* detect per line among all formats below */
+	LS_FMT_JSON,         /* one JSON object per line */
+	LS_FMT_LOGFMT,       /* key=value key2="quoted value" */
+	LS_FMT_SYSLOG,       /* RFC 3164 or RFC 5424, detected per line */
+	LS_FMT_RFC3164,      /* BSD syslog, with or without <PRI> */
+	LS_FMT_RFC5424,      /* IETF syslog */
+	LS_FMT_CLF,          /* Apache/nginx access log: common, combined */
+	LS_FMT_APACHE_ERROR, /* Apache httpd error log (2.2 and 2.4) */
+	LS_FMT_NGINX_ERROR,  /* nginx error log */
+	LS_FMT_LOG4J,        /* log4j/Java family: HDFS, Hadoop, Spark, ZK */
+	LS_FMT_BGL,          /* Blue Gene/L RAS log */
+	LS_FMT_COUNT
+} ls_format;
+
+/* Map a format name ("auto", "json", "logfmt", "syslog", "rfc3164",
+ * "rfc5424", "clf", "apache_error", "nginx_error", "log4j", "bgl") to its
+ * value.  Returns 0, or LS_EINVAL (and *out untouched) for unknown names. */
+int ls_format_from_name(const char *name, ls_format *out);
+
+/* The name of a format as accepted by ls_format_from_name(); "unknown" for
+ * out-of-range values.  The string is static. */
+const char *ls_format_name(ls_format f);
+
+/* Parser configuration; a plain value, copy it freely.  default_year is the
+ * year given to timestamps that have none (BSD syslog "Dec 10 06:55:46");
+ * 0 means the current UTC year, or the previous one when the date would
+ * otherwise lie more than a week in the future (December logs read in
+ * January). */
+typedef struct ls_parser {
+	ls_format format;
+	int default_year;
+} ls_parser;
+
+/* Initialise *p for format with default_year 0. */
+void ls_parser_init(ls_parser *p, ls_format format);
+
+/* Parse one line (without its newline; a trailing '\r' is ignored) into *ev,
+ * which is cleared first.  Strings in *ev borrow from line or, when they
+ * must be rewritten, from arena (required, not NULL); the caller keeps both
+ * alive while *ev is used.  Returns 0; LS_EPARSE with *reason set to a
+ * static human-readable reason (the line belongs in the dead-letter
+ * output); LS_ENOMEM when the arena is exhausted; LS_EINVAL for a bad
+ * argument (with *reason set too).  reason may be NULL.  Never reads past
+ * line[len - 1]. */
+int ls_parser_parse(const ls_parser *p, const char *line, size_t len,
+    ls_event *ev, ls_arena *arena, const char **reason);
+
+/* The format ls_parser_parse() would use for line under LS_FMT_AUTO (a
+ * cheap look at the first bytes); LS_FMT_AUTO when nothing matches.  May
+ * answer LS_FMT_SYSLOG (3164 vs 5424 decided while parsing). */
+ls_format ls_format_detect(const char *line, size_t len);
+
+#endif /* LS_PARSE_H */
