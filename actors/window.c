@@ -1,0 +1,1058 @@
+/*
+ * window.c -- tumbling-window aggregation state of one partition (see
+ * window.h; the memory layout is drawn in docs/windows.md).
+ *
+ * Each open window is a `struct win`: a flat array of fixed-stride entries
+ * (one per group), an open-addressing hash table of entry indices (linear
+ * probing) and a byte buffer holding the groups' key values.  Windows are
+ * kept in an array sorted by start; a closed window is emitted in key order,
+ * cleared and recycled through a small pool, so the steady state allocates
+ * only when a window meets more groups than any window before it.
+ */
+#include "actors/window.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/err.h"
+#include "runtime/hash.h"
+
+#define NS_PER_MS  INT64_C(1000000)
+#define MAX_MS     (INT64_MAX / NS_PER_MS)
+#define POOL_MAX   4 /* cleared windows kept for reuse */
+#define KEY_SEED   UINT64_C(0x6c7377696e646f77)
+
+/* ---- aggregate functions: a small table so that new kinds (sketches,
+ * HyperLogLog) only add a row.  A state is state_size flat bytes, so an
+ * entry can be stored and restored as it is. ---- */
+
+typedef struct agg_ops {
+	const char *name;
+	int needs_field;
+	uint32_t state_size;
+	void (*init)(void *st);
+	void (*add)(void *st, double v);
+	void (*merge)(void *dst, const void *src); /* for panes and restore */
+	int (*result)(const void *st, uint64_t count, double *out);
+} agg_ops;
+
+/* Shared state of sum/min/max/avg: a running value and how many events
+ * contributed to it. */
+typedef struct num_state {
+	double v;
+	uint64_t n;
+} num_state;
+
+static void
+num_init(void *st)
+{
+	num_state *s = st;
+	s->v = 0;
+	s->n = 0;
+}
+
+static void
+sum_add(void *st, double v)
+{
+	num_state *s = st;
+	s->v += v;
+	s->n++;
+}
+
+static void
+sum_merge(void *dst, const void *src)
+{
+	num_state *d = dst;
+	const num_state *s = src;
+	d->v += s->v;
+	d->n += s->n;
+}
+
+static void
+min_add(void *st, double v)
+{
+	num_state *s = st;
+	if (s->n == 0 || v < s->v)
+		s->v = v;
+	s->n++;
+}
+
+static void
+min_merge(void *dst, const void *src)
+{
+	const num_state *s = src;
+	num_state *d = dst;
+	if (s->n == 0)
+		return;
+	if (d->n == 0 || s->v < d->v)
+		d->v = s->v;
+	d->n += s->n;
+}
+
+static void
+max_add(void *st, double v)
+{
+	num_state *s = st;
+	if (s->n == 0 || v > s->v)
+		s->v = v;
+	s->n++;
+}
+
+static void
+max_merge(void *dst, const void *src)
+{
+	const num_state *s = src;
+	num_state *d = dst;
+	if (s->n == 0)
+		return;
+	if (d->n == 0 || s->v > d->v)
+		d->v = s->v;
+	d->n += s->n;
+}
+
+static int
+value_result(const void *st, uint64_t count, double *out)
+{
+	const num_state *s = st;
+	(void)count;
+	*out = s->v;
+	return s->n > 0;
+}
+
+static int
+avg_result(const void *st, uint64_t count, double *out)
+{
+	const num_state *s = st;
+	(void)count;
+	if (s->n == 0)
+		return 0;
+	*out = s->v / (double)s->n;
+	return 1;
+}
+
+static void
+none_init(void *st)
+{
+	(void)st;
+}
+
+static void
+none_add(void *st, double v)
+{
+	(void)st;
+	(void)v;
+}
+
+static void
+none_merge(void *dst, const void *src)
+{
+	(void)dst;
+	(void)src;
+}
+
+static int
+count_result(const void *st, uint64_t count, double *out)
+{
+	(void)st;
+	*out = (double)count;
+	return 1;
+}
+
+/* Indexed by ls_window_agg_kind. */
+static const agg_ops agg_table[] = {
+	{ "count", 0, 0, none_init, none_add, none_merge, count_result },
+	{ "sum", 1, sizeof(num_state), num_init, sum_add, sum_merge,
+	    value_result },
+	{ "min", 1, sizeof(num_state), num_init, min_add, min_merge,
+	    value_result },
+	{ "max", 1, sizeof(num_state), num_init, max_add, max_merge,
+	    value_result },
+	{ "avg", 1, sizeof(num_state), num_init, sum_add, sum_merge,
+	    avg_result },
+};
+#define NAGG_KINDS (sizeof(agg_table) / sizeof(agg_table[0]))
+
+/* ---- state ---- */
+
+/* Fixed head of every entry; aggregate states follow at ls_window.aoff[]. */
+typedef struct ent_hdr {
+	uint64_t hash;    /* ls_hash64 of the encoded key */
+	uint32_t key_off; /* encoded key at win.keys + key_off */
+	uint32_t key_len;
+	uint64_t count; /* events in the group */
+} ent_hdr;
+
+struct win {
+	int64_t start_ns;
+	uint32_t n;        /* entries in use */
+	uint32_t cap;      /* entries allocated */
+	unsigned char *ent; /* cap * stride bytes */
+	uint32_t *slot;    /* nslot entries: index + 1, 0 = empty */
+	uint32_t nslot;    /* power of two */
+	unsigned char *keys; /* encoded keys, back to back */
+	size_t klen, kcap;
+	struct win *next_free;
+};
+
+/* One row of the sort scratch used to emit a window in key order. */
+typedef struct sort_ent {
+	const unsigned char *key;
+	uint32_t nkey;
+	uint32_t idx;
+} sort_ent;
+
+struct ls_window {
+	ls_window_spec spec;
+	int64_t size_ns, grace_ns, delay_ns, idle_ns;
+	ls_window_emit_fn emit;
+	ls_window_late_fn late;
+	void *arg;
+	const agg_ops *ops[LS_WINDOW_MAX_AGGS];
+	uint32_t aoff[LS_WINDOW_MAX_AGGS]; /* state offset inside an entry */
+	size_t stride;                      /* bytes per entry */
+
+	struct win **open; /* sorted by start_ns */
+	size_t nopen, capopen;
+	size_t hint; /* index in open[] of the last window used */
+	struct win *pool;
+	size_t npool;
+
+	sort_ent *sort; /* capacity >= every window's cap */
+	size_t sortcap;
+
+	int64_t wm;          /* watermark, INT64_MIN = none yet */
+	int64_t max_t;       /* largest event time, INT64_MIN = none */
+	int64_t last_ingest; /* largest ingest_ns, INT64_MIN = none */
+	uint64_t nkeys;      /* groups across the open windows */
+	uint64_t events, late_count, emitted, closed;
+
+	/* the event's encoded key: nkey u32 lengths, then the bytes */
+	unsigned char kbuf[LS_WINDOW_MAX_KEYS * 4 + LS_WINDOW_KEY_MAX];
+};
+
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t
+sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b > 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+/* ---- spec parsing ---- */
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* A field name: printable ASCII or UTF-8, no blanks, quotes, parentheses or
+ * commas (they would be ambiguous in "sum(a,b)" and in output names). */
+static int
+is_name_char(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f && c != '(' && c != ')' && c != ',' &&
+	    c != '"' && c != '\\';
+}
+
+static int
+valid_name(const char *p, size_t n)
+{
+	if (n == 0 || n >= LS_WINDOW_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_name_char((unsigned char)p[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+parse_agg(const char *s, ls_window_agg *a, size_t idx, char *err,
+    size_t errlen)
+{
+	const char *p = s;
+	const char *fn;
+	size_t fnlen;
+	char lower[8];
+	size_t kind;
+
+	memset(a, 0, sizeof(*a));
+	while (is_blank(*p))
+		p++;
+	fn = p;
+	while (isalpha((unsigned char)*p))
+		p++;
+	fnlen = (size_t)(p - fn);
+	for (kind = 0; kind < NAGG_KINDS; kind++) {
+		const char *name = agg_table[kind].name;
+		if (fnlen != strlen(name))
+			continue;
+		for (size_t i = 0; i < fnlen; i++)
+			lower[i] = (char)tolower((unsigned char)fn[i]);
+		if (memcmp(lower, name, fnlen) == 0)
+			break;
+	}
+	if (kind == NAGG_KINDS) {
+		set_err(err, errlen,
+		    "aggregate %zu \"%s\": unknown function (expected count, "
+		    "sum, min, max or avg)",
+		    idx, s);
+		return LS_EINVAL;
+	}
+	a->kind = (uint8_t)kind;
+	while (is_blank(*p))
+		p++;
+	if (!agg_table[kind].needs_field) {
+		if (*p == '(') { /* "count()" is accepted too */
+			p++;
+			while (is_blank(*p))
+				p++;
+			if (*p != ')') {
+				set_err(err, errlen,
+				    "aggregate %zu \"%s\": count takes no field",
+				    idx, s);
+				return LS_EINVAL;
+			}
+			p++;
+			while (is_blank(*p))
+				p++;
+		}
+		if (*p != '\0')
+			goto trailing;
+		strcpy(a->name, agg_table[kind].name);
+		return 0;
+	}
+	if (*p != '(') {
+		set_err(err, errlen, "aggregate %zu \"%s\": expected '(' field ')'",
+		    idx, s);
+		return LS_EINVAL;
+	}
+	p++;
+	while (is_blank(*p))
+		p++;
+	const char *f = p;
+	while (is_name_char((unsigned char)*p))
+		p++;
+	size_t flen = (size_t)(p - f);
+	if (!valid_name(f, flen)) {
+		set_err(err, errlen,
+		    "aggregate %zu \"%s\": field name missing, invalid or longer "
+		    "than %d bytes",
+		    idx, s, LS_WINDOW_NAME_MAX - 1);
+		return LS_EINVAL;
+	}
+	while (is_blank(*p))
+		p++;
+	if (*p != ')') {
+		set_err(err, errlen, "aggregate %zu \"%s\": expected ')'", idx,
+		    s);
+		return LS_EINVAL;
+	}
+	p++;
+	while (is_blank(*p))
+		p++;
+	if (*p != '\0')
+		goto trailing;
+	memcpy(a->field, f, flen);
+	a->field[flen] = '\0';
+	a->field_len = (uint8_t)flen;
+	snprintf(a->name, sizeof(a->name), "%s_%s", agg_table[kind].name,
+	    a->field);
+	return 0;
+trailing:
+	set_err(err, errlen, "aggregate %zu \"%s\": unexpected text after it",
+	    idx, s);
+	return LS_EINVAL;
+}
+
+int
+ls_window_spec_init(ls_window_spec *s, int64_t size_ms, int64_t grace_ms,
+    const char *const *key_fields, size_t nkey, const char *const *aggs,
+    size_t naggs, int emit_on_update, char *err, size_t errlen)
+{
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (s == NULL) {
+		set_err(err, errlen, "no spec");
+		return LS_EINVAL;
+	}
+	memset(s, 0, sizeof(*s));
+	if (size_ms <= 0 || size_ms > MAX_MS) {
+		set_err(err, errlen, "window size %lld ms out of range",
+		    (long long)size_ms);
+		return LS_EINVAL;
+	}
+	if (grace_ms < 0 || grace_ms > MAX_MS) {
+		set_err(err, errlen, "grace %lld ms out of range",
+		    (long long)grace_ms);
+		return LS_EINVAL;
+	}
+	if (nkey > LS_WINDOW_MAX_KEYS || (nkey > 0 && key_fields == NULL)) {
+		set_err(err, errlen, "%zu key fields (at most %d)", nkey,
+		    LS_WINDOW_MAX_KEYS);
+		return LS_EINVAL;
+	}
+	if (naggs > LS_WINDOW_MAX_AGGS || (naggs > 0 && aggs == NULL)) {
+		set_err(err, errlen, "%zu aggregates (at most %d)", naggs,
+		    LS_WINDOW_MAX_AGGS);
+		return LS_EINVAL;
+	}
+	s->size_ms = size_ms;
+	s->grace_ms = grace_ms;
+	s->emit_on_update = emit_on_update ? 1 : 0;
+	for (size_t i = 0; i < nkey; i++) {
+		const char *k = key_fields[i];
+		size_t n = k != NULL ? strlen(k) : 0;
+		if (!valid_name(k, n)) {
+			set_err(err, errlen,
+			    "key field %zu: name missing, invalid or longer "
+			    "than %d bytes",
+			    i, LS_WINDOW_NAME_MAX - 1);
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(s->key_fields[j], k) == 0) {
+				set_err(err, errlen,
+				    "key field %zu: \"%s\" given twice", i, k);
+				goto fail;
+			}
+		}
+		memcpy(s->key_fields[i], k, n + 1);
+		s->key_len[i] = (uint8_t)n;
+	}
+	s->nkey = (uint32_t)nkey;
+	for (size_t i = 0; i < naggs; i++) {
+		if (aggs[i] == NULL) {
+			set_err(err, errlen, "aggregate %zu: missing", i);
+			goto fail;
+		}
+		if (parse_agg(aggs[i], &s->aggs[i], i, err, errlen) != 0)
+			goto fail;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(s->aggs[j].name, s->aggs[i].name) == 0) {
+				set_err(err, errlen,
+				    "aggregate %zu \"%s\": given twice", i,
+				    aggs[i]);
+				goto fail;
+			}
+		}
+	}
+	s->naggs = (uint32_t)naggs;
+	return 0;
+fail:
+	memset(s, 0, sizeof(*s));
+	return LS_EINVAL;
+}
+
+void
+ls_window_spec_names(const ls_window_spec *s, const char **key_fields,
+    const char **agg_names)
+{
+	for (uint32_t i = 0; key_fields != NULL && i < s->nkey; i++)
+		key_fields[i] = s->key_fields[i];
+	for (uint32_t i = 0; agg_names != NULL && i < s->naggs; i++)
+		agg_names[i] = s->aggs[i].name;
+}
+
+/* ---- windows ---- */
+
+static void
+win_destroy(struct win *wn)
+{
+	free(wn->ent);
+	free(wn->slot);
+	free(wn->keys);
+	free(wn);
+}
+
+/* Forget the groups of wn, keep its memory. */
+static void
+win_clear(struct win *wn)
+{
+	wn->n = 0;
+	wn->klen = 0;
+	if (wn->slot != NULL)
+		memset(wn->slot, 0, (size_t)wn->nslot * sizeof(*wn->slot));
+}
+
+static struct win *
+win_get(ls_window *w, int64_t start)
+{
+	struct win *wn = w->pool;
+
+	if (wn != NULL) {
+		w->pool = wn->next_free;
+		w->npool--;
+	} else {
+		wn = calloc(1, sizeof(*wn));
+		if (wn == NULL)
+			return NULL;
+	}
+	wn->next_free = NULL;
+	wn->start_ns = start;
+	return wn;
+}
+
+static void
+win_put(ls_window *w, struct win *wn)
+{
+	if (w->npool >= POOL_MAX) {
+		win_destroy(wn);
+		return;
+	}
+	win_clear(wn);
+	wn->next_free = w->pool;
+	w->pool = wn;
+	w->npool++;
+}
+
+/* Binary search of open[] for start; sets *pos to its index or to where it
+ * would be inserted. */
+static struct win *
+open_find(ls_window *w, int64_t start, size_t *pos)
+{
+	size_t lo = 0, hi = w->nopen;
+
+	if (w->hint < w->nopen && w->open[w->hint]->start_ns == start) {
+		*pos = w->hint;
+		return w->open[w->hint];
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->open[mid]->start_ns < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	if (lo < w->nopen && w->open[lo]->start_ns == start) {
+		w->hint = lo;
+		return w->open[lo];
+	}
+	return NULL;
+}
+
+static int
+open_insert(ls_window *w, size_t pos, int64_t start, struct win **out)
+{
+	if (w->nopen == w->capopen) {
+		size_t nc = w->capopen ? w->capopen * 2 : 8;
+		struct win **no = realloc(w->open, nc * sizeof(*no));
+		if (no == NULL)
+			return LS_ENOMEM;
+		w->open = no;
+		w->capopen = nc;
+	}
+	struct win *wn = win_get(w, start);
+	if (wn == NULL)
+		return LS_ENOMEM;
+	memmove(&w->open[pos + 1], &w->open[pos],
+	    (w->nopen - pos) * sizeof(*w->open));
+	w->open[pos] = wn;
+	w->nopen++;
+	w->hint = pos;
+	*out = wn;
+	return 0;
+}
+
+static void
+open_remove(ls_window *w, size_t pos)
+{
+	struct win *wn = w->open[pos];
+
+	memmove(&w->open[pos], &w->open[pos + 1],
+	    (w->nopen - pos - 1) * sizeof(*w->open));
+	w->nopen--;
+	w->hint = 0;
+	w->nkeys -= wn->n;
+	win_put(w, wn);
+}
+
+static unsigned char *
+ent_at(const ls_window *w, const struct win *wn, uint32_t i)
+{
+	return wn->ent + (size_t)i * w->stride;
+}
+
+static int
+slots_grow(ls_window *w, struct win *wn)
+{
+	uint32_t ns = wn->nslot ? wn->nslot * 2 : 16;
+	uint32_t *slot;
+
+	if (ns == 0 || ns > UINT32_MAX / 2)
+		return LS_ERANGE;
+	slot = calloc(ns, sizeof(*slot));
+	if (slot == NULL)
+		return LS_ENOMEM;
+	for (uint32_t i = 0; i < wn->n; i++) {
+		const ent_hdr *h = (const ent_hdr *)ent_at(w, wn, i);
+		uint32_t j = (uint32_t)h->hash & (ns - 1);
+		while (slot[j] != 0)
+			j = (j + 1) & (ns - 1);
+		slot[j] = i + 1;
+	}
+	free(wn->slot);
+	wn->slot = slot;
+	wn->nslot = ns;
+	return 0;
+}
+
+/* Make room for one more entry of klen key bytes; all allocation happens
+ * here, before anything changes, so a failure leaves the state intact. */
+static int
+win_reserve(ls_window *w, struct win *wn, size_t klen)
+{
+	int rc;
+
+	if (wn->n >= UINT32_MAX - 1 || wn->klen > UINT32_MAX - klen)
+		return LS_ERANGE;
+	if ((uint64_t)(wn->n + 1) * 4 > (uint64_t)wn->nslot * 3) {
+		if ((rc = slots_grow(w, wn)) != 0)
+			return rc;
+	}
+	if (wn->n == wn->cap) {
+		uint32_t nc = wn->cap ? wn->cap * 2 : 8;
+		if (nc < wn->cap)
+			return LS_ERANGE;
+		unsigned char *ne = realloc(wn->ent, (size_t)nc * w->stride);
+		if (ne == NULL)
+			return LS_ENOMEM;
+		wn->ent = ne;
+		wn->cap = nc;
+	}
+	if (w->sortcap < wn->cap) {
+		sort_ent *ns = realloc(w->sort, (size_t)wn->cap * sizeof(*ns));
+		if (ns == NULL)
+			return LS_ENOMEM;
+		w->sort = ns;
+		w->sortcap = wn->cap;
+	}
+	if (wn->kcap - wn->klen < klen) {
+		size_t nc = wn->kcap ? wn->kcap : 256;
+		while (nc - wn->klen < klen)
+			nc *= 2;
+		unsigned char *nk = realloc(wn->keys, nc);
+		if (nk == NULL)
+			return LS_ENOMEM;
+		wn->keys = nk;
+		wn->kcap = nc;
+	}
+	return 0;
+}
+
+/* The entry for an encoded key, created when absent.  Returns 0 and sets
+ * *out, or an error with nothing changed. */
+static int
+win_lookup(ls_window *w, struct win *wn, const unsigned char *key,
+    uint32_t klen, uint64_t hash, unsigned char **out)
+{
+	uint32_t mask, j;
+	int rc;
+
+	if (wn->nslot != 0) {
+		mask = wn->nslot - 1;
+		for (j = (uint32_t)hash & mask; wn->slot[j] != 0;
+		     j = (j + 1) & mask) {
+			unsigned char *e = ent_at(w, wn, wn->slot[j] - 1);
+			const ent_hdr *h = (const ent_hdr *)e;
+			if (h->hash == hash && h->key_len == klen &&
+			    memcmp(wn->keys + h->key_off, key, klen) == 0) {
+				*out = e;
+				return 0;
+			}
+		}
+	}
+	if ((rc = win_reserve(w, wn, klen)) != 0)
+		return rc;
+	mask = wn->nslot - 1;
+	for (j = (uint32_t)hash & mask; wn->slot[j] != 0; j = (j + 1) & mask)
+		;
+	unsigned char *e = ent_at(w, wn, wn->n);
+	ent_hdr *h = (ent_hdr *)e;
+	h->hash = hash;
+	h->key_off = (uint32_t)wn->klen;
+	h->key_len = klen;
+	h->count = 0;
+	if (klen > 0)
+		memcpy(wn->keys + wn->klen, key, klen);
+	wn->klen += klen;
+	for (uint32_t i = 0; i < w->spec.naggs; i++)
+		w->ops[i]->init(e + w->aoff[i]);
+	wn->n++;
+	wn->slot[j] = wn->n;
+	w->nkeys++;
+	*out = e;
+	return 0;
+}
+
+/* ---- results ---- */
+
+static uint32_t
+get_u32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void
+fill_result(const ls_window *w, const struct win *wn, const unsigned char *e,
+    int final, ls_window_result *r)
+{
+	const ent_hdr *h = (const ent_hdr *)e;
+	const unsigned char *k = wn->keys + h->key_off;
+	const char *bytes = (const char *)k + 4 * (size_t)w->spec.nkey;
+
+	r->start_ns = wn->start_ns;
+	r->end_ns = wn->start_ns + w->size_ns;
+	r->nkeys = w->spec.nkey;
+	r->naggs = w->spec.naggs;
+	for (uint32_t i = 0; i < w->spec.nkey; i++) {
+		uint32_t n = get_u32(k + 4 * (size_t)i);
+		r->keys[i] = ls_str_make(bytes, n);
+		bytes += n;
+	}
+	r->count = h->count;
+	for (uint32_t i = 0; i < w->spec.naggs; i++) {
+		double v = 0;
+		r->has_value[i] =
+		    (uint8_t)w->ops[i]->result(e + w->aoff[i], h->count, &v);
+		r->value[i] = r->has_value[i] ? v : 0;
+	}
+	r->final = final;
+}
+
+/* Byte order of the key values, field by field (a shorter value that is a
+ * prefix of a longer one sorts first). */
+static int
+key_cmp(const void *pa, const void *pb)
+{
+	const sort_ent *a = pa, *b = pb;
+	uint32_t nkey = a->nkey;
+	const unsigned char *ba = a->key + 4 * (size_t)nkey;
+	const unsigned char *bb = b->key + 4 * (size_t)nkey;
+
+	for (uint32_t i = 0; i < nkey; i++) {
+		uint32_t la = get_u32(a->key + 4 * (size_t)i);
+		uint32_t lb = get_u32(b->key + 4 * (size_t)i);
+		uint32_t m = la < lb ? la : lb;
+		int c = m > 0 ? memcmp(ba, bb, m) : 0;
+		if (c != 0)
+			return c;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		ba += la;
+		bb += lb;
+	}
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Call fn for every group of wn in key order.  w->sort is large enough by
+ * construction (win_reserve), so this never allocates. */
+static void
+win_emit_sorted(ls_window *w, struct win *wn, int final, ls_window_emit_fn fn,
+    void *arg)
+{
+	ls_window_result r;
+
+	for (uint32_t i = 0; i < wn->n; i++) {
+		const ent_hdr *h = (const ent_hdr *)ent_at(w, wn, i);
+		w->sort[i].key = wn->keys + h->key_off;
+		w->sort[i].nkey = w->spec.nkey;
+		w->sort[i].idx = i;
+	}
+	if (wn->n > 1)
+		qsort(w->sort, wn->n, sizeof(*w->sort), key_cmp);
+	for (uint32_t i = 0; i < wn->n; i++) {
+		fill_result(w, wn, ent_at(w, wn, w->sort[i].idx), final, &r);
+		fn(arg, &r);
+	}
+}
+
+static int64_t
+close_time(const ls_window *w, int64_t start)
+{
+	return sat_add(start + w->size_ns, w->grace_ns);
+}
+
+static void
+close_front(ls_window *w)
+{
+	struct win *wn = w->open[0];
+
+	win_emit_sorted(w, wn, 1, w->emit, w->arg);
+	w->emitted += wn->n;
+	w->closed++;
+	open_remove(w, 0);
+}
+
+/* Close every window that the watermark has passed. */
+static size_t
+close_due(ls_window *w)
+{
+	size_t n = 0;
+
+	while (w->nopen > 0 && close_time(w, w->open[0]->start_ns) <= w->wm) {
+		close_front(w);
+		n++;
+	}
+	return n;
+}
+
+/* ---- public ---- */
+
+int
+ls_window_new(ls_window **out, const ls_window_spec *spec,
+    int64_t watermark_delay_ms, int64_t idle_timeout_ms, ls_window_emit_fn emit,
+    ls_window_late_fn late, void *arg)
+{
+	ls_window *w;
+	size_t off = sizeof(ent_hdr);
+
+	if (out == NULL)
+		return LS_EINVAL;
+	*out = NULL;
+	if (spec == NULL || emit == NULL || late == NULL ||
+	    spec->size_ms <= 0 || spec->size_ms > MAX_MS ||
+	    spec->grace_ms < 0 || spec->grace_ms > MAX_MS ||
+	    spec->nkey > LS_WINDOW_MAX_KEYS ||
+	    spec->naggs > LS_WINDOW_MAX_AGGS || watermark_delay_ms < 0 ||
+	    watermark_delay_ms > MAX_MS || idle_timeout_ms < 0 ||
+	    idle_timeout_ms > MAX_MS)
+		return LS_EINVAL;
+	for (uint32_t i = 0; i < spec->naggs; i++) {
+		if (spec->aggs[i].kind >= NAGG_KINDS)
+			return LS_EINVAL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return LS_ENOMEM;
+	w->spec = *spec;
+	w->size_ns = spec->size_ms * NS_PER_MS;
+	w->grace_ns = spec->grace_ms * NS_PER_MS;
+	w->delay_ns = watermark_delay_ms * NS_PER_MS;
+	w->idle_ns = idle_timeout_ms * NS_PER_MS;
+	w->emit = emit;
+	w->late = late;
+	w->arg = arg;
+	for (uint32_t i = 0; i < spec->naggs; i++) {
+		w->ops[i] = &agg_table[spec->aggs[i].kind];
+		w->aoff[i] = (uint32_t)off;
+		off += w->ops[i]->state_size;
+	}
+	w->stride = (off + 7) & ~(size_t)7;
+	w->wm = INT64_MIN;
+	w->max_t = INT64_MIN;
+	w->last_ingest = INT64_MIN;
+	*out = w;
+	return 0;
+}
+
+void
+ls_window_free(ls_window *w)
+{
+	if (w == NULL)
+		return;
+	for (size_t i = 0; i < w->nopen; i++)
+		win_destroy(w->open[i]);
+	while (w->pool != NULL) {
+		struct win *n = w->pool->next_free;
+		win_destroy(w->pool);
+		w->pool = n;
+	}
+	free(w->open);
+	free(w->sort);
+	free(w);
+}
+
+/* Encode the event's key values into w->kbuf; returns the length or -1 when
+ * they are too long. */
+static long
+encode_key(ls_window *w, const ls_event *ev)
+{
+	size_t hdr = 4 * (size_t)w->spec.nkey;
+	size_t len = hdr;
+
+	for (uint32_t i = 0; i < w->spec.nkey; i++) {
+		ls_str v;
+		(void)ls_event_field(ev, w->spec.key_fields[i],
+		    w->spec.key_len[i], &v);
+		if (v.len > LS_WINDOW_KEY_MAX - (len - hdr))
+			return -1;
+		uint32_t n = v.len;
+		memcpy(w->kbuf + 4 * (size_t)i, &n, sizeof(n));
+		if (n > 0)
+			memcpy(w->kbuf + len, v.ptr, n);
+		len += n;
+	}
+	return (long)len;
+}
+
+int
+ls_window_add(ls_window *w, const ls_event *ev)
+{
+	int64_t t = ev->time_ns != LS_TIME_UNKNOWN ? ev->time_ns : ev->ingest_ns;
+	int64_t q, start, end;
+	struct win *wn;
+	unsigned char *e;
+	size_t pos;
+	int rc;
+
+	if (t == LS_TIME_UNKNOWN)
+		return LS_EINVAL;
+	q = t / w->size_ns;
+	if (t % w->size_ns != 0 && t < 0)
+		q--;
+	if (__builtin_mul_overflow(q, w->size_ns, &start) ||
+	    __builtin_add_overflow(start, w->size_ns, &end))
+		return LS_ERANGE;
+	long klen = encode_key(w, ev);
+	if (klen < 0)
+		return LS_ERANGE;
+
+	if (close_time(w, start) <= w->wm) {
+		w->events++;
+		w->late_count++;
+		if (ev->ingest_ns != LS_TIME_UNKNOWN &&
+		    ev->ingest_ns > w->last_ingest)
+			w->last_ingest = ev->ingest_ns;
+		w->late(w->arg, ev, start, w->wm);
+		return 0;
+	}
+
+	wn = open_find(w, start, &pos);
+	int created = 0;
+	if (wn == NULL) {
+		if ((rc = open_insert(w, pos, start, &wn)) != 0)
+			return rc;
+		created = 1;
+	}
+	uint64_t hash = ls_hash64(w->kbuf, (size_t)klen, KEY_SEED);
+	rc = win_lookup(w, wn, w->kbuf, (uint32_t)klen, hash, &e);
+	if (rc != 0) {
+		if (created)
+			open_remove(w, pos);
+		return rc;
+	}
+
+	ent_hdr *h = (ent_hdr *)e;
+	h->count++;
+	for (uint32_t i = 0; i < w->spec.naggs; i++) {
+		const ls_window_agg *a = &w->spec.aggs[i];
+		double v;
+		if (!w->ops[i]->needs_field)
+			continue;
+		if (ls_event_number(ev, a->field, a->field_len, &v) &&
+		    isfinite(v))
+			w->ops[i]->add(e + w->aoff[i], v);
+	}
+	w->events++;
+	if (w->spec.emit_on_update) {
+		ls_window_result r;
+		fill_result(w, wn, e, 0, &r);
+		w->emitted++;
+		w->emit(w->arg, &r);
+	}
+
+	if (ev->ingest_ns != LS_TIME_UNKNOWN && ev->ingest_ns > w->last_ingest)
+		w->last_ingest = ev->ingest_ns;
+	if (t > w->max_t) {
+		w->max_t = t;
+		int64_t cand = sat_sub(t, w->delay_ns);
+		if (cand > w->wm) {
+			w->wm = cand;
+			close_due(w);
+		}
+	}
+	return 0;
+}
+
+size_t
+ls_window_idle(ls_window *w, int64_t now_ns)
+{
+	int64_t idle, cand;
+
+	if (w->max_t == INT64_MIN || w->last_ingest == INT64_MIN ||
+	    now_ns <= w->last_ingest)
+		return 0;
+	idle = sat_sub(now_ns, w->last_ingest);
+	if (idle < w->idle_ns)
+		return 0;
+	cand = sat_sub(sat_add(w->max_t, idle), w->delay_ns);
+	if (cand <= w->wm)
+		return 0;
+	w->wm = cand;
+	return close_due(w);
+}
+
+size_t
+ls_window_flush(ls_window *w)
+{
+	size_t n = 0;
+
+	while (w->nopen > 0) {
+		int64_t ct = close_time(w, w->open[0]->start_ns);
+		if (ct > w->wm)
+			w->wm = ct;
+		close_front(w);
+		n++;
+	}
+	return n;
+}
+
+int
+ls_window_query(ls_window *w, int64_t from_ns, int64_t to_ns,
+    ls_window_emit_fn fn, void *arg)
+{
+	if (fn == NULL)
+		return LS_EINVAL;
+	for (size_t i = 0; i < w->nopen; i++) {
+		struct win *wn = w->open[i];
+		if (wn->start_ns >= to_ns || wn->start_ns + w->size_ns <= from_ns)
+			continue;
+		win_emit_sorted(w, wn, 0, fn, arg);
+	}
+	return 0;
+}
+
+void
+ls_window_get_stats(const ls_window *w, ls_window_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->events = w->events;
+	out->late = w->late_count;
+	out->emitted = w->emitted;
+	out->closed = w->closed;
+	out->open_windows = w->nopen;
+	out->keys = w->nkeys;
+	out->watermark_ns = w->wm;
+	out->max_time_ns = w->max_t;
+}

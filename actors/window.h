@@ -1,0 +1,150 @@
+/*
+ * window.h -- the state of one partition of a window stage: tumbling windows
+ * on event time, grouped by key fields, with count/sum/min/max/avg.
+ *
+ * This module is a plain data structure.  The window actor owns one
+ * ls_window per partition and calls it from its receive function; nothing
+ * here locks, spawns or reads a clock, so every call is deterministic given
+ * its inputs.  Results and late events leave through callbacks that run
+ * synchronously inside ls_window_add / _idle / _flush / _query; a callback
+ * must not call back into the same ls_window.
+ *
+ * The memory layout (flat per-window entry arrays and key bytes, ready to be
+ * written to the state store as they are) is described in docs/windows.md.
+ */
+#ifndef LS_ACTORS_WINDOW_H
+#define LS_ACTORS_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/event.h"
+
+#define LS_WINDOW_MAX_KEYS  8   /* group-by fields per spec */
+#define LS_WINDOW_MAX_AGGS  16  /* aggregates per spec */
+#define LS_WINDOW_NAME_MAX  64  /* field / output name, with the NUL */
+#define LS_WINDOW_KEY_MAX   4096 /* bytes of one group's key values */
+
+/* Aggregate functions.  Values are stable: they are stored in snapshots. */
+typedef enum ls_window_agg_kind {
+	LS_WINDOW_AGG_COUNT = 0,
+	LS_WINDOW_AGG_SUM = 1,
+	LS_WINDOW_AGG_MIN = 2,
+	LS_WINDOW_AGG_MAX = 3,
+	LS_WINDOW_AGG_AVG = 4
+} ls_window_agg_kind;
+
+/* One parsed aggregate: "avg(latency_ms)" gives kind AVG, field
+ * "latency_ms" and output name "avg_latency_ms"; "count" has no field. */
+typedef struct ls_window_agg {
+	uint8_t kind;                   /* ls_window_agg_kind */
+	uint8_t field_len;              /* strlen(field) */
+	char field[LS_WINDOW_NAME_MAX]; /* NUL-terminated; "" for count */
+	char name[LS_WINDOW_NAME_MAX + 8]; /* output name, NUL-terminated */
+} ls_window_agg;
+
+/* A window stage's specification.  Flat (no pointers): it may be copied,
+ * compared with memcmp after ls_window_spec_init, and stored as bytes. */
+typedef struct ls_window_spec {
+	int64_t size_ms;  /* tumbling window length, > 0 */
+	int64_t grace_ms; /* extra time a window stays open, >= 0 */
+	uint32_t nkey;    /* used entries of key_fields[] */
+	uint32_t naggs;   /* used entries of aggs[] */
+	uint8_t emit_on_update; /* 1: a result per update, and a final one */
+	uint8_t key_len[LS_WINDOW_MAX_KEYS];
+	char key_fields[LS_WINDOW_MAX_KEYS][LS_WINDOW_NAME_MAX];
+	ls_window_agg aggs[LS_WINDOW_MAX_AGGS];
+} ls_window_spec;
+
+/* Fill *s from its parts.  key_fields are names read with ls_event_field;
+ * aggs are strings "count", "sum(f)", "min(f)", "max(f)", "avg(f)" (function
+ * names case-insensitive, blanks allowed around names).  Borrows every
+ * argument.  Returns 0, or LS_EINVAL with a message naming the offending
+ * argument written to err (errlen bytes, NUL-terminated; err may be NULL). */
+int ls_window_spec_init(ls_window_spec *s, int64_t size_ms, int64_t grace_ms,
+    const char *const *key_fields, size_t nkey, const char *const *aggs,
+    size_t naggs, int emit_on_update, char *err, size_t errlen);
+
+/* Point key_fields[0..nkey) and agg_names[0..naggs) at the names inside *s
+ * (either array may be NULL), e.g. for ls_sinkfmt_*.  Valid while *s is. */
+void ls_window_spec_names(const ls_window_spec *s, const char **key_fields,
+    const char **agg_names);
+
+/* One group of one window.  Everything is borrowed from the window state and
+ * valid only until the callback that received it returns. */
+typedef struct ls_window_result {
+	int64_t start_ns; /* window [start_ns, end_ns), ns since the epoch */
+	int64_t end_ns;
+	uint32_t nkeys; /* == spec nkey */
+	uint32_t naggs; /* == spec naggs */
+	ls_str keys[LS_WINDOW_MAX_KEYS]; /* group-by values, in spec order */
+	uint64_t count;                  /* events in the group */
+	double value[LS_WINDOW_MAX_AGGS]; /* aggregate i, when has_value[i] */
+	uint8_t has_value[LS_WINDOW_MAX_AGGS]; /* 0: no event had the field */
+	int final; /* 1: window closed, its state is gone; 0: an update */
+} ls_window_result;
+
+/* Receives results.  arg is the pointer given to ls_window_new or
+ * ls_window_query; r is borrowed for the duration of the call. */
+typedef void (*ls_window_emit_fn)(void *arg, const ls_window_result *r);
+
+/* Receives a late event (its window had already closed): the caller sends it
+ * to the dead-letter output.  ev is the caller's own event, borrowed. */
+typedef void (*ls_window_late_fn)(void *arg, const ls_event *ev,
+    int64_t window_start_ns, int64_t watermark_ns);
+
+typedef struct ls_window ls_window;
+
+/* Create the state of one partition.  Copies *spec.  watermark_delay_ms (>=
+ * 0) is how far behind the largest event time seen the watermark trails;
+ * idle_timeout_ms (>= 0) is how long ls_window_idle waits after the last
+ * event before it advances the watermark.  emit and late must not be NULL;
+ * both receive arg.  Returns 0 and sets *out, LS_EINVAL or LS_ENOMEM. */
+int ls_window_new(ls_window **out, const ls_window_spec *spec,
+    int64_t watermark_delay_ms, int64_t idle_timeout_ms, ls_window_emit_fn emit,
+    ls_window_late_fn late, void *arg);
+
+/* Free the state without emitting anything.  NULL is a no-op. */
+void ls_window_free(ls_window *w);
+
+/* Add one event (borrowed; keys are copied when a new group appears).  Its
+ * time is ev->time_ns, or ev->ingest_ns when that is LS_TIME_UNKNOWN.  A
+ * late event goes to the late callback and counts in stats.late.  May emit
+ * updates and close windows.  Returns 0; LS_EINVAL when the event has no
+ * time at all, LS_ERANGE when its window is outside int64 ns or its key
+ * values exceed LS_WINDOW_KEY_MAX bytes, LS_ENOMEM (state unchanged). */
+int ls_window_add(ls_window *w, const ls_event *ev);
+
+/* Tell the state that the source may be idle; now_ns is wall time on the
+ * clock of ev->ingest_ns.  When idle_timeout_ms has passed since the
+ * ingest time of the last event, event time is taken to have advanced by
+ * the idle time: watermark = max event time + (now - last ingest) - delay;
+ * due windows close.  Returns the number of windows closed. */
+size_t ls_window_idle(ls_window *w, int64_t now_ns);
+
+/* End of input: close and emit every open window, oldest first.  The
+ * watermark moves past them, so their events arrive late from now on.
+ * Returns the number of windows closed. */
+size_t ls_window_flush(ls_window *w);
+
+/* Interactive query: call fn(arg, r) with final = 0 for every group of every
+ * open window overlapping [from_ns, to_ns), ordered by window start then
+ * key.  Changes nothing.  Returns 0 or LS_ENOMEM (fn not called). */
+int ls_window_query(ls_window *w, int64_t from_ns, int64_t to_ns,
+    ls_window_emit_fn fn, void *arg);
+
+typedef struct ls_window_stats {
+	uint64_t events;       /* events added, late ones included */
+	uint64_t late;         /* events whose window had already closed */
+	uint64_t emitted;      /* results emitted (updates and final) */
+	uint64_t closed;       /* windows closed */
+	uint64_t open_windows; /* windows currently open */
+	uint64_t keys;         /* groups across the open windows */
+	int64_t watermark_ns;  /* INT64_MIN until the first event */
+	int64_t max_time_ns;   /* largest event time seen, or INT64_MIN */
+} ls_window_stats;
+
+/* Snapshot of the counters; owner thread only. */
+void ls_window_get_stats(const ls_window *w, ls_window_stats *out);
+
+#endif /* LS_ACTORS_WINDOW_H */
