@@ -115,12 +115,13 @@ ls__timer_start_internal(ls_runtime *rt, ls_ref to, int64_t delay_ms,
 		return LS_ECLOSED;
 	}
 	t->id = ++tw->next_id;
-	/* due strictly after the current tick so a 0 ms timer still fires
-	 * from the timer thread, never re-entrantly */
+	/* The current tick is already partly over, so round up: a timer
+	 * never fires early, and a 0 ms timer fires from the timer thread,
+	 * never re-entrantly. */
 	int64_t now = tick_now(tw);
 	if (now < tw->now_tick)
 		now = tw->now_tick;
-	t->due = now + (delay_ms > 0 ? delay_ms : 1);
+	t->due = now + delay_ms + 1;
 	slot_insert(tw, t);
 	t->id_next = tw->ids[t->id % ID_BUCKETS];
 	tw->ids[t->id % ID_BUCKETS] = t;
