@@ -1,0 +1,866 @@
+/*
+ * codec.cc -- the C codec shim over the C++ that flatc generates from the
+ * schemas/ .fbs files.
+ *
+ * This is the only C++ in LogStream.  It is built without exceptions and RTTI
+ * and exports nothing but the extern "C" functions of codec.h and codec_int.h.
+ *
+ * Memory.  Every encoder first walks its input once to validate it and to
+ * compute an upper bound of the encoded size (the *_cost() functions below;
+ * the numbers follow FlatBufferBuilder's layout rules: a string costs its
+ * bytes plus length, terminator and padding, a table its fields, padding,
+ * vtable and a vtable slot in the builder's scratch area).  It then makes
+ * exactly one allocation of that size, in which the builder works, and moves
+ * the finished buffer to the start of the block.  So out of memory is a
+ * plain LS_ENOMEM before any work, the builder never allocates by itself, and
+ * no C++ exception can arise.  Should the bound ever be too small the builder
+ * grows into a second malloc (counted by ls__codec_overflow_count(), which
+ * the tests keep at 0).
+ *
+ * Reading.  Decoders check size and alignment, run flatbuffers::Verifier with
+ * bounded depth and table count and the expected file identifier, and only
+ * then read, handing out pointers into the caller's buffer.
+ */
+#include "schemas/codec.h"
+#include "schemas/codec_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/err.h"
+
+#include "envelope_generated.h"
+#include "log_event_generated.h"
+#include "results_generated.h"
+
+namespace fb = flatbuffers;
+namespace w = ls::wire;
+
+/* The C enums of event.h and codec.h mirror the schema enums. */
+#define SAME(a, b) static_assert((int)(a) == (int)(b), #a " != " #b)
+SAME(w::Level_UNKNOWN, LS_LEVEL_UNKNOWN);
+SAME(w::Level_TRACE, LS_LEVEL_TRACE);
+SAME(w::Level_DEBUG, LS_LEVEL_DEBUG);
+SAME(w::Level_INFO, LS_LEVEL_INFO);
+SAME(w::Level_NOTICE, LS_LEVEL_NOTICE);
+SAME(w::Level_WARN, LS_LEVEL_WARN);
+SAME(w::Level_ERROR, LS_LEVEL_ERROR);
+SAME(w::Level_FATAL, LS_LEVEL_FATAL);
+SAME(w::Level_MAX + 1, LS_LEVEL_COUNT);
+SAME(w::MsgType_NONE, LS_MSG_NONE);
+SAME(w::MsgType_EVENTS, LS_MSG_EVENTS);
+SAME(w::MsgType_WINDOW_RESULT, LS_MSG_WINDOW_RESULT);
+SAME(w::MsgType_HEARTBEAT, LS_MSG_HEARTBEAT);
+SAME(w::MsgType_CONTROL, LS_MSG_CONTROL);
+SAME(w::MsgType_CHECKPOINT_BARRIER, LS_MSG_CHECKPOINT_BARRIER);
+SAME(w::MsgType_CHECKPOINT_ACK, LS_MSG_CHECKPOINT_ACK);
+SAME(w::MsgType_REPLICATION_BATCH, LS_MSG_REPLICATION_BATCH);
+SAME(w::MsgType_CREDIT, LS_MSG_CREDIT);
+#undef SAME
+static_assert(FLATBUFFERS_LITTLEENDIAN,
+              "window results copy doubles as stored (little-endian)");
+static_assert(LS_CODEC_MAX_BUF < FLATBUFFERS_MAX_BUFFER_SIZE,
+              "codec limit must fit flatbuffers' offsets");
+
+namespace
+{
+
+/* File identifiers that flatc does not know (one per .fbs file). */
+const char batch_id[] = "LSEB";
+const char frame_id[] = "LSFR";
+
+/* Verifier limits.  None of our schemas is recursive, so the depth of a valid
+ * buffer is at most 4 (Frame > Envelope, EventBatch > LogEvent > Attr). */
+const fb::uoffset_t max_depth = 16;
+
+/* Slack for the fixed parts of a buffer: root offset, identifier, padding,
+ * the root table and the builder's field-location scratch (8 bytes a field
+ * while one table is open). */
+const size_t buf_overhead = 256;
+
+/* ---- test hooks (per thread) ---- */
+
+thread_local long fail_after = -1;
+thread_local unsigned long overflows;
+
+void *
+codec_malloc(size_t n)
+{
+	if (fail_after == 0)
+		return nullptr;
+	if (fail_after > 0)
+		fail_after--;
+	return malloc(n);
+}
+
+void *
+codec_realloc(void *p, size_t n)
+{
+	if (fail_after == 0)
+		return nullptr;
+	if (fail_after > 0)
+		fail_after--;
+	return realloc(p, n);
+}
+
+/* ---- encoding ---- */
+
+/* A size bound that saturates: once over LS_CODEC_MAX_BUF it stays over. */
+struct bound {
+	size_t n = 0;
+	bool over = false;
+
+	void add(size_t x)
+	{
+		if (over || x > (size_t)LS_CODEC_MAX_BUF - n)
+			over = true;
+		else
+			n += x;
+	}
+};
+
+/* The builder's only memory: the block the encoder allocated up front.  A
+ * request beyond it means the size bound was wrong; it is served by malloc
+ * and counted, so that the result is still correct. */
+class block_allocator final : public fb::Allocator
+{
+      public:
+	block_allocator(uint8_t *base, size_t cap) : base_(base), cap_(cap)
+	{
+	}
+
+	uint8_t *allocate(size_t size) override
+	{
+		if (!base_used_ && size <= cap_) {
+			base_used_ = true;
+			return base_;
+		}
+		overflows++;
+		uint8_t *p = static_cast<uint8_t *>(malloc(size));
+		if (p == nullptr) {
+			/* Broken invariant (the bound) and out of memory:
+			 * the builder cannot report failure. */
+			fputs("logstream: codec size bound exceeded and out "
+			      "of memory\n",
+			      stderr);
+			abort();
+		}
+		return p;
+	}
+
+	void deallocate(uint8_t *p, size_t) override
+	{
+		if (p == base_)
+			base_used_ = false;
+		else
+			free(p);
+	}
+
+	uint8_t *base() const
+	{
+		return base_;
+	}
+
+      private:
+	uint8_t *base_;
+	size_t cap_;
+	bool base_used_ = false;
+};
+
+bool
+str_ok(ls_str s)
+{
+	return s.ptr != nullptr || s.len == 0;
+}
+
+/* Bytes a string can take: length, bytes, terminator, padding to 4. */
+size_t
+str_cost(ls_str s)
+{
+	return s.len == 0 ? 0 : (size_t)s.len + 8;
+}
+
+/* Validate an event and add its size bound to *b. */
+int
+event_cost(const ls_event *ev, bound *b)
+{
+	if (ev->nattrs > LS_EVENT_MAX_ATTRS)
+		return LS_ERANGE;
+	if (ev->level >= LS_LEVEL_COUNT)
+		return LS_EINVAL;
+	if (!str_ok(ev->level_text) || !str_ok(ev->service) ||
+	    !str_ok(ev->host) || !str_ok(ev->message))
+		return LS_EINVAL;
+	/* Table: 3 x 8 + 1 + 5 x 4 bytes of fields with padding, soffset,
+	 * 22-byte vtable, vtable scratch slot; attrs vector: 4n + 7. */
+	b->add(128);
+	b->add(str_cost(ev->level_text));
+	b->add(str_cost(ev->service));
+	b->add(str_cost(ev->host));
+	b->add(str_cost(ev->message));
+	for (unsigned i = 0; i < ev->nattrs; i++) {
+		const ls_attr *a = &ev->attrs[i];
+		if (!str_ok(a->key) || !str_ok(a->val))
+			return LS_EINVAL;
+		/* Attr table (~30) + vector slot (4). */
+		b->add(40);
+		b->add(str_cost(a->key));
+		b->add(str_cost(a->val));
+	}
+	return 0;
+}
+
+/* A builder and what encode() must know about its first object.  The
+ * builder aligns relative to the end of the buffer, so padding that the first
+ * object needs ends up as the buffer's last bytes.  encode() cuts it off: then
+ * the last byte of every buffer belongs to a referenced object and the
+ * verifier refuses every truncation. */
+struct enc {
+	fb::FlatBufferBuilder &fbb;
+	size_t tail_pad = 0;
+
+	explicit enc(fb::FlatBufferBuilder &b) : fbb(b)
+	{
+	}
+
+	/* Call after creating an object of `bytes` bytes that began at size
+	 * `before`. */
+	void created(size_t before, size_t bytes)
+	{
+		if (before == 0)
+			tail_pad = fbb.GetSize() - bytes;
+	}
+};
+
+/* A string that must exist (vector element), possibly empty. */
+fb::Offset<fb::String>
+put_str_always(enc &e, ls_str s)
+{
+	size_t before = e.fbb.GetSize();
+	auto o = e.fbb.CreateString(s.len != 0 ? s.ptr : "", s.len);
+	e.created(before, sizeof(fb::uoffset_t) + s.len + 1);
+	return o;
+}
+
+/* An optional string: absent when empty. */
+fb::Offset<fb::String>
+put_str(enc &e, ls_str s)
+{
+	if (s.len == 0)
+		return 0;
+	return put_str_always(e, s);
+}
+
+fb::Offset<w::LogEvent>
+put_event(enc &e, const ls_event *ev)
+{
+	fb::FlatBufferBuilder &fbb = e.fbb;
+	fb::Offset<w::Attr> attrs[LS_EVENT_MAX_ATTRS];
+	fb::Offset<fb::Vector<fb::Offset<w::Attr>>> attrv = 0;
+
+	for (unsigned i = 0; i < ev->nattrs; i++) {
+		auto k = put_str(e, ev->attrs[i].key);
+		auto v = put_str(e, ev->attrs[i].val);
+		attrs[i] = w::CreateAttr(fbb, k, v);
+	}
+	if (ev->nattrs > 0)
+		attrv = fbb.CreateVector(attrs, ev->nattrs);
+	auto lt = put_str(e, ev->level_text);
+	auto svc = put_str(e, ev->service);
+	auto host = put_str(e, ev->host);
+	auto msg = put_str(e, ev->message);
+	return w::CreateLogEvent(fbb, ev->time_ns, ev->ingest_ns, ev->offset,
+	                         static_cast<w::Level>(ev->level), lt, svc,
+	                         host, msg, attrv);
+}
+
+/* Run build(enc, scratch) in a single block of prefix + limit bytes, the
+ * first prefix bytes of which are scratch for the caller, and finish the
+ * buffer with identifier id into *out. */
+template <typename F>
+int
+encode(const bound &b, size_t prefix, const char *id, F build, ls_buf *out)
+{
+	if (b.over || b.n + buf_overhead > LS_CODEC_MAX_BUF)
+		return LS_ERANGE;
+	/* Round up to the builder's 8-byte alignment. */
+	size_t cap = (b.n + buf_overhead + 7) & ~(size_t)7;
+	prefix = (prefix + 7) & ~(size_t)7;
+	uint8_t *block = static_cast<uint8_t *>(codec_malloc(prefix + cap));
+	if (block == nullptr)
+		return LS_ENOMEM;
+
+	block_allocator alloc(block + prefix, cap);
+	size_t total = prefix + cap, size, off, tail;
+	uint8_t *raw, *data;
+	{
+		fb::FlatBufferBuilder fbb(cap, &alloc, false, 8);
+		enc e(fbb);
+		fb::uoffset_t root = build(e, block);
+		fbb.Finish(fb::Offset<void>(root), id);
+		tail = e.tail_pad;
+		raw = fbb.ReleaseRaw(size, off);
+	}
+	size -= off;
+	if (raw == alloc.base()) {
+		data = block;
+	} else {
+		/* The bound was too small: the result lives in the builder's
+		 * own malloc'd block. */
+		free(block);
+		data = raw;
+		total = size + off;
+	}
+	memmove(data, raw + off, size);
+	/* Offsets and alignment count from the start: the padding at the end
+	 * carries nothing. */
+	size -= tail;
+	if (total - size >= 1024 && total - size > total / 4) {
+		void *p = codec_realloc(data, size);
+		if (p != nullptr)
+			data = static_cast<uint8_t *>(p);
+	}
+	out->data = data;
+	out->len = size;
+	return 0;
+}
+
+/* ---- verification ---- */
+
+int
+check_input(const void *buf, size_t len)
+{
+	if (len > LS_CODEC_MAX_BUF)
+		return LS_ERANGE;
+	if (buf == nullptr)
+		return len == 0 ? LS_ECORRUPT : LS_EINVAL;
+	if ((uintptr_t)buf % LS_CODEC_ALIGN != 0)
+		return LS_EINVAL;
+	return 0;
+}
+
+fb::Verifier::Options
+verifier_options(size_t len)
+{
+	fb::Verifier::Options o;
+	o.max_depth = max_depth;
+	/* Every table needs its own 4-byte soffset and a 4-byte offset that
+	 * refers to it, so a buffer from our encoders has at most len / 8
+	 * tables.  More means tables shared many times over (a DAG), which
+	 * would make verification cost more than linear in len. */
+	o.max_tables = (fb::uoffset_t)(len / 8 + 1);
+	o.check_alignment = true;
+	o.check_nested_flatbuffers = false;
+	return o;
+}
+
+/* Verify a whole buffer of root type T with identifier id. */
+template <typename T>
+int
+verify_root(const void *buf, size_t len, const char *id, const T **root)
+{
+	int rc = check_input(buf, len);
+	if (rc != 0)
+		return rc;
+	const uint8_t *p = static_cast<const uint8_t *>(buf);
+	fb::Verifier v(p, len, verifier_options(len));
+	if (!v.VerifyBuffer<T>(id))
+		return LS_ECORRUPT;
+	*root = fb::GetRoot<T>(p);
+	return 0;
+}
+
+/* ---- decoding (only of verified buffers) ---- */
+
+ls_str
+get_str(const fb::String *s)
+{
+	if (s == nullptr || s->size() == 0)
+		return ls_str_make("", 0);
+	return ls_str_make(s->c_str(), s->size());
+}
+
+/* Refuse what an ls_event cannot hold before anything is written. */
+int
+event_check(const w::LogEvent *e)
+{
+	auto attrs = e->attrs();
+	if (attrs != nullptr && attrs->size() > LS_EVENT_MAX_ATTRS)
+		return LS_ERANGE;
+	return 0;
+}
+
+/* Fill *out from an event that passed the verifier and event_check(). */
+void
+event_fill(const w::LogEvent *e, ls_event *out)
+{
+	auto attrs = e->attrs();
+	unsigned n = attrs != nullptr ? attrs->size() : 0;
+	uint8_t level = static_cast<uint8_t>(e->level());
+
+	out->time_ns = e->time_ns();
+	out->ingest_ns = e->ingest_ns();
+	out->offset = e->offset();
+	out->level = level < LS_LEVEL_COUNT ? level : (uint8_t)LS_LEVEL_UNKNOWN;
+	out->nattrs = static_cast<uint8_t>(n);
+	out->level_text = get_str(e->level_text());
+	out->service = get_str(e->service());
+	out->host = get_str(e->host());
+	out->message = get_str(e->message());
+	for (unsigned i = 0; i < n; i++) {
+		const w::Attr *a = attrs->Get(i);
+		out->attrs[i].key = get_str(a->key());
+		out->attrs[i].val = get_str(a->value());
+	}
+	if (n < LS_EVENT_MAX_ATTRS)
+		memset(&out->attrs[n], 0,
+		       (LS_EVENT_MAX_ATTRS - n) * sizeof(out->attrs[0]));
+}
+
+void
+envelope_fill(const w::Envelope *e, ls_envelope *out)
+{
+	auto p = e->payload();
+
+	out->type = static_cast<uint16_t>(e->type());
+	out->from = e->from();
+	out->to = e->to();
+	out->epoch = e->epoch();
+	out->seq = e->seq();
+	if (p != nullptr && p->size() > 0) {
+		out->payload = p->data();
+		out->payload_len = p->size();
+	} else {
+		out->payload = nullptr;
+		out->payload_len = 0;
+	}
+}
+
+/* Validate an envelope and add its size bound to *b. */
+int
+envelope_cost(const ls_envelope *env, bound *b)
+{
+	if (env->payload == nullptr && env->payload_len != 0)
+		return LS_EINVAL;
+	/* Table: 2 + 4 x 8 + 4 bytes of fields with padding, soffset, 16-byte
+	 * vtable, scratch slot; payload: length, 8-byte alignment, padding. */
+	b->add(128);
+	b->add(env->payload_len);
+	b->add(env->payload_len != 0 ? 24 : 0);
+	return 0;
+}
+
+fb::Offset<w::Envelope>
+put_envelope(enc &e, const ls_envelope *env)
+{
+	fb::FlatBufferBuilder &fbb = e.fbb;
+	fb::Offset<fb::Vector<uint8_t>> payload = 0;
+
+	if (env->payload_len != 0) {
+		size_t before = fbb.GetSize();
+		/* Land the payload 8-byte aligned so that a nested
+		 * flatbuffer can be read in place. */
+		fbb.ForceVectorAlignment(env->payload_len, 1, 8);
+		payload = fbb.CreateVector(env->payload, env->payload_len);
+		e.created(before, sizeof(fb::uoffset_t) + env->payload_len);
+	}
+	return w::CreateEnvelope(fbb, static_cast<w::MsgType>(env->type),
+	                         env->from, env->to, env->epoch, env->seq,
+	                         payload);
+}
+
+} // namespace
+
+/* ---- the C API ---- */
+
+extern "C" {
+
+void
+ls__codec_fail_alloc_after(long n)
+{
+	fail_after = n < 0 ? -1 : n;
+}
+
+unsigned long
+ls__codec_overflow_count(void)
+{
+	return overflows;
+}
+
+void
+ls_buf_free(ls_buf *b)
+{
+	if (b == nullptr)
+		return;
+	free(b->data);
+	b->data = nullptr;
+	b->len = 0;
+}
+
+int
+ls_codec_event_encode(const ls_event *ev, ls_buf *out)
+{
+	bound b;
+	int rc;
+
+	if (ev == nullptr || out == nullptr)
+		return LS_EINVAL;
+	if ((rc = event_cost(ev, &b)) != 0)
+		return rc;
+	return encode(
+	    b, 0, w::LogEventIdentifier(),
+	    [ev](enc &e, uint8_t *) { return put_event(e, ev).o; }, out);
+}
+
+int
+ls_codec_batch_encode(const ls_event *evs, size_t n, ls_buf *out)
+{
+	bound b;
+	int rc;
+
+	if ((evs == nullptr && n != 0) || out == nullptr)
+		return LS_EINVAL;
+	for (size_t i = 0; i < n && !b.over; i++) {
+		if ((rc = event_cost(&evs[i], &b)) != 0)
+			return rc;
+		b.add(4); /* the slot in the events vector */
+	}
+	if (b.over)
+		return LS_ERANGE;
+	/* Scratch for the events' offsets, in front of the builder's area. */
+	return encode(
+	    b, n * sizeof(fb::uoffset_t), batch_id,
+	    [evs, n](enc &e, uint8_t *scratch) {
+		    auto offs =
+		        reinterpret_cast<fb::Offset<w::LogEvent> *>(scratch);
+		    for (size_t i = 0; i < n; i++)
+			    offs[i] = put_event(e, &evs[i]);
+		    auto v = e.fbb.CreateVector(offs, n);
+		    return w::CreateEventBatch(e.fbb, v).o;
+	    },
+	    out);
+}
+
+int
+ls_codec_event_verify(const void *buf, size_t len)
+{
+	const w::LogEvent *e;
+	return verify_root(buf, len, w::LogEventIdentifier(), &e);
+}
+
+int
+ls_codec_batch_verify(const void *buf, size_t len)
+{
+	const w::EventBatch *b;
+	return verify_root(buf, len, batch_id, &b);
+}
+
+int
+ls_codec_event_decode(const void *buf, size_t len, ls_event *out)
+{
+	const w::LogEvent *e;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::LogEventIdentifier(), &e)) != 0 ||
+	    (rc = event_check(e)) != 0)
+		return rc;
+	event_fill(e, out);
+	return 0;
+}
+
+int
+ls_codec_batch_count(const void *buf, size_t len, size_t *n)
+{
+	const w::EventBatch *b;
+	int rc;
+
+	if (n == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, batch_id, &b)) != 0)
+		return rc;
+	*n = b->events() != nullptr ? b->events()->size() : 0;
+	return 0;
+}
+
+int
+ls_codec_batch_get(const void *buf, size_t len, size_t i, ls_event *out)
+{
+	const uint8_t *p = static_cast<const uint8_t *>(buf);
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = check_input(buf, len)) != 0)
+		return rc;
+	/* What VerifyBuffer<EventBatch> does, except that of the events it
+	 * verifies only event i. */
+	fb::Verifier v(p, len, verifier_options(len));
+	if (len < 2 * sizeof(fb::uoffset_t) ||
+	    !fb::BufferHasIdentifier(p, batch_id))
+		return LS_ECORRUPT;
+	fb::uoffset_t o = v.VerifyOffset(0);
+	if (o == 0)
+		return LS_ECORRUPT;
+	auto b = reinterpret_cast<const w::EventBatch *>(p + o);
+	auto t = reinterpret_cast<const fb::Table *>(b);
+	if (!v.VerifyTableStart(p + o) ||
+	    !t->VerifyOffset(v, w::EventBatch::VT_EVENTS) ||
+	    !v.VerifyVector(b->events()))
+		return LS_ECORRUPT;
+	v.EndTable();
+	auto evs = b->events();
+	if (evs == nullptr || i >= evs->size())
+		return LS_ENOENT;
+	const w::LogEvent *e = evs->Get(static_cast<fb::uoffset_t>(i));
+	if (!e->Verify(v))
+		return LS_ECORRUPT;
+	if ((rc = event_check(e)) != 0)
+		return rc;
+	event_fill(e, out);
+	return 0;
+}
+
+int
+ls_codec_batch_foreach(const void *buf, size_t len, ls_event_fn fn, void *arg)
+{
+	const w::EventBatch *b;
+	ls_event ev;
+	int rc;
+
+	if (fn == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, batch_id, &b)) != 0)
+		return rc;
+	auto evs = b->events();
+	if (evs == nullptr)
+		return 0;
+	for (fb::uoffset_t i = 0; i < evs->size(); i++)
+		if ((rc = event_check(evs->Get(i))) != 0)
+			return rc;
+	for (fb::uoffset_t i = 0; i < evs->size(); i++) {
+		event_fill(evs->Get(i), &ev);
+		if ((rc = fn(arg, &ev)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+ls_codec_envelope_encode(const ls_envelope *env, ls_buf *out)
+{
+	bound b;
+	int rc;
+
+	if (env == nullptr || out == nullptr)
+		return LS_EINVAL;
+	if ((rc = envelope_cost(env, &b)) != 0)
+		return rc;
+	return encode(
+	    b, 0, w::EnvelopeIdentifier(),
+	    [env](enc &e, uint8_t *) { return put_envelope(e, env).o; }, out);
+}
+
+int
+ls_codec_envelope_verify(const void *buf, size_t len)
+{
+	const w::Envelope *e;
+	return verify_root(buf, len, w::EnvelopeIdentifier(), &e);
+}
+
+int
+ls_codec_envelope_decode(const void *buf, size_t len, ls_envelope *out)
+{
+	const w::Envelope *e;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::EnvelopeIdentifier(), &e)) != 0)
+		return rc;
+	envelope_fill(e, out);
+	return 0;
+}
+
+int
+ls_codec_frame_encode(const ls_envelope *envs, size_t n, ls_buf *out)
+{
+	bound b;
+	int rc;
+
+	if ((envs == nullptr && n != 0) || out == nullptr)
+		return LS_EINVAL;
+	for (size_t i = 0; i < n && !b.over; i++) {
+		if ((rc = envelope_cost(&envs[i], &b)) != 0)
+			return rc;
+		b.add(4);
+	}
+	if (b.over)
+		return LS_ERANGE;
+	return encode(
+	    b, n * sizeof(fb::uoffset_t), frame_id,
+	    [envs, n](enc &e, uint8_t *scratch) {
+		    auto offs =
+		        reinterpret_cast<fb::Offset<w::Envelope> *>(scratch);
+		    for (size_t i = 0; i < n; i++)
+			    offs[i] = put_envelope(e, &envs[i]);
+		    auto v = e.fbb.CreateVector(offs, n);
+		    return w::CreateFrame(e.fbb, v).o;
+	    },
+	    out);
+}
+
+int
+ls_codec_frame_verify(const void *buf, size_t len)
+{
+	const w::Frame *f;
+	return verify_root(buf, len, frame_id, &f);
+}
+
+int
+ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn, void *arg)
+{
+	const w::Frame *f;
+	ls_envelope env;
+	int rc;
+
+	if (fn == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, frame_id, &f)) != 0)
+		return rc;
+	auto envs = f->envelopes();
+	if (envs == nullptr)
+		return 0;
+	for (fb::uoffset_t i = 0; i < envs->size(); i++) {
+		envelope_fill(envs->Get(i), &env);
+		if ((rc = fn(arg, &env)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+ls_codec_window_result_encode(const ls_window_result_wire *r, ls_buf *out)
+{
+	bound b;
+
+	if (r == nullptr || out == nullptr)
+		return LS_EINVAL;
+	if (r->nkeys > LS_RESULT_MAX_KEYS || r->naggs > LS_RESULT_MAX_AGGS)
+		return LS_ERANGE;
+	if (!str_ok(r->id) || !str_ok(r->stage))
+		return LS_EINVAL;
+	/* Table: 12 fields with padding, soffset, 28-byte vtable, scratch;
+	 * four vectors: length and padding each. */
+	b.add(512);
+	b.add(str_cost(r->id));
+	b.add(str_cost(r->stage));
+	for (unsigned i = 0; i < r->nkeys; i++) {
+		if (!str_ok(r->key_fields[i]) || !str_ok(r->key_values[i]))
+			return LS_EINVAL;
+		/* Two vector slots and two strings, empty ones included. */
+		b.add(2 * (4 + 8));
+		b.add(r->key_fields[i].len);
+		b.add(r->key_values[i].len);
+	}
+	for (unsigned i = 0; i < r->naggs; i++) {
+		if (!str_ok(r->agg_names[i]))
+			return LS_EINVAL;
+		b.add(4 + 8 + 8);
+		b.add(r->agg_names[i].len);
+	}
+	return encode(
+	    b, 0, w::WindowResultIdentifier(),
+	    [r](enc &e, uint8_t *) {
+		    fb::FlatBufferBuilder &fbb = e.fbb;
+		    fb::Offset<fb::String> kf[LS_RESULT_MAX_KEYS];
+		    fb::Offset<fb::String> kv[LS_RESULT_MAX_KEYS];
+		    fb::Offset<fb::String> an[LS_RESULT_MAX_AGGS];
+		    fb::Offset<fb::Vector<fb::Offset<fb::String>>> kfv = 0,
+		                                                   kvv = 0,
+		                                                   anv = 0;
+		    fb::Offset<fb::Vector<double>> avv = 0;
+
+		    for (unsigned i = 0; i < r->nkeys; i++) {
+			    kf[i] = put_str_always(e, r->key_fields[i]);
+			    kv[i] = put_str_always(e, r->key_values[i]);
+		    }
+		    for (unsigned i = 0; i < r->naggs; i++)
+			    an[i] = put_str_always(e, r->agg_names[i]);
+		    if (r->nkeys > 0) {
+			    kfv = fbb.CreateVector(kf, r->nkeys);
+			    kvv = fbb.CreateVector(kv, r->nkeys);
+		    }
+		    if (r->naggs > 0) {
+			    anv = fbb.CreateVector(an, r->naggs);
+			    avv = fbb.CreateVector(r->agg_values, r->naggs);
+		    }
+		    auto id = put_str(e, r->id);
+		    auto stage = put_str(e, r->stage);
+		    return w::CreateWindowResult(
+		               fbb, id, stage, r->partition, r->window_start_ns,
+		               r->window_end_ns, kfv, kvv, r->count, anv, avv,
+		               r->closed != 0)
+		        .o;
+	    },
+	    out);
+}
+
+int
+ls_codec_window_result_verify(const void *buf, size_t len)
+{
+	const w::WindowResult *r;
+	return verify_root(buf, len, w::WindowResultIdentifier(), &r);
+}
+
+int
+ls_codec_window_result_decode(const void *buf, size_t len,
+                              ls_window_result_wire *out)
+{
+	const w::WindowResult *r;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::WindowResultIdentifier(), &r)) != 0)
+		return rc;
+	auto kf = r->key_fields();
+	auto kv = r->key_values();
+	auto an = r->agg_names();
+	auto av = r->agg_values();
+	unsigned nkf = kf != nullptr ? kf->size() : 0;
+	unsigned nkv = kv != nullptr ? kv->size() : 0;
+	unsigned nan = an != nullptr ? an->size() : 0;
+	unsigned nav = av != nullptr ? av->size() : 0;
+	if (nkf != nkv || nan != nav)
+		return LS_ECORRUPT;
+	if (nkf > LS_RESULT_MAX_KEYS || nan > LS_RESULT_MAX_AGGS)
+		return LS_ERANGE;
+
+	memset(out, 0, sizeof(*out));
+	out->id = get_str(r->id());
+	out->stage = get_str(r->stage());
+	out->partition = r->partition();
+	out->window_start_ns = r->window_start_ns();
+	out->window_end_ns = r->window_end_ns();
+	out->count = r->count();
+	out->closed = r->closed() ? 1 : 0;
+	out->nkeys = static_cast<uint8_t>(nkf);
+	out->naggs = static_cast<uint8_t>(nan);
+	for (unsigned i = 0; i < nkf; i++) {
+		out->key_fields[i] = get_str(kf->Get(i));
+		out->key_values[i] = get_str(kv->Get(i));
+	}
+	for (unsigned i = 0; i < nan; i++) {
+		out->agg_names[i] = get_str(an->Get(i));
+		/* memcpy: the verifier checks a vector's length field
+		 * for alignment, not its elements. */
+		memcpy(&out->agg_values[i], av->Data() + 8 * (size_t)i, 8);
+	}
+	return 0;
+}
+
+} /* extern "C" */

@@ -1,0 +1,193 @@
+/*
+ * codec.h -- the C API of the wire codec: encode, verify and decode the
+ * FlatBuffers messages of the schemas/ .fbs files.
+ *
+ * Encoders write into a new malloc'd ls_buf that the caller owns.  Decoders
+ * read in place without copying: the strings and payloads they return borrow
+ * from the input buffer, which must outlive them.  Every decoder runs the
+ * verifier first and never reads bytes the verifier has not checked, so any
+ * buffer from the network may be handed to it as is.  Input buffers must be
+ * 8-byte aligned (malloc'd memory is); see docs/wire-format.md for the layout,
+ * the verifier rules and the limits.
+ *
+ * All functions are reentrant and may be called from any thread; none keeps
+ * state between calls.  Errors are LS_E* codes (runtime/err.h).
+ */
+#ifndef LS_CODEC_H
+#define LS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An encoded message.  data is malloc'd and owned by whoever holds the ls_buf;
+ * release it with ls_buf_free().  An empty ls_buf is { NULL, 0 }. */
+typedef struct ls_buf {
+	uint8_t *data;
+	size_t len;
+} ls_buf;
+
+/* Free b->data (NULL is fine) and reset *b to empty.  b may be NULL. */
+void ls_buf_free(ls_buf *b);
+
+/* Largest buffer the codec writes or reads: an encoder whose output could
+ * exceed it, or a decoder given a longer input, returns LS_ERANGE. */
+#define LS_CODEC_MAX_BUF (64u << 20)
+
+/* Input buffers must start at a multiple of this (LS_EINVAL otherwise). */
+#define LS_CODEC_ALIGN 8u
+
+/* ---- LogEvent and EventBatch (log_event.fbs) ---- */
+
+/* Encode one event into a new buffer ("LSEV").  Borrows ev; *out is set only
+ * on success.  LS_EINVAL for a NULL argument, a string with a NULL pointer and
+ * a non-zero length or level >= LS_LEVEL_COUNT; LS_ERANGE when nattrs >
+ * LS_EVENT_MAX_ATTRS or the result could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_event_encode(const ls_event *ev, ls_buf *out);
+
+/* Encode evs[0..n-1] as one EventBatch ("LSEB"); n may be 0.  Same errors and
+ * ownership as ls_codec_event_encode(). */
+int ls_codec_batch_encode(const ls_event *evs, size_t n, ls_buf *out);
+
+/* Verify a LogEvent buffer without decoding it.  0 when well-formed;
+ * LS_ECORRUPT when malformed or of another message type; LS_ERANGE when len >
+ * LS_CODEC_MAX_BUF; LS_EINVAL when buf is NULL (len > 0) or misaligned. */
+int ls_codec_event_verify(const void *buf, size_t len);
+
+/* Verify an EventBatch buffer; same results as ls_codec_event_verify(). */
+int ls_codec_batch_verify(const void *buf, size_t len);
+
+/* Verify, then decode one event into *out.  The strings of *out borrow from
+ * buf (absent ones are empty).  A level this build does not know decodes as
+ * LS_LEVEL_UNKNOWN.  Errors as for verify, plus LS_ERANGE when the event has
+ * more than LS_EVENT_MAX_ATTRS attributes; *out is untouched on error. */
+int ls_codec_event_decode(const void *buf, size_t len, ls_event *out);
+
+/* Verify a whole EventBatch and set *n to its number of events.  Errors as for
+ * ls_codec_batch_verify(); *n is untouched on error. */
+int ls_codec_batch_count(const void *buf, size_t len, size_t *n);
+
+/* Decode event i of a batch into *out (strings borrow from buf).  Verifies
+ * the batch header and event i only, so a loop over ls_codec_batch_count()
+ * events costs one pass.  LS_ENOENT when i >= the count, else as
+ * ls_codec_event_decode(). */
+int ls_codec_batch_get(const void *buf, size_t len, size_t i, ls_event *out);
+
+/* Callback for one decoded event.  ev and its strings are valid only during
+ * the call (the strings until buf is freed); return 0 to go on, anything else
+ * to stop. */
+typedef int (*ls_event_fn)(void *arg, const ls_event *ev);
+
+/* Verify the whole batch and check every event's attribute count, then call
+ * fn for each event in order.  If verification fails fn never runs (errors as
+ * for ls_codec_event_decode()); otherwise returns 0, or the first non-zero
+ * value fn returned. */
+int ls_codec_batch_foreach(const void *buf, size_t len, ls_event_fn fn,
+                           void *arg);
+
+/* ---- Envelope and Frame (envelope.fbs) ---- */
+
+/* Message types; the values of MsgType in envelope.fbs.  Others may appear on
+ * the wire: decoders pass unknown values through unchanged. */
+enum ls_msg_type {
+	LS_MSG_NONE = 0,
+	LS_MSG_EVENTS = 1,        /* payload: EventBatch */
+	LS_MSG_WINDOW_RESULT = 2, /* payload: WindowResult */
+	LS_MSG_HEARTBEAT = 64,
+	LS_MSG_CONTROL = 65,
+	LS_MSG_CHECKPOINT_BARRIER = 66,
+	LS_MSG_CHECKPOINT_ACK = 67,
+	LS_MSG_REPLICATION_BATCH = 68,
+	LS_MSG_CREDIT = 69
+};
+
+/* One actor-to-actor message.  payload borrows: from the caller when
+ * encoding, from the input buffer when decoding (NULL when len is 0). */
+typedef struct ls_envelope {
+	uint16_t type; /* enum ls_msg_type */
+	uint64_t from, to;
+	uint64_t epoch, seq;
+	const uint8_t *payload;
+	size_t payload_len;
+} ls_envelope;
+
+/* Encode one envelope ("LSEN"); the payload is copied and lands 8-byte
+ * aligned.  LS_EINVAL for NULL arguments or a NULL payload with a non-zero
+ * length; LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF; LS_ENOMEM.
+ * *out is set only on success. */
+int ls_codec_envelope_encode(const ls_envelope *env, ls_buf *out);
+
+/* Verify an Envelope buffer; same results as ls_codec_event_verify(). */
+int ls_codec_envelope_verify(const void *buf, size_t len);
+
+/* Verify, then decode an envelope into *out; out->payload borrows from buf
+ * and is not itself verified (decode it with the decoder its type names).
+ * Errors as for verify; *out is untouched on error. */
+int ls_codec_envelope_decode(const void *buf, size_t len, ls_envelope *out);
+
+/* Encode envs[0..n-1] as one Frame ("LSFR"); n may be 0.  Same errors and
+ * ownership as ls_codec_envelope_encode(). */
+int ls_codec_frame_encode(const ls_envelope *envs, size_t n, ls_buf *out);
+
+/* Verify a Frame buffer; same results as ls_codec_event_verify(). */
+int ls_codec_frame_verify(const void *buf, size_t len);
+
+/* Callback for one envelope of a frame; env is valid only during the call
+ * (its payload until buf is freed).  Return 0 to go on, else to stop. */
+typedef int (*ls_envelope_fn)(void *arg, const ls_envelope *env);
+
+/* Verify the whole frame, then call fn for each envelope in order.  If
+ * verification fails fn never runs (errors as for verify); otherwise returns
+ * 0, or the first non-zero value fn returned. */
+int ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn,
+                          void *arg);
+
+/* ---- WindowResult (results.fbs) ---- */
+
+#define LS_RESULT_MAX_KEYS 8  /* group-by fields per result */
+#define LS_RESULT_MAX_AGGS 16 /* aggregates per result */
+
+/* The aggregates of one key in one window.  Strings borrow: from the caller
+ * when encoding, from the input buffer when decoding. */
+typedef struct ls_window_result_wire {
+	ls_str id;    /* stable: "<stage>/<key values>/<window_start_ns>" */
+	ls_str stage; /* producing stage */
+	uint32_t partition;
+	int64_t window_start_ns; /* window is [start, end), event time */
+	int64_t window_end_ns;
+	uint64_t count; /* events in the window */
+	uint8_t closed; /* 1: final (window closed); 0: early/update */
+	uint8_t nkeys;  /* used entries of key_fields[] and key_values[] */
+	uint8_t naggs;  /* used entries of agg_names[] and agg_values[] */
+	ls_str key_fields[LS_RESULT_MAX_KEYS];
+	ls_str key_values[LS_RESULT_MAX_KEYS];
+	ls_str agg_names[LS_RESULT_MAX_AGGS];
+	double agg_values[LS_RESULT_MAX_AGGS];
+} ls_window_result_wire;
+
+/* Encode a window result ("LSWR").  Borrows r; *out is set only on success.
+ * LS_EINVAL for NULL arguments or a string with a NULL pointer and non-zero
+ * length; LS_ERANGE when nkeys or naggs exceeds its maximum or the result
+ * could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_window_result_encode(const ls_window_result_wire *r, ls_buf *out);
+
+/* Verify a WindowResult buffer; same results as ls_codec_event_verify(). */
+int ls_codec_window_result_verify(const void *buf, size_t len);
+
+/* Verify, then decode a window result into *out (strings borrow from buf).
+ * LS_ECORRUPT also when the key or aggregate arrays differ in length;
+ * LS_ERANGE when there are more keys or aggregates than the maxima; *out is
+ * untouched on error. */
+int ls_codec_window_result_decode(const void *buf, size_t len,
+                                  ls_window_result_wire *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LS_CODEC_H */

@@ -1,0 +1,1431 @@
+/*
+ * codec_test.c -- tests of the wire codec (schemas/codec.h): round trips of
+ * every message kind, the verifier against truncated, corrupted, misaligned
+ * and hostile buffers, out-of-memory handling, real Loghub events, and golden
+ * buffers that flatc wrote from JSON at build time.
+ *
+ * Usage: codec_test GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 (paths of the
+ * .lsev files made from golden_event*.json; meson passes them).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/err.h"
+#include "runtime/event.h"
+#include "schemas/codec.h"
+#include "schemas/codec_int.h"
+
+static const char *golden_path[3];
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+rng(void)
+{
+	/* xorshift64*: deterministic, so every run tests the same inputs. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static size_t
+rng_below(size_t n)
+{
+	return n == 0 ? 0 : (size_t)(rng() % n);
+}
+
+/* Bytes that random strings borrow from (every byte value occurs). */
+static char pool[8192];
+
+static void
+pool_init(void)
+{
+	for (size_t i = 0; i < sizeof(pool); i++)
+		pool[i] = (char)(rng() & 0xff);
+}
+
+static ls_str
+rand_str(size_t maxlen)
+{
+	size_t n = rng_below(maxlen + 1);
+	return ls_str_make(pool + rng_below(sizeof(pool) - n), n);
+}
+
+static void
+rand_event(ls_event *ev, size_t maxlen)
+{
+	ls_event_clear(ev);
+	if (rng() & 1)
+		ev->time_ns = (int64_t)rng();
+	ev->ingest_ns = (rng() & 1) ? (int64_t)rng() : 0;
+	ev->offset = (rng() & 1) ? rng() : 0;
+	ev->level = (uint8_t)rng_below(LS_LEVEL_COUNT);
+	ev->level_text = rand_str(maxlen);
+	ev->service = rand_str(maxlen);
+	ev->host = rand_str(maxlen);
+	ev->message = rand_str(maxlen * 4);
+	ev->nattrs = (uint8_t)rng_below(LS_EVENT_MAX_ATTRS + 1);
+	for (unsigned i = 0; i < ev->nattrs; i++) {
+		ev->attrs[i].key = rand_str(maxlen);
+		ev->attrs[i].val = rand_str(maxlen);
+	}
+}
+
+/* A copy of n bytes in a block of exactly n bytes, so that a read past the
+ * end is caught by ASan or valgrind.  malloc'd memory is 8-byte aligned. */
+static uint8_t *
+dup_exact(const void *p, size_t n)
+{
+	uint8_t *q = malloc(n > 0 ? n : 1);
+	assert_non_null(q);
+	if (n > 0)
+		memcpy(q, p, n);
+	return q;
+}
+
+static void
+assert_str_eq(ls_str got, ls_str want)
+{
+	assert_int_equal(got.len, want.len);
+	if (want.len > 0)
+		assert_memory_equal(got.ptr, want.ptr, want.len);
+}
+
+/* s borrows from [buf, buf + len) (or is empty), and is followed by the NUL
+ * that every FlatBuffers string has. */
+static void
+assert_borrowed(ls_str s, const void *buf, size_t len)
+{
+	const char *b = buf;
+	if (s.len == 0)
+		return;
+	assert_true(s.ptr >= b && s.ptr + s.len < b + len);
+	assert_int_equal(s.ptr[s.len], 0);
+}
+
+static void
+assert_event_eq(const ls_event *got, const ls_event *want)
+{
+	assert_int_equal(got->time_ns, want->time_ns);
+	assert_int_equal(got->ingest_ns, want->ingest_ns);
+	assert_int_equal(got->offset, want->offset);
+	assert_int_equal(got->level, want->level);
+	assert_str_eq(got->level_text, want->level_text);
+	assert_str_eq(got->service, want->service);
+	assert_str_eq(got->host, want->host);
+	assert_str_eq(got->message, want->message);
+	assert_int_equal(got->nattrs, want->nattrs);
+	for (unsigned i = 0; i < want->nattrs; i++) {
+		assert_str_eq(got->attrs[i].key, want->attrs[i].key);
+		assert_str_eq(got->attrs[i].val, want->attrs[i].val);
+	}
+}
+
+static void
+assert_event_borrowed(const ls_event *ev, const void *buf, size_t len)
+{
+	assert_borrowed(ev->level_text, buf, len);
+	assert_borrowed(ev->service, buf, len);
+	assert_borrowed(ev->host, buf, len);
+	assert_borrowed(ev->message, buf, len);
+	assert_true(ev->nattrs <= LS_EVENT_MAX_ATTRS);
+	for (unsigned i = 0; i < ev->nattrs; i++) {
+		assert_borrowed(ev->attrs[i].key, buf, len);
+		assert_borrowed(ev->attrs[i].val, buf, len);
+	}
+}
+
+static void
+assert_result_eq(const ls_window_result_wire *got,
+    const ls_window_result_wire *want)
+{
+	assert_str_eq(got->id, want->id);
+	assert_str_eq(got->stage, want->stage);
+	assert_int_equal(got->partition, want->partition);
+	assert_int_equal(got->window_start_ns, want->window_start_ns);
+	assert_int_equal(got->window_end_ns, want->window_end_ns);
+	assert_int_equal(got->count, want->count);
+	assert_int_equal(got->closed, want->closed);
+	assert_int_equal(got->nkeys, want->nkeys);
+	assert_int_equal(got->naggs, want->naggs);
+	for (unsigned i = 0; i < want->nkeys; i++) {
+		assert_str_eq(got->key_fields[i], want->key_fields[i]);
+		assert_str_eq(got->key_values[i], want->key_values[i]);
+	}
+	for (unsigned i = 0; i < want->naggs; i++) {
+		assert_str_eq(got->agg_names[i], want->agg_names[i]);
+		/* Bit for bit: NaN, -0.0 and infinities included. */
+		assert_memory_equal(&got->agg_values[i], &want->agg_values[i],
+		    sizeof(double));
+	}
+}
+
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+	uint8_t *buf;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
+}
+
+/* A full event with 16 attributes, a NUL inside the message and UTF-8. */
+static void
+full_event(ls_event *ev)
+{
+	static const char msg[] = "disk \0full on /var: 99% used";
+	static const char *const keys[LS_EVENT_MAX_ATTRS] = {
+		"pid", "tid", "user", "path", "bytes", "latency_ms", "status",
+		"method", "url", "ip", "port", "proto", "region", "zone",
+		"empty", "utf8"
+	};
+	static const char *const vals[LS_EVENT_MAX_ATTRS] = {
+		"4242", "7", "root", "/var/log/syslog", "1048576", "12.5",
+		"503", "GET", "/v1/logs?x=1", "10.0.0.7", "7101", "tcp",
+		"eu-west", "b", "", "Grüße ✓"
+	};
+
+	ls_event_clear(ev);
+	ev->time_ns = 1226262975000000000LL;
+	ev->ingest_ns = -5;
+	ev->offset = UINT64_MAX;
+	ev->level = LS_LEVEL_FATAL;
+	ev->level_text = ls_str_c("crit");
+	ev->service = ls_str_c("kernel");
+	ev->host = ls_str_c("node-17.example");
+	ev->message = ls_str_make(msg, sizeof(msg) - 1);
+	for (unsigned i = 0; i < LS_EVENT_MAX_ATTRS; i++)
+		assert_int_equal(ls_event_add_attr(ev, ls_str_c(keys[i]),
+				     ls_str_c(vals[i])),
+		    0);
+}
+
+static void
+full_result(ls_window_result_wire *r)
+{
+	static const char *const kf[LS_RESULT_MAX_KEYS] = { "service", "level",
+		"host", "region", "zone", "method", "status", "" };
+	static const char *const kv[LS_RESULT_MAX_KEYS] = { "sshd", "ERROR",
+		"n1", "eu", "", "GET", "503", "x" };
+	static const char *const an[LS_RESULT_MAX_AGGS] = { "count",
+		"sum(bytes)", "min(latency)", "max(latency)", "avg(latency)",
+		"distinct(user)", "p50(latency)", "p99(latency)", "nan", "inf",
+		"-inf", "-0", "tiny", "huge", "neg", "" };
+	const double av[LS_RESULT_MAX_AGGS] = { 42, 1e12, 0.25, 900.5, 31.75,
+		17, 12.0, 850.0, NAN, INFINITY, -INFINITY, -0.0, 5e-324,
+		1.7976931348623157e308, -3.5, 0 };
+
+	memset(r, 0, sizeof(*r));
+	r->id = ls_str_c("errors/sshd,ERROR/1700000000000000000");
+	r->stage = ls_str_c("errors");
+	r->partition = 4000000000u;
+	r->window_start_ns = 1700000000000000000LL;
+	r->window_end_ns = 1700000060000000000LL;
+	r->count = UINT64_MAX - 1;
+	r->closed = 1;
+	r->nkeys = LS_RESULT_MAX_KEYS;
+	r->naggs = LS_RESULT_MAX_AGGS;
+	for (unsigned i = 0; i < LS_RESULT_MAX_KEYS; i++) {
+		r->key_fields[i] = ls_str_c(kf[i]);
+		r->key_values[i] = ls_str_c(kv[i]);
+	}
+	for (unsigned i = 0; i < LS_RESULT_MAX_AGGS; i++) {
+		r->agg_names[i] = ls_str_c(an[i]);
+		r->agg_values[i] = av[i];
+	}
+}
+
+/* ---- events ---- */
+
+static void
+test_event_roundtrip(void **state)
+{
+	ls_event ev, out;
+	ls_buf b = { NULL, 0 };
+
+	(void)state;
+	full_event(&ev);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	assert_non_null(b.data);
+	assert_true(b.len > 0 && b.len <= LS_CODEC_MAX_BUF);
+	assert_memory_equal(b.data + 4, "LSEV", 4);
+	assert_int_equal(ls_codec_event_verify(b.data, b.len), 0);
+	memset(&out, 0xa5, sizeof(out));
+	assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+	assert_event_eq(&out, &ev);
+	assert_event_borrowed(&out, b.data, b.len);
+	/* The NUL inside the message survives. */
+	assert_int_equal(out.message.ptr[5], '\0');
+	ls_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	ls_buf_free(&b); /* twice is harmless */
+	ls_buf_free(NULL);
+}
+
+static void
+test_event_empty(void **state)
+{
+	ls_event ev, out;
+	ls_buf b = { NULL, 0 };
+
+	(void)state;
+	ls_event_clear(&ev);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	/* Defaults are not written: root offset, identifier, vtable and
+	 * table header only. */
+	assert_true(b.len <= 24);
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.time_ns, LS_TIME_UNKNOWN);
+	assert_int_equal(out.ingest_ns, 0);
+	assert_int_equal(out.offset, 0);
+	assert_int_equal(out.level, LS_LEVEL_UNKNOWN);
+	assert_int_equal(out.nattrs, 0);
+	assert_int_equal(out.message.len, 0);
+	assert_non_null(out.message.ptr);
+	assert_int_equal(out.level_text.len, 0);
+	assert_int_equal(out.service.len, 0);
+	assert_int_equal(out.host.len, 0);
+	ls_buf_free(&b);
+
+	/* Empty attribute keys and values, and a zero time, round trip. */
+	ev.time_ns = 0;
+	ev.nattrs = 2;
+	ev.attrs[0].key = ls_str_make(NULL, 0);
+	ev.attrs[0].val = ls_str_c("v");
+	ev.attrs[1].key = ls_str_c("k");
+	ev.attrs[1].val = ls_str_make(NULL, 0);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+	assert_event_eq(&out, &ev);
+	ls_buf_free(&b);
+}
+
+static void
+test_event_bad_input(void **state)
+{
+	ls_event ev, out;
+	ls_buf b = { (uint8_t *)&ev, 77 };
+	ls_buf good = { NULL, 0 };
+
+	(void)state;
+	full_event(&ev);
+	assert_int_equal(ls_codec_event_encode(NULL, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_event_encode(&ev, NULL), LS_EINVAL);
+	ev.nattrs = LS_EVENT_MAX_ATTRS + 1;
+	assert_int_equal(ls_codec_event_encode(&ev, &b), LS_ERANGE);
+	assert_int_equal(ls_codec_batch_encode(&ev, 1, &b), LS_ERANGE);
+	full_event(&ev);
+	ev.level = LS_LEVEL_COUNT;
+	assert_int_equal(ls_codec_event_encode(&ev, &b), LS_EINVAL);
+	full_event(&ev);
+	ev.host = ls_str_make(NULL, 3);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), LS_EINVAL);
+	full_event(&ev);
+	ev.attrs[15].val = ls_str_make(NULL, 1);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_batch_encode(NULL, 1, &b), LS_EINVAL);
+	/* *out is untouched by every failure. */
+	assert_ptr_equal(b.data, (uint8_t *)&ev);
+	assert_int_equal(b.len, 77);
+
+	full_event(&ev);
+	assert_int_equal(ls_codec_event_encode(&ev, &good), 0);
+	assert_int_equal(ls_codec_event_decode(good.data, good.len, NULL),
+	    LS_EINVAL);
+	assert_int_equal(ls_codec_event_decode(NULL, 10, &out), LS_EINVAL);
+	assert_int_equal(ls_codec_event_decode(NULL, 0, &out), LS_ECORRUPT);
+	assert_int_equal(ls_codec_event_verify(good.data, 0), LS_ECORRUPT);
+	/* Longer than the limit: refused before a byte is read. */
+	assert_int_equal(ls_codec_event_verify(good.data, LS_CODEC_MAX_BUF + 1),
+	    LS_ERANGE);
+	assert_int_equal(
+	    ls_codec_event_decode(good.data, (size_t)LS_CODEC_MAX_BUF + 1, &out),
+	    LS_ERANGE);
+	ls_buf_free(&good);
+}
+
+static void
+test_event_level_mapping(void **state)
+{
+	ls_event ev, out;
+	ls_buf b = { NULL, 0 };
+
+	(void)state;
+	for (int l = 0; l < LS_LEVEL_COUNT; l++) {
+		ls_event_clear(&ev);
+		ev.level = (uint8_t)l;
+		ev.level_text = ls_str_c(ls_level_name(l));
+		assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+		assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+		assert_int_equal(out.level, l);
+		assert_true(ls_str_eq(out.level_text, ls_level_name(l)));
+		ls_buf_free(&b);
+	}
+}
+
+/* ---- batches ---- */
+
+struct collect {
+	const ls_event *want;
+	size_t n, stop_at;
+	const void *buf;
+	size_t len;
+};
+
+static int
+collect_event(void *arg, const ls_event *ev)
+{
+	struct collect *c = arg;
+	assert_event_eq(ev, &c->want[c->n]);
+	assert_event_borrowed(ev, c->buf, c->len);
+	c->n++;
+	return c->n == c->stop_at ? 1234 : 0;
+}
+
+static void
+check_batch(const ls_event *evs, size_t n)
+{
+	ls_buf b = { NULL, 0 };
+	ls_event out;
+	size_t count = 99;
+
+	assert_int_equal(ls_codec_batch_encode(evs, n, &b), 0);
+	assert_memory_equal(b.data + 4, "LSEB", 4);
+	assert_int_equal(ls_codec_batch_verify(b.data, b.len), 0);
+	assert_int_equal(ls_codec_batch_count(b.data, b.len, &count), 0);
+	assert_int_equal(count, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ls_codec_batch_get(b.data, b.len, i, &out), 0);
+		assert_event_eq(&out, &evs[i]);
+		assert_event_borrowed(&out, b.data, b.len);
+	}
+	assert_int_equal(ls_codec_batch_get(b.data, b.len, n, &out), LS_ENOENT);
+
+	struct collect c = { evs, 0, 0, b.data, b.len };
+	assert_int_equal(ls_codec_batch_foreach(b.data, b.len, collect_event, &c),
+	    0);
+	assert_int_equal(c.n, n);
+	if (n >= 2) {
+		/* fn's non-zero value stops the walk and is returned. */
+		struct collect s = { evs, 0, 2, b.data, b.len };
+		assert_int_equal(
+		    ls_codec_batch_foreach(b.data, b.len, collect_event, &s),
+		    1234);
+		assert_int_equal(s.n, 2);
+	}
+	ls_buf_free(&b);
+}
+
+static void
+test_batch_roundtrip(void **state)
+{
+	enum { N = 500 };
+	ls_event *evs = calloc(N, sizeof(*evs));
+
+	(void)state;
+	assert_non_null(evs);
+	for (size_t i = 0; i < N; i++)
+		rand_event(&evs[i], 40);
+	full_event(&evs[7]);
+	ls_event_clear(&evs[8]);
+	check_batch(evs, N);
+	check_batch(evs, 1);
+	check_batch(NULL, 0);
+	check_batch(evs + 8, 1); /* one empty event */
+	free(evs);
+}
+
+/* Split one CSV record in place (RFC 4180 quoting, "" for a quote): up to
+ * max NUL-terminated fields into f[]; returns how many. */
+static size_t
+csv_split(char *p, char **f, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		char *end;
+		if (*p == '"') {
+			char *q = p + 1, *o = p + 1;
+			f[n] = p + 1;
+			while (*q != '\0' && !(*q == '"' && q[1] != '"')) {
+				if (*q == '"')
+					q++; /* "" stands for one quote */
+				*o++ = *q++;
+			}
+			end = o;
+			p = *q == '"' ? q + 1 : q;
+		} else {
+			f[n] = p;
+			while (*p != ',' && *p != '\0')
+				p++;
+			end = p;
+		}
+		n++;
+		int more = *p == ',';
+		*end = '\0';
+		if (!more)
+			break;
+		p++;
+	}
+	return n;
+}
+
+/* Every line of a Loghub ground-truth CSV becomes an event (Content is the
+ * message, Level the level, Component the service, Node the host, every
+ * column an attribute); the whole file round trips as one batch and each
+ * line as one event. */
+static void
+loghub_system(const char *sys)
+{
+	char path[1024];
+	size_t len, nfields, nev = 0;
+	char *text, *line, *save = NULL;
+	char *names[16];
+	ls_event *evs = calloc(2100, sizeof(*evs));
+
+	assert_non_null(evs);
+	snprintf(path, sizeof(path), "%s/loghub/%s/%s_2k.log_structured.csv",
+	    LS_DATASETS_DIR, sys, sys);
+	text = (char *)read_file(path, &len);
+	line = strtok_r(text, "\r\n", &save);
+	assert_non_null(line);
+	nfields = csv_split(line, names, 16);
+	assert_true(nfields >= 4);
+	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+		ls_event *ev = &evs[nev];
+		char *start[16];
+		assert_true(nev < 2100);
+		size_t n = csv_split(line, start, nfields);
+		assert_int_equal(n, nfields);
+		ls_event_clear(ev);
+		ev->offset = (uint64_t)strtoull(start[0], NULL, 10);
+		ev->time_ns = (int64_t)ev->offset * 1000000000LL;
+		for (size_t i = 0; i < nfields; i++) {
+			ls_str v = ls_str_c(start[i]);
+			if (strcmp(names[i], "Content") == 0)
+				ev->message = v;
+			else if (strcmp(names[i], "Level") == 0) {
+				ev->level_text = v;
+				ev->level = (uint8_t)ls_level_parse(v.ptr, v.len);
+			} else if (strcmp(names[i], "Component") == 0)
+				ev->service = v;
+			else if (strcmp(names[i], "Node") == 0)
+				ev->host = v;
+			assert_int_equal(
+			    ls_event_add_attr(ev, ls_str_c(names[i]), v), 0);
+		}
+		nev++;
+	}
+	assert_int_equal(nev, 2000);
+	check_batch(evs, nev);
+	/* And each line on its own. */
+	for (size_t i = 0; i < nev; i++) {
+		ls_buf b = { NULL, 0 };
+		ls_event out;
+		assert_int_equal(ls_codec_event_encode(&evs[i], &b), 0);
+		assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+		assert_event_eq(&out, &evs[i]);
+		ls_buf_free(&b);
+	}
+	free(evs);
+	free(text);
+}
+
+static void
+test_batch_loghub(void **state)
+{
+	static const char *const systems[] = { "Apache", "BGL", "HDFS",
+		"Hadoop", "Linux", "OpenSSH", "Spark", "Zookeeper" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
+		loghub_system(systems[i]);
+}
+
+/* ---- envelopes and frames ---- */
+
+static void
+assert_env_eq(const ls_envelope *got, const ls_envelope *want)
+{
+	assert_int_equal(got->type, want->type);
+	assert_int_equal(got->from, want->from);
+	assert_int_equal(got->to, want->to);
+	assert_int_equal(got->epoch, want->epoch);
+	assert_int_equal(got->seq, want->seq);
+	assert_int_equal(got->payload_len, want->payload_len);
+	if (want->payload_len > 0)
+		assert_memory_equal(got->payload, want->payload,
+		    want->payload_len);
+	else
+		assert_null(got->payload);
+}
+
+/* e's payload lies in [buf, buf + len) (or is empty). */
+static void
+assert_env_inside(const ls_envelope *e, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	if (e->payload_len == 0)
+		return;
+	assert_true(e->payload >= b && e->payload + e->payload_len <= b + len);
+}
+
+/* As above, and 8-byte aligned as our encoder lays payloads out, so that
+ * nested buffers read in place. */
+static void
+assert_env_borrowed(const ls_envelope *e, const void *buf, size_t len)
+{
+	assert_env_inside(e, buf, len);
+	assert_int_equal((uintptr_t)e->payload % LS_CODEC_ALIGN, 0);
+}
+
+static void
+test_envelope_roundtrip(void **state)
+{
+	ls_event evs[3];
+	ls_buf batch = { NULL, 0 }, b = { NULL, 0 };
+	ls_envelope env, out;
+	size_t n;
+
+	(void)state;
+	full_event(&evs[0]);
+	rand_event(&evs[1], 30);
+	ls_event_clear(&evs[2]);
+	assert_int_equal(ls_codec_batch_encode(evs, 3, &batch), 0);
+
+	env.type = LS_MSG_EVENTS;
+	env.from = 0x0102030405060708ull;
+	env.to = UINT64_MAX;
+	env.epoch = 77;
+	env.seq = 1ull << 63;
+	env.payload = batch.data;
+	env.payload_len = batch.len;
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), 0);
+	assert_memory_equal(b.data + 4, "LSEN", 4);
+	assert_int_equal(ls_codec_envelope_verify(b.data, b.len), 0);
+	assert_int_equal(ls_codec_envelope_decode(b.data, b.len, &out), 0);
+	assert_env_eq(&out, &env);
+	assert_env_borrowed(&out, b.data, b.len);
+	/* The payload is a batch that decodes in place. */
+	assert_int_equal(ls_codec_batch_count(out.payload, out.payload_len, &n),
+	    0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ls_event ev;
+		assert_int_equal(ls_codec_batch_get(out.payload,
+				     out.payload_len, i, &ev),
+		    0);
+		assert_event_eq(&ev, &evs[i]);
+	}
+	ls_buf_free(&b);
+
+	/* No payload; a type this build does not know passes through. */
+	memset(&env, 0, sizeof(env));
+	env.type = 4242;
+	env.seq = 9;
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), 0);
+	assert_int_equal(ls_codec_envelope_decode(b.data, b.len, &out), 0);
+	assert_env_eq(&out, &env);
+	ls_buf_free(&b);
+
+	env.payload_len = 5; /* NULL payload with a length */
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_envelope_encode(NULL, &b), LS_EINVAL);
+	assert_null(b.data);
+	ls_buf_free(&batch);
+}
+
+struct env_collect {
+	const ls_envelope *want;
+	size_t n, stop_at;
+	const void *buf;
+	size_t len;
+};
+
+static int
+collect_env(void *arg, const ls_envelope *e)
+{
+	struct env_collect *c = arg;
+	assert_env_eq(e, &c->want[c->n]);
+	assert_env_borrowed(e, c->buf, c->len);
+	c->n++;
+	return c->n == c->stop_at ? -7 : 0;
+}
+
+static void
+test_frame_roundtrip(void **state)
+{
+	enum { N = 300 };
+	ls_envelope *envs = calloc(N, sizeof(*envs));
+	ls_buf b = { NULL, 0 };
+
+	(void)state;
+	assert_non_null(envs);
+	for (size_t i = 0; i < N; i++) {
+		envs[i].type = (uint16_t)(i % 3 == 0 ? LS_MSG_HEARTBEAT : i);
+		envs[i].from = rng();
+		envs[i].to = rng();
+		envs[i].epoch = i;
+		envs[i].seq = i * 1000;
+		/* Payload lengths 0..299 hit every alignment. */
+		envs[i].payload_len = i;
+		envs[i].payload = i > 0 ? (const uint8_t *)pool + i : NULL;
+	}
+	assert_int_equal(ls_codec_frame_encode(envs, N, &b), 0);
+	assert_memory_equal(b.data + 4, "LSFR", 4);
+	assert_int_equal(ls_codec_frame_verify(b.data, b.len), 0);
+	struct env_collect c = { envs, 0, 0, b.data, b.len };
+	assert_int_equal(ls_codec_frame_decode(b.data, b.len, collect_env, &c),
+	    0);
+	assert_int_equal(c.n, N);
+	struct env_collect s = { envs, 0, 5, b.data, b.len };
+	assert_int_equal(ls_codec_frame_decode(b.data, b.len, collect_env, &s),
+	    -7);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(ls_codec_frame_decode(b.data, b.len, NULL, NULL),
+	    LS_EINVAL);
+	ls_buf_free(&b);
+
+	/* An empty frame. */
+	assert_int_equal(ls_codec_frame_encode(NULL, 0, &b), 0);
+	struct env_collect e = { envs, 0, 0, b.data, b.len };
+	assert_int_equal(ls_codec_frame_decode(b.data, b.len, collect_env, &e),
+	    0);
+	assert_int_equal(e.n, 0);
+	ls_buf_free(&b);
+	assert_int_equal(ls_codec_frame_encode(NULL, 1, &b), LS_EINVAL);
+	free(envs);
+}
+
+/* ---- window results ---- */
+
+static void
+test_window_result_roundtrip(void **state)
+{
+	ls_window_result_wire r, out;
+	ls_buf b = { NULL, 0 };
+
+	(void)state;
+	full_result(&r);
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
+	assert_memory_equal(b.data + 4, "LSWR", 4);
+	assert_int_equal(ls_codec_window_result_verify(b.data, b.len), 0);
+	memset(&out, 0xee, sizeof(out));
+	assert_int_equal(ls_codec_window_result_decode(b.data, b.len, &out), 0);
+	assert_result_eq(&out, &r);
+	assert_borrowed(out.id, b.data, b.len);
+	for (unsigned i = 0; i < out.nkeys; i++)
+		assert_borrowed(out.key_values[i], b.data, b.len);
+	ls_buf_free(&b);
+
+	/* Nothing but defaults. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
+	assert_int_equal(ls_codec_window_result_decode(b.data, b.len, &out), 0);
+	assert_result_eq(&out, &r);
+	ls_buf_free(&b);
+
+	full_result(&r);
+	r.nkeys = LS_RESULT_MAX_KEYS + 1;
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), LS_ERANGE);
+	full_result(&r);
+	r.naggs = LS_RESULT_MAX_AGGS + 1;
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), LS_ERANGE);
+	full_result(&r);
+	r.agg_names[3] = ls_str_make(NULL, 2);
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), LS_EINVAL);
+	assert_null(b.data);
+}
+
+/* ---- the verifier ---- */
+
+enum kind { K_EVENT, K_BATCH, K_ENVELOPE, K_FRAME, K_RESULT, K_COUNT };
+
+static const char *const kind_name[K_COUNT] = { "event", "batch",
+	"envelope", "frame", "result" };
+
+static void
+make_sample(enum kind k, ls_buf *b)
+{
+	ls_event evs[4];
+	ls_envelope envs[3];
+	ls_window_result_wire r;
+	int rc = -1;
+
+	full_event(&evs[0]);
+	rand_event(&evs[1], 20);
+	ls_event_clear(&evs[2]);
+	rand_event(&evs[3], 5);
+	for (int i = 0; i < 3; i++) {
+		envs[i].type = (uint16_t)(i + 1);
+		envs[i].from = (uint64_t)i;
+		envs[i].to = (uint64_t)i + 10;
+		envs[i].epoch = 3;
+		envs[i].seq = (uint64_t)i * 7;
+		envs[i].payload = (const uint8_t *)pool;
+		envs[i].payload_len = (size_t)i * 13;
+	}
+	envs[0].payload = NULL;
+	full_result(&r);
+	switch (k) {
+	case K_EVENT:
+		rc = ls_codec_event_encode(&evs[0], b);
+		break;
+	case K_BATCH:
+		rc = ls_codec_batch_encode(evs, 4, b);
+		break;
+	case K_ENVELOPE:
+		rc = ls_codec_envelope_encode(&envs[1], b);
+		break;
+	case K_FRAME:
+		rc = ls_codec_frame_encode(envs, 3, b);
+		break;
+	case K_RESULT:
+		rc = ls_codec_window_result_encode(&r, b);
+		break;
+	default:
+		break;
+	}
+	assert_int_equal(rc, 0);
+}
+
+static int
+check_env_cb(void *arg, const ls_envelope *e)
+{
+	const ls_buf *b = arg;
+	assert_env_inside(e, b->data, b->len);
+	return 0;
+}
+
+static int
+check_event_cb(void *arg, const ls_event *ev)
+{
+	const ls_buf *b = arg;
+	assert_event_borrowed(ev, b->data, b->len);
+	return 0;
+}
+
+/* Feed buf to every decoder.  Whatever it holds, nothing may crash or read
+ * outside it; a decoder succeeds only where the matching verifier does, and
+ * what it returns lies inside buf.  Returns how many decoders accepted. */
+static int
+decode_all(const uint8_t *buf, size_t len)
+{
+	ls_buf view = { (uint8_t *)buf, len };
+	ls_event ev;
+	ls_envelope env;
+	ls_window_result_wire r;
+	size_t n;
+	int ok = 0, rc;
+
+	rc = ls_codec_event_decode(buf, len, &ev);
+	if (rc == 0) {
+		assert_int_equal(ls_codec_event_verify(buf, len), 0);
+		assert_event_borrowed(&ev, buf, len);
+		ok++;
+	} else if (rc != LS_ERANGE) {
+		assert_int_equal(rc, LS_ECORRUPT);
+		assert_int_equal(ls_codec_event_verify(buf, len), LS_ECORRUPT);
+	}
+
+	rc = ls_codec_batch_count(buf, len, &n);
+	assert_int_equal(rc, ls_codec_batch_verify(buf, len));
+	if (rc == 0) {
+		ok++;
+		for (size_t i = 0; i < n; i++) {
+			if (ls_codec_batch_get(buf, len, i, &ev) == 0)
+				assert_event_borrowed(&ev, buf, len);
+		}
+		rc = ls_codec_batch_foreach(buf, len, check_event_cb, &view);
+		assert_true(rc == 0 || rc == LS_ERANGE);
+	} else {
+		assert_int_equal(rc, LS_ECORRUPT);
+		assert_int_not_equal(
+		    ls_codec_batch_foreach(buf, len, check_event_cb, &view), 0);
+	}
+	/* batch_get verifies only what it reads: it may accept event 0 of a
+	 * batch whose other events are broken, never a broken event 0. */
+	if (ls_codec_batch_get(buf, len, 0, &ev) == 0)
+		assert_event_borrowed(&ev, buf, len);
+
+	rc = ls_codec_envelope_decode(buf, len, &env);
+	assert_int_equal(rc, ls_codec_envelope_verify(buf, len));
+	if (rc == 0) {
+		assert_env_inside(&env, buf, len);
+		ok++;
+	}
+
+	rc = ls_codec_frame_decode(buf, len, check_env_cb, &view);
+	assert_int_equal(rc, ls_codec_frame_verify(buf, len));
+	if (rc == 0)
+		ok++;
+
+	rc = ls_codec_window_result_decode(buf, len, &r);
+	if (rc == 0) {
+		assert_int_equal(ls_codec_window_result_verify(buf, len), 0);
+		assert_borrowed(r.id, buf, len);
+		assert_borrowed(r.stage, buf, len);
+		assert_true(r.nkeys <= LS_RESULT_MAX_KEYS);
+		assert_true(r.naggs <= LS_RESULT_MAX_AGGS);
+		for (unsigned i = 0; i < r.nkeys; i++) {
+			assert_borrowed(r.key_fields[i], buf, len);
+			assert_borrowed(r.key_values[i], buf, len);
+		}
+		for (unsigned i = 0; i < r.naggs; i++)
+			assert_borrowed(r.agg_names[i], buf, len);
+		ok++;
+	}
+	return ok;
+}
+
+static void
+test_identifiers(void **state)
+{
+	(void)state;
+	for (int k = 0; k < K_COUNT; k++) {
+		ls_buf b = { NULL, 0 };
+		make_sample((enum kind)k, &b);
+		/* Exactly one decoder accepts each kind. */
+		assert_int_equal(decode_all(b.data, b.len), 1);
+		/* A wrong identifier is refused by all of them. */
+		b.data[5] ^= 0x20;
+		assert_int_equal(decode_all(b.data, b.len), 0);
+		assert_int_equal(ls_codec_event_verify(b.data, b.len),
+		    LS_ECORRUPT);
+		ls_buf_free(&b);
+	}
+}
+
+/* Every proper prefix of b is refused by every decoder; b itself by all but
+ * one. */
+static void
+check_truncations(const ls_buf *b, const char *what)
+{
+	for (size_t n = 0; n < b->len; n++) {
+		uint8_t *p = dup_exact(b->data, n);
+		if (decode_all(p, n) != 0)
+			fail_msg("%s truncated to %zu of %zu bytes accepted",
+			    what, n, b->len);
+		free(p);
+	}
+	uint8_t *p = dup_exact(b->data, b->len);
+	assert_int_equal(decode_all(p, b->len), 1);
+	free(p);
+}
+
+static void
+test_truncation(void **state)
+{
+	ls_buf b = { NULL, 0 };
+	ls_event ev;
+	ls_envelope env;
+	ls_window_result_wire r;
+
+	(void)state;
+	for (int k = 0; k < K_COUNT; k++) {
+		make_sample((enum kind)k, &b);
+		check_truncations(&b, kind_name[k]);
+		ls_buf_free(&b);
+	}
+	/* Shapes whose first object needs padding, or has no strings. */
+	for (size_t len = 0; len < 10; len++) {
+		ls_event_clear(&ev);
+		ev.host = ls_str_make(pool, len);
+		assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+		check_truncations(&b, "event with one string");
+		ls_buf_free(&b);
+		assert_int_equal(ls_codec_batch_encode(&ev, 1, &b), 0);
+		check_truncations(&b, "batch of one string");
+		ls_buf_free(&b);
+	}
+	ls_event_clear(&ev);
+	ev.level = LS_LEVEL_WARN;
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	check_truncations(&b, "event with a level only");
+	ls_buf_free(&b);
+	ls_event_clear(&ev);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	check_truncations(&b, "empty event");
+	ls_buf_free(&b);
+	for (int i = 0; i < 40; i++) {
+		rand_event(&ev, 12);
+		assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+		check_truncations(&b, "random event");
+		ls_buf_free(&b);
+	}
+	memset(&env, 0, sizeof(env));
+	env.type = LS_MSG_CREDIT;
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), 0);
+	check_truncations(&b, "envelope with a type only");
+	ls_buf_free(&b);
+	for (size_t len = 1; len < 18; len++) {
+		env.payload = (const uint8_t *)pool;
+		env.payload_len = len;
+		assert_int_equal(ls_codec_envelope_encode(&env, &b), 0);
+		check_truncations(&b, "envelope");
+		ls_buf_free(&b);
+		assert_int_equal(ls_codec_frame_encode(&env, 1, &b), 0);
+		check_truncations(&b, "frame");
+		ls_buf_free(&b);
+	}
+	memset(&r, 0, sizeof(r));
+	r.nkeys = 1; /* two empty strings */
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
+	check_truncations(&b, "result with empty key");
+	ls_buf_free(&b);
+	memset(&r, 0, sizeof(r));
+	r.naggs = 1;
+	r.agg_values[0] = 2.5;
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
+	check_truncations(&b, "result with one aggregate");
+	ls_buf_free(&b);
+	memset(&r, 0, sizeof(r));
+	r.closed = 1;
+	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
+	check_truncations(&b, "result with a flag only");
+	ls_buf_free(&b);
+}
+
+static void
+test_corruption(void **state)
+{
+	(void)state;
+	for (int k = 0; k < K_COUNT; k++) {
+		ls_buf b = { NULL, 0 };
+		int accepted = 0;
+		make_sample((enum kind)k, &b);
+		for (int iter = 0; iter < 4000; iter++) {
+			uint8_t *p = dup_exact(b.data, b.len);
+			int nmut = 1 + (int)rng_below(4);
+			for (int m = 0; m < nmut; m++) {
+				size_t at = rng_below(b.len);
+				switch (rng_below(4)) {
+				case 0:
+					p[at] = (uint8_t)rng();
+					break;
+				case 1:
+					p[at] = (rng() & 1) ? 0xff : 0;
+					break;
+				case 2:
+					p[at] += (rng() & 1) ? 1 : 0xff;
+					break;
+				default:
+					p[at] ^= (uint8_t)(1u << rng_below(8));
+					break;
+				}
+			}
+			accepted += decode_all(p, b.len) > 0;
+			free(p);
+		}
+		/* Many mutations hit string bytes or scalars and stay valid:
+		 * the test exercises both outcomes. */
+		assert_true(accepted > 0 && accepted < 4000);
+		ls_buf_free(&b);
+	}
+}
+
+static void
+test_misaligned(void **state)
+{
+	(void)state;
+	for (int k = 0; k < K_COUNT; k++) {
+		ls_buf b = { NULL, 0 };
+		make_sample((enum kind)k, &b);
+		uint8_t *p = malloc(b.len + 8);
+		assert_non_null(p);
+		for (size_t shift = 1; shift < 8; shift++) {
+			ls_event ev;
+			ls_envelope env;
+			ls_window_result_wire r;
+			size_t n;
+			memcpy(p + shift, b.data, b.len);
+			assert_int_equal(ls_codec_event_verify(p + shift, b.len),
+			    LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_event_decode(p + shift, b.len, &ev),
+			    LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_batch_count(p + shift, b.len, &n),
+			    LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_batch_get(p + shift, b.len, 0, &ev),
+			    LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_envelope_decode(p + shift, b.len, &env),
+			    LS_EINVAL);
+			assert_int_equal(ls_codec_frame_verify(p + shift, b.len),
+			    LS_EINVAL);
+			assert_int_equal(ls_codec_window_result_decode(p + shift,
+					     b.len, &r),
+			    LS_EINVAL);
+		}
+		free(p);
+		ls_buf_free(&b);
+	}
+}
+
+/* An EventBatch whose n vector entries all point at one (empty) LogEvent
+ * table: well-formed FlatBuffers, but verifying it costs n tables for 4n
+ * bytes.  Laid out by hand, little-endian:
+ *
+ *   0  root offset -> 16          4  "LSEB"
+ *   8  batch vtable: size 6, table size 8, events at +4, 2 bytes padding
+ *  16  batch table: soffset 8 (vtable at 16 - 8), events offset -> 24
+ *  24  vector length n, then n offsets, each -> the event table E
+ *  E-4 event vtable: size 4, table size 4 (no fields)
+ *  E   event table: soffset 4
+ */
+static size_t
+make_dag(uint8_t *p, uint32_t n)
+{
+	uint32_t vend = 28 + 4 * n, e = vend + 4;
+	uint32_t u;
+	uint16_t h;
+	int32_t s;
+
+#define PUT(off, v) memcpy(p + (off), &(v), sizeof(v))
+	u = 16;
+	PUT(0, u);
+	memcpy(p + 4, "LSEB", 4);
+	h = 6;
+	PUT(8, h);
+	h = 8;
+	PUT(10, h);
+	h = 4;
+	PUT(12, h);
+	h = 0;
+	PUT(14, h);
+	s = 8;
+	PUT(16, s);
+	u = 4;
+	PUT(20, u);
+	PUT(24, n);
+	for (uint32_t i = 0; i < n; i++) {
+		u = e - (28 + 4 * i);
+		PUT(28 + 4 * i, u);
+	}
+	h = 4;
+	PUT(vend, h);
+	PUT(vend + 2, h);
+	s = 4;
+	PUT(e, s);
+#undef PUT
+	return e + 4;
+}
+
+static void
+test_dag_refused(void **state)
+{
+	uint64_t store[1100];
+	uint8_t *p = (uint8_t *)store;
+	size_t len, n;
+	ls_event ev;
+
+	(void)state;
+	/* One reference: a valid batch of one empty event. */
+	len = make_dag(p, 1);
+	assert_int_equal(ls_codec_batch_count(p, len, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ls_codec_batch_get(p, len, 0, &ev), 0);
+	assert_int_equal(ev.time_ns, LS_TIME_UNKNOWN);
+	/* Two references to one table still fit the table budget. */
+	len = make_dag(p, 2);
+	assert_int_equal(ls_codec_batch_verify(p, len), 0);
+	/* A thousand do not. */
+	len = make_dag(p, 1000);
+	assert_true(len <= sizeof(store));
+	assert_int_equal(ls_codec_batch_verify(p, len), LS_ECORRUPT);
+	assert_int_equal(ls_codec_batch_count(p, len, &n), LS_ECORRUPT);
+}
+
+/* ---- limits and memory ---- */
+
+static void
+test_large(void **state)
+{
+	const size_t big = 32u << 20;
+	char *text = malloc(LS_CODEC_MAX_BUF);
+	ls_event ev, out;
+	ls_envelope env, eout;
+	ls_buf b = { NULL, 0 };
+
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < LS_CODEC_MAX_BUF; i++)
+		text[i] = (char)('a' + i % 26);
+
+	/* A 32 MiB message round trips. */
+	ls_event_clear(&ev);
+	ev.message = ls_str_make(text, big);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	assert_true(b.len > big && b.len < big + 64);
+	assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.message.len, big);
+	assert_memory_equal(out.message.ptr, text, big);
+	ls_buf_free(&b);
+
+	/* A 32 MiB payload too. */
+	memset(&env, 0, sizeof(env));
+	env.type = LS_MSG_REPLICATION_BATCH;
+	env.payload = (const uint8_t *)text;
+	env.payload_len = big;
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), 0);
+	assert_int_equal(ls_codec_envelope_decode(b.data, b.len, &eout), 0);
+	assert_env_eq(&eout, &env);
+	ls_buf_free(&b);
+
+	/* What could exceed the limit is refused without allocating. */
+	ev.message = ls_str_make(text, LS_CODEC_MAX_BUF);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), LS_ERANGE);
+	ev.message = ls_str_make(text, LS_CODEC_MAX_BUF / 2);
+	ev.host = ls_str_make(text, LS_CODEC_MAX_BUF / 2);
+	assert_int_equal(ls_codec_event_encode(&ev, &b), LS_ERANGE);
+	env.payload_len = LS_CODEC_MAX_BUF;
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), LS_ERANGE);
+	env.payload_len = SIZE_MAX; /* no overflow in the size bound */
+	assert_int_equal(ls_codec_envelope_encode(&env, &b), LS_ERANGE);
+	assert_int_equal(ls_codec_frame_encode(&env, 1, &b), LS_ERANGE);
+	ls_event_clear(&ev);
+	ev.message = ls_str_make(text, 1u << 20);
+	{
+		/* 64 events of 1 MiB: over the limit as a batch. */
+		ls_event many[64];
+		for (int i = 0; i < 64; i++)
+			many[i] = ev;
+		assert_int_equal(ls_codec_batch_encode(many, 64, &b),
+		    LS_ERANGE);
+		assert_int_equal(ls_codec_batch_encode(many, 32, &b), 0);
+		size_t n;
+		assert_int_equal(ls_codec_batch_count(b.data, b.len, &n), 0);
+		assert_int_equal(n, 32);
+		ls_buf_free(&b);
+	}
+	assert_null(b.data);
+	free(text);
+
+	/* A batch of 50,000 small events. */
+	enum { N = 50000 };
+	ls_event *evs = calloc(N, sizeof(*evs));
+	assert_non_null(evs);
+	for (size_t i = 0; i < N; i++)
+		rand_event(&evs[i], 8);
+	check_batch(evs, N);
+	free(evs);
+}
+
+static void
+test_out_of_memory(void **state)
+{
+	ls_event evs[50];
+	ls_envelope env = { LS_MSG_EVENTS, 1, 2, 3, 4, (const uint8_t *)pool,
+		100 };
+	ls_window_result_wire r;
+
+	(void)state;
+	for (int i = 0; i < 50; i++)
+		rand_event(&evs[i], 3);
+	full_result(&r);
+	/* Each encoder makes one allocation (and perhaps a shrinking
+	 * realloc): when it fails the result is LS_ENOMEM and *out is
+	 * untouched; when only the shrink fails the encoding still works. */
+	for (long after = 0; after < 3; after++) {
+		for (int k = 0; k < 5; k++) {
+			ls_buf b = { (uint8_t *)&r, 99 };
+			int rc;
+			ls__codec_fail_alloc_after(after);
+			switch (k) {
+			case 0:
+				rc = ls_codec_event_encode(&evs[0], &b);
+				break;
+			case 1:
+				rc = ls_codec_batch_encode(evs, 50, &b);
+				break;
+			case 2:
+				rc = ls_codec_envelope_encode(&env, &b);
+				break;
+			case 3:
+				rc = ls_codec_frame_encode(&env, 1, &b);
+				break;
+			default:
+				rc = ls_codec_window_result_encode(&r, &b);
+				break;
+			}
+			ls__codec_fail_alloc_after(-1);
+			if (after == 0) {
+				assert_int_equal(rc, LS_ENOMEM);
+				assert_ptr_equal(b.data, (uint8_t *)&r);
+				assert_int_equal(b.len, 99);
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_int_equal(decode_all(b.data, b.len), 1);
+			if (k == 1)
+				check_batch(evs, 50);
+			ls_buf_free(&b);
+		}
+	}
+}
+
+/* Random shapes -- every string length modulo 8, every attribute count --
+ * all round trip, and the encoders' size bound always holds. */
+static void
+test_random_roundtrip(void **state)
+{
+	ls_event evs[16], out;
+
+	(void)state;
+	for (int iter = 0; iter < 3000; iter++) {
+		ls_buf b = { NULL, 0 };
+		size_t n = 1 + rng_below(16);
+		for (size_t i = 0; i < n; i++)
+			rand_event(&evs[i], iter % 2 ? 17 : 200);
+		assert_int_equal(ls_codec_event_encode(&evs[0], &b), 0);
+		assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
+		assert_event_eq(&out, &evs[0]);
+		ls_buf_free(&b);
+		check_batch(evs, n);
+	}
+	assert_int_equal(ls__codec_overflow_count(), 0);
+}
+
+/* ---- golden buffers written by flatc ---- */
+
+static void
+test_golden_event(void **state)
+{
+	size_t len;
+	uint8_t *buf = read_file(golden_path[0], &len);
+	ls_event ev;
+
+	(void)state;
+	assert_int_equal(ls_codec_event_verify(buf, len), 0);
+	assert_int_equal(ls_codec_event_decode(buf, len, &ev), 0);
+	/* Exactly the fields of golden_event.json. */
+	assert_int_equal(ev.time_ns, 1226262975000000000LL);
+	assert_int_equal(ev.ingest_ns, 1700000000123456789LL);
+	assert_int_equal(ev.offset, UINT64_MAX);
+	assert_int_equal(ev.level, LS_LEVEL_INFO);
+	assert_true(ls_str_eq(ev.level_text, "INFO"));
+	assert_true(ls_str_eq(ev.service, "dfs.DataNode$PacketResponder"));
+	assert_true(ls_str_eq(ev.host, "10.250.19.102"));
+	assert_true(ls_str_eq(ev.message,
+	    "PacketResponder 1 for block blk_38865049064139660 terminating"));
+	assert_int_equal(ev.nattrs, 4);
+	assert_true(ls_str_eq(ev.attrs[0].key, "pid"));
+	assert_true(ls_str_eq(ev.attrs[0].val, "148"));
+	assert_true(ls_str_eq(ev.attrs[1].key, "event_id"));
+	assert_true(ls_str_eq(ev.attrs[1].val, "E10"));
+	assert_true(ls_str_eq(ev.attrs[2].key, "empty"));
+	assert_true(ls_str_eq(ev.attrs[2].val, ""));
+	assert_true(ls_str_eq(ev.attrs[3].key, "utf8"));
+	assert_true(ls_str_eq(ev.attrs[3].val, "Gr\xc3\xbc\xc3\x9f"
+					       "e \xe2\x9c\x93"));
+	assert_event_borrowed(&ev, buf, len);
+	/* It is an event, not a batch. */
+	assert_int_equal(ls_codec_batch_verify(buf, len), LS_ECORRUPT);
+
+	/* Our encoder's buffer for the same event decodes identically. */
+	ls_buf b = { NULL, 0 };
+	ls_event again;
+	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
+	assert_int_equal(ls_codec_event_decode(b.data, b.len, &again), 0);
+	assert_event_eq(&again, &ev);
+	ls_buf_free(&b);
+	free(buf);
+}
+
+static void
+test_golden_17_attrs(void **state)
+{
+	size_t len;
+	uint8_t *buf = read_file(golden_path[1], &len);
+	ls_event ev;
+
+	(void)state;
+	/* Well-formed, but an ls_event holds 16 attributes: refused, not
+	 * truncated, and *out untouched. */
+	assert_int_equal(ls_codec_event_verify(buf, len), 0);
+	memset(&ev, 0x3c, sizeof(ev));
+	assert_int_equal(ls_codec_event_decode(buf, len, &ev), LS_ERANGE);
+	assert_int_equal(ev.nattrs, 0x3c);
+	assert_int_equal(ev.offset, 0x3c3c3c3c3c3c3c3cull);
+	free(buf);
+}
+
+static void
+test_golden_unknown_level(void **state)
+{
+	size_t len;
+	uint8_t *buf = read_file(golden_path[2], &len);
+	ls_event ev;
+
+	(void)state;
+	assert_int_equal(ls_codec_event_decode(buf, len, &ev), 0);
+	assert_int_equal(ev.level, LS_LEVEL_UNKNOWN);
+	assert_true(ls_str_eq(ev.level_text, "VERBOSE2"));
+	assert_int_equal(ev.time_ns, -1);
+	free(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_event_roundtrip),
+		cmocka_unit_test(test_event_empty),
+		cmocka_unit_test(test_event_bad_input),
+		cmocka_unit_test(test_event_level_mapping),
+		cmocka_unit_test(test_batch_roundtrip),
+		cmocka_unit_test(test_batch_loghub),
+		cmocka_unit_test(test_envelope_roundtrip),
+		cmocka_unit_test(test_frame_roundtrip),
+		cmocka_unit_test(test_window_result_roundtrip),
+		cmocka_unit_test(test_identifiers),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_corruption),
+		cmocka_unit_test(test_misaligned),
+		cmocka_unit_test(test_dag_refused),
+		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_golden_event),
+		cmocka_unit_test(test_golden_17_attrs),
+		cmocka_unit_test(test_golden_unknown_level),
+		cmocka_unit_test(test_random_roundtrip),
+	};
+
+	if (argc != 4) {
+		fprintf(stderr,
+		    "usage: %s GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9\n",
+		    argv[0]);
+		return 2;
+	}
+	for (int i = 0; i < 3; i++)
+		golden_path[i] = argv[i + 1];
+	pool_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
