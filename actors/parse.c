@@ -829,7 +829,12 @@ bracket_end(const char *s, size_t n, size_t i)
 static void
 log4j_bracket(ls_event *ev, const char *s, size_t a, size_t b)
 {
-	size_t at = b, colon;
+	size_t at, colon;
+
+	/* Spring Boot pads the thread name: "[           main]". */
+	while (a < b && is_space(s[a]))
+		a++;
+	at = b;
 
 	while (at > a && s[at - 1] != '@' && is_digit(s[at - 1]))
 		at--;
@@ -936,14 +941,15 @@ parse_log4j(pctx *c, const char *s, size_t n)
 		i += 2;
 	} else if (i < n) {
 		e = token_end(s, n, i);
+		size_t sep = skip_spaces(s, n, e);
 		if (e > i + 1 && s[e - 1] == ':') {
 			attr(ev, "component", s + i, e - 1 - i);
 			i = e;
-		} else if (e + 2 < n && e > i &&
-		    ((s[e + 1] == '-' || s[e + 1] == ':') &&
-		        is_space(s[e + 2]))) {
+		} else if (sep > e && sep < n &&
+		    (s[sep] == '-' || s[sep] == ':') &&
+		    (sep + 1 == n || is_space(s[sep + 1]))) {
 			attr(ev, "component", s + i, e - i);
-			i = e + 3;
+			i = sep + 1;
 		}
 	}
 	ev->message = trimmed(s, i, n);
@@ -1567,8 +1573,15 @@ looks_bgl(const char *s, size_t n)
 ls_format
 ls_format_detect(const char *s, size_t n)
 {
+	size_t k = 0;
+
 	if (s == NULL || n == 0)
 		return LS_FMT_AUTO;
+	/* JSON may start with whitespace; other formats may not. */
+	while (k < n && (is_space(s[k]) || s[k] == '\r' || s[k] == '\n'))
+		k++;
+	if (k < n && k > 0 && s[k] == '{')
+		return LS_FMT_JSON;
 	switch (s[0]) {
 	case '{':
 		return LS_FMT_JSON;
