@@ -1,0 +1,1076 @@
+/*
+ * window_test.c -- tests of the tumbling-window state (actors/window.h):
+ * aggregates against a brute-force computation, window boundaries, grace,
+ * late events, on_update emission, idle advance, flush, emission order,
+ * queries, missing fields, and counts on a real Loghub log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/window.h"
+#include "runtime/err.h"
+
+#define MS INT64_C(1000000)
+
+/* ---- collecting callbacks ---- */
+
+typedef struct rec {
+	int64_t start, end;
+	uint32_t nkeys;
+	char key[LS_WINDOW_MAX_KEYS][64];
+	uint32_t keylen[LS_WINDOW_MAX_KEYS];
+	uint64_t count;
+	uint32_t naggs;
+	double value[LS_WINDOW_MAX_AGGS];
+	uint8_t has[LS_WINDOW_MAX_AGGS];
+	int final;
+} rec;
+
+typedef struct late_rec {
+	uint64_t offset;
+	int64_t window_start;
+	int64_t watermark;
+} late_rec;
+
+typedef struct sink {
+	rec *r;
+	size_t n, cap;
+	late_rec late[64];
+	size_t nlate;
+} sink;
+
+static void
+on_emit(void *arg, const ls_window_result *r)
+{
+	sink *s = arg;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->r = realloc(s->r, s->cap * sizeof(*s->r));
+		assert_non_null(s->r);
+	}
+	rec *d = &s->r[s->n++];
+	memset(d, 0, sizeof(*d));
+	d->start = r->start_ns;
+	d->end = r->end_ns;
+	d->nkeys = r->nkeys;
+	for (uint32_t i = 0; i < r->nkeys; i++) {
+		/* keys longer than the record holds keep only their length */
+		if (r->keys[i].len > 0 && r->keys[i].len <= sizeof(d->key[i]))
+			memcpy(d->key[i], r->keys[i].ptr, r->keys[i].len);
+		d->keylen[i] = r->keys[i].len;
+	}
+	d->count = r->count;
+	d->naggs = r->naggs;
+	for (uint32_t i = 0; i < r->naggs; i++) {
+		d->value[i] = r->value[i];
+		d->has[i] = r->has_value[i];
+	}
+	d->final = r->final;
+}
+
+static void
+on_late(void *arg, const ls_event *ev, int64_t window_start, int64_t wm)
+{
+	sink *s = arg;
+	assert_true(s->nlate < 64);
+	s->late[s->nlate].offset = ev->offset;
+	s->late[s->nlate].window_start = window_start;
+	s->late[s->nlate].watermark = wm;
+	s->nlate++;
+}
+
+static void
+sink_reset(sink *s)
+{
+	s->n = 0;
+	s->nlate = 0;
+}
+
+static void
+sink_fini(sink *s)
+{
+	free(s->r);
+	memset(s, 0, sizeof(*s));
+}
+
+/* An event with a service, a level and up to two numeric attributes. */
+typedef struct evb {
+	ls_event ev;
+	char lat[32], bytes[32];
+} evb;
+
+static ls_event *
+mk(evb *b, int64_t t_ns, const char *service, ls_level level,
+    const char *lat, const char *bytes)
+{
+	ls_event_clear(&b->ev);
+	b->ev.time_ns = t_ns;
+	b->ev.ingest_ns = LS_TIME_UNKNOWN;
+	b->ev.service = ls_str_c(service);
+	b->ev.level = (uint8_t)level;
+	if (lat != NULL) {
+		snprintf(b->lat, sizeof(b->lat), "%s", lat);
+		ls_event_add_attr(&b->ev, ls_str_c("latency_ms"),
+		    ls_str_c(b->lat));
+	}
+	if (bytes != NULL) {
+		snprintf(b->bytes, sizeof(b->bytes), "%s", bytes);
+		ls_event_add_attr(&b->ev, ls_str_c("bytes"), ls_str_c(b->bytes));
+	}
+	return &b->ev;
+}
+
+static ls_window *
+mkwin(sink *s, int64_t size_ms, int64_t grace_ms, int64_t delay_ms,
+    int64_t idle_ms, int on_update, const char *const *keys, size_t nkey,
+    const char *const *aggs, size_t naggs)
+{
+	ls_window_spec spec;
+	ls_window *w = NULL;
+	char err[128];
+
+	assert_int_equal(ls_window_spec_init(&spec, size_ms, grace_ms, keys,
+	                     nkey, aggs, naggs, on_update, err, sizeof(err)),
+	    0);
+	assert_int_equal(ls_window_new(&w, &spec, delay_ms, idle_ms, on_emit,
+	                     on_late, s),
+	    0);
+	return w;
+}
+
+static void
+assert_key(const rec *r, uint32_t i, const char *want)
+{
+	assert_int_equal(r->keylen[i], strlen(want));
+	assert_memory_equal(r->key[i], want, r->keylen[i]);
+}
+
+/* ---- spec ---- */
+
+static void
+test_spec_parse(void **state)
+{
+	(void)state;
+	ls_window_spec s;
+	char err[160];
+	const char *keys[] = { "service", "level" };
+	const char *aggs[] = { "count", " AVG ( latency_ms ) ", "Sum(bytes)",
+		"min(latency_ms)", "max(latency_ms)", "count()" };
+
+	/* "count" and "count()" name the same output: rejected as a pair */
+	assert_int_equal(ls_window_spec_init(&s, 60000, 5000, keys, 2, aggs, 6,
+	                     0, err, sizeof(err)),
+	    LS_EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(ls_window_spec_init(&s, 60000, 5000, keys, 2, aggs, 5,
+	                     1, err, sizeof(err)),
+	    0);
+	assert_int_equal(s.size_ms, 60000);
+	assert_int_equal(s.grace_ms, 5000);
+	assert_int_equal(s.nkey, 2);
+	assert_int_equal(s.naggs, 5);
+	assert_int_equal(s.emit_on_update, 1);
+	assert_string_equal(s.key_fields[1], "level");
+	assert_int_equal(s.aggs[0].kind, LS_WINDOW_AGG_COUNT);
+	assert_string_equal(s.aggs[0].name, "count");
+	assert_int_equal(s.aggs[1].kind, LS_WINDOW_AGG_AVG);
+	assert_string_equal(s.aggs[1].field, "latency_ms");
+	assert_string_equal(s.aggs[1].name, "avg_latency_ms");
+	assert_int_equal(s.aggs[2].kind, LS_WINDOW_AGG_SUM);
+	assert_string_equal(s.aggs[2].name, "sum_bytes");
+	assert_string_equal(s.aggs[3].name, "min_latency_ms");
+	assert_string_equal(s.aggs[4].name, "max_latency_ms");
+
+	const char *names_k[2], *names_a[5];
+	ls_window_spec_names(&s, names_k, names_a);
+	assert_string_equal(names_k[0], "service");
+	assert_string_equal(names_a[1], "avg_latency_ms");
+
+	static const char *const bad[] = { "avg", "avg()", "median(x)",
+		"sum(x", "sum(x) y", "count(x)", "sum(a b)", "", "sum(\"x\")",
+		"max((x))" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(ls_window_spec_init(&s, 1000, 0, NULL, 0,
+		                     &bad[i], 1, 0, err, sizeof(err)),
+		    LS_EINVAL);
+		assert_non_null(strstr(err, "aggregate 0"));
+	}
+	assert_int_equal(ls_window_spec_init(&s, 0, 0, NULL, 0, NULL, 0, 0, err,
+	                     sizeof(err)),
+	    LS_EINVAL);
+	assert_non_null(strstr(err, "size"));
+	assert_int_equal(ls_window_spec_init(&s, 1000, -1, NULL, 0, NULL, 0, 0,
+	                     err, sizeof(err)),
+	    LS_EINVAL);
+	assert_int_equal(ls_window_spec_init(&s, INT64_MAX, 0, NULL, 0, NULL, 0,
+	                     0, err, sizeof(err)),
+	    LS_EINVAL);
+	const char *badkeys[] = { "service", "" };
+	assert_int_equal(ls_window_spec_init(&s, 1000, 0, badkeys, 2, NULL, 0,
+	                     0, err, sizeof(err)),
+	    LS_EINVAL);
+	assert_non_null(strstr(err, "key field 1"));
+	const char *dupkeys[] = { "service", "service" };
+	assert_int_equal(ls_window_spec_init(&s, 1000, 0, dupkeys, 2, NULL, 0,
+	                     0, err, sizeof(err)),
+	    LS_EINVAL);
+	char longname[100];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	const char *longkeys[] = { longname };
+	assert_int_equal(ls_window_spec_init(&s, 1000, 0, longkeys, 1, NULL, 0,
+	                     0, NULL, 0),
+	    LS_EINVAL);
+	assert_int_equal(ls_window_spec_init(&s, 1000, 0, keys,
+	                     LS_WINDOW_MAX_KEYS + 1, NULL, 0, 0, err,
+	                     sizeof(err)),
+	    LS_EINVAL);
+
+	ls_window *w = (ls_window *)&s;
+	assert_int_equal(ls_window_spec_init(&s, 1000, 0, NULL, 0, NULL, 0, 0,
+	                     NULL, 0),
+	    0);
+	assert_int_equal(ls_window_new(&w, &s, -1, 0, on_emit, on_late, NULL),
+	    LS_EINVAL);
+	assert_null(w);
+	assert_int_equal(ls_window_new(&w, &s, 0, 0, NULL, on_late, NULL),
+	    LS_EINVAL);
+	assert_int_equal(ls_window_new(&w, &s, 0, 0, on_emit, NULL, NULL),
+	    LS_EINVAL);
+}
+
+/* ---- brute force ---- */
+
+/* A tiny deterministic PRNG for the test data (splitmix64). */
+static uint64_t
+tr_next(uint64_t *s)
+{
+	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static double
+tr_unif(uint64_t *s)
+{
+	return (double)(tr_next(s) >> 11) * 0x1.0p-53;
+}
+
+typedef struct bf_ev {
+	int64_t t;
+	int svc, lvl;
+	int has_lat, has_bytes;
+	double lat, bytes;
+} bf_ev;
+
+typedef struct bf_group {
+	int64_t start;
+	int svc, lvl;
+	uint64_t count;
+	double lat_sum, lat_min, lat_max, bytes_sum, bytes_max;
+	uint64_t nlat, nbytes;
+} bf_group;
+
+/* Services chosen to exercise byte order: "" < "Z" < "a" < "ab" < "api" <
+ * "b" < "\xc3\xa9t\xc3\xa9" (UTF-8 after ASCII). */
+static const char *const bf_svc[] = { "a", "ab", "b", "api", "", "Z",
+	"\xc3\xa9t\xc3\xa9" };
+static const ls_level bf_lvl[] = { LS_LEVEL_INFO, LS_LEVEL_WARN,
+	LS_LEVEL_ERROR };
+
+static int
+bytecmp(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int c = memcmp(a, b, la < lb ? la : lb);
+	if (c != 0)
+		return c;
+	return la < lb ? -1 : la > lb;
+}
+
+static int
+bf_group_cmp(const void *pa, const void *pb)
+{
+	const bf_group *a = pa, *b = pb;
+	int c;
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if ((c = bytecmp(bf_svc[a->svc], bf_svc[b->svc])) != 0)
+		return c;
+	return bytecmp(ls_level_name(bf_lvl[a->lvl]),
+	    ls_level_name(bf_lvl[b->lvl]));
+}
+
+static int64_t
+floor_start(int64_t t, int64_t size)
+{
+	int64_t q = t / size;
+	if (t % size != 0 && t < 0)
+		q--;
+	return q * size;
+}
+
+static void
+close_to(double got, double want)
+{
+	double tol = 1e-9 * (fabs(want) > 1 ? fabs(want) : 1);
+	if (fabs(got - want) > tol)
+		fail_msg("got %.17g want %.17g", got, want);
+}
+
+static void
+run_bruteforce(uint64_t seed, int64_t size_ms, int64_t delay_ms,
+    int64_t t0_ns)
+{
+	enum { N = 4000 };
+	static bf_ev evs[N];
+	static bf_group groups[N];
+	size_t ngroups = 0;
+	uint64_t rs = seed;
+	int64_t base = t0_ns;
+	sink s = { 0 };
+	const char *keys[] = { "service", "level" };
+	const char *aggs[] = { "count", "sum(latency_ms)", "min(latency_ms)",
+		"max(latency_ms)", "avg(latency_ms)", "sum(bytes)",
+		"max(bytes)" };
+	ls_window *w = mkwin(&s, size_ms, 0, delay_ms, 0, 0, keys, 2, aggs, 7);
+
+	/* events out of order by up to the watermark delay, so none is late */
+	for (size_t i = 0; i < N; i++) {
+		bf_ev *e = &evs[i];
+		base += (int64_t)(tr_next(&rs) % 40) * MS;
+		e->t = base - (int64_t)(tr_unif(&rs) * (double)delay_ms * 1e6);
+		e->svc = (int)(tr_next(&rs) % 7);
+		e->lvl = (int)(tr_next(&rs) % 3);
+		e->has_lat = tr_unif(&rs) < 0.8;
+		e->lat = (double)(tr_next(&rs) % 100000) / 1000.0 - 5.0;
+		e->has_bytes = tr_unif(&rs) < 0.5;
+		e->bytes = (double)(tr_next(&rs) % 5000);
+	}
+	for (size_t i = 0; i < N; i++) {
+		bf_ev *e = &evs[i];
+		evb b;
+		char lat[32], bytes[32];
+		int junk = (tr_next(&rs) % 10) == 0; /* unparsable value */
+		snprintf(lat, sizeof(lat), "%.3f", e->lat);
+		snprintf(bytes, sizeof(bytes), "%.0f", e->bytes);
+		ls_event *ev = mk(&b, e->t, bf_svc[e->svc], bf_lvl[e->lvl],
+		    e->has_lat ? lat : (junk ? "n/a" : NULL),
+		    e->has_bytes ? bytes : (junk ? "12abc" : NULL));
+		ev->offset = i;
+		assert_int_equal(ls_window_add(w, ev), 0);
+		/* the value the event carries, as the window will read it */
+		e->lat = strtod(lat, NULL);
+	}
+	ls_window_flush(w);
+
+	ls_window_stats st;
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.events, N);
+	assert_int_equal(st.late, 0);
+	assert_int_equal(st.open_windows, 0);
+	assert_int_equal(st.keys, 0);
+	assert_int_equal(s.nlate, 0);
+
+	/* brute force: one pass per event over the groups found so far */
+	for (size_t i = 0; i < N; i++) {
+		const bf_ev *e = &evs[i];
+		int64_t start = floor_start(e->t, size_ms * MS);
+		size_t g;
+		for (g = 0; g < ngroups; g++) {
+			if (groups[g].start == start &&
+			    groups[g].svc == e->svc && groups[g].lvl == e->lvl)
+				break;
+		}
+		if (g == ngroups) {
+			memset(&groups[g], 0, sizeof(groups[g]));
+			groups[g].start = start;
+			groups[g].svc = e->svc;
+			groups[g].lvl = e->lvl;
+			ngroups++;
+		}
+		bf_group *gr = &groups[g];
+		gr->count++;
+		if (e->has_lat) {
+			gr->lat_sum += e->lat;
+			if (gr->nlat == 0 || e->lat < gr->lat_min)
+				gr->lat_min = e->lat;
+			if (gr->nlat == 0 || e->lat > gr->lat_max)
+				gr->lat_max = e->lat;
+			gr->nlat++;
+		}
+		if (e->has_bytes) {
+			gr->bytes_sum += e->bytes;
+			if (gr->nbytes == 0 || e->bytes > gr->bytes_max)
+				gr->bytes_max = e->bytes;
+			gr->nbytes++;
+		}
+	}
+	qsort(groups, ngroups, sizeof(groups[0]), bf_group_cmp);
+
+	assert_int_equal(s.n, ngroups);
+	assert_int_equal(st.emitted, ngroups);
+	for (size_t g = 0; g < ngroups; g++) {
+		const bf_group *gr = &groups[g];
+		const rec *r = &s.r[g];
+		assert_int_equal(r->start, gr->start);
+		assert_int_equal(r->end, gr->start + size_ms * MS);
+		assert_int_equal(r->final, 1);
+		assert_key(r, 0, bf_svc[gr->svc]);
+		assert_key(r, 1, ls_level_name(bf_lvl[gr->lvl]));
+		assert_int_equal(r->count, gr->count);
+		assert_true(r->has[0]);
+		close_to(r->value[0], (double)gr->count);
+		assert_int_equal(r->has[1], gr->nlat > 0);
+		assert_int_equal(r->has[2], gr->nlat > 0);
+		assert_int_equal(r->has[3], gr->nlat > 0);
+		assert_int_equal(r->has[4], gr->nlat > 0);
+		if (gr->nlat > 0) {
+			close_to(r->value[1], gr->lat_sum);
+			close_to(r->value[2], gr->lat_min);
+			close_to(r->value[3], gr->lat_max);
+			close_to(r->value[4], gr->lat_sum / (double)gr->nlat);
+		}
+		assert_int_equal(r->has[5], gr->nbytes > 0);
+		assert_int_equal(r->has[6], gr->nbytes > 0);
+		if (gr->nbytes > 0) {
+			close_to(r->value[5], gr->bytes_sum);
+			close_to(r->value[6], gr->bytes_max);
+		}
+	}
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_bruteforce(void **state)
+{
+	(void)state;
+	run_bruteforce(1, 1000, 500, INT64_C(1709251200) * 1000000000);
+	run_bruteforce(2, 250, 2000, INT64_C(1709251200) * 1000000000);
+	/* before the epoch: floor, not truncation, places the windows */
+	run_bruteforce(3, 700, 300, -INT64_C(50) * 1000000000);
+}
+
+/* Two runs over the same input give identical output. */
+static void
+test_deterministic(void **state)
+{
+	(void)state;
+	sink a = { 0 }, b = { 0 };
+	const char *keys[] = { "service" };
+	const char *aggs[] = { "sum(latency_ms)" };
+
+	for (int run = 0; run < 2; run++) {
+		sink *s = run == 0 ? &a : &b;
+		ls_window *w = mkwin(s, 100, 0, 1000, 0, 0, keys, 1, aggs, 1);
+		uint64_t rs = 99;
+		for (int i = 0; i < 3000; i++) {
+			evb e;
+			char lat[16];
+			snprintf(lat, sizeof(lat), "%u",
+			    (unsigned)(tr_next(&rs) % 1000));
+			int64_t t = (int64_t)i * 3 * MS -
+			    (int64_t)(tr_next(&rs) % 900) * MS;
+			assert_int_equal(ls_window_add(w,
+			                     mk(&e, t,
+			                         bf_svc[tr_next(&rs) % 7],
+			                         LS_LEVEL_INFO, lat, NULL)),
+			    0);
+		}
+		ls_window_flush(w);
+		ls_window_free(w);
+	}
+	assert_int_equal(a.n, b.n);
+	assert_true(a.n > 100);
+	assert_memory_equal(a.r, b.r, a.n * sizeof(rec));
+	sink_fini(&a);
+	sink_fini(&b);
+}
+
+/* ---- boundaries, grace, late ---- */
+
+static void
+test_boundaries(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	ls_window *w = mkwin(&s, 1000, 0, 10000, 0, 0, NULL, 0, NULL, 0);
+
+	assert_int_equal(ls_window_add(w, mk(&e, 0, "x", 0, NULL, NULL)), 0);
+	assert_int_equal(ls_window_add(w,
+	                     mk(&e, 1000 * MS - 1, "x", 0, NULL, NULL)),
+	    0);
+	/* an event exactly at the end belongs to the next window */
+	assert_int_equal(ls_window_add(w, mk(&e, 1000 * MS, "x", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, -1, "x", 0, NULL, NULL)), 0);
+	assert_int_equal(ls_window_add(w,
+	                     mk(&e, -1000 * MS, "x", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(ls_window_flush(w), 3);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.r[0].start, -1000 * MS);
+	assert_int_equal(s.r[0].end, 0);
+	assert_int_equal(s.r[0].count, 2);
+	assert_int_equal(s.r[0].nkeys, 0);
+	assert_int_equal(s.r[1].start, 0);
+	assert_int_equal(s.r[1].end, 1000 * MS);
+	assert_int_equal(s.r[1].count, 2);
+	assert_int_equal(s.r[2].start, 1000 * MS);
+	assert_int_equal(s.r[2].count, 1);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_grace_and_late(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	ls_window_stats st;
+	const char *keys[] = { "service" };
+	/* size 1 s, grace 0.5 s, no watermark delay */
+	ls_window *w = mkwin(&s, 1000, 500, 0, 0, 0, keys, 1, NULL, 0);
+
+	assert_int_equal(ls_window_add(w, mk(&e, 100 * MS, "a", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(ls_window_add(w,
+	                     mk(&e, 1200 * MS, "a", 0, NULL, NULL)),
+	    0);
+	/* watermark 1.2 s < end 1 s + grace 0.5 s: window 0 still open */
+	assert_int_equal(ls_window_add(w, mk(&e, 900 * MS, "b", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.n, 0);
+	/* one ns short of end + grace: still open */
+	assert_int_equal(ls_window_add(w,
+	                     mk(&e, 1500 * MS - 1, "a", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.n, 0);
+	/* watermark reaches end + grace: window 0 closes, once */
+	assert_int_equal(ls_window_add(w,
+	                     mk(&e, 1500 * MS, "a", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.r[0].start, 0);
+	assert_key(&s.r[0], 0, "a");
+	assert_int_equal(s.r[0].count, 1);
+	assert_key(&s.r[1], 0, "b");
+	assert_int_equal(s.r[1].count, 1);
+	assert_int_equal(s.r[0].final, 1);
+
+	/* an event for the closed window is late: reported, not aggregated */
+	mk(&e, 950 * MS, "a", 0, NULL, NULL);
+	e.ev.offset = 77;
+	assert_int_equal(ls_window_add(w, &e.ev), 0);
+	assert_int_equal(s.nlate, 1);
+	assert_int_equal(s.late[0].offset, 77);
+	assert_int_equal(s.late[0].window_start, 0);
+	assert_int_equal(s.late[0].watermark, 1500 * MS);
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.late, 1);
+	assert_int_equal(st.events, 6);
+	assert_int_equal(st.open_windows, 1);
+	assert_int_equal(st.keys, 1);
+	assert_int_equal(st.watermark_ns, 1500 * MS);
+	assert_int_equal(s.n, 2);
+
+	assert_int_equal(ls_window_flush(w), 1);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.r[2].start, 1000 * MS);
+	assert_int_equal(s.r[2].count, 3);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_on_update(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *keys[] = { "service" };
+	const char *aggs[] = { "max(latency_ms)" };
+	ls_window *w = mkwin(&s, 1000, 0, 0, 0, 1, keys, 1, aggs, 1);
+
+	assert_int_equal(ls_window_add(w, mk(&e, 10 * MS, "a", 0, "5", NULL)),
+	    0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.r[0].final, 0);
+	assert_int_equal(s.r[0].count, 1);
+	close_to(s.r[0].value[0], 5);
+	assert_int_equal(ls_window_add(w, mk(&e, 20 * MS, "a", 0, "9", NULL)),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 30 * MS, "b", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.r[1].count, 2);
+	close_to(s.r[1].value[0], 9);
+	assert_key(&s.r[2], 0, "b");
+	assert_int_equal(s.r[2].has[0], 0);
+	/* the next window's event updates it, then closes window 0 */
+	assert_int_equal(ls_window_add(w, mk(&e, 1000 * MS, "a", 0, "1", NULL)),
+	    0);
+	assert_int_equal(s.n, 6);
+	assert_int_equal(s.r[3].final, 0);
+	assert_int_equal(s.r[3].start, 1000 * MS);
+	assert_int_equal(s.r[4].final, 1);
+	assert_key(&s.r[4], 0, "a");
+	assert_int_equal(s.r[4].count, 2);
+	assert_int_equal(s.r[5].final, 1);
+	assert_key(&s.r[5], 0, "b");
+	ls_window_stats st;
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.emitted, 6);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_idle(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	/* 1 s windows, 2 s watermark delay, 5 s idle timeout */
+	ls_window *w = mkwin(&s, 1000, 0, 2000, 5000, 0, NULL, 0, NULL, 0);
+	int64_t wall = INT64_C(1700000000) * 1000000000;
+
+	assert_int_equal(ls_window_idle(w, wall), 0); /* no events yet */
+	mk(&e, 100 * MS, "a", 0, NULL, NULL);
+	e.ev.ingest_ns = wall;
+	assert_int_equal(ls_window_add(w, &e.ev), 0);
+	/* not idle long enough */
+	assert_int_equal(ls_window_idle(w, wall + 4999 * MS), 0);
+	assert_int_equal(s.n, 0);
+	/* idle 5 s: watermark = 0.1 s + 5 s - 2 s = 3.1 s >= 1 s */
+	assert_int_equal(ls_window_idle(w, wall + 5000 * MS), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.r[0].start, 0);
+	assert_int_equal(s.r[0].final, 1);
+	ls_window_stats st;
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.watermark_ns, 3100 * MS);
+	/* the watermark never goes back */
+	assert_int_equal(ls_window_idle(w, wall + 100 * MS), 0);
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.watermark_ns, 3100 * MS);
+	/* an event for a window behind the advanced watermark is late */
+	mk(&e, 2500 * MS, "a", 0, NULL, NULL);
+	e.ev.ingest_ns = wall + 6000 * MS;
+	assert_int_equal(ls_window_add(w, &e.ev), 0);
+	assert_int_equal(s.nlate, 1);
+	/* an event without a time uses its ingest time */
+	mk(&e, LS_TIME_UNKNOWN, "a", 0, NULL, NULL);
+	e.ev.ingest_ns = 5500 * MS;
+	assert_int_equal(ls_window_add(w, &e.ev), 0);
+	assert_int_equal(ls_window_flush(w), 1);
+	assert_int_equal(s.r[1].start, 5000 * MS);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_flush(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *keys[] = { "service" };
+	ls_window *w = mkwin(&s, 1000, 200, 60000, 0, 0, keys, 1, NULL, 0);
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ls_window_add(w,
+		                     mk(&e, (4 - i) * 1000 * MS, "k", 0, NULL,
+		                         NULL)),
+		    0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(ls_window_flush(w), 5);
+	assert_int_equal(s.n, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(s.r[i].start, i * 1000 * MS);
+		assert_int_equal(s.r[i].final, 1);
+	}
+	assert_int_equal(ls_window_flush(w), 0);
+	/* flushed windows are closed: a new event for one is late */
+	assert_int_equal(ls_window_add(w, mk(&e, 4500 * MS, "k", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.nlate, 1);
+	assert_int_equal(s.late[0].window_start, 4000 * MS);
+	/* a later window is accepted */
+	assert_int_equal(ls_window_add(w, mk(&e, 5200 * MS, "k", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.nlate, 1);
+	assert_int_equal(ls_window_flush(w), 1);
+	assert_int_equal(s.r[5].start, 5000 * MS);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_emission_order(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *keys[] = { "service", "host" };
+	ls_window *w = mkwin(&s, 1000, 0, 100000, 0, 0, keys, 2, NULL, 0);
+	static const char *const svc[] = { "\xff", "b", "ab", "a", "", "a",
+		"a" };
+	static const char *const host[] = { "h", "h", "h", "h2", "h", "h",
+		"" };
+
+	/* keys inserted in reverse order into two windows, newer first */
+	for (int win = 1; win >= 0; win--) {
+		for (size_t i = 0; i < 7; i++) {
+			mk(&e, win * 1000 * MS + (int64_t)i, svc[i], 0, NULL,
+			    NULL);
+			e.ev.host = ls_str_c(host[i]);
+			assert_int_equal(ls_window_add(w, &e.ev), 0);
+		}
+	}
+	ls_window_flush(w);
+	static const char *const want_svc[] = { "", "a", "a", "a", "ab", "b",
+		"\xff" };
+	static const char *const want_host[] = { "h", "", "h", "h2", "h", "h",
+		"h" };
+	assert_int_equal(s.n, 14);
+	for (size_t k = 0; k < 14; k++) {
+		assert_int_equal(s.r[k].start, (k < 7 ? 0 : 1000) * MS);
+		assert_key(&s.r[k], 0, want_svc[k % 7]);
+		assert_key(&s.r[k], 1, want_host[k % 7]);
+		assert_int_equal(s.r[k].count, 1);
+	}
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_query(void **state)
+{
+	(void)state;
+	sink s = { 0 }, q = { 0 };
+	evb e;
+	const char *keys[] = { "service" };
+	const char *aggs[] = { "sum(bytes)" };
+	ls_window *w = mkwin(&s, 1000, 0, 100000, 0, 0, keys, 1, aggs, 1);
+
+	assert_int_equal(ls_window_add(w, mk(&e, 2100 * MS, "b", 0, NULL, "4")),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 100 * MS, "b", 0, NULL, "1")),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 200 * MS, "a", 0, NULL, "2")),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 300 * MS, "a", 0, NULL, "3")),
+	    0);
+	assert_int_equal(ls_window_query(w, INT64_MIN, INT64_MAX, on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 3);
+	assert_key(&q.r[0], 0, "a");
+	assert_int_equal(q.r[0].count, 2);
+	close_to(q.r[0].value[0], 5);
+	assert_int_equal(q.r[0].final, 0);
+	assert_key(&q.r[1], 0, "b");
+	assert_int_equal(q.r[1].start, 0);
+	assert_int_equal(q.r[2].start, 2000 * MS);
+	close_to(q.r[2].value[0], 4);
+	/* range: only windows overlapping [1.5 s, 2.5 s) */
+	sink_reset(&q);
+	assert_int_equal(ls_window_query(w, 1500 * MS, 2500 * MS, on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 1);
+	assert_int_equal(q.r[0].start, 2000 * MS);
+	/* [1 s, 2 s) overlaps nothing: windows are half-open */
+	sink_reset(&q);
+	assert_int_equal(ls_window_query(w, 1000 * MS, 2000 * MS, on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 0);
+	/* querying changed nothing */
+	assert_int_equal(s.n, 0);
+	assert_int_equal(ls_window_flush(w), 2);
+	assert_int_equal(s.n, 3);
+	ls_window_free(w);
+	sink_fini(&s);
+	sink_fini(&q);
+}
+
+static void
+test_missing_fields(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *keys[] = { "region" }; /* no event has it */
+	const char *aggs[] = { "avg(latency_ms)", "min(latency_ms)", "count",
+		"sum(bytes)" };
+	ls_window *w = mkwin(&s, 1000, 0, 0, 0, 0, keys, 1, aggs, 4);
+
+	assert_int_equal(ls_window_add(w, mk(&e, 1, "a", 0, NULL, NULL)), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 2, "a", 0, "nan", NULL)), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 3, "a", 0, "inf", NULL)), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 4, "a", 0, "", "x")), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 5, "a", 0, "4", NULL)), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 6, "a", 0, "-2.5", NULL)), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 1000 * MS, "a", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(s.n, 1);
+	assert_key(&s.r[0], 0, "");
+	assert_int_equal(s.r[0].count, 6);
+	assert_true(s.r[0].has[0]);
+	close_to(s.r[0].value[0], 0.75);
+	close_to(s.r[0].value[1], -2.5);
+	assert_true(s.r[0].has[2]);
+	close_to(s.r[0].value[2], 6);
+	assert_false(s.r[0].has[3]);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *keys[] = { "service" };
+	ls_window *w = mkwin(&s, 1000, 0, 0, 0, 0, keys, 1, NULL, 0);
+	ls_window_stats st;
+
+	mk(&e, LS_TIME_UNKNOWN, "a", 0, NULL, NULL);
+	assert_int_equal(ls_window_add(w, &e.ev), LS_EINVAL);
+	assert_int_equal(ls_window_add(w, mk(&e, INT64_MAX, "a", 0, NULL, NULL)),
+	    LS_ERANGE);
+	assert_int_equal(ls_window_add(w, mk(&e, INT64_MIN + 1, "a", 0, NULL,
+	                                      NULL)),
+	    LS_ERANGE);
+	static char big[LS_WINDOW_KEY_MAX + 2];
+	memset(big, 'k', sizeof(big) - 1); /* one byte too long */
+	assert_int_equal(ls_window_add(w, mk(&e, 5, big, 0, NULL, NULL)),
+	    LS_ERANGE);
+	big[LS_WINDOW_KEY_MAX] = '\0'; /* the longest allowed key */
+	assert_int_equal(ls_window_add(w, mk(&e, 5, big, 0, NULL, NULL)), 0);
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.events, 1);
+	assert_int_equal(st.keys, 1);
+	assert_int_equal(ls_window_flush(w), 1);
+	assert_int_equal(s.r[0].keylen[0], LS_WINDOW_KEY_MAX);
+	ls_window_free(w);
+	ls_window_free(NULL);
+	sink_fini(&s);
+}
+
+/* Many groups in many windows: tables grow, windows are recycled, stats
+ * track open groups. */
+static void
+test_many_keys(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	const char *keys[] = { "service" };
+	const char *aggs[] = { "count" };
+	ls_window *w = mkwin(&s, 1000, 0, 0, 0, 0, keys, 1, aggs, 1);
+	char name[32];
+	evb e;
+	ls_window_stats st;
+
+	for (int win = 0; win < 6; win++) {
+		for (int k = 0; k < 3000; k++) {
+			snprintf(name, sizeof(name), "key-%05d", (k * 7919) % 3000);
+			for (int rep = 0; rep < 2; rep++)
+				assert_int_equal(
+				    ls_window_add(w,
+				        mk(&e, win * 1000 * MS + k, name, 0,
+				            NULL, NULL)),
+				    0);
+		}
+		ls_window_get_stats(w, &st);
+		assert_int_equal(st.keys, 3000);
+		assert_int_equal(st.open_windows, 1);
+	}
+	ls_window_flush(w);
+	assert_int_equal(s.n, 6 * 3000);
+	for (size_t i = 0; i < s.n; i++) {
+		snprintf(name, sizeof(name), "key-%05zu", i % 3000);
+		assert_key(&s.r[i], 0, name);
+		assert_int_equal(s.r[i].count, 2);
+		assert_int_equal(s.r[i].start, (int64_t)(i / 3000) * 1000 * MS);
+	}
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+/* ---- real data: Loghub Apache error log ---- */
+
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "Sun Dec 04 04:47:44 2005" -> ns */
+static int64_t
+parse_ctime(const char *p)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	unsigned d, hh, mm, ss, y;
+	char mon[4];
+	assert_int_equal(sscanf(p, "%*3s %3s %u %u:%u:%u %u", mon, &d, &hh, &mm,
+	                     &ss, &y),
+	    6);
+	const char *f = strstr(months, mon);
+	assert_non_null(f);
+	unsigned m = (unsigned)(f - months) / 3 + 1;
+	return ((days_from_civil(y, m, d) * 86400) + hh * 3600 + mm * 60 + ss) *
+	    INT64_C(1000000000);
+}
+
+typedef struct lh_group {
+	int64_t start;
+	char level[16];
+	char eid[16];
+	uint64_t count;
+} lh_group;
+
+static int
+lh_cmp(const void *pa, const void *pb)
+{
+	const lh_group *a = pa, *b = pb;
+	int c;
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if ((c = strcmp(a->level, b->level)) != 0)
+		return c;
+	return strcmp(a->eid, b->eid);
+}
+
+static void
+test_loghub_apache(void **state)
+{
+	(void)state;
+	char path[1024];
+	const char *dir = getenv("LS_DATASETS_DIR");
+	if (dir == NULL)
+		dir = LS_DATASETS_DIR;
+	snprintf(path, sizeof(path), "%s/loghub/Apache/Apache_2k.log_structured.csv",
+	    dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+
+	static lh_group groups[2000];
+	size_t ngroups = 0, nlines = 0;
+	sink s = { 0 };
+	const char *keys[] = { "level", "event_id" };
+	const char *aggs[] = { "count" };
+	/* hourly windows; a day of watermark delay so that nothing is late */
+	ls_window *w = mkwin(&s, 3600 * 1000, 0, 86400 * 1000, 0, 0, keys, 2,
+	    aggs, 1);
+	char line[4096];
+
+	assert_non_null(fgets(line, sizeof(line), f)); /* header */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* LineId,Time,Level,Content,EventId,EventTemplate: the
+		 * first three have no commas; EventId is the second-last */
+		char *c1 = strchr(line, ',');
+		char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+		char *c3 = c2 ? strchr(c2 + 1, ',') : NULL;
+		assert_non_null(c3);
+		*c2 = *c3 = '\0';
+		char *lastc = strrchr(c3 + 1, ',');
+		assert_non_null(lastc);
+		*lastc = '\0';
+		char *eid = strrchr(c3 + 1, ',');
+		assert_non_null(eid);
+		eid++;
+		int64_t t = parse_ctime(c1 + 1);
+		ls_level lv = ls_level_parse(c2 + 1, strlen(c2 + 1));
+		assert_int_not_equal(lv, LS_LEVEL_UNKNOWN);
+
+		ls_event ev;
+		ls_event_clear(&ev);
+		ev.time_ns = t;
+		ev.level = (uint8_t)lv;
+		ev.offset = nlines;
+		ls_event_add_attr(&ev, ls_str_c("event_id"), ls_str_c(eid));
+		assert_int_equal(ls_window_add(w, &ev), 0);
+		nlines++;
+
+		int64_t start = floor_start(t, INT64_C(3600000000000));
+		size_t g;
+		for (g = 0; g < ngroups; g++) {
+			if (groups[g].start == start &&
+			    strcmp(groups[g].level, ls_level_name(lv)) == 0 &&
+			    strcmp(groups[g].eid, eid) == 0)
+				break;
+		}
+		if (g == ngroups) {
+			assert_true(ngroups < 2000);
+			groups[g].start = start;
+			snprintf(groups[g].level, sizeof(groups[g].level), "%s",
+			    ls_level_name(lv));
+			snprintf(groups[g].eid, sizeof(groups[g].eid), "%s", eid);
+			groups[g].count = 0;
+			ngroups++;
+		}
+		groups[g].count++;
+	}
+	fclose(f);
+	assert_int_equal(nlines, 2000);
+	ls_window_flush(w);
+	qsort(groups, ngroups, sizeof(groups[0]), lh_cmp);
+
+	assert_int_equal(s.nlate, 0);
+	assert_int_equal(s.n, ngroups);
+	uint64_t total = 0;
+	for (size_t g = 0; g < ngroups; g++) {
+		assert_int_equal(s.r[g].start, groups[g].start);
+		assert_key(&s.r[g], 0, groups[g].level);
+		assert_key(&s.r[g], 1, groups[g].eid);
+		assert_int_equal(s.r[g].count, groups[g].count);
+		total += s.r[g].count;
+	}
+	assert_int_equal(total, 2000);
+	/* the first hour of the log, 2005-12-04 04:00, from its first line */
+	assert_int_equal(s.r[0].start, parse_ctime("Sun Dec 04 04:00:00 2005"));
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spec_parse),
+		cmocka_unit_test(test_bruteforce),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_boundaries),
+		cmocka_unit_test(test_grace_and_late),
+		cmocka_unit_test(test_on_update),
+		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_emission_order),
+		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_missing_fields),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_loghub_apache),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
