@@ -2,20 +2,21 @@
  * codec.cc -- the C codec shim over the C++ that flatc generates from the
  * schemas/ .fbs files.
  *
- * This is the only C++ in LogStream.  It is built without exceptions and RTTI
- * and exports nothing but the extern "C" functions of codec.h and codec_int.h.
+ * This is the only C++ in LogStream.  It is built without exceptions and RTTI,
+ * and its interface is the extern "C" functions of codec.h and codec_int.h.
  *
  * Memory.  Every encoder first walks its input once to validate it and to
  * compute an upper bound of the encoded size (the *_cost() functions below;
  * the numbers follow FlatBufferBuilder's layout rules: a string costs its
  * bytes plus length, terminator and padding, a table its fields, padding,
  * vtable and a vtable slot in the builder's scratch area).  It then makes
- * exactly one allocation of that size, in which the builder works, and moves
- * the finished buffer to the start of the block.  So out of memory is a
- * plain LS_ENOMEM before any work, the builder never allocates by itself, and
- * no C++ exception can arise.  Should the bound ever be too small the builder
- * grows into a second malloc (counted by ls__codec_overflow_count(), which
- * the tests keep at 0).
+ * exactly one allocation of that size, in which the builder works, moves the
+ * finished buffer to the start of the block and, when the bound overshot by
+ * much, shrinks the block with realloc (a failure there is harmless).  So
+ * out of memory is a plain LS_ENOMEM before any work, the builder never
+ * allocates by itself, and no C++ exception can arise.  Should the bound ever
+ * be too small, the builder grows into a second malloc (counted by
+ * ls__codec_overflow_count(), which the tests keep at 0).
  *
  * Reading.  Decoders check size and alignment, run flatbuffers::Verifier with
  * bounded depth and table count and the expected file identifier, and only
@@ -276,7 +277,7 @@ put_event(enc &e, const ls_event *ev)
 	                         host, msg, attrv);
 }
 
-/* Run build(enc, scratch) in a single block of prefix + limit bytes, the
+/* Run build(enc, scratch) in a single block of prefix + cap bytes, the
  * first prefix bytes of which are scratch for the caller, and finish the
  * buffer with identifier id into *out. */
 template <typename F>

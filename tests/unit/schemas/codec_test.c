@@ -148,7 +148,7 @@ assert_event_borrowed(const ls_event *ev, const void *buf, size_t len)
 
 static void
 assert_result_eq(const ls_window_result_wire *got,
-    const ls_window_result_wire *want)
+                 const ls_window_result_wire *want)
 {
 	assert_str_eq(got->id, want->id);
 	assert_str_eq(got->stage, want->stage);
@@ -167,7 +167,7 @@ assert_result_eq(const ls_window_result_wire *got,
 		assert_str_eq(got->agg_names[i], want->agg_names[i]);
 		/* Bit for bit: NaN, -0.0 and infinities included. */
 		assert_memory_equal(&got->agg_values[i], &want->agg_values[i],
-		    sizeof(double));
+		                    sizeof(double));
 	}
 }
 
@@ -198,15 +198,14 @@ full_event(ls_event *ev)
 {
 	static const char msg[] = "disk \0full on /var: 99% used";
 	static const char *const keys[LS_EVENT_MAX_ATTRS] = {
-		"pid", "tid", "user", "path", "bytes", "latency_ms", "status",
-		"method", "url", "ip", "port", "proto", "region", "zone",
-		"empty", "utf8"
-	};
+	    "pid",    "tid",    "user",  "path", "bytes", "latency_ms",
+	    "status", "method", "url",   "ip",   "port",  "proto",
+	    "region", "zone",   "empty", "utf8"};
 	static const char *const vals[LS_EVENT_MAX_ATTRS] = {
-		"4242", "7", "root", "/var/log/syslog", "1048576", "12.5",
-		"503", "GET", "/v1/logs?x=1", "10.0.0.7", "7101", "tcp",
-		"eu-west", "b", "", "Grüße ✓"
-	};
+	    "4242",         "7",        "root", "/var/log/syslog",
+	    "1048576",      "12.5",     "503",  "GET",
+	    "/v1/logs?x=1", "10.0.0.7", "7101", "tcp",
+	    "eu-west",      "b",        "",     "Grüße ✓"};
 
 	ls_event_clear(ev);
 	ev->time_ns = 1226262975000000000LL;
@@ -218,25 +217,37 @@ full_event(ls_event *ev)
 	ev->host = ls_str_c("node-17.example");
 	ev->message = ls_str_make(msg, sizeof(msg) - 1);
 	for (unsigned i = 0; i < LS_EVENT_MAX_ATTRS; i++)
-		assert_int_equal(ls_event_add_attr(ev, ls_str_c(keys[i]),
-				     ls_str_c(vals[i])),
+		assert_int_equal(
+		    ls_event_add_attr(ev, ls_str_c(keys[i]), ls_str_c(vals[i])),
 		    0);
 }
 
 static void
 full_result(ls_window_result_wire *r)
 {
-	static const char *const kf[LS_RESULT_MAX_KEYS] = { "service", "level",
-		"host", "region", "zone", "method", "status", "" };
-	static const char *const kv[LS_RESULT_MAX_KEYS] = { "sshd", "ERROR",
-		"n1", "eu", "", "GET", "503", "x" };
-	static const char *const an[LS_RESULT_MAX_AGGS] = { "count",
-		"sum(bytes)", "min(latency)", "max(latency)", "avg(latency)",
-		"distinct(user)", "p50(latency)", "p99(latency)", "nan", "inf",
-		"-inf", "-0", "tiny", "huge", "neg", "" };
-	const double av[LS_RESULT_MAX_AGGS] = { 42, 1e12, 0.25, 900.5, 31.75,
-		17, 12.0, 850.0, NAN, INFINITY, -INFINITY, -0.0, 5e-324,
-		1.7976931348623157e308, -3.5, 0 };
+	static const char *const kf[LS_RESULT_MAX_KEYS] = {
+	    "service", "level",  "host",   "region",
+	    "zone",    "method", "status", ""};
+	static const char *const kv[LS_RESULT_MAX_KEYS] = {
+	    "sshd", "ERROR", "n1", "eu", "", "GET", "503", "x"};
+	static const char *const an[LS_RESULT_MAX_AGGS] = {
+	    "count",        "sum(bytes)",
+	    "min(latency)", "max(latency)",
+	    "avg(latency)", "distinct(user)",
+	    "p50(latency)", "p99(latency)",
+	    "nan",          "inf",
+	    "-inf",         "-0",
+	    "tiny",         "huge",
+	    "neg",          ""};
+	const double av[LS_RESULT_MAX_AGGS] = {
+	    42,        1e12,
+	    0.25,      900.5,
+	    31.75,     17,
+	    12.0,      850.0,
+	    NAN,       INFINITY,
+	    -INFINITY, -0.0,
+	    5e-324,    1.7976931348623157e308,
+	    -3.5,      0};
 
 	memset(r, 0, sizeof(*r));
 	r->id = ls_str_c("errors/sshd,ERROR/1700000000000000000");
@@ -264,7 +275,7 @@ static void
 test_event_roundtrip(void **state)
 {
 	ls_event ev, out;
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 
 	(void)state;
 	full_event(&ev);
@@ -290,7 +301,7 @@ static void
 test_event_empty(void **state)
 {
 	ls_event ev, out;
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 
 	(void)state;
 	ls_event_clear(&ev);
@@ -329,8 +340,8 @@ static void
 test_event_bad_input(void **state)
 {
 	ls_event ev, out;
-	ls_buf b = { (uint8_t *)&ev, 77 };
-	ls_buf good = { NULL, 0 };
+	ls_buf b = {(uint8_t *)&ev, 77};
+	ls_buf good = {NULL, 0};
 
 	(void)state;
 	full_event(&ev);
@@ -356,16 +367,16 @@ test_event_bad_input(void **state)
 	full_event(&ev);
 	assert_int_equal(ls_codec_event_encode(&ev, &good), 0);
 	assert_int_equal(ls_codec_event_decode(good.data, good.len, NULL),
-	    LS_EINVAL);
+	                 LS_EINVAL);
 	assert_int_equal(ls_codec_event_decode(NULL, 10, &out), LS_EINVAL);
 	assert_int_equal(ls_codec_event_decode(NULL, 0, &out), LS_ECORRUPT);
 	assert_int_equal(ls_codec_event_verify(good.data, 0), LS_ECORRUPT);
 	/* Longer than the limit: refused before a byte is read. */
 	assert_int_equal(ls_codec_event_verify(good.data, LS_CODEC_MAX_BUF + 1),
-	    LS_ERANGE);
-	assert_int_equal(
-	    ls_codec_event_decode(good.data, (size_t)LS_CODEC_MAX_BUF + 1, &out),
-	    LS_ERANGE);
+	                 LS_ERANGE);
+	assert_int_equal(ls_codec_event_decode(
+	                     good.data, (size_t)LS_CODEC_MAX_BUF + 1, &out),
+	                 LS_ERANGE);
 	ls_buf_free(&good);
 }
 
@@ -373,7 +384,7 @@ static void
 test_event_level_mapping(void **state)
 {
 	ls_event ev, out;
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 
 	(void)state;
 	for (int l = 0; l < LS_LEVEL_COUNT; l++) {
@@ -410,7 +421,7 @@ collect_event(void *arg, const ls_event *ev)
 static void
 check_batch(const ls_event *evs, size_t n)
 {
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 	ls_event out;
 	size_t count = 99;
 
@@ -426,13 +437,13 @@ check_batch(const ls_event *evs, size_t n)
 	}
 	assert_int_equal(ls_codec_batch_get(b.data, b.len, n, &out), LS_ENOENT);
 
-	struct collect c = { evs, 0, 0, b.data, b.len };
-	assert_int_equal(ls_codec_batch_foreach(b.data, b.len, collect_event, &c),
-	    0);
+	struct collect c = {evs, 0, 0, b.data, b.len};
+	assert_int_equal(
+	    ls_codec_batch_foreach(b.data, b.len, collect_event, &c), 0);
 	assert_int_equal(c.n, n);
 	if (n >= 2) {
 		/* fn's non-zero value stops the walk and is returned. */
-		struct collect s = { evs, 0, 2, b.data, b.len };
+		struct collect s = {evs, 0, 2, b.data, b.len};
 		assert_int_equal(
 		    ls_codec_batch_foreach(b.data, b.len, collect_event, &s),
 		    1234);
@@ -510,7 +521,7 @@ loghub_system(const char *sys)
 
 	assert_non_null(evs);
 	snprintf(path, sizeof(path), "%s/loghub/%s/%s_2k.log_structured.csv",
-	    LS_DATASETS_DIR, sys, sys);
+	         LS_DATASETS_DIR, sys, sys);
 	text = (char *)read_file(path, &len);
 	line = strtok_r(text, "\r\n", &save);
 	assert_non_null(line);
@@ -531,7 +542,8 @@ loghub_system(const char *sys)
 				ev->message = v;
 			else if (strcmp(names[i], "Level") == 0) {
 				ev->level_text = v;
-				ev->level = (uint8_t)ls_level_parse(v.ptr, v.len);
+				ev->level =
+				    (uint8_t)ls_level_parse(v.ptr, v.len);
 			} else if (strcmp(names[i], "Component") == 0)
 				ev->service = v;
 			else if (strcmp(names[i], "Node") == 0)
@@ -545,7 +557,7 @@ loghub_system(const char *sys)
 	check_batch(evs, nev);
 	/* And each line on its own. */
 	for (size_t i = 0; i < nev; i++) {
-		ls_buf b = { NULL, 0 };
+		ls_buf b = {NULL, 0};
 		ls_event out;
 		assert_int_equal(ls_codec_event_encode(&evs[i], &b), 0);
 		assert_int_equal(ls_codec_event_decode(b.data, b.len, &out), 0);
@@ -559,8 +571,9 @@ loghub_system(const char *sys)
 static void
 test_batch_loghub(void **state)
 {
-	static const char *const systems[] = { "Apache", "BGL", "HDFS",
-		"Hadoop", "Linux", "OpenSSH", "Spark", "Zookeeper" };
+	static const char *const systems[] = {"Apache", "BGL",      "HDFS",
+	                                      "Hadoop", "Linux",    "OpenSSH",
+	                                      "Spark",  "Zookeeper"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
@@ -580,7 +593,7 @@ assert_env_eq(const ls_envelope *got, const ls_envelope *want)
 	assert_int_equal(got->payload_len, want->payload_len);
 	if (want->payload_len > 0)
 		assert_memory_equal(got->payload, want->payload,
-		    want->payload_len);
+		                    want->payload_len);
 	else
 		assert_null(got->payload);
 }
@@ -608,7 +621,7 @@ static void
 test_envelope_roundtrip(void **state)
 {
 	ls_event evs[3];
-	ls_buf batch = { NULL, 0 }, b = { NULL, 0 };
+	ls_buf batch = {NULL, 0}, b = {NULL, 0};
 	ls_envelope env, out;
 	size_t n;
 
@@ -633,12 +646,12 @@ test_envelope_roundtrip(void **state)
 	assert_env_borrowed(&out, b.data, b.len);
 	/* The payload is a batch that decodes in place. */
 	assert_int_equal(ls_codec_batch_count(out.payload, out.payload_len, &n),
-	    0);
+	                 0);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < 3; i++) {
 		ls_event ev;
-		assert_int_equal(ls_codec_batch_get(out.payload,
-				     out.payload_len, i, &ev),
+		assert_int_equal(
+		    ls_codec_batch_get(out.payload, out.payload_len, i, &ev),
 		    0);
 		assert_event_eq(&ev, &evs[i]);
 	}
@@ -682,7 +695,7 @@ test_frame_roundtrip(void **state)
 {
 	enum { N = 300 };
 	ls_envelope *envs = calloc(N, sizeof(*envs));
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 
 	(void)state;
 	assert_non_null(envs);
@@ -699,23 +712,23 @@ test_frame_roundtrip(void **state)
 	assert_int_equal(ls_codec_frame_encode(envs, N, &b), 0);
 	assert_memory_equal(b.data + 4, "LSFR", 4);
 	assert_int_equal(ls_codec_frame_verify(b.data, b.len), 0);
-	struct env_collect c = { envs, 0, 0, b.data, b.len };
+	struct env_collect c = {envs, 0, 0, b.data, b.len};
 	assert_int_equal(ls_codec_frame_decode(b.data, b.len, collect_env, &c),
-	    0);
+	                 0);
 	assert_int_equal(c.n, N);
-	struct env_collect s = { envs, 0, 5, b.data, b.len };
+	struct env_collect s = {envs, 0, 5, b.data, b.len};
 	assert_int_equal(ls_codec_frame_decode(b.data, b.len, collect_env, &s),
-	    -7);
+	                 -7);
 	assert_int_equal(s.n, 5);
 	assert_int_equal(ls_codec_frame_decode(b.data, b.len, NULL, NULL),
-	    LS_EINVAL);
+	                 LS_EINVAL);
 	ls_buf_free(&b);
 
 	/* An empty frame. */
 	assert_int_equal(ls_codec_frame_encode(NULL, 0, &b), 0);
-	struct env_collect e = { envs, 0, 0, b.data, b.len };
+	struct env_collect e = {envs, 0, 0, b.data, b.len};
 	assert_int_equal(ls_codec_frame_decode(b.data, b.len, collect_env, &e),
-	    0);
+	                 0);
 	assert_int_equal(e.n, 0);
 	ls_buf_free(&b);
 	assert_int_equal(ls_codec_frame_encode(NULL, 1, &b), LS_EINVAL);
@@ -728,7 +741,7 @@ static void
 test_window_result_roundtrip(void **state)
 {
 	ls_window_result_wire r, out;
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 
 	(void)state;
 	full_result(&r);
@@ -766,8 +779,8 @@ test_window_result_roundtrip(void **state)
 
 enum kind { K_EVENT, K_BATCH, K_ENVELOPE, K_FRAME, K_RESULT, K_COUNT };
 
-static const char *const kind_name[K_COUNT] = { "event", "batch",
-	"envelope", "frame", "result" };
+static const char *const kind_name[K_COUNT] = {"event", "batch", "envelope",
+                                               "frame", "result"};
 
 static void
 make_sample(enum kind k, ls_buf *b)
@@ -836,7 +849,7 @@ check_event_cb(void *arg, const ls_event *ev)
 static int
 decode_all(const uint8_t *buf, size_t len)
 {
-	ls_buf view = { (uint8_t *)buf, len };
+	ls_buf view = {(uint8_t *)buf, len};
 	ls_event ev;
 	ls_envelope env;
 	ls_window_result_wire r;
@@ -908,7 +921,7 @@ test_identifiers(void **state)
 {
 	(void)state;
 	for (int k = 0; k < K_COUNT; k++) {
-		ls_buf b = { NULL, 0 };
+		ls_buf b = {NULL, 0};
 		make_sample((enum kind)k, &b);
 		/* Exactly one decoder accepts each kind. */
 		assert_int_equal(decode_all(b.data, b.len), 1);
@@ -916,7 +929,7 @@ test_identifiers(void **state)
 		b.data[5] ^= 0x20;
 		assert_int_equal(decode_all(b.data, b.len), 0);
 		assert_int_equal(ls_codec_event_verify(b.data, b.len),
-		    LS_ECORRUPT);
+		                 LS_ECORRUPT);
 		ls_buf_free(&b);
 	}
 }
@@ -930,7 +943,7 @@ check_truncations(const ls_buf *b, const char *what)
 		uint8_t *p = dup_exact(b->data, n);
 		if (decode_all(p, n) != 0)
 			fail_msg("%s truncated to %zu of %zu bytes accepted",
-			    what, n, b->len);
+			         what, n, b->len);
 		free(p);
 	}
 	uint8_t *p = dup_exact(b->data, b->len);
@@ -941,7 +954,7 @@ check_truncations(const ls_buf *b, const char *what)
 static void
 test_truncation(void **state)
 {
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 	ls_event ev;
 	ls_envelope env;
 	ls_window_result_wire r;
@@ -1016,7 +1029,7 @@ test_corruption(void **state)
 {
 	(void)state;
 	for (int k = 0; k < K_COUNT; k++) {
-		ls_buf b = { NULL, 0 };
+		ls_buf b = {NULL, 0};
 		int accepted = 0;
 		make_sample((enum kind)k, &b);
 		for (int iter = 0; iter < 4000; iter++) {
@@ -1054,7 +1067,7 @@ test_misaligned(void **state)
 {
 	(void)state;
 	for (int k = 0; k < K_COUNT; k++) {
-		ls_buf b = { NULL, 0 };
+		ls_buf b = {NULL, 0};
 		make_sample((enum kind)k, &b);
 		uint8_t *p = malloc(b.len + 8);
 		assert_non_null(p);
@@ -1064,8 +1077,8 @@ test_misaligned(void **state)
 			ls_window_result_wire r;
 			size_t n;
 			memcpy(p + shift, b.data, b.len);
-			assert_int_equal(ls_codec_event_verify(p + shift, b.len),
-			    LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_event_verify(p + shift, b.len), LS_EINVAL);
 			assert_int_equal(
 			    ls_codec_event_decode(p + shift, b.len, &ev),
 			    LS_EINVAL);
@@ -1078,10 +1091,10 @@ test_misaligned(void **state)
 			assert_int_equal(
 			    ls_codec_envelope_decode(p + shift, b.len, &env),
 			    LS_EINVAL);
-			assert_int_equal(ls_codec_frame_verify(p + shift, b.len),
-			    LS_EINVAL);
-			assert_int_equal(ls_codec_window_result_decode(p + shift,
-					     b.len, &r),
+			assert_int_equal(
+			    ls_codec_frame_verify(p + shift, b.len), LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_window_result_decode(p + shift, b.len, &r),
 			    LS_EINVAL);
 		}
 		free(p);
@@ -1172,7 +1185,7 @@ test_large(void **state)
 	char *text = malloc(LS_CODEC_MAX_BUF);
 	ls_event ev, out;
 	ls_envelope env, eout;
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 
 	(void)state;
 	assert_non_null(text);
@@ -1218,7 +1231,7 @@ test_large(void **state)
 		for (int i = 0; i < 64; i++)
 			many[i] = ev;
 		assert_int_equal(ls_codec_batch_encode(many, 64, &b),
-		    LS_ERANGE);
+		                 LS_ERANGE);
 		assert_int_equal(ls_codec_batch_encode(many, 32, &b), 0);
 		size_t n;
 		assert_int_equal(ls_codec_batch_count(b.data, b.len, &n), 0);
@@ -1242,8 +1255,8 @@ static void
 test_out_of_memory(void **state)
 {
 	ls_event evs[50];
-	ls_envelope env = { LS_MSG_EVENTS, 1, 2, 3, 4, (const uint8_t *)pool,
-		100 };
+	ls_envelope env = {LS_MSG_EVENTS,         1,  2, 3, 4,
+	                   (const uint8_t *)pool, 100};
 	ls_window_result_wire r;
 
 	(void)state;
@@ -1255,7 +1268,7 @@ test_out_of_memory(void **state)
 	 * untouched; when only the shrink fails the encoding still works. */
 	for (long after = 0; after < 3; after++) {
 		for (int k = 0; k < 5; k++) {
-			ls_buf b = { (uint8_t *)&r, 99 };
+			ls_buf b = {(uint8_t *)&r, 99};
 			int rc;
 			ls__codec_fail_alloc_after(after);
 			switch (k) {
@@ -1300,7 +1313,7 @@ test_random_roundtrip(void **state)
 
 	(void)state;
 	for (int iter = 0; iter < 3000; iter++) {
-		ls_buf b = { NULL, 0 };
+		ls_buf b = {NULL, 0};
 		size_t n = 1 + rng_below(16);
 		for (size_t i = 0; i < n; i++)
 			rand_event(&evs[i], iter % 2 ? 17 : 200);
@@ -1333,7 +1346,8 @@ test_golden_event(void **state)
 	assert_true(ls_str_eq(ev.level_text, "INFO"));
 	assert_true(ls_str_eq(ev.service, "dfs.DataNode$PacketResponder"));
 	assert_true(ls_str_eq(ev.host, "10.250.19.102"));
-	assert_true(ls_str_eq(ev.message,
+	assert_true(ls_str_eq(
+	    ev.message,
 	    "PacketResponder 1 for block blk_38865049064139660 terminating"));
 	assert_int_equal(ev.nattrs, 4);
 	assert_true(ls_str_eq(ev.attrs[0].key, "pid"));
@@ -1344,13 +1358,13 @@ test_golden_event(void **state)
 	assert_true(ls_str_eq(ev.attrs[2].val, ""));
 	assert_true(ls_str_eq(ev.attrs[3].key, "utf8"));
 	assert_true(ls_str_eq(ev.attrs[3].val, "Gr\xc3\xbc\xc3\x9f"
-					       "e \xe2\x9c\x93"));
+	                                       "e \xe2\x9c\x93"));
 	assert_event_borrowed(&ev, buf, len);
 	/* It is an event, not a batch. */
 	assert_int_equal(ls_codec_batch_verify(buf, len), LS_ECORRUPT);
 
 	/* Our encoder's buffer for the same event decodes identically. */
-	ls_buf b = { NULL, 0 };
+	ls_buf b = {NULL, 0};
 	ls_event again;
 	assert_int_equal(ls_codec_event_encode(&ev, &b), 0);
 	assert_int_equal(ls_codec_event_decode(b.data, b.len, &again), 0);
@@ -1396,30 +1410,31 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_event_roundtrip),
-		cmocka_unit_test(test_event_empty),
-		cmocka_unit_test(test_event_bad_input),
-		cmocka_unit_test(test_event_level_mapping),
-		cmocka_unit_test(test_batch_roundtrip),
-		cmocka_unit_test(test_batch_loghub),
-		cmocka_unit_test(test_envelope_roundtrip),
-		cmocka_unit_test(test_frame_roundtrip),
-		cmocka_unit_test(test_window_result_roundtrip),
-		cmocka_unit_test(test_identifiers),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_corruption),
-		cmocka_unit_test(test_misaligned),
-		cmocka_unit_test(test_dag_refused),
-		cmocka_unit_test(test_large),
-		cmocka_unit_test(test_out_of_memory),
-		cmocka_unit_test(test_golden_event),
-		cmocka_unit_test(test_golden_17_attrs),
-		cmocka_unit_test(test_golden_unknown_level),
-		cmocka_unit_test(test_random_roundtrip),
+	    cmocka_unit_test(test_event_roundtrip),
+	    cmocka_unit_test(test_event_empty),
+	    cmocka_unit_test(test_event_bad_input),
+	    cmocka_unit_test(test_event_level_mapping),
+	    cmocka_unit_test(test_batch_roundtrip),
+	    cmocka_unit_test(test_batch_loghub),
+	    cmocka_unit_test(test_envelope_roundtrip),
+	    cmocka_unit_test(test_frame_roundtrip),
+	    cmocka_unit_test(test_window_result_roundtrip),
+	    cmocka_unit_test(test_identifiers),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_corruption),
+	    cmocka_unit_test(test_misaligned),
+	    cmocka_unit_test(test_dag_refused),
+	    cmocka_unit_test(test_large),
+	    cmocka_unit_test(test_out_of_memory),
+	    cmocka_unit_test(test_golden_event),
+	    cmocka_unit_test(test_golden_17_attrs),
+	    cmocka_unit_test(test_golden_unknown_level),
+	    cmocka_unit_test(test_random_roundtrip),
 	};
 
 	if (argc != 4) {
-		fprintf(stderr,
+		fprintf(
+		    stderr,
 		    "usage: %s GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9\n",
 		    argv[0]);
 		return 2;
