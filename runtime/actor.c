@@ -345,6 +345,9 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 	a->arg = (void *)(uintptr_t)o->arg;
 	atomic_store(&a->pending, 0);
 	atomic_store(&a->parked, 0);
+	atomic_store(&a->sys_pending, 0);
+	atomic_store(&a->restart_due, 0);
+	a->paused = 0;
 	atomic_store(&a->senders, 0);
 	rv = LS_ENOMEM;
 	if (o->arg != NULL && o->arg_size > 0) {
@@ -479,8 +482,12 @@ enqueue(ls_runtime *rt, ls_ref to, ls_msg *m, int sys)
 		return LS_EAGAIN;
 	}
 	ls__mq_push(sys ? &a->sys : &a->user, m);
+	if (sys)
+		atomic_fetch_add(&a->sys_pending, 1);
 	uint32_t prev = atomic_fetch_add(&a->pending, 1);
-	if (prev == 0)
+	if (prev == 0 ||
+	    (sys && atomic_load(&a->parked) == 1 &&
+	        atomic_exchange(&a->parked, 0) == 1))
 		ls__schedule(rt, a);
 	atomic_fetch_sub(&a->senders, 1);
 
@@ -628,6 +635,18 @@ ls_ctx_stop(ls_ctx *ctx)
 	ctx->stop = 1;
 }
 
+void
+ls_ctx_pause(ls_ctx *ctx)
+{
+	ctx->a->paused = 1;
+}
+
+void
+ls_ctx_resume(ls_ctx *ctx)
+{
+	ctx->a->paused = 0;
+}
+
 /* ---- activation ---- */
 
 int ls__timer_start_internal(ls_runtime *rt, ls_ref to, int64_t delay_ms,
@@ -752,6 +771,9 @@ finish_stop(ls_ctx *ctx, ls__actor *a)
 	waiters_notify(rt, a, ctx->self);
 	atomic_store(&a->pending, 0);
 	atomic_store(&a->parked, 0);
+	atomic_store(&a->sys_pending, 0);
+	atomic_store(&a->restart_due, 0);
+	a->paused = 0;
 	pthread_mutex_lock(&rt->reg_lock);
 	actor_release(rt, a);
 	pthread_mutex_unlock(&rt->reg_lock);
@@ -772,9 +794,10 @@ ls__wake_parked(ls_runtime *rt, ls_ref ref)
 	ls__actor *a = ls__slot(rt, ref.id);
 	if (a == NULL || atomic_load(&a->id) != ref.id)
 		return;
-	/* 2 = "backoff over": the next activation restarts the actor.  If
-	 * it was parked (1) nobody else will schedule it, so we do. */
-	if (atomic_exchange(&a->parked, 2) == 1)
+	/* The next activation restarts the actor.  If it was parked nobody
+	 * else will schedule it, so we do. */
+	atomic_store(&a->restart_due, 1);
+	if (atomic_exchange(&a->parked, 0) == 1)
 		ls__schedule(rt, a);
 }
 
@@ -787,9 +810,8 @@ ls__activate(ls__worker *w, ls__actor *a)
 	uint32_t st = atomic_load(&a->status);
 	int restart_due = 0;
 
-	if (st == LS__A_RESTARTING &&
-	    atomic_load(&a->parked) == 2) { /* backoff over */
-		atomic_store(&a->parked, 0);
+	if (st == LS__A_RESTARTING && atomic_load(&a->restart_due)) {
+		atomic_store(&a->restart_due, 0);
 		restart_due = 1;
 	}
 	if (restart_due) {
@@ -800,10 +822,14 @@ ls__activate(ls__worker *w, ls__actor *a)
 	}
 
 	while (n < limit) {
-		ls_msg *m = ls__mq_pop(&a->sys);
+		ls_msg *m = NULL;
+		if (atomic_load_explicit(&a->sys_pending,
+		        memory_order_relaxed) > 0 &&
+		    (m = ls__mq_pop(&a->sys)) != NULL)
+			atomic_fetch_sub(&a->sys_pending, 1);
 		int sys = m != NULL;
 		if (m == NULL) {
-			if (st != LS__A_LIVE)
+			if (st != LS__A_LIVE || a->paused)
 				break;
 			m = ls__mq_pop(&a->user);
 			if (m == NULL)
@@ -845,20 +871,21 @@ ls__activate(ls__worker *w, ls__actor *a)
 		goto stopped;
 
 	uint32_t left = atomic_fetch_sub(&a->pending, n) - n;
-	if (st == LS__A_RESTARTING) {
-		/* Lazy restart: with nothing queued, the next message (or the
-		 * backoff timer finding us parked) brings us back. */
-		if (left == 0)
-			return;
-		uint32_t expect = 0;
-		if (atomic_compare_exchange_strong(&a->parked, &expect, 1))
-			return; /* the timer will wake us; touch nothing more */
-		/* expect == 2: the timer already fired */
-		ls__schedule(rt, a);
+	if (left == 0)
+		return; /* idle: the next send schedules us */
+	if (st == LS__A_RESTARTING || a->paused) {
+		/* Park: only a system message or the end of the backoff may
+		 * bring us back.  Re-check both after parking, racing the
+		 * wakers for the same exchange. */
+		atomic_store(&a->parked, 1);
+		if ((atomic_load(&a->sys_pending) > 0 ||
+		        (st == LS__A_RESTARTING &&
+		            atomic_load(&a->restart_due))) &&
+		    atomic_exchange(&a->parked, 0) == 1)
+			ls__schedule(rt, a);
 		return;
 	}
-	if (left > 0)
-		ls__schedule(rt, a);
+	ls__schedule(rt, a);
 	return;
 
 stopped:
@@ -921,9 +948,10 @@ ls_runtime_destroy(ls_runtime *rt)
 {
 	if (rt == NULL)
 		return;
+	/* Workers first: while they run they may start or cancel timers. */
 	atomic_store(&rt->running, 0);
-	ls__timers_stop(rt);
 	ls__sched_stop(rt);
+	ls__timers_stop(rt);
 
 	/* Workers are gone: stop every remaining actor on this thread.  Mark
 	 * all dead first so that stop callbacks sending to peers fail fast

@@ -230,6 +230,15 @@ int ls_ctx_tell(ls_ctx *ctx, ls_ref to, uint32_t type, const void *data,
 /* Stop the running actor when the current callback returns. */
 void ls_ctx_stop(ls_ctx *ctx);
 
+/* Stop receiving user-lane messages after the current one; they stay
+ * queued (the mailbox bound then pushes back on senders).  System messages
+ * such as LS_MSG_WRITABLE and timers still arrive.  Used by an actor whose
+ * own outputs are refused, to propagate backpressure upstream. */
+void ls_ctx_pause(ls_ctx *ctx);
+
+/* Undo ls_ctx_pause: user messages are delivered again. */
+void ls_ctx_resume(ls_ctx *ctx);
+
 /* Spawn a child supervised by the running actor (opts->supervisor is set to
  * self when it is LS_REF_NONE). */
 int ls_ctx_spawn(ls_ctx *ctx, const ls_behaviour *b, const ls_spawn_opts *opts,

@@ -14,10 +14,15 @@
  * up to `batch` messages, subtracts what it consumed and requeues the actor
  * if anything is left, so no two workers ever run one actor.
  *
- * Parking.  During restart backoff an actor must not consume user messages
- * but keeps them.  It sets a->parked and is not requeued even though pending
- * > 0; the next system-lane message clears parked and schedules it (whoever
- * wins the exchange on `parked` schedules, exactly once).
+ * Parking.  During restart backoff, or while paused by its behaviour
+ * (ls_ctx_pause, used to propagate backpressure), an actor must not consume
+ * user messages but keeps them.  It stores parked = 1 and is not requeued
+ * even though pending > 0.  A waker (a system-lane send, or the restart
+ * timer after setting restart_due) schedules it iff it wins
+ * exchange(parked, 0) == 1, so exactly one party requeues it.  After
+ * parking, the actor re-checks its wake conditions (sys_pending,
+ * restart_due) and competes for the same exchange, so a wake-up that raced
+ * with the decision to park is never lost.
  *
  * Stopping.  Senders bracket their enqueue with a->senders++ / --; the
  * stopping worker marks the actor dead, waits for senders to reach 0, and
@@ -79,6 +84,8 @@ typedef struct ls__actor {
 	ls__mq user;
 	_Atomic uint32_t pending; /* see the protocol above */
 	_Atomic uint32_t parked;
+	_Atomic uint32_t sys_pending; /* system-lane messages not consumed */
+	_Atomic uint32_t restart_due; /* restart backoff is over */
 	_Atomic uint32_t senders;
 	_Atomic uint32_t status;  /* LS__A_* */
 	_Atomic uint64_t id;      /* current ref id of this slot */
@@ -92,7 +99,8 @@ typedef struct ls__actor {
 	uint32_t max_restarts;
 	uint8_t arg_owned;
 	uint8_t inited; /* init succeeded and stop not yet called */
-	uint16_t _pad;
+	uint8_t paused; /* behaviour asked for no user messages */
+	uint8_t _pad;
 	int64_t restart_window_ms;
 	int64_t backoff_min_ms;
 	int64_t backoff_max_ms;

@@ -102,6 +102,8 @@ ls__timer_start_internal(ls_runtime *rt, ls_ref to, int64_t delay_ms,
 
 	if (delay_ms < 0 || interval_ms < 0 || !ls_ref_valid(to))
 		return LS_EINVAL;
+	if (tw == NULL)
+		return LS_ECLOSED;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return LS_ENOMEM;
 	t->to = to;
@@ -147,6 +149,8 @@ ls_timer_cancel(ls_runtime *rt, uint64_t id)
 	struct ls__timer_wheel *tw = rt->timers;
 	int rv = LS_ENOENT;
 
+	if (tw == NULL)
+		return LS_ENOENT;
 	pthread_mutex_lock(&tw->lock);
 	for (tmr *t = tw->ids[id % ID_BUCKETS]; t != NULL; t = t->id_next) {
 		if (t->id == id) {
@@ -170,6 +174,8 @@ ls__timers_cancel_for(ls_runtime *rt, ls_ref to)
 {
 	struct ls__timer_wheel *tw = rt->timers;
 
+	if (tw == NULL)
+		return;
 	pthread_mutex_lock(&tw->lock);
 	if (tw->count > 0) {
 		for (size_t b = 0; b < ID_BUCKETS; b++) {

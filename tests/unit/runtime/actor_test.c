@@ -570,6 +570,51 @@ test_many_actors(void **unused)
 	ls_runtime_destroy(rt);
 }
 
+/* ---- pause / resume ---- */
+
+static _Atomic int64_t pz_seen;
+static _Atomic int64_t pz_seen_at_timer = -1;
+
+static int
+pz_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	(void)state;
+	if (m->type == LS_MSG_TIMER) {
+		atomic_store(&pz_seen_at_timer, atomic_load(&pz_seen));
+		ls_ctx_resume(ctx);
+		return 0;
+	}
+	if (atomic_fetch_add(&pz_seen, 1) == 0)
+		ls_ctx_pause(ctx);
+	return 0;
+}
+
+static const ls_behaviour pz_beh = {
+	.name = "pausing",
+	.receive = pz_receive,
+};
+
+/* A paused actor gets no user messages (they stay queued) but still gets
+ * system messages; after resume the queued ones arrive. */
+static void
+test_pause_resume(void **unused)
+{
+	(void)unused;
+	ls_runtime *rt;
+	ls_ref r;
+
+	atomic_store(&pz_seen, 0);
+	atomic_store(&pz_seen_at_timer, -1);
+	assert_int_equal(ls_runtime_create(NULL, &rt), 0);
+	assert_int_equal(ls_spawn(rt, &pz_beh, NULL, &r), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ls_tell(rt, r, MSG_SEQ, NULL, 0), 0);
+	assert_int_equal(ls_timer_start(rt, r, 20, 0, 1, NULL), 0);
+	assert_int_equal(wait_at_least(&pz_seen, 5, DEADLINE_MS), 5);
+	assert_int_equal(atomic_load(&pz_seen_at_timer), 1);
+	ls_runtime_destroy(rt);
+}
+
 static void
 test_bad_arguments(void **unused)
 {
@@ -603,6 +648,7 @@ main(void)
 		cmocka_unit_test(test_ping_pong_and_names),
 		cmocka_unit_test(test_shutdown_frees_everything),
 		cmocka_unit_test(test_many_actors),
+		cmocka_unit_test(test_pause_resume),
 		cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
