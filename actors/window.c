@@ -214,6 +214,10 @@ struct ls_window {
 	const agg_ops *ops[LS_WINDOW_MAX_AGGS];
 	uint32_t aoff[LS_WINDOW_MAX_AGGS]; /* state offset inside an entry */
 	size_t stride;                      /* bytes per entry */
+	/* distinct numeric fields, so each is parsed once per event */
+	uint32_t nfields;
+	uint8_t field_of[LS_WINDOW_MAX_AGGS]; /* agg -> index in field_agg */
+	uint8_t field_agg[LS_WINDOW_MAX_AGGS]; /* field -> first agg using it */
 
 	struct win **open; /* sorted by start_ns */
 	size_t nopen, capopen;
@@ -655,7 +659,7 @@ win_reserve(ls_window *w, struct win *wn, size_t klen)
 		w->sort = ns;
 		w->sortcap = wn->cap;
 	}
-	if (wn->kcap - wn->klen < klen) {
+	if (wn->keys == NULL || wn->kcap - wn->klen < klen) {
 		size_t nc = wn->kcap ? wn->kcap : 256;
 		while (nc - wn->klen < klen)
 			nc *= 2;
@@ -684,7 +688,8 @@ win_lookup(ls_window *w, struct win *wn, const unsigned char *key,
 			unsigned char *e = ent_at(w, wn, wn->slot[j] - 1);
 			const ent_hdr *h = (const ent_hdr *)e;
 			if (h->hash == hash && h->key_len == klen &&
-			    memcmp(wn->keys + h->key_off, key, klen) == 0) {
+			    (klen == 0 ||
+			        memcmp(wn->keys + h->key_off, key, klen) == 0)) {
 				*out = e;
 				return 0;
 			}
@@ -864,9 +869,21 @@ ls_window_new(ls_window **out, const ls_window_spec *spec,
 	w->late = late;
 	w->arg = arg;
 	for (uint32_t i = 0; i < spec->naggs; i++) {
-		w->ops[i] = &agg_table[spec->aggs[i].kind];
+		const ls_window_agg *a = &spec->aggs[i];
+		w->ops[i] = &agg_table[a->kind];
 		w->aoff[i] = (uint32_t)off;
 		off += w->ops[i]->state_size;
+		if (!w->ops[i]->needs_field)
+			continue;
+		uint32_t f;
+		for (f = 0; f < w->nfields; f++) {
+			const ls_window_agg *b = &spec->aggs[w->field_agg[f]];
+			if (strcmp(a->field, b->field) == 0)
+				break;
+		}
+		if (f == w->nfields)
+			w->field_agg[w->nfields++] = (uint8_t)i;
+		w->field_of[i] = (uint8_t)f;
 	}
 	w->stride = (off + 7) & ~(size_t)7;
 	w->wm = INT64_MIN;
@@ -963,16 +980,24 @@ ls_window_add(ls_window *w, const ls_event *ev)
 		return rc;
 	}
 
+	/* each distinct field parsed once; missing, unparsable and
+	 * non-finite values leave the aggregates that read it untouched */
+	double val[LS_WINDOW_MAX_AGGS];
+	uint8_t ok[LS_WINDOW_MAX_AGGS];
+	for (uint32_t f = 0; f < w->nfields; f++) {
+		const ls_window_agg *a = &w->spec.aggs[w->field_agg[f]];
+		ok[f] = (uint8_t)(ls_event_number(ev, a->field, a->field_len,
+		                      &val[f]) &&
+		    isfinite(val[f]));
+	}
 	ent_hdr *h = (ent_hdr *)e;
 	h->count++;
 	for (uint32_t i = 0; i < w->spec.naggs; i++) {
-		const ls_window_agg *a = &w->spec.aggs[i];
-		double v;
 		if (!w->ops[i]->needs_field)
 			continue;
-		if (ls_event_number(ev, a->field, a->field_len, &v) &&
-		    isfinite(v))
-			w->ops[i]->add(e + w->aoff[i], v);
+		uint32_t f = w->field_of[i];
+		if (ok[f])
+			w->ops[i]->add(e + w->aoff[i], val[f]);
 	}
 	w->events++;
 	if (w->spec.emit_on_update) {

@@ -644,7 +644,7 @@ static void
 test_formats_parse(void **state)
 {
 	(void)state;
-	enum { N = 30000 };
+	enum { N = 20000 };
 	char line[LS_GENERATOR_LINE_MAX + 1];
 	size_t len, maxlen = 0;
 	int64_t t;
@@ -748,7 +748,6 @@ test_error_bursts(void **state)
 	char line[LS_GENERATOR_LINE_MAX + 1];
 	size_t len;
 	int64_t t;
-	unsigned status;
 	static jdoc d;
 	ls_generator *g = mkgen(11, LS_GEN_JSON);
 	size_t bursty_runs = 0;
@@ -760,9 +759,12 @@ test_error_bursts(void **state)
 			assert_int_equal(ls_generator_next(g, line, sizeof(line),
 			                     &len, &t),
 			    0);
-			if (check_json_line(line, len, t, &status) != 2)
+			/* the full check runs elsewhere; here only errors
+			 * matter, and this test reads many lines */
+			if (strstr(line, "\"level\":\"ERROR\"") == NULL)
 				continue;
 			assert_true(json_parse(line, len, &d));
+			assert_string_equal(d.m[1].str, "ERROR");
 			size_t k;
 			for (k = 0; k < nsvc; k++)
 				if (strcmp(svc[k], d.m[2].str) == 0)

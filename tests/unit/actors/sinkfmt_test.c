@@ -295,8 +295,8 @@ test_table(void **state)
 	/* hostile and long values keep every row as wide as the header */
 	static const char *const vals[] = { "checkout-service-with-a-long-name",
 		"tab\there", "\xc3\xa9t\xc3\xa9", "bad\xff", "",
-		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x82\xb5"
-		"\xe3\x83\xbc\xe3\x83\x93\xe3\x82\xb9\xe5\x90\x8d" };
+		("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x82\xb5"
+		 "\xe3\x83\xbc\xe3\x83\x93\xe3\x82\xb9\xe5\x90\x8d") };
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		r.keys[0] = ls_str_c(vals[i]);
 		r.has_value[2] = (uint8_t)(i % 2);
