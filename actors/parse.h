@@ -58,7 +58,7 @@ typedef struct ls_parser {
 void ls_parser_init(ls_parser *p, ls_format format);
 
 /* Parse one line (without its newline; a trailing '\r' is ignored) into *ev,
- * which is cleared first.  Strings in *ev borrow from line or, when they
+ * which is cleared first (attrs[] slots past nattrs are left as they were).  Strings in *ev borrow from line or, when they
  * must be rewritten, from arena (required, not NULL); the caller keeps both
  * alive while *ev is used.  Returns 0; LS_EPARSE with *reason set to a
  * static human-readable reason (the line belongs in the dead-letter

@@ -142,11 +142,9 @@ fraction(const char *p, size_t n, size_t *i, int comma, int32_t *nsec)
 		}
 		k++;
 	}
-	while (nd < 9) {
-		v *= 10;
-		nd++;
-	}
-	*nsec = v;
+	static const int32_t scale[10] = { 1000000000, 100000000, 10000000,
+		1000000, 100000, 10000, 1000, 100, 10, 1 };
+	*nsec = v * scale[nd];
 	*i = k;
 }
 
