@@ -1,0 +1,77 @@
+# LogStream -- the front door.  `make run` and `make test` are all a
+# newcomer needs on Debian 12 (as root, or with sudo).
+#
+#   make run        build and run examples/quickstart.yaml (DURATION=0: forever)
+#   make test       build and run the whole test suite
+#   make test-asan  the suite under AddressSanitizer + UBSan
+#   make valgrind   the unit suites under valgrind (leaks are errors)
+#   make bench      benchmarks (figures in docs/benchmarks.md)
+#   make fuzz       run each libFuzzer driver for FUZZ_SECONDS (clang)
+#   make clean
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+BUILD_BENCH ?= build-bench
+BUILD_FUZZ ?= build-fuzz
+DURATION ?= 30
+FUZZ_SECONDS ?= 60
+# Warnings are errors in CI (CI=true) and wherever WERROR=true is set.
+WERROR ?= $(if $(filter true 1,$(CI)),true,false)
+MESON_TEST = meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps build run test test-asan valgrind bench fuzz clean
+
+all: build
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=$(WERROR)
+
+build: deps $(BUILD)/build.ninja
+	@meson configure $(BUILD) -Dwerror=$(WERROR) >/dev/null
+	ninja -C $(BUILD)
+
+run: build
+	./$(BUILD)/cmd/logstream run examples/quickstart.yaml --duration $(DURATION) --data-dir $(BUILD)/quickstart-data
+
+test: build
+	@rm -f $(BUILD)/meson-logs/testlog.json
+	@$(MESON_TEST) -C $(BUILD) --no-rebuild >$(BUILD)/test-output.txt 2>&1; \
+	  status=$$?; tail -n 60 $(BUILD)/test-output.txt | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): ' ; \
+	  python3 tools/test-summary.py $(BUILD)
+
+test-asan: deps
+	@test -f $(BUILD_ASAN)/build.ninja || meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=$(WERROR)
+	ninja -C $(BUILD_ASAN)
+	@rm -f $(BUILD_ASAN)/meson-logs/testlog.json
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(MESON_TEST) -C $(BUILD_ASAN) --no-rebuild --timeout-multiplier 4 >$(BUILD_ASAN)/test-output.txt 2>&1; \
+	  tail -n 40 $(BUILD_ASAN)/test-output.txt | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): '; \
+	  python3 tools/test-summary.py $(BUILD_ASAN)
+
+valgrind: build
+	@sh tools/deps.sh valgrind
+	@rm -f $(BUILD)/meson-logs/testlog.json
+	@$(MESON_TEST) -C $(BUILD) --no-rebuild --suite runtime --suite schemas --suite topology --suite actors \
+	  --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect' \
+	  --timeout-multiplier 10 >$(BUILD)/valgrind-output.txt 2>&1; \
+	  tail -n 40 $(BUILD)/valgrind-output.txt; python3 tools/test-summary.py $(BUILD)
+
+bench: deps
+	@test -f $(BUILD_BENCH)/build.ninja || meson setup $(BUILD_BENCH) --buildtype=release -Dtests=false
+	ninja -C $(BUILD_BENCH)
+	sh bench/run.sh $(BUILD_BENCH)
+
+fuzz: deps
+	@test -f $(BUILD_FUZZ)/build.ninja || CC=clang CXX=clang++ meson setup $(BUILD_FUZZ) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD_FUZZ)
+	@for f in $(BUILD_FUZZ)/tests/fuzz/*_fuzz; do \
+	  name=$$(basename $$f _fuzz); echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  mkdir -p $(BUILD_FUZZ)/corpus-$$name; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(BUILD_FUZZ)/corpus-$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_BENCH) $(BUILD_FUZZ)

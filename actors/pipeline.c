@@ -1,0 +1,547 @@
+/*
+ * pipeline.c -- spawning and wiring a plan's actors on one runtime, and the
+ * output helpers every stage actor uses (see pipeline.h and stage.h).
+ */
+#include "pipeline.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/sinkfmt.h"
+#include "actors/stage.h"
+#include "runtime/hash.h"
+#include "runtime/log.h"
+
+typedef struct node_ctr {
+	_Atomic int64_t in, out, dead, late, results;
+} node_ctr;
+
+struct ls_pipeline {
+	ls_runtime *rt;
+	const ls_plan *plan;
+	const ls_topology *topo;
+	size_t nactors;
+	ls_stage_cfg *cfgs;   /* one per plan actor */
+	ls_ref *refs;         /* one per plan actor */
+	size_t nnodes;
+	node_ctr *ctr;        /* one per topology node */
+	ls_stage_out *outs;   /* all output tables */
+	ls_ref **out_refs;
+	size_t nouts_total;
+	uint32_t sinks_total;
+	_Atomic uint32_t sinks_done;
+	_Atomic int drained;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+/* ---- output queue ---- */
+
+static int
+outq_push(ls_outq *q, ls_ref to, ls_msg *m)
+{
+	if (q->n == q->cap) {
+		uint32_t nc = q->cap ? q->cap * 2 : 8;
+		ls_ref *nt = realloc(q->to, nc * sizeof(*nt));
+		if (nt == NULL)
+			return LS_ENOMEM;
+		q->to = nt;
+		ls_msg **nm = realloc(q->m, nc * sizeof(*nm));
+		if (nm == NULL)
+			return LS_ENOMEM;
+		q->m = nm;
+		q->cap = nc;
+	}
+	q->to[q->n] = to;
+	q->m[q->n] = m;
+	q->n++;
+	return 0;
+}
+
+static void
+send_failed(ls_ctx *ctx, ls_msg *m, int rv)
+{
+	ls_log(LS_LOG_WARN, "pipeline",
+	    "output dropped: consumer unavailable type=%u err=%s", m->type,
+	    ls_errname(rv));
+	ls_msg_free(ls_ctx_runtime(ctx), m);
+}
+
+void
+ls_outq_send(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_msg *m)
+{
+	if (q->n == 0) {
+		int rv = ls_ctx_send(ctx, to, m);
+		if (rv == 0)
+			return;
+		if (rv != LS_EAGAIN) {
+			send_failed(ctx, m, rv);
+			return;
+		}
+	}
+	if (outq_push(q, to, m) != 0) {
+		send_failed(ctx, m, LS_ENOMEM);
+		return;
+	}
+	ls_ctx_pause(ctx);
+}
+
+void
+ls_outq_flush(ls_ctx *ctx, ls_outq *q)
+{
+	uint32_t i = 0;
+	while (i < q->n) {
+		int rv = ls_ctx_send(ctx, q->to[i], q->m[i]);
+		if (rv == LS_EAGAIN)
+			break;
+		if (rv != 0)
+			send_failed(ctx, q->m[i], rv);
+		i++;
+	}
+	if (i > 0) {
+		memmove(q->to, q->to + i, (q->n - i) * sizeof(*q->to));
+		memmove(q->m, q->m + i, (q->n - i) * sizeof(*q->m));
+		q->n -= i;
+	}
+	if (q->n == 0)
+		ls_ctx_resume(ctx);
+}
+
+void
+ls_outq_fini(ls_runtime *rt, ls_outq *q)
+{
+	for (uint32_t i = 0; i < q->n; i++)
+		ls_msg_free(rt, q->m[i]);
+	free(q->to);
+	free(q->m);
+	memset(q, 0, sizeof(*q));
+}
+
+/* ---- routing ---- */
+
+static void
+send_batch(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_batch *b)
+{
+	ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_BATCH, 0);
+	if (m == NULL) {
+		ls_log(LS_LOG_ERROR, "pipeline", "out of memory: batch dropped");
+		ls_batch_unref(b);
+		return;
+	}
+	m->ptr = b;
+	m->dtor = ls_batch_dtor;
+	ls_outq_send(ctx, q, to, m);
+}
+
+void
+ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
+{
+	if (b->n == 0)
+		return;
+	for (uint32_t o = 0; o < cfg->nouts; o++) {
+		ls_stage_out *out = &cfg->outs[o];
+		if (out->nparts == 1 || out->node->nkey == 0) {
+			uint32_t p = out->rr++ % out->nparts;
+			ls_batch_ref(b);
+			send_batch(ctx, q, out->refs[p], b);
+			continue;
+		}
+		/* keyed: one view per partition that gets events */
+		ls_batch *parts[256];
+		ls_batch **pv = parts;
+		if (out->nparts > 256) {
+			pv = calloc(out->nparts, sizeof(*pv));
+			if (pv == NULL) {
+				ls_log(LS_LOG_ERROR, "pipeline",
+				    "out of memory routing a batch");
+				continue;
+			}
+		} else {
+			memset(parts, 0, out->nparts * sizeof(*pv));
+		}
+		for (uint32_t i = 0; i < b->n; i++) {
+			uint32_t p = ls_plan_route(out->node, b->items[i]);
+			if (pv[p] == NULL &&
+			    (pv[p] = ls_batch_new(b->n, 0, b)) == NULL)
+				continue;
+			ls_batch_push(pv[p], b->items[i]);
+		}
+		for (uint32_t p = 0; p < out->nparts; p++)
+			if (pv[p] != NULL)
+				send_batch(ctx, q, out->refs[p], pv[p]);
+		if (pv != parts)
+			free(pv);
+	}
+}
+
+static void
+eos_to(ls_ctx *ctx, ls_outq *q, const ls_stage_out *out)
+{
+	for (uint32_t p = 0; p < out->nparts; p++) {
+		ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_EOS, 0);
+		if (m != NULL)
+			ls_outq_send(ctx, q, out->refs[p], m);
+	}
+}
+
+void
+ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
+{
+	for (uint32_t o = 0; o < cfg->nouts; o++)
+		eos_to(ctx, q, &cfg->outs[o]);
+	if (cfg->dlq != NULL)
+		eos_to(ctx, q, cfg->dlq);
+}
+
+void
+ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const char *reason, const ls_event *ev, const char *source)
+{
+	int64_t nth = atomic_fetch_add_explicit(cfg->ctr.dead, 1,
+	    memory_order_relaxed) + 1;
+	if (cfg->dlq == NULL) {
+		/* Nowhere to send it: counted (shown in the run summary and
+		 * metrics) and logged -- the first ten, then every 10,000th --
+		 * never silently lost. */
+		if (nth <= 10 || nth % 10000 == 0)
+			ls_log(LS_LOG_WARN, "pipeline",
+			    "dead letter without a dead_letter sink stage=%s "
+			    "offset=%llu count=%lld reason=\"%s\"",
+			    cfg->node->name, (unsigned long long)ev->offset,
+			    (long long)nth, reason);
+		return;
+	}
+	char stackbuf[2048];
+	size_t need = ls_sinkfmt_deadletter(reason, cfg->node->name,
+	    source != NULL ? source : "", ev->offset, ev->message.ptr,
+	    ev->message.len, stackbuf, sizeof(stackbuf));
+	char *rec = malloc(need + 1);
+	if (rec == NULL)
+		return;
+	if (need < sizeof(stackbuf))
+		memcpy(rec, stackbuf, need + 1);
+	else
+		ls_sinkfmt_deadletter(reason, cfg->node->name,
+		    source != NULL ? source : "", ev->offset, ev->message.ptr,
+		    ev->message.len, rec, need + 1);
+	ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_DEAD, 0);
+	if (m == NULL) {
+		free(rec);
+		return;
+	}
+	m->ptr = rec;
+	m->dtor = free;
+	ls_outq_send(ctx, q, cfg->dlq->refs[0], m);
+}
+
+void
+ls_results_unref(void *p)
+{
+	ls_results *r = p;
+	if (atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	ls_arena_fini(&r->arena);
+	free(r->rows);
+	free(r);
+}
+
+/* ---- the pipeline ---- */
+
+void
+ls__pipeline_sink_done(ls_pipeline *p)
+{
+	pthread_mutex_lock(&p->lock);
+	atomic_fetch_add(&p->sinks_done, 1);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static const ls_behaviour *
+behaviour_for(const ls_topo_node *n)
+{
+	switch (n->role) {
+	case LS_TOPO_SOURCE:
+		return &ls_source_behaviour;
+	case LS_TOPO_SINK:
+		return &ls_sink_behaviour;
+	case LS_TOPO_STAGE:
+		if (strcmp(n->kind, "parse") == 0)
+			return &ls_parse_behaviour;
+		if (strcmp(n->kind, "filter") == 0)
+			return &ls_filter_behaviour;
+		if (strcmp(n->kind, "window") == 0)
+			return &ls_window_behaviour;
+		return NULL;
+	}
+	return NULL;
+}
+
+static void
+register_metrics(ls_pipeline *p, ls_metrics *m, uint32_t node)
+{
+	node_ctr *c = &p->ctr[node];
+	const ls_topo_node *n = ls_topology_node(p->topo, node);
+	(void)c;
+	if (m == NULL)
+		return;
+	char labels[160];
+	snprintf(labels, sizeof(labels), "stage=\"%s\",kind=\"%s\"", n->name,
+	    n->kind);
+	/* the registry owns these; the actors update them directly */
+	for (size_t i = 0; i < p->nactors; i++) {
+		ls_stage_cfg *cfg = &p->cfgs[i];
+		if (cfg->node_index != node)
+			continue;
+		cfg->ctr.in = ls_metrics_counter(m, "logstream_events_in_total",
+		    "Events received by a stage (sources: produced).", labels);
+		cfg->ctr.out = ls_metrics_counter(m,
+		    "logstream_events_out_total", "Events passed on by a stage.",
+		    labels);
+		cfg->ctr.dead = ls_metrics_counter(m,
+		    "logstream_dead_letters_total",
+		    "Events sent to the dead-letter output.", labels);
+		cfg->ctr.late = ls_metrics_counter(m,
+		    "logstream_late_events_total",
+		    "Events that arrived after their window closed.", labels);
+		cfg->ctr.results = ls_metrics_counter(m,
+		    "logstream_results_total",
+		    "Window results emitted or written by sinks.", labels);
+	}
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
+    const ls_pipeline_opts *opts, ls_pipeline **out, char *err,
+    size_t errlen)
+{
+	static const ls_pipeline_opts none;
+	const ls_topology *topo = ls_plan_topology(plan);
+	ls_pipeline *p;
+	int rv = LS_ENOMEM;
+
+	if (opts == NULL)
+		opts = &none;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return LS_ENOMEM;
+	p->rt = rt;
+	p->plan = plan;
+	p->topo = topo;
+	p->nactors = ls_plan_actor_count(plan);
+	p->nnodes = ls_topology_count(topo);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->cfgs = calloc(p->nactors, sizeof(*p->cfgs));
+	p->refs = calloc(p->nactors, sizeof(*p->refs));
+	p->ctr = calloc(p->nnodes, sizeof(*p->ctr));
+	/* output tables: one per (actor, edge) */
+	size_t nedges = ls_plan_edge_count(plan);
+	p->outs = calloc(p->nactors * (nedges + 1), sizeof(*p->outs));
+	if (p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
+	    p->outs == NULL)
+		goto fail;
+
+	/* configuration of every actor */
+	size_t next_out = 0;
+	for (size_t i = 0; i < p->nactors; i++) {
+		const ls_plan_actor *pa = ls_plan_actor_at(plan, i);
+		ls_stage_cfg *cfg = &p->cfgs[i];
+		node_ctr *c = &p->ctr[pa->node];
+		cfg->pl = p;
+		cfg->topo = topo;
+		cfg->node = ls_topology_node(topo, pa->node);
+		cfg->node_index = pa->node;
+		cfg->partition = pa->partition;
+		cfg->out = opts->out != NULL ? opts->out : stdout;
+		cfg->tick_ms = opts->tick_ms > 0 ? opts->tick_ms : 200;
+		cfg->ctr.in = &c->in;
+		cfg->ctr.out = &c->out;
+		cfg->ctr.dead = &c->dead;
+		cfg->ctr.late = &c->late;
+		cfg->ctr.results = &c->results;
+		if (cfg->node->role == LS_TOPO_SINK && pa->partition == 0)
+			p->sinks_total++;
+
+		const ls_plan_edge *edges;
+		size_t ne = ls_plan_outputs(plan, pa->node, &edges);
+		cfg->outs = &p->outs[next_out];
+		for (size_t e = 0; e < ne; e++) {
+			const ls_topo_node *to = ls_topology_node(topo,
+			    edges[e].to);
+			ls_stage_out *so = &p->outs[next_out++];
+			so->node = to;
+			so->nparts = to->partitions;
+			so->rr = pa->partition;
+			so->refs = &p->refs[ls_plan_first_actor(plan,
+			    edges[e].to)];
+			if (edges[e].dead_letter) {
+				/* keep dead-letter output out of outs[] */
+				ls_stage_out tmp = *so;
+				next_out--;
+				p->outs[p->nactors * nedges + i] = tmp;
+				cfg->dlq = &p->outs[p->nactors * nedges + i];
+			} else {
+				cfg->nouts++;
+			}
+		}
+		const ls_plan_edge *in;
+		size_t ni = ls_plan_inputs(plan, pa->node, &in);
+		for (size_t e = 0; e < ni; e++)
+			cfg->n_upstream +=
+			    ls_topology_node(topo, in[e].from)->partitions;
+	}
+	for (uint32_t n = 0; n < p->nnodes; n++)
+		register_metrics(p, opts->metrics, n);
+
+	/* spawn consumers before producers (reverse topological order), so
+	 * every ref an actor is given already names a live actor */
+	for (size_t k = p->nactors; k-- > 0;) {
+		ls_stage_cfg *cfg = &p->cfgs[k];
+		const ls_behaviour *b = behaviour_for(cfg->node);
+		if (b == NULL) {
+			set_err(err, errlen, "no actor for kind '%s' of '%s'",
+			    cfg->node->kind, cfg->node->name);
+			rv = LS_ENOTSUP;
+			goto fail_spawned;
+		}
+		ls_spawn_opts so = { .arg = cfg, .arg_size = 0 };
+		rv = ls_spawn(rt, b, &so, &p->refs[k]);
+		if (rv != 0) {
+			set_err(err, errlen, "cannot start '%s': %s",
+			    ls_plan_actor_at(plan, k)->name, ls_strerror(rv));
+			goto fail_spawned;
+		}
+	}
+	/* go: sources start producing */
+	for (size_t i = 0; i < p->nactors; i++)
+		if (p->cfgs[i].node->role == LS_TOPO_SOURCE)
+			ls_tell(rt, p->refs[i], LS_MSG_PUMP, NULL, 0);
+	*out = p;
+	return 0;
+
+fail_spawned:
+	for (size_t i = 0; i < p->nactors; i++)
+		if (ls_ref_valid(p->refs[i]))
+			ls_stop(rt, p->refs[i]);
+	ls_runtime_wait_idle(rt, 10000);
+fail:
+	ls_pipeline_free(p);
+	return rv;
+}
+
+void
+ls_pipeline_drain(ls_pipeline *p)
+{
+	if (atomic_exchange(&p->drained, 1))
+		return;
+	for (size_t i = 0; i < p->nactors; i++) {
+		if (p->cfgs[i].node->role != LS_TOPO_SOURCE)
+			continue;
+		ls_msg *m = ls_msg_new(p->rt, LS_MSG_DRAIN, 0);
+		if (m == NULL)
+			continue;
+		/* DRAIN must not be lost to a full mailbox: retry */
+		int rv;
+		while ((rv = ls_send(p->rt, p->refs[i], m)) == LS_EAGAIN) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (rv != 0)
+			ls_msg_free(p->rt, m);
+	}
+}
+
+int
+ls_pipeline_done(ls_pipeline *p)
+{
+	return atomic_load(&p->sinks_done) >= p->sinks_total;
+}
+
+int
+ls_pipeline_wait(ls_pipeline *p, int64_t timeout_ms)
+{
+	struct timespec ts;
+	int rv = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (timeout_ms >= 0) {
+		ts.tv_sec += timeout_ms / 1000;
+		ts.tv_nsec += (timeout_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!ls_pipeline_done(p)) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&p->cond, &p->lock);
+		} else if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) !=
+		    0) {
+			rv = ls_pipeline_done(p) ? 0 : LS_ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rv;
+}
+
+size_t
+ls_pipeline_stats(ls_pipeline *p, ls_pipeline_node_stats *st, size_t cap)
+{
+	for (size_t n = 0; n < p->nnodes && n < cap; n++) {
+		const ls_topo_node *tn = ls_topology_node(p->topo, n);
+		int64_t in = 0, out = 0, dead = 0, late = 0, results = 0;
+		/* sum over the node's actors (their counters may live in a
+		 * metrics registry) */
+		for (size_t i = 0; i < p->nactors; i++) {
+			ls_stage_cfg *c = &p->cfgs[i];
+			if (c->node_index != n || c->partition != 0)
+				continue;
+			in = atomic_load(c->ctr.in);
+			out = atomic_load(c->ctr.out);
+			dead = atomic_load(c->ctr.dead);
+			late = atomic_load(c->ctr.late);
+			results = atomic_load(c->ctr.results);
+		}
+		st[n].name = tn->name;
+		st[n].kind = tn->kind;
+		st[n].in = in;
+		st[n].out = out;
+		st[n].dead = dead;
+		st[n].late = late;
+		st[n].results = results;
+	}
+	return p->nnodes;
+}
+
+void
+ls_pipeline_free(ls_pipeline *p)
+{
+	if (p == NULL)
+		return;
+	free(p->cfgs);
+	free(p->refs);
+	free(p->ctr);
+	free(p->outs);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}

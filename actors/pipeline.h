@@ -1,0 +1,77 @@
+/*
+ * pipeline.h -- run a planned topology on one node's actor runtime.
+ *
+ * ls_pipeline_start spawns one actor per plan actor ("stage/partition"),
+ * wires every actor to the actors of its consumers, and starts the
+ * sources.  Data moves as batches of events (a pointer hand-off); each
+ * event is routed to a partition of the next stage by the hash of that
+ * stage's key fields.  When a source ends (finite input, a count limit, or
+ * ls_pipeline_drain), an end-of-stream marker follows its data through the
+ * graph: a stage that has seen it from every upstream actor flushes (a
+ * window closes its open windows) and passes it on; ls_pipeline_wait
+ * returns once every sink has seen it.
+ *
+ * Backpressure: a stage whose consumer's mailbox is full keeps the refused
+ * output, pauses its own input (ls_ctx_pause) and resumes when told the
+ * consumer has room, so a slow sink slows the sources instead of growing
+ * memory.
+ */
+#ifndef LS_ACTORS_PIPELINE_H
+#define LS_ACTORS_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runtime/actor.h"
+#include "runtime/metrics.h"
+#include "topology/plan.h"
+
+typedef struct ls_pipeline ls_pipeline;
+
+typedef struct ls_pipeline_opts {
+	FILE *out;         /* where stdout sinks write; NULL = stdout */
+	ls_metrics *metrics; /* optional: per-stage counters are registered
+	                        here (borrowed, must outlive the pipeline) */
+	int64_t tick_ms;   /* window idle / flush check period; 0 = 200 */
+} ls_pipeline_opts;
+
+/* Counters of one topology node (summed over its partitions). */
+typedef struct ls_pipeline_node_stats {
+	const char *name;   /* borrowed from the topology */
+	const char *kind;
+	int64_t in;         /* events received (sources: produced) */
+	int64_t out;        /* events passed on */
+	int64_t dead;       /* events sent to the dead-letter output or, with
+	                       none configured, counted here and logged */
+	int64_t late;       /* late events (window stages) */
+	int64_t results;    /* results emitted (window) or written (sinks) */
+} ls_pipeline_node_stats;
+
+/* Spawn and start the plan's actors on rt.  plan (and its topology) are
+ * borrowed and must outlive the pipeline.  On failure returns an error,
+ * writes a reason into err, and leaves no actor running. */
+int ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
+    const ls_pipeline_opts *opts, ls_pipeline **out, char *err,
+    size_t errlen);
+
+/* Ask every source to end its stream now (graceful: in-flight data is
+ * processed and windows flush).  Any thread; idempotent. */
+void ls_pipeline_drain(ls_pipeline *p);
+
+/* Wait until every sink has seen the end of every stream (0) or timeout_ms
+ * passes (LS_ETIMEDOUT); timeout_ms < 0 waits forever. */
+int ls_pipeline_wait(ls_pipeline *p, int64_t timeout_ms);
+
+/* 1 once ls_pipeline_wait would return 0. */
+int ls_pipeline_done(ls_pipeline *p);
+
+/* Fill up to cap entries (one per topology node, in topology order);
+ * returns the number of nodes. */
+size_t ls_pipeline_stats(ls_pipeline *p, ls_pipeline_node_stats *st,
+    size_t cap);
+
+/* Free the pipeline.  Call after ls_runtime_destroy (actors borrow its
+ * configuration until they stop). */
+void ls_pipeline_free(ls_pipeline *p);
+
+#endif /* LS_ACTORS_PIPELINE_H */

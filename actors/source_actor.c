@@ -1,0 +1,367 @@
+/*
+ * source_actor.c -- the `generator`, `file` and `stdin` sources.
+ *
+ * A source produces batches of raw lines (ls_event with message = the line,
+ * offset and ingest time set; parsing is the next stage's job) whenever it
+ * receives LS_MSG_PUMP, then reminds itself with another PUMP (or a timer
+ * when rate-limited or waiting for a file to grow).  Its output queue
+ * pauses it when consumers are full, so PUMPs wait too: that is how
+ * backpressure reaches the input.
+ *
+ * Offsets: generator = event index; file/stdin = byte offset of the line
+ * start, so a later checkpoint can resume exactly there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/generator.h"
+#include "actors/stage.h"
+#include "actors/timefmt.h"
+#include "runtime/log.h"
+
+#define READ_CHUNK (64 * 1024)
+#define LINE_MAX_BYTES (1024 * 1024)
+
+enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN };
+
+typedef struct src {
+	const ls_stage_cfg *cfg;
+	ls_outq q;
+	int kind;
+	int done;
+	/* generator */
+	ls_generator *gen;
+	uint64_t produced;
+	uint64_t limit;
+	double rate;
+	int64_t t0_ns;
+	char line[LS_GENERATOR_LINE_MAX];
+	/* file / stdin */
+	int fd;
+	int follow;
+	const char *path;
+	char *buf;       /* unconsumed bytes (a partial line) */
+	size_t len, cap;
+	uint64_t offset; /* byte offset of buf[0] in the input */
+	int skipping;    /* inside an over-long line being discarded */
+} src;
+
+static int
+src_init(ls_ctx *ctx, void *state, const void *arg)
+{
+	src *s = state;
+	const ls_stage_cfg *cfg = arg;
+	const ls_topo_node *n = cfg->node;
+	(void)ctx;
+
+	s->cfg = cfg;
+	s->fd = -1;
+	if (strcmp(n->kind, "generator") == 0) {
+		ls_generator_cfg gc;
+		memset(&gc, 0, sizeof(gc));
+		s->kind = SRC_GENERATOR;
+		s->rate = (double)ls_topo_int(n, "rate");
+		s->limit = (uint64_t)ls_topo_int(n, "count");
+		gc.seed = (uint64_t)ls_topo_int(n, "seed");
+		gc.events_per_sec = s->rate > 0 ? s->rate : 10000;
+		/* Event times start now (so year-less syslog lines, which a
+		 * parser dates in the current year, agree with the rest), or
+		 * at a fixed instant for replayable runs. */
+		const char *start = ls_topo_str(n, "start");
+		if (start == NULL || strcmp(start, "now") == 0)
+			gc.start_time_ns = ls_wall_ns() / 1000000000 * 1000000000;
+		else {
+			size_t used = 0;
+			if (ls_timefmt_iso8601(start, strlen(start),
+			        &gc.start_time_ns, &used) != 0 ||
+			    used != strlen(start))
+				return LS_EINVAL;
+		}
+		const char *fmt = ls_topo_str(n, "format");
+		if (fmt != NULL && ls_generator_format_parse(fmt, &gc.format) != 0)
+			return LS_EINVAL;
+		size_t ns = 0;
+		const char **services = ls_topo_list(n, "services", &ns);
+		if (ns > 0) {
+			gc.services = services;
+			gc.nservices = ns;
+		}
+		s->gen = ls_generator_new(&gc);
+		return s->gen != NULL ? 0 : LS_ENOMEM;
+	}
+	s->kind = strcmp(n->kind, "stdin") == 0 ? SRC_STDIN : SRC_FILE;
+	s->cap = READ_CHUNK * 2;
+	if ((s->buf = malloc(s->cap)) == NULL)
+		return LS_ENOMEM;
+	if (s->kind == SRC_STDIN) {
+		s->fd = STDIN_FILENO;
+		return 0;
+	}
+	s->path = ls_topo_str(n, "path");
+	s->follow = ls_topo_bool(n, "follow");
+	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0) {
+		ls_log(LS_LOG_ERROR, "source", "cannot open file path=%s err=%s",
+		    s->path, strerror(errno));
+		free(s->buf);
+		s->buf = NULL;
+		return LS_EIO;
+	}
+	return 0;
+}
+
+static void
+src_stop(ls_ctx *ctx, void *state)
+{
+	src *s = state;
+	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
+	ls_generator_free(s->gen);
+	if (s->kind == SRC_FILE && s->fd >= 0)
+		close(s->fd);
+	free(s->buf);
+}
+
+static void
+finish(ls_ctx *ctx, src *s)
+{
+	if (s->done)
+		return;
+	s->done = 1;
+	ls_stage_emit_eos(ctx, s->cfg, &s->q);
+}
+
+static void
+pump_later(ls_ctx *ctx, int64_t ms)
+{
+	ls_timer_start(ls_ctx_runtime(ctx), ls_self(ctx), ms, 0, 0, NULL);
+}
+
+static void
+pump_now(ls_ctx *ctx)
+{
+	ls_ctx_tell(ctx, ls_self(ctx), LS_MSG_PUMP, NULL, 0);
+}
+
+static void
+gen_pump(ls_ctx *ctx, src *s)
+{
+	int64_t now = ls_wall_ns();
+	uint64_t n = LS_BATCH_EVENTS;
+
+	if (s->t0_ns == 0)
+		s->t0_ns = now;
+	if (s->rate > 0) {
+		double due = s->rate * (double)(now - s->t0_ns) / 1e9;
+		if (due <= (double)s->produced) {
+			pump_later(ctx, 5);
+			return;
+		}
+		double d = due - (double)s->produced;
+		if (d < (double)n)
+			n = (uint64_t)d + 1;
+	}
+	if (s->limit > 0 && s->produced + n > s->limit)
+		n = s->limit - s->produced;
+	if (n > 0) {
+		ls_batch *b = ls_batch_new((uint32_t)n, 1, NULL);
+		if (b == NULL) {
+			pump_later(ctx, 10);
+			return;
+		}
+		b->source = s->cfg->node->name;
+		for (uint64_t i = 0; i < n; i++) {
+			size_t len;
+			int64_t t;
+			uint64_t idx = ls_generator_index(s->gen);
+			if (ls_generator_next(s->gen, s->line, sizeof(s->line),
+			        &len, &t) != 0)
+				break;
+			char *copy = ls_arena_strndup(&b->arena, s->line, len);
+			ls_event *ev = copy != NULL ? ls_batch_add(b) : NULL;
+			if (ev == NULL)
+				break;
+			ev->message = ls_str_make(copy, len);
+			ev->offset = idx;
+			ev->ingest_ns = now;
+		}
+		s->produced += b->n;
+		ls_metric_add(s->cfg->ctr.in, b->n);
+		ls_metric_add(s->cfg->ctr.out, b->n);
+		ls_stage_emit(ctx, s->cfg, &s->q, b);
+		ls_batch_unref(b);
+	}
+	if (s->limit > 0 && s->produced >= s->limit) {
+		finish(ctx, s);
+		return;
+	}
+	pump_now(ctx);
+}
+
+/* Turn complete lines in s->buf into a batch; keep the partial tail. */
+static void
+emit_lines(ls_ctx *ctx, src *s, int at_eof)
+{
+	size_t start = 0;
+	ls_batch *b = NULL;
+	int64_t now = ls_wall_ns();
+
+	while (start < s->len) {
+		char *nl = memchr(s->buf + start, '\n', s->len - start);
+		size_t end;
+		if (nl != NULL)
+			end = (size_t)(nl - s->buf);
+		else if (at_eof)
+			end = s->len;
+		else
+			break;
+		size_t len = end - start;
+		if (s->skipping) {
+			s->skipping = nl == NULL;
+		} else {
+			if (b == NULL || b->n == b->cap) {
+				if (b != NULL) {
+					ls_stage_emit(ctx, s->cfg, &s->q, b);
+					ls_batch_unref(b);
+				}
+				b = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
+				if (b == NULL)
+					break;
+				b->source = s->cfg->node->name;
+			}
+			if (len > 0 && s->buf[start + len - 1] == '\r')
+				len--;
+			char *copy = ls_arena_strndup(&b->arena, s->buf + start,
+			    len);
+			ls_event *ev = copy != NULL ? ls_batch_add(b) : NULL;
+			if (ev != NULL) {
+				ev->message = ls_str_make(copy, len);
+				ev->offset = s->offset + start;
+				ev->ingest_ns = now;
+				ls_metric_add(s->cfg->ctr.in, 1);
+				ls_metric_add(s->cfg->ctr.out, 1);
+			}
+		}
+		start = nl != NULL ? end + 1 : end;
+	}
+	if (b != NULL) {
+		ls_stage_emit(ctx, s->cfg, &s->q, b);
+		ls_batch_unref(b);
+	}
+	memmove(s->buf, s->buf + start, s->len - start);
+	s->len -= start;
+	s->offset += start;
+	if (s->len >= LINE_MAX_BYTES) {
+		/* An over-long line: emit its first LINE_MAX_BYTES as one
+		 * event and drop the rest up to the next newline. */
+		ls_log(LS_LOG_WARN, "source",
+		    "line longer than %d bytes truncated source=%s offset=%llu",
+		    LINE_MAX_BYTES, s->cfg->node->name,
+		    (unsigned long long)s->offset);
+		emit_lines(ctx, s, 1);
+		s->skipping = 1;
+	}
+}
+
+static void
+file_pump(ls_ctx *ctx, src *s)
+{
+	if (s->kind == SRC_STDIN) {
+		struct pollfd pfd = { s->fd, POLLIN, 0 };
+		int r = poll(&pfd, 1, 0);
+		if (r == 0) {
+			pump_later(ctx, 20);
+			return;
+		}
+	}
+	for (int rounds = 0; rounds < 4; rounds++) {
+		if (s->cap - s->len < READ_CHUNK) {
+			size_t nc = s->cap * 2;
+			char *nb = realloc(s->buf, nc);
+			if (nb == NULL) {
+				pump_later(ctx, 10);
+				return;
+			}
+			s->buf = nb;
+			s->cap = nc;
+		}
+		ssize_t r = read(s->fd, s->buf + s->len, READ_CHUNK);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+			pump_later(ctx, 10);
+			return;
+		}
+		if (r < 0) {
+			ls_log(LS_LOG_ERROR, "source", "read failed source=%s err=%s",
+			    s->cfg->node->name, strerror(errno));
+			emit_lines(ctx, s, 1);
+			finish(ctx, s);
+			return;
+		}
+		if (r == 0) {
+			if (s->follow && s->kind == SRC_FILE) {
+				emit_lines(ctx, s, 0);
+				/* rotated or truncated: start over */
+				struct stat st;
+				if (fstat(s->fd, &st) == 0 &&
+				    (uint64_t)st.st_size < s->offset + s->len) {
+					lseek(s->fd, 0, SEEK_SET);
+					s->offset = 0;
+					s->len = 0;
+				}
+				pump_later(ctx, 100);
+				return;
+			}
+			emit_lines(ctx, s, 1);
+			finish(ctx, s);
+			return;
+		}
+		s->len += (size_t)r;
+		emit_lines(ctx, s, 0);
+		if (s->kind == SRC_STDIN)
+			break;
+	}
+	pump_now(ctx);
+}
+
+static int
+src_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	src *s = state;
+
+	switch (m->type) {
+	case LS_MSG_WRITABLE:
+		ls_outq_flush(ctx, &s->q);
+		return 0;
+	case LS_MSG_TIMER:
+		if (!s->done)
+			pump_now(ctx);
+		return 0;
+	case LS_MSG_DRAIN:
+		if (s->kind != SRC_GENERATOR)
+			emit_lines(ctx, s, 1);
+		finish(ctx, s);
+		return 0;
+	case LS_MSG_PUMP:
+		if (s->done)
+			return 0;
+		if (s->kind == SRC_GENERATOR)
+			gen_pump(ctx, s);
+		else
+			file_pump(ctx, s);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+const ls_behaviour ls_source_behaviour = {
+	.name = "source",
+	.state_size = sizeof(src),
+	.init = src_init,
+	.receive = src_receive,
+	.stop = src_stop,
+};

@@ -1,0 +1,203 @@
+/*
+ * window_actor.c -- the `window` stage: one ls_window per partition.
+ *
+ * Events update the window state; results (emitted when a window closes,
+ * or on every update with emit: on_update) are gathered per input batch
+ * into one ls_results and sent to every consumer (sinks).  A periodic
+ * timer lets an idle source's windows close (idle_timeout).  Late events
+ * go to the dead-letter output.  At end of stream all open windows close.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/stage.h"
+#include "runtime/log.h"
+
+typedef struct wstage {
+	const ls_stage_cfg *cfg;
+	ls_outq q;
+	uint32_t eos;
+	ls_window_spec spec;
+	ls_window *w;
+	ls_ctx *ctx;      /* valid during a receive, for callbacks */
+	ls_results *res;  /* results gathered during this receive */
+	const char *key_names[LS_WINDOW_MAX_KEYS];
+	const char *agg_names[LS_WINDOW_MAX_AGGS];
+} wstage;
+
+static ls_results *
+results_new(wstage *s)
+{
+	ls_results *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	atomic_init(&r->refs, 1);
+	r->stage = s->cfg->node->name;
+	r->nkeys = s->spec.nkey;
+	r->naggs = s->spec.naggs;
+	memcpy(r->key_fields, s->key_names, sizeof(r->key_fields));
+	memcpy(r->agg_names, s->agg_names, sizeof(r->agg_names));
+	ls_arena_init(&r->arena, 4096);
+	return r;
+}
+
+static void
+on_emit(void *arg, const ls_window_result *wr)
+{
+	wstage *s = arg;
+	if (s->res == NULL && (s->res = results_new(s)) == NULL)
+		goto oom;
+	ls_results *r = s->res;
+	if (r->n == r->cap) {
+		uint32_t nc = r->cap ? r->cap * 2 : 16;
+		ls_window_result *nr = realloc(r->rows, nc * sizeof(*nr));
+		if (nr == NULL)
+			goto oom;
+		r->rows = nr;
+		r->cap = nc;
+	}
+	ls_window_result *row = &r->rows[r->n];
+	*row = *wr;
+	for (uint32_t k = 0; k < wr->nkeys; k++) {
+		char *c = ls_arena_strndup(&r->arena, wr->keys[k].ptr,
+		    wr->keys[k].len);
+		if (c == NULL)
+			goto oom;
+		row->keys[k] = ls_str_make(c, wr->keys[k].len);
+	}
+	r->n++;
+	ls_metric_add(s->cfg->ctr.results, 1);
+	return;
+oom:
+	ls_log(LS_LOG_ERROR, "window", "out of memory: result dropped stage=%s",
+	    s->cfg->node->name);
+}
+
+static void
+on_late(void *arg, const ls_event *ev, int64_t window_start_ns,
+    int64_t watermark_ns)
+{
+	wstage *s = arg;
+	(void)window_start_ns;
+	(void)watermark_ns;
+	ls_metric_add(s->cfg->ctr.late, 1);
+	ls_stage_dead(s->ctx, s->cfg, &s->q, "late event: its window had closed",
+	    ev, NULL);
+}
+
+static int
+wstage_init(ls_ctx *ctx, void *state, const void *arg)
+{
+	wstage *s = state;
+	const ls_stage_cfg *cfg = arg;
+	const ls_topo_node *n = cfg->node;
+	char err[256];
+	size_t naggs = 0;
+
+	s->cfg = cfg;
+	const char **aggs = ls_topo_list(n, "aggregates", &naggs);
+	const char *emit = ls_topo_str(n, "emit");
+	int rv = ls_window_spec_init(&s->spec, ls_topo_ms(n, "size"),
+	    ls_topo_ms(n, "grace"), n->key, n->nkey, aggs, naggs,
+	    emit != NULL && strcmp(emit, "on_update") == 0, err, sizeof(err));
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "window", "bad window stage=%s reason=\"%s\"",
+		    n->name, err);
+		return rv;
+	}
+	ls_window_spec_names(&s->spec, s->key_names, s->agg_names);
+	rv = ls_window_new(&s->w, &s->spec,
+	    ls_topology_setting_ms(cfg->topo, "watermark_delay", 2000),
+	    ls_topology_setting_ms(cfg->topo, "idle_timeout", 5000), on_emit,
+	    on_late, s);
+	if (rv != 0)
+		return rv;
+	return ls_timer_start(ls_ctx_runtime(ctx), ls_self(ctx), cfg->tick_ms,
+	    cfg->tick_ms, 0, NULL);
+}
+
+static void
+wstage_stop(ls_ctx *ctx, void *state)
+{
+	wstage *s = state;
+	ls_window_free(s->w);
+	s->w = NULL;
+	if (s->res != NULL)
+		ls_results_unref(s->res);
+	s->res = NULL;
+	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
+}
+
+/* Send what this receive gathered to every consumer. */
+static void
+ship(ls_ctx *ctx, wstage *s)
+{
+	ls_results *r = s->res;
+	if (r == NULL)
+		return;
+	s->res = NULL;
+	for (uint32_t o = 0; o < s->cfg->nouts; o++) {
+		const ls_stage_out *out = &s->cfg->outs[o];
+		for (uint32_t p = 0; p < out->nparts; p++) {
+			ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx),
+			    LS_MSG_RESULTS, 0);
+			if (m == NULL)
+				continue;
+			atomic_fetch_add(&r->refs, 1);
+			m->ptr = r;
+			m->dtor = ls_results_unref;
+			ls_outq_send(ctx, &s->q, out->refs[p], m);
+		}
+	}
+	ls_results_unref(r);
+}
+
+static int
+wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	wstage *s = state;
+
+	s->ctx = ctx;
+	switch (m->type) {
+	case LS_MSG_BATCH: {
+		ls_batch *b = m->ptr;
+		for (uint32_t i = 0; i < b->n; i++) {
+			int rv = ls_window_add(s->w, b->items[i]);
+			if (rv == LS_ENOMEM)
+				return rv; /* supervision restarts us */
+			if (rv != 0)
+				ls_stage_dead(ctx, s->cfg, &s->q,
+				    rv == LS_EINVAL ? "event has no time"
+				                    : "key or time out of range",
+				    b->items[i], b->source);
+		}
+		ls_metric_add(s->cfg->ctr.in, b->n);
+		ship(ctx, s);
+		return 0;
+	}
+	case LS_MSG_TIMER:
+		ls_window_idle(s->w, ls_wall_ns());
+		ship(ctx, s);
+		return 0;
+	case LS_MSG_WRITABLE:
+		ls_outq_flush(ctx, &s->q);
+		return 0;
+	case LS_MSG_EOS:
+		if (++s->eos == s->cfg->n_upstream) {
+			ls_window_flush(s->w);
+			ship(ctx, s);
+			ls_stage_emit_eos(ctx, s->cfg, &s->q);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+const ls_behaviour ls_window_behaviour = {
+	.name = "window",
+	.state_size = sizeof(wstage),
+	.init = wstage_init,
+	.receive = wstage_receive,
+	.stop = wstage_stop,
+};
