@@ -66,6 +66,18 @@ struct ls_generator {
 	char line[LINE_BUF];
 };
 
+/* Event times stay within +-9e18 ns (years 1684 to 2255). */
+#define TIME_LIMIT INT64_C(9000000000000000000)
+
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	if (a % b != 0 && a < 0)
+		q--;
+	return q;
+}
+
 /* ---- randomness ---- */
 
 static uint64_t
@@ -599,10 +611,20 @@ draw_line(const ls_generator *g, uint64_t i, line_ctx *c)
 	c->r.s = mix64(g->seed ^ mix64(i * GOLDEN + 0x5851f42d4c957f2dULL));
 
 	/* time: the nominal spacing plus a jitter in [0, JITTER), at ms
-	 * precision */
-	int64_t t = g->start_ns + (int64_t)((double)i * g->spacing_ns) +
-	    (int64_t)(runif(&c->r) * (double)LS_GENERATOR_JITTER_NS);
-	c->t_ms = t >= 0 ? t / 1000000 : -((-t + 999999) / 1000000);
+	 * precision, held inside +-TIME_LIMIT so that nothing overflows */
+	double off = (double)i * g->spacing_ns;
+	int64_t t = (int64_t)(runif(&c->r) * (double)LS_GENERATOR_JITTER_NS);
+	if (!(off < (double)TIME_LIMIT))
+		t = TIME_LIMIT;
+	else
+		t += (int64_t)off;
+	if (g->start_ns > TIME_LIMIT - t)
+		t = TIME_LIMIT;
+	else
+		t += g->start_ns;
+	if (t < -TIME_LIMIT)
+		t = -TIME_LIMIT;
+	c->t_ms = floor_div(t, 1000000);
 
 	/* error bursts: about one block in four has one on one service */
 	uint64_t block = i / BURST_BLOCK;
@@ -612,8 +634,8 @@ draw_line(const ls_generator *g, uint64_t i, line_ctx *c)
 	if ((bh & 3) == 0) {
 		uint64_t len = 300 + (bh >> 20) % 1700;
 		uint64_t begin = (bh >> 36) % (BURST_BLOCK - len);
-		uint64_t off = i % BURST_BLOCK;
-		in_burst = off >= begin && off < begin + len;
+		uint64_t pos = i % BURST_BLOCK;
+		in_burst = pos >= begin && pos < begin + len;
 	}
 
 	u = runif(&c->r);
@@ -672,7 +694,7 @@ static const unsigned syslog_sev[] = { 7, 6, 4, 3 };
 static char *
 put_iso_ms(ls_generator *g, char *p, int64_t t_ms)
 {
-	int64_t sec = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
+	int64_t sec = floor_div(t_ms, 1000);
 	unsigned ms = (unsigned)(t_ms - sec * 1000);
 
 	if (sec != g->csec)
@@ -688,7 +710,7 @@ put_iso_ms(ls_generator *g, char *p, int64_t t_ms)
 static void
 ensure_second(ls_generator *g, int64_t t_ms)
 {
-	int64_t sec = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
+	int64_t sec = floor_div(t_ms, 1000);
 	if (sec != g->csec)
 		cache_second(g, sec);
 }
@@ -916,7 +938,7 @@ ls_generator_new(const ls_generator_cfg *cfg)
 	if (cfg == NULL || cfg->format < 0 || cfg->format >= LS_GEN_FORMAT_COUNT)
 		return NULL;
 	eps = cfg->events_per_sec != 0 ? cfg->events_per_sec : 1000.0;
-	if (!(eps > 0 && eps <= 1e12))
+	if (!(eps >= 1e-6 && eps <= 1e12))
 		return NULL;
 	s = cfg->zipf_s != 0 ? cfg->zipf_s : 1.1;
 	if (!(s > 0 && s <= 10))

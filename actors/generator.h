@@ -41,7 +41,7 @@ typedef enum ls_gen_format {
 
 /* Event times: line i has start_time_ns + i * 1e9 / events_per_sec plus a
  * jitter in [0, LS_GENERATOR_JITTER_NS), so lines are never out of order by
- * more than this. */
+ * more than this.  Times are held within +-9e18 ns (years 1684 to 2255). */
 #define LS_GENERATOR_JITTER_NS INT64_C(250000000)
 
 /* Configuration; a zeroed struct gives the defaults noted per field.  Name
@@ -51,7 +51,7 @@ typedef struct ls_generator_cfg {
 	uint64_t seed;
 	int format;             /* ls_gen_format; default LS_GEN_JSON */
 	int64_t start_time_ns;  /* 0: LS_GENERATOR_DEFAULT_START_NS */
-	double events_per_sec;  /* spacing of event times; 0: 1000 */
+	double events_per_sec;  /* spacing of event times, 1e-6..1e12; 0: 1000 */
 	const char *const *services; /* NULL: api, auth, checkout, search,
 	                                payments, inventory, frontend, db */
 	size_t nservices;            /* entries of services (<= 64) */

@@ -258,6 +258,9 @@ sat_sub(int64_t a, int64_t b)
 
 /* ---- spec parsing ---- */
 
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
