@@ -4,8 +4,8 @@
  * and hostile buffers, out-of-memory handling, real Loghub events, and golden
  * buffers that flatc wrote from JSON at build time.
  *
- * Usage: codec_test GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 (paths of the
- * .lsev files made from golden_event*.json; meson passes them).
+ * Usage: codec_test GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 GOLDEN_BATCH_17
+ * (the buffers flatc made from golden_*.json; meson passes them).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +23,7 @@
 #include "schemas/codec.h"
 #include "schemas/codec_int.h"
 
-static const char *golden_path[3];
+static const char *golden_path[4];
 
 /* ---- helpers ---- */
 
@@ -1406,6 +1406,43 @@ test_golden_unknown_level(void **state)
 	free(buf);
 }
 
+static int
+count_event(void *arg, const ls_event *ev)
+{
+	(void)ev;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_golden_batch_17_attrs(void **state)
+{
+	size_t len, n;
+	uint8_t *buf = read_file(golden_path[3], &len);
+	ls_event ev;
+	int calls = 0;
+
+	(void)state;
+	/* A well-formed batch whose event 1 has 17 attributes. */
+	assert_int_equal(ls_codec_batch_verify(buf, len), 0);
+	assert_int_equal(ls_codec_batch_count(buf, len, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ls_codec_batch_get(buf, len, 0, &ev), 0);
+	assert_true(ls_str_eq(ev.message, "before"));
+	assert_int_equal(ev.nattrs, 1);
+	memset(&ev, 0x11, sizeof(ev));
+	assert_int_equal(ls_codec_batch_get(buf, len, 1, &ev), LS_ERANGE);
+	assert_int_equal(ev.offset, 0x1111111111111111ull);
+	assert_int_equal(ls_codec_batch_get(buf, len, 2, &ev), 0);
+	assert_true(ls_str_eq(ev.message, "after"));
+	assert_int_equal(ev.offset, 3);
+	/* foreach is all or nothing: it refuses before the first call. */
+	assert_int_equal(ls_codec_batch_foreach(buf, len, count_event, &calls),
+	                 LS_ERANGE);
+	assert_int_equal(calls, 0);
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1429,17 +1466,18 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_golden_event),
 	    cmocka_unit_test(test_golden_17_attrs),
 	    cmocka_unit_test(test_golden_unknown_level),
+	    cmocka_unit_test(test_golden_batch_17_attrs),
 	    cmocka_unit_test(test_random_roundtrip),
 	};
 
-	if (argc != 4) {
-		fprintf(
-		    stderr,
-		    "usage: %s GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9\n",
-		    argv[0]);
+	if (argc != 5) {
+		fprintf(stderr,
+		        "usage: %s GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 "
+		        "GOLDEN_BATCH_17\n",
+		        argv[0]);
 		return 2;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		golden_path[i] = argv[i + 1];
 	pool_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
