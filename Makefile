@@ -33,8 +33,11 @@ build: deps $(BUILD)/build.ninja
 	@meson configure $(BUILD) -Dwerror=$(WERROR) >/dev/null
 	ninja -C $(BUILD)
 
+# The quickstart writes its files (errors.jsonl, dead-letters.jsonl,
+# last-run.json) into $(BUILD)/quickstart/.
 run: build
-	./$(BUILD)/cmd/logstream run examples/quickstart.yaml --duration $(DURATION) --data-dir $(BUILD)/quickstart-data
+	@mkdir -p $(BUILD)/quickstart
+	cd $(BUILD)/quickstart && $(abspath $(BUILD))/cmd/logstream run $(abspath examples/quickstart.yaml) --duration $(DURATION) --data-dir .
 
 test: build
 	@rm -f $(BUILD)/meson-logs/testlog.json

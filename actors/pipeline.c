@@ -409,6 +409,21 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	}
 	for (uint32_t n = 0; n < p->nnodes; n++)
 		register_metrics(p, opts->metrics, n);
+	/* window results are rows, not events: only sinks can take them */
+	for (size_t i = 0; i < p->nactors; i++) {
+		ls_stage_cfg *cfg = &p->cfgs[i];
+		if (strcmp(cfg->node->kind, "window") != 0)
+			continue;
+		for (uint32_t o = 0; o < cfg->nouts; o++) {
+			if (cfg->outs[o].node->role != LS_TOPO_SINK) {
+				set_err(err, errlen,
+				    "window '%s' can only feed sinks, not '%s'",
+				    cfg->node->name, cfg->outs[o].node->name);
+				rv = LS_ENOTSUP;
+				goto fail;
+			}
+		}
+	}
 
 	/* spawn consumers before producers (reverse topological order), so
 	 * every ref an actor is given already names a live actor */

@@ -31,7 +31,7 @@ static void
 on_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	interrupted = interrupted + 1;
 }
 
 static void
