@@ -81,7 +81,10 @@ const ls__topo_kind ls__topo_kinds[] = {
 	            WORDS("json", "logfmt", "syslog", "clf", "mixed"), ANY_INT,
 	            NULL, "format of the lines it writes" },
 	        { "count", LS_TV_INT, 0, "0", NULL, 0, INT64_MAX, NULL,
-	            "stop after this many events, 0 = unlimited" }),
+	            "stop after this many events, 0 = unlimited" },
+	        { "start", LS_TV_STRING, 0, "now", NULL, ANY_INT, NULL,
+	            "event time of the first event: now, or RFC 3339 for "
+	            "replayable runs" }),
 	    "realistic synthetic log lines" },
 	{ LS_TOPO_SOURCE, "file", 0,
 	    PARAMS({ "path", LS_TV_STRING, 1, NULL, NULL, ANY_INT, NULL,
