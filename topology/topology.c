@@ -1945,51 +1945,59 @@ int
 ls_topology_load(const char *path, ls_topology **out, ls_diag *diag)
 {
 	FILE *f;
-	char *buf;
-	long size;
-	int rc;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc, e;
 
 	if (path == NULL || out == NULL)
 		return LS_EINVAL;
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (f == NULL) {
-		int e = errno;
+		e = errno;
 		if (ls__diag_addf(diag, "%s: cannot open: %s", path,
 		        strerror(e)) != 0)
 			return LS_ENOMEM;
 		return e == ENOENT ? LS_ENOENT : LS_EIO;
 	}
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return ls__diag_addf(diag, "%s: cannot read: %s", path,
-		           strerror(errno)) != 0
-		    ? LS_ENOMEM
-		    : LS_EIO;
+	/* Read in growing chunks, so pipes (/dev/stdin) work too. */
+	for (;;) {
+		if (len == cap) {
+			char *nb;
+			if (cap >= MAX_FILE_BYTES) {
+				free(buf);
+				fclose(f);
+				return ls__diag_addf(diag, "%s: file too large "
+				                           "(over %u bytes)",
+				           path, MAX_FILE_BYTES) != 0
+				    ? LS_ENOMEM
+				    : LS_EPARSE;
+			}
+			cap = cap ? 2 * cap : 16384;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return LS_ENOMEM;
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
 	}
-	if ((unsigned long)size > MAX_FILE_BYTES) {
-		fclose(f);
-		return ls__diag_addf(diag, "%s: file too large (over %u bytes)",
-		           path, MAX_FILE_BYTES) != 0
-		    ? LS_ENOMEM
-		    : LS_EPARSE;
-	}
-	buf = malloc((size_t)size + 1);
-	if (buf == NULL) {
-		fclose(f);
-		return LS_ENOMEM;
-	}
-	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+	if (ferror(f)) {
+		e = errno;
 		free(buf);
 		fclose(f);
 		return ls__diag_addf(diag, "%s: cannot read: %s", path,
-		           strerror(errno)) != 0
+		           strerror(e)) != 0
 		    ? LS_ENOMEM
 		    : LS_EIO;
 	}
 	fclose(f);
-	rc = ls_topology_parse(path, buf, (size_t)size, out, diag);
+	rc = ls_topology_parse(path, buf, len, out, diag);
 	free(buf);
 	return rc;
 }

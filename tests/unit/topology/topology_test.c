@@ -260,6 +260,12 @@ test_load_missing_file(void **unused)
 	assert_int_equal(d.n, 1);
 	assert_non_null(strstr(d.msgs[0], "no/such.yaml: cannot open"));
 	ls_diag_free(&d);
+	/* A directory opens but cannot be read. */
+	assert_int_equal(ls_topology_load(LS_SOURCE_ROOT "/examples", &t, &d),
+	    LS_EIO);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.msgs[0], "examples: cannot read"));
+	ls_diag_free(&d);
 	/* A NULL diag is allowed: the code alone tells what went wrong. */
 	assert_int_equal(ls_topology_parse("x", "name: [", 7, &t, NULL),
 	    LS_EPARSE);
@@ -650,6 +656,25 @@ test_limits(void **unused)
 	              "stages: [1, [2], {name: s}]\nsinks: ~\n");
 	assert_true(d.n >= 6);
 	ls_diag_free(&d);
+	/* Past LS_DIAG_MAX problems, one line says there were more. */
+	{
+		char *many = malloc(150 * 16 + 64);
+		size_t used = 0;
+		assert_non_null(many);
+		used += (size_t)sprintf(many, "name: x\n");
+		for (int i = 0; i < 150; i++)
+			used += (size_t)sprintf(many + used, "bogus%d: 1\n", i);
+		d = parse_bad(many);
+		assert_int_equal(d.n, LS_DIAG_MAX + 1);
+		/* 1:1 no sources, 1:1 no sinks, then the keys in order */
+		assert_string_equal(d.msgs[2], "t.yaml:2:1: unknown top-level "
+		                               "key 'bogus0' (known: name, "
+		                               "settings, sources, stages, sinks)");
+		assert_string_equal(d.msgs[LS_DIAG_MAX],
+		    "too many errors; only the first 100 are shown");
+		ls_diag_free(&d);
+		free(many);
+	}
 	/* Tabs are a YAML error with a position. */
 	d = parse_bad("name: x\nsources:\n\t- name: a\n");
 	assert_int_equal(d.n, 1);
@@ -925,10 +950,26 @@ test_out_of_memory(void **unused)
 	    "/tests/unit/topology/bad/many-errors.yaml",
 	    NULL);
 	int ok_good = 0, ok_bad = 0;
+	long n;
 
 	assert_non_null(text);
 	assert_non_null(bad);
-	for (long n = 0; n < 100000 && !(ok_good && ok_bad); n++) {
+	{
+		/* Under valgrind its own allocator replaces these functions:
+		 * then the hook cannot fail anything, and the sweep is moot. */
+		void *(*volatile alloc)(size_t) = malloc;
+		void *probe;
+		fail_after = 0;
+		probe = alloc(1);
+		fail_after = -1;
+		if (probe != NULL) {
+			free(probe);
+			free(text);
+			free(bad);
+			skip();
+		}
+	}
+	for (n = 0; n < 100000 && !(ok_good && ok_bad); n++) {
 		ls_topology *t = NULL;
 		ls_plan *p = NULL;
 		ls_diag d;
@@ -942,6 +983,8 @@ test_out_of_memory(void **unused)
 			rc = ls_plan_build(t, &p, &d);
 		fail_after = -1;
 		assert_true(rc == 0 || rc == LS_ENOMEM);
+		if (n == 0) /* the hook works: the very first call failed */
+			assert_int_equal(rc, LS_ENOMEM);
 		ok_good = rc == 0;
 		ls_plan_free(p);
 		ls_topology_free(t);
@@ -959,6 +1002,7 @@ test_out_of_memory(void **unused)
 		assert_int_equal(live, before);
 	}
 	assert_true(ok_good && ok_bad);
+	assert_true(n > 10); /* many distinct allocation points were hit */
 	free(text);
 	free(bad);
 }
