@@ -240,7 +240,8 @@ col(sys_ctx *x, const char *name)
 static int
 str_is(ls_str s, const char *want)
 {
-	return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+	return s.len == strlen(want) &&
+	    (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
 }
 
 static void
