@@ -31,8 +31,8 @@ typedef struct pctx {
 } pctx;
 
 static const char *const format_names[LS_FMT_COUNT] = {
-	"auto", "json", "logfmt", "syslog", "rfc3164", "rfc5424", "clf",
-	"apache_error", "nginx_error", "log4j", "bgl",
+    "auto", "json",         "logfmt",      "syslog", "rfc3164", "rfc5424",
+    "clf",  "apache_error", "nginx_error", "log4j",  "bgl",
 };
 
 int
@@ -244,7 +244,9 @@ unescape_simple(ls_arena *a, const char *p, size_t n, int mode, size_t *outn)
 				continue;
 			}
 			if (mode == 1 && (e == 'n' || e == 't' || e == 'r')) {
-				o[k++] = e == 'n' ? '\n' : e == 't' ? '\t' : '\r';
+				o[k++] = e == 'n'   ? '\n'
+				         : e == 't' ? '\t'
+				                    : '\r';
 				i++;
 				continue;
 			}
@@ -284,19 +286,19 @@ quoted(const char *s, size_t n, size_t i, size_t *a, size_t *b, int *esc)
 /* ---- syslog ---- */
 
 static const char *const severity_names[8] = {
-	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
 
 static const ls_level severity_levels[8] = {
-	LS_LEVEL_FATAL, LS_LEVEL_FATAL, LS_LEVEL_FATAL, LS_LEVEL_ERROR,
-	LS_LEVEL_WARN, LS_LEVEL_NOTICE, LS_LEVEL_INFO, LS_LEVEL_DEBUG,
+    LS_LEVEL_FATAL, LS_LEVEL_FATAL,  LS_LEVEL_FATAL, LS_LEVEL_ERROR,
+    LS_LEVEL_WARN,  LS_LEVEL_NOTICE, LS_LEVEL_INFO,  LS_LEVEL_DEBUG,
 };
 
 static const char *const facility_names[24] = {
-	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
-	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console",
-	"solaris-cron", "local0", "local1", "local2", "local3", "local4",
-	"local5", "local6", "local7",
+    "kern",   "user",     "mail",    "daemon",       "auth",     "syslog",
+    "lpr",    "news",     "uucp",    "cron",         "authpriv", "ftp",
+    "ntp",    "security", "console", "solaris-cron", "local0",   "local1",
+    "local2", "local3",   "local4",  "local5",       "local6",   "local7",
 };
 
 /* "<PRI>" at s[0]: sets level, level_text and the facility attribute.
@@ -318,7 +320,7 @@ syslog_pri(pctx *c, const char *s, size_t n)
 	c->ev->level = (uint8_t)severity_levels[sev];
 	c->ev->level_text = ls_str_c(severity_names[sev]);
 	attr(c->ev, "facility", facility_names[fac],
-	    strlen(facility_names[fac]));
+	     strlen(facility_names[fac]));
 	return i + 1;
 }
 
@@ -395,8 +397,8 @@ parse_3164(pctx *c, const char *s, size_t n)
 		rc = ls_timefmt_iso8601(s + i, n - i, &c->ev->time_ns, &used);
 		if (rc != 0 && !pri)
 			return fail(c, rc == LS_ERANGE
-			    ? "RFC 3164: timestamp out of range"
-			    : "not RFC 3164: no timestamp");
+			                   ? "RFC 3164: timestamp out of range"
+			                   : "not RFC 3164: no timestamp");
 	}
 	if (rc == 0) {
 		i += used;
@@ -420,8 +422,8 @@ field5424(const char *s, size_t n, size_t *i, ls_str *out)
 
 	if (b == a || b >= n)
 		return -1;
-	*out = b - a == 1 && s[a] == '-' ? str_of(NULL, 0)
-	                                 : str_of(s + a, b - a);
+	*out =
+	    b - a == 1 && s[a] == '-' ? str_of(NULL, 0) : str_of(s + a, b - a);
 	*i = b + 1;
 	return 0;
 }
@@ -436,7 +438,7 @@ sd5424(pctx *c, const char *s, size_t n, size_t *pi)
 	while (i < n && s[i] == '[') {
 		size_t a = ++i;
 		while (i < n && s[i] != ' ' && s[i] != ']' && s[i] != '=' &&
-		    s[i] != '"')
+		       s[i] != '"')
 			i++;
 		if (i == a || i >= n || (s[i] != ' ' && s[i] != ']'))
 			return fail(c, "RFC 5424: bad SD-ID");
@@ -444,7 +446,7 @@ sd5424(pctx *c, const char *s, size_t n, size_t *pi)
 			size_t ka = ++i, va, vb, end;
 			int esc;
 			while (i < n && s[i] != '=' && s[i] != ' ' &&
-			    s[i] != ']' && s[i] != '"')
+			       s[i] != ']' && s[i] != '"')
 				i++;
 			if (i == ka || i + 1 >= n || s[i] != '=' ||
 			    s[i + 1] != '"')
@@ -452,8 +454,8 @@ sd5424(pctx *c, const char *s, size_t n, size_t *pi)
 			size_t kb = i;
 			end = quoted(s, n, i + 1, &va, &vb, &esc);
 			if (end == 0)
-				return fail(c,
-				    "RFC 5424: unterminated PARAM-VALUE");
+				return fail(
+				    c, "RFC 5424: unterminated PARAM-VALUE");
 			const char *v = s + va;
 			size_t vn = vb - va;
 			if (esc) {
@@ -461,8 +463,8 @@ sd5424(pctx *c, const char *s, size_t n, size_t *pi)
 				if (v == NULL)
 					return LS_ENOMEM;
 			}
-			(void)ls_event_add_attr(c->ev,
-			    str_of(s + ka, kb - ka), str_of(v, vn));
+			(void)ls_event_add_attr(c->ev, str_of(s + ka, kb - ka),
+			                        str_of(v, vn));
 			i = end;
 		}
 		if (i >= n || s[i] != ']')
@@ -488,8 +490,8 @@ parse_5424(pctx *c, const char *s, size_t n)
 	if (field5424(s, n, &i, &ts) != 0)
 		return fail(c, "RFC 5424: truncated header");
 	if (ts.len != 0) {
-		int rc = ls_timefmt_iso8601(ts.ptr, ts.len, &ev->time_ns,
-		    &used);
+		int rc =
+		    ls_timefmt_iso8601(ts.ptr, ts.len, &ev->time_ns, &used);
 		if (rc != 0 || used != ts.len)
 			return fail(c, "RFC 5424: bad TIMESTAMP");
 	}
@@ -501,8 +503,8 @@ parse_5424(pctx *c, const char *s, size_t n)
 	size_t b = token_end(s, n, i);
 	if (b == i)
 		return fail(c, "RFC 5424: truncated header");
-	msgid = b - i == 1 && s[i] == '-' ? str_of(NULL, 0)
-	                                  : str_of(s + i, b - i);
+	msgid =
+	    b - i == 1 && s[i] == '-' ? str_of(NULL, 0) : str_of(s + i, b - i);
 	i = b;
 	if (procid.len != 0)
 		attr(ev, "pid", procid.ptr, procid.len);
@@ -556,9 +558,9 @@ level_from_status(ls_event *ev, const char *p, size_t n)
 {
 	if (n != 3 || !is_digit(p[0]))
 		return;
-	ev->level = p[0] == '5' ? LS_LEVEL_ERROR
-	          : p[0] == '4' ? LS_LEVEL_WARN
-	                        : LS_LEVEL_INFO;
+	ev->level = p[0] == '5'   ? LS_LEVEL_ERROR
+	            : p[0] == '4' ? LS_LEVEL_WARN
+	                          : LS_LEVEL_INFO;
 }
 
 static int
@@ -620,7 +622,7 @@ parse_clf(pctx *c, const char *s, size_t n)
 	a = i + 1;
 	b = token_end(s, n, a);
 	if (!(b - a == 3 && is_digit(s[a]) && is_digit(s[a + 1]) &&
-	        is_digit(s[a + 2])) &&
+	      is_digit(s[a + 2])) &&
 	    !(b - a == 1 && s[a] == '-'))
 		return fail(c, "CLF: bad status");
 	if (s[a] != '-') {
@@ -642,7 +644,7 @@ parse_clf(pctx *c, const char *s, size_t n)
 		attr(ev, "bytes", s + a, b - a);
 	i = b;
 	/* combined: "referrer" "user_agent", then anything else as extra */
-	static const char *const qnames[2] = { "referrer", "user_agent" };
+	static const char *const qnames[2] = {"referrer", "user_agent"};
 	for (int q = 0; q < 2; q++) {
 		if (i + 1 >= n || s[i] != ' ' || s[i + 1] != '"')
 			break;
@@ -672,7 +674,8 @@ parse_apache_error(pctx *c, const char *s, size_t n)
 	if (i < n && s[i] == '[') {
 		const char *e = memchr(s + i, ']', n - i);
 		if (e == NULL)
-			return fail(c, "Apache error log: unterminated [level]");
+			return fail(c,
+			            "Apache error log: unterminated [level]");
 		size_t a = i + 1, b = (size_t)(e - s), colon = b;
 		for (size_t k = a; k < b; k++) {
 			if (s[k] == ':') {
@@ -680,8 +683,7 @@ parse_apache_error(pctx *c, const char *s, size_t n)
 				break;
 			}
 			if (s[k] == ' ')
-				return fail(c,
-				    "Apache error log: bad [level]");
+				return fail(c, "Apache error log: bad [level]");
 		}
 		if (colon < b) {
 			attr(ev, "module", s + a, colon - a);
@@ -734,7 +736,7 @@ nginx_tail(ls_event *ev, const char *s, size_t n, size_t i)
 		} else {
 			vb = va;
 			while (vb < n && !(s[vb] == ',' && vb + 1 < n &&
-			                     s[vb + 1] == ' '))
+			                   s[vb + 1] == ' '))
 				vb++;
 			end = vb;
 		}
@@ -746,7 +748,7 @@ nginx_tail(ls_event *ev, const char *s, size_t n, size_t i)
 			attr(ev, "http_host", s + va, vb - va);
 		else
 			(void)ls_event_add_attr(ev, str_of(k, kn),
-			    str_of(s + va, vb - va));
+			                        str_of(s + va, vb - va));
 		i = end;
 	}
 }
@@ -948,8 +950,8 @@ parse_log4j(pctx *c, const char *s, size_t n)
 			attr(ev, "component", s + i, e - 1 - i);
 			i = e;
 		} else if (sep > e && sep < n &&
-		    (s[sep] == '-' || s[sep] == ':') &&
-		    (sep + 1 == n || is_space(s[sep + 1]))) {
+		           (s[sep] == '-' || s[sep] == ':') &&
+		           (sep + 1 == n || is_space(s[sep + 1]))) {
 			attr(ev, "component", s + i, e - i);
 			i = sep + 1;
 		}
@@ -984,7 +986,7 @@ parse_bgl(pctx *c, const char *s, size_t n)
 	if (ls_timefmt_epoch(s + a[1], b[1] - a[1], &epoch, &used) == 0 &&
 	    used == b[1] - a[1] && b[1] - a[1] <= 10 && s[a[1]] != '-')
 		ev->time_ns = epoch + ((local % 1000000000LL) + 1000000000LL) %
-		    1000000000LL;
+		                          1000000000LL;
 	else
 		ev->time_ns = local;
 	attr(ev, "label", s + a[0], b[0] - a[0]);
@@ -1002,8 +1004,8 @@ parse_bgl(pctx *c, const char *s, size_t n)
 static size_t
 json_ws(const char *s, size_t n, size_t i)
 {
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-	                    s[i] == '\r'))
+	while (i < n &&
+	       (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
 		i++;
 	return i;
 }
@@ -1097,7 +1099,7 @@ json_string(pctx *c, const char *s, size_t n, size_t *pi, ls_str *out)
 		}
 		/* Then to the special byte itself. */
 		while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' &&
-		    s[i] != '\\')
+		       s[i] != '\\')
 			i++;
 		if (i >= n)
 			return fail(c, "not valid JSON: unterminated string");
@@ -1105,14 +1107,14 @@ json_string(pctx *c, const char *s, size_t n, size_t *pi, ls_str *out)
 		if (ch == '"')
 			break;
 		if (ch < 0x20)
-			return fail(c,
-			    "not valid JSON: control character in string");
+			return fail(
+			    c, "not valid JSON: control character in string");
 		{
 			/* ch is a backslash. */
 			esc = 1;
 			if (i + 1 >= n)
-				return fail(c,
-				    "not valid JSON: unterminated string");
+				return fail(
+				    c, "not valid JSON: unterminated string");
 			char e = s[i + 1];
 			if (e == 'u') {
 				unsigned cp;
@@ -1123,8 +1125,8 @@ json_string(pctx *c, const char *s, size_t n, size_t *pi, ls_str *out)
 				continue;
 			}
 			if (strchr("\"\\/bfnrt", e) == NULL || e == '\0')
-				return fail(c,
-				    "not valid JSON: bad escape sequence");
+				return fail(
+				    c, "not valid JSON: bad escape sequence");
 			i += 2;
 			continue;
 		}
@@ -1149,12 +1151,24 @@ json_string(pctx *c, const char *s, size_t n, size_t *pi, ls_str *out)
 		char e = s[j + 1];
 		if (e != 'u') {
 			switch (e) {
-			case 'b': o[k++] = '\b'; break;
-			case 'f': o[k++] = '\f'; break;
-			case 'n': o[k++] = '\n'; break;
-			case 'r': o[k++] = '\r'; break;
-			case 't': o[k++] = '\t'; break;
-			default: o[k++] = e; break;
+			case 'b':
+				o[k++] = '\b';
+				break;
+			case 'f':
+				o[k++] = '\f';
+				break;
+			case 'n':
+				o[k++] = '\n';
+				break;
+			case 'r':
+				o[k++] = '\r';
+				break;
+			case 't':
+				o[k++] = '\t';
+				break;
+			default:
+				o[k++] = e;
+				break;
 			}
 			j += 2;
 			continue;
@@ -1167,7 +1181,7 @@ json_string(pctx *c, const char *s, size_t n, size_t *pi, ls_str *out)
 			    hex4(s, i, j + 2, &lo) == 0 && lo >= 0xDC00 &&
 			    lo <= 0xDFFF) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) +
-				    (lo - 0xDC00);
+				     (lo - 0xDC00);
 				j += 6;
 			} else {
 				cp = 0xFFFD;
@@ -1223,7 +1237,7 @@ enum jkind { J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL, J_RAW };
  * decoded here when nested (depth > 1). */
 static int
 json_value(pctx *c, const char *s, size_t n, size_t *pi, int depth,
-    enum jkind *kind, ls_str *val)
+           enum jkind *kind, ls_str *val)
 {
 	size_t i = *pi;
 	int rc;
@@ -1249,19 +1263,22 @@ json_value(pctx *c, const char *s, size_t n, size_t *pi, int depth,
 			for (;;) {
 				if (close == '}') {
 					if (i >= n || s[i] != '"')
-						return fail(c, "not valid JSON:"
-						    " expected string key");
+						return fail(
+						    c, "not valid JSON:"
+						       " expected string key");
 					if ((rc = json_string(c, s, n, &i,
-						 NULL)) != 0)
+					                      NULL)) != 0)
 						return rc;
 					i = json_ws(s, n, i);
 					if (i >= n || s[i] != ':')
-						return fail(c, "not valid JSON:"
+						return fail(
+						    c,
+						    "not valid JSON:"
 						    " expected ':' after key");
 					i = json_ws(s, n, i + 1);
 				}
-				if ((rc = json_value(c, s, n, &i, depth + 1,
-					 &k, &tmp)) != 0)
+				if ((rc = json_value(c, s, n, &i, depth + 1, &k,
+				                     &tmp)) != 0)
 					return rc;
 				i = json_ws(s, n, i);
 				if (i < n && s[i] == ',') {
@@ -1272,9 +1289,12 @@ json_value(pctx *c, const char *s, size_t n, size_t *pi, int depth,
 					i++;
 					break;
 				}
-				return fail(c, close == '}'
-				    ? "not valid JSON: expected ',' or '}'"
-				    : "not valid JSON: expected ',' or ']'");
+				return fail(
+				    c,
+				    close == '}'
+				        ? "not valid JSON: expected ',' or '}'"
+				        : "not valid JSON: expected ',' or "
+				          "']'");
 			}
 		}
 		*kind = J_RAW;
@@ -1285,8 +1305,8 @@ json_value(pctx *c, const char *s, size_t n, size_t *pi, int depth,
 	case 't':
 	case 'f':
 	case 'n': {
-		static const char *const lits[3] = { "true", "false", "null" };
-		static const enum jkind kinds[3] = { J_TRUE, J_FALSE, J_NULL };
+		static const char *const lits[3] = {"true", "false", "null"};
+		static const enum jkind kinds[3] = {J_TRUE, J_FALSE, J_NULL};
 		int w = s[i] == 't' ? 0 : s[i] == 'f' ? 1 : 2;
 		size_t ln = strlen(lits[w]);
 		if (n - i < ln || memcmp(s + i, lits[w], ln) != 0)
@@ -1374,13 +1394,20 @@ numeric_level(ls_str v)
 	if (v.len != 2 || v.ptr[1] != '0')
 		return LS_LEVEL_UNKNOWN;
 	switch (v.ptr[0]) {
-	case '1': return LS_LEVEL_TRACE;
-	case '2': return LS_LEVEL_DEBUG;
-	case '3': return LS_LEVEL_INFO;
-	case '4': return LS_LEVEL_WARN;
-	case '5': return LS_LEVEL_ERROR;
-	case '6': return LS_LEVEL_FATAL;
-	default: return LS_LEVEL_UNKNOWN;
+	case '1':
+		return LS_LEVEL_TRACE;
+	case '2':
+		return LS_LEVEL_DEBUG;
+	case '3':
+		return LS_LEVEL_INFO;
+	case '4':
+		return LS_LEVEL_WARN;
+	case '5':
+		return LS_LEVEL_ERROR;
+	case '6':
+		return LS_LEVEL_FATAL;
+	default:
+		return LS_LEVEL_UNKNOWN;
 	}
 }
 
@@ -1398,10 +1425,11 @@ assign(pctx *c, ls_str key, ls_str val, int is_number, int *seen)
 		case K_TIME: {
 			int64_t t;
 			size_t used;
-			int rc = is_number
-			    ? ls_timefmt_epoch(val.ptr, val.len, &t, &used)
-			    : ls_timefmt_any(val.ptr, val.len, year_of(c),
-			          &t, &used);
+			int rc =
+			    is_number
+			        ? ls_timefmt_epoch(val.ptr, val.len, &t, &used)
+			        : ls_timefmt_any(val.ptr, val.len, year_of(c),
+			                         &t, &used);
 			if (rc != 0 || used != val.len)
 				break;
 			ev->time_ns = t;
@@ -1410,9 +1438,9 @@ assign(pctx *c, ls_str key, ls_str val, int is_number, int *seen)
 		}
 		case K_LEVEL:
 			ev->level_text = val;
-			ev->level = (uint8_t)(is_number
-			    ? numeric_level(val)
-			    : level_of(val.ptr, val.len));
+			ev->level =
+			    (uint8_t)(is_number ? numeric_level(val)
+			                        : level_of(val.ptr, val.len));
 			*seen |= (1 << f);
 			return;
 		case K_SERVICE:
@@ -1450,16 +1478,17 @@ parse_json(pctx *c, const char *s, size_t n)
 			ls_str key, val;
 			enum jkind kind;
 			if (i >= n)
-				return fail(c,
-				    "not valid JSON: unterminated object");
+				return fail(
+				    c, "not valid JSON: unterminated object");
 			if (s[i] != '"')
-				return fail(c,
-				    "not valid JSON: expected string key");
+				return fail(
+				    c, "not valid JSON: expected string key");
 			if ((rc = json_string(c, s, n, &i, &key)) != 0)
 				return rc;
 			i = json_ws(s, n, i);
 			if (i >= n || s[i] != ':')
-				return fail(c,
+				return fail(
+				    c,
 				    "not valid JSON: expected ':' after key");
 			i = json_ws(s, n, i + 1);
 			if ((rc = json_value(c, s, n, &i, 1, &kind, &val)) != 0)
@@ -1475,9 +1504,9 @@ parse_json(pctx *c, const char *s, size_t n)
 				i++;
 				break;
 			}
-			return fail(c, i >= n
-			    ? "not valid JSON: unterminated object"
-			    : "not valid JSON: expected ',' or '}'");
+			return fail(
+			    c, i >= n ? "not valid JSON: unterminated object"
+			              : "not valid JSON: expected ',' or '}'");
 		}
 	}
 	if (json_ws(s, n, i) != n)
@@ -1491,8 +1520,7 @@ parse_json(pctx *c, const char *s, size_t n)
 static int
 is_key_char(char ch)
 {
-	return (unsigned char)ch > ' ' && ch != '=' && ch != '"' &&
-	    ch != 0x7F;
+	return (unsigned char)ch > ' ' && ch != '=' && ch != '"' && ch != 0x7F;
 }
 
 static int
@@ -1519,16 +1547,17 @@ parse_logfmt(pctx *c, const char *s, size_t n)
 				int esc;
 				end = quoted(s, n, i, &a, &b, &esc);
 				if (end == 0)
-					return fail(c, "not logfmt: "
-					    "unterminated quoted value");
+					return fail(
+					    c, "not logfmt: "
+					       "unterminated quoted value");
 				if (end < n && !is_space(s[end]))
 					return fail(c, "not logfmt: text "
-					    "after a quoted value");
+					               "after a quoted value");
 				const char *v = s + a;
 				size_t vn = b - a;
 				if (esc) {
 					v = unescape_simple(c->arena, v, vn, 1,
-					    &vn);
+					                    &vn);
 					if (v == NULL)
 						return LS_ENOMEM;
 				}
@@ -1576,7 +1605,7 @@ looks_clf(const char *s, size_t n)
 		i = e + 1;
 	}
 	return i + 4 <= n && s[i] == '[' && digits_at(s, n, i + 1, 2) &&
-	    s[i + 3] == '/';
+	       s[i + 3] == '/';
 }
 
 /* "LABEL EPOCH YYYY.MM.DD " */
@@ -1594,8 +1623,8 @@ looks_bgl(const char *s, size_t n)
 		return 0;
 	k++;
 	return digits_at(s, n, k, 4) && k + 10 <= n && s[k + 4] == '.' &&
-	    digits_at(s, n, k + 5, 2) && s[k + 7] == '.' &&
-	    digits_at(s, n, k + 8, 2);
+	       digits_at(s, n, k + 5, 2) && s[k + 7] == '.' &&
+	       digits_at(s, n, k + 8, 2);
 }
 
 ls_format
@@ -1691,10 +1720,10 @@ parse_as(pctx *c, ls_format f, const char *s, size_t n)
 }
 
 int
-ls_parser_parse(const ls_parser *p, const char *line, size_t len,
-    ls_event *ev, ls_arena *arena, const char **reason)
+ls_parser_parse(const ls_parser *p, const char *line, size_t len, ls_event *ev,
+                ls_arena *arena, const char **reason)
 {
-	pctx c = { p, ev, arena, NULL, 0 };
+	pctx c = {p, ev, arena, NULL, 0};
 	const char *dummy;
 	int rc;
 

@@ -58,15 +58,15 @@ typedef struct ls_parser {
 void ls_parser_init(ls_parser *p, ls_format format);
 
 /* Parse one line (without its newline; a trailing '\r' is ignored) into *ev,
- * which is cleared first (attrs[] slots past nattrs are left as they were).  Strings in *ev borrow from line or, when they
- * must be rewritten, from arena (required, not NULL); the caller keeps both
- * alive while *ev is used.  Returns 0; LS_EPARSE with *reason set to a
- * static human-readable reason (the line belongs in the dead-letter
- * output); LS_ENOMEM when the arena is exhausted; LS_EINVAL for a bad
- * argument (with *reason set too).  reason may be NULL.  Never reads past
- * line[len - 1]. */
+ * which is cleared first (attrs[] slots past nattrs are left as they were).
+ * Strings in *ev borrow from line or, when they must be rewritten, from arena
+ * (required, not NULL); the caller keeps both alive while *ev is used.  Returns
+ * 0; LS_EPARSE with *reason set to a static human-readable reason (the line
+ * belongs in the dead-letter output); LS_ENOMEM when the arena is exhausted;
+ * LS_EINVAL for a bad argument (with *reason set too).  reason may be NULL.
+ * Never reads past line[len - 1]. */
 int ls_parser_parse(const ls_parser *p, const char *line, size_t len,
-    ls_event *ev, ls_arena *arena, const char **reason);
+                    ls_event *ev, ls_arena *arena, const char **reason);
 
 /* The format ls_parser_parse() would use for line under LS_FMT_AUTO (a
  * cheap look at the first bytes); LS_FMT_AUTO when nothing matches.  May

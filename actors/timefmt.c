@@ -23,10 +23,10 @@ ls_timefmt_days_from_civil(int64_t y, unsigned m, unsigned d)
 	 * 400-year era has a fixed number of days (146097). */
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);                 /* 0..399 */
-	unsigned mp = m > 2 ? m - 3 : m + 9;                      /* 0..11 */
-	unsigned doy = (153 * mp + 2) / 5 + d - 1;                /* 0..365 */
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;     /* 0..146096 */
+	unsigned yoe = (unsigned)(y - era * 400);             /* 0..399 */
+	unsigned mp = m > 2 ? m - 3 : m + 9;                  /* 0..11 */
+	unsigned doy = (153 * mp + 2) / 5 + d - 1;            /* 0..365 */
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
@@ -53,8 +53,8 @@ is_leap(int y)
 static int
 days_in_month(int y, int m)
 {
-	static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30,
-		31, 31, 30, 31, 30, 31 };
+	static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30,
+	                                      31, 31, 30, 31, 30, 31};
 	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
@@ -64,14 +64,13 @@ ls_timefmt_from_civil(const ls_civil *c, int64_t *ns)
 	if (c->year < 0 || c->year > 9999 || c->mon < 1 || c->mon > 12 ||
 	    c->day < 1 || c->day > days_in_month(c->year, c->mon) ||
 	    c->hour < 0 || c->hour > 23 || c->min < 0 || c->min > 59 ||
-	    c->sec < 0 || c->sec > 60 || c->nsec < 0 ||
-	    c->nsec >= NS_PER_SEC || c->utcoff <= -86400 ||
-	    c->utcoff >= 86400)
+	    c->sec < 0 || c->sec > 60 || c->nsec < 0 || c->nsec >= NS_PER_SEC ||
+	    c->utcoff <= -86400 || c->utcoff >= 86400)
 		return LS_EPARSE;
 	int64_t days = ls_timefmt_days_from_civil(c->year, (unsigned)c->mon,
-	    (unsigned)c->day);
-	int64_t secs = days * 86400 + c->hour * 3600 + c->min * 60 + c->sec -
-	    c->utcoff;
+	                                          (unsigned)c->day);
+	int64_t secs =
+	    days * 86400 + c->hour * 3600 + c->min * 60 + c->sec - c->utcoff;
 	if (secs > SEC_MAX || secs < SEC_MIN)
 		return LS_ERANGE;
 	*ns = secs * NS_PER_SEC + c->nsec;
@@ -85,8 +84,8 @@ ls_timefmt_current_year(void)
 	unsigned m, d;
 	time_t now = time(NULL);
 
-	ls_timefmt_civil_from_days((int64_t)now / 86400 -
-	    ((int64_t)now % 86400 < 0), &y, &m, &d);
+	ls_timefmt_civil_from_days(
+	    (int64_t)now / 86400 - ((int64_t)now % 86400 < 0), &y, &m, &d);
 	return (int)y;
 }
 
@@ -142,8 +141,9 @@ fraction(const char *p, size_t n, size_t *i, int comma, int32_t *nsec)
 		}
 		k++;
 	}
-	static const int32_t scale[10] = { 1000000000, 100000000, 10000000,
-		1000000, 100000, 10000, 1000, 100, 10, 1 };
+	static const int32_t scale[10] = {
+	    1000000000, 100000000, 10000000, 1000000, 100000,
+	    10000,      1000,      100,      10,      1};
 	*nsec = v * scale[nd];
 	*i = k;
 }
@@ -254,7 +254,7 @@ finish(const ls_civil *c, size_t i, int64_t *ns, size_t *used)
 int
 ls_timefmt_iso8601(const char *p, size_t n, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	size_t i;
 
 	c.year = digits(p, n, 0, 4);
@@ -276,7 +276,7 @@ ls_timefmt_iso8601(const char *p, size_t n, int64_t *ns, size_t *used)
 int
 ls_timefmt_bsd(const char *p, size_t n, int year, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	size_t i;
 
 	c.year = year;
@@ -306,7 +306,7 @@ ls_timefmt_bsd(const char *p, size_t n, int year, int64_t *ns, size_t *used)
 int
 ls_timefmt_ctime(const char *p, size_t n, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	size_t i = 0;
 	int bracket = char_at(p, n, 0, '[');
 
@@ -344,7 +344,7 @@ ls_timefmt_ctime(const char *p, size_t n, int64_t *ns, size_t *used)
 int
 ls_timefmt_clf(const char *p, size_t n, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	size_t i = 0;
 	int bracket = char_at(p, n, 0, '[');
 
@@ -376,7 +376,7 @@ ls_timefmt_clf(const char *p, size_t n, int64_t *ns, size_t *used)
 int
 ls_timefmt_bgl(const char *p, size_t n, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	size_t i;
 
 	c.year = digits(p, n, 0, 4);
@@ -385,10 +385,10 @@ ls_timefmt_bgl(const char *p, size_t n, int64_t *ns, size_t *used)
 	c.hour = digits(p, n, 11, 2);
 	c.min = digits(p, n, 14, 2);
 	c.sec = digits(p, n, 17, 2);
-	if (c.year < 0 || c.mon < 0 || c.day < 0 || c.hour < 0 ||
-	    c.min < 0 || c.sec < 0 || !char_at(p, n, 4, '-') ||
-	    !char_at(p, n, 7, '-') || !char_at(p, n, 10, '-') ||
-	    !char_at(p, n, 13, '.') || !char_at(p, n, 16, '.'))
+	if (c.year < 0 || c.mon < 0 || c.day < 0 || c.hour < 0 || c.min < 0 ||
+	    c.sec < 0 || !char_at(p, n, 4, '-') || !char_at(p, n, 7, '-') ||
+	    !char_at(p, n, 10, '-') || !char_at(p, n, 13, '.') ||
+	    !char_at(p, n, 16, '.'))
 		return LS_EPARSE;
 	i = 19;
 	fraction(p, n, &i, 0, &c.nsec);
@@ -404,7 +404,7 @@ year2(int yy)
 int
 ls_timefmt_yymmdd(const char *p, size_t n, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	int yy = digits(p, n, 0, 2);
 
 	c.mon = digits(p, n, 2, 2);
@@ -422,7 +422,7 @@ ls_timefmt_yymmdd(const char *p, size_t n, int64_t *ns, size_t *used)
 int
 ls_timefmt_slash(const char *p, size_t n, int64_t *ns, size_t *used)
 {
-	ls_civil c = { 0 };
+	ls_civil c = {0};
 	size_t i;
 
 	if (char_at(p, n, 2, '/')) {

@@ -38,7 +38,7 @@ int64_t ls_timefmt_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* Inverse of ls_timefmt_days_from_civil(); all outputs are required. */
 void ls_timefmt_civil_from_days(int64_t days, int64_t *y, unsigned *m,
-    unsigned *d);
+                                unsigned *d);
 
 /* Validate *c and convert it to ns since the epoch (UTC).  LS_EPARSE for an
  * impossible field, LS_ERANGE when out of the int64 range. */
@@ -62,7 +62,7 @@ int ls_timefmt_iso8601(const char *p, size_t n, int64_t *ns, size_t *used);
  * with a space), optionally with a fraction ("...:46.123456").  The line has
  * no year: the caller supplies it. */
 int ls_timefmt_bsd(const char *p, size_t n, int year, int64_t *ns,
-    size_t *used);
+                   size_t *used);
 
 /* ctime / Apache error log: "Sun Dec 04 04:47:44 2005", optionally with a
  * fraction ("04:47:44.123456") and optionally in brackets ("[...]"; the
@@ -96,6 +96,6 @@ int ls_timefmt_epoch(const char *p, size_t n, int64_t *ns, size_t *used);
  * slash, yymmdd, BSD with the given year, epoch) and return the first match.
  * Used for free-form "time" values in JSON and logfmt. */
 int ls_timefmt_any(const char *p, size_t n, int year, int64_t *ns,
-    size_t *used);
+                   size_t *used);
 
 #endif /* LS_TIMEFMT_H */

@@ -70,9 +70,9 @@ datasets_dir(void)
 /* ---- a small RFC 4180 CSV reader ---- */
 
 typedef struct csv {
-	char *buf;      /* decoded fields, NUL-separated */
-	char ***rows;   /* rows[r][c] points into buf */
-	size_t *ncols;  /* columns per row */
+	char *buf;     /* decoded fields, NUL-separated */
+	char ***rows;  /* rows[r][c] points into buf */
+	size_t *ncols; /* columns per row */
 	size_t nrows;
 } csv;
 
@@ -114,8 +114,8 @@ csv_parse(const char *text, size_t len, csv *out)
 				}
 			}
 			while (i < len && text[i] != ',' && text[i] != '\n' &&
-			    !(text[i] == '\r' && i + 1 < len &&
-			        text[i + 1] == '\n'))
+			       !(text[i] == '\r' && i + 1 < len &&
+			         text[i + 1] == '\n'))
 				*o++ = text[i++];
 			*o++ = '\0';
 			if (nc == cap_cols) {
@@ -135,10 +135,10 @@ csv_parse(const char *text, size_t len, csv *out)
 		}
 		if (out->nrows == cap_rows) {
 			cap_rows *= 2;
-			out->rows = realloc(out->rows,
-			    cap_rows * sizeof(*out->rows));
-			out->ncols = realloc(out->ncols,
-			    cap_rows * sizeof(*out->ncols));
+			out->rows =
+			    realloc(out->rows, cap_rows * sizeof(*out->rows));
+			out->ncols =
+			    realloc(out->ncols, cap_rows * sizeof(*out->ncols));
 		}
 		out->rows[out->nrows] = cols;
 		out->ncols[out->nrows] = nc;
@@ -172,11 +172,10 @@ csv_col(const csv *c, const char *name)
 static void
 test_csv_reader(void **state)
 {
-	static const char text[] =
-	    "a,b,c\r\n"
-	    "1,\"x, y\",\"say \"\"hi\"\"\"\r\n"
-	    "2,,\"multi\nline\"\n"
-	    "3,plain,\"\"";
+	static const char text[] = "a,b,c\r\n"
+	                           "1,\"x, y\",\"say \"\"hi\"\"\"\r\n"
+	                           "2,,\"multi\nline\"\n"
+	                           "3,plain,\"\"";
 	csv c;
 
 	(void)state;
@@ -198,8 +197,9 @@ test_csv_reader(void **state)
 static int
 month_of(const char *m)
 {
-	static const char *const names[12] = { "Jan", "Feb", "Mar", "Apr",
-		"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char *const names[12] = {"Jan", "Feb", "Mar", "Apr",
+	                                      "May", "Jun", "Jul", "Aug",
+	                                      "Sep", "Oct", "Nov", "Dec"};
 	for (int i = 0; i < 12; i++) {
 		if (strcmp(m, names[i]) == 0)
 			return i + 1;
@@ -241,7 +241,7 @@ static int
 str_is(ls_str s, const char *want)
 {
 	return s.len == strlen(want) &&
-	    (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
+	       (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
 }
 
 static void
@@ -261,7 +261,7 @@ expect_str(sys_ctx *x, const char *what, ls_str got, const char *want)
 {
 	if (!str_is(got, want))
 		mismatch(x, "%s: got '%.*s', want '%s'", what, (int)got.len,
-		    got.ptr != NULL ? got.ptr : "", want);
+		         got.ptr != NULL ? got.ptr : "", want);
 }
 
 static ls_str
@@ -285,7 +285,7 @@ expect_time(sys_ctx *x, int64_t want)
 {
 	if (x->ev->time_ns != want)
 		mismatch(x, "time: got %lld, want %lld",
-		    (long long)x->ev->time_ns, (long long)want);
+		         (long long)x->ev->time_ns, (long long)want);
 }
 
 static void
@@ -294,7 +294,7 @@ expect_level(sys_ctx *x, const char *text, ls_level want)
 	expect_str(x, "level_text", x->ev->level_text, text);
 	if (x->ev->level != want)
 		mismatch(x, "level: got %s, want %s",
-		    ls_level_name(x->ev->level), ls_level_name(want));
+		         ls_level_name(x->ev->level), ls_level_name(want));
 }
 
 /* Level words of the samples, mapped by hand (not via ls_level_parse). */
@@ -305,11 +305,11 @@ want_level(const char *w)
 		const char *w;
 		ls_level l;
 	} map[] = {
-		{ "INFO", LS_LEVEL_INFO }, { "notice", LS_LEVEL_NOTICE },
-		{ "error", LS_LEVEL_ERROR }, { "ERROR", LS_LEVEL_ERROR },
-		{ "WARN", LS_LEVEL_WARN }, { "WARNING", LS_LEVEL_WARN },
-		{ "FATAL", LS_LEVEL_FATAL }, { "SEVERE", LS_LEVEL_FATAL },
-		{ "FAILURE", LS_LEVEL_FATAL }, { "DEBUG", LS_LEVEL_DEBUG },
+	    {"INFO", LS_LEVEL_INFO},     {"notice", LS_LEVEL_NOTICE},
+	    {"error", LS_LEVEL_ERROR},   {"ERROR", LS_LEVEL_ERROR},
+	    {"WARN", LS_LEVEL_WARN},     {"WARNING", LS_LEVEL_WARN},
+	    {"FATAL", LS_LEVEL_FATAL},   {"SEVERE", LS_LEVEL_FATAL},
+	    {"FAILURE", LS_LEVEL_FATAL}, {"DEBUG", LS_LEVEL_DEBUG},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (strcmp(map[i].w, w) == 0)
@@ -332,16 +332,16 @@ check_apache(sys_ctx *x)
 	ls_str ra = attr_of(x->ev, "remote_addr");
 
 	assert_int_equal(sscanf(col(x, "Time"), "%3s %3s %d %d:%d:%d %d", dow,
-	                     mon, &d, &h, &mi, &s, &y),
-	    7);
+	                        mon, &d, &h, &mi, &s, &y),
+	                 7);
 	expect_time(x, utc_ns(y, month_of(mon), d, h, mi, s, 0));
 	expect_level(x, col(x, "Level"), want_level(col(x, "Level")));
 	if (ra.len != 0) {
 		snprintf(buf, sizeof(buf), "[client %.*s] %.*s", (int)ra.len,
-		    ra.ptr, (int)x->ev->message.len, x->ev->message.ptr);
+		         ra.ptr, (int)x->ev->message.len, x->ev->message.ptr);
 		if (strcmp(buf, col(x, "Content")) != 0)
 			mismatch(x, "content: got '%s', want '%s'", buf,
-			    col(x, "Content"));
+			         col(x, "Content"));
 	} else {
 		expect_str(x, "message", x->ev->message, col(x, "Content"));
 	}
@@ -360,12 +360,12 @@ check_bgl(sys_ctx *x)
 	long long epoch = atoll(col(x, "Timestamp"));
 
 	assert_int_equal(sscanf(col(x, "Time"), "%d-%d-%d-%d.%d.%d.%d", &y, &mo,
-	                     &d, &h, &mi, &s, &us),
-	    7);
+	                        &d, &h, &mi, &s, &us),
+	                 7);
 	int64_t want = (int64_t)epoch * 1000000000LL + (int64_t)us * 1000;
 	int64_t wall = utc_ns(y, mo, d, h, mi, s, (long)us * 1000);
 	assert_true(want - wall == 7 * 3600 * 1000000000LL ||
-	    want - wall == 8 * 3600 * 1000000000LL);
+	            want - wall == 8 * 3600 * 1000000000LL);
 	expect_time(x, want);
 	expect_attr(x, "label", col(x, "Label"));
 	expect_str(x, "host", x->ev->host, col(x, "Node"));
@@ -420,8 +420,8 @@ check_linux(sys_ctx *x)
 
 	d = atoi(col(x, "Date"));
 	assert_int_equal(sscanf(col(x, "Time"), "%d:%d:%d", &h, &mi, &s), 3);
-	expect_time(x,
-	    utc_ns(SYSLOG_YEAR, month_of(col(x, "Month")), d, h, mi, s, 0));
+	expect_time(
+	    x, utc_ns(SYSLOG_YEAR, month_of(col(x, "Month")), d, h, mi, s, 0));
 	expect_str(x, "host", x->ev->host, col(x, "Level"));
 	expect_str(x, "service", x->ev->service, col(x, "Component"));
 	expect_attr(x, "pid", col(x, "PID"));
@@ -440,7 +440,7 @@ check_openssh(sys_ctx *x)
 
 	assert_int_equal(sscanf(col(x, "Time"), "%d:%d:%d", &h, &mi, &s), 3);
 	expect_time(x, utc_ns(SYSLOG_YEAR, month_of(col(x, "Date")),
-	                   atoi(col(x, "Day")), h, mi, s, 0));
+	                      atoi(col(x, "Day")), h, mi, s, 0));
 	expect_str(x, "host", x->ev->host, col(x, "Component"));
 	expect_str(x, "service", x->ev->service, "sshd");
 	expect_attr(x, "pid", col(x, "Pid"));
@@ -480,10 +480,10 @@ check_zookeeper(sys_ctx *x)
 	expect_time(x, utc_ns(y, mo, d, h, mi, s, ms * 1000000L));
 	expect_level(x, col(x, "Level"), want_level(col(x, "Level")));
 	snprintf(want, sizeof(want), "%s:%s", col(x, "Node"),
-	    col(x, "Component"));
+	         col(x, "Component"));
 	snprintf(got, sizeof(got), "%.*s:%.*s", (int)th.len,
-	    th.ptr != NULL ? th.ptr : "", (int)co.len,
-	    co.ptr != NULL ? co.ptr : "");
+	         th.ptr != NULL ? th.ptr : "", (int)co.len,
+	         co.ptr != NULL ? co.ptr : "");
 	if (strcmp(want, got) != 0)
 		mismatch(x, "thread:component: got '%s', want '%s'", got, want);
 	expect_attr(x, "line", col(x, "Id"));
@@ -511,15 +511,15 @@ run_system(const system_t *sys, ls_format format)
 	int bad = 0;
 	size_t line_no = 0;
 
-	snprintf(path, sizeof(path), "%s/loghub/%s/%s_2k.log",
-	    datasets_dir(), sys->name, sys->name);
+	snprintf(path, sizeof(path), "%s/loghub/%s/%s_2k.log", datasets_dir(),
+	         sys->name, sys->name);
 	log = slurp(path, &loglen);
 	if (log == NULL) {
 		print_message("loghub dataset missing (%s): skipped\n", path);
 		skip();
 	}
 	snprintf(path, sizeof(path), "%s/loghub/%s/%s_2k.log_structured.csv",
-	    datasets_dir(), sys->name, sys->name);
+	         datasets_dir(), sys->name, sys->name);
 	csvtext = slurp(path, &csvlen);
 	assert_non_null(csvtext);
 	assert_int_equal(csv_parse(csvtext, csvlen, &c), 0);
@@ -538,21 +538,22 @@ run_system(const system_t *sys, ls_format format)
 		line_no++;
 		assert_true(line_no < c.nrows);
 		const char *reason = NULL;
-		int rc = ls_parser_parse(&p, log + i, n - i, &ev, &arena,
-		    &reason);
-		sys_ctx x = { &c, c.rows[line_no], &ev, "" };
+		int rc =
+		    ls_parser_parse(&p, log + i, n - i, &ev, &arena, &reason);
+		sys_ctx x = {&c, c.rows[line_no], &ev, ""};
 		assert_int_equal(atol(col(&x, "LineId")), (long)line_no);
 		if (rc != 0) {
 			snprintf(x.why, sizeof(x.why), "rc %s: %s",
-			    ls_errname(rc), reason);
+			         ls_errname(rc), reason);
 		} else {
 			sys->check(&x);
 		}
 		if (x.why[0] != '\0') {
 			if (bad < 10)
 				print_message("%s/%s line %zu: %s\n  %.*s\n",
-				    sys->name, ls_format_name(format),
-				    line_no, x.why, (int)(n - i), log + i);
+				              sys->name, ls_format_name(format),
+				              line_no, x.why, (int)(n - i),
+				              log + i);
 			bad++;
 		}
 		ls_arena_reset(&arena);
@@ -567,14 +568,14 @@ run_system(const system_t *sys, ls_format format)
 }
 
 static const system_t systems[] = {
-	{ "Apache", LS_FMT_APACHE_ERROR, check_apache },
-	{ "BGL", LS_FMT_BGL, check_bgl },
-	{ "HDFS", LS_FMT_LOG4J, check_hdfs },
-	{ "Hadoop", LS_FMT_LOG4J, check_hadoop },
-	{ "Linux", LS_FMT_RFC3164, check_linux },
-	{ "OpenSSH", LS_FMT_RFC3164, check_openssh },
-	{ "Spark", LS_FMT_LOG4J, check_spark },
-	{ "Zookeeper", LS_FMT_LOG4J, check_zookeeper },
+    {"Apache", LS_FMT_APACHE_ERROR, check_apache},
+    {"BGL", LS_FMT_BGL, check_bgl},
+    {"HDFS", LS_FMT_LOG4J, check_hdfs},
+    {"Hadoop", LS_FMT_LOG4J, check_hadoop},
+    {"Linux", LS_FMT_RFC3164, check_linux},
+    {"OpenSSH", LS_FMT_RFC3164, check_openssh},
+    {"Spark", LS_FMT_LOG4J, check_spark},
+    {"Zookeeper", LS_FMT_LOG4J, check_zookeeper},
 };
 
 static void
@@ -586,11 +587,11 @@ run_all(const system_t *sys)
 		run_system(sys, LS_FMT_SYSLOG);
 }
 
-#define SYSTEM_TEST(fn, i)                                                \
-	static void fn(void **state)                                       \
-	{                                                                  \
-		(void)state;                                               \
-		run_all(&systems[i]);                                      \
+#define SYSTEM_TEST(fn, i)                                                     \
+	static void fn(void **state)                                           \
+	{                                                                      \
+		(void)state;                                                   \
+		run_all(&systems[i]);                                          \
 	}
 
 SYSTEM_TEST(test_apache, 0)
@@ -606,15 +607,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_csv_reader),
-		cmocka_unit_test(test_apache),
-		cmocka_unit_test(test_bgl),
-		cmocka_unit_test(test_hdfs),
-		cmocka_unit_test(test_hadoop),
-		cmocka_unit_test(test_linux),
-		cmocka_unit_test(test_openssh),
-		cmocka_unit_test(test_spark),
-		cmocka_unit_test(test_zookeeper),
+	    cmocka_unit_test(test_csv_reader), cmocka_unit_test(test_apache),
+	    cmocka_unit_test(test_bgl),        cmocka_unit_test(test_hdfs),
+	    cmocka_unit_test(test_hadoop),     cmocka_unit_test(test_linux),
+	    cmocka_unit_test(test_openssh),    cmocka_unit_test(test_spark),
+	    cmocka_unit_test(test_zookeeper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@
 #include "actors/timefmt.h"
 #include "runtime/err.h"
 
-#define S(x) ((int64_t)(x) * 1000000000LL)
+#define S(x) ((int64_t)(x)*1000000000LL)
 
 struct fixture {
 	ls_arena arena;
@@ -28,7 +28,7 @@ struct fixture {
 	char *copy; /* the line being parsed; events borrow from it */
 	size_t len;
 	const char *reason;
-	int year;   /* default_year given to the parser */
+	int year; /* default_year given to the parser */
 };
 
 static int
@@ -89,18 +89,18 @@ parse_ok(struct fixture *f, ls_format fmt, const char *line)
 	rc = parse(f, fmt, line);
 	if (rc != 0)
 		fail_msg("%s: rc %d (%s) for: %s", ls_format_name(fmt), rc,
-		    f->reason, line);
+		         f->reason, line);
 }
 
 /* A line that must fail with LS_EPARSE and a reason containing word. */
 static void
 parse_bad(struct fixture *f, ls_format fmt, const char *line, size_t n,
-    const char *word)
+          const char *word)
 {
 	int rc = parse_n(f, fmt, line, n);
 	if (rc != LS_EPARSE)
 		fail_msg("%s: rc %d, want LS_EPARSE for: %.*s",
-		    ls_format_name(fmt), rc, (int)n, line);
+		         ls_format_name(fmt), rc, (int)n, line);
 	assert_non_null(f->reason);
 	if (strstr(f->reason, word) == NULL)
 		fail_msg("reason '%s' lacks '%s'", f->reason, word);
@@ -110,9 +110,9 @@ static void
 assert_ls(ls_str got, const char *want)
 {
 	if (!(got.len == strlen(want) &&
-	        (got.len == 0 || memcmp(got.ptr, want, got.len) == 0)))
+	      (got.len == 0 || memcmp(got.ptr, want, got.len) == 0)))
 		fail_msg("got '%.*s', want '%s'", (int)got.len,
-		    got.ptr != NULL ? got.ptr : "", want);
+		         got.ptr != NULL ? got.ptr : "", want);
 }
 
 /* An attribute (or named field) value; "" when absent. */
@@ -124,7 +124,7 @@ assert_field(const ls_event *ev, const char *name, const char *want)
 	if (want == NULL) {
 		if (present)
 			fail_msg("field %s present: '%.*s'", name, (int)v.len,
-			    v.ptr);
+			         v.ptr);
 		return;
 	}
 	if (!present)
@@ -144,9 +144,10 @@ borrowed(const struct fixture *f, ls_str s)
 static void
 test_format_names(void **state)
 {
-	static const char *const names[] = { "auto", "json", "logfmt",
-		"syslog", "rfc3164", "rfc5424", "clf", "apache_error",
-		"nginx_error", "log4j", "bgl" };
+	static const char *const names[] = {
+	    "auto",        "json",    "logfmt", "syslog",
+	    "rfc3164",     "rfc5424", "clf",    "apache_error",
+	    "nginx_error", "log4j",   "bgl"};
 	ls_format f = LS_FMT_JSON;
 
 	(void)state;
@@ -173,7 +174,8 @@ test_rfc5424(void **state)
 	ls_event *ev = &f->ev;
 
 	/* RFC 5424 6.5 example 3, with a BOM before the MSG. */
-	parse_ok(f, LS_FMT_RFC5424,
+	parse_ok(
+	    f, LS_FMT_RFC5424,
 	    "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - "
 	    "ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" "
 	    "eventID=\"1011\"] \xEF\xBB\xBF"
@@ -194,10 +196,10 @@ test_rfc5424(void **state)
 
 	/* Also through the detecting "syslog" format. */
 	assert_int_equal(parse(f, LS_FMT_SYSLOG,
-	                     "<34>1 2003-08-24T05:14:15.000003-07:00 "
-	                     "192.0.2.1 myproc 8710 - - %% It's time to make "
-	                     "the do-nuts."),
-	    0);
+	                       "<34>1 2003-08-24T05:14:15.000003-07:00 "
+	                       "192.0.2.1 myproc 8710 - - %% It's time to make "
+	                       "the do-nuts."),
+	                 0);
 	assert_int_equal(ev->time_ns, S(1061727255) + 3000);
 	assert_int_equal(ev->level, LS_LEVEL_FATAL); /* auth.crit */
 	assert_ls(ev->level_text, "crit");
@@ -218,7 +220,8 @@ test_rfc5424(void **state)
 
 	/* Two SD elements, escapes in a PARAM-VALUE (unescaped into the
 	 * arena), and an empty value. */
-	parse_ok(f, LS_FMT_RFC5424,
+	parse_ok(
+	    f, LS_FMT_RFC5424,
 	    "<14>1 2003-10-11T22:14:15Z h app 1 - [a@1 x=\"q\\\"uo\\\\te\\]d\" "
 	    "e=\"\"][b@2 y=\"2\"] body");
 	assert_field(ev, "x", "q\"uo\\te]d");
@@ -235,7 +238,8 @@ test_rfc3164(void **state)
 	ls_event *ev = &f->ev;
 
 	/* RFC 3164 5.4 example 1. */
-	parse_ok(f, LS_FMT_RFC3164,
+	parse_ok(
+	    f, LS_FMT_RFC3164,
 	    "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick "
 	    "on /dev/pts/8");
 	assert_int_equal(ev->time_ns, S(1065910455)); /* default_year 2003 */
@@ -250,8 +254,8 @@ test_rfc3164(void **state)
 	/* Without <PRI> (a syslog file): no level; a pid; trailing spaces
 	 * and a CR are dropped. */
 	parse_ok(f, LS_FMT_RFC3164,
-	    "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication "
-	    "failure; logname= uid=0  \r");
+	         "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication "
+	         "failure; logname= uid=0  \r");
 	assert_int_equal(ev->level, LS_LEVEL_UNKNOWN);
 	assert_ls(ev->level_text, "");
 	assert_ls(ev->host, "combo");
@@ -268,14 +272,15 @@ test_rfc3164(void **state)
 	assert_ls(ev->message, "hello");
 
 	/* A tag with a space, as syslogd writes its own restarts. */
-	parse_ok(f, LS_FMT_RFC3164, "Jun 19 04:09:11 combo syslogd 1.4.1: "
-	                            "restart.");
+	parse_ok(f, LS_FMT_RFC3164,
+	         "Jun 19 04:09:11 combo syslogd 1.4.1: "
+	         "restart.");
 	assert_ls(ev->service, "syslogd 1.4.1");
 	assert_ls(ev->message, "restart.");
 
 	/* No tag at all: everything after the host is the message. */
 	parse_ok(f, LS_FMT_RFC3164,
-	    "Jun 19 04:09:11 combo last message repeated 3 times");
+	         "Jun 19 04:09:11 combo last message repeated 3 times");
 	assert_ls(ev->host, "combo");
 	assert_ls(ev->service, "");
 	assert_ls(ev->message, "last message repeated 3 times");
@@ -283,7 +288,7 @@ test_rfc3164(void **state)
 	/* rsyslog's file format: an RFC 3339 timestamp.  "auto" first tries
 	 * log4j (ISO timestamp) and falls back to syslog. */
 	parse_ok(f, LS_FMT_RFC3164,
-	    "2024-03-01T10:00:00.5+01:00 web01 nginx[42]: started");
+	         "2024-03-01T10:00:00.5+01:00 web01 nginx[42]: started");
 	assert_int_equal(ev->time_ns, S(1709283600) + 500000000);
 	assert_ls(ev->host, "web01");
 	assert_ls(ev->service, "nginx");
@@ -307,8 +312,7 @@ test_syslog_current_year(void **state)
 	/* default_year 0: this year, or last year for a date more than a
 	 * week ahead. */
 	f->year = 0;
-	assert_int_equal(parse(f, LS_FMT_RFC3164, "Jan  1 00:00:00 h p: x"),
-	    0);
+	assert_int_equal(parse(f, LS_FMT_RFC3164, "Jan  1 00:00:00 h p: x"), 0);
 	ls_timefmt_civil_from_days(f->ev.time_ns / S(86400), &y, &m, &d);
 	assert_int_equal(y, ls_timefmt_current_year());
 	assert_int_equal(m, 1);
@@ -325,10 +329,10 @@ test_clf(void **state)
 
 	/* Combined log format (Apache documentation example). */
 	parse_ok(f, LS_FMT_CLF,
-	    "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET "
-	    "/apache_pb.gif HTTP/1.0\" 200 2326 "
-	    "\"http://www.example.com/start.html\" \"Mozilla/4.08 [en] "
-	    "(Win98; I ;Nav)\"");
+	         "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET "
+	         "/apache_pb.gif HTTP/1.0\" 200 2326 "
+	         "\"http://www.example.com/start.html\" \"Mozilla/4.08 [en] "
+	         "(Win98; I ;Nav)\"");
 	assert_int_equal(ev->time_ns, S(971211336));
 	assert_field(ev, "remote_addr", "127.0.0.1");
 	assert_field(ev, "ident", NULL);
@@ -346,8 +350,8 @@ test_clf(void **state)
 
 	/* Common format with "-" fields: absent attributes; 404 is WARN. */
 	parse_ok(f, LS_FMT_CLF,
-	    "192.168.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /x?a=1 "
-	    "HTTP/1.1\" 404 -");
+	         "192.168.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /x?a=1 "
+	         "HTTP/1.1\" 404 -");
 	assert_field(ev, "user", NULL);
 	assert_field(ev, "bytes", NULL);
 	assert_field(ev, "status", "404");
@@ -356,7 +360,8 @@ test_clf(void **state)
 	assert_int_equal(ev->level, LS_LEVEL_WARN);
 
 	/* Escaped quotes inside a field, "-" referrer, an extra field. */
-	parse_ok(f, LS_FMT_CLF,
+	parse_ok(
+	    f, LS_FMT_CLF,
 	    "::1 - - [10/Oct/2000:13:55:36 +0000] \"POST /api HTTP/2.0\" 503 "
 	    "12 \"-\" \"curl \\\"7.88\\\"\" \"10.0.0.1\"");
 	assert_field(ev, "remote_addr", "::1");
@@ -369,8 +374,8 @@ test_clf(void **state)
 	/* A request line that is not "METHOD path proto" (a TLS hello sent
 	 * to a plain port, as nginx logs it) stays only the message. */
 	parse_ok(f, LS_FMT_CLF,
-	    "10.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "
-	    "\"\\x16\\x03\\x01\\x00\" 400 150");
+	         "10.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "
+	         "\"\\x16\\x03\\x01\\x00\" 400 150");
 	assert_ls(ev->message, "\\x16\\x03\\x01\\x00");
 	assert_field(ev, "method", NULL);
 	assert_field(ev, "status", "400");
@@ -384,9 +389,9 @@ test_apache_error(void **state)
 
 	/* Apache 2.4 layout. */
 	parse_ok(f, LS_FMT_APACHE_ERROR,
-	    "[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid "
-	    "35708:tid 4328636416] [client 72.15.99.187:51234] AH00128: "
-	    "File does not exist: /usr/local/apache2/htdocs/favicon.ico");
+	         "[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid "
+	         "35708:tid 4328636416] [client 72.15.99.187:51234] AH00128: "
+	         "File does not exist: /usr/local/apache2/htdocs/favicon.ico");
 	assert_int_equal(ev->time_ns, S(1315564949) + 902022000);
 	assert_field(ev, "module", "core");
 	assert_ls(ev->level_text, "error");
@@ -399,12 +404,12 @@ test_apache_error(void **state)
 
 	/* Apache 2.2 layout, as in the Loghub sample. */
 	parse_ok(f, LS_FMT_APACHE_ERROR,
-	    "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok "
-	    "/etc/httpd/conf/workers2.properties");
+	         "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok "
+	         "/etc/httpd/conf/workers2.properties");
 	assert_int_equal(ev->time_ns, S(1133671664));
 	assert_int_equal(ev->level, LS_LEVEL_NOTICE);
 	assert_ls(ev->message,
-	    "workerEnv.init() ok /etc/httpd/conf/workers2.properties");
+	          "workerEnv.init() ok /etc/httpd/conf/workers2.properties");
 	assert_int_equal(ev->nattrs, 0);
 }
 
@@ -414,7 +419,8 @@ test_nginx_error(void **state)
 	struct fixture *f = *state;
 	ls_event *ev = &f->ev;
 
-	parse_ok(f, LS_FMT_NGINX_ERROR,
+	parse_ok(
+	    f, LS_FMT_NGINX_ERROR,
 	    "2011/06/10 13:30:10 [error] 12345#0: *1 open() "
 	    "\"/usr/share/nginx/html/favicon.ico\" failed (2: No such file or "
 	    "directory), client: 127.0.0.1, server: localhost, request: "
@@ -433,7 +439,7 @@ test_nginx_error(void **state)
 	assert_field(ev, "http_host", "localhost:8080");
 
 	parse_ok(f, LS_FMT_NGINX_ERROR,
-	    "2024/01/05 10:00:00 [notice] 1#1: signal process started");
+	         "2024/01/05 10:00:00 [notice] 1#1: signal process started");
 	assert_int_equal(ev->level, LS_LEVEL_NOTICE);
 	assert_ls(ev->message, "signal process started");
 	assert_field(ev, "connection", NULL);
@@ -448,8 +454,9 @@ test_log4j(void **state)
 	ls_event *ev = &f->ev;
 
 	/* PatternLayout "%d [%t] %-5p %c - %m". */
-	parse_ok(f, LS_FMT_LOG4J, "2024-01-05 10:00:00,123 [main] INFO  "
-	                          "org.example.App - Started in 3 s");
+	parse_ok(f, LS_FMT_LOG4J,
+	         "2024-01-05 10:00:00,123 [main] INFO  "
+	         "org.example.App - Started in 3 s");
 	assert_int_equal(ev->time_ns, S(1704448800) + 123000000);
 	assert_field(ev, "thread", "main");
 	assert_int_equal(ev->level, LS_LEVEL_INFO);
@@ -459,8 +466,8 @@ test_log4j(void **state)
 
 	/* Spring Boot. */
 	parse_ok(f, LS_FMT_LOG4J,
-	    "2024-01-05 10:00:00.123  WARN 4242 --- [           main] "
-	    "o.s.b.StartupInfoLogger                  : Starting App");
+	         "2024-01-05 10:00:00.123  WARN 4242 --- [           main] "
+	         "o.s.b.StartupInfoLogger                  : Starting App");
 	assert_int_equal(ev->level, LS_LEVEL_WARN);
 	assert_field(ev, "pid", "4242");
 	assert_field(ev, "thread", "main");
@@ -468,27 +475,31 @@ test_log4j(void **state)
 	assert_ls(ev->message, "Starting App");
 
 	/* The four Loghub layouts. */
-	parse_ok(f, LS_FMT_LOG4J,
+	parse_ok(
+	    f, LS_FMT_LOG4J,
 	    "081109 203615 148 INFO dfs.DataNode$PacketResponder: "
 	    "PacketResponder 1 for block blk_38865049064139660 terminating");
 	assert_field(ev, "pid", "148");
 	assert_field(ev, "component", "dfs.DataNode$PacketResponder");
-	assert_ls(ev->message,
+	assert_ls(
+	    ev->message,
 	    "PacketResponder 1 for block blk_38865049064139660 terminating");
 	parse_ok(f, LS_FMT_LOG4J,
-	    "2015-10-18 18:01:47,978 INFO [main] "
-	    "org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Created "
-	    "MRAppMaster");
+	         "2015-10-18 18:01:47,978 INFO [main] "
+	         "org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Created "
+	         "MRAppMaster");
 	assert_field(ev, "thread", "main");
 	assert_field(ev, "component",
-	    "org.apache.hadoop.mapreduce.v2.app.MRAppMaster");
-	parse_ok(f, LS_FMT_LOG4J,
+	             "org.apache.hadoop.mapreduce.v2.app.MRAppMaster");
+	parse_ok(
+	    f, LS_FMT_LOG4J,
 	    "17/06/09 20:10:40 INFO spark.SecurityManager: Changing view acls "
 	    "to: yarn,curi");
 	assert_int_equal(ev->time_ns, S(1497039040));
 	assert_field(ev, "component", "spark.SecurityManager");
 	assert_ls(ev->message, "Changing view acls to: yarn,curi");
-	parse_ok(f, LS_FMT_LOG4J,
+	parse_ok(
+	    f, LS_FMT_LOG4J,
 	    "2015-07-29 17:41:44,747 - INFO  "
 	    "[QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] "
 	    "- Notification time out: 3200");
@@ -505,9 +516,9 @@ test_bgl(void **state)
 	ls_event *ev = &f->ev;
 
 	parse_ok(f, LS_FMT_BGL,
-	    "APPREAD 1117869872 2005.06.04 R04-M1-N4-I:J18-U11 "
-	    "2005-06-04-00.24.32.432192 R04-M1-N4-I:J18-U11 RAS APP FATAL "
-	    "ciod: failed to read message prefix on control stream");
+	         "APPREAD 1117869872 2005.06.04 R04-M1-N4-I:J18-U11 "
+	         "2005-06-04-00.24.32.432192 R04-M1-N4-I:J18-U11 RAS APP FATAL "
+	         "ciod: failed to read message prefix on control stream");
 	/* The epoch field is UTC; the local wall clock gives the fraction. */
 	assert_int_equal(ev->time_ns, S(1117869872) + 432192000);
 	assert_field(ev, "label", "APPREAD");
@@ -517,7 +528,7 @@ test_bgl(void **state)
 	assert_int_equal(ev->level, LS_LEVEL_FATAL);
 	assert_ls(ev->level_text, "FATAL");
 	assert_ls(ev->message,
-	    "ciod: failed to read message prefix on control stream");
+	          "ciod: failed to read message prefix on control stream");
 }
 
 /* ---- JSON and logfmt ---- */
@@ -529,7 +540,8 @@ test_json(void **state)
 	ls_event *ev = &f->ev;
 
 	/* The corpus format of tools/make_corpus.py: all borrowed. */
-	parse_ok(f, LS_FMT_JSON,
+	parse_ok(
+	    f, LS_FMT_JSON,
 	    "{\"ts\":\"2024-03-01T00:00:00.123Z\",\"service\":\"Apache\","
 	    "\"level\":\"INFO\",\"host\":\"web-03\",\"message\":\"jk2_init() "
 	    "Found child 6725\"}");
@@ -545,12 +557,12 @@ test_json(void **state)
 
 	/* Escapes, \u incl. a surrogate pair, scalars, nested, null. */
 	parse_ok(f, LS_FMT_JSON,
-	    " { \"msg\" : \"a \\\"q\\\"\\n\\t\\\\ \\/ \\u00e9\\u20ac"
-	    "\\ud83d\\ude00\" , \"n\":-4.5e3, \"ok\":true, \"no\":false, "
-	    "\"nested\":{\"a\":[1,{\"b\":\"\\u0041\"}]}, \"arr\":[], "
-	    "\"nil\":null, \"k\\u0065y\":\"v\" } ");
+	         " { \"msg\" : \"a \\\"q\\\"\\n\\t\\\\ \\/ \\u00e9\\u20ac"
+	         "\\ud83d\\ude00\" , \"n\":-4.5e3, \"ok\":true, \"no\":false, "
+	         "\"nested\":{\"a\":[1,{\"b\":\"\\u0041\"}]}, \"arr\":[], "
+	         "\"nil\":null, \"k\\u0065y\":\"v\" } ");
 	assert_ls(ev->message,
-	    "a \"q\"\n\t\\ / \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+	          "a \"q\"\n\t\\ / \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
 	assert_false(borrowed(f, ev->message)); /* rewritten in the arena */
 	assert_field(ev, "n", "-4.5e3");
 	assert_field(ev, "ok", "true");
@@ -566,8 +578,9 @@ test_json(void **state)
 	assert_ls(ev->message, "x\xEF\xBF\xBDy\xEF\xBF\xBD");
 
 	/* Epoch numbers: milliseconds and fractional seconds; synonyms. */
-	parse_ok(f, LS_FMT_JSON, "{\"time\":1709251200123,\"lvl\":\"warn\","
-	                         "\"app\":\"db\",\"hostname\":\"h1\"}");
+	parse_ok(f, LS_FMT_JSON,
+	         "{\"time\":1709251200123,\"lvl\":\"warn\","
+	         "\"app\":\"db\",\"hostname\":\"h1\"}");
 	assert_int_equal(ev->time_ns, S(1709251200) + 123000000);
 	assert_int_equal(ev->level, LS_LEVEL_WARN);
 	assert_ls(ev->service, "db");
@@ -577,8 +590,8 @@ test_json(void **state)
 
 	/* pino/bunyan numeric levels; "logger" is the service. */
 	parse_ok(f, LS_FMT_JSON,
-	    "{\"level\":50,\"time\":\"1709251200\",\"msg\":\"boom\","
-	    "\"logger\":\"api\"}");
+	         "{\"level\":50,\"time\":\"1709251200\",\"msg\":\"boom\","
+	         "\"logger\":\"api\"}");
 	assert_int_equal(ev->level, LS_LEVEL_ERROR);
 	assert_ls(ev->level_text, "50");
 	assert_ls(ev->service, "api");
@@ -586,8 +599,9 @@ test_json(void **state)
 
 	/* A time that does not parse stays an attribute; a repeated
 	 * well-known key becomes an attribute too. */
-	parse_ok(f, LS_FMT_JSON, "{\"time\":\"yesterday\",\"msg\":\"a\","
-	                         "\"message\":\"b\"}");
+	parse_ok(f, LS_FMT_JSON,
+	         "{\"time\":\"yesterday\",\"msg\":\"a\","
+	         "\"message\":\"b\"}");
 	assert_int_equal(ev->time_ns, LS_TIME_UNKNOWN);
 	assert_field(ev, "time", "yesterday");
 	assert_ls(ev->message, "a");
@@ -601,7 +615,7 @@ test_json(void **state)
 	size_t off = (size_t)snprintf(big, sizeof(big), "{\"msg\":\"m\"");
 	for (int i = 0; i < 20; i++)
 		off += (size_t)snprintf(big + off, sizeof(big) - off,
-		    ",\"k%d\":%d", i, i);
+		                        ",\"k%d\":%d", i, i);
 	snprintf(big + off, sizeof(big) - off, "}");
 	parse_ok(f, LS_FMT_JSON, big);
 	assert_int_equal(ev->nattrs, LS_EVENT_MAX_ATTRS);
@@ -619,7 +633,8 @@ test_logfmt(void **state)
 	struct fixture *f = *state;
 	ls_event *ev = &f->ev;
 
-	parse_ok(f, LS_FMT_LOGFMT,
+	parse_ok(
+	    f, LS_FMT_LOGFMT,
 	    "ts=2024-03-01T00:00:00Z level=warn msg=\"disk almost "
 	    "\\\"full\\\"\\n\" service=db host=h1 pct=93.5 flag path=/a=b");
 	assert_int_equal(ev->time_ns, S(1709251200));
@@ -749,7 +764,7 @@ test_bad_arguments(void **state)
 	ls_parser_init(&p, LS_FMT_JSON);
 	assert_int_equal(p.default_year, 0);
 	assert_int_equal(ls_parser_parse(&p, "{}", 2, &f->ev, NULL, &reason),
-	    LS_EINVAL);
+	                 LS_EINVAL);
 	assert_non_null(reason);
 	assert_int_equal(
 	    ls_parser_parse(&p, NULL, 3, &f->ev, &f->arena, &reason),
@@ -761,9 +776,9 @@ test_bad_arguments(void **state)
 	/* reason may be NULL. */
 	p.format = LS_FMT_JSON;
 	assert_int_equal(ls_parser_parse(&p, "{", 1, &f->ev, &f->arena, NULL),
-	    LS_EPARSE);
+	                 LS_EPARSE);
 	assert_int_equal(ls_parser_parse(&p, "{}", 2, &f->ev, &f->arena, NULL),
-	    0);
+	                 0);
 }
 
 static void
@@ -773,37 +788,35 @@ test_detect(void **state)
 		const char *line;
 		ls_format want;
 	} cases[] = {
-		{ "{\"a\":1}", LS_FMT_JSON },
-		{ "<13>1 - - - - - -", LS_FMT_SYSLOG },
-		{ "<13>Oct 11 22:14:15 h su: x", LS_FMT_SYSLOG },
-		{ "Oct 11 22:14:15 h su: x", LS_FMT_RFC3164 },
-		{ "Jun  1 22:14:15 h su: x", LS_FMT_RFC3164 },
-		{ "[Sun Dec 04 04:47:44 2005] [notice] x",
-		    LS_FMT_APACHE_ERROR },
-		{ "2011/06/10 13:30:10 [error] 1#0: x", LS_FMT_NGINX_ERROR },
-		{ "2015-10-18 18:01:47,978 INFO [main] a: b", LS_FMT_LOG4J },
-		{ "17/06/09 20:10:40 INFO a: b", LS_FMT_LOG4J },
-		{ "081109 203615 148 INFO a: b", LS_FMT_LOG4J },
-		{ "- 1117838570 2005.06.03 R02 x", LS_FMT_BGL },
-		{ "KERNDTLB 1117838570 2005.06.03 R02 x", LS_FMT_BGL },
-		{ "127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET\"",
-		    LS_FMT_CLF },
-		{ "www.example.com - - [10/Oct/2000:13:55:36 -0700] \"GET\"",
-		    LS_FMT_CLF },
-		{ "level=info msg=x", LS_FMT_LOGFMT },
-		{ "a=1", LS_FMT_LOGFMT },
-		{ "hello world", LS_FMT_AUTO },
-		{ "", LS_FMT_AUTO },
+	    {"{\"a\":1}", LS_FMT_JSON},
+	    {"<13>1 - - - - - -", LS_FMT_SYSLOG},
+	    {"<13>Oct 11 22:14:15 h su: x", LS_FMT_SYSLOG},
+	    {"Oct 11 22:14:15 h su: x", LS_FMT_RFC3164},
+	    {"Jun  1 22:14:15 h su: x", LS_FMT_RFC3164},
+	    {"[Sun Dec 04 04:47:44 2005] [notice] x", LS_FMT_APACHE_ERROR},
+	    {"2011/06/10 13:30:10 [error] 1#0: x", LS_FMT_NGINX_ERROR},
+	    {"2015-10-18 18:01:47,978 INFO [main] a: b", LS_FMT_LOG4J},
+	    {"17/06/09 20:10:40 INFO a: b", LS_FMT_LOG4J},
+	    {"081109 203615 148 INFO a: b", LS_FMT_LOG4J},
+	    {"- 1117838570 2005.06.03 R02 x", LS_FMT_BGL},
+	    {"KERNDTLB 1117838570 2005.06.03 R02 x", LS_FMT_BGL},
+	    {"127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET\"", LS_FMT_CLF},
+	    {"www.example.com - - [10/Oct/2000:13:55:36 -0700] \"GET\"",
+	     LS_FMT_CLF},
+	    {"level=info msg=x", LS_FMT_LOGFMT},
+	    {"a=1", LS_FMT_LOGFMT},
+	    {"hello world", LS_FMT_AUTO},
+	    {"", LS_FMT_AUTO},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ls_format got = ls_format_detect(cases[i].line,
-		    strlen(cases[i].line));
+		ls_format got =
+		    ls_format_detect(cases[i].line, strlen(cases[i].line));
 		if (got != cases[i].want)
 			fail_msg("'%s': detected %s, want %s", cases[i].line,
-			    ls_format_name(got),
-			    ls_format_name(cases[i].want));
+			         ls_format_name(got),
+			         ls_format_name(cases[i].want));
 	}
 }
 
@@ -829,21 +842,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_names),
-		T(test_rfc5424),
-		T(test_rfc3164),
-		T(test_syslog_current_year),
-		T(test_clf),
-		T(test_apache_error),
-		T(test_nginx_error),
-		T(test_log4j),
-		T(test_bgl),
-		T(test_json),
-		T(test_logfmt),
-		T(test_broken),
-		T(test_bad_arguments),
-		cmocka_unit_test(test_detect),
-		T(test_event_cleared),
+	    cmocka_unit_test(test_format_names),
+	    T(test_rfc5424),
+	    T(test_rfc3164),
+	    T(test_syslog_current_year),
+	    T(test_clf),
+	    T(test_apache_error),
+	    T(test_nginx_error),
+	    T(test_log4j),
+	    T(test_bgl),
+	    T(test_json),
+	    T(test_logfmt),
+	    T(test_broken),
+	    T(test_bad_arguments),
+	    cmocka_unit_test(test_detect),
+	    T(test_event_cleared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

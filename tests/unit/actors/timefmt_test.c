@@ -17,7 +17,7 @@
 #include "actors/timefmt.h"
 #include "runtime/err.h"
 
-#define S(x) ((int64_t)(x) * 1000000000LL)
+#define S(x) ((int64_t)(x)*1000000000LL)
 
 typedef int (*prefix_fn)(const char *, size_t, int64_t *, size_t *);
 
@@ -47,7 +47,7 @@ expect_ok(prefix_fn fn, const char *text, int64_t want, size_t want_used)
 		fail_msg("'%s': rc %d", text, rc);
 	if (ns != want)
 		fail_msg("'%s': got %lld want %lld", text, (long long)ns,
-		    (long long)want);
+		         (long long)want);
 	assert_int_equal(used, want_used);
 }
 
@@ -67,8 +67,8 @@ expect_err(prefix_fn fn, const char *text, int err)
 static int
 naive_dim(int64_t y, unsigned m)
 {
-	static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-		30, 31 };
+	static const int dim[12] = {31, 28, 31, 30, 31, 30,
+	                            31, 31, 30, 31, 30, 31};
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	return m == 2 && leap ? 29 : dim[m - 1];
 }
@@ -95,8 +95,8 @@ test_days_from_civil(void **state)
 		ls_timefmt_civil_from_days(z, &cy, &cm, &cd);
 		if (cy != y || cm != m || cd != d)
 			fail_msg("day %lld: got %lld-%u-%u want %lld-%u-%u",
-			    (long long)z, (long long)cy, cm, cd, (long long)y,
-			    m, d);
+			         (long long)z, (long long)cy, cm, cd,
+			         (long long)y, m, d);
 		assert_int_equal(ls_timefmt_days_from_civil(y, m, d), z);
 		if (++d > (unsigned)naive_dim(y, m)) {
 			d = 1;
@@ -113,7 +113,7 @@ test_days_from_civil(void **state)
 static void
 test_from_civil(void **state)
 {
-	ls_civil c = { 2024, 2, 29, 16, 0, 0, 5, 0 };
+	ls_civil c = {2024, 2, 29, 16, 0, 0, 5, 0};
 	int64_t ns;
 
 	(void)state;
@@ -148,31 +148,31 @@ test_iso8601(void **state)
 {
 	(void)state;
 	expect_ok(ls_timefmt_iso8601, "2024-03-01T00:00:00.123Z",
-	    S(1709251200) + 123000000, 24);
+	          S(1709251200) + 123000000, 24);
 	expect_ok(ls_timefmt_iso8601, "2024-03-01T00:00:00Z", S(1709251200),
-	    20);
+	          20);
 	expect_ok(ls_timefmt_iso8601, "2024-03-01t00:00:00z", S(1709251200),
-	    20);
+	          20);
 	expect_ok(ls_timefmt_iso8601, "2024-03-01T05:30:00+05:30",
-	    S(1709251200), 25);
-	expect_ok(ls_timefmt_iso8601, "2024-02-29T16:00:00-0800",
-	    S(1709251200), 24);
-	expect_ok(ls_timefmt_iso8601, "2024-02-29T21:00:00-03",
-	    S(1709251200), 22);
+	          S(1709251200), 25);
+	expect_ok(ls_timefmt_iso8601, "2024-02-29T16:00:00-0800", S(1709251200),
+	          24);
+	expect_ok(ls_timefmt_iso8601, "2024-02-29T21:00:00-03", S(1709251200),
+	          22);
 	expect_ok(ls_timefmt_iso8601, "2024-03-01T00:00:00.123456789Z",
-	    S(1709251200) + 123456789, 30);
+	          S(1709251200) + 123456789, 30);
 	/* Digits past nanoseconds are read and ignored. */
 	expect_ok(ls_timefmt_iso8601, "2024-03-01T00:00:00.1234567891234Z",
-	    S(1709251200) + 123456789, 34);
+	          S(1709251200) + 123456789, 34);
 	/* log4j's ISO8601 layout: space and comma; zoneless is UTC; the
 	 * parse stops before what follows. */
 	expect_ok(ls_timefmt_iso8601, "2015-10-18 18:01:47,978 INFO [main]",
-	    S(1445191307) + 978000000, 23);
+	          S(1445191307) + 978000000, 23);
 	expect_ok(ls_timefmt_iso8601, "2015-07-29 17:41:44,747 - INFO",
-	    S(1438191704) + 747000000, 23);
+	          S(1438191704) + 747000000, 23);
 	/* Leap second 23:59:60 counts as the next day's 00:00:00. */
 	expect_ok(ls_timefmt_iso8601, "2016-12-31T23:59:60Z", S(1483228800),
-	    20);
+	          20);
 
 	expect_err(ls_timefmt_iso8601, "", LS_EPARSE);
 	expect_err(ls_timefmt_iso8601, "2024-03-01", LS_EPARSE);
@@ -182,8 +182,7 @@ test_iso8601(void **state)
 	expect_err(ls_timefmt_iso8601, "2023-02-29T00:00:00Z", LS_EPARSE);
 	expect_err(ls_timefmt_iso8601, "2024-03-01T24:00:00Z", LS_EPARSE);
 	expect_err(ls_timefmt_iso8601, "2024-03-01T00:00:00+2", LS_EPARSE);
-	expect_err(ls_timefmt_iso8601, "2024-03-01T00:00:00+25:00",
-	    LS_EPARSE);
+	expect_err(ls_timefmt_iso8601, "2024-03-01T00:00:00+25:00", LS_EPARSE);
 	expect_err(ls_timefmt_iso8601, "1500-03-01T00:00:00Z", LS_ERANGE);
 }
 
@@ -198,13 +197,13 @@ test_bsd(void **state)
 {
 	(void)state;
 	expect_ok(bsd2015, "Dec 10 06:55:46", S(1449730546), 15);
-	expect_ok(bsd2015, "Dec 10 06:55:46 LabSZ sshd[24200]:",
-	    S(1449730546), 15);
+	expect_ok(bsd2015, "Dec 10 06:55:46 LabSZ sshd[24200]:", S(1449730546),
+	          15);
 	/* Day padded with a space, or not padded at all. */
 	expect_ok(bsd2015, "Dec  1 06:55:46", S(1449730546 - 9 * 86400), 15);
 	expect_ok(bsd2015, "Dec 1 06:55:46", S(1449730546 - 9 * 86400), 14);
 	expect_ok(bsd2015, "dec 10 06:55:46.250", S(1449730546) + 250000000,
-	    19);
+	          19);
 	expect_err(bsd2015, "Dez 10 06:55:46", LS_EPARSE);
 	expect_err(bsd2015, "Dec 32 06:55:46", LS_EPARSE);
 	expect_err(bsd2015, "Feb 29 06:55:46", LS_EPARSE); /* 2015 */
@@ -216,16 +215,15 @@ static void
 test_ctime(void **state)
 {
 	(void)state;
-	expect_ok(ls_timefmt_ctime, "Sun Dec 04 04:47:44 2005",
-	    S(1133671664), 24);
+	expect_ok(ls_timefmt_ctime, "Sun Dec 04 04:47:44 2005", S(1133671664),
+	          24);
 	expect_ok(ls_timefmt_ctime, "[Sun Dec 04 04:47:44 2005] [notice]",
-	    S(1133671664), 26);
+	          S(1133671664), 26);
 	expect_ok(ls_timefmt_ctime, "[Sun Dec 04 04:47:44.123456 2005]",
-	    S(1133671664) + 123456000, 33);
-	expect_ok(ls_timefmt_ctime, "Sun Dec  4 04:47:44 2005",
-	    S(1133671664), 24);
-	expect_err(ls_timefmt_ctime, "[Sun Dec 04 04:47:44 2005",
-	    LS_EPARSE);
+	          S(1133671664) + 123456000, 33);
+	expect_ok(ls_timefmt_ctime, "Sun Dec  4 04:47:44 2005", S(1133671664),
+	          24);
+	expect_err(ls_timefmt_ctime, "[Sun Dec 04 04:47:44 2005", LS_EPARSE);
 	expect_err(ls_timefmt_ctime, "Sux Dec 04 04:47:44 2005", LS_EPARSE);
 	expect_err(ls_timefmt_ctime, "Sun Dec 04 04:47:44", LS_EPARSE);
 }
@@ -234,12 +232,12 @@ static void
 test_clf(void **state)
 {
 	(void)state;
-	expect_ok(ls_timefmt_clf, "10/Oct/2000:13:55:36 -0700",
-	    S(971211336), 26);
+	expect_ok(ls_timefmt_clf, "10/Oct/2000:13:55:36 -0700", S(971211336),
+	          26);
 	expect_ok(ls_timefmt_clf, "[10/Oct/2000:13:55:36 -0700] \"GET",
-	    S(971211336), 28);
+	          S(971211336), 28);
 	expect_ok(ls_timefmt_clf, "10/Oct/2000:20:55:36 +0000", S(971211336),
-	    26);
+	          26);
 	expect_err(ls_timefmt_clf, "10/Oct/2000:13:55:36", LS_EPARSE);
 	expect_err(ls_timefmt_clf, "10/Okt/2000:13:55:36 -0700", LS_EPARSE);
 	expect_err(ls_timefmt_clf, "[10/Oct/2000:13:55:36 -0700", LS_EPARSE);
@@ -250,9 +248,8 @@ test_bgl(void **state)
 {
 	(void)state;
 	expect_ok(ls_timefmt_bgl, "2005-06-03-15.42.50.675872",
-	    S(1117813370) + 675872000, 26);
-	expect_ok(ls_timefmt_bgl, "2005-06-03-15.42.50 R02", S(1117813370),
-	    19);
+	          S(1117813370) + 675872000, 26);
+	expect_ok(ls_timefmt_bgl, "2005-06-03-15.42.50 R02", S(1117813370), 19);
 	expect_err(ls_timefmt_bgl, "2005-06-03 15.42.50.675872", LS_EPARSE);
 	expect_err(ls_timefmt_bgl, "2005-06-03-15:42:50", LS_EPARSE);
 }
@@ -261,8 +258,8 @@ static void
 test_yymmdd(void **state)
 {
 	(void)state;
-	expect_ok(ls_timefmt_yymmdd, "081109 203615 148 INFO",
-	    S(1226262975), 13);
+	expect_ok(ls_timefmt_yymmdd, "081109 203615 148 INFO", S(1226262975),
+	          13);
 	/* POSIX %y pivot: 69..99 -> 19xx, 00..68 -> 20xx. */
 	expect_ok(ls_timefmt_yymmdd, "690101 000000", S(-31536000), 13);
 	expect_ok(ls_timefmt_yymmdd, "681231 000000", S(3124137600), 13);
@@ -276,12 +273,11 @@ test_slash(void **state)
 {
 	(void)state;
 	expect_ok(ls_timefmt_slash, "17/06/09 20:10:40 INFO", S(1497039040),
-	    17);
+	          17);
 	expect_ok(ls_timefmt_slash, "2011/06/10 13:30:10 [error]",
-	    S(1307712610), 19);
-	expect_ok(ls_timefmt_slash, "2011/06/10 13:30:10,5", S(1307712610) +
-	                                                       500000000,
-	    21);
+	          S(1307712610), 19);
+	expect_ok(ls_timefmt_slash, "2011/06/10 13:30:10,5",
+	          S(1307712610) + 500000000, 21);
 	expect_err(ls_timefmt_slash, "17/06/09T20:10:40", LS_EPARSE);
 	expect_err(ls_timefmt_slash, "201/06/10 13:30:10", LS_EPARSE);
 }
@@ -292,15 +288,15 @@ test_epoch(void **state)
 	(void)state;
 	expect_ok(ls_timefmt_epoch, "1709251200", S(1709251200), 10);
 	expect_ok(ls_timefmt_epoch, "1709251200.5", S(1709251200) + 500000000,
-	    12);
+	          12);
 	expect_ok(ls_timefmt_epoch, "1709251200123", S(1709251200) + 123000000,
-	    13);
+	          13);
 	expect_ok(ls_timefmt_epoch, "1709251200123.5",
-	    S(1709251200) + 123500000, 15);
+	          S(1709251200) + 123500000, 15);
 	expect_ok(ls_timefmt_epoch, "1709251200123456",
-	    S(1709251200) + 123456000, 16);
+	          S(1709251200) + 123456000, 16);
 	expect_ok(ls_timefmt_epoch, "1709251200123456789",
-	    S(1709251200) + 123456789, 19);
+	          S(1709251200) + 123456789, 19);
 	expect_ok(ls_timefmt_epoch, "-1", S(-1), 2);
 	expect_ok(ls_timefmt_epoch, "0 rest", 0, 1);
 	expect_err(ls_timefmt_epoch, "", LS_EPARSE);
@@ -322,13 +318,13 @@ test_any(void **state)
 	(void)state;
 	/* The JSON corpus of tools/make_corpus.py writes this. */
 	expect_ok(any2015, "2024-03-01T00:00:00.123Z",
-	    S(1709251200) + 123000000, 24);
+	          S(1709251200) + 123000000, 24);
 	expect_ok(any2015, "1709251200", S(1709251200), 10);
 	expect_ok(any2015, "Dec 10 06:55:46", S(1449730546), 15);
 	expect_ok(any2015, "Sun Dec 04 04:47:44 2005", S(1133671664), 24);
 	expect_ok(any2015, "10/Oct/2000:13:55:36 -0700", S(971211336), 26);
 	expect_ok(any2015, "2005-06-03-15.42.50.675872",
-	    S(1117813370) + 675872000, 26);
+	          S(1117813370) + 675872000, 26);
 	expect_ok(any2015, "17/06/09 20:10:40", S(1497039040), 17);
 	expect_ok(any2015, "081109 203615", S(1226262975), 13);
 	expect_err(any2015, "yesterday", LS_EPARSE);
@@ -353,18 +349,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_days_from_civil),
-		cmocka_unit_test(test_from_civil),
-		cmocka_unit_test(test_iso8601),
-		cmocka_unit_test(test_bsd),
-		cmocka_unit_test(test_ctime),
-		cmocka_unit_test(test_clf),
-		cmocka_unit_test(test_bgl),
-		cmocka_unit_test(test_yymmdd),
-		cmocka_unit_test(test_slash),
-		cmocka_unit_test(test_epoch),
-		cmocka_unit_test(test_any),
-		cmocka_unit_test(test_month3),
+	    cmocka_unit_test(test_days_from_civil),
+	    cmocka_unit_test(test_from_civil),
+	    cmocka_unit_test(test_iso8601),
+	    cmocka_unit_test(test_bsd),
+	    cmocka_unit_test(test_ctime),
+	    cmocka_unit_test(test_clf),
+	    cmocka_unit_test(test_bgl),
+	    cmocka_unit_test(test_yymmdd),
+	    cmocka_unit_test(test_slash),
+	    cmocka_unit_test(test_epoch),
+	    cmocka_unit_test(test_any),
+	    cmocka_unit_test(test_month3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
