@@ -68,9 +68,10 @@ void ls_parser_init(ls_parser *p, ls_format format);
 int ls_parser_parse(const ls_parser *p, const char *line, size_t len,
                     ls_event *ev, ls_arena *arena, const char **reason);
 
-/* The format ls_parser_parse() would use for line under LS_FMT_AUTO (a
- * cheap look at the first bytes); LS_FMT_AUTO when nothing matches.  May
- * answer LS_FMT_SYSLOG (3164 vs 5424 decided while parsing). */
+/* The format ls_parser_parse() tries first for line under LS_FMT_AUTO (a
+ * cheap look at the first bytes; pure, any thread); LS_FMT_AUTO when nothing
+ * matches.  LS_FMT_SYSLOG leaves 3164 vs 5424 to the parser, and a
+ * LS_FMT_LOG4J line that fails is retried as RFC 3164. */
 ls_format ls_format_detect(const char *line, size_t len);
 
 #endif /* LS_PARSE_H */
