@@ -49,6 +49,7 @@ typedef struct src {
 	size_t len, cap;
 	uint64_t offset; /* byte offset of buf[0] in the input */
 	int skipping;    /* inside an over-long line being discarded */
+	int pump_wanted; /* a PUMP to ourselves was refused */
 } src;
 
 static int
@@ -141,10 +142,14 @@ pump_later(ls_ctx *ctx, int64_t ms)
 	ls_timer_start(ls_ctx_runtime(ctx), ls_self(ctx), ms, 0, 0, NULL);
 }
 
+/* Remind ourselves to produce more.  Our own mailbox can be full (of
+ * system messages, say); the refusal registered us for a WRITABLE from
+ * ourselves, and its handler pumps again, so the reminder is not lost. */
 static void
-pump_now(ls_ctx *ctx)
+pump_now(ls_ctx *ctx, src *s)
 {
-	ls_ctx_tell(ctx, ls_self(ctx), LS_MSG_PUMP, NULL, 0);
+	s->pump_wanted = ls_ctx_tell(ctx, ls_self(ctx), LS_MSG_PUMP, NULL, 0) ==
+	    LS_EAGAIN;
 }
 
 static void
@@ -199,7 +204,7 @@ gen_pump(ls_ctx *ctx, src *s)
 		finish(ctx, s);
 		return;
 	}
-	pump_now(ctx);
+	pump_now(ctx, s);
 }
 
 /* Turn complete lines in s->buf into a batch; keep the partial tail. */
@@ -324,7 +329,7 @@ file_pump(ls_ctx *ctx, src *s)
 		if (s->kind == SRC_STDIN)
 			break;
 	}
-	pump_now(ctx);
+	pump_now(ctx, s);
 }
 
 static int
@@ -335,10 +340,12 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	switch (m->type) {
 	case LS_MSG_WRITABLE:
 		ls_outq_flush(ctx, &s->q);
+		if (s->pump_wanted && !s->done)
+			pump_now(ctx, s);
 		return 0;
 	case LS_MSG_TIMER:
 		if (!s->done)
-			pump_now(ctx);
+			pump_now(ctx, s);
 		return 0;
 	case LS_MSG_DRAIN:
 		if (s->kind != SRC_GENERATOR)

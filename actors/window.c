@@ -231,6 +231,7 @@ struct ls_window {
 	int64_t wm;          /* watermark, INT64_MIN = none yet */
 	int64_t max_t;       /* largest event time, INT64_MIN = none */
 	int64_t last_ingest; /* largest ingest_ns, INT64_MIN = none */
+	int manual_wm;       /* the caller drives the watermark */
 	uint64_t nkeys;      /* groups across the open windows */
 	uint64_t events, late_count, emitted, closed;
 
@@ -1015,7 +1016,7 @@ ls_window_add(ls_window *w, const ls_event *ev)
 	if (t > w->max_t) {
 		w->max_t = t;
 		int64_t cand = sat_sub(t, w->delay_ns);
-		if (cand > w->wm) {
+		if (!w->manual_wm && cand > w->wm) {
 			w->wm = cand;
 			close_due(w);
 		}
@@ -1038,6 +1039,21 @@ ls_window_idle(ls_window *w, int64_t now_ns)
 	if (cand <= w->wm)
 		return 0;
 	w->wm = cand;
+	return close_due(w);
+}
+
+void
+ls_window_set_manual_watermark(ls_window *w, int manual)
+{
+	w->manual_wm = manual != 0;
+}
+
+size_t
+ls_window_advance(ls_window *w, int64_t watermark_ns)
+{
+	if (watermark_ns <= w->wm)
+		return 0;
+	w->wm = watermark_ns;
 	return close_due(w);
 }
 

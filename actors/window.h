@@ -122,6 +122,17 @@ int ls_window_add(ls_window *w, const ls_event *ev);
  * due windows close.  Returns the number of windows closed. */
 size_t ls_window_idle(ls_window *w, int64_t now_ns);
 
+/* Per-input watermarks: with manual = 1, ls_window_add no longer advances
+ * the watermark from the events it sees; the caller does, with
+ * ls_window_advance (a stage with several upstream actors takes the
+ * minimum of their progress, so one lagging input does not make the
+ * others' events late).  ls_window_idle and ls_window_flush still work. */
+void ls_window_set_manual_watermark(ls_window *w, int manual);
+
+/* Raise the watermark to watermark_ns (it never goes back) and close the
+ * windows it passes.  Returns the number of windows closed. */
+size_t ls_window_advance(ls_window *w, int64_t watermark_ns);
+
 /* End of input: close and emit every open window, oldest first.  The
  * watermark moves past them, so their events arrive late from now on.
  * Returns the number of windows closed. */

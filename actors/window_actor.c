@@ -6,6 +6,15 @@
  * into one ls_results and sent to every consumer (sinks).  A periodic
  * timer lets an idle source's windows close (idle_timeout).  Late events
  * go to the dead-letter output.  At end of stream all open windows close.
+ *
+ * Watermarks are per input: each upstream actor (a channel, told apart by
+ * the sender of its messages) has progressed to the largest event time it
+ * has sent, and the stage's watermark is the minimum over its channels,
+ * less watermark_delay.  Per-sender FIFO keeps each channel nearly in
+ * order, so one slow upstream partition holds windows open instead of
+ * making the others' events late.  A channel that has ended (EOS) or has
+ * been silent for idle_timeout no longer holds the watermark back; nor does
+ * one never heard from once the stage is idle_timeout old.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +32,63 @@ typedef struct wstage {
 	ls_results *res;  /* results gathered during this receive */
 	const char *key_names[LS_WINDOW_MAX_KEYS];
 	const char *agg_names[LS_WINDOW_MAX_AGGS];
+	struct chan {
+		uint64_t id;     /* sender ref */
+		int64_t max_t;   /* largest event time it sent */
+		int64_t heard;   /* wall time of its last message */
+		int eos;
+	} *ch;
+	uint32_t nch, capch;
+	int64_t delay_ns, idle_ns, born_ns;
 } wstage;
+
+static struct chan *
+chan_get(wstage *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->nch; i++)
+		if (s->ch[i].id == id)
+			return &s->ch[i];
+	if (s->nch == s->capch) {
+		uint32_t nc = s->capch ? s->capch * 2 : 8;
+		struct chan *n = realloc(s->ch, nc * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		s->ch = n;
+		s->capch = nc;
+	}
+	struct chan *c = &s->ch[s->nch++];
+	c->id = id;
+	c->max_t = INT64_MIN;
+	c->heard = ls_wall_ns();
+	c->eos = 0;
+	return c;
+}
+
+/* Advance the window to min over live channels of their progress. */
+static void
+advance(wstage *s)
+{
+	int64_t now = ls_wall_ns();
+	int64_t low = INT64_MAX;
+	uint32_t live = 0;
+
+	if (s->nch < s->cfg->n_upstream && now - s->born_ns < s->idle_ns)
+		return; /* an input not heard from yet may still be behind */
+	for (uint32_t i = 0; i < s->nch; i++) {
+		const struct chan *c = &s->ch[i];
+		if (c->eos || now - c->heard > s->idle_ns)
+			continue;
+		if (c->max_t == INT64_MIN)
+			return;
+		if (c->max_t < low)
+			low = c->max_t;
+		live++;
+	}
+	if (live == 0 || low == INT64_MIN)
+		return;
+	ls_window_advance(s->w, low < INT64_MIN + s->delay_ns
+	        ? INT64_MIN : low - s->delay_ns);
+}
 
 static ls_results *
 results_new(wstage *s)
@@ -106,12 +171,18 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 		return rv;
 	}
 	ls_window_spec_names(&s->spec, s->key_names, s->agg_names);
-	rv = ls_window_new(&s->w, &s->spec,
-	    ls_topology_setting_ms(cfg->topo, "watermark_delay", 2000),
-	    ls_topology_setting_ms(cfg->topo, "idle_timeout", 5000), on_emit,
-	    on_late, s);
+	int64_t delay_ms = ls_topology_setting_ms(cfg->topo, "watermark_delay",
+	    2000);
+	int64_t idle_ms = ls_topology_setting_ms(cfg->topo, "idle_timeout",
+	    5000);
+	rv = ls_window_new(&s->w, &s->spec, delay_ms, idle_ms, on_emit, on_late,
+	    s);
 	if (rv != 0)
 		return rv;
+	ls_window_set_manual_watermark(s->w, 1);
+	s->delay_ns = delay_ms * 1000000;
+	s->idle_ns = idle_ms * 1000000;
+	s->born_ns = ls_wall_ns();
 	return ls_timer_start(ls_ctx_runtime(ctx), ls_self(ctx), cfg->tick_ms,
 	    cfg->tick_ms, 0, NULL);
 }
@@ -122,6 +193,8 @@ wstage_stop(ls_ctx *ctx, void *state)
 	wstage *s = state;
 	ls_window_free(s->w);
 	s->w = NULL;
+	free(s->ch);
+	s->ch = NULL;
 	if (s->res != NULL)
 		ls_results_unref(s->res);
 	s->res = NULL;
@@ -161,8 +234,14 @@ wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	switch (m->type) {
 	case LS_MSG_BATCH: {
 		ls_batch *b = m->ptr;
+		int64_t bmax = INT64_MIN;
 		for (uint32_t i = 0; i < b->n; i++) {
-			int rv = ls_window_add(s->w, b->items[i]);
+			const ls_event *ev = b->items[i];
+			int64_t t = ev->time_ns != LS_TIME_UNKNOWN ? ev->time_ns
+			                                          : ev->ingest_ns;
+			if (t != LS_TIME_UNKNOWN && t > bmax)
+				bmax = t;
+			int rv = ls_window_add(s->w, ev);
 			if (rv == LS_ENOMEM)
 				return rv; /* supervision restarts us */
 			if (rv != 0)
@@ -172,23 +251,37 @@ wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 				    b->items[i], b->source);
 		}
 		ls_metric_add(s->cfg->ctr.in, b->n);
+		struct chan *c = chan_get(s, m->from.id);
+		if (c != NULL) {
+			c->heard = ls_wall_ns();
+			if (bmax > c->max_t)
+				c->max_t = bmax;
+		}
+		advance(s);
 		ship(ctx, s);
 		return 0;
 	}
 	case LS_MSG_TIMER:
+		advance(s);
 		ls_window_idle(s->w, ls_wall_ns());
 		ship(ctx, s);
 		return 0;
 	case LS_MSG_WRITABLE:
 		ls_outq_flush(ctx, &s->q);
 		return 0;
-	case LS_MSG_EOS:
+	case LS_MSG_EOS: {
+		struct chan *c = chan_get(s, m->from.id);
+		if (c != NULL)
+			c->eos = 1;
+		advance(s);
+		ship(ctx, s);
 		if (++s->eos == s->cfg->n_upstream) {
 			ls_window_flush(s->w);
 			ship(ctx, s);
 			ls_stage_emit_eos(ctx, s->cfg, &s->q);
 		}
 		return 0;
+	}
 	default:
 		return 0;
 	}

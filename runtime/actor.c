@@ -160,12 +160,6 @@ struct ls__waiter {
 	ls_ref who;
 };
 
-static inline uint32_t
-id_slot(uint64_t id)
-{
-	return (uint32_t)(id & 0xffffffffu) - 1;
-}
-
 ls__actor *
 ls__slot(ls_runtime *rt, uint64_t id)
 {
@@ -871,6 +865,10 @@ ls__activate(ls__worker *w, ls__actor *a)
 		goto stopped;
 
 	uint32_t left = atomic_fetch_sub(&a->pending, n) - n;
+	/* Senders refused while the mailbox was full of system messages are
+	 * not covered by the per-message check above. */
+	if (a->waiters != NULL && left <= a->cap / 2)
+		waiters_notify(rt, a, ctx.self);
 	if (left == 0)
 		return; /* idle: the next send schedules us */
 	if (st == LS__A_RESTARTING || a->paused) {

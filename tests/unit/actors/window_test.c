@@ -1053,6 +1053,50 @@ test_loghub_apache(void **state)
 	sink_fini(&s);
 }
 
+/* Manual watermarks: events never move the watermark by themselves; only
+ * ls_window_advance does, and it never goes back. */
+static void
+test_manual_watermark(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *keys[] = { "service" };
+	const char *aggs[] = { "count" };
+	ls_window *w = mkwin(&s, 1000, 0, 0, 0, 0, keys, 1, aggs, 1);
+	ls_window_stats st;
+
+	ls_window_set_manual_watermark(w, 1);
+	assert_int_equal(ls_window_add(w, mk(&e, 10 * MS, "a", 0, NULL, NULL)),
+	    0);
+	/* far ahead: with automatic watermarks this would close window 0 */
+	assert_int_equal(ls_window_add(w, mk(&e, 9000 * MS, "a", 0, NULL,
+	                                      NULL)),
+	    0);
+	assert_int_equal(s.n, 0);
+	/* a lagging input's event for window 0 is still on time */
+	assert_int_equal(ls_window_add(w, mk(&e, 500 * MS, "a", 0, NULL, NULL)),
+	    0);
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.late, 0);
+	assert_int_equal(ls_window_advance(w, 999 * MS), 0);
+	assert_int_equal(ls_window_advance(w, 1000 * MS), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.r[0].count, 2);
+	/* never backwards */
+	assert_int_equal(ls_window_advance(w, 10 * MS), 0);
+	assert_int_equal(ls_window_add(w, mk(&e, 20 * MS, "a", 0, NULL, NULL)),
+	    0);
+	ls_window_get_stats(w, &st);
+	assert_int_equal(st.late, 1);
+	assert_int_equal(st.watermark_ns, 1000 * MS);
+	assert_int_equal(ls_window_flush(w), 1);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.r[1].start, 9000 * MS);
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
 int
 main(void)
 {
@@ -1063,6 +1107,7 @@ main(void)
 		cmocka_unit_test(test_boundaries),
 		cmocka_unit_test(test_grace_and_late),
 		cmocka_unit_test(test_on_update),
+		cmocka_unit_test(test_manual_watermark),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_emission_order),
