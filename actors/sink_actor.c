@@ -147,7 +147,7 @@ event_json(sink *s, const char *stage, const ls_event *ev)
 	jb j = { s, 0, 0 };
 	char t[LS_SINKFMT_TIME_LEN];
 
-	jb_raw(&j, "{\"stage\":", 9);
+	jb_raw(&j, "{\"source\":", 10);
 	jb_str(&j, stage, strlen(stage));
 	if (ev->time_ns != LS_TIME_UNKNOWN) {
 		ls_sinkfmt_time(ev->time_ns, t);
