@@ -196,7 +196,7 @@ test_describe(void **unused)
 	fclose(f);
 	assert_non_null(strstr(text, "topology 'quickstart': 1 source, 3 "
 	                             "stages, 3 sinks, 11 actors\n"));
-	assert_non_null(strstr(text, "settings: workers=0 watermark_delay=2s "
+	assert_non_null(strstr(text, "settings: workers=0 watermark_delay=1s "
 	                             "idle_timeout=5s\n"));
 	assert_non_null(strstr(text, "stage per_service (window), 4 "
 	                             "partitions"));
@@ -206,7 +206,7 @@ test_describe(void **unused)
 	                             "partitions)\n"));
 	assert_non_null(strstr(text, "-> rejects (dead letters)\n"));
 	assert_non_null(strstr(text, "    count=0 (default)\n"));
-	assert_non_null(strstr(text, "    size=10s\n"));
+	assert_non_null(strstr(text, "    size=5s\n"));
 	assert_non_null(strstr(text, "actors: per_service/0 per_service/1 "
 	                             "per_service/2 per_service/3\n"));
 	free(text);
