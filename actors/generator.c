@@ -10,6 +10,7 @@
  * formatted date of the current second is cached.
  */
 #include "actors/generator.h"
+#include "actors/timefmt.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -226,21 +227,6 @@ put_quoted_body(char *p, const char *s, size_t n)
 static const char month_abbr[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
 	"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static void
 cache_second(ls_generator *g, int64_t sec)
 {
@@ -253,7 +239,7 @@ cache_second(ls_generator *g, int64_t sec)
 		rem += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &mo, &d);
+	ls_timefmt_civil_from_days(days, &y, &mo, &d);
 	hh = (unsigned)(rem / 3600);
 	mm = (unsigned)(rem / 60 % 60);
 	ss = (unsigned)(rem % 60);

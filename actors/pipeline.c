@@ -495,15 +495,8 @@ ls_pipeline_wait(ls_pipeline *p, int64_t timeout_ms)
 	struct timespec ts;
 	int rv = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (timeout_ms >= 0) {
-		ts.tv_sec += timeout_ms / 1000;
-		ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-	}
+	if (timeout_ms >= 0)
+		ls_abstime_after(timeout_ms, &ts);
 	pthread_mutex_lock(&p->lock);
 	while (!ls_pipeline_done(p)) {
 		if (timeout_ms < 0) {

@@ -40,6 +40,18 @@ ls_wall_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void
+ls_abstime_after(int64_t timeout_ms, struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 /* ---- MPSC queue ---- */
 
 void
@@ -1056,15 +1068,8 @@ ls_runtime_wait_idle(ls_runtime *rt, int64_t timeout_ms)
 	struct timespec ts;
 	int rv = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (timeout_ms >= 0) {
-		ts.tv_sec += timeout_ms / 1000;
-		ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-	}
+	if (timeout_ms >= 0)
+		ls_abstime_after(timeout_ms, &ts);
 	pthread_mutex_lock(&rt->idle_lock);
 	while (atomic_load(&rt->n_alive) > 0) {
 		if (timeout_ms < 0) {

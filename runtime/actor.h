@@ -250,4 +250,10 @@ int64_t ls_clock_ns(void);
 /* Wall clock in ns since the Unix epoch; any thread. */
 int64_t ls_wall_ns(void);
 
+struct timespec;
+
+/* Fill *ts with the CLOCK_REALTIME instant timeout_ms from now, for
+ * pthread_cond_timedwait. */
+void ls_abstime_after(int64_t timeout_ms, struct timespec *ts);
+
 #endif /* LS_ACTOR_H */

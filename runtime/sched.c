@@ -247,12 +247,7 @@ worker_main(void *arg)
 		if (!any_work(rt) && w->next == NULL &&
 		    atomic_load(&rt->running)) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			ls_abstime_after(50, &ts);
 			pthread_cond_timedwait(&rt->park_cond, &rt->park_lock,
 			    &ts);
 		}

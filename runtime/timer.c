@@ -280,12 +280,7 @@ timer_main(void *arg)
 			}
 		}
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ls_abstime_after(1, &ts);
 		pthread_cond_timedwait(&tw->cond, &tw->lock, &ts);
 	}
 	pthread_mutex_unlock(&tw->lock);
