@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* ---- clocks ---- */
 
@@ -1082,4 +1083,60 @@ ls_runtime_wait_idle(ls_runtime *rt, int64_t timeout_ms)
 	}
 	pthread_mutex_unlock(&rt->idle_lock);
 	return rv;
+}
+
+static void
+collect_runtime(void *arg, ls_metrics *m)
+{
+	ls_runtime *rt = arg;
+	ls_runtime_stats st;
+	static const char *const help_c = "Runtime counter.";
+
+	ls_runtime_stats_get(rt, &st);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_messages_sent_total",
+	                  "Messages accepted into mailboxes.", NULL),
+	    (int64_t)st.sent);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_messages_received_total",
+	                  "Messages handled by actors.", NULL),
+	    (int64_t)st.received);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_activations_total",
+	                  "Scheduler runs of an actor.", NULL),
+	    (int64_t)st.activations);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_mailbox_full_total",
+	                  "Sends refused because the mailbox was full.", NULL),
+	    (int64_t)st.mailbox_full);
+	ls_metric_set(ls_metrics_counter(m, "logstream_runtime_restarts_total",
+	                  "Actor restarts by supervision.", NULL),
+	    (int64_t)st.restarts);
+	ls_metric_set(ls_metrics_counter(m, "logstream_runtime_failures_total",
+	                  "Actor callbacks that returned an error.", NULL),
+	    (int64_t)st.failures);
+	ls_metric_set(ls_metrics_counter(m, "logstream_runtime_steals_total",
+	                  "Actors taken from another worker.", NULL),
+	    (int64_t)st.steals);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_timers_fired_total", help_c, NULL),
+	    (int64_t)st.timers_fired);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_actors_spawned_total", help_c, NULL),
+	    (int64_t)st.spawned);
+	ls_metric_set(ls_metrics_counter(m,
+	                  "logstream_runtime_actors_stopped_total", help_c, NULL),
+	    (int64_t)st.stopped);
+	ls_metric_set(ls_metrics_gauge(m, "logstream_runtime_actors",
+	                  "Live actors.", NULL),
+	    st.actors);
+	ls_metric_set(ls_metrics_gauge(m, "logstream_runtime_mailbox_depth",
+	                  "Messages queued in all mailboxes.", NULL),
+	    st.queued);
+}
+
+int
+ls_runtime_export_metrics(ls_runtime *rt, ls_metrics *m)
+{
+	return ls_metrics_on_collect(m, collect_runtime, rt);
 }

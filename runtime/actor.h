@@ -162,6 +162,17 @@ unsigned ls_runtime_workers(const ls_runtime *rt);
 /* Fill *st with the current counters; any thread. */
 void ls_runtime_stats_get(ls_runtime *rt, ls_runtime_stats *st);
 
+struct ls_metrics;
+
+/* Publish the runtime's counters in a metrics registry (refreshed on every
+ * export): logstream_runtime_messages_sent_total, _received_total,
+ * _activations_total, _mailbox_full_total, _restarts_total,
+ * _failures_total, _steals_total, _timers_fired_total,
+ * _actors_spawned_total, _actors_stopped_total, and the gauges
+ * logstream_runtime_actors and logstream_runtime_mailbox_depth (messages
+ * queued in all mailboxes).  rt must outlive the registry's exports. */
+int ls_runtime_export_metrics(ls_runtime *rt, struct ls_metrics *m);
+
 /* Block until no actor is alive or timeout_ms passes (LS_ETIMEDOUT);
  * timeout_ms < 0 waits forever.  Not from a worker thread. */
 int ls_runtime_wait_idle(ls_runtime *rt, int64_t timeout_ms);

@@ -7,12 +7,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "runtime/actor.h"
+#include "runtime/metrics.h"
 #include "wait.h"
 
 #define DEADLINE_MS 60000
@@ -567,6 +569,26 @@ test_many_actors(void **unused)
 	assert_int_equal(st.spawned, N);
 	assert_int_equal(st.stopped, N);
 	assert_int_equal(st.queued, 0);
+
+	/* the same counters, exported for Prometheus */
+	ls_metrics *m;
+	char *text;
+	size_t len;
+	assert_int_equal(ls_metrics_new(&m), 0);
+	assert_int_equal(ls_runtime_export_metrics(rt, m), 0);
+	assert_int_equal(ls_metrics_export(m, &text, &len), 0);
+	char want[128];
+	snprintf(want, sizeof(want), "logstream_runtime_actors_spawned_total %d\n",
+	    N);
+	assert_non_null(strstr(text, want));
+	assert_non_null(strstr(text, "# TYPE logstream_runtime_actors gauge\n"
+	                             "logstream_runtime_actors 0\n"));
+	snprintf(want, sizeof(want),
+	    "logstream_runtime_messages_received_total %llu\n",
+	    (unsigned long long)st.received);
+	assert_non_null(strstr(text, want));
+	free(text);
+	ls_metrics_free(m);
 	ls_runtime_destroy(rt);
 }
 
