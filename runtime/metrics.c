@@ -201,7 +201,8 @@ ls_metrics_export(ls_metrics *m, char **out, size_t *len)
 	collector cs[64];
 	if (nc > 64)
 		nc = 64;
-	memcpy(cs, m->c, nc * sizeof(*cs));
+	if (nc > 0)
+		memcpy(cs, m->c, nc * sizeof(*cs));
 	pthread_mutex_unlock(&m->lock);
 	for (size_t i = 0; i < nc; i++)
 		cs[i].fn(cs[i].arg, m);
