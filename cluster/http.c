@@ -60,6 +60,8 @@ struct body_ctx {
 	nng_aio *rd;       /* our read of the body */
 	nng_aio *cb;       /* the server's handler aio, completed by us */
 	nng_http_req *req; /* borrowed from the server */
+	nng_http_conn *conn;
+	bool continuing; /* rd is writing "100 Continue", not reading */
 	uint8_t *buf;
 	size_t len;
 };
@@ -504,12 +506,22 @@ body_read_done(void *arg)
 	nng_http_res *res = NULL;
 	int rv = nng_aio_result(x->rd);
 
+	if (x->continuing && rv == 0) {
+		/* The client was told to go on: now read its body. */
+		nng_iov iov = {.iov_buf = x->buf, .iov_len = x->len};
+		x->continuing = false;
+		nng_aio_set_iov(x->rd, 1, &iov);
+		nng_http_conn_read_all(x->conn, x->rd);
+		return;
+	}
+	x->continuing = false;
 	if (rv == 0 && nng_aio_count(x->rd) == x->len)
 		res = dispatch(c, x->req, x->buf, x->len);
 	free(x->buf);
 	x->buf = NULL;
 	x->cb = NULL;
 	x->req = NULL;
+	x->conn = NULL;
 	if (rv != 0 || res == NULL) {
 		nng_aio_finish(cb, rv != 0 ? rv : NNG_ENOMEM);
 	} else {
@@ -607,9 +619,21 @@ on_request(nng_aio *cb)
 	x->len = (size_t)len;
 	x->cb = cb;
 	x->req = nreq;
+	x->conn = conn;
+	/* Completion (also on error or close) lands in body_read_done. */
+	const char *expect = nng_http_req_get_header(nreq, "Expect");
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0) {
+		/* curl asks before sending a large body; nng does not answer
+		 * interim responses itself. */
+		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		nng_iov iov = {.iov_buf = cont, .iov_len = sizeof(cont) - 1};
+		x->continuing = true;
+		nng_aio_set_iov(x->rd, 1, &iov);
+		nng_http_conn_write_all(conn, x->rd);
+		return;
+	}
 	nng_iov iov = {.iov_buf = x->buf, .iov_len = x->len};
 	nng_aio_set_iov(x->rd, 1, &iov);
-	/* Completion (also on error or close) lands in body_read_done. */
 	nng_http_conn_read_all(conn, x->rd);
 }
 

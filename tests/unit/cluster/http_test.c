@@ -747,6 +747,131 @@ test_client_errors(void **state)
 	free(b);
 }
 
+static void
+test_expect_continue(void **state)
+{
+	struct fixture *f = *state;
+	int fd = raw_connect(ls_http_port(f->h));
+	const char *head = "POST /v1/echo HTTP/1.1\r\nHost: x\r\n"
+	                   "Content-Length: 7\r\nExpect: 100-continue\r\n"
+	                   "Connection: close\r\n\r\n";
+	assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL),
+	                 (ssize_t)strlen(head));
+	/* The interim answer comes before we send a byte of the body. */
+	char buf[4096];
+	size_t got = 0;
+	while (got < sizeof(buf) - 1) {
+		ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		assert_true(r > 0);
+		got += (size_t)r;
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL)
+			break;
+	}
+	assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(send(fd, "payload", 7, MSG_NOSIGNAL), 7);
+	got = 0;
+	for (;;) {
+		ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	close(fd);
+	assert_int_equal(raw_status(buf), 201);
+	assert_string_equal(raw_body(buf), "payload");
+}
+
+/* A handler that waits until the test lets it go. */
+struct gate {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	int entered, released, finished;
+};
+
+static int
+gated(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	struct gate *g = arg;
+	(void)req;
+	pthread_mutex_lock(&g->mtx);
+	g->entered = 1;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->released)
+		pthread_cond_wait(&g->cv, &g->mtx);
+	pthread_mutex_unlock(&g->mtx);
+	int rv = ls_http_resp_body(resp, "text/plain", "late", 4);
+	pthread_mutex_lock(&g->mtx);
+	g->finished = 1;
+	pthread_mutex_unlock(&g->mtx);
+	return rv;
+}
+
+struct stopper {
+	ls_http *h;
+	struct gate *g;
+	int finished_at_return;
+	int returned;
+};
+
+static void *
+stop_thread(void *arg)
+{
+	struct stopper *s = arg;
+	ls_http_stop(s->h);
+	pthread_mutex_lock(&s->g->mtx);
+	s->finished_at_return = s->g->finished;
+	s->returned = 1;
+	pthread_mutex_unlock(&s->g->mtx);
+	return NULL;
+}
+
+static void *
+slow_client(void *arg)
+{
+	struct fixture *f = arg;
+	int st;
+	char *b = NULL;
+	size_t n;
+	/* The answer may be lost to the stop: only the server is checked. */
+	(void)ls_http_request(f->addr, "GET", "/v1/gated", NULL, 0, &st, &b, &n,
+	                      60000);
+	free(b);
+	return NULL;
+}
+
+static void
+test_stop_waits_for_handlers(void **state)
+{
+	struct fixture *f = *state;
+	struct gate g = {.entered = 0};
+	pthread_mutex_init(&g.mtx, NULL);
+	pthread_cond_init(&g.cv, NULL);
+	assert_int_equal(ls_http_route(f->h, "GET", "/v1/gated", gated, &g), 0);
+	pthread_t client, stopper;
+	assert_int_equal(pthread_create(&client, NULL, slow_client, f), 0);
+	pthread_mutex_lock(&g.mtx);
+	while (!g.entered)
+		pthread_cond_wait(&g.cv, &g.mtx);
+	pthread_mutex_unlock(&g.mtx);
+
+	struct stopper s = {.h = f->h, .g = &g};
+	f->h = NULL; /* the stopper owns it now */
+	assert_int_equal(pthread_create(&stopper, NULL, stop_thread, &s), 0);
+	pthread_mutex_lock(&g.mtx);
+	assert_int_equal(s.returned, 0); /* the handler has not finished */
+	g.released = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mtx);
+	pthread_join(stopper, NULL);
+	pthread_join(client, NULL);
+	assert_int_equal(s.returned, 1);
+	assert_int_equal(s.finished_at_return, 1);
+	pthread_cond_destroy(&g.cv);
+	pthread_mutex_destroy(&g.mtx);
+}
+
 int
 main(void)
 {
@@ -768,6 +893,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_routes_and_start_errors, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_client_errors, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_expect_continue, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_waits_for_handlers, setup,
 	                                    teardown),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
