@@ -1,0 +1,890 @@
+/*
+ * transport.c -- node-to-node transport over nng: one pull0 listener per
+ * node, one push0 dialer per peer, envelopes batched into Frames, credit
+ * windows counted in frames.  See transport.h and docs/cluster.md.
+ *
+ * Frame header (envelope 0 of every frame, type LS_MSG_CREDIT):
+ *
+ *   field    value
+ *   -------  --------------------------------------------------------------
+ *   from     sending node id
+ *   to       destination node id
+ *   epoch    sender's incarnation (random, fixed for the transport's life)
+ *   seq      sender's session towards this destination (bumped whenever
+ *            the sender restarts its frame count: reconnect, peer restart)
+ *   payload  24 bytes, little endian:
+ *              0  u64  destination incarnation the credit refers to
+ *              8  u64  destination session the credit refers to
+ *             16  u64  data frames consumed from that (incarnation, session)
+ *
+ * A sender may keep `window_frames` data frames unacknowledged per peer; an
+ * acknowledgement counts only when it names the sender's current incarnation
+ * and session, so credit is never inflated by stale reports.
+ */
+#include "cluster/transport.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include "runtime/err.h"
+#include "runtime/hash.h"
+
+#define HDR_PAYLOAD 24u
+#define REFRESH_TICKS 50u /* resend credit to every known sender this often */
+
+/* One queued envelope; the payload lives in the peer's payload buffer. */
+typedef struct pend_env {
+	uint16_t type;
+	uint64_t from, to, epoch, seq;
+	size_t off, len;
+} pend_env;
+
+typedef struct peer {
+	uint64_t id;
+	char *url;
+	nng_socket sock;
+	nng_dialer dialer;
+	pthread_mutex_t mu;
+	atomic_int pipes;     /* live connections of the dialer */
+	atomic_int restarted; /* a pipe was added: restart the session */
+
+	/* Outbound (under mu). */
+	pend_env *q;
+	size_t qhead, qlen, qcap;
+	uint8_t *pb;
+	size_t pb_len, pb_cap;
+	size_t pending_bytes;
+	ls_envelope *scratch; /* batch_max_envs + 1 */
+	uint64_t session, sent, acked;
+	uint64_t remote_inc; /* peer's incarnation, from its headers */
+	int need_hello;
+
+	/* Inbound bookkeeping: this peer as a sender to us (under mu). */
+	uint64_t rx_inc, rx_session, consumed, reported;
+	int credit_dirty;
+} peer;
+
+struct ls_transport {
+	ls_transport_config cfg;
+	char *url;
+	uint64_t inc;
+	nng_socket pull;
+	nng_listener listener;
+
+	pthread_rwlock_t plock; /* the peer table */
+	peer **peers;
+	size_t npeers, cap;
+
+	pthread_t rx_thr, tick_thr;
+	int rx_started, tick_started;
+	pthread_mutex_t tick_mu;
+	pthread_cond_t tick_cv;
+	int stop;
+
+	uint8_t *rxbuf; /* aligned copy of a frame, receive thread only */
+	size_t rxcap;
+
+	_Atomic uint64_t frames_sent, envs_sent, bytes_sent;
+	_Atomic uint64_t frames_recv, envs_recv, bytes_recv;
+	_Atomic uint64_t credit_frames_sent, refused, malformed, unknown, lost;
+};
+
+static void
+ctr_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+static uint64_t
+ctr_get(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)c,
+	                            memory_order_relaxed);
+}
+
+static void
+put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* ---- URLs ---- */
+
+int
+ls_transport_url_check(const char *url)
+{
+	if (url == NULL)
+		return LS_EINVAL;
+	if (strncmp(url, "tls+tcp://", 10) == 0)
+		return LS_ENOTSUP;
+	if (strncmp(url, "ipc://", 6) == 0)
+		return url[6] != '\0' ? LS_OK : LS_EINVAL;
+	if (strncmp(url, "tcp://", 6) != 0)
+		return LS_EINVAL;
+	const char *hp = url + 6;
+	const char *colon = strrchr(hp, ':');
+	if (colon == NULL || colon == hp || colon[1] == '\0')
+		return LS_EINVAL;
+	if (hp[0] == '[' && colon[-1] != ']')
+		return LS_EINVAL;
+	unsigned long port = 0;
+	for (const char *c = colon + 1; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9')
+			return LS_EINVAL;
+		port = port * 10 + (unsigned long)(*c - '0');
+		if (port > 65535)
+			return LS_EINVAL;
+	}
+	for (const char *c = hp; c < colon; c++)
+		if (*c == '/' || *c == ' ')
+			return LS_EINVAL;
+	return LS_OK;
+}
+
+/* ---- sending (peer->mu held) ---- */
+
+static void
+peer_restart_session(ls_transport *t, peer *p)
+{
+	if (p->sent > p->acked)
+		ctr_add(&t->lost, p->sent - p->acked);
+	p->session++;
+	p->sent = p->acked = 0;
+	p->need_hello = 1;
+}
+
+static void
+fill_header(ls_transport *t, peer *p, ls_envelope *h, uint8_t *pl)
+{
+	put_u64(pl, p->rx_inc);
+	put_u64(pl + 8, p->rx_session);
+	put_u64(pl + 16, p->consumed);
+	memset(h, 0, sizeof(*h));
+	h->type = LS_MSG_CREDIT;
+	h->from = t->cfg.node_id;
+	h->to = p->id;
+	h->epoch = t->inc;
+	h->seq = p->session;
+	h->payload = pl;
+	h->payload_len = HDR_PAYLOAD;
+}
+
+/* Encode scratch[0..n-1] and send it without blocking.  0 on success. */
+static int
+send_frame(peer *p, size_t n, size_t *bytes)
+{
+	ls_buf b = {NULL, 0};
+	if (ls_codec_frame_encode(p->scratch, n, &b) != 0)
+		return -1;
+	nng_msg *m;
+	if (nng_msg_alloc(&m, b.len) != 0) {
+		ls_buf_free(&b);
+		return -1;
+	}
+	memcpy(nng_msg_body(m), b.data, b.len);
+	*bytes = b.len;
+	ls_buf_free(&b);
+	if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0) {
+		nng_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+peer_compact(peer *p)
+{
+	if (p->qhead == 0)
+		return;
+	if (p->qhead == p->qlen) {
+		p->qhead = p->qlen = 0;
+		p->pb_len = 0;
+		return;
+	}
+	size_t base = p->q[p->qhead].off;
+	size_t n = p->qlen - p->qhead;
+	memmove(p->q, p->q + p->qhead, n * sizeof(*p->q));
+	for (size_t i = 0; i < n; i++)
+		p->q[i].off -= base;
+	memmove(p->pb, p->pb + base, p->pb_len - base);
+	p->pb_len -= base;
+	p->qhead = 0;
+	p->qlen = n;
+}
+
+/* Send pending data as far as credit allows, then a header-only frame when
+ * credit is owed or a hello is due. */
+static void
+peer_flush(ls_transport *t, peer *p)
+{
+	uint8_t pl[HDR_PAYLOAD];
+	if (atomic_exchange(&p->restarted, 0))
+		peer_restart_session(t, p);
+	if (atomic_load(&p->pipes) <= 0)
+		return;
+	const ls_transport_config *c = &t->cfg;
+	while (p->qhead < p->qlen && p->sent - p->acked < c->window_frames) {
+		fill_header(t, p, &p->scratch[0], pl);
+		size_t n = 0, pbytes = 0;
+		while (p->qhead + n < p->qlen && n < c->batch_max_envs) {
+			const pend_env *e = &p->q[p->qhead + n];
+			if (n > 0 && pbytes + e->len > c->batch_max_bytes)
+				break;
+			ls_envelope *o = &p->scratch[n + 1];
+			o->type = e->type;
+			o->from = e->from;
+			o->to = e->to;
+			o->epoch = e->epoch;
+			o->seq = e->seq;
+			o->payload = e->len ? p->pb + e->off : NULL;
+			o->payload_len = e->len;
+			pbytes += e->len;
+			n++;
+		}
+		size_t fb = 0;
+		if (send_frame(p, n + 1, &fb) != 0)
+			break;
+		p->qhead += n;
+		p->pending_bytes -= pbytes;
+		p->sent++;
+		p->need_hello = 0;
+		p->reported = p->consumed;
+		p->credit_dirty = 0;
+		ctr_add(&t->frames_sent, 1);
+		ctr_add(&t->envs_sent, n);
+		ctr_add(&t->bytes_sent, fb);
+	}
+	peer_compact(p);
+	if (p->need_hello || p->credit_dirty) {
+		fill_header(t, p, &p->scratch[0], pl);
+		size_t fb = 0;
+		if (send_frame(p, 1, &fb) == 0) {
+			p->need_hello = 0;
+			p->credit_dirty = 0;
+			p->reported = p->consumed;
+			ctr_add(&t->credit_frames_sent, 1);
+		}
+	}
+}
+
+/* ---- peer table ---- */
+
+static peer *
+find_peer(ls_transport *t, uint64_t id)
+{
+	for (size_t i = 0; i < t->npeers; i++)
+		if (t->peers[i]->id == id)
+			return t->peers[i];
+	return NULL;
+}
+
+static void
+pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	ls_transport *t = arg;
+	nng_socket s = nng_pipe_socket(pipe);
+	pthread_rwlock_rdlock(&t->plock);
+	for (size_t i = 0; i < t->npeers; i++) {
+		peer *p = t->peers[i];
+		if (nng_socket_id(p->sock) != nng_socket_id(s))
+			continue;
+		if (ev == NNG_PIPE_EV_ADD_POST) {
+			atomic_store(&p->restarted, 1);
+			atomic_fetch_add(&p->pipes, 1);
+		} else if (ev == NNG_PIPE_EV_REM_POST) {
+			atomic_fetch_sub(&p->pipes, 1);
+		}
+		break;
+	}
+	pthread_rwlock_unlock(&t->plock);
+}
+
+static void
+peer_free(peer *p)
+{
+	if (p == NULL)
+		return;
+	nng_close(p->sock);
+	pthread_mutex_destroy(&p->mu);
+	free(p->url);
+	free(p->q);
+	free(p->pb);
+	free(p->scratch);
+	free(p);
+}
+
+int
+ls_transport_peer_add(ls_transport *t, uint64_t node_id, const char *url)
+{
+	if (t == NULL || node_id == 0 || node_id == t->cfg.node_id)
+		return LS_EINVAL;
+	int rc = ls_transport_url_check(url);
+	if (rc != 0)
+		return rc;
+	peer *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return LS_ENOMEM;
+	p->id = node_id;
+	p->url = strdup(url);
+	p->scratch = calloc((size_t)t->cfg.batch_max_envs + 1,
+	                    sizeof(*p->scratch));
+	if (p->url == NULL || p->scratch == NULL) {
+		free(p->url);
+		free(p->scratch);
+		free(p);
+		return LS_ENOMEM;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	p->session = 1;
+	if (nng_push0_open(&p->sock) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		free(p->url);
+		free(p->scratch);
+		free(p);
+		return LS_EIO;
+	}
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF,
+	                   (int)t->cfg.window_frames + 4);
+	nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 10);
+	nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 250);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, t);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, pipe_cb, t);
+
+	pthread_rwlock_wrlock(&t->plock);
+	if (find_peer(t, node_id) != NULL) {
+		pthread_rwlock_unlock(&t->plock);
+		peer_free(p);
+		return LS_EEXIST;
+	}
+	if (t->npeers == t->cap) {
+		size_t nc = t->cap ? 2 * t->cap : 8;
+		peer **np = realloc(t->peers, nc * sizeof(*np));
+		if (np == NULL) {
+			pthread_rwlock_unlock(&t->plock);
+			peer_free(p);
+			return LS_ENOMEM;
+		}
+		t->peers = np;
+		t->cap = nc;
+	}
+	t->peers[t->npeers++] = p;
+	pthread_rwlock_unlock(&t->plock);
+
+	/* Dial in the background: the peer may not be up yet. */
+	if (nng_dialer_create(&p->dialer, p->sock, url) != 0 ||
+	    nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK) != 0) {
+		ls_transport_peer_remove(t, node_id);
+		return LS_EIO;
+	}
+	return LS_OK;
+}
+
+int
+ls_transport_peer_remove(ls_transport *t, uint64_t node_id)
+{
+	if (t == NULL)
+		return LS_EINVAL;
+	pthread_rwlock_wrlock(&t->plock);
+	peer *p = NULL;
+	for (size_t i = 0; i < t->npeers; i++) {
+		if (t->peers[i]->id == node_id) {
+			p = t->peers[i];
+			t->peers[i] = t->peers[--t->npeers];
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&t->plock);
+	if (p == NULL)
+		return LS_ENOENT;
+	peer_free(p);
+	return LS_OK;
+}
+
+/* ---- public send side ---- */
+
+static int
+grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : 64;
+	while (nc < need)
+		nc *= 2;
+	void *nb = realloc(*buf, nc * elem);
+	if (nb == NULL)
+		return -1;
+	*buf = nb;
+	*cap = nc;
+	return 0;
+}
+
+int
+ls_transport_send(ls_transport *t, uint64_t node_id, const ls_envelope *env)
+{
+	if (t == NULL || env == NULL ||
+	    (env->payload == NULL && env->payload_len > 0))
+		return LS_EINVAL;
+	const ls_transport_config *c = &t->cfg;
+	if (env->payload_len > c->batch_max_bytes)
+		return LS_ERANGE;
+	int rc = LS_OK;
+	pthread_rwlock_rdlock(&t->plock);
+	peer *p = find_peer(t, node_id);
+	if (p == NULL) {
+		pthread_rwlock_unlock(&t->plock);
+		return LS_ENOENT;
+	}
+	pthread_mutex_lock(&p->mu);
+	size_t live = p->qlen - p->qhead;
+	if (live >= c->max_pending_envs ||
+	    p->pending_bytes + env->payload_len > c->max_pending_bytes) {
+		/* Try to make room before refusing. */
+		peer_flush(t, p);
+		live = p->qlen - p->qhead;
+		if (live >= c->max_pending_envs ||
+		    p->pending_bytes + env->payload_len >
+		        c->max_pending_bytes) {
+			ctr_add(&t->refused, 1);
+			rc = LS_EAGAIN;
+			goto out;
+		}
+	}
+	if (p->qlen == p->qcap || p->pb_len + env->payload_len > p->pb_cap)
+		peer_compact(p);
+	if (grow((void **)&p->q, &p->qcap, p->qlen + 1, sizeof(*p->q)) != 0 ||
+	    grow((void **)&p->pb, &p->pb_cap, p->pb_len + env->payload_len,
+	         1) != 0) {
+		rc = LS_ENOMEM;
+		goto out;
+	}
+	pend_env *e = &p->q[p->qlen++];
+	e->type = env->type;
+	e->from = env->from;
+	e->to = env->to;
+	e->epoch = env->epoch;
+	e->seq = env->seq;
+	e->off = p->pb_len;
+	e->len = env->payload_len;
+	if (env->payload_len > 0)
+		memcpy(p->pb + p->pb_len, env->payload, env->payload_len);
+	p->pb_len += env->payload_len;
+	p->pending_bytes += env->payload_len;
+	if (p->qlen - p->qhead >= c->batch_max_envs ||
+	    p->pending_bytes >= c->batch_max_bytes)
+		peer_flush(t, p);
+out:
+	pthread_mutex_unlock(&p->mu);
+	pthread_rwlock_unlock(&t->plock);
+	return rc;
+}
+
+int
+ls_transport_flush(ls_transport *t)
+{
+	if (t == NULL)
+		return LS_EINVAL;
+	pthread_rwlock_rdlock(&t->plock);
+	for (size_t i = 0; i < t->npeers; i++) {
+		peer *p = t->peers[i];
+		pthread_mutex_lock(&p->mu);
+		peer_flush(t, p);
+		pthread_mutex_unlock(&p->mu);
+	}
+	pthread_rwlock_unlock(&t->plock);
+	return LS_OK;
+}
+
+/* ---- receiving ---- */
+
+typedef struct rx_ctx {
+	ls_transport *t;
+	uint64_t from;
+	size_t idx;
+	int counted; /* frame belongs to the sender's current session */
+	int bad;     /* 1 malformed header, 2 unknown sender */
+} rx_ctx;
+
+/* Apply a frame header from peer p (p->mu held).  Returns 1 when the frame's
+ * data counts against the current session. */
+static int
+apply_header(ls_transport *t, peer *p, const ls_envelope *h)
+{
+	uint64_t inc_r = get_u64(h->payload);
+	uint64_t sess_r = get_u64(h->payload + 8);
+	uint64_t cons = get_u64(h->payload + 16);
+	int counted = 0;
+
+	/* The peer as a sender to us. */
+	if (h->epoch != p->rx_inc || h->seq > p->rx_session) {
+		p->rx_inc = h->epoch;
+		p->rx_session = h->seq;
+		p->consumed = p->reported = 0;
+		p->credit_dirty = 1;
+		counted = 1;
+	} else if (h->seq == p->rx_session) {
+		counted = 1;
+	}
+
+	/* Us as a sender to the peer. */
+	int current = inc_r == t->inc && sess_r == p->session;
+	if (h->epoch != p->remote_inc) {
+		int knew = p->remote_inc != 0;
+		p->remote_inc = h->epoch;
+		if ((knew || !current) && p->sent != p->acked) {
+			peer_restart_session(t, p);
+			current = 0;
+		}
+	}
+	if (current) {
+		if (cons > p->sent)
+			cons = p->sent;
+		if (cons > p->acked)
+			p->acked = cons;
+	}
+	return counted;
+}
+
+static int
+rx_env(void *arg, const ls_envelope *env)
+{
+	rx_ctx *x = arg;
+	ls_transport *t = x->t;
+	if (x->idx++ == 0) {
+		if (env->type != LS_MSG_CREDIT ||
+		    env->payload_len != HDR_PAYLOAD ||
+		    env->to != t->cfg.node_id || env->epoch == 0) {
+			x->bad = 1;
+			return 1;
+		}
+		x->from = env->from;
+		pthread_rwlock_rdlock(&t->plock);
+		peer *p = find_peer(t, env->from);
+		if (p == NULL) {
+			pthread_rwlock_unlock(&t->plock);
+			x->bad = 2;
+			return 1;
+		}
+		pthread_mutex_lock(&p->mu);
+		x->counted = apply_header(t, p, env);
+		/* New credit may let pending data go. */
+		peer_flush(t, p);
+		pthread_mutex_unlock(&p->mu);
+		pthread_rwlock_unlock(&t->plock);
+		return 0;
+	}
+	t->cfg.recv_fn(t->cfg.recv_arg, x->from, env);
+	return 0;
+}
+
+static void
+rx_frame(ls_transport *t, const uint8_t *buf, size_t len)
+{
+	if (len > t->cfg.max_frame_bytes || len == 0) {
+		ctr_add(&t->malformed, 1);
+		return;
+	}
+	if (((uintptr_t)buf & (LS_CODEC_ALIGN - 1)) != 0) {
+		if (len > t->rxcap) {
+			size_t nc = t->rxcap ? t->rxcap : 4096;
+			while (nc < len)
+				nc *= 2;
+			uint8_t *nb = malloc(nc);
+			if (nb == NULL) {
+				ctr_add(&t->malformed, 1);
+				return;
+			}
+			free(t->rxbuf);
+			t->rxbuf = nb;
+			t->rxcap = nc;
+		}
+		memcpy(t->rxbuf, buf, len);
+		buf = t->rxbuf;
+	}
+	rx_ctx x = {t, 0, 0, 0, 0};
+	int rc = ls_codec_frame_decode(buf, len, rx_env, &x);
+	if (x.bad == 2) {
+		ctr_add(&t->unknown, 1);
+		return;
+	}
+	if (rc != 0 || x.bad != 0 || x.idx == 0) {
+		ctr_add(&t->malformed, 1);
+		return;
+	}
+	if (x.idx == 1)
+		return; /* header only: credit or hello */
+	ctr_add(&t->frames_recv, 1);
+	ctr_add(&t->envs_recv, x.idx - 1);
+	ctr_add(&t->bytes_recv, len);
+	if (!x.counted)
+		return;
+	pthread_rwlock_rdlock(&t->plock);
+	peer *p = find_peer(t, x.from);
+	if (p != NULL) {
+		pthread_mutex_lock(&p->mu);
+		p->consumed++;
+		p->credit_dirty = 1;
+		uint64_t half = t->cfg.window_frames / 2;
+		if (half == 0 || p->consumed - p->reported >= half)
+			peer_flush(t, p);
+		pthread_mutex_unlock(&p->mu);
+	}
+	pthread_rwlock_unlock(&t->plock);
+}
+
+static void *
+rx_main(void *arg)
+{
+	ls_transport *t = arg;
+	for (;;) {
+		nng_msg *m;
+		int rv = nng_recvmsg(t->pull, &m, 0);
+		if (rv == NNG_ECLOSED)
+			break;
+		if (rv != 0)
+			continue;
+		rx_frame(t, nng_msg_body(m), nng_msg_len(m));
+		nng_msg_free(m);
+	}
+	return NULL;
+}
+
+static void *
+tick_main(void *arg)
+{
+	ls_transport *t = arg;
+	unsigned n = 0;
+	pthread_mutex_lock(&t->tick_mu);
+	while (!t->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)t->cfg.tick_ms * 1000000L;
+		while (ts.tv_nsec >= 1000000000L) {
+			ts.tv_nsec -= 1000000000L;
+			ts.tv_sec++;
+		}
+		pthread_cond_timedwait(&t->tick_cv, &t->tick_mu, &ts);
+		if (t->stop)
+			break;
+		pthread_mutex_unlock(&t->tick_mu);
+		int refresh = ++n % REFRESH_TICKS == 0;
+		pthread_rwlock_rdlock(&t->plock);
+		for (size_t i = 0; i < t->npeers; i++) {
+			peer *p = t->peers[i];
+			pthread_mutex_lock(&p->mu);
+			if (refresh && p->rx_inc != 0)
+				p->credit_dirty = 1;
+			peer_flush(t, p);
+			pthread_mutex_unlock(&p->mu);
+		}
+		pthread_rwlock_unlock(&t->plock);
+		pthread_mutex_lock(&t->tick_mu);
+	}
+	pthread_mutex_unlock(&t->tick_mu);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static uint64_t
+new_incarnation(const ls_transport *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t seed[4] = {(uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec,
+	                    (uint64_t)getpid(), (uint64_t)(uintptr_t)t};
+	static _Atomic uint64_t ctr;
+	seed[3] ^= atomic_fetch_add(&ctr, 1) << 48;
+	uint64_t v = ls_hash64(seed, sizeof(seed), 0x6c73747270u);
+	return v ? v : 1;
+}
+
+static int
+bound_url(ls_transport *t, const char *url)
+{
+	if (strncmp(url, "tcp://", 6) == 0) {
+		const char *colon = strrchr(url, ':');
+		if (strcmp(colon, ":0") == 0) {
+			int port = 0;
+			if (nng_listener_get_int(t->listener,
+			                         NNG_OPT_TCP_BOUND_PORT,
+			                         &port) != 0)
+				return LS_EIO;
+			size_t n = (size_t)(colon - url) + 8;
+			t->url = malloc(n);
+			if (t->url == NULL)
+				return LS_ENOMEM;
+			snprintf(t->url, n, "%.*s:%d", (int)(colon - url), url,
+			         port);
+			return LS_OK;
+		}
+	}
+	t->url = strdup(url);
+	return t->url ? LS_OK : LS_ENOMEM;
+}
+
+int
+ls_transport_create(const ls_transport_config *cfg, ls_transport **out)
+{
+	if (cfg == NULL || out == NULL || cfg->node_id == 0 ||
+	    cfg->recv_fn == NULL)
+		return LS_EINVAL;
+	int rc = ls_transport_url_check(cfg->listen_url);
+	if (rc != 0)
+		return rc;
+	ls_transport *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return LS_ENOMEM;
+	t->cfg = *cfg;
+	ls_transport_config *c = &t->cfg;
+	c->listen_url = NULL;
+	if (c->window_frames == 0)
+		c->window_frames = 8;
+	if (c->batch_max_envs == 0)
+		c->batch_max_envs = 4096;
+	if (c->batch_max_bytes == 0)
+		c->batch_max_bytes = 1u << 20;
+	if (c->max_pending_envs == 0)
+		c->max_pending_envs = 65536;
+	if (c->max_pending_bytes == 0)
+		c->max_pending_bytes = 8u << 20;
+	if (c->max_frame_bytes == 0)
+		c->max_frame_bytes = 16u << 20;
+	if (c->tick_ms == 0)
+		c->tick_ms = 1;
+	if (c->max_frame_bytes > LS_CODEC_MAX_BUF)
+		c->max_frame_bytes = LS_CODEC_MAX_BUF;
+	t->inc = new_incarnation(t);
+	pthread_rwlock_init(&t->plock, NULL);
+	pthread_mutex_init(&t->tick_mu, NULL);
+	pthread_cond_init(&t->tick_cv, NULL);
+
+	rc = LS_EIO;
+	if (nng_pull0_open(&t->pull) != 0)
+		goto fail_sock;
+	/* Twice the accepted size, so that frames a little too large reach us
+	 * and are counted; nng drops larger ones by closing the pipe. */
+	nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ,
+	                    (size_t)c->max_frame_bytes * 2);
+	if (nng_listener_create(&t->listener, t->pull, cfg->listen_url) != 0 ||
+	    nng_listener_start(t->listener, 0) != 0)
+		goto fail;
+	rc = bound_url(t, cfg->listen_url);
+	if (rc != 0)
+		goto fail;
+	rc = LS_EIO;
+	if (pthread_create(&t->rx_thr, NULL, rx_main, t) != 0)
+		goto fail;
+	t->rx_started = 1;
+	if (pthread_create(&t->tick_thr, NULL, tick_main, t) != 0)
+		goto fail;
+	t->tick_started = 1;
+	*out = t;
+	return LS_OK;
+fail:
+	ls_transport_destroy(t);
+	return rc;
+fail_sock:
+	pthread_rwlock_destroy(&t->plock);
+	pthread_mutex_destroy(&t->tick_mu);
+	pthread_cond_destroy(&t->tick_cv);
+	free(t);
+	return rc;
+}
+
+void
+ls_transport_destroy(ls_transport *t)
+{
+	if (t == NULL)
+		return;
+	if (t->tick_started) {
+		pthread_mutex_lock(&t->tick_mu);
+		t->stop = 1;
+		pthread_cond_signal(&t->tick_cv);
+		pthread_mutex_unlock(&t->tick_mu);
+		pthread_join(t->tick_thr, NULL);
+	}
+	nng_close(t->pull);
+	if (t->rx_started)
+		pthread_join(t->rx_thr, NULL);
+	pthread_rwlock_wrlock(&t->plock);
+	peer **ps = t->peers;
+	size_t n = t->npeers;
+	t->peers = NULL;
+	t->npeers = t->cap = 0;
+	pthread_rwlock_unlock(&t->plock);
+	for (size_t i = 0; i < n; i++)
+		peer_free(ps[i]);
+	free(ps);
+	pthread_rwlock_destroy(&t->plock);
+	pthread_mutex_destroy(&t->tick_mu);
+	pthread_cond_destroy(&t->tick_cv);
+	free(t->rxbuf);
+	free(t->url);
+	free(t);
+}
+
+const char *
+ls_transport_url(const ls_transport *t)
+{
+	return t ? t->url : NULL;
+}
+
+void
+ls_transport_stats_get(const ls_transport *t, ls_transport_stats *out)
+{
+	if (t == NULL || out == NULL)
+		return;
+	out->frames_sent = ctr_get(&t->frames_sent);
+	out->envs_sent = ctr_get(&t->envs_sent);
+	out->bytes_sent = ctr_get(&t->bytes_sent);
+	out->frames_recv = ctr_get(&t->frames_recv);
+	out->envs_recv = ctr_get(&t->envs_recv);
+	out->bytes_recv = ctr_get(&t->bytes_recv);
+	out->credit_frames_sent = ctr_get(&t->credit_frames_sent);
+	out->refused = ctr_get(&t->refused);
+	out->malformed = ctr_get(&t->malformed);
+	out->unknown = ctr_get(&t->unknown);
+	out->lost = ctr_get(&t->lost);
+}
+
+int
+ls_transport_peer_stats_get(ls_transport *t, uint64_t node_id,
+                            ls_transport_peer_stats *out)
+{
+	if (t == NULL || out == NULL)
+		return LS_EINVAL;
+	pthread_rwlock_rdlock(&t->plock);
+	peer *p = find_peer(t, node_id);
+	if (p == NULL) {
+		pthread_rwlock_unlock(&t->plock);
+		return LS_ENOENT;
+	}
+	pthread_mutex_lock(&p->mu);
+	out->pending_envs = (uint32_t)(p->qlen - p->qhead);
+	out->pending_bytes = (uint32_t)p->pending_bytes;
+	out->in_flight = (uint32_t)(p->sent - p->acked);
+	out->connected = atomic_load(&p->pipes) > 0;
+	pthread_mutex_unlock(&p->mu);
+	pthread_rwlock_unlock(&t->plock);
+	return LS_OK;
+}

@@ -1,0 +1,668 @@
+/*
+ * transport_test.c -- the node-to-node transport over real nng sockets on
+ * 127.0.0.1 (free ports) and ipc://: ordering, exactly-once delivery of 1 M
+ * envelopes, credit backpressure, hostile frames, peer restart.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include "cluster/transport.h"
+#include "runtime/err.h"
+
+#define MAXN 8
+#define DEADLINE_S 120.0
+
+/* What one transport received, per sending node. */
+typedef struct collector {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t count[MAXN];
+	uint64_t next[MAXN];  /* expected next seq (contiguous mode) */
+	uint64_t last[MAXN];  /* last seq seen + 1 */
+	uint64_t order_errors, payload_errors, bad_from;
+	int increasing_only;  /* seqs must increase, gaps allowed */
+	int gate_closed;      /* block in the callback while set */
+	int blocked;          /* a callback is waiting at the gate */
+} collector;
+
+static void
+coll_init(collector *c)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+}
+
+static void
+coll_fini(collector *c)
+{
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+}
+
+/* Payload of envelope seq: its seq in 8 little-endian bytes, then (seq % 7)
+ * bytes of 'a' + seq % 26. */
+static size_t
+make_payload(uint64_t seq, uint8_t *buf)
+{
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(seq >> (8 * i));
+	size_t extra = seq % 7;
+	memset(buf + 8, 'a' + (int)(seq % 26), extra);
+	return 8 + extra;
+}
+
+static void
+on_recv(void *arg, uint64_t from, const ls_envelope *env)
+{
+	collector *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (c->gate_closed) {
+		c->blocked = 1;
+		pthread_cond_broadcast(&c->cv);
+		pthread_cond_wait(&c->cv, &c->mu);
+	}
+	c->blocked = 0;
+	if (from == 0 || from >= MAXN) {
+		c->bad_from++;
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	uint8_t want[32];
+	size_t wl = make_payload(env->seq, want);
+	if (env->payload_len != wl || memcmp(env->payload, want, wl) != 0 ||
+	    env->type != LS_MSG_EVENTS || env->from != from * 100 ||
+	    env->epoch != 7)
+		c->payload_errors++;
+	if (c->increasing_only) {
+		if (env->seq + 1 <= c->last[from])
+			c->order_errors++;
+	} else if (env->seq != c->next[from]) {
+		c->order_errors++;
+	}
+	c->next[from] = env->seq + 1;
+	c->last[from] = env->seq + 1;
+	c->count[from]++;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait (generous deadline) until c->count[from] >= n. */
+static int
+wait_count(collector *c, uint64_t from, uint64_t n)
+{
+	double end = now_s() + DEADLINE_S;
+	pthread_mutex_lock(&c->mu);
+	while (c->count[from] < n && now_s() < end) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_nsec -= 1000000000L;
+			ts.tv_sec++;
+		}
+		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	}
+	int ok = c->count[from] >= n;
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
+static uint64_t
+get_count(collector *c, uint64_t from)
+{
+	pthread_mutex_lock(&c->mu);
+	uint64_t n = c->count[from];
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static ls_transport *
+mk(uint64_t id, const char *url, collector *c, const ls_transport_config *tune)
+{
+	ls_transport_config cfg;
+	if (tune != NULL)
+		cfg = *tune;
+	else
+		memset(&cfg, 0, sizeof(cfg));
+	cfg.node_id = id;
+	cfg.listen_url = url;
+	cfg.recv_fn = on_recv;
+	cfg.recv_arg = c;
+	ls_transport *t = NULL;
+	int rc = LS_EIO;
+	double end = now_s() + DEADLINE_S;
+	/* Re-binding a port just released may need a moment. */
+	while ((rc = ls_transport_create(&cfg, &t)) == LS_EIO && now_s() < end)
+		nng_msleep(10);
+	assert_int_equal(rc, LS_OK);
+	return t;
+}
+
+/* Send envelope seq from node `from` to `to`, retrying while refused. */
+static void
+send_one(ls_transport *t, uint64_t from, uint64_t to, uint64_t seq)
+{
+	uint8_t pl[32];
+	ls_envelope e = {.type = LS_MSG_EVENTS,
+	                 .from = from * 100,
+	                 .to = to * 100,
+	                 .epoch = 7,
+	                 .seq = seq};
+	e.payload_len = make_payload(seq, pl);
+	e.payload = pl;
+	double end = now_s() + DEADLINE_S;
+	int rc;
+	while ((rc = ls_transport_send(t, to, &e)) == LS_EAGAIN &&
+	       now_s() < end)
+		nng_msleep(1);
+	assert_int_equal(rc, LS_OK);
+}
+
+static int
+wait_connected(ls_transport *t, uint64_t peer)
+{
+	double end = now_s() + DEADLINE_S;
+	ls_transport_peer_stats ps;
+	while (now_s() < end) {
+		assert_int_equal(ls_transport_peer_stats_get(t, peer, &ps), 0);
+		if (ps.connected)
+			return 1;
+		nng_msleep(2);
+	}
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void
+test_url_check(void **state)
+{
+	(void)state;
+	assert_int_equal(ls_transport_url_check("tcp://127.0.0.1:7101"), 0);
+	assert_int_equal(ls_transport_url_check("tcp://localhost:0"), 0);
+	assert_int_equal(ls_transport_url_check("tcp://[::1]:80"), 0);
+	assert_int_equal(ls_transport_url_check("ipc:///tmp/x.ipc"), 0);
+	assert_int_equal(ls_transport_url_check("tls+tcp://127.0.0.1:1"),
+	                 LS_ENOTSUP);
+	assert_int_equal(ls_transport_url_check("tcp://127.0.0.1"), LS_EINVAL);
+	assert_int_equal(ls_transport_url_check("tcp://127.0.0.1:70000"),
+	                 LS_EINVAL);
+	assert_int_equal(ls_transport_url_check("tcp://:80"), LS_EINVAL);
+	assert_int_equal(ls_transport_url_check("tcp://h:8x"), LS_EINVAL);
+	assert_int_equal(ls_transport_url_check("ipc://"), LS_EINVAL);
+	assert_int_equal(ls_transport_url_check("udp://1.2.3.4:5"), LS_EINVAL);
+	assert_int_equal(ls_transport_url_check(NULL), LS_EINVAL);
+
+	collector c;
+	coll_init(&c);
+	ls_transport_config cfg = {.node_id = 1,
+	                           .listen_url = "tls+tcp://127.0.0.1:0",
+	                           .recv_fn = on_recv,
+	                           .recv_arg = &c};
+	ls_transport *t = NULL;
+	assert_int_equal(ls_transport_create(&cfg, &t), LS_ENOTSUP);
+	assert_null(t);
+	cfg.listen_url = "tcp://127.0.0.1:0";
+	cfg.node_id = 0;
+	assert_int_equal(ls_transport_create(&cfg, &t), LS_EINVAL);
+	cfg.node_id = 1;
+	assert_int_equal(ls_transport_create(&cfg, &t), 0);
+	const char *u = ls_transport_url(t);
+	assert_non_null(u);
+	assert_true(strncmp(u, "tcp://127.0.0.1:", 16) == 0);
+	assert_true(atoi(u + 16) > 0);
+	assert_int_equal(ls_transport_peer_add(t, 2, "tls+tcp://127.0.0.1:9"),
+	                 LS_ENOTSUP);
+	assert_int_equal(ls_transport_peer_add(t, 1, u), LS_EINVAL);
+	assert_int_equal(ls_transport_peer_add(t, 2, "tcp://127.0.0.1:9"), 0);
+	assert_int_equal(ls_transport_peer_add(t, 2, "tcp://127.0.0.1:9"),
+	                 LS_EEXIST);
+	ls_envelope e = {.type = LS_MSG_EVENTS};
+	assert_int_equal(ls_transport_send(t, 3, &e), LS_ENOENT);
+	assert_int_equal(ls_transport_peer_remove(t, 2), 0);
+	assert_int_equal(ls_transport_peer_remove(t, 2), LS_ENOENT);
+	ls_transport_destroy(t);
+	coll_fini(&c);
+}
+
+/* Three transports, everyone sends to everyone: each receiver sees each
+ * sender's envelopes exactly once and in order; batching shows in frames. */
+static void
+run_mesh(const char *urls[3])
+{
+	enum { N = 3, PER = 3000 };
+	collector c[N];
+	ls_transport *t[N];
+	for (int i = 0; i < N; i++) {
+		coll_init(&c[i]);
+		t[i] = mk((uint64_t)i + 1, urls[i], &c[i], NULL);
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+			if (i != j)
+				assert_int_equal(
+				    ls_transport_peer_add(t[i], (uint64_t)j + 1,
+				                          ls_transport_url(t[j])),
+				    0);
+	for (uint64_t s = 0; s < PER; s++)
+		for (int i = 0; i < N; i++)
+			for (int j = 0; j < N; j++)
+				if (i != j)
+					send_one(t[i], (uint64_t)i + 1,
+					         (uint64_t)j + 1, s);
+	for (int i = 0; i < N; i++)
+		ls_transport_flush(t[i]);
+	for (int j = 0; j < N; j++)
+		for (int i = 0; i < N; i++)
+			if (i != j)
+				assert_true(
+				    wait_count(&c[j], (uint64_t)i + 1, PER));
+	for (int i = 0; i < N; i++) {
+		ls_transport_stats st;
+		ls_transport_stats_get(t[i], &st);
+		assert_int_equal(c[i].order_errors, 0);
+		assert_int_equal(c[i].payload_errors, 0);
+		assert_int_equal(c[i].bad_from, 0);
+		assert_int_equal(st.envs_sent, (uint64_t)PER * (N - 1));
+		assert_int_equal(st.envs_recv, (uint64_t)PER * (N - 1));
+		assert_true(st.frames_sent < st.envs_sent);
+		assert_true(st.frames_recv > 0 && st.bytes_recv > 0);
+		assert_int_equal(st.malformed, 0);
+		assert_int_equal(st.refused, 0);
+	}
+	for (int i = 0; i < N; i++) {
+		ls_transport_destroy(t[i]);
+		coll_fini(&c[i]);
+	}
+}
+
+static void
+test_mesh_tcp(void **state)
+{
+	(void)state;
+	const char *urls[3] = {"tcp://127.0.0.1:0", "tcp://127.0.0.1:0",
+	                       "tcp://127.0.0.1:0"};
+	run_mesh(urls);
+}
+
+static void
+test_mesh_ipc(void **state)
+{
+	(void)state;
+	char u[3][128];
+	const char *urls[3];
+	for (int i = 0; i < 3; i++) {
+		snprintf(u[i], sizeof(u[i]), "ipc:///tmp/ls-transport-%d-%d",
+		         (int)getpid(), i);
+		urls[i] = u[i];
+	}
+	run_mesh(urls);
+	for (int i = 0; i < 3; i++)
+		unlink(u[i] + 6);
+}
+
+/* 1 M small envelopes A -> B, exactly once and in order. */
+static void
+test_million(void **state)
+{
+	(void)state;
+	uint64_t n = 1000000;
+	const char *e = getenv("LS_TRANSPORT_TEST_N"); /* smaller under valgrind */
+	if (e != NULL && atoll(e) > 0)
+		n = (uint64_t)atoll(e);
+	collector ca, cb;
+	coll_init(&ca);
+	coll_init(&cb);
+	ls_transport *a = mk(1, "tcp://127.0.0.1:0", &ca, NULL);
+	ls_transport *b = mk(2, "tcp://127.0.0.1:0", &cb, NULL);
+	assert_int_equal(ls_transport_peer_add(a, 2, ls_transport_url(b)), 0);
+	assert_int_equal(ls_transport_peer_add(b, 1, ls_transport_url(a)), 0);
+	double t0 = now_s();
+	for (uint64_t s = 0; s < n; s++)
+		send_one(a, 1, 2, s);
+	ls_transport_flush(a);
+	assert_true(wait_count(&cb, 1, n));
+	double dt = now_s() - t0;
+	printf("transport: %llu envelopes in %.3f s = %.0f msgs/s\n",
+	       (unsigned long long)n, dt, (double)n / dt);
+	ls_transport_stats st;
+	ls_transport_stats_get(b, &st);
+	printf("transport: %llu frames, %.1f envelopes/frame\n",
+	       (unsigned long long)st.frames_recv,
+	       (double)st.envs_recv / (double)st.frames_recv);
+	assert_int_equal(get_count(&cb, 1), n);
+	assert_int_equal(cb.order_errors, 0);
+	assert_int_equal(cb.payload_errors, 0);
+	assert_int_equal(st.envs_recv, n);
+	ls_transport_destroy(a);
+	ls_transport_destroy(b);
+	coll_fini(&ca);
+	coll_fini(&cb);
+}
+
+/* A receiver blocked in its callback stops granting credit: the sender's
+ * frames in flight and pending envelopes stay bounded and send() refuses
+ * with LS_EAGAIN; after release everything accepted arrives, in order. */
+static void
+test_slow_receiver(void **state)
+{
+	(void)state;
+	ls_transport_config tune = {.window_frames = 2,
+	                            .batch_max_envs = 16,
+	                            .max_pending_envs = 256};
+	collector ca, cb;
+	coll_init(&ca);
+	coll_init(&cb);
+	ls_transport *a = mk(1, "tcp://127.0.0.1:0", &ca, &tune);
+	ls_transport *b = mk(2, "tcp://127.0.0.1:0", &cb, &tune);
+	assert_int_equal(ls_transport_peer_add(a, 2, ls_transport_url(b)), 0);
+	assert_int_equal(ls_transport_peer_add(b, 1, ls_transport_url(a)), 0);
+	assert_true(wait_connected(a, 2));
+	pthread_mutex_lock(&cb.mu);
+	cb.gate_closed = 1;
+	pthread_mutex_unlock(&cb.mu);
+
+	uint8_t pl[32];
+	uint64_t accepted = 0;
+	int refused = 0;
+	const uint64_t limit = 1000000;
+	while (accepted < limit) {
+		ls_envelope e = {.type = LS_MSG_EVENTS,
+		                 .from = 100,
+		                 .to = 200,
+		                 .epoch = 7,
+		                 .seq = accepted};
+		e.payload_len = make_payload(accepted, pl);
+		e.payload = pl;
+		int rc = ls_transport_send(a, 2, &e);
+		if (rc == LS_EAGAIN) {
+			/* Refused: wait until the receiver is stuck, then
+			 * check that refusal is persistent. */
+			pthread_mutex_lock(&cb.mu);
+			int stuck = cb.blocked;
+			pthread_mutex_unlock(&cb.mu);
+			if (stuck) {
+				ls_transport_flush(a);
+				if (ls_transport_send(a, 2, &e) == LS_EAGAIN) {
+					refused = 1;
+					break;
+				}
+				accepted++;
+				continue;
+			}
+			nng_msleep(1);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		accepted++;
+	}
+	assert_true(refused);
+	/* At most: the frames of the window, the envelopes of the frame being
+	 * consumed, and the pending bound. */
+	assert_true(accepted <= (2 + 1) * 16 + 256);
+	ls_transport_peer_stats ps;
+	assert_int_equal(ls_transport_peer_stats_get(a, 2, &ps), 0);
+	assert_true(ps.pending_envs <= 256);
+	assert_true(ps.in_flight <= 2);
+	ls_transport_stats st;
+	ls_transport_stats_get(a, &st);
+	assert_true(st.refused >= 1);
+
+	pthread_mutex_lock(&cb.mu);
+	cb.gate_closed = 0;
+	pthread_cond_broadcast(&cb.cv);
+	pthread_mutex_unlock(&cb.mu);
+	assert_true(wait_count(&cb, 1, accepted));
+	/* And sending works again. */
+	for (uint64_t s = accepted; s < accepted + 500; s++)
+		send_one(a, 1, 2, s);
+	ls_transport_flush(a);
+	assert_true(wait_count(&cb, 1, accepted + 500));
+	assert_int_equal(get_count(&cb, 1), accepted + 500);
+	assert_int_equal(cb.order_errors, 0);
+	assert_int_equal(cb.payload_errors, 0);
+	ls_transport_destroy(a);
+	ls_transport_destroy(b);
+	coll_fini(&ca);
+	coll_fini(&cb);
+}
+
+static void
+raw_send(nng_socket s, const void *buf, size_t len)
+{
+	assert_int_equal(nng_send(s, (void *)buf, len, 0), 0);
+}
+
+static uint64_t
+stat_malformed(ls_transport *t)
+{
+	ls_transport_stats st;
+	ls_transport_stats_get(t, &st);
+	return st.malformed;
+}
+
+static uint64_t
+stat_unknown(ls_transport *t)
+{
+	ls_transport_stats st;
+	ls_transport_stats_get(t, &st);
+	return st.unknown;
+}
+
+/* Hostile buffers from a raw nng push socket are dropped and counted; the
+ * transport keeps delivering. */
+static void
+test_malformed(void **state)
+{
+	(void)state;
+	ls_transport_config tune = {.max_frame_bytes = 256 * 1024};
+	collector ca, cb;
+	coll_init(&ca);
+	coll_init(&cb);
+	ls_transport *a = mk(1, "tcp://127.0.0.1:0", &ca, NULL);
+	ls_transport *b = mk(2, "tcp://127.0.0.1:0", &cb, &tune);
+	assert_int_equal(ls_transport_peer_add(a, 2, ls_transport_url(b)), 0);
+	assert_int_equal(ls_transport_peer_add(b, 1, ls_transport_url(a)), 0);
+
+	nng_socket raw;
+	assert_int_equal(nng_push0_open(&raw), 0);
+	assert_int_equal(nng_dial(raw, ls_transport_url(b), NULL, 0), 0);
+
+	uint64_t expect = 0;
+	/* 1: garbage. */
+	const char junk[] = "this is not a frame at all, just bytes......";
+	raw_send(raw, junk, sizeof(junk));
+	expect++;
+	/* 2: a valid frame, truncated. */
+	uint8_t hp[24] = {0};
+	ls_envelope env[2] = {{.type = LS_MSG_CREDIT,
+	                       .from = 1,
+	                       .to = 2,
+	                       .epoch = 99,
+	                       .seq = 1,
+	                       .payload = hp,
+	                       .payload_len = sizeof(hp)},
+	                      {.type = LS_MSG_EVENTS, .from = 100, .to = 200}};
+	ls_buf fb = {NULL, 0};
+	assert_int_equal(ls_codec_frame_encode(env, 2, &fb), 0);
+	raw_send(raw, fb.data, fb.len - 8);
+	expect++;
+	/* 3: a frame without the header envelope. */
+	ls_buf nh = {NULL, 0};
+	assert_int_equal(ls_codec_frame_encode(&env[1], 1, &nh), 0);
+	raw_send(raw, nh.data, nh.len);
+	expect++;
+	ls_buf_free(&nh);
+	/* 4: a header addressed to another node. */
+	env[0].to = 3;
+	assert_int_equal(ls_codec_frame_encode(env, 2, &nh), 0);
+	raw_send(raw, nh.data, nh.len);
+	expect++;
+	ls_buf_free(&nh);
+	env[0].to = 2;
+	/* 5: oversized (over max_frame_bytes, under nng's hard limit). */
+	size_t big = 300 * 1024;
+	uint8_t *bb = calloc(1, big);
+	assert_non_null(bb);
+	memcpy(bb, fb.data, fb.len);
+	raw_send(raw, bb, big);
+	expect++;
+	free(bb);
+	/* 6: an empty message. */
+	raw_send(raw, "", 0);
+	expect++;
+	double end = now_s() + DEADLINE_S;
+	while (stat_malformed(b) < expect && now_s() < end)
+		nng_msleep(2);
+	assert_int_equal(stat_malformed(b), expect);
+
+	/* A well-formed frame from a node that is not a peer. */
+	env[0].from = 5;
+	ls_buf uf = {NULL, 0};
+	assert_int_equal(ls_codec_frame_encode(env, 2, &uf), 0);
+	raw_send(raw, uf.data, uf.len);
+	ls_buf_free(&uf);
+	end = now_s() + DEADLINE_S;
+	while (stat_unknown(b) < 1 && now_s() < end)
+		nng_msleep(2);
+	assert_int_equal(stat_unknown(b), 1);
+	ls_buf_free(&fb);
+	nng_close(raw);
+
+	/* Still working, nothing of the above was delivered. */
+	for (uint64_t s = 0; s < 1000; s++)
+		send_one(a, 1, 2, s);
+	ls_transport_flush(a);
+	assert_true(wait_count(&cb, 1, 1000));
+	assert_int_equal(get_count(&cb, 1), 1000);
+	assert_int_equal(cb.order_errors, 0);
+	assert_int_equal(cb.payload_errors, 0);
+	assert_int_equal(cb.bad_from, 0);
+	assert_int_equal(stat_malformed(b), expect);
+	ls_transport_destroy(a);
+	ls_transport_destroy(b);
+	coll_fini(&ca);
+	coll_fini(&cb);
+}
+
+/* B is destroyed and recreated on the same port: A reconnects, what was
+ * pending for the dead peer stays bounded, delivery resumes in order. */
+static void
+test_reconnect(void **state)
+{
+	(void)state;
+	ls_transport_config tune = {.max_pending_envs = 1000};
+	collector ca, cb, cb2;
+	coll_init(&ca);
+	coll_init(&cb);
+	coll_init(&cb2);
+	ls_transport *a = mk(1, "tcp://127.0.0.1:0", &ca, &tune);
+	ls_transport *b = mk(2, "tcp://127.0.0.1:0", &cb, &tune);
+	char burl[128];
+	snprintf(burl, sizeof(burl), "%s", ls_transport_url(b));
+	assert_int_equal(ls_transport_peer_add(a, 2, burl), 0);
+	assert_int_equal(ls_transport_peer_add(b, 1, ls_transport_url(a)), 0);
+	for (uint64_t s = 0; s < 200; s++)
+		send_one(a, 1, 2, s);
+	ls_transport_flush(a);
+	assert_true(wait_count(&cb, 1, 200));
+	assert_int_equal(cb.order_errors, 0);
+
+	ls_transport_destroy(b);
+	coll_fini(&cb);
+	/* Wait until A has seen the connection drop. */
+	double end = now_s() + DEADLINE_S;
+	ls_transport_peer_stats ps;
+	do {
+		assert_int_equal(ls_transport_peer_stats_get(a, 2, &ps), 0);
+		if (!ps.connected)
+			break;
+		nng_msleep(2);
+	} while (now_s() < end);
+	assert_false(ps.connected);
+
+	/* The dead peer's pending buffer is bounded: send() refuses. */
+	uint8_t pl[32];
+	uint64_t s = 200;
+	int rc = 0;
+	for (; s < 200 + 5000; s++) {
+		ls_envelope e = {.type = LS_MSG_EVENTS,
+		                 .from = 100,
+		                 .to = 200,
+		                 .epoch = 7,
+		                 .seq = s};
+		e.payload_len = make_payload(s, pl);
+		e.payload = pl;
+		rc = ls_transport_send(a, 2, &e);
+		if (rc != 0)
+			break;
+	}
+	assert_int_equal(rc, LS_EAGAIN);
+	assert_int_equal(ls_transport_peer_stats_get(a, 2, &ps), 0);
+	assert_int_equal(ps.pending_envs, 1000);
+
+	/* B comes back on the same URL. */
+	cb2.increasing_only = 1;
+	ls_transport *b2 = mk(2, burl, &cb2, &tune);
+	assert_int_equal(ls_transport_peer_add(b2, 1, ls_transport_url(a)),
+	                 0);
+	/* The backlog drains first, then new traffic flows. */
+	assert_true(wait_count(&cb2, 1, 1000));
+	for (uint64_t k = 0; k < 300; k++)
+		send_one(a, 1, 2, s + k);
+	ls_transport_flush(a);
+	assert_true(wait_count(&cb2, 1, 1300));
+	assert_int_equal(get_count(&cb2, 1), 1300);
+	assert_int_equal(cb2.order_errors, 0);
+	assert_int_equal(cb2.payload_errors, 0);
+	assert_int_equal(cb2.last[1], s + 300);
+
+	/* And the other direction works with the new incarnation. */
+	for (uint64_t k = 0; k < 100; k++)
+		send_one(b2, 2, 1, k);
+	ls_transport_flush(b2);
+	assert_true(wait_count(&ca, 2, 100));
+	assert_int_equal(ca.order_errors, 0);
+	ls_transport_destroy(a);
+	ls_transport_destroy(b2);
+	coll_fini(&ca);
+	coll_fini(&cb2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_url_check),
+	    cmocka_unit_test(test_mesh_tcp),
+	    cmocka_unit_test(test_mesh_ipc),
+	    cmocka_unit_test(test_million),
+	    cmocka_unit_test(test_slow_receiver),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_reconnect),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
