@@ -508,7 +508,9 @@ place_from(run *w, const ls_placement *prev, const ls_placement *fresh)
 	memset(is_new, 1, nn);
 	for (uint32_t i = 0; i < prev->n_nodes; i++) {
 		map[i] = map_node(w->ring, prev, i);
-		if (map[i] != NONE)
+		/* A node whose weight grew counts as new: it takes on. */
+		if (map[i] != NONE &&
+		    w->ring->weights[map[i]] <= prev->weights[i])
 			is_new[map[i]] = 0;
 	}
 	/* Match partitions with prev by name. */
@@ -612,7 +614,7 @@ prev_ok(const ls_placement *prev)
 	if (prev->n_partitions &&
 	    (prev->partitions == NULL || prev->owner == NULL))
 		return 0;
-	if (prev->n_nodes && prev->node_ids == NULL)
+	if (prev->n_nodes && (prev->node_ids == NULL || prev->weights == NULL))
 		return 0;
 	psb = prev->replicas - 1;
 	if (prev->n_partitions && psb && prev->standby == NULL)

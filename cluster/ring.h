@@ -121,9 +121,9 @@ int ls_ring_place(ls_ring *ring, const char *const *partitions, size_t n,
  * placement, partitions matched by name) and move little: a partition keeps
  * its owner while that node is in the ring and under its bound; partitions
  * of departed nodes go first to a surviving standby; nodes absent from prev
- * take the partitions a fresh placement would give them.  Removing nodes
- * moves only their partitions (owners and standby copies).  The owner bound
- * holds as in ls_ring_place().  Same errors.
+ * (or whose weight grew) take the partitions a fresh placement gives them.
+ * Removing nodes moves only their partitions (owners and standby copies).  The
+ * owner bound holds as in ls_ring_place().  Same errors.
  */
 int ls_ring_rebalance(ls_ring *ring, const ls_placement *prev,
                       const char *const *partitions, size_t n,

@@ -718,6 +718,61 @@ test_rebalance_partition_set(void **state)
 	}
 }
 
+/* A node whose weight grows takes on its new share; nobody else moves
+ * except what it takes and what the tighter bounds push off. */
+static void
+test_weight_growth(void **state)
+{
+	uint64_t s = 9;
+	double sum = 0;
+
+	(void)state;
+	for (int seed = 0; seed < SEEDS / 4; seed++) {
+		names nodes, parts;
+		size_t n = rnd_in(&s, 3, 12);
+		size_t np = 50 * (n + 2);
+		ls_placement a, b;
+		ls_placement_diff d;
+
+		names_nodes(&nodes, n, rnd(&s));
+		names_parts(&parts, np, 25);
+		ls_ring *r = ring_of(&nodes, NULL);
+		assert_int_equal(ls_ring_place(r, cv(&parts), np, 2, &a),
+		                 LS_OK);
+		const char *grower = nodes.v[0];
+		size_t before = 0, after = 0;
+		for (size_t i = 0; i < np; i++)
+			before +=
+			    strcmp(ls_placement_owner_id(&a, i), grower) == 0;
+		assert_int_equal(ls_ring_remove_node(r, grower), LS_OK);
+		assert_int_equal(ls_ring_add_node(r, grower, 3), LS_OK);
+		assert_int_equal(
+		    ls_ring_rebalance(r, &a, cv(&parts), np, 2, &b), LS_OK);
+		check_placement(&b, np, n, 2);
+		for (size_t i = 0; i < np; i++) {
+			const char *now = ls_placement_owner_id(&b, i);
+			after += strcmp(now, grower) == 0;
+			/* It never gives anything away. */
+			if (strcmp(ls_placement_owner_id(&a, i), grower) == 0)
+				assert_string_equal(now, grower);
+		}
+		double share = 3.0 * (double)np / (double)(n + 2);
+		assert_true((double)after >= 0.5 * share);
+		assert_true(after > before);
+		assert_int_equal(ls_placement_diff_of(&a, &b, &d), LS_OK);
+		/* Ideal movement: after - before; allow a small multiple. */
+		assert_true(d.owners_moved <= 3 * (after - before) + 2);
+		sum += (double)d.owners_moved / (double)(after - before);
+		ls_placement_fini(&a);
+		ls_placement_fini(&b);
+		ls_ring_free(r);
+		names_free(&nodes);
+		names_free(&parts);
+	}
+	printf("weight 1 -> 3: owners moved = %.2f x the grower's gain\n",
+	       sum / (SEEDS / 4));
+}
+
 /* A chain of joins and leaves keeps every invariant. */
 static void
 test_churn(void **state)
@@ -805,6 +860,177 @@ test_scale_1000_over_100(void **state)
 	names_free(&parts);
 }
 
+/* ---- out of memory ---- */
+
+/*
+ * Allocation-failure sweep: the n-th allocation fails, for every n until a
+ * whole scenario succeeds.  Each call returns LS_OK or LS_ENOMEM and nothing
+ * leaks.  The hook replaces malloc and friends in this executable; under
+ * sanitizers or valgrind (their allocators win) the test skips.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define LS_NO_MALLOC_HOOK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define LS_NO_MALLOC_HOOK 1
+#endif
+#endif
+
+#if !defined(LS_NO_MALLOC_HOOK) && defined(__GLIBC__)
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static long fail_after = -1; /* < 0: never fail */
+static long live;            /* allocations not yet freed */
+
+static int
+should_fail(void)
+{
+	if (fail_after < 0)
+		return 0;
+	if (fail_after == 0)
+		return 1;
+	fail_after--;
+	return 0;
+}
+
+void *malloc(size_t n);
+void *calloc(size_t n, size_t m);
+void *realloc(void *p, size_t n);
+void free(void *p);
+
+void *
+malloc(size_t n)
+{
+	void *p = should_fail() ? NULL : __libc_malloc(n);
+	live += p != NULL;
+	return p;
+}
+
+void *
+calloc(size_t n, size_t m)
+{
+	void *p = should_fail() ? NULL : __libc_calloc(n, m);
+	live += p != NULL;
+	return p;
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	void *q;
+
+	if (should_fail())
+		return NULL;
+	q = __libc_realloc(p, n);
+	if (p == NULL && q != NULL)
+		live++;
+	else if (p != NULL && n == 0 && q == NULL)
+		live--;
+	return q;
+}
+
+void
+free(void *p)
+{
+	live -= p != NULL;
+	__libc_free(p);
+}
+
+/* One scenario under a failure budget: build a ring, place, rebalance after
+ * a join, diff.  Returns the first error or LS_OK. */
+static int
+oom_scenario(long n, const names *parts)
+{
+	ls_ring *r = NULL;
+	ls_placement a, b;
+	ls_placement_diff d;
+	char id[16];
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	fail_after = n;
+	rc = ls_ring_new(&r);
+	for (int i = 0; rc == LS_OK && i < 12; i++) {
+		snprintf(id, sizeof(id), "n%d", i);
+		rc = ls_ring_add_node(r, id, 1);
+		if (rc == LS_ENOMEM) {
+			/* Unchanged on error: retrying without a budget
+			 * succeeds and the count is exact. */
+			long keep = fail_after;
+			fail_after = -1;
+			assert_int_equal(ls_ring_node_count(r), (size_t)i);
+			assert_int_equal(ls_ring_add_node(r, id, 1), LS_OK);
+			assert_int_equal(ls_ring_node_count(r), (size_t)i + 1);
+			fail_after = keep;
+			rc = LS_OK;
+		}
+	}
+	if (rc == LS_OK)
+		rc = ls_ring_place(r, cv(parts), parts->n, 3, &a);
+	if (rc == LS_OK)
+		rc = ls_ring_add_node(r, "joiner", 2);
+	if (rc == LS_OK) {
+		rc = ls_ring_rebalance(r, &a, cv(parts), parts->n, 3, &b);
+		if (rc != LS_OK)
+			assert_null(b.owner); /* zeroed on error */
+	}
+	if (rc == LS_OK)
+		rc = ls_placement_diff_of(&a, &b, &d);
+	fail_after = -1;
+	ls_placement_fini(&a);
+	ls_placement_fini(&b);
+	ls_ring_free(r);
+	return rc;
+}
+
+static void
+test_out_of_memory(void **state)
+{
+	names parts;
+	long n;
+	int rc = LS_ENOMEM;
+
+	(void)state;
+	{
+		/* Under valgrind the hook cannot fail anything. */
+		void *(*volatile alloc)(size_t) = malloc;
+		void *probe;
+		fail_after = 0;
+		probe = alloc(1);
+		fail_after = -1;
+		if (probe != NULL) {
+			free(probe);
+			skip();
+		}
+	}
+	names_parts(&parts, 60, 20);
+	for (n = 0; n < 100000 && rc != LS_OK; n++) {
+		long before = live;
+		rc = oom_scenario(n, &parts);
+		assert_true(rc == LS_OK || rc == LS_ENOMEM);
+		if (n == 0)
+			assert_int_equal(rc, LS_ENOMEM);
+		assert_int_equal(live, before);
+	}
+	assert_int_equal(rc, LS_OK);
+	printf("out of memory: %ld failure points, each returned LS_ENOMEM "
+	       "and leaked nothing\n",
+	       n - 1);
+	names_free(&parts);
+}
+#else
+static void
+test_out_of_memory(void **state)
+{
+	(void)state;
+	skip();
+}
+#endif
+
 int
 main(void)
 {
@@ -817,8 +1043,10 @@ main(void)
 	    cmocka_unit_test(test_join_movement),
 	    cmocka_unit_test(test_leave_movement),
 	    cmocka_unit_test(test_rebalance_partition_set),
+	    cmocka_unit_test(test_weight_growth),
 	    cmocka_unit_test(test_churn),
 	    cmocka_unit_test(test_scale_1000_over_100),
+	    cmocka_unit_test(test_out_of_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
