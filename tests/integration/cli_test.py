@@ -1,0 +1,1217 @@
+#!/usr/bin/env python3
+"""cli_test.py -- end-to-end tests of the `logstream` command.
+
+    python3 cli_test.py BINARY CASE
+
+Each CASE runs the real binary in its own temporary directory (created in
+the current directory, which meson sets to the build directory, and removed
+afterwards; set LS_KEEP_TMP=1 to keep it) and checks what it prints and
+writes against an independent reference: the Loghub ground-truth CSVs,
+hand-written expectations, or a recomputation in Python.  Exit status 0 =
+pass, 1 = fail, 77 = skipped (input data missing).
+
+Environment:
+  LS_DATASETS_DIR   where loghub/<System>/<System>_2k.log{,_structured.csv}
+                    live (set by tests/meson.build)
+  LS_TEST_WRAPPER   a command to run the binary under, for example
+                    "valgrind --error-exitcode=99 --leak-check=full"
+  LS_KEEP_TMP=1     keep the temporary directory
+
+Only the Python standard library is used.
+"""
+
+import collections
+import csv
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+EXAMPLES = os.path.join(SOURCE_ROOT, 'examples')
+
+BINARY = None   # set by main()
+WORKDIR = None  # the case's temporary directory
+
+# How long one command may take before the case fails.  Generous: the suite
+# also runs under valgrind on a loaded 2-core machine.
+CMD_TIMEOUT = 240
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise AssertionError('%s: got %r, want %r' % (what, got, want))
+
+
+def wrapper():
+    w = os.environ.get('LS_TEST_WRAPPER', '').strip()
+    return shlex.split(w) if w else []
+
+
+def run(args, stdin=None, timeout=CMD_TIMEOUT, cwd=None):
+    """Run the binary with args; return (rc, stdout bytes, stderr text)."""
+    p = subprocess.run(wrapper() + [BINARY] + args, input=stdin,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       cwd=cwd or WORKDIR, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode('utf-8', 'replace')
+
+
+def path(name):
+    return os.path.join(WORKDIR, name)
+
+
+def write(name, text):
+    mode = 'wb' if isinstance(text, bytes) else 'w'
+    with open(path(name), mode) as f:
+        f.write(text)
+    return path(name)
+
+
+def q(s):
+    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
+    return json.dumps(s)
+
+
+def read_jsonl(p):
+    out = []
+    with open(p, 'rb') as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                out.append(json.loads(raw.decode('utf-8')))
+            except ValueError as e:
+                raise AssertionError('%s:%d: not a JSON line (%s): %r' %
+                                     (p, n, e, raw[:200]))
+    return out
+
+
+def datasets():
+    d = os.environ.get('LS_DATASETS_DIR', '')
+    if not d or not os.path.isdir(os.path.join(d, 'loghub')):
+        raise Skip('LS_DATASETS_DIR does not name the datasets directory')
+    return d
+
+
+def loghub(system):
+    base = os.path.join(datasets(), 'loghub', system, system + '_2k.log')
+    if not os.path.exists(base) or not os.path.exists(
+            base + '_structured.csv'):
+        raise Skip('Loghub %s sample missing' % system)
+    return base, base + '_structured.csv'
+
+
+def csv_rows(csv_path):
+    with open(csv_path, newline='', encoding='utf-8') as f:
+        return list(csv.DictReader(f))
+
+
+def line_offsets(data):
+    """Byte offset of the start of every line of data (a last line without
+    a newline counts; nothing after a final newline does)."""
+    offs, pos = [], 0
+    while pos < len(data):
+        offs.append(pos)
+        nl = data.find(b'\n', pos)
+        if nl < 0:
+            break
+        pos = nl + 1
+    return offs
+
+
+# The level words of docs/log-formats.md and docs/topology.md, mapped here
+# independently of the product's parser.
+LEVEL_OF_WORD = {
+    'trace': 'TRACE', 'debug': 'DEBUG', 'info': 'INFO', 'notice': 'NOTICE',
+    'warn': 'WARN', 'warning': 'WARN', 'error': 'ERROR', 'err': 'ERROR',
+    'fatal': 'FATAL', 'severe': 'FATAL', 'failure': 'FATAL',
+    'crit': 'FATAL', 'critical': 'FATAL', 'alert': 'FATAL',
+    'emerg': 'FATAL', 'panic': 'FATAL',
+}
+SEVERITY = ['UNKNOWN', 'TRACE', 'DEBUG', 'INFO', 'NOTICE', 'WARN', 'ERROR',
+            'FATAL']
+
+
+def level_of(word):
+    return LEVEL_OF_WORD.get(word.strip().lower(), 'UNKNOWN')
+
+
+def key_tuple(row, fields):
+    k = row['key']
+    check(sorted(k) == sorted(fields),
+          'result key fields %r, want %r' % (sorted(k), sorted(fields)))
+    return tuple(k[f] for f in fields)
+
+
+def check_result_id(row, stage, fields):
+    """The stable id is stage/key values/window start in ms (values with
+    only [A-Za-z0-9._~:@+-] are written as they are)."""
+    vals = [row['key'][f] for f in fields]
+    if all(re.fullmatch(r'[A-Za-z0-9._~:@+-]*', v) for v in vals):
+        start = iso_ms(row['window_start'])
+        want = '%s/%s/%d' % (stage, ','.join(vals), start)
+        check_eq(row['id'], want, 'result id')
+
+
+def iso_ms(s):
+    """Milliseconds since the epoch of 'YYYY-MM-DDTHH:MM:SS.mmmZ'."""
+    m = re.fullmatch(r'(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z',
+                     s)
+    check(m is not None, 'not an RFC 3339 UTC time with ms: %r' % s)
+    y, mo, d, h, mi, se, ms = (int(x) for x in m.groups())
+    return (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+            se) * 1000 + ms
+
+
+def days_from_civil(y, m, d):
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def iso_of_ms(ms):
+    days, rem = divmod(ms, 86400000)
+    # civil from days
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    y = yoe + era * 400 + (m <= 2)
+    s, ms3 = divmod(rem, 1000)
+    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (
+        y, m, d, s // 3600, s // 60 % 60, s % 60, ms3)
+
+
+def close(a, b, rel=1e-9):
+    if a is None or b is None:
+        return a is b
+    return a == b or abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+# ---------------------------------------------------------------------------
+# 1. validate
+# ---------------------------------------------------------------------------
+
+def scan_example(text):
+    """A line scanner for the block-style examples: the topology name, and
+    for each section the nodes with their line and partitions."""
+    name, section, nodes = None, None, {'sources': [], 'stages': [],
+                                        'sinks': []}
+    for n, line in enumerate(text.split('\n'), 1):
+        body = line.split('#', 1)[0].rstrip()
+        m = re.match(r'^name:\s*(\S+)$', body)
+        if m:
+            name = m.group(1).strip('\'"')
+            continue
+        m = re.match(r'^(sources|stages|sinks):\s*$', body)
+        if m:
+            section = m.group(1)
+            continue
+        if re.match(r'^\S', body):
+            section = None
+            continue
+        m = re.match(r'^\s*-\s+name:\s*(\S+)$', body)
+        if m and section:
+            nodes[section].append({'name': m.group(1), 'line': n,
+                                   'partitions': 1})
+            continue
+        m = re.match(r'^\s+partitions:\s*(\d+)$', body)
+        if m and section and nodes[section]:
+            nodes[section][-1]['partitions'] = int(m.group(1))
+    return name, nodes
+
+
+def plural(n, one, many):
+    return '%d %s' % (n, one if n == 1 else many)
+
+
+def case_validate_examples():
+    files = sorted(f for f in os.listdir(EXAMPLES) if f.endswith('.yaml'))
+    check(len(files) >= 4, 'expected the four documented examples, got %r'
+          % files)
+    for f in files:
+        p = os.path.join(EXAMPLES, f)
+        with open(p, encoding='utf-8') as fh:
+            name, nodes = scan_example(fh.read())
+        check(name is not None, '%s: no top-level name found' % f)
+        nactors = sum(nd['partitions'] for sec in nodes.values()
+                      for nd in sec)
+        want = '%s: ok: topology %s: %s, %s, %s, %s' % (
+            p, "'%s'" % name,
+            plural(len(nodes['sources']), 'source', 'sources'),
+            plural(len(nodes['stages']), 'stage', 'stages'),
+            plural(len(nodes['sinks']), 'sink', 'sinks'),
+            plural(nactors, 'actor', 'actors'))
+        rc, out, err = run(['validate', p])
+        check_eq(rc, 0, '%s: exit status (stderr %r)' % (f, err))
+        check_eq(out.decode().split('\n'), [want, ''], '%s: output' % f)
+        check_eq(err, '', '%s: stderr' % f)
+
+        # --plan: the same first line, then every node with its line and
+        # its actors NODE/0 .. NODE/(partitions-1).
+        rc, out, err = run(['validate', '--plan', p])
+        check_eq(rc, 0, '%s --plan: exit status' % f)
+        text = out.decode()
+        check(text.startswith(want + '\n'), '%s --plan: first line' % f)
+        for sec, role in (('sources', 'source'), ('stages', 'stage'),
+                          ('sinks', 'sink')):
+            for nd in nodes[sec]:
+                head = re.search(r'^%s %s \([a-z_]+\), %s, line %d$' % (
+                    role, re.escape(nd['name']),
+                    plural(nd['partitions'], 'partition', 'partitions'),
+                    nd['line']), text, re.M)
+                check(head is not None, '%s --plan: no header for %s %s '
+                      '(line %d)' % (f, role, nd['name'], nd['line']))
+                actors = ' '.join('%s/%d' % (nd['name'], i)
+                                  for i in range(nd['partitions']))
+                check(re.search(r'^\s+actors: %s$' % re.escape(actors),
+                                text, re.M) is not None,
+                      '%s --plan: actors of %s should be %r' %
+                      (f, nd['name'], actors))
+
+
+def pos_of(text, needle, nth=0, delta=0):
+    """1-based (line, column) of the nth occurrence of needle, plus delta
+    columns."""
+    i = -1
+    for _ in range(nth + 1):
+        i = text.find(needle, i + 1)
+        check(i >= 0, 'test bug: anchor %r (#%d) not found' % (needle, nth))
+    line = text.count('\n', 0, i) + 1
+    col = i - (text.rfind('\n', 0, i) + 1) + 1
+    return line, col + delta
+
+
+GOOD_TAIL = '''sinks:
+  - name: out
+    kind: stdout
+    input: parse
+'''
+
+# (file name, text, [(anchor, message regex)]) -- an anchor is a needle
+# string, (needle, nth, delta) or an explicit (line, col) pair of ints.
+BROKEN = [
+    ('unknown-kind.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generatr
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+''' + GOOD_TAIL, [
+        ('generatr', r"unknown source kind 'generatr'.*generator"),
+    ]),
+    ('bad-duration.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+  - name: w
+    kind: window
+    input: parse
+    size: 10
+''' + GOOD_TAIL, [
+        (('size: 10\n', 0, 6), r"bad duration '10' for 'size': duration needs a "
+         r"unit"),
+    ]),
+    ('bad-duration-unit.yaml', '''name: t
+settings:
+  watermark_delay: 3 days
+sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+''' + GOOD_TAIL, [
+        ('3 days', r"bad duration '3 days' for 'watermark_delay'"),
+    ]),
+    ('undefined-input.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+  - name: w
+    kind: window
+    input: pars
+    size: 10s
+sinks:
+  - name: out
+    kind: stdout
+    input: [parse, w, nosuch]
+''', [
+        (('input: pars\n', 0, 7), r"input 'pars' is not defined \(did you mean 'parse'\?\)"),
+        ('nosuch', r"input 'nosuch' is not defined"),
+    ]),
+    ('cycle.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: [gen, c]
+  - name: a
+    kind: filter
+    input: parse
+  - name: c
+    kind: filter
+    input: a
+''' + GOOD_TAIL, [
+        ('name: parse', r"cycle among stages: (parse -> a -> c -> parse|"
+         r"a -> c -> parse -> a|c -> parse -> a -> c)$"),
+    ]),
+    ('yaml-indent.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+  bad: 1
+''' + GOOD_TAIL, [
+        ('bad: 1', r'YAML syntax error'),
+    ]),
+    ('yaml-brace.yaml', '''name: t
+sources:
+  - {name: gen, kind: generator}}
+''' + GOOD_TAIL, [
+        (('}}', 0, 1), r'YAML syntax error'),
+    ]),
+    ('yaml-tab.yaml', 'name: t\nsources:\n  - name: gen\n\tkind: stdin\n'
+     + GOOD_TAIL, [
+         ('\tkind', r'YAML syntax error.*tab'),
+     ]),
+    ('unknown-param.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+  - name: w
+    kind: window
+    input: parse
+    sise: 10s
+''' + GOOD_TAIL, [
+        ('name: w', r"kind 'window' requires parameter 'size'"),
+        ('sise', r"unknown parameter 'sise' for kind 'window' \(did you "
+         r"mean 'size'\?\)"),
+    ]),
+    ('duplicate.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+    rate: 10
+    rate: 20
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+''' + GOOD_TAIL, [
+        (('rate', 1, 0), r"duplicate key 'rate' \(first at 5:5\)"),
+    ]),
+    ('top-level.yaml', '''sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+''' + GOOD_TAIL + 'extra: 1\n', [
+        ((1, 1), r"missing required key 'name'"),
+        ('extra', r"unknown top-level key 'extra'"),
+    ]),
+    ('roles.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+    partitions: 2
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+    dead_letter: p2
+  - name: p2
+    kind: parse
+    input: out
+    partitions: 0
+  - name: w
+    kind: window
+    input: parse
+    partitions: 2
+    size: 1m
+    aggregates: [count, avg(latency_ms), median(x)]
+''' + GOOD_TAIL, [
+        (('partitions: 2', 0, 12), r'a source has exactly one partition'),
+        (('dead_letter: p2', 0, 13), r"dead_letter 'p2' must name a sink"),
+        (('input: out', 0, 7), r"input 'out' is a sink"),
+        (('partitions: 0', 0, 12),
+         r"'partitions' must be between 1 and 4096"),
+        (('partitions: 2', 1, 12), r"window 'w' has 2 partitions but no "
+         r"'key'"),
+        ('median(x)', r"bad value 'median\(x\)' for 'aggregates'"),
+    ]),
+    ('empty.yaml', '', [
+        ((1, 1), r'empty topology file'),
+    ]),
+]
+
+
+def case_validate_errors():
+    for fname, text, expect in BROKEN:
+        p = write(fname, text)
+        want = []
+        for anchor, rx in expect:
+            if isinstance(anchor, tuple) and isinstance(anchor[0], int):
+                line, col = anchor
+            elif isinstance(anchor, tuple):
+                line, col = pos_of(text, *anchor)
+            else:
+                line, col = pos_of(text, anchor)
+            want.append((line, col, rx))
+        rc, out, err = run(['validate', p])
+        check_eq(rc, 1, '%s: exit status (stderr %r)' % (fname, err))
+        check_eq(out, b'', '%s: stdout' % fname)
+        lines = [ln for ln in err.split('\n') if ln]
+        got = []
+        for ln in lines:
+            m = re.match(r'^(.*):(\d+):(\d+): (.+)$', ln)
+            check(m is not None and m.group(1) == p,
+                  '%s: not a FILE:LINE:COL: message line: %r' % (fname, ln))
+            got.append((int(m.group(2)), int(m.group(3)), m.group(4)))
+        check_eq(len(got), len(want), '%s: number of diagnostics in %r'
+                 % (fname, lines))
+        for (gl, gc, msg), (wl, wc, rx) in zip(got, want):
+            check((gl, gc) == (wl, wc) and re.search(rx, msg),
+                  '%s: got %d:%d: %s; want %d:%d: /%s/' %
+                  (fname, gl, gc, msg, wl, wc, rx))
+
+    # A file that does not exist, and a directory: exit 1 with a message.
+    rc, out, err = run(['validate', path('nosuch.yaml')])
+    check_eq(rc, 1, 'missing file: exit status')
+    check(path('nosuch.yaml') in err, 'missing file: message names it: %r'
+          % err)
+    rc, out, err = run(['validate', WORKDIR])
+    check_eq(rc, 1, 'directory: exit status')
+
+
+# ---------------------------------------------------------------------------
+# 2. --help and usage errors
+# ---------------------------------------------------------------------------
+
+def case_help():
+    for args, word in ((['--help'], 'usage: logstream'),
+                       (['-h'], 'usage: logstream'),
+                       (['help'], 'usage: logstream'),
+                       (['run', '--help'], 'usage: logstream run'),
+                       (['run', '-h'], 'usage: logstream run'),
+                       (['validate', '--help'], 'usage: logstream validate'),
+                       (['version', '--help'], 'usage: logstream version')):
+        rc, out, err = run(args)
+        check_eq(rc, 0, '%s: exit status' % args)
+        check(out.decode().startswith(word), '%s: usage on stdout: %r' %
+              (args, out[:200]))
+    rc, out, err = run(['--help'])
+    for cmd in ('run', 'validate', 'version'):
+        check(re.search(r'^\s+%s\b' % cmd, out.decode(), re.M) is not None,
+              'main usage lists %s' % cmd)
+    rc, out, err = run(['run', '--help'])
+    for opt in ('--duration', '--data-dir', '--workers', '--quiet'):
+        check(opt in out.decode(), 'run usage mentions %s' % opt)
+
+    rc, out, err = run(['version'])
+    check_eq(rc, 0, 'version: exit status')
+    check(re.fullmatch(r'logstream \d+\.\d+\.\d+\n', out.decode())
+          is not None, 'version output %r' % out)
+
+    # Usage errors: exit 2 and a usage text on stderr, nothing on stdout.
+    ex = os.path.join(EXAMPLES, 'stdin.yaml')
+    for args in ([], ['frobnicate'], ['--bogus'], ['run'],
+                 ['run', ex, '--bogus'], ['run', ex, 'second.yaml'],
+                 ['run', ex, '--duration'], ['run', ex, '--duration', 'x'],
+                 ['run', ex, '--duration', '-1'],
+                 ['run', ex, '--workers', '2x'], ['run', ex, '--data-dir'],
+                 ['validate'], ['validate', ex, '--bogus'],
+                 ['validate', ex, ex]):
+        rc, out, err = run(args, stdin=b'')
+        check_eq(rc, 2, '%s: exit status' % args)
+        check_eq(out, b'', '%s: stdout' % args)
+        check('usage' in err or 'needs a value' in err or
+              'bad value' in err, '%s: stderr explains: %r' % (args, err))
+
+
+# ---------------------------------------------------------------------------
+# 3. Loghub counts against the ground truth
+# ---------------------------------------------------------------------------
+
+# system -> (explicit format, key fields, function(csv row) -> key tuple)
+# Linux and OpenSSH have no level: their CSV's "Level" (Linux) and
+# "Component" (OpenSSH) columns hold the host name, "Component" (Linux) the
+# syslog tag, which the parser reports as the service.
+LOGHUB = {
+    'HDFS': ('log4j', ['level'], lambda r: (level_of(r['Level']),)),
+    'Hadoop': ('log4j', ['level'], lambda r: (level_of(r['Level']),)),
+    'Spark': ('log4j', ['level'], lambda r: (level_of(r['Level']),)),
+    'Zookeeper': ('log4j', ['level'], lambda r: (level_of(r['Level']),)),
+    'Apache': ('apache_error', ['level'], lambda r: (level_of(r['Level']),)),
+    'BGL': ('bgl', ['level'], lambda r: (level_of(r['Level']),)),
+    'Linux': ('rfc3164', ['host', 'service', 'pid'],
+              lambda r: (r['Level'], r['Component'], r['PID'])),
+    'OpenSSH': ('rfc3164', ['host', 'pid'],
+                lambda r: (r['Component'], r['Pid'])),
+}
+
+
+def loghub_topology(name, log, fmt, key, parse_parts, win_parts, out, dl):
+    return '''name: %s
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: %s
+    partitions: %d
+    dead_letter: rejects
+  - name: counts
+    kind: window
+    input: parse
+    key: [%s]
+    partitions: %d
+    size: 876000h
+sinks:
+  - name: out
+    kind: jsonl
+    input: counts
+    path: %s
+  - name: rejects
+    kind: jsonl
+    path: %s
+''' % (name, q(log), fmt, parse_parts, ', '.join(key), win_parts, q(out),
+       q(dl))
+
+
+def loghub_case(system):
+    log, csvp = loghub(system)
+    fmt, key, keyfn = LOGHUB[system]
+    rows = csv_rows(csvp)
+    check_eq(len(rows), 2000, '%s ground truth rows' % system)
+    want = collections.Counter(keyfn(r) for r in rows)
+
+    for n, (f, pp, wp) in enumerate((('auto', 1, 1), (fmt, 2, 3))):
+        out, dl = path('out%d.jsonl' % n), path('dl%d.jsonl' % n)
+        topo = write('t%d.yaml' % n, loghub_topology(
+            'loghub-' + system.lower(), log, f, key, pp, wp, out, dl))
+        rc, _, err = run(['run', topo, '--quiet'])
+        what = '%s, format %s' % (system, f)
+        check_eq(rc, 0, '%s: exit status (stderr %r)' % (what, err))
+        res = read_jsonl(out)
+        got = collections.Counter()
+        for r in res:
+            check_eq(r['stage'], 'counts', what + ': stage')
+            check_eq(r['window_start'], '1970-01-01T00:00:00.000Z',
+                     what + ': window_start')
+            check_eq(iso_ms(r['window_end']), 876000 * 3600 * 1000,
+                     what + ': window_end')
+            check_eq(r.get('final'), True, what + ': final')
+            check_result_id(r, 'counts', key)
+            k = key_tuple(r, key)
+            check(k not in got, '%s: key %r reported twice' % (what, k))
+            got[k] = r['count']
+        check_eq(sum(got.values()), 2000, what + ': total count')
+        check_eq(dict(got), dict(want), what + ': counts per %s' % key)
+        with open(dl, 'rb') as fh:
+            check_eq(fh.read(), b'', what + ': dead letters')
+
+
+# ---------------------------------------------------------------------------
+# 4. Partitioning does not change results; a recomputation in Python
+# ---------------------------------------------------------------------------
+
+AGGS = ['sum_latency_ms', 'min_latency_ms', 'max_latency_ms',
+        'avg_latency_ms']
+
+
+def gen_topology(name, parse_parts, win_parts, out, events=None,
+                 count=50000, fmt='json', seed=20240301):
+    t = '''name: %s
+sources:
+  - name: gen
+    kind: generator
+    count: %d
+    seed: %d
+    rate: 0
+    start: 2024-03-01T00:00:00Z
+    format: %s
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+    format: %s
+    partitions: %d
+''' % (name, count, seed, fmt, fmt, parse_parts)
+    if out is not None:
+        t += '''  - name: per_service
+    kind: window
+    input: parse
+    key: service
+    partitions: %d
+    size: 10s
+    aggregates: [count, sum(latency_ms), min(latency_ms), max(latency_ms),
+                 avg(latency_ms)]
+  - name: per_second
+    kind: window
+    input: parse
+    key: [service, status]
+    partitions: %d
+    size: 1s
+    aggregates: [count, sum(latency_ms), min(latency_ms), max(latency_ms),
+                 avg(latency_ms)]
+''' % (win_parts, win_parts)
+    t += 'sinks:\n'
+    if out is not None:
+        t += '''  - name: out
+    kind: jsonl
+    input: [per_service, per_second]
+    path: %s
+''' % q(out)
+    if events is not None:
+        t += '''  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+''' % q(events)
+    return t
+
+
+def result_set(rows):
+    """{(stage, window_start, key items): (count, aggregates)}."""
+    s = {}
+    for r in rows:
+        k = (r['stage'], r['window_start'], r['window_end'],
+             tuple(sorted(r['key'].items())))
+        check(k not in s, 'result %r emitted twice' % (k,))
+        s[k] = (r['count'], tuple(r.get(a) for a in AGGS))
+    return s
+
+
+def compare_sets(a, b, what):
+    check_eq(sorted(a), sorted(b), what + ': windows and keys')
+    for k in a:
+        ca, va = a[k]
+        cb, vb = b[k]
+        check_eq(ca, cb, '%s: count of %r' % (what, k))
+        for name, x, y in zip(AGGS, va, vb):
+            check(close(x, y), '%s: %s of %r: %r vs %r' %
+                  (what, name, k, x, y))
+
+
+def run_ok(topo, what, extra=()):
+    rc, out, err = run(['run', topo, '--quiet'] + list(extra))
+    check_eq(rc, 0, '%s: exit status (stderr %r)' % (what, err))
+    return out
+
+
+def case_partitions():
+    runs = {}
+    for name, pp, wp in (('a', 1, 1), ('b', 3, 4), ('a2', 1, 1)):
+        out = path('res-%s.jsonl' % name)
+        topo = write('gen-%s.yaml' % name,
+                     gen_topology('parts-' + name, pp, wp, out))
+        run_ok(topo, 'partitions %d/%d' % (pp, wp))
+        with open(out, 'rb') as f:
+            runs[name] = f.read()
+
+    a = result_set(json.loads(ln) for ln in runs['a'].splitlines())
+    b = result_set(json.loads(ln) for ln in runs['b'].splitlines())
+    for rs, what in ((a, '1/1'), (b, '3/4')):
+        for stage in ('per_service', 'per_second'):
+            total = sum(v[0] for k, v in rs.items() if k[0] == stage)
+            check_eq(total, 50000, '%s: %s total count' % (what, stage))
+    check(sum(1 for k in a if k[0] == 'per_second') > 8 * 4,
+          'the 1 s windows should split the run into several windows')
+    compare_sets(a, b, 'partitions 1/1 vs 3/4')
+
+    # Determinism: the same topology twice gives the same lines.
+    check_eq(sorted(runs['a'].splitlines()), sorted(runs['a2'].splitlines()),
+             're-run: sorted output')
+
+
+def case_recompute():
+    # The window results, and (in a second topology) the parsed events.
+    out, events = path('res.jsonl'), path('events.jsonl')
+    run_ok(write('win.yaml', gen_topology('recompute', 2, 3, out)),
+           'window topology')
+    run_ok(write('ev.yaml', gen_topology('events', 2, 0, None, events)),
+           'events topology')
+
+    evs = read_jsonl(events)
+    check_eq(len(evs), 50000, 'events written')
+    check_eq(sorted(e['offset'] for e in evs), list(range(50000)),
+             'event offsets (one per generated line)')
+
+    # Recompute both window stages from the events' ts/service/status/
+    # latency_ms.
+    acc = {}
+    for e in evs:
+        ts = iso_ms(e['ts'])
+        lat = e.get('latency_ms')
+        v = float(lat) if lat is not None else None
+        for stage, size, kf in (('per_service', 10000, ('service',)),
+                                ('per_second', 1000, ('service', 'status'))):
+            start = ts // size * size
+            key = tuple(sorted((f, e.get(f, '')) for f in kf))
+            k = (stage, iso_of_ms(start), iso_of_ms(start + size), key)
+            a = acc.setdefault(k, [0, 0, 0.0, None, None])
+            a[0] += 1
+            if v is not None and math.isfinite(v):
+                a[1] += 1
+                a[2] += v
+                a[3] = v if a[3] is None else min(a[3], v)
+                a[4] = v if a[4] is None else max(a[4], v)
+    want = {}
+    for k, (n, nv, s, lo, hi) in acc.items():
+        want[k] = (n, (s if nv else None, lo, hi, s / nv if nv else None))
+
+    got = result_set(read_jsonl(out))
+    compare_sets(got, want, 'window stage vs Python recomputation')
+    fields = {'per_service': ['service'],
+              'per_second': ['service', 'status']}
+    for r in read_jsonl(out):
+        check_eq(list(r['key']), fields[r['stage']], 'key field order')
+        check_result_id(r, r['stage'], fields[r['stage']])
+
+
+# ---------------------------------------------------------------------------
+# 5. Dead letters
+# ---------------------------------------------------------------------------
+
+def good(ts, level, service, msg, extra=''):
+    return ('{"ts":"2024-03-01T00:00:%02dZ","level":"%s","service":"%s",'
+            '"message":"%s"%s}' % (ts, level, service, msg, extra)).encode()
+
+
+def case_dead_letters():
+    # (line, is it valid)
+    lines = [
+        (good(1, 'info', 'api', 'ok 1', ',"latency_ms":12.5'), True),
+        (b'{"ts":"2024-03-01T00:00:02Z","level":"warn","service":"db",'
+         b'"message":"trunc', False),                       # truncated
+        (b'\x00\x01\xff\xfe binary \x80 garbage \xc3', False),  # binary
+        (b'', False),                                       # empty
+        (good(3, 'error', 'api', 'ok 2'), True),
+        (b'not json at all', False),
+        (good(4, 'info', 'db', 'ok 3') + b' trailing', False),
+        (good(5, 'info', 'db', 'caf\xc3\xa9 \\"quoted\\" ok'), True),
+        (b'[1,2,3]', False),
+        (b'{"a":1,}', False),
+        (good(6, 'warn', 'web', 'crlf line') + b'\r', True),
+        (b'{"deep":' * 70 + b'1' + b'}' * 70, False),       # too deep
+        (b'garbage ' + b'x' * 100000, False),               # long
+        (good(7, 'info', 'web', 'y' * 50000), True),         # long, valid
+        (b'{"ts":"2024-03-01T00:00:08Z","message":"unterminated \\', False),
+        (good(9, 'debug', 'api', 'last line, no newline'), True),
+    ]
+    data = b'\n'.join(ln for ln, _ in lines)
+    log = write('mixed.log', data)
+    offs = line_offsets(data)
+    check_eq(len(offs), len(lines), 'line offsets')
+    out, dl = path('counts.jsonl'), path('rejects.jsonl')
+    topo = write('dl.yaml', '''name: dead-letters
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: json
+    partitions: 2
+    dead_letter: rejects
+  - name: per_service
+    kind: window
+    input: parse
+    key: service
+    size: 876000h
+sinks:
+  - name: out
+    kind: jsonl
+    input: per_service
+    path: %s
+  - name: rejects
+    kind: jsonl
+    path: %s
+''' % (q(log), q(out), q(dl)))
+    run_ok(topo, 'dead letters')
+
+    want_dead = {}
+    want_counts = collections.Counter()
+    for (ln, ok), off in zip(lines, offs):
+        text = ln[:-1] if ln.endswith(b'\r') else ln
+        if ok:
+            want_counts[json.loads(text.decode())['service']] += 1
+        else:
+            want_dead[off] = ln.decode('utf-8', 'replace')
+    dead = read_jsonl(dl)
+    got_dead = {}
+    for d in dead:
+        check_eq(sorted(d), ['line', 'offset', 'reason', 'source', 'stage'],
+                 'dead-letter record fields')
+        check_eq((d['stage'], d['source']), ('parse', 'src'),
+                 'dead-letter stage and source')
+        check(isinstance(d['reason'], str) and d['reason'].strip(),
+              'dead-letter reason must be non-empty: %r' % d)
+        check(d['offset'] not in got_dead, 'offset %d twice' % d['offset'])
+        got_dead[d['offset']] = d['line']
+    check_eq(sorted(got_dead), sorted(want_dead), 'dead-letter offsets')
+    for off in want_dead:
+        check_eq(got_dead[off], want_dead[off], 'dead letter at %d' % off)
+
+    got_counts = {}
+    for r in read_jsonl(out):
+        got_counts[r['key']['service']] = r['count']
+    check_eq(got_counts, dict(want_counts), 'window counts of good lines')
+
+    # The empty line's reason is the documented one.
+    reasons = {d['offset']: d['reason'] for d in dead}
+    check_eq(reasons[offs[3]], 'empty line', 'reason of the empty line')
+    check(reasons[offs[1]].startswith('not valid JSON'),
+          'reason of the truncated line: %r' % reasons[offs[1]])
+
+
+# ---------------------------------------------------------------------------
+# 6. stdin, --duration, SIGINT
+# ---------------------------------------------------------------------------
+
+def case_stdin():
+    # A Loghub sample piped in: counts per level equal the ground truth;
+    # results go to stdout as JSON lines.
+    log, csvp = loghub('Apache')
+    want = collections.Counter(level_of(r['Level']) for r in csv_rows(csvp))
+    topo = write('stdin.yaml', '''name: from-stdin
+sources:
+  - name: in
+    kind: stdin
+stages:
+  - name: parse
+    kind: parse
+    input: in
+    partitions: 2
+  - name: levels
+    kind: window
+    input: parse
+    key: level
+    partitions: 2
+    size: 876000h
+sinks:
+  - name: out
+    kind: stdout
+    input: levels
+    format: jsonl
+''')
+    with open(log, 'rb') as f:
+        data = f.read()
+    rc, out, err = run(['run', topo, '--quiet'], stdin=data)
+    check_eq(rc, 0, 'stdin run: exit status (stderr %r)' % err)
+    got = {}
+    for ln in out.decode().splitlines():
+        r = json.loads(ln)
+        got[r['key']['level']] = r['count']
+    check_eq(got, dict(want), 'stdin: counts per level')
+
+    # The shipped stdin example: keeps warnings and worse that mention a
+    # timeout, printed as JSON events.  (line, kept?)
+    lines = [
+        ('{"level":"error","service":"api","message":"upstream timeout"}',
+         True),
+        ('{"level":"info","service":"api","message":"timeout is fine"}',
+         False),
+        ('level=warn service=db msg="read timeout after 3s"', True),
+        ('level=warn service=db msg="disk almost full"', False),
+        ('<131>1 2024-03-01T00:00:01Z h1 app - - - socket timeout', True),
+        ('<134>1 2024-03-01T00:00:02Z h1 app - - - socket timeout', False),
+        ('2015-10-18 18:01:47,978 WARN [main] a.B: connect timeout', True),
+        ('2015-10-18 18:01:47,979 INFO [main] a.B: connect timeout', False),
+        ('[Sun Dec 04 04:47:44 2005] [error] mod_jk timeout', True),
+        ('', False),
+        ('unparsable timeout line', False),
+        ('{"level":"fatal","message":"Timeout (capitalised)"}', False),
+        ('{"level":"fatal","message":"gave up: timeout"}', True),
+    ]
+    data = ''.join(ln + '\n' for ln, _ in lines).encode()
+    offs = line_offsets(data)
+    rc, out, err = run(['run', os.path.join(EXAMPLES, 'stdin.yaml'),
+                        '--quiet'], stdin=data)
+    check_eq(rc, 0, 'stdin example: exit status (stderr %r)' % err)
+    evs = [json.loads(ln) for ln in out.decode().splitlines()]
+    want_offs = [off for (ln, keep), off in zip(lines, offs) if keep]
+    check_eq(sorted(e['offset'] for e in evs), want_offs,
+             'stdin example: offsets of the events kept')
+    for e in evs:
+        check('timeout' in e['message'], 'kept event mentions timeout: %r'
+              % e)
+        check(SEVERITY.index(e['level']) >= SEVERITY.index('WARN'),
+              'kept event is warn or worse: %r' % e)
+
+
+def endless_topology(out, events):
+    return '''name: endless
+settings:
+  watermark_delay: 1s
+sources:
+  - name: gen
+    kind: generator
+    rate: 5000
+    seed: 5
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+    partitions: 2
+  - name: per_service
+    kind: window
+    input: parse
+    key: service
+    partitions: 2
+    size: 1h
+sinks:
+  - name: out
+    kind: jsonl
+    input: per_service
+    path: %s
+  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+''' % (q(out), q(events))
+
+
+def check_final_windows(out, events, summary, what):
+    """Every event the source produced was counted in an emitted window."""
+    res = read_jsonl(out)
+    check(len(res) > 0, what + ': results file is empty')
+    n_events = len(read_jsonl(events))
+    check(n_events > 0, what + ': no events were processed')
+    check_eq(sum(r['count'] for r in res), n_events,
+             what + ': window counts vs events seen')
+    with open(summary) as f:
+        s = json.load(f)
+    nodes = {n['name']: n for n in s['nodes']}
+    check_eq(nodes['gen']['in'], n_events, what + ': generated events')
+    return s
+
+
+def case_duration():
+    out, events, dd = path('res.jsonl'), path('ev.jsonl'), path('data')
+    topo = write('endless.yaml', endless_topology(out, events))
+    t0 = time.monotonic()
+    rc, _, err = run(['run', topo, '--duration', '2', '--data-dir', dd,
+                      '--progress', '0'], stdin=b'')
+    secs = time.monotonic() - t0
+    check_eq(rc, 0, '--duration: exit status (stderr %r)' % err)
+    check(secs >= 2.0, '--duration 2 ended after %.2f s' % secs)
+    check(secs < 120, '--duration 2 took %.1f s' % secs)
+    check('summary:' in err, '--duration: summary on stderr: %r' % err)
+    s = check_final_windows(out, events, os.path.join(dd, 'last-run.json'),
+                            '--duration')
+    check(s['seconds'] >= 2.0, 'last-run.json seconds %r' % s['seconds'])
+
+
+def case_sigint():
+    out, events, dd = path('res.jsonl'), path('ev.jsonl'), path('data')
+    topo = write('endless.yaml', endless_topology(out, events))
+    p = subprocess.Popen(wrapper() + [BINARY, 'run', topo, '--quiet',
+                                      '--data-dir', dd],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=WORKDIR)
+    try:
+        # Wait (bounded) until events flow, then interrupt.
+        deadline = time.monotonic() + CMD_TIMEOUT
+        while (not os.path.exists(events) or
+               os.path.getsize(events) == 0):
+            check(p.poll() is None, 'run ended before SIGINT (rc %r)' %
+                  p.returncode)
+            check(time.monotonic() < deadline, 'no events before deadline')
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=CMD_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check_eq(p.returncode, 0, 'SIGINT: exit status (stderr %r)' % err)
+    check_final_windows(out, events, os.path.join(dd, 'last-run.json'),
+                        'SIGINT')
+
+
+# ---------------------------------------------------------------------------
+# 7. The quickstart
+# ---------------------------------------------------------------------------
+
+def case_quickstart():
+    qs = os.path.join(EXAMPLES, 'quickstart.yaml')
+    with open(qs, encoding='utf-8') as f:
+        m = re.search(r'^\s+size:\s*(\d+)s\b', f.read(), re.M)
+    size_s = int(m.group(1)) if m else None
+    rc, out, err = run(['run', qs, '--duration', '12'])
+    check_eq(rc, 0, 'quickstart: exit status (stderr %r)' % err)
+    text = out.decode()
+    lines = text.splitlines()
+    header = [i for i, ln in enumerate(lines)
+              if re.match(r'^window_start\s', ln)]
+    check(header, 'quickstart: no table header in %r' % text[:500])
+    h = lines[header[0]].split()
+    check('count' in h and 'service' in h, 'quickstart header %r' % h)
+    rows = [ln for ln in lines
+            if re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\s', ln)]
+    check(rows, 'quickstart: no data rows in %r' % text[:500])
+    ci = h.index('count')
+    total = 0
+    for ln in rows:
+        cells = ln.split()
+        start = iso_ms(cells[0])
+        if size_s:
+            check_eq(start % (size_s * 1000), 0,
+                     'window start aligned to %d s' % size_s)
+        # an empty service leaves its column blank
+        cnt = cells[ci] if len(cells) == len(h) else cells[ci - 1]
+        check(cnt.isdigit() and int(cnt) > 0, 'count cell %r in %r' %
+              (cnt, ln))
+        total += int(cnt)
+    check(total > 0, 'quickstart: counted nothing')
+    # The side outputs are relative to the working directory.
+    check(os.path.exists(path('errors.jsonl')), 'errors.jsonl written')
+    check(os.path.exists(path('dead-letters.jsonl')),
+          'dead-letters.jsonl written')
+    errs = read_jsonl(path('errors.jsonl'))
+    check(errs, 'quickstart: no warnings or errors in %d events' % total)
+    for e in errs:
+        check(SEVERITY.index(e['level']) >= SEVERITY.index('WARN'),
+              'errors.jsonl holds a %s event' % e['level'])
+
+
+# ---------------------------------------------------------------------------
+# 8. Filter
+# ---------------------------------------------------------------------------
+
+def case_filter():
+    for system, fmt in (('Hadoop', 'log4j'), ('Zookeeper', 'auto'),
+                        ('BGL', 'auto'), ('Apache', 'apache_error'),
+                        ('HDFS', 'auto')):
+        log, csvp = loghub(system)
+        rows = csv_rows(csvp)
+        with open(log, 'rb') as f:
+            offs = line_offsets(f.read())
+        check_eq(len(offs), len(rows), system + ': lines vs CSV rows')
+        level_at = {off: level_of(r['Level']) for off, r in zip(offs, rows)}
+        want = sorted(off for off, lv in level_at.items()
+                      if SEVERITY.index(lv) >= SEVERITY.index('WARN'))
+        out = path('warn-%s.jsonl' % system)
+        topo = write('filter-%s.yaml' % system, '''name: warnings
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: %s
+    partitions: 2
+  - name: warn_plus
+    kind: filter
+    input: parse
+    min_level: warning
+    partitions: 2
+sinks:
+  - name: out
+    kind: jsonl
+    input: warn_plus
+    path: %s
+''' % (q(log), fmt, q(out)))
+        run_ok(topo, system + ' filter')
+        evs = read_jsonl(out)
+        check_eq(len(evs), len(want), system + ': events at warn or worse')
+        check_eq(sorted(e['offset'] for e in evs), want,
+                 system + ': offsets of the kept lines')
+        for e in evs:
+            check_eq(e['level'], level_at[e['offset']],
+                     system + ': level of line at %d' % e['offset'])
+
+
+# ---------------------------------------------------------------------------
+
+CASES = {
+    'validate_examples': case_validate_examples,
+    'validate_errors': case_validate_errors,
+    'help': case_help,
+    'partitions': case_partitions,
+    'recompute': case_recompute,
+    'dead_letters': case_dead_letters,
+    'stdin': case_stdin,
+    'duration': case_duration,
+    'sigint': case_sigint,
+    'quickstart': case_quickstart,
+    'filter': case_filter,
+}
+for _s in LOGHUB:
+    CASES['loghub_' + _s.lower()] = (lambda s: lambda: loghub_case(s))(_s)
+
+
+def main(argv):
+    global BINARY, WORKDIR
+    if len(argv) != 3 or argv[2] not in CASES:
+        sys.stderr.write('usage: cli_test.py BINARY CASE\ncases: %s\n' %
+                         ' '.join(sorted(CASES)))
+        return 2
+    BINARY = os.path.abspath(argv[1])
+    WORKDIR = tempfile.mkdtemp(prefix='cli-%s-' % argv[2], dir=os.getcwd())
+    try:
+        CASES[argv[2]]()
+    except Skip as e:
+        print('SKIP %s: %s' % (argv[2], e))
+        return 77
+    except (AssertionError, subprocess.TimeoutExpired) as e:
+        print('FAIL %s: %s' % (argv[2], e))
+        return 1
+    finally:
+        if os.environ.get('LS_KEEP_TMP') != '1':
+            shutil.rmtree(WORKDIR, ignore_errors=True)
+    print('ok %s' % argv[2])
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
