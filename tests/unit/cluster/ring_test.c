@@ -668,6 +668,10 @@ test_leave_movement(void **state)
 		names_free(&nodes);
 		names_free(&parts);
 	}
+	/* Measured 98 %; a promotion fails only when every standby of the
+	 * partition is at its bound. */
+	assert_true(lost > 1000);
+	assert_true(promoted >= lost * 9 / 10);
 	printf("leave: only the leaver's partitions moved; %zu of %zu went to "
 	       "a standby; a fresh placement would move %.2f x as many\n",
 	       promoted, lost, sum_fresh / runs);
@@ -783,6 +787,7 @@ test_churn(void **state)
 	int next = 0;
 	ls_placement cur;
 	ls_ring *r = NULL;
+	size_t lost = 0, promoted = 0;
 
 	(void)state;
 	names_parts(&parts, 640, 64);
@@ -794,7 +799,8 @@ test_churn(void **state)
 	assert_int_equal(ls_ring_place(r, cv(&parts), 640, 3, &cur), LS_OK);
 	for (int step = 0; step < SEEDS; step++) {
 		size_t n = ls_ring_node_count(r);
-		if (n > 3 && (n > 25 || rnd(&s) % 2)) {
+		int leave = n > 3 && (n > 25 || rnd(&s) % 2);
+		if (leave) {
 			size_t k = rnd_in(&s, 0, (uint32_t)n - 1);
 			snprintf(id, sizeof(id), "%s",
 			         ls_ring_node_id(r, k, NULL));
@@ -809,9 +815,24 @@ test_churn(void **state)
 		    ls_ring_rebalance(r, &cur, cv(&parts), 640, 3, &nxt),
 		    LS_OK);
 		check_placement(&nxt, 640, ls_ring_node_count(r), 3);
+		/* After churn the standbys are no longer simply the next nodes
+		 * clockwise; a lost owner must still go to one of them. */
+		for (size_t i = 0; leave && i < 640; i++) {
+			if (strcmp(ls_placement_owner_id(&cur, i), id) != 0)
+				continue;
+			lost++;
+			promoted += (size_t)is_standby(
+			    &cur, i, ls_placement_owner_id(&nxt, i));
+		}
 		ls_placement_fini(&cur);
 		cur = nxt;
 	}
+	printf("churn: %zu of %zu lost owners replaced by a standby\n",
+	       promoted, lost);
+	/* Measured 84 % (69 % without the promotion rule): the rest had
+	 * every standby at its owner bound.  The seed is fixed. */
+	assert_true(lost > 500);
+	assert_true(promoted >= lost * 4 / 5);
 	ls_placement_fini(&cur);
 	ls_ring_free(r);
 	names_free(&parts);
