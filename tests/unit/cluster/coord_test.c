@@ -1,0 +1,444 @@
+/*
+ * coord_test.c -- three Raft coordinators in one process (each with its own
+ * loop thread, data dir and loopback port): one leader is elected, commands
+ * proposed on the leader reach every map with the same epoch, a stopped
+ * leader is replaced with the map intact, and a restarted server catches
+ * up from its data dir.  Every map is compared with a reference map that
+ * applied the same commands directly.  Times are printed, never asserted.
+ */
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cluster/coord.h"
+#include "cluster/map.h"
+#include "runtime/err.h"
+
+#define DEADLINE_MS 60000
+#define N 3
+
+typedef struct server {
+	ls_coord *c;
+	uint64_t id;
+	char addr[32];
+	char dir[600];
+	_Atomic uint64_t last_epoch;  /* from on_map_change */
+	_Atomic int leader_changes;   /* from on_leader_change */
+} server;
+
+static server srv[N];
+static ls_coord_peer peers[N];
+static char root[512];
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static unsigned
+free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void
+on_map(void *arg, uint64_t epoch)
+{
+	server *s = arg;
+	atomic_store(&s->last_epoch, epoch);
+}
+
+static void
+on_leader(void *arg, uint64_t id, const char *address)
+{
+	server *s = arg;
+	(void)id;
+	(void)address;
+	atomic_fetch_add(&s->leader_changes, 1);
+}
+
+static int
+start_server(int i)
+{
+	ls_coord_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.id = srv[i].id;
+	cfg.data_dir = srv[i].dir;
+	cfg.address = srv[i].addr;
+	cfg.voters = peers;
+	cfg.n_voters = N;
+	cfg.election_timeout_ms = 1000;
+	cfg.heartbeat_timeout_ms = 100;
+	/* Small, so that snapshots are taken, stored and restored. */
+	cfg.snapshot_threshold = 16;
+	cfg.snapshot_trailing = 4;
+	cfg.on_map_change = on_map;
+	cfg.on_leader_change = on_leader;
+	cfg.cb_arg = &srv[i];
+	return ls_coord_start(&cfg, &srv[i].c);
+}
+
+/* The index of the one leader all running servers agree on, or -1. */
+static int
+agreed_leader(void)
+{
+	int leader = -1, running = 0;
+	for (int i = 0; i < N; i++) {
+		if (srv[i].c == NULL)
+			continue;
+		running++;
+		if (ls_coord_is_leader(srv[i].c)) {
+			if (leader >= 0)
+				return -1;
+			leader = i;
+		}
+	}
+	if (leader < 0 || running == 0)
+		return -1;
+	for (int i = 0; i < N; i++) {
+		uint64_t id;
+		char addr[64];
+		if (srv[i].c == NULL)
+			continue;
+		if (ls_coord_leader(srv[i].c, &id, addr, sizeof(addr)) !=
+			LS_OK ||
+		    id != srv[leader].id || strcmp(addr, srv[leader].addr) != 0)
+			return -1;
+	}
+	return leader;
+}
+
+static int
+wait_leader(void)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	int l;
+	while ((l = agreed_leader()) < 0 && now_ms() < end)
+		pause_ms(10);
+	assert_true(l >= 0);
+	return l;
+}
+
+typedef struct done {
+	_Atomic int status; /* -1 until done */
+} done;
+
+static void
+on_done(void *arg, int status)
+{
+	done *d = arg;
+	atomic_store(&d->status, status);
+}
+
+/* Proposes cmd on whichever server leads, retrying across leadership
+ * changes (every test command is idempotent); returns the final status. */
+static int
+propose(const uint8_t *cmd, size_t len)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	while (now_ms() < end) {
+		int l = agreed_leader();
+		if (l < 0) {
+			pause_ms(10);
+			continue;
+		}
+		done d;
+		atomic_store(&d.status, -1);
+		int rc = ls_coord_propose(srv[l].c, cmd, len, on_done, &d, NULL,
+		    0);
+		if (rc == LS_ESTATE) {
+			pause_ms(10);
+			continue;
+		}
+		assert_int_equal(rc, LS_OK);
+		while (atomic_load(&d.status) < 0)
+			pause_ms(2);
+		rc = atomic_load(&d.status);
+		if (rc != LS_ESTATE && rc != LS_ECLOSED)
+			return rc;
+	}
+	fail_msg("no leader accepted the proposal in time");
+	return -1;
+}
+
+/* Proposes and applies the same command to the reference map. */
+static void
+propose_ref(ls_map *ref, uint8_t *cmd, size_t len, int expect)
+{
+	assert_int_equal(propose(cmd, len), expect);
+	assert_int_equal(ls_map_apply(ref, cmd, len), expect);
+	free(cmd);
+}
+
+/* Waits until every running server's map equals ref. */
+static void
+wait_maps_equal(const ls_map *ref)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	for (;;) {
+		int same = 0, running = 0;
+		for (int i = 0; i < N; i++) {
+			ls_map *m;
+			if (srv[i].c == NULL)
+				continue;
+			running++;
+			assert_int_equal(ls_coord_map_snapshot(srv[i].c, &m),
+			    LS_OK);
+			same += ls_map_equal(m, ref) &&
+				atomic_load(&srv[i].last_epoch) ==
+				    ls_map_epoch(ref);
+			ls_map_free(m);
+		}
+		if (same == running)
+			break;
+		assert_true(now_ms() < end);
+		pause_ms(10);
+	}
+	for (int i = 0; i < N; i++)
+		if (srv[i].c != NULL) {
+			assert_int_equal(ls_coord_epoch(srv[i].c),
+			    ls_map_epoch(ref));
+			assert_int_equal(atomic_load(&srv[i].last_epoch),
+			    ls_map_epoch(ref));
+		}
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	const char *tmp = getenv("TMPDIR");
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(root, sizeof(root), "%s/ls-coord-XXXXXX",
+	    tmp != NULL && *tmp ? tmp : "/tmp");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	for (int i = 0; i < N; i++) {
+		memset(&srv[i], 0, sizeof(srv[i]));
+		srv[i].id = (uint64_t)(i + 1);
+		snprintf(srv[i].addr, sizeof(srv[i].addr), "127.0.0.1:%u",
+		    free_port());
+		snprintf(srv[i].dir, sizeof(srv[i].dir), "%s/n%d", root, i + 1);
+		peers[i].id = srv[i].id;
+		peers[i].address = srv[i].addr;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		ls_coord_stop(srv[i].c);
+		srv[i].c = NULL;
+	}
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void
+test_config_refused(void **state)
+{
+	(void)state;
+	ls_coord *c = NULL;
+	ls_coord_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.data_dir = srv[0].dir;
+	cfg.address = srv[0].addr;
+	cfg.voters = peers;
+	cfg.n_voters = N;
+	assert_int_equal(ls_coord_start(&cfg, &c), LS_EINVAL); /* id 0 */
+	cfg.id = 77; /* not among the voters */
+	assert_int_equal(ls_coord_start(&cfg, &c), LS_EINVAL);
+	cfg.id = 1;
+	cfg.address = NULL;
+	assert_int_equal(ls_coord_start(&cfg, &c), LS_EINVAL);
+	assert_null(c);
+}
+
+static void
+test_three_servers(void **state)
+{
+	(void)state;
+	ls_map *ref, *before;
+	uint8_t *cmd;
+	size_t len;
+	char where[64];
+	int64_t t0;
+
+	assert_int_equal(ls_map_new(&ref), LS_OK);
+	t0 = now_ms();
+	for (int i = 0; i < N; i++)
+		assert_int_equal(start_server(i), LS_OK);
+	int l = wait_leader();
+	printf("# election: server %d leads after %lld ms\n", l + 1,
+	    (long long)(now_ms() - t0));
+	for (int i = 0; i < N; i++)
+		assert_true(atomic_load(&srv[i].leader_changes) >= 1);
+
+	/* Followers refuse proposals and name the leader; garbage is
+	 * refused everywhere. */
+	int f = (l + 1) % N;
+	assert_int_equal(ls_map_cmd_remove_node(1, &cmd, &len), LS_OK);
+	int rc = ls_coord_propose(srv[f].c, cmd, len, on_done, NULL, where,
+	    sizeof(where));
+	if (rc == LS_ESTATE)
+		assert_string_equal(where, srv[l].addr);
+	else
+		fail_msg("follower accepted a proposal: %d", rc);
+	cmd[len - 1] ^= 1;
+	assert_int_equal(ls_coord_propose(srv[l].c, cmd, len, on_done, NULL,
+			     NULL, 0),
+	    LS_ECORRUPT);
+	free(cmd);
+
+	/* Nodes, a topology and 32 partitions. */
+	for (int i = 0; i < N; i++) {
+		char name[8], url[48];
+		snprintf(name, sizeof(name), "n%d", i + 1);
+		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", 7101 + i);
+		ls_map_node n = {srv[i].id, name, url, "", true, LS_NODE_ALIVE};
+		assert_int_equal(ls_map_cmd_add_node(&n, &cmd, &len), LS_OK);
+		propose_ref(ref, cmd, len, LS_OK);
+	}
+	assert_int_equal(ls_map_cmd_deploy("web", "name: web\n", &cmd, &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	ls_map_assignment a[32];
+	char parts[32][16];
+	memset(a, 0, sizeof(a));
+	for (int p = 0; p < 32; p++) {
+		snprintf(parts[p], sizeof(parts[p]), "count/%d", p);
+		a[p].partition = parts[p];
+		a[p].owner = (uint64_t)(1 + p % 3);
+		a[p].n_standbys = 1;
+		a[p].standbys[0] = (uint64_t)(1 + (p + 1) % 3);
+	}
+	assert_int_equal(ls_map_cmd_assign("web", LS_MAP_ASSIGN_REPLACE, a, 32,
+			     &cmd, &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	/* A command the map refuses is committed as a no-op and reported. */
+	assert_int_equal(ls_map_cmd_set_node_state(99, LS_NODE_DEAD, &cmd,
+			     &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_ENOENT);
+	wait_maps_equal(ref);
+	assert_int_equal(ls_map_epoch(ref), 5);
+
+	/* Enough changes to cross the snapshot threshold several times. */
+	for (int k = 0; k < 40; k++) {
+		assert_int_equal(ls_map_cmd_set_node_state(1 + (uint64_t)(k % 3),
+				     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
+				     &cmd, &len),
+		    LS_OK);
+		propose_ref(ref, cmd, len, LS_OK);
+	}
+	wait_maps_equal(ref);
+	printf("# 45 commands replicated, epoch %llu on all servers\n",
+	    (unsigned long long)ls_map_epoch(ref));
+
+	/* Stop the leader: the other two elect a new one, map intact. */
+	l = wait_leader();
+	assert_int_equal(ls_coord_map_snapshot(srv[l].c, &before), LS_OK);
+	t0 = now_ms();
+	ls_coord_stop(srv[l].c);
+	srv[l].c = NULL;
+	int l2 = wait_leader();
+	printf("# failover: server %d stopped, server %d leads after %lld ms\n",
+	    l + 1, l2 + 1, (long long)(now_ms() - t0));
+	assert_int_not_equal(l2, l);
+	assert_true(ls_map_equal(before, ref));
+	wait_maps_equal(ref);
+	ls_map_free(before);
+
+	/* Proposals work again. */
+	assert_int_equal(ls_map_cmd_deploy("api", "name: api\n", &cmd, &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	assert_int_equal(ls_map_cmd_set_node_state(srv[l].id, LS_NODE_DEAD,
+			     &cmd, &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	for (int k = 0; k < 20; k++) {
+		assert_int_equal(ls_map_cmd_set_node_state(srv[l2].id,
+				     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
+				     &cmd, &len),
+		    LS_OK);
+		propose_ref(ref, cmd, len, LS_OK);
+	}
+	wait_maps_equal(ref);
+
+	/* The stopped server restarts from its data dir and catches up. */
+	atomic_store(&srv[l].last_epoch, 0);
+	t0 = now_ms();
+	assert_int_equal(start_server(l), LS_OK);
+	wait_maps_equal(ref);
+	printf("# restart: server %d caught up to epoch %llu in %lld ms\n",
+	    l + 1, (unsigned long long)ls_map_epoch(ref),
+	    (long long)(now_ms() - t0));
+	(void)wait_leader();
+	assert_int_equal(ls_map_cmd_set_node_state(srv[l].id, LS_NODE_ALIVE,
+			     &cmd, &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	wait_maps_equal(ref);
+
+	/* A stopped coordinator is gone; stopping NULL is harmless. */
+	ls_coord_stop(NULL);
+	ls_map_free(ref);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_config_refused),
+	    cmocka_unit_test(test_three_servers),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
