@@ -536,7 +536,8 @@ place_from(run *w, const ls_placement *prev, const ls_placement *fresh)
 		if (done[p])
 			continue;
 		if (pidx[p] != NONE) {
-			const uint32_t *ps = &prev->standby[pidx[p] * psb];
+			const uint32_t *ps =
+			    &prev->standby[(size_t)pidx[p] * psb];
 			for (uint32_t s = 0; s < psb && got == NONE; s++) {
 				uint32_t c = map[ps[s]];
 				if (c != NONE && o->owned[c] < o->owner_cap[c])
@@ -566,7 +567,8 @@ place_from(run *w, const ls_placement *prev, const ls_placement *fresh)
 			}
 		}
 		if (pidx[p] != NONE) {
-			const uint32_t *ps = &prev->standby[pidx[p] * psb];
+			const uint32_t *ps =
+			    &prev->standby[(size_t)pidx[p] * psb];
 			for (uint32_t s = 0; s < psb && have < w->sb; s++) {
 				uint32_t c = map[ps[s]];
 				if (c != NONE && !w->excluded[c] &&

@@ -111,7 +111,8 @@ uint64_t ls_ring_key_hash(const char *partition);
  * Deterministic in (nodes, weights, partition set, replicas): neither node
  * insertion order nor the order of partitions[] change any assignment.
  * LS_EINVAL (bad args, replicas == 0, duplicate names), LS_ENOENT (empty
- * ring), LS_ENOMEM; *out is zeroed on error.
+ * ring), LS_ERANGE (more than 2^24 partitions), LS_ENOMEM; *out is zeroed
+ * on error.
  */
 int ls_ring_place(ls_ring *ring, const char *const *partitions, size_t n,
                   uint32_t replicas, ls_placement *out);
