@@ -106,6 +106,72 @@ copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* ---- raft's heap ----
+ *
+ * libraft writes some buffers (block padding of its log segments, message
+ * headers) to disk and sockets without initialising every byte.  All of
+ * raft's memory therefore comes zeroed: no stale heap bytes leave the
+ * process, and memory checkers stay quiet.  The heap is process-wide and
+ * installed once, before the first raft object exists. */
+
+static void *
+heap_malloc(void *data, size_t size)
+{
+	(void)data;
+	return calloc(1, size ? size : 1);
+}
+
+static void
+heap_free(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
+static void *
+heap_calloc(void *data, size_t nmemb, size_t size)
+{
+	(void)data;
+	return calloc(nmemb, size);
+}
+
+static void *
+heap_realloc(void *data, void *ptr, size_t size)
+{
+	(void)data;
+	return realloc(ptr, size);
+}
+
+static void *
+heap_aligned_alloc(void *data, size_t alignment, size_t size)
+{
+	void *p = NULL;
+	(void)data;
+	if (posix_memalign(&p, alignment, size ? size : 1) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+static void
+heap_aligned_free(void *data, size_t alignment, void *ptr)
+{
+	(void)data;
+	(void)alignment;
+	free(ptr);
+}
+
+static struct raft_heap zeroed_heap = {NULL, heap_malloc, heap_free,
+    heap_calloc, heap_realloc, heap_aligned_alloc, heap_aligned_free};
+
+static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
+
+static void
+install_heap(void)
+{
+	raft_heap_set(&zeroed_heap);
+}
+
 /* ---- the state machine (loop thread) ---- */
 
 /* The raft log stores entries in multiples of 8 bytes, so proposals are
@@ -378,6 +444,7 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 
 	if (out == NULL || (rc = check_config(cfg)) != LS_OK)
 		return LS_EINVAL;
+	pthread_once(&heap_once, install_heap);
 	if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST)
 		return LS_EIO;
 	c = calloc(1, sizeof(*c));

@@ -660,7 +660,9 @@ apply_undeploy(ls_map *m, const dcmd *d)
 	as_range(m, d->a, &lo, &hi);
 	for (size_t k = lo; k < hi; k++)
 		free(m->as[k].topology);
-	memmove(&m->as[lo], &m->as[hi], (m->n_as - hi) * sizeof(massign));
+	if (hi > lo && m->n_as > hi)
+		memmove(&m->as[lo], &m->as[hi],
+		    (m->n_as - hi) * sizeof(massign));
 	m->n_as -= hi - lo;
 	free(m->topos[i].name);
 	free(m->topos[i].yaml);
@@ -773,7 +775,8 @@ apply_assign(ls_map *m, dcmd *d)
 	}
 	uint64_t epoch = m->epoch + 1;
 	size_t o = lo;
-	memcpy(arr, m->as, lo * sizeof(massign));
+	if (lo > 0)
+		memcpy(arr, m->as, lo * sizeof(massign));
 	for (i = lo, j = 0; i < hi || j < d->count;) {
 		int c = i >= hi ? 1
 		    : j >= d->count
@@ -810,7 +813,8 @@ apply_assign(ls_map *m, dcmd *d)
 		arr[o++] = a;
 		j++;
 	}
-	memcpy(&arr[o], &m->as[hi], (m->n_as - hi) * sizeof(massign));
+	if (m->n_as > hi)
+		memcpy(&arr[o], &m->as[hi], (m->n_as - hi) * sizeof(massign));
 	free(m->as);
 	m->as = arr;
 	m->n_as = total;
