@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -428,17 +431,287 @@ test_three_servers(void **state)
 	propose_ref(ref, cmd, len, LS_OK);
 	wait_maps_equal(ref);
 
-	/* A stopped coordinator is gone; stopping NULL is harmless. */
-	ls_coord_stop(NULL);
+	for (int i = 0; i < N; i++) {
+		ls_coord_stop(srv[i].c);
+		srv[i].c = NULL;
+	}
+	ls_coord_stop(NULL); /* harmless */
+	ls_map_free(ref);
+}
+
+/* ---- kill -9: server 3 runs in a child process ---- */
+
+/* The commands a child proposes when it leads (all idempotent). */
+static int
+fixed_command(int k, uint8_t **cmd, size_t *len)
+{
+	if (k < N) {
+		char name[8], url[48];
+		snprintf(name, sizeof(name), "n%d", k + 1);
+		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", 7101 + k);
+		ls_map_node n = {(uint64_t)k + 1, name, url, "", true,
+		    LS_NODE_ALIVE};
+		return ls_map_cmd_add_node(&n, cmd, len);
+	}
+	return ls_map_cmd_deploy("web", "name: web\n", cmd, len);
+}
+#define N_FIXED (N + 1)
+
+static uint64_t child_id;
+static int child_fd;
+
+static void
+child_on_map(void *arg, uint64_t epoch)
+{
+	(void)arg;
+	/* One 8-byte write is atomic on a pipe. */
+	if (write(child_fd, &epoch, sizeof(epoch)) != sizeof(epoch))
+		_exit(3);
+}
+
+static void
+child_on_leader(void *arg, uint64_t id, const char *address)
+{
+	ls_coord *c = *(ls_coord *volatile *)arg;
+	(void)address;
+	if (id != child_id || c == NULL)
+		return;
+	for (int k = 0; k < N_FIXED; k++) {
+		uint8_t *cmd;
+		size_t len;
+		if (fixed_command(k, &cmd, &len) != LS_OK)
+			_exit(4);
+		(void)ls_coord_propose(c, cmd, len, NULL, NULL, NULL, 0);
+		free(cmd);
+	}
+}
+
+/* argv: --coord-child id dir addr fd election_ms id@addr x N */
+static int
+child_main(int argc, char **argv)
+{
+	static ls_coord *volatile self;
+	static char addrs[N][64];
+	ls_coord_peer ps[N];
+	ls_coord_config cfg;
+	if (argc != 7 + N)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cfg, 0, sizeof(cfg));
+	child_id = strtoull(argv[2], NULL, 10);
+	child_fd = atoi(argv[5]);
+	for (int i = 0; i < N; i++) {
+		char *at = strchr(argv[7 + i], '@');
+		if (at == NULL)
+			return 2;
+		ps[i].id = strtoull(argv[7 + i], NULL, 10);
+		snprintf(addrs[i], sizeof(addrs[i]), "%s", at + 1);
+		ps[i].address = addrs[i];
+	}
+	cfg.id = child_id;
+	cfg.data_dir = argv[3];
+	cfg.address = argv[4];
+	cfg.voters = ps;
+	cfg.n_voters = N;
+	cfg.election_timeout_ms = (unsigned)atoi(argv[6]);
+	cfg.heartbeat_timeout_ms = 100;
+	cfg.snapshot_threshold = 16;
+	cfg.snapshot_trailing = 4;
+	cfg.on_map_change = child_on_map;
+	cfg.on_leader_change = child_on_leader;
+	cfg.cb_arg = (void *)&self;
+	ls_coord *c;
+	if (ls_coord_start(&cfg, &c) != LS_OK)
+		return 1;
+	self = c;
+	/* A leadership won before self was set is proposed for here. */
+	if (ls_coord_is_leader(c))
+		child_on_leader((void *)&self, child_id, "");
+	for (;;)
+		pause();
+}
+
+static char self_exe[1024];
+
+static pid_t
+spawn_child(int i, int wfd, unsigned election_ms)
+{
+	char id[24], fd[16], el[16], peer[N][80];
+	char *argv[7 + N + 1];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)srv[i].id);
+	snprintf(fd, sizeof(fd), "%d", wfd);
+	snprintf(el, sizeof(el), "%u", election_ms);
+	argv[0] = self_exe;
+	argv[1] = (char *)"--coord-child";
+	argv[2] = id;
+	argv[3] = srv[i].dir;
+	argv[4] = srv[i].addr;
+	argv[5] = fd;
+	argv[6] = el;
+	for (int k = 0; k < N; k++) {
+		snprintf(peer[k], sizeof(peer[k]), "%llu@%s",
+		    (unsigned long long)srv[k].id, srv[k].addr);
+		argv[7 + k] = peer[k];
+	}
+	argv[7 + N] = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Never outlive a failed test. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(self_exe, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The last epoch the child reported (reads what is there, no waiting). */
+static uint64_t
+child_epoch(int rfd, uint64_t last)
+{
+	uint64_t e;
+	while (read(rfd, &e, sizeof(e)) == (ssize_t)sizeof(e))
+		last = e;
+	return last;
+}
+
+/* The leader id both in-process servers agree on, or 0. */
+static uint64_t
+inproc_leader_id(void)
+{
+	uint64_t id = 0;
+	for (int i = 0; i < N; i++) {
+		uint64_t x;
+		if (srv[i].c == NULL)
+			continue;
+		if (ls_coord_leader(srv[i].c, &x, NULL, 0) != LS_OK ||
+		    (id != 0 && x != id))
+			return 0;
+		id = x;
+	}
+	return id;
+}
+
+static void
+test_kill9_child_server(void **state)
+{
+	(void)state;
+	int pfd[2];
+	ls_map *ref;
+	uint8_t *cmd;
+	size_t len;
+	uint64_t ce = 0;
+	int64_t t0, end;
+	const int k = N - 1; /* the child's slot */
+
+	ssize_t sl = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	assert_true(sl > 0);
+	self_exe[sl] = '\0';
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(pfd[0], F_SETFL, O_NONBLOCK), 0);
+	/* The write end must survive exec in the child. */
+	int wfd = dup(pfd[1]);
+	assert_true(wfd >= 0);
+	close(pfd[1]);
+	for (int i = 0; i < N; i++) {
+		srv[i].c = NULL;
+		atomic_store(&srv[i].last_epoch, 0);
+		snprintf(srv[i].addr, sizeof(srv[i].addr), "127.0.0.1:%u",
+		    free_port());
+		snprintf(srv[i].dir, sizeof(srv[i].dir), "%s/k%d", root, i + 1);
+	}
+	assert_int_equal(ls_map_new(&ref), LS_OK);
+	for (int i = 0; i < N_FIXED; i++) {
+		assert_int_equal(fixed_command(i, &cmd, &len), LS_OK);
+		assert_int_equal(ls_map_apply(ref, cmd, len), LS_OK);
+		free(cmd);
+	}
+
+	/* The child campaigns first (shorter election timeout), so it
+	 * almost always leads; the test covers both outcomes. */
+	t0 = now_ms();
+	pid_t pid = spawn_child(k, wfd, 300);
+	for (int i = 0; i < k; i++)
+		assert_int_equal(start_server(i), LS_OK);
+	end = now_ms() + DEADLINE_MS;
+	uint64_t lid;
+	while ((lid = inproc_leader_id()) == 0 && now_ms() < end)
+		pause_ms(10);
+	assert_int_not_equal(lid, 0);
+	printf("# election: server %llu leads after %lld ms\n",
+	    (unsigned long long)lid, (long long)(now_ms() - t0));
+	if (lid != srv[k].id) {
+		for (int i = 0; i < N_FIXED; i++) {
+			assert_int_equal(fixed_command(i, &cmd, &len), LS_OK);
+			assert_int_equal(propose(cmd, len), LS_OK);
+			free(cmd);
+		}
+	}
+	wait_maps_equal(ref);
+	end = now_ms() + DEADLINE_MS;
+	while ((ce = child_epoch(pfd[0], ce)) != ls_map_epoch(ref)) {
+		assert_true(now_ms() < end);
+		pause_ms(10);
+	}
+
+	/* kill -9 the child, leader or not. */
+	t0 = now_ms();
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	int l = wait_leader();
+	printf("# kill -9 of server %llu (%s): server %d leads after %lld "
+	       "ms\n",
+	    (unsigned long long)srv[k].id,
+	    lid == srv[k].id ? "the leader" : "a follower", l + 1,
+	    (long long)(now_ms() - t0));
+	wait_maps_equal(ref);
+
+	/* Proposals work with two of three. */
+	assert_int_equal(ls_map_cmd_set_node_state(srv[k].id, LS_NODE_DEAD,
+			     &cmd, &len),
+	    LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	for (int j = 0; j < 24; j++) {
+		assert_int_equal(ls_map_cmd_set_node_state(1 + (uint64_t)(j % 2),
+				     j % 4 < 2 ? LS_NODE_SUSPECT : LS_NODE_ALIVE,
+				     &cmd, &len),
+		    LS_OK);
+		propose_ref(ref, cmd, len, LS_OK);
+	}
+	wait_maps_equal(ref);
+
+	/* The killed server restarts from its data dir and catches up. */
+	t0 = now_ms();
+	pid = spawn_child(k, wfd, 300);
+	end = now_ms() + DEADLINE_MS;
+	while ((ce = child_epoch(pfd[0], ce)) != ls_map_epoch(ref)) {
+		assert_true(now_ms() < end);
+		pause_ms(10);
+	}
+	printf("# restart after kill -9: server %llu at epoch %llu after "
+	       "%lld ms\n",
+	    (unsigned long long)srv[k].id, (unsigned long long)ce,
+	    (long long)(now_ms() - t0));
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(wfd);
+	close(pfd[0]);
+	for (int i = 0; i < N; i++) {
+		ls_coord_stop(srv[i].c);
+		srv[i].c = NULL;
+	}
 	ls_map_free(ref);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--coord-child") == 0)
+		return child_main(argc, argv);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_refused),
 	    cmocka_unit_test(test_three_servers),
+	    cmocka_unit_test(test_kill9_child_server),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
