@@ -341,7 +341,7 @@ test_three_servers(void **state)
 
 	/* Nodes, a topology and 32 partitions. */
 	for (int i = 0; i < N; i++) {
-		char name[8], url[48];
+		char name[16], url[48];
 		snprintf(name, sizeof(name), "n%d", i + 1);
 		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", 7101 + i);
 		ls_map_node n = {srv[i].id, name, url, "", true, LS_NODE_ALIVE};
@@ -446,7 +446,7 @@ static int
 fixed_command(int k, uint8_t **cmd, size_t *len)
 {
 	if (k < N) {
-		char name[8], url[48];
+		char name[16], url[48];
 		snprintf(name, sizeof(name), "n%d", k + 1);
 		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", 7101 + k);
 		ls_map_node n = {(uint64_t)k + 1, name, url, "", true,
