@@ -20,8 +20,10 @@ Environment:
 Only the Python standard library is used.
 """
 
+import calendar
 import collections
 import csv
+import datetime
 import json
 import math
 import os
@@ -43,7 +45,9 @@ WORKDIR = None  # the case's temporary directory
 
 # How long one command may take before the case fails.  Generous: the suite
 # also runs under valgrind on a loaded 2-core machine.
-CMD_TIMEOUT = 240
+CMD_TIMEOUT = 100
+
+EPOCH = datetime.datetime(1970, 1, 1)
 
 
 class Skip(Exception):
@@ -170,38 +174,15 @@ def check_result_id(row, stage, fields):
 
 def iso_ms(s):
     """Milliseconds since the epoch of 'YYYY-MM-DDTHH:MM:SS.mmmZ'."""
-    m = re.fullmatch(r'(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z',
-                     s)
+    m = re.fullmatch(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z', s)
     check(m is not None, 'not an RFC 3339 UTC time with ms: %r' % s)
-    y, mo, d, h, mi, se, ms = (int(x) for x in m.groups())
-    return (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-            se) * 1000 + ms
-
-
-def days_from_civil(y, m, d):
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    t = datetime.datetime.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S')
+    return calendar.timegm(t.timetuple()) * 1000 + int(m.group(2))
 
 
 def iso_of_ms(ms):
-    days, rem = divmod(ms, 86400000)
-    # civil from days
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    y = yoe + era * 400 + (m <= 2)
-    s, ms3 = divmod(rem, 1000)
-    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (
-        y, m, d, s // 3600, s // 60 % 60, s % 60, ms3)
+    t = EPOCH + datetime.timedelta(milliseconds=ms)
+    return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
 
 
 def close(a, b, rel=1e-9):
@@ -337,8 +318,8 @@ stages:
     input: parse
     size: 10
 ''' + GOOD_TAIL, [
-        (('size: 10\n', 0, 6), r"bad duration '10' for 'size': duration needs a "
-         r"unit"),
+        (('size: 10\n', 0, 6),
+         r"bad duration '10' for 'size': duration needs a unit"),
     ]),
     ('bad-duration-unit.yaml', '''name: t
 settings:
@@ -370,7 +351,8 @@ sinks:
     kind: stdout
     input: [parse, w, nosuch]
 ''', [
-        (('input: pars\n', 0, 7), r"input 'pars' is not defined \(did you mean 'parse'\?\)"),
+        (('input: pars\n', 0, 7),
+         r"input 'pars' is not defined \(did you mean 'parse'\?\)"),
         ('nosuch', r"input 'nosuch' is not defined"),
     ]),
     ('cycle.yaml', '''name: t
@@ -745,11 +727,13 @@ def run_ok(topo, what, extra=()):
 
 def case_partitions():
     runs = {}
-    for name, pp, wp in (('a', 1, 1), ('b', 3, 4), ('a2', 1, 1)):
+    # The re-run also uses another number of scheduler threads.
+    for name, pp, wp, workers in (('a', 1, 1, '2'), ('b', 3, 4, '3'),
+                                  ('a2', 1, 1, '1')):
         out = path('res-%s.jsonl' % name)
         topo = write('gen-%s.yaml' % name,
                      gen_topology('parts-' + name, pp, wp, out))
-        run_ok(topo, 'partitions %d/%d' % (pp, wp))
+        run_ok(topo, 'partitions %d/%d' % (pp, wp), ['--workers', workers])
         with open(out, 'rb') as f:
             runs[name] = f.read()
 
@@ -1049,31 +1033,116 @@ def case_duration():
     check(s['seconds'] >= 2.0, 'last-run.json seconds %r' % s['seconds'])
 
 
-def case_sigint():
-    out, events, dd = path('res.jsonl'), path('ev.jsonl'), path('data')
-    topo = write('endless.yaml', endless_topology(out, events))
-    p = subprocess.Popen(wrapper() + [BINARY, 'run', topo, '--quiet',
-                                      '--data-dir', dd],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, cwd=WORKDIR)
+def wait_until(cond, proc, what):
+    """Poll cond() until true; fail if proc ends first or after
+    CMD_TIMEOUT seconds.  (A bounded wait for an observable condition, not
+    a timed assertion.)"""
+    deadline = time.monotonic() + CMD_TIMEOUT
+    while not cond():
+        check(proc.poll() is None, 'run ended (rc %r) while waiting for %s'
+              % (proc.returncode, what))
+        check(time.monotonic() < deadline, 'timed out waiting for %s' % what)
+        time.sleep(0.05)
+
+
+def count_lines(p):
+    if not os.path.exists(p):
+        return 0
+    with open(p, 'rb') as f:
+        return f.read().count(b'\n')
+
+
+def start(args):
+    return subprocess.Popen(wrapper() + [BINARY] + args,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=WORKDIR)
+
+
+def interrupt(p):
+    """SIGINT, then wait for the exit; returns stderr."""
     try:
-        # Wait (bounded) until events flow, then interrupt.
-        deadline = time.monotonic() + CMD_TIMEOUT
-        while (not os.path.exists(events) or
-               os.path.getsize(events) == 0):
-            check(p.poll() is None, 'run ended before SIGINT (rc %r)' %
-                  p.returncode)
-            check(time.monotonic() < deadline, 'no events before deadline')
-            time.sleep(0.05)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=CMD_TIMEOUT)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
+    return err.decode('utf-8', 'replace')
+
+
+def case_sigint():
+    out, events, dd = path('res.jsonl'), path('ev.jsonl'), path('data')
+    topo = write('endless.yaml', endless_topology(out, events))
+    p = start(['run', topo, '--quiet', '--data-dir', dd])
+    try:
+        wait_until(lambda: count_lines(events) > 0, p, 'events')
+    finally:
+        err = interrupt(p)
     check_eq(p.returncode, 0, 'SIGINT: exit status (stderr %r)' % err)
     check_final_windows(out, events, os.path.join(dd, 'last-run.json'),
                         'SIGINT')
+
+
+def case_follow():
+    """A followed file: lines appended while running are read too; SIGINT
+    ends the run and the window holds every line."""
+    log = path('app.log')
+    out, events = path('res.jsonl'), path('ev.jsonl')
+
+    def lines(first, n):
+        return ''.join(
+            'ts=2024-03-01T00:00:%02dZ level=%s service=svc%d msg="line %d"'
+            '\n' % (i % 60, ('info', 'warn', 'error')[i % 3], i % 4, i)
+            for i in range(first, first + n))
+
+    write(log, lines(0, 100))
+    topo = write('follow.yaml', '''name: follow
+sources:
+  - name: app_log
+    kind: file
+    path: %s
+    follow: true
+stages:
+  - name: parse
+    kind: parse
+    input: app_log
+    format: logfmt
+  - name: levels
+    kind: window
+    input: parse
+    key: [service, level]
+    partitions: 2
+    size: 876000h
+sinks:
+  - name: out
+    kind: jsonl
+    input: levels
+    path: %s
+  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+''' % (q(log), q(out), q(events)))
+    p = start(['run', topo, '--quiet'])
+    try:
+        wait_until(lambda: count_lines(events) >= 100, p, 'the first lines')
+        with open(log, 'a') as f:
+            f.write(lines(100, 50))
+        wait_until(lambda: count_lines(events) >= 150, p,
+                   'the appended lines')
+    finally:
+        err = interrupt(p)
+    check_eq(p.returncode, 0, 'follow: exit status (stderr %r)' % err)
+    evs = read_jsonl(events)
+    check_eq(len(evs), 150, 'follow: events')
+    check_eq(sorted(e['message'] for e in evs),
+             sorted('line %d' % i for i in range(150)), 'follow: messages')
+    want = collections.Counter(
+        ('svc%d' % (i % 4), ('INFO', 'WARN', 'ERROR')[i % 3])
+        for i in range(150))
+    got = {key_tuple(r, ['service', 'level']): r['count']
+           for r in read_jsonl(out)}
+    check_eq(got, dict(want), 'follow: counts per (service, level)')
 
 
 # ---------------------------------------------------------------------------
@@ -1183,6 +1252,7 @@ CASES = {
     'stdin': case_stdin,
     'duration': case_duration,
     'sigint': case_sigint,
+    'follow': case_follow,
     'quickstart': case_quickstart,
     'filter': case_filter,
 }
