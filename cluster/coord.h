@@ -12,7 +12,9 @@
  *
  * Threads: every public function may be called from any thread, except
  * that ls_coord_stop() must not be called from a callback.  Callbacks run
- * on the coordinator's loop thread; they must not block, and they may call
+ * on the coordinator's loop thread (on_map_change also on the thread in
+ * ls_coord_start() when it loads a local snapshot, before the loop thread
+ * exists); they must not block, and they may call
  * ls_coord_propose(), ls_coord_leader(), ls_coord_epoch() and
  * ls_coord_map_snapshot().
  *

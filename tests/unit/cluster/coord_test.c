@@ -188,8 +188,13 @@ propose(const uint8_t *cmd, size_t len)
 			continue;
 		}
 		assert_int_equal(rc, LS_OK);
-		while (atomic_load(&d.status) < 0)
+		/* The done callback always runs (at the latest with
+		 * LS_ECLOSED or LS_ESTATE). */
+		int64_t dend = now_ms() + DEADLINE_MS;
+		while (atomic_load(&d.status) < 0) {
+			assert_true(now_ms() < dend);
 			pause_ms(2);
+		}
 		rc = atomic_load(&d.status);
 		if (rc != LS_ESTATE && rc != LS_ECLOSED)
 			return rc;
