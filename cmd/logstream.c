@@ -3,6 +3,10 @@
  *
  *   logstream run FILE [--duration S] [--data-dir DIR] [--workers N] [--quiet]
  *   logstream validate FILE [--plan]
+ *   logstream node --id NAME --listen URL --http ADDR --data-dir DIR ...
+ *   logstream deploy FILE [--node ADDR]
+ *   logstream undeploy NAME [--node ADDR]
+ *   logstream status [--node ADDR] [--json]
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -18,6 +22,8 @@
 #include <unistd.h>
 
 #include "actors/pipeline.h"
+#include "cluster/http.h"
+#include "cluster/node.h"
 #include "runtime/actor.h"
 #include "runtime/log.h"
 #include "topology/plan.h"
@@ -43,6 +49,10 @@ usage_main(FILE *f)
 	    "commands:\n"
 	    "  run FILE        run a topology on an embedded single node\n"
 	    "  validate FILE   check a topology file; print its plan with --plan\n"
+	    "  node            run a cluster node process\n"
+	    "  deploy FILE     deploy a topology to a cluster (through any node)\n"
+	    "  undeploy NAME   remove a deployed topology\n"
+	    "  status          show the cluster: nodes, leader, epoch, partitions\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -373,6 +383,337 @@ cmd_run(int argc, char **argv)
 	return ok ? 0 : 1;
 }
 
+/* ---- cluster commands ---- */
+
+#define DEFAULT_NODE "127.0.0.1:8101"
+
+static void
+usage_node(FILE *f)
+{
+	fprintf(f,
+	    "usage: logstream node --id NAME --listen tcp://HOST:PORT --http "
+	    "HOST:PORT\n"
+	    "                      --data-dir DIR [--join URL,URL...] "
+	    "[--voter]\n"
+	    "                      [--raft HOST:PORT] [--replicas N] "
+	    "[--config FILE]\n"
+	    "\n"
+	    "Run one cluster node until SIGINT/SIGTERM.  Voters (--voter) run\n"
+	    "the Raft coordinator; every voter is started with the OTHER\n"
+	    "voters' --listen URLs as --join seeds, and together they elect a\n"
+	    "leader that keeps the replicated cluster map (nodes, deployed\n"
+	    "topologies, partition owners and standbys).\n"
+	    "\n"
+	    "options:\n"
+	    "  --id NAME        node name (placement id), e.g. n1\n"
+	    "  --listen URL     transport URL tcp://HOST:PORT\n"
+	    "  --http ADDR      HTTP API address HOST:PORT\n"
+	    "  --data-dir DIR   identity and Raft state; a restart from the\n"
+	    "                   same directory rejoins with the same identity\n"
+	    "  --join URLS      comma-separated --listen URLs of the other "
+	    "voters\n"
+	    "  --voter          take part in coordinator elections (required\n"
+	    "                   in this version)\n"
+	    "  --raft ADDR      Raft address (default: --listen host, port+100)\n"
+	    "  --replicas N     copies of each partition (owner + standbys; "
+	    "default 2)\n"
+	    "  --config FILE    read options from FILE, one `name = value` per\n"
+	    "                   line (names as the options, without --);\n"
+	    "                   options on the command line win\n"
+	    "  -h, --help       this help\n");
+}
+
+static void
+usage_client(FILE *f, const char *cmd)
+{
+	if (strcmp(cmd, "deploy") == 0)
+		fprintf(f, "usage: logstream deploy FILE [--node HOST:PORT]\n\n"
+		           "Validate FILE, then deploy it through the node's "
+		           "HTTP API\n(forwarded to the leader).  Default node "
+		           "%s.\n",
+		    DEFAULT_NODE);
+	else if (strcmp(cmd, "undeploy") == 0)
+		fprintf(f, "usage: logstream undeploy NAME [--node HOST:PORT]\n\n"
+		           "Remove the deployed topology NAME.  Default node "
+		           "%s.\n",
+		    DEFAULT_NODE);
+	else
+		fprintf(f, "usage: logstream status [--node HOST:PORT] [--json]\n\n"
+		           "Show the nodes (alive/suspect/dead), the leader, the "
+		           "map epoch\nand the partitions and standbys each node "
+		           "holds.  Default node %s.\n",
+		    DEFAULT_NODE);
+}
+
+typedef struct node_opts {
+	char *v[10]; /* id listen http data-dir join raft replicas voter */
+} node_opts;
+
+static const char *const node_keys[] = { "id", "listen", "http", "data-dir",
+	"join", "raft", "replicas", "voter", NULL };
+
+static int
+node_key(const char *k)
+{
+	for (int i = 0; node_keys[i] != NULL; i++)
+		if (strcmp(k, node_keys[i]) == 0)
+			return i;
+	return -1;
+}
+
+static char *
+trim(char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+	                    e[-1] == '\r'))
+		*--e = '\0';
+	return p;
+}
+
+static int
+read_node_config(const char *path, node_opts *o)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int ln = 0;
+	if (f == NULL) {
+		fprintf(stderr, "logstream node: cannot read %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		ln++;
+		char *p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		char *eq = strpbrk(p, "=:");
+		if (eq == NULL) {
+			fprintf(stderr, "%s:%d:1: expected `name = value`\n", path,
+			    ln);
+			fclose(f);
+			return -1;
+		}
+		*eq = '\0';
+		char *k = trim(p), *v = trim(eq + 1);
+		int i = node_key(k);
+		if (i < 0) {
+			fprintf(stderr, "%s:%d:1: unknown option '%s'\n", path,
+			    ln, k);
+			fclose(f);
+			return -1;
+		}
+		if (o->v[i] == NULL)
+			o->v[i] = strdup(v);
+	}
+	fclose(f);
+	return 0;
+}
+
+static volatile sig_atomic_t node_stop;
+
+static void
+on_node_signal(int sig)
+{
+	(void)sig;
+	node_stop = 1;
+}
+
+static int
+cmd_node(int argc, char **argv)
+{
+	node_opts o;
+	const char *config = NULL;
+	int rv = 2;
+
+	memset(&o, 0, sizeof(o));
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (is_help(a)) {
+			usage_node(stdout);
+			rv = 0;
+			goto out;
+		}
+		if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || node_key(a + 2) < 0) {
+			fprintf(stderr, "logstream node: unexpected '%s'\n", a);
+			usage_node(stderr);
+			goto out;
+		}
+		int k = node_key(a + 2);
+		if (strcmp(a + 2, "voter") == 0) {
+			free(o.v[k]);
+			o.v[k] = strdup("true");
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "logstream node: %s needs a value\n", a);
+			goto out;
+		}
+		free(o.v[k]);
+		o.v[k] = strdup(argv[++i]);
+	}
+	if (config != NULL && read_node_config(config, &o) != 0)
+		goto out;
+
+	ls_node_config nc;
+	memset(&nc, 0, sizeof(nc));
+	nc.name = o.v[0];
+	nc.listen = o.v[1];
+	nc.http = o.v[2];
+	nc.data_dir = o.v[3];
+	nc.raft = o.v[5];
+	nc.voter = o.v[7] != NULL && (strcmp(o.v[7], "true") == 0 ||
+	                                 strcmp(o.v[7], "yes") == 0 ||
+	                                 strcmp(o.v[7], "1") == 0);
+	if (o.v[6] != NULL)
+		nc.replicas = (uint32_t)strtoul(o.v[6], NULL, 10);
+	const char *seeds[64];
+	char *joins = o.v[4] != NULL ? strdup(o.v[4]) : NULL;
+	if (joins != NULL) {
+		char *save = NULL;
+		for (char *t = strtok_r(joins, ",", &save);
+		     t != NULL && nc.njoin < 64; t = strtok_r(NULL, ",", &save))
+			if (*trim(t) != '\0')
+				seeds[nc.njoin++] = trim(t);
+		nc.join = seeds;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_node_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	ls_node *node;
+	char err[512] = "";
+	int e = ls_node_start(&nc, &node, err, sizeof(err));
+	if (e != 0) {
+		fprintf(stderr, "logstream node: %s\n",
+		    err[0] ? err : ls_strerror(e));
+		free(joins);
+		rv = e == LS_EINVAL ? 2 : 1;
+		goto out;
+	}
+	while (!node_stop) {
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+	ls_log(LS_LOG_INFO, "node", "stopping node=%s", nc.name);
+	ls_node_stop(node);
+	free(joins);
+	rv = 0;
+out:
+	for (int i = 0; i < 10; i++)
+		free(o.v[i]);
+	return rv;
+}
+
+/* Send a request to a node; print the body; 0 on HTTP 2xx. */
+static int
+client_call(const char *node, const char *method, const char *path,
+    const char *body, size_t len, int print_body)
+{
+	int status = 0;
+	char *resp = NULL;
+	size_t rlen = 0;
+	int rv = ls_http_request(node, method, path, body, len, &status, &resp,
+	    &rlen, 20000);
+	if (rv != 0) {
+		fprintf(stderr, "logstream: cannot reach node %s: %s\n", node,
+		    ls_strerror(rv));
+		free(resp);
+		return 1;
+	}
+	FILE *out = status >= 200 && status < 300 ? stdout : stderr;
+	if (print_body || out == stderr)
+		fwrite(resp, 1, rlen, out);
+	free(resp);
+	return status >= 200 && status < 300 ? 0 : 1;
+}
+
+static int
+cmd_client(const char *cmd, int argc, char **argv)
+{
+	const char *node = getenv("LOGSTREAM_NODE");
+	const char *arg = NULL;
+	int json = 0;
+
+	if (node == NULL)
+		node = DEFAULT_NODE;
+	for (int i = 0; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_client(stdout, cmd);
+			return 0;
+		} else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+			node = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0 &&
+		    strcmp(cmd, "status") == 0) {
+			json = 1;
+		} else if (argv[i][0] != '-' && arg == NULL &&
+		    strcmp(cmd, "status") != 0) {
+			arg = argv[i];
+		} else {
+			fprintf(stderr, "logstream %s: unexpected '%s'\n", cmd,
+			    argv[i]);
+			usage_client(stderr, cmd);
+			return 2;
+		}
+	}
+	if (strcmp(cmd, "status") == 0)
+		return client_call(node, "GET",
+		    json ? "/v1/status" : "/v1/status?format=text", NULL, 0, 1);
+	if (arg == NULL) {
+		usage_client(stderr, cmd);
+		return 2;
+	}
+	if (strcmp(cmd, "undeploy") == 0) {
+		char path[512];
+		snprintf(path, sizeof(path), "/v1/topologies/%s", arg);
+		return client_call(node, "DELETE", path, NULL, 0, 1);
+	}
+	/* deploy: validate here first, so errors name FILE:LINE:COL */
+	ls_topology *t = NULL;
+	ls_plan *p = NULL;
+	if (load(arg, &t, &p) != 0)
+		return 1;
+	ls_plan_free(p);
+	ls_topology_free(t);
+	FILE *f = fopen(arg, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "logstream deploy: %s: %s\n", arg,
+		    strerror(errno));
+		return 1;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			char *nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return 1;
+			}
+			buf = nb;
+		}
+		size_t r = fread(buf + len, 1, cap - len, f);
+		if (r == 0)
+			break;
+		len += r;
+	}
+	fclose(f);
+	int rv = client_call(node, "POST", "/v1/topologies", buf, len, 1);
+	free(buf);
+	return rv;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -397,6 +738,11 @@ main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "validate") == 0)
 		return cmd_validate(argc - 2, argv + 2);
+	if (strcmp(cmd, "node") == 0)
+		return cmd_node(argc - 2, argv + 2);
+	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
+	    strcmp(cmd, "status") == 0)
+		return cmd_client(cmd, argc - 2, argv + 2);
 	fprintf(stderr, "logstream: unknown command '%s'\n", cmd);
 	usage_main(stderr);
 	return 2;

@@ -1,0 +1,1151 @@
+/*
+ * node.c -- a cluster node: coordinator, HTTP API, heartbeats, failure
+ * detection and placement (see node.h).
+ *
+ * Leader duties run on the ticker thread and in HTTP handlers; both read
+ * the map through ls_coord_map_snapshot() (a private copy) and change it
+ * only by proposing commands, so the Raft log stays the one source of
+ * truth and a new leader simply continues from the replicated map.  The
+ * failure detector's clocks are leader-local: a new leader gives every
+ * node a fresh grace period of dead_ms before judging it.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cluster/coord.h"
+#include "cluster/http.h"
+#include "cluster/map.h"
+#include "cluster/ring.h"
+#include "runtime/actor.h"
+#include "runtime/err.h"
+#include "runtime/hash.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+#include "topology/plan.h"
+#include "topology/topology.h"
+
+#define MAX_ADDR 256
+
+typedef struct peer {
+	uint64_t id;
+	int64_t seen_ns; /* last heartbeat (leader clock) */
+} peer;
+
+struct ls_node {
+	char name[LS_MAP_MAX_NAME + 1];
+	char url[MAX_ADDR];
+	char http_addr[MAX_ADDR];
+	char raft_addr[MAX_ADDR];
+	char data_dir[1024];
+	uint64_t raft_id;
+	int64_t heartbeat_ns, suspect_ns, dead_ns;
+	uint32_t replicas;
+
+	ls_coord *coord;
+	ls_http *http;
+	ls_metrics *metrics;
+	_Atomic int64_t *m_leader, *m_epoch, *m_alive, *m_hb_sent,
+	    *m_hb_failed, *m_proposals;
+
+	pthread_t ticker;
+	int ticker_started;
+	_Atomic int stop;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond;
+	peer *peers;
+	size_t npeers, cappeers;
+	int was_leader;
+	int64_t leader_since_ns;
+	uint64_t placed_epoch;
+};
+
+/* ---- small helpers ---- */
+
+typedef struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		if (b->oom)
+			return;
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p != NULL ? b->p + b->len : NULL, room, fmt,
+		    ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t nc = (b->cap + (size_t)n + 64) * 2;
+		char *np = realloc(b->p, nc);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+}
+
+/* A JSON string; names and addresses are plain, but escape anyway. */
+static void
+sb_json_str(sbuf *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (; s != NULL && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sb_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			sb_printf(b, "\\u%04x", c);
+		else
+			sb_printf(b, "%c", c);
+	}
+	sb_printf(b, "\"");
+}
+
+static int
+copy_str(char *dst, size_t cap, const char *src)
+{
+	if (src == NULL || strlen(src) >= cap)
+		return LS_ERANGE;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+int
+ls_node_raft_address(const char *url, char *buf, size_t cap)
+{
+	const char *hp = url;
+	if (strncmp(url, "tcp://", 6) == 0)
+		hp = url + 6;
+	else if (strstr(url, "://") != NULL)
+		return LS_ENOTSUP;
+	const char *colon = strrchr(hp, ':');
+	if (colon == NULL || colon == hp)
+		return LS_EINVAL;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port + 100 > 65535)
+		return LS_ERANGE;
+	int n = snprintf(buf, cap, "%.*s:%ld", (int)(colon - hp), hp,
+	    port + 100);
+	return n > 0 && (size_t)n < cap ? 0 : LS_ERANGE;
+}
+
+uint64_t
+ls_node_raft_id(const char *raft_address)
+{
+	uint64_t h = ls_hash64(raft_address, strlen(raft_address), 0x6c73);
+	return h != 0 ? h : 1;
+}
+
+/* ---- proposals ---- */
+
+typedef struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	int status;
+} waiter;
+
+static void
+on_done(void *arg, int status)
+{
+	waiter *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->status = status;
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Propose cmd (freed here) and wait for it to apply; LS_ESTATE when this
+ * node is not the leader. */
+static int
+propose_sync(ls_node *n, uint8_t *cmd, size_t len)
+{
+	waiter w;
+	int rv;
+
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	w.done = 0;
+	w.status = 0;
+	rv = ls_coord_propose(n->coord, cmd, len, on_done, &w, NULL, 0);
+	free(cmd);
+	if (rv == 0) {
+		struct timespec ts;
+		ls_abstime_after(10000, &ts);
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			if (pthread_cond_timedwait(&w.cv, &w.mu, &ts) != 0)
+				break;
+		rv = w.done ? w.status : LS_ETIMEDOUT;
+		pthread_mutex_unlock(&w.mu);
+		/* On timeout the callback may still come: wait for it, the
+		 * waiter lives on this stack. */
+		if (rv == LS_ETIMEDOUT) {
+			pthread_mutex_lock(&w.mu);
+			while (!w.done)
+				pthread_cond_wait(&w.cv, &w.mu);
+			pthread_mutex_unlock(&w.mu);
+		}
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	ls_metric_add(n->m_proposals, 1);
+	return rv;
+}
+
+static int
+propose_node(ls_node *n, const ls_map_node *mn)
+{
+	uint8_t *cmd;
+	size_t len;
+	int rv = ls_map_cmd_add_node(mn, &cmd, &len);
+	return rv != 0 ? rv : propose_sync(n, cmd, len);
+}
+
+static int
+propose_state(ls_node *n, uint64_t id, int state)
+{
+	uint8_t *cmd;
+	size_t len;
+	int rv = ls_map_cmd_set_node_state(id, state, &cmd, &len);
+	return rv != 0 ? rv : propose_sync(n, cmd, len);
+}
+
+/* ---- placement (leader) ---- */
+
+/* The plan actors of a deployed topology, as "stage/partition" names. */
+static int
+topology_partitions(const char *name, const char *yaml, char ***out,
+    size_t *nout)
+{
+	ls_topology *t = NULL;
+	ls_plan *p = NULL;
+	int rv = ls_topology_parse(name, yaml, strlen(yaml), &t, NULL);
+	if (rv == 0)
+		rv = ls_plan_build(t, &p, NULL);
+	if (rv != 0) {
+		ls_topology_free(t);
+		return rv;
+	}
+	size_t na = ls_plan_actor_count(p);
+	char **v = calloc(na ? na : 1, sizeof(*v));
+	rv = v != NULL ? 0 : LS_ENOMEM;
+	for (size_t i = 0; rv == 0 && i < na; i++) {
+		v[i] = strdup(ls_plan_actor_at(p, i)->name);
+		if (v[i] == NULL)
+			rv = LS_ENOMEM;
+	}
+	ls_plan_free(p);
+	ls_topology_free(t);
+	if (rv != 0) {
+		for (size_t i = 0; v != NULL && i < na; i++)
+			free(v[i]);
+		free(v);
+		return rv;
+	}
+	*out = v;
+	*nout = na;
+	return 0;
+}
+
+static void
+free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Place one topology over the live nodes of map and propose the result if
+ * it differs from the map's current assignments. */
+static int
+place_topology(ls_node *n, const ls_map *map, const char *name,
+    const char *yaml)
+{
+	char **parts;
+	size_t np;
+	int rv = topology_partitions(name, yaml, &parts, &np);
+	if (rv != 0)
+		return rv;
+
+	ls_ring *ring;
+	if ((rv = ls_ring_new(&ring)) != 0) {
+		free_names(parts, np);
+		return rv;
+	}
+	size_t nn = ls_map_node_count(map);
+	uint64_t *ids = calloc(nn ? nn : 1, sizeof(*ids));
+	char **names = calloc(nn ? nn : 1, sizeof(*names));
+	size_t live = 0;
+	for (size_t i = 0; ids != NULL && names != NULL && i < nn; i++) {
+		ls_map_node mn;
+		if (ls_map_node_at(map, i, &mn) != 0)
+			continue;
+		if (mn.state != LS_NODE_ALIVE && mn.state != LS_NODE_SUSPECT)
+			continue;
+		if (ls_ring_add_node(ring, mn.name, 1) != 0)
+			continue;
+		ids[live] = mn.id;
+		names[live] = strdup(mn.name);
+		live++;
+	}
+	ls_placement pl;
+	memset(&pl, 0, sizeof(pl));
+	ls_map_assignment *as = NULL;
+	if (live == 0 || ids == NULL || names == NULL) {
+		rv = live == 0 ? LS_ESTATE : LS_ENOMEM;
+		goto out;
+	}
+	uint32_t replicas = n->replicas < live ? n->replicas : (uint32_t)live;
+	/* hash partitions by topology-qualified names */
+	char **qual = calloc(np ? np : 1, sizeof(*qual));
+	if (qual == NULL) {
+		rv = LS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < np; i++) {
+		size_t l = strlen(name) + strlen(parts[i]) + 2;
+		if ((qual[i] = malloc(l)) != NULL)
+			snprintf(qual[i], l, "%s/%s", name, parts[i]);
+		else
+			rv = LS_ENOMEM;
+	}
+	if (rv == 0)
+		rv = ls_ring_place(ring, (const char *const *)qual, np, replicas,
+		    &pl);
+	free_names(qual, np);
+	if (rv != 0)
+		goto out;
+
+	as = calloc(np ? np : 1, sizeof(*as));
+	if (as == NULL) {
+		rv = LS_ENOMEM;
+		goto out;
+	}
+	int changed = 0;
+	uint64_t epoch = ls_map_epoch(map) + 1;
+	for (size_t i = 0; i < np; i++) {
+		as[i].topology = name;
+		as[i].partition = parts[i];
+		as[i].epoch = epoch;
+		const char *owner = pl.node_ids[pl.owner[i]];
+		for (size_t k = 0; k < live; k++)
+			if (strcmp(names[k], owner) == 0)
+				as[i].owner = ids[k];
+		as[i].n_standbys = pl.replicas - 1;
+		for (uint32_t s = 0; s + 1 < pl.replicas; s++) {
+			const char *sb = pl.node_ids[pl.standby[i * (pl.replicas - 1) + s]];
+			for (size_t k = 0; k < live; k++)
+				if (strcmp(names[k], sb) == 0)
+					as[i].standbys[s] = ids[k];
+		}
+		ls_map_assignment cur;
+		if (ls_map_assignment_find(map, name, parts[i], &cur) != 0 ||
+		    cur.owner != as[i].owner ||
+		    cur.n_standbys != as[i].n_standbys ||
+		    memcmp(cur.standbys, as[i].standbys,
+		        as[i].n_standbys * sizeof(uint64_t)) != 0) {
+			changed = 1;
+		} else {
+			as[i].epoch = cur.epoch; /* unchanged: keep its epoch */
+		}
+	}
+	if (changed) {
+		uint8_t *cmd;
+		size_t len;
+		rv = ls_map_cmd_assign(name, LS_MAP_ASSIGN_REPLACE, as, np, &cmd,
+		    &len);
+		if (rv == 0)
+			rv = propose_sync(n, cmd, len);
+		if (rv == 0)
+			ls_log(LS_LOG_INFO, "node",
+			    "placed topology=%s partitions=%zu nodes=%zu "
+			    "replicas=%u",
+			    name, np, live, pl.replicas);
+	}
+out:
+	free(as);
+	ls_placement_fini(&pl);
+	for (size_t k = 0; k < live; k++)
+		free(names[k]);
+	free(names);
+	free(ids);
+	ls_ring_free(ring);
+	free_names(parts, np);
+	return rv;
+}
+
+static void
+place_all(ls_node *n, const ls_map *map)
+{
+	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
+		const char *name, *yaml;
+		if (ls_map_topology_at(map, i, &name, &yaml) == 0)
+			place_topology(n, map, name, yaml);
+	}
+}
+
+/* ---- failure detector (leader) ---- */
+
+static peer *
+peer_get(ls_node *n, uint64_t id, int64_t now)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		if (n->peers[i].id == id)
+			return &n->peers[i];
+	if (n->npeers == n->cappeers) {
+		size_t nc = n->cappeers ? n->cappeers * 2 : 8;
+		peer *np = realloc(n->peers, nc * sizeof(*np));
+		if (np == NULL)
+			return NULL;
+		n->peers = np;
+		n->cappeers = nc;
+	}
+	peer *p = &n->peers[n->npeers++];
+	p->id = id;
+	p->seen_ns = now; /* grace: judged from now on */
+	return p;
+}
+
+static void
+self_entry(ls_node *n, ls_map_node *mn)
+{
+	mn->id = n->raft_id;
+	mn->name = n->name;
+	mn->url = n->url;
+	mn->http = n->http_addr;
+	mn->voter = true;
+	mn->state = LS_NODE_ALIVE;
+}
+
+static void
+leader_tick(ls_node *n)
+{
+	ls_map *map;
+	int64_t now = ls_clock_ns();
+
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (!n->was_leader) {
+		/* new leadership: everyone gets a fresh grace period */
+		n->npeers = 0;
+		n->was_leader = 1;
+		n->leader_since_ns = now;
+		n->placed_epoch = 0;
+	}
+	pthread_mutex_unlock(&n->lock);
+
+	ls_map_node self;
+	if (ls_map_node_find(map, n->raft_id, &self) != 0) {
+		ls_map_node mn;
+		self_entry(n, &mn);
+		propose_node(n, &mn);
+	} else if (self.state != LS_NODE_ALIVE) {
+		propose_state(n, n->raft_id, LS_NODE_ALIVE);
+	}
+	for (size_t i = 0; i < ls_map_node_count(map); i++) {
+		ls_map_node mn;
+		if (ls_map_node_at(map, i, &mn) != 0 || mn.id == n->raft_id)
+			continue;
+		if (mn.state == LS_NODE_DEAD || mn.state == LS_NODE_LEFT)
+			continue;
+		pthread_mutex_lock(&n->lock);
+		peer *p = peer_get(n, mn.id, now);
+		int64_t silent = p != NULL ? now - p->seen_ns : 0;
+		pthread_mutex_unlock(&n->lock);
+		if (silent > n->dead_ns) {
+			ls_log(LS_LOG_WARN, "node",
+			    "node failed node=%s silent_ms=%lld", mn.name,
+			    (long long)(silent / 1000000));
+			propose_state(n, mn.id, LS_NODE_DEAD);
+		} else if (silent > n->suspect_ns &&
+		    mn.state == LS_NODE_ALIVE) {
+			propose_state(n, mn.id, LS_NODE_SUSPECT);
+		}
+	}
+	ls_map_free(map);
+
+	/* placement follows every map change */
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return;
+	if (ls_map_epoch(map) != n->placed_epoch) {
+		place_all(n, map);
+		ls_map_free(map);
+		if (ls_coord_map_snapshot(n->coord, &map) != 0)
+			return;
+		n->placed_epoch = ls_map_epoch(map);
+	}
+	ls_map_free(map);
+}
+
+/* The leader's HTTP address from the map, or -1. */
+static int
+leader_http(ls_node *n, char *buf, size_t cap)
+{
+	uint64_t lid;
+	char addr[MAX_ADDR];
+	ls_map *map;
+	ls_map_node mn;
+	int rv = -1;
+
+	if (ls_coord_leader(n->coord, &lid, addr, sizeof(addr)) != 0 ||
+	    lid == 0)
+		return -1;
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return -1;
+	if (ls_map_node_find(map, lid, &mn) == 0 && mn.http != NULL &&
+	    copy_str(buf, cap, mn.http) == 0)
+		rv = 0;
+	ls_map_free(map);
+	return rv;
+}
+
+static void
+follower_tick(ls_node *n)
+{
+	char lh[MAX_ADDR];
+	pthread_mutex_lock(&n->lock);
+	n->was_leader = 0;
+	pthread_mutex_unlock(&n->lock);
+	if (leader_http(n, lh, sizeof(lh)) != 0)
+		return;
+	char body[1400];
+	snprintf(body, sizeof(body), "%llu\n%s\n%s\n%s\n",
+	    (unsigned long long)n->raft_id, n->name, n->url, n->http_addr);
+	int status = 0;
+	char *resp = NULL;
+	size_t rlen = 0;
+	int rv = ls_http_request(lh, "POST", "/v1/internal/heartbeat", body,
+	    strlen(body), &status, &resp, &rlen, 1000);
+	free(resp);
+	ls_metric_add(rv == 0 && status == 200 ? n->m_hb_sent : n->m_hb_failed,
+	    1);
+}
+
+static void *
+ticker_main(void *arg)
+{
+	ls_node *n = arg;
+	while (!atomic_load(&n->stop)) {
+		int leader = ls_coord_is_leader(n->coord);
+		ls_metric_set(n->m_leader, leader);
+		ls_metric_set(n->m_epoch, (int64_t)ls_coord_epoch(n->coord));
+		if (leader)
+			leader_tick(n);
+		else
+			follower_tick(n);
+		struct timespec ts;
+		ls_abstime_after(n->heartbeat_ns / 1000000, &ts);
+		pthread_mutex_lock(&n->lock);
+		if (!atomic_load(&n->stop))
+			pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+		pthread_mutex_unlock(&n->lock);
+	}
+	return NULL;
+}
+
+/* ---- HTTP handlers ---- */
+
+static int
+reply_json(ls_http_resp *resp, int status, sbuf *b)
+{
+	if (b->oom) {
+		free(b->p);
+		return ls_http_resp_error(resp, 500, "out of memory");
+	}
+	ls_http_resp_status(resp, status);
+	int rv = ls_http_resp_body(resp, "application/json", b->p, b->len);
+	free(b->p);
+	return rv;
+}
+
+/* Partitions owned and standby copies held by node id. */
+static void
+count_parts(const ls_map *map, uint64_t id, size_t *owned, size_t *standby)
+{
+	size_t na = ls_map_assignment_count(map);
+	*owned = *standby = 0;
+	for (size_t k = 0; k < na; k++) {
+		ls_map_assignment a;
+		if (ls_map_assignment_at(map, k, &a) != 0)
+			continue;
+		if (a.owner == id)
+			(*owned)++;
+		for (unsigned s = 0; s < a.n_standbys; s++)
+			if (a.standbys[s] == id)
+				(*standby)++;
+	}
+}
+
+/* The human-readable status (logstream status without --json). */
+static void
+status_text(ls_node *n, const ls_map *map, const char *leader, sbuf *b)
+{
+	sb_printf(b, "node %s  leader %s  epoch %llu\n\n", n->name,
+	    leader[0] ? leader : "(none)",
+	    (unsigned long long)ls_map_epoch(map));
+	sb_printf(b, "%-12s %-8s %-6s %10s %9s  %-22s %s\n", "NODE", "STATE",
+	    "VOTER", "PARTITIONS", "STANDBYS", "HTTP", "URL");
+	for (size_t i = 0; i < ls_map_node_count(map); i++) {
+		ls_map_node mn;
+		size_t owned, standby;
+		if (ls_map_node_at(map, i, &mn) != 0)
+			continue;
+		count_parts(map, mn.id, &owned, &standby);
+		sb_printf(b, "%-12s %-8s %-6s %10zu %9zu  %-22s %s%s\n", mn.name,
+		    ls_map_node_state_name(mn.state), mn.voter ? "yes" : "no",
+		    owned, standby, mn.http, mn.url,
+		    strcmp(mn.name, leader) == 0 ? "  (leader)" : "");
+	}
+	sb_printf(b, "\ntopologies:");
+	if (ls_map_topology_count(map) == 0)
+		sb_printf(b, " none");
+	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
+		const char *name, *yaml;
+		if (ls_map_topology_at(map, i, &name, &yaml) == 0)
+			sb_printf(b, " %s", name);
+	}
+	sb_printf(b, "\n");
+}
+
+static int
+h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	ls_map *map;
+	uint64_t lid = 0;
+	char laddr[MAX_ADDR] = "";
+	sbuf b = { 0 };
+	(void)req;
+
+	ls_coord_leader(n->coord, &lid, laddr, sizeof(laddr));
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return ls_http_resp_error(resp, 503, "map not available");
+	ls_map_node lnode;
+	const char *lname = ls_map_node_find(map, lid, &lnode) == 0
+	    ? lnode.name : "";
+	if (req->query != NULL && strstr(req->query, "format=text") != NULL) {
+		status_text(n, map, lname, &b);
+		ls_map_free(map);
+		if (b.oom) {
+			free(b.p);
+			return ls_http_resp_error(resp, 500, "out of memory");
+		}
+		ls_http_resp_status(resp, 200);
+		int rv = ls_http_resp_body(resp, "text/plain", b.p, b.len);
+		free(b.p);
+		return rv;
+	}
+	sb_printf(&b, "{\"node\":");
+	sb_json_str(&b, n->name);
+	sb_printf(&b, ",\"id\":\"%llu\",\"is_leader\":%s,\"leader\":",
+	    (unsigned long long)n->raft_id,
+	    ls_coord_is_leader(n->coord) ? "true" : "false");
+	sb_json_str(&b, lname);
+	sb_printf(&b, ",\"leader_id\":\"%llu\",\"leader_raft\":",
+	    (unsigned long long)lid);
+	sb_json_str(&b, laddr);
+	sb_printf(&b, ",\"epoch\":%llu,\"nodes\":[",
+	    (unsigned long long)ls_map_epoch(map));
+	size_t nn = ls_map_node_count(map);
+	size_t na = ls_map_assignment_count(map);
+	for (size_t i = 0; i < nn; i++) {
+		ls_map_node mn;
+		if (ls_map_node_at(map, i, &mn) != 0)
+			continue;
+		size_t owned, standby;
+		count_parts(map, mn.id, &owned, &standby);
+		sb_printf(&b, "%s{\"name\":", i ? "," : "");
+		sb_json_str(&b, mn.name);
+		sb_printf(&b, ",\"id\":\"%llu\",\"url\":",
+		    (unsigned long long)mn.id);
+		sb_json_str(&b, mn.url);
+		sb_printf(&b, ",\"http\":");
+		sb_json_str(&b, mn.http);
+		sb_printf(&b,
+		    ",\"voter\":%s,\"state\":\"%s\",\"partitions\":%zu,"
+		    "\"standbys\":%zu}",
+		    mn.voter ? "true" : "false",
+		    ls_map_node_state_name(mn.state), owned, standby);
+	}
+	sb_printf(&b, "],\"topologies\":[");
+	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
+		const char *name, *yaml;
+		if (ls_map_topology_at(map, i, &name, &yaml) == 0) {
+			sb_printf(&b, "%s", i ? "," : "");
+			sb_json_str(&b, name);
+		}
+	}
+	sb_printf(&b, "],\"assignments\":[");
+	for (size_t k = 0; k < na; k++) {
+		ls_map_assignment a;
+		ls_map_node on;
+		if (ls_map_assignment_at(map, k, &a) != 0)
+			continue;
+		sb_printf(&b, "%s{\"topology\":", k ? "," : "");
+		sb_json_str(&b, a.topology);
+		sb_printf(&b, ",\"partition\":");
+		sb_json_str(&b, a.partition);
+		sb_printf(&b, ",\"owner\":");
+		sb_json_str(&b, ls_map_node_find(map, a.owner, &on) == 0
+		        ? on.name : "");
+		sb_printf(&b, ",\"epoch\":%llu,\"standbys\":[",
+		    (unsigned long long)a.epoch);
+		for (unsigned s = 0; s < a.n_standbys; s++) {
+			sb_printf(&b, "%s", s ? "," : "");
+			sb_json_str(&b, ls_map_node_find(map, a.standbys[s],
+			                    &on) == 0
+			        ? on.name : "");
+		}
+		sb_printf(&b, "]}");
+	}
+	sb_printf(&b, "]}\n");
+	ls_map_free(map);
+	return reply_json(resp, 200, &b);
+}
+
+/* Relay a request to the leader and its answer back. */
+static int
+forward(ls_node *n, const ls_http_req *req, ls_http_resp *resp)
+{
+	char lh[MAX_ADDR];
+	if (leader_http(n, lh, sizeof(lh)) != 0)
+		return ls_http_resp_error(resp, 503,
+		    "no leader known yet; retry shortly");
+	int status = 0;
+	char *body = NULL;
+	size_t len = 0;
+	int rv = ls_http_request(lh, req->method, req->path, req->body,
+	    req->body_len, &status, &body, &len, 15000);
+	if (rv != 0) {
+		free(body);
+		return ls_http_resp_error(resp, 502, "leader unreachable");
+	}
+	ls_http_resp_status(resp, status);
+	rv = ls_http_resp_body(resp, "application/json", body, len);
+	free(body);
+	return rv;
+}
+
+static int
+h_deploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	ls_diag d;
+	ls_topology *t = NULL;
+	ls_plan *p = NULL;
+	sbuf b = { 0 };
+
+	if (!ls_coord_is_leader(n->coord))
+		return forward(n, req, resp);
+	char *yaml = malloc(req->body_len + 1);
+	if (yaml == NULL)
+		return ls_http_resp_error(resp, 500, "out of memory");
+	memcpy(yaml, req->body, req->body_len);
+	yaml[req->body_len] = '\0';
+	ls_diag_init(&d);
+	int rv = ls_topology_parse("request", yaml, req->body_len, &t, &d);
+	if (rv == 0)
+		rv = ls_plan_build(t, &p, &d);
+	if (rv != 0) {
+		sb_printf(&b, "{\"error\":\"invalid topology\",\"problems\":[");
+		for (size_t i = 0; i < d.n; i++) {
+			sb_printf(&b, "%s", i ? "," : "");
+			sb_json_str(&b, d.msgs[i]);
+		}
+		sb_printf(&b, "]}\n");
+		ls_diag_free(&d);
+		ls_topology_free(t);
+		free(yaml);
+		return reply_json(resp, 400, &b);
+	}
+	ls_diag_free(&d);
+	char name[LS_MAP_MAX_NAME + 1];
+	copy_str(name, sizeof(name), ls_topology_name(t));
+	size_t nactors = ls_plan_actor_count(p);
+	ls_plan_free(p);
+	ls_topology_free(t);
+
+	uint8_t *cmd;
+	size_t len;
+	rv = ls_map_cmd_deploy(name, yaml, &cmd, &len);
+	if (rv == 0)
+		rv = propose_sync(n, cmd, len);
+	if (rv == 0) {
+		ls_map *map;
+		if ((rv = ls_coord_map_snapshot(n->coord, &map)) == 0) {
+			rv = place_topology(n, map, name, yaml);
+			ls_map_free(map);
+		}
+	}
+	free(yaml);
+	if (rv != 0)
+		return ls_http_resp_error(resp, rv == LS_ESTATE ? 503 : 500,
+		    ls_strerror(rv));
+	sb_printf(&b, "{\"deployed\":");
+	sb_json_str(&b, name);
+	sb_printf(&b, ",\"partitions\":%zu,\"epoch\":%llu}\n", nactors,
+	    (unsigned long long)ls_coord_epoch(n->coord));
+	return reply_json(resp, 200, &b);
+}
+
+static int
+h_undeploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	const char *name = req->path + strlen("/v1/topologies/");
+	if (!ls_coord_is_leader(n->coord))
+		return forward(n, req, resp);
+	if (*name == '\0' || strlen(name) > LS_MAP_MAX_NAME)
+		return ls_http_resp_error(resp, 400, "missing topology name");
+	ls_map *map;
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return ls_http_resp_error(resp, 503, "map not available");
+	const char *yaml;
+	int found = ls_map_topology_find(map, name, &yaml) == 0;
+	ls_map_free(map);
+	if (!found)
+		return ls_http_resp_error(resp, 404, "no such topology");
+	uint8_t *cmd;
+	size_t len;
+	int rv = ls_map_cmd_undeploy(name, &cmd, &len);
+	if (rv == 0)
+		rv = propose_sync(n, cmd, len);
+	if (rv != 0)
+		return ls_http_resp_error(resp, 500, ls_strerror(rv));
+	sbuf b = { 0 };
+	sb_printf(&b, "{\"undeployed\":");
+	sb_json_str(&b, name);
+	sb_printf(&b, ",\"epoch\":%llu}\n",
+	    (unsigned long long)ls_coord_epoch(n->coord));
+	return reply_json(resp, 200, &b);
+}
+
+/* Body: raft id, name, url, http -- one per line. */
+static int
+h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	char buf[1400];
+	char *fields[4];
+	size_t nf = 0;
+
+	if (!ls_coord_is_leader(n->coord))
+		return ls_http_resp_error(resp, 409, "not the leader");
+	if (req->body_len == 0 || req->body_len >= sizeof(buf))
+		return ls_http_resp_error(resp, 400, "bad heartbeat");
+	memcpy(buf, req->body, req->body_len);
+	buf[req->body_len] = '\0';
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, "\n", &save); tok != NULL && nf < 4;
+	     tok = strtok_r(NULL, "\n", &save))
+		fields[nf++] = tok;
+	if (nf != 4)
+		return ls_http_resp_error(resp, 400, "bad heartbeat");
+	char *end;
+	errno = 0;
+	uint64_t id = strtoull(fields[0], &end, 10);
+	if (errno != 0 || *end != '\0' || id == 0)
+		return ls_http_resp_error(resp, 400, "bad heartbeat id");
+
+	int64_t now = ls_clock_ns();
+	pthread_mutex_lock(&n->lock);
+	peer *p = peer_get(n, id, now);
+	if (p != NULL)
+		p->seen_ns = now;
+	pthread_mutex_unlock(&n->lock);
+
+	ls_map *map;
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return ls_http_resp_error(resp, 503, "map not available");
+	ls_map_node mn;
+	int known = ls_map_node_find(map, id, &mn) == 0;
+	int state = known ? mn.state : 0;
+	ls_map_free(map);
+	int rv = 0;
+	if (!known) {
+		ls_map_node add = { id, fields[1], fields[2], fields[3], true,
+			LS_NODE_ALIVE };
+		ls_log(LS_LOG_INFO, "node", "node joined node=%s", fields[1]);
+		rv = propose_node(n, &add);
+	} else if (state != LS_NODE_ALIVE) {
+		ls_log(LS_LOG_INFO, "node", "node alive again node=%s",
+		    fields[1]);
+		rv = propose_state(n, id, LS_NODE_ALIVE);
+	}
+	if (rv != 0)
+		return ls_http_resp_error(resp, 503, ls_strerror(rv));
+	sbuf b = { 0 };
+	sb_printf(&b, "{\"epoch\":%llu}\n",
+	    (unsigned long long)ls_coord_epoch(n->coord));
+	return reply_json(resp, 200, &b);
+}
+
+/* ---- start / stop ---- */
+
+static int
+mkdir_p(const char *path)
+{
+	char buf[1024];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] == '/' || buf[i] == '\0') {
+			char c = buf[i];
+			buf[i] = '\0';
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+				return -1;
+			buf[i] = c;
+		}
+	}
+	return 0;
+}
+
+/* DATA_DIR/node.conf keeps the node's identity across restarts. */
+static int
+check_identity(ls_node *n, char *err, size_t errlen)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/node.conf", n->data_dir);
+	FILE *f = fopen(path, "r");
+	if (f != NULL) {
+		char line[600], name[600] = "", raft[600] = "";
+		while (fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			if (strncmp(line, "name=", 5) == 0)
+				snprintf(name, sizeof(name), "%s", line + 5);
+			else if (strncmp(line, "raft=", 5) == 0)
+				snprintf(raft, sizeof(raft), "%s", line + 5);
+		}
+		fclose(f);
+		if (strcmp(name, n->name) != 0 || strcmp(raft, n->raft_addr) != 0) {
+			snprintf(err, errlen,
+			    "%s belongs to node '%s' (raft %s), not '%s' (raft "
+			    "%s)",
+			    n->data_dir, name, raft, n->name, n->raft_addr);
+			return LS_EINVAL;
+		}
+		return 0;
+	}
+	f = fopen(path, "w");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+		    strerror(errno));
+		return LS_EIO;
+	}
+	fprintf(f, "name=%s\nraft=%s\nurl=%s\nhttp=%s\n", n->name,
+	    n->raft_addr, n->url, n->http_addr);
+	fclose(f);
+	return 0;
+}
+
+int
+ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
+    size_t errlen)
+{
+	char dummy[256];
+	ls_node *n;
+	int rv;
+
+	if (err == NULL) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (cfg->name == NULL || cfg->listen == NULL || cfg->http == NULL ||
+	    cfg->data_dir == NULL) {
+		snprintf(err, errlen, "--id, --listen, --http and --data-dir "
+		                      "are required");
+		return LS_EINVAL;
+	}
+	if (!cfg->voter) {
+		snprintf(err, errlen,
+		    "non-voter nodes are not supported yet: start every node "
+		    "with --voter");
+		return LS_ENOTSUP;
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return LS_ENOMEM;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	rv = LS_ERANGE;
+	if (copy_str(n->name, sizeof(n->name), cfg->name) != 0 ||
+	    copy_str(n->url, sizeof(n->url), cfg->listen) != 0 ||
+	    copy_str(n->http_addr, sizeof(n->http_addr), cfg->http) != 0 ||
+	    copy_str(n->data_dir, sizeof(n->data_dir), cfg->data_dir) != 0) {
+		snprintf(err, errlen, "an argument is too long");
+		goto fail;
+	}
+	if (cfg->raft != NULL)
+		rv = copy_str(n->raft_addr, sizeof(n->raft_addr), cfg->raft);
+	else
+		rv = ls_node_raft_address(cfg->listen, n->raft_addr,
+		    sizeof(n->raft_addr));
+	if (rv != 0) {
+		snprintf(err, errlen, "bad --listen URL '%s' (want "
+		                      "tcp://HOST:PORT)",
+		    cfg->listen);
+		goto fail;
+	}
+	n->raft_id = ls_node_raft_id(n->raft_addr);
+	n->heartbeat_ns = (cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 150) *
+	    1000000;
+	n->suspect_ns = (cfg->suspect_ms > 0 ? cfg->suspect_ms : 500) * 1000000;
+	n->dead_ns = (cfg->dead_ms > 0 ? cfg->dead_ms : 1000) * 1000000;
+	n->replicas = cfg->replicas > 0 ? cfg->replicas : 2;
+
+	if (mkdir_p(n->data_dir) != 0) {
+		snprintf(err, errlen, "cannot create %s: %s", n->data_dir,
+		    strerror(errno));
+		rv = LS_EIO;
+		goto fail;
+	}
+	if ((rv = check_identity(n, err, errlen)) != 0)
+		goto fail;
+
+	/* voters: this node and its seeds */
+	size_t nv = cfg->njoin + 1;
+	ls_coord_peer *voters = calloc(nv, sizeof(*voters));
+	char (*addrs)[MAX_ADDR] = calloc(nv, MAX_ADDR);
+	if (voters == NULL || addrs == NULL) {
+		free(voters);
+		free(addrs);
+		rv = LS_ENOMEM;
+		goto fail;
+	}
+	voters[0].id = n->raft_id;
+	voters[0].address = n->raft_addr;
+	for (size_t i = 0; i < cfg->njoin; i++) {
+		if (ls_node_raft_address(cfg->join[i], addrs[i + 1], MAX_ADDR) !=
+		    0) {
+			snprintf(err, errlen, "bad --join URL '%s' (want "
+			                      "tcp://HOST:PORT)",
+			    cfg->join[i]);
+			free(voters);
+			free(addrs);
+			rv = LS_EINVAL;
+			goto fail;
+		}
+		voters[i + 1].id = ls_node_raft_id(addrs[i + 1]);
+		voters[i + 1].address = addrs[i + 1];
+	}
+	char raft_dir[1100];
+	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", n->data_dir);
+	ls_coord_config cc;
+	memset(&cc, 0, sizeof(cc));
+	cc.id = n->raft_id;
+	cc.data_dir = raft_dir;
+	cc.address = n->raft_addr;
+	cc.voters = voters;
+	cc.n_voters = nv;
+	cc.election_timeout_ms = 500;
+	cc.heartbeat_timeout_ms = 100;
+	rv = ls_coord_start(&cc, &n->coord);
+	free(voters);
+	free(addrs);
+	if (rv != 0) {
+		snprintf(err, errlen, "coordinator: %s", ls_strerror(rv));
+		goto fail;
+	}
+
+	if ((rv = ls_metrics_new(&n->metrics)) != 0)
+		goto fail;
+	char labels[400];
+	snprintf(labels, sizeof(labels), "node=\"%s\"", n->name);
+	n->m_leader = ls_metrics_gauge(n->metrics, "logstream_node_is_leader",
+	    "1 while this node is the coordinator leader.", labels);
+	n->m_epoch = ls_metrics_gauge(n->metrics, "logstream_cluster_map_epoch",
+	    "Epoch of the replicated cluster map.", labels);
+	n->m_hb_sent = ls_metrics_counter(n->metrics,
+	    "logstream_node_heartbeats_sent_total",
+	    "Heartbeats acknowledged by the leader.", labels);
+	n->m_hb_failed = ls_metrics_counter(n->metrics,
+	    "logstream_node_heartbeats_failed_total",
+	    "Heartbeats that got no answer.", labels);
+	n->m_proposals = ls_metrics_counter(n->metrics,
+	    "logstream_node_proposals_total",
+	    "Cluster map commands proposed by this node.", labels);
+	(void)n->m_alive;
+
+	ls_http_opts ho = { n->metrics, 0 };
+	if ((rv = ls_http_start(n->http_addr, &ho, &n->http)) != 0) {
+		snprintf(err, errlen, "cannot serve HTTP on %s: %s",
+		    n->http_addr, ls_strerror(rv));
+		goto fail;
+	}
+	if ((rv = ls_http_route(n->http, "GET", "/v1/status", h_status, n)) !=
+	        0 ||
+	    (rv = ls_http_route(n->http, "POST", "/v1/topologies", h_deploy,
+	         n)) != 0 ||
+	    (rv = ls_http_route(n->http, "DELETE", "/v1/topologies/",
+	         h_undeploy, n)) != 0 ||
+	    (rv = ls_http_route(n->http, "POST", "/v1/internal/heartbeat",
+	         h_heartbeat, n)) != 0)
+		goto fail;
+	if (pthread_create(&n->ticker, NULL, ticker_main, n) != 0) {
+		rv = LS_ENOMEM;
+		goto fail;
+	}
+	n->ticker_started = 1;
+	ls_log(LS_LOG_INFO, "node",
+	    "node started node=%s listen=%s http=%s raft=%s voters=%zu",
+	    n->name, n->url, n->http_addr, n->raft_addr, nv);
+	*out = n;
+	return 0;
+fail:
+	ls_node_stop(n);
+	return rv;
+}
+
+void
+ls_node_stop(ls_node *n)
+{
+	if (n == NULL)
+		return;
+	atomic_store(&n->stop, 1);
+	pthread_mutex_lock(&n->lock);
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	if (n->ticker_started)
+		pthread_join(n->ticker, NULL);
+	if (n->http != NULL)
+		ls_http_stop(n->http);
+	if (n->coord != NULL)
+		ls_coord_stop(n->coord);
+	ls_metrics_free(n->metrics);
+	free(n->peers);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}

@@ -1,0 +1,65 @@
+/*
+ * node.h -- one cluster node process: coordinator membership, the HTTP
+ * API, failure detection and placement.
+ *
+ * A node runs
+ *   - a Raft coordinator (cluster/coord.h) when it is a voter: the voters
+ *     are this node and its --join seeds, bootstrapped together (every
+ *     voter must be started with the other voters as seeds);
+ *   - the HTTP API (cluster/http.h): GET /v1/status, POST /v1/topologies,
+ *     DELETE /v1/topologies/NAME, GET /metrics, GET /healthz, and the
+ *     internal POST /v1/internal/heartbeat;
+ *   - a ticker thread: followers send heartbeats to the leader; the leader
+ *     registers nodes in the map, runs the failure detector (alive ->
+ *     suspect -> dead) and keeps the placement of every deployed topology
+ *     (consistent hashing with bounded load, cluster/ring.h) in the map.
+ *
+ * Addresses: the transport URL (--listen) is tcp://HOST:PORT; the Raft
+ * address is HOST:(PORT + 100) unless given; a node's Raft id is the XXH3
+ * hash of its Raft address, so every voter derives the same initial
+ * configuration from the same seed list.
+ *
+ * A node's identity (name and addresses) is written to DATA_DIR/node.conf
+ * on first start; a restart from the same directory must use the same
+ * name, and the Raft state (log, term, snapshots) in DATA_DIR/raft lets
+ * it rejoin and catch up.
+ */
+#ifndef LS_CLUSTER_NODE_H
+#define LS_CLUSTER_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ls_node ls_node;
+
+typedef struct ls_node_config {
+	const char *name;      /* --id: placement name, e.g. "n1" */
+	const char *listen;    /* transport URL, tcp://HOST:PORT */
+	const char *http;      /* HTTP listen address HOST:PORT */
+	const char *raft;      /* Raft address HOST:PORT; NULL = derived */
+	const char *data_dir;
+	const char *const *join; /* seed transport URLs (other voters) */
+	size_t njoin;
+	int voter;
+	int64_t heartbeat_ms;  /* 0 = 150 */
+	int64_t suspect_ms;    /* 0 = 500: silent this long -> suspect */
+	int64_t dead_ms;       /* 0 = 1000: silent this long -> dead */
+	uint32_t replicas;     /* copies per partition; 0 = 2 */
+} ls_node_config;
+
+/* Start a node (strings are copied).  On failure returns an error and, when
+ * err is not NULL, a reason in err. */
+int ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
+    size_t errlen);
+
+/* Stop the node: stop heartbeats, the HTTP API and the coordinator.  Its
+ * peers then see it as failed (graceful leave is not implemented yet). */
+void ls_node_stop(ls_node *n);
+
+/* The Raft address a transport URL implies (HOST:PORT+100), into buf. */
+int ls_node_raft_address(const char *listen_url, char *buf, size_t cap);
+
+/* The Raft id of a Raft address. */
+uint64_t ls_node_raft_id(const char *raft_address);
+
+#endif /* LS_CLUSTER_NODE_H */
