@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""End-to-end tests of a LogStream cluster: real `logstream node` processes
+on 127.0.0.1, driven through the `logstream` client commands and the HTTP
+API.
+
+Usage: cluster_test.py LOGSTREAM_BINARY CASE
+
+Every wait polls a condition with a generous deadline (the machine may be
+loaded); measured times are printed, never asserted against a speed.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BIN = None
+DEADLINE = 60.0
+
+
+def free_base(n):
+    """A base port such that base+i (listen), base+100+i (raft) and
+    base+200+i (http) are free for i < n."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000, 10)
+        ports = [base + d + i for d in (0, 100, 200) for i in range(n)]
+        socks = []
+        try:
+            for p in ports:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+class Cluster:
+    def __init__(self, n, workdir):
+        self.n = n
+        self.dir = workdir
+        self.base = free_base(n)
+        self.procs = {}
+        self.logs = {}
+
+    def url(self, i):
+        return "tcp://127.0.0.1:%d" % (self.base + i)
+
+    def http(self, i):
+        return "127.0.0.1:%d" % (self.base + 200 + i)
+
+    def start(self, i):
+        seeds = ",".join(self.url(j) for j in range(self.n) if j != i)
+        log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
+        self.logs[i] = log
+        self.procs[i] = subprocess.Popen(
+            [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
+             "--http", self.http(i), "--data-dir",
+             os.path.join(self.dir, "d%d" % i), "--join", seeds, "--voter"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def start_all(self):
+        for i in range(self.n):
+            self.start(i)
+
+    def kill(self, i):
+        p = self.procs.pop(i)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def stop_all(self):
+        for i, p in list(self.procs.items()):
+            p.send_signal(signal.SIGTERM)
+        for i, p in list(self.procs.items()):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = {}
+        for log in self.logs.values():
+            log.close()
+
+    def status(self, i):
+        """The /v1/status JSON of node i, or None when it does not answer."""
+        try:
+            with urllib.request.urlopen("http://%s/v1/status" % self.http(i),
+                                        timeout=5) as r:
+                return json.loads(r.read())
+        except Exception:
+            return None
+
+    def dump_logs(self):
+        for i in range(self.n):
+            path = os.path.join(self.dir, "n%d.log" % i)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    sys.stderr.write("---- n%d.log (tail) ----\n" % i)
+                    sys.stderr.write("".join(f.readlines()[-30:]))
+
+
+def wait_for(what, cond, deadline=DEADLINE):
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = cond()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def agreed(cl, alive):
+    """All nodes in `alive` answer, agree on one leader among them and on
+    the map epoch; returns (leader name, epoch, statuses) or None."""
+    sts = [cl.status(i) for i in alive]
+    if any(s is None for s in sts):
+        return None
+    leaders = {s["leader"] for s in sts}
+    epochs = {s["epoch"] for s in sts}
+    if len(leaders) != 1 or "" in leaders or len(epochs) != 1:
+        return None
+    leader = leaders.pop()
+    if leader not in {"n%d" % i for i in alive}:
+        return None
+    if sum(1 for s in sts if s["is_leader"]) != 1:
+        return None
+    return leader, epochs.pop(), sts
+
+
+def run_cli(*args, check=True):
+    r = subprocess.run([BIN] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError("logstream %s failed (%d): %s %s" % (
+            " ".join(args), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+TOPOLOGY = """name: wide
+sources:
+  - name: gen
+    kind: generator
+    rate: 100
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+    partitions: 4
+  - name: w
+    kind: window
+    input: parse
+    key: service
+    partitions: 32
+    size: 5s
+sinks:
+  - name: out
+    kind: null
+    input: w
+"""
+N_ACTORS = 1 + 4 + 32 + 1
+
+
+def placed(cl, i, name, live_names):
+    """Status of node i once every actor of `name` has an owner and a
+    standby on distinct live nodes."""
+    s = cl.status(i)
+    if s is None:
+        return None
+    a = [x for x in s["assignments"] if x["topology"] == name]
+    if len(a) != N_ACTORS:
+        return None
+    for x in a:
+        if x["owner"] not in live_names or len(x["standbys"]) != 1:
+            return None
+        if x["standbys"][0] == x["owner"] or \
+                x["standbys"][0] not in live_names:
+            return None
+    return s
+
+
+def check_balance(s, live_names):
+    owned = {n: 0 for n in live_names}
+    for x in s["assignments"]:
+        owned[x["owner"]] += 1
+    total = sum(owned.values())
+    avg = total / len(live_names)
+    bound = -(-total * 5 // (4 * len(live_names)))  # ceil(1.25 * avg)
+    print("owned per node: %s (avg %.1f, max/avg %.2f, bound %d)" % (
+        owned, avg, max(owned.values()) / avg, bound))
+    assert max(owned.values()) <= bound, owned
+    assert min(owned.values()) > 0, owned
+    return owned
+
+
+def case_election(cl):
+    cl.start_all()
+    t0 = time.monotonic()
+    leader, epoch, sts = wait_for("one agreed leader",
+                                  lambda: agreed(cl, range(cl.n)))
+    print("leader %s elected and agreed by all after %.2f s (epoch %d)" % (
+        leader, time.monotonic() - t0, epoch))
+    # every node is registered and alive in the replicated map
+    def all_alive():
+        r = agreed(cl, range(cl.n))
+        if r is None:
+            return None
+        names = {n["name"]: n["state"] for n in r[2][0]["nodes"]}
+        return r if names == {"n%d" % i: "alive" for i in range(cl.n)} \
+            else None
+    wait_for("all nodes alive in the map", all_alive)
+    # the text status names the leader
+    r = run_cli("status", "--node", cl.http(0))
+    assert "leader " + leader in r.stdout, r.stdout
+    for i in range(cl.n):
+        assert ("n%d" % i) in r.stdout
+    # Prometheus metrics on every node
+    with urllib.request.urlopen("http://%s/metrics" % cl.http(1),
+                                timeout=5) as m:
+        text = m.read().decode()
+    assert "logstream_cluster_map_epoch" in text, text
+
+
+def case_failover(cl):
+    cl.start_all()
+    live = ["n%d" % i for i in range(cl.n)]
+    leader, _, _ = wait_for("one agreed leader",
+                            lambda: agreed(cl, range(cl.n)))
+    wait_for("all registered", lambda: all(
+        len(s["nodes"]) == cl.n for s in [cl.status(0)] if s))
+    # deploy through a follower: the request is forwarded to the leader
+    follower = next(i for i in range(cl.n) if "n%d" % i != leader)
+    topo = os.path.join(cl.dir, "wide.yaml")
+    with open(topo, "w") as f:
+        f.write(TOPOLOGY)
+    r = run_cli("deploy", topo, "--node", cl.http(follower))
+    assert json.loads(r.stdout)["deployed"] == "wide", r.stdout
+    s = wait_for("placement on all nodes",
+                 lambda: placed(cl, follower, "wide", live))
+    check_balance(s, live)
+    epoch_before = s["epoch"]
+
+    # kill -9 the leader
+    li = int(leader[1:])
+    cl.kill(li)
+    t0 = time.monotonic()
+    rest = [i for i in range(cl.n) if i != li]
+    new_leader, epoch, _ = wait_for("a new leader",
+                                    lambda: agreed(cl, rest))
+    took = time.monotonic() - t0
+    print("new leader %s after %.2f s (kill -9 of %s)" % (
+        new_leader, took, leader))
+    assert new_leader != leader
+    assert epoch >= epoch_before
+    # the map survived: topology still deployed; the dead node's
+    # partitions move to the survivors
+    live2 = ["n%d" % i for i in rest]
+    s = wait_for("re-placement without the dead node",
+                 lambda: placed(cl, rest[0], "wide", live2))
+    assert "wide" in s["topologies"]
+    states = {n["name"]: n["state"] for n in s["nodes"]}
+    assert states[leader] == "dead", states
+    check_balance(s, live2)
+    # deploys still work
+    with open(topo, "w") as f:
+        f.write(TOPOLOGY.replace("name: wide", "name: wide2"))
+    r = run_cli("deploy", topo, "--node", cl.http(rest[0]))
+    assert json.loads(r.stdout)["deployed"] == "wide2"
+    wait_for("second topology placed",
+             lambda: placed(cl, rest[1], "wide2", live2))
+
+    # the killed node restarts from its data dir and rejoins
+    cl.start(li)
+    wait_for("restarted node alive and caught up", lambda: (
+        lambda r: r is not None and all(
+            n["state"] == "alive" for n in r[2][0]["nodes"]) and r)(
+        agreed(cl, range(cl.n))))
+    s = cl.status(li)
+    assert set(s["topologies"]) == {"wide", "wide2"}, s["topologies"]
+    # undeploy
+    run_cli("undeploy", "wide2", "--node", cl.http(li))
+    wait_for("undeployed everywhere", lambda: all(
+        st is not None and st["topologies"] == ["wide"]
+        for st in (cl.status(i) for i in range(cl.n))))
+
+
+def case_bad_input(cl):
+    cl.start_all()
+    wait_for("one agreed leader", lambda: agreed(cl, range(cl.n)))
+    # an invalid topology is refused by the client with FILE:LINE:COL
+    bad = os.path.join(cl.dir, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("name: bad\nsources:\n  - name: g\n    kind: nosuch\n")
+    r = run_cli("deploy", bad, "--node", cl.http(0), check=False)
+    assert r.returncode == 1 and bad + ":4:11:" in r.stderr, r.stderr
+    # and by the server, with the problems listed (400)
+    req = urllib.request.Request("http://%s/v1/topologies" % cl.http(1),
+                                 data=b"name: [", method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("garbage topology accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400, e.code
+        assert "problems" in json.loads(e.read())
+    r = run_cli("undeploy", "nosuch", "--node", cl.http(2), check=False)
+    assert r.returncode == 1
+    # a heartbeat with a garbage body is refused; the node keeps serving
+    req = urllib.request.Request(
+        "http://%s/v1/internal/heartbeat" % cl.http(0),
+        data=b"\xff\x00garbage", method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+    except urllib.error.HTTPError as e:
+        assert e.code in (400, 409), e.code
+    assert cl.status(0) is not None
+    # a node refuses a data dir that belongs to another node
+    r = subprocess.run(
+        [BIN, "node", "--id", "other", "--listen",
+         "tcp://127.0.0.1:%d" % (cl.base + 50),
+         "--http", "127.0.0.1:1", "--data-dir", os.path.join(cl.dir, "d0"),
+         "--voter"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, timeout=30)
+    assert r.returncode != 0 and "belongs to node 'n0'" in r.stderr, r.stderr
+
+
+CASES = {
+    "election": case_election,
+    "failover": case_failover,
+    "bad_input": case_bad_input,
+}
+
+
+def main():
+    global BIN
+    BIN = os.path.abspath(sys.argv[1])
+    case = sys.argv[2]
+    work = tempfile.mkdtemp(prefix="ls-cluster-", dir=os.getcwd())
+    cl = Cluster(3, work)
+    ok = False
+    try:
+        CASES[case](cl)
+        ok = True
+    finally:
+        cl.stop_all()
+        if not ok:
+            cl.dump_logs()
+        shutil.rmtree(work, ignore_errors=True)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
