@@ -895,6 +895,146 @@ sinks:
           'reason of the truncated line: %r' % reasons[offs[1]])
 
 
+def case_late_events():
+    """Events older than watermark_delay + grace behind the newest event
+    are late: they go to the window's dead_letter sink as event records
+    (docs/windows.md, "Records") and change no result."""
+    lines = [
+        '{"ts":"2024-03-01T00:00:01Z","service":"a","message":"m1"}',
+        '{"ts":"2024-03-01T00:00:05Z","service":"a","message":"m2"}',
+        # 4 s behind the newest event: within delay 2s + grace 5s
+        '{"ts":"2024-03-01T00:00:09Z","service":"b","message":"in time"}',
+    ]
+    # Enough newer events that they fill batches of their own whatever the
+    # batch size, so the watermark has moved (to 00:00:23) before the late
+    # line arrives; their window [20 s, 30 s) is still open.
+    lines += ['{"ts":"2024-03-01T00:00:25Z","service":"c","message":"f%d"}'
+              % i for i in range(5000)]
+    late = '{"ts":"2024-03-01T00:00:02Z","service":"b","level":"warn",' \
+        '"host":"h1","message":"late one","code":"7"}'
+    lines += [late,
+              '{"ts":"2024-03-01T00:00:21Z","service":"b","message":"open"}']
+    data = ''.join(ln + '\n' for ln in lines).encode()
+    log = write('late.log', data)
+    late_off = line_offsets(data)[len(lines) - 2]
+    out, dl, dd = path('res.jsonl'), path('late.jsonl'), path('data')
+    topo = write('late.yaml', '''name: late
+settings:
+  watermark_delay: 2s
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: json
+  - name: w
+    kind: window
+    input: parse
+    key: service
+    size: 10s
+    grace: 5s
+    dead_letter: late
+sinks:
+  - name: out
+    kind: jsonl
+    input: w
+    path: %s
+  - name: late
+    kind: jsonl
+    path: %s
+''' % (q(log), q(out), q(dl)))
+    run_ok(topo, 'late events', ['--data-dir', dd])
+
+    got = {(r['window_start'], r['key']['service']): r['count']
+           for r in read_jsonl(out)}
+    check_eq(got, {('2024-03-01T00:00:00.000Z', 'a'): 2,
+                   ('2024-03-01T00:00:00.000Z', 'b'): 1,
+                   ('2024-03-01T00:00:20.000Z', 'b'): 1,
+                   ('2024-03-01T00:00:20.000Z', 'c'): 5000},
+             'window counts (the late event changes none)')
+    with open(os.path.join(dd, 'last-run.json')) as f:
+        nodes = {n['name']: n for n in json.load(f)['nodes']}
+    check_eq(nodes['w']['late'], 1, 'late events counted by the stage')
+
+    recs = read_jsonl(dl)
+    check_eq(len(recs), 1, 'records in the late-event sink')
+    r = recs[0]
+    problems = []
+    if r.get('stage') != 'w':
+        problems.append('stage %r, want \'w\'' % r.get('stage'))
+    if r.get('source') != 'src':
+        problems.append('source %r, want the source node \'src\''
+                        % r.get('source'))
+    if r.get('offset') != late_off:
+        problems.append('offset %r, want %d' % (r.get('offset'), late_off))
+    if not (isinstance(r.get('reason'), str) and r['reason'].strip()):
+        problems.append('empty reason')
+    if 'line' in r:
+        problems.append('has a raw "line" (%r) instead of an "event"'
+                        % r['line'])
+    ev = r.get('event')
+    want_ev = {'time_ns': iso_ms('2024-03-01T00:00:02.000Z') * 1000000,
+               'level': 'WARN', 'service': 'b', 'host': 'h1',
+               'message': 'late one', 'attrs': {'code': '7'}}
+    if ev != want_ev:
+        problems.append('event %r, want %r' % (ev, want_ev))
+    check(not problems, 'late-event record %s: %s' % (
+        json.dumps(r), '; '.join(problems)))
+
+
+def case_emit_on_update():
+    """emit: on_update -- one update per event, in input order, then one
+    final result per group with the same id."""
+    log, csvp = loghub('Zookeeper')
+    levels = [level_of(r['Level']) for r in csv_rows(csvp)]
+    out = path('res.jsonl')
+    topo = write('upd.yaml', '''name: updates
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: log4j
+  - name: levels
+    kind: window
+    input: parse
+    key: level
+    size: 876000h
+    emit: on_update
+sinks:
+  - name: out
+    kind: jsonl
+    input: levels
+    path: %s
+''' % (q(log), q(out)))
+    run_ok(topo, 'on_update')
+    res = read_jsonl(out)
+    updates = [r for r in res if r['final'] is False]
+    finals = [r for r in res if r['final'] is True]
+    check_eq(len(updates) + len(finals), len(res), 'final is a boolean')
+    check_eq([r['key']['level'] for r in updates], levels,
+             'one update per event, in file order')
+    seen = collections.Counter()
+    for r in updates:
+        seen[r['key']['level']] += 1
+        check_eq(r['count'], seen[r['key']['level']],
+                 'running count of %s' % r['key']['level'])
+    check_eq({r['key']['level']: r['count'] for r in finals},
+             dict(collections.Counter(levels)), 'final counts')
+    check_eq(len(finals), len(set(levels)), 'one final result per level')
+    ids = {r['key']['level']: r['id'] for r in finals}
+    for r in updates:
+        check_eq(r['id'], ids[r['key']['level']], 'update id = final id')
+    check(res.index(finals[0]) == len(updates),
+          'final results come after every update')
+
+
 # ---------------------------------------------------------------------------
 # 6. stdin, --duration, SIGINT
 # ---------------------------------------------------------------------------
@@ -1058,10 +1198,10 @@ def start(args):
                             stderr=subprocess.PIPE, cwd=WORKDIR)
 
 
-def interrupt(p):
-    """SIGINT, then wait for the exit; returns stderr."""
+def interrupt(p, sig=signal.SIGINT):
+    """Send sig, then wait for the exit; returns stderr."""
     try:
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         _, err = p.communicate(timeout=CMD_TIMEOUT)
     finally:
         if p.poll() is None:
@@ -1070,17 +1210,19 @@ def interrupt(p):
     return err.decode('utf-8', 'replace')
 
 
-def case_sigint():
+def case_signal(sig, what):
+    """An endless run stopped by a signal still closes and emits its
+    windows and exits 0."""
     out, events, dd = path('res.jsonl'), path('ev.jsonl'), path('data')
     topo = write('endless.yaml', endless_topology(out, events))
     p = start(['run', topo, '--quiet', '--data-dir', dd])
     try:
         wait_until(lambda: count_lines(events) > 0, p, 'events')
     finally:
-        err = interrupt(p)
-    check_eq(p.returncode, 0, 'SIGINT: exit status (stderr %r)' % err)
+        err = interrupt(p, sig)
+    check_eq(p.returncode, 0, '%s: exit status (stderr %r)' % (what, err))
     check_final_windows(out, events, os.path.join(dd, 'last-run.json'),
-                        'SIGINT')
+                        what)
 
 
 def case_follow():
@@ -1251,7 +1393,10 @@ CASES = {
     'dead_letters': case_dead_letters,
     'stdin': case_stdin,
     'duration': case_duration,
-    'sigint': case_sigint,
+    'sigint': lambda: case_signal(signal.SIGINT, 'SIGINT'),
+    'sigterm': lambda: case_signal(signal.SIGTERM, 'SIGTERM'),
+    'late_events': case_late_events,
+    'emit_on_update': case_emit_on_update,
     'follow': case_follow,
     'quickstart': case_quickstart,
     'filter': case_filter,
