@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -162,14 +163,17 @@ def key_tuple(row, fields):
     return tuple(k[f] for f in fields)
 
 
+def id_part(s):
+    """docs/windows.md: every byte outside [A-Za-z0-9._~:@+-] of an id part
+    is percent-encoded (upper-case hex)."""
+    return urllib.parse.quote(s.encode('utf-8'), safe=':@+')
+
+
 def check_result_id(row, stage, fields):
-    """The stable id is stage/key values/window start in ms (values with
-    only [A-Za-z0-9._~:@+-] are written as they are)."""
-    vals = [row['key'][f] for f in fields]
-    if all(re.fullmatch(r'[A-Za-z0-9._~:@+-]*', v) for v in vals):
-        start = iso_ms(row['window_start'])
-        want = '%s/%s/%d' % (stage, ','.join(vals), start)
-        check_eq(row['id'], want, 'result id')
+    """The stable id is stage/key values joined by ','/window start in ms."""
+    want = '%s/%s/%d' % (id_part(stage), ','.join(
+        id_part(row['key'][f]) for f in fields), iso_ms(row['window_start']))
+    check_eq(row['id'], want, 'result id')
 
 
 def iso_ms(s):
@@ -271,6 +275,22 @@ def case_validate_examples():
                                 text, re.M) is not None,
                       '%s --plan: actors of %s should be %r' %
                       (f, nd['name'], actors))
+
+
+def case_validate_docs():
+    """The complete topology shown in docs/topology.md is valid."""
+    with open(os.path.join(SOURCE_ROOT, 'docs', 'topology.md'),
+              encoding='utf-8') as f:
+        blocks = re.findall(r'```yaml\n(.*?)```', f.read(), re.S)
+    full = [b for b in blocks if re.search(r'^sources:', b, re.M)]
+    check(full, 'docs/topology.md shows no complete topology')
+    for n, b in enumerate(full):
+        p = write('doc%d.yaml' % n, b)
+        name, nodes = scan_example(b)
+        rc, out, err = run(['validate', p])
+        check_eq(rc, 0, 'docs example %d: exit status (stderr %r)' % (n, err))
+        check(out.decode().startswith("%s: ok: topology '%s': " % (p, name)),
+              'docs example %d: output %r' % (n, out))
 
 
 def pos_of(text, needle, nth=0, delta=0):
@@ -750,6 +770,51 @@ def case_partitions():
     # Determinism: the same topology twice gives the same lines.
     check_eq(sorted(runs['a'].splitlines()), sorted(runs['a2'].splitlines()),
              're-run: sorted output')
+
+
+def case_mixed_formats():
+    """Every line the generator writes in format mixed (json, logfmt,
+    syslog, access log) is recognised by parse format auto."""
+    out, dl = path('res.jsonl'), path('rejects.jsonl')
+    topo = write('mixed.yaml', '''name: mixed
+sources:
+  - name: gen
+    kind: generator
+    count: 20000
+    rate: 0
+    seed: 9
+    format: mixed
+    start: 2024-03-01T00:00:00Z
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+    format: auto
+    partitions: 2
+    dead_letter: rejects
+  - name: levels
+    kind: window
+    input: parse
+    key: level
+    partitions: 2
+    size: 876000h
+sinks:
+  - name: out
+    kind: jsonl
+    input: levels
+    path: %s
+  - name: rejects
+    kind: jsonl
+    path: %s
+''' % (q(out), q(dl)))
+    run_ok(topo, 'mixed formats')
+    with open(dl, 'rb') as f:
+        check_eq(f.read()[:500], b'', 'dead letters of generated lines')
+    res = read_jsonl(out)
+    check_eq(sum(r['count'] for r in res), 20000, 'events counted')
+    for r in res:
+        check(r['key']['level'] in SEVERITY[1:], 'level %r' % r['key'])
+        check_result_id(r, 'levels', ['level'])
 
 
 def case_recompute():
@@ -1387,6 +1452,8 @@ sinks:
 CASES = {
     'validate_examples': case_validate_examples,
     'validate_errors': case_validate_errors,
+    'validate_docs': case_validate_docs,
+    'mixed_formats': case_mixed_formats,
     'help': case_help,
     'partitions': case_partitions,
     'recompute': case_recompute,
