@@ -1352,6 +1352,64 @@ sinks:
     check_eq(got, dict(want), 'follow: counts per (service, level)')
 
 
+def case_idle_timeout():
+    """A followed file that stops growing still closes its windows once
+    idle_timeout has passed (the process keeps running), and lines appended
+    later are accepted in windows of their own."""
+    log, out, dd = path('app.log'), path('res.jsonl'), path('data')
+
+    def lines(hour, n):
+        return ''.join('ts=2024-03-01T%02d:00:%02dZ level=info service=s '
+                       'msg="m%d"\n' % (hour, i, i) for i in range(n))
+
+    write(log, lines(0, 30))
+    topo = write('idle.yaml', '''name: idle
+settings:
+  watermark_delay: 1s
+  idle_timeout: 1s
+sources:
+  - name: app_log
+    kind: file
+    path: %s
+    follow: true
+stages:
+  - name: parse
+    kind: parse
+    input: app_log
+    format: logfmt
+  - name: w
+    kind: window
+    input: parse
+    key: service
+    size: 10s
+sinks:
+  - name: out
+    kind: jsonl
+    input: w
+    path: %s
+''' % (q(log), q(out)))
+    p = start(['run', topo, '--quiet', '--data-dir', dd])
+    try:
+        # [0 s, 10 s) and [10 s, 20 s) close as the events arrive, the last
+        # one only through the idle timeout.
+        wait_until(lambda: count_lines(out) >= 3, p, 'the idle window')
+        # An hour later in event time: far beyond any pause of this test.
+        with open(log, 'a') as f:
+            f.write(lines(1, 10))
+        wait_until(lambda: count_lines(out) >= 4, p, 'the appended window')
+    finally:
+        err = interrupt(p)
+    check_eq(p.returncode, 0, 'idle: exit status (stderr %r)' % err)
+    got = [(r['window_start'], r['count']) for r in read_jsonl(out)]
+    check_eq(got, [('2024-03-01T00:00:00.000Z', 10),
+                   ('2024-03-01T00:00:10.000Z', 10),
+                   ('2024-03-01T00:00:20.000Z', 10),
+                   ('2024-03-01T01:00:00.000Z', 10)], 'idle: windows')
+    with open(os.path.join(dd, 'last-run.json')) as f:
+        nodes = {n['name']: n for n in json.load(f)['nodes']}
+    check_eq(nodes['w']['late'], 0, 'idle: late events')
+
+
 # ---------------------------------------------------------------------------
 # 7. The quickstart
 # ---------------------------------------------------------------------------
@@ -1465,6 +1523,7 @@ CASES = {
     'late_events': case_late_events,
     'emit_on_update': case_emit_on_update,
     'follow': case_follow,
+    'idle_timeout': case_idle_timeout,
     'quickstart': case_quickstart,
     'filter': case_filter,
 }
