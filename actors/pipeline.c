@@ -197,9 +197,10 @@ ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
 		eos_to(ctx, q, cfg->dlq);
 }
 
-void
-ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
-    const char *reason, const ls_event *ev, const char *source)
+/* Shared by both dead-letter kinds: count, then send or log. */
+static void
+dead_letter(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const char *reason, const ls_event *ev, const char *source, int parsed)
 {
 	int64_t nth = atomic_fetch_add_explicit(cfg->ctr.dead, 1,
 	    memory_order_relaxed) + 1;
@@ -215,19 +216,28 @@ ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 			    (long long)nth, reason);
 		return;
 	}
+	if (source == NULL)
+		source = "";
 	char stackbuf[2048];
-	size_t need = ls_sinkfmt_deadletter(reason, cfg->node->name,
-	    source != NULL ? source : "", ev->offset, ev->message.ptr,
-	    ev->message.len, stackbuf, sizeof(stackbuf));
-	char *rec = malloc(need + 1);
-	if (rec == NULL)
+	char *rec = stackbuf;
+	size_t cap = sizeof(stackbuf);
+	for (;;) {
+		size_t need = parsed
+		    ? ls_sinkfmt_deadletter_event(reason, cfg->node->name,
+		          source, ev, rec, cap)
+		    : ls_sinkfmt_deadletter(reason, cfg->node->name, source,
+		          ev->offset, ev->message.ptr, ev->message.len, rec,
+		          cap);
+		if (need < cap)
+			break;
+		if (rec != stackbuf)
+			return; /* cannot happen: the size was exact */
+		cap = need + 1;
+		if ((rec = malloc(cap)) == NULL)
+			return;
+	}
+	if (rec == stackbuf && (rec = strdup(stackbuf)) == NULL)
 		return;
-	if (need < sizeof(stackbuf))
-		memcpy(rec, stackbuf, need + 1);
-	else
-		ls_sinkfmt_deadletter(reason, cfg->node->name,
-		    source != NULL ? source : "", ev->offset, ev->message.ptr,
-		    ev->message.len, rec, need + 1);
 	ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_DEAD, 0);
 	if (m == NULL) {
 		free(rec);
@@ -236,6 +246,20 @@ ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 	m->ptr = rec;
 	m->dtor = free;
 	ls_outq_send(ctx, q, cfg->dlq->refs[0], m);
+}
+
+void
+ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const char *reason, const ls_event *ev, const char *source)
+{
+	dead_letter(ctx, cfg, q, reason, ev, source, 0);
+}
+
+void
+ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const char *reason, const ls_event *ev, const char *source)
+{
+	dead_letter(ctx, cfg, q, reason, ev, source, 1);
 }
 
 void

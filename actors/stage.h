@@ -102,9 +102,13 @@ void ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 /* Send an end-of-stream marker to every consumer (dead-letter included). */
 void ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q);
 
-/* Send one dead-letter record (a JSON line built by ls_sinkfmt_deadletter*)
- * to the dead-letter sink, or count and log it when there is none. */
+/* Send one dead-letter record to the dead-letter sink, or count and log it
+ * when there is none.  ls_stage_dead is for raw lines (ev->message is the
+ * line as read); ls_stage_dead_event for parsed events, whose record holds
+ * the event's fields. */
 void ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const char *reason, const ls_event *ev, const char *source);
+void ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     const char *reason, const ls_event *ev, const char *source);
 
 /* A sink saw end of stream from all its inputs. */

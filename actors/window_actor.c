@@ -29,6 +29,7 @@ typedef struct wstage {
 	ls_window_spec spec;
 	ls_window *w;
 	ls_ctx *ctx;      /* valid during a receive, for callbacks */
+	const char *source; /* source of the batch being added */
 	ls_results *res;  /* results gathered during this receive */
 	const char *key_names[LS_WINDOW_MAX_KEYS];
 	const char *agg_names[LS_WINDOW_MAX_AGGS];
@@ -146,8 +147,8 @@ on_late(void *arg, const ls_event *ev, int64_t window_start_ns,
 	(void)window_start_ns;
 	(void)watermark_ns;
 	ls_metric_add(s->cfg->ctr.late, 1);
-	ls_stage_dead(s->ctx, s->cfg, &s->q, "late event: its window had closed",
-	    ev, NULL);
+	ls_stage_dead_event(s->ctx, s->cfg, &s->q,
+	    "late event: its window had closed", ev, s->source);
 }
 
 static int
@@ -235,6 +236,7 @@ wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	case LS_MSG_BATCH: {
 		ls_batch *b = m->ptr;
 		int64_t bmax = INT64_MIN;
+		s->source = b->source;
 		for (uint32_t i = 0; i < b->n; i++) {
 			const ls_event *ev = b->items[i];
 			int64_t t = ev->time_ns != LS_TIME_UNKNOWN ? ev->time_ns
@@ -245,10 +247,10 @@ wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 			if (rv == LS_ENOMEM)
 				return rv; /* supervision restarts us */
 			if (rv != 0)
-				ls_stage_dead(ctx, s->cfg, &s->q,
+				ls_stage_dead_event(ctx, s->cfg, &s->q,
 				    rv == LS_EINVAL ? "event has no time"
 				                    : "key or time out of range",
-				    b->items[i], b->source);
+				    ev, b->source);
 		}
 		ls_metric_add(s->cfg->ctr.in, b->n);
 		struct chan *c = chan_get(s, m->from.id);
