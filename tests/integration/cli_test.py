@@ -817,6 +817,114 @@ sinks:
         check_result_id(r, 'levels', ['level'])
 
 
+# latency_ms as written in a JSON line -> the number it stands for, or None
+# when it must not enter sum/min/max/avg (docs/windows.md: missing, not a
+# number, not finite).  Hand-written expectations.
+AGG_VALUES = [
+    ('12.5', 12.5), ('"7"', 7.0), ('"abc"', None), ('"nan"', None),
+    ('"inf"', None), ('1e400', None), ('""', None), (None, None),
+    ('-3', -3.0), ('true', None), ('[1]', None), ('null', None),
+    ('"1_000"', None), ('"5 "', None), ('2.5e2', 250.0), ('1e-3', 0.001),
+    ('"-0"', 0.0), ('{"v":1}', None), ('0.1', 0.1), ('0.2', 0.2),
+]
+
+
+def agg_input(with_count_field):
+    """A JSON-lines file of AGG_VALUES (service s, one per second from
+    00:00:00) plus window edge cases; the topology over it; the expected
+    results {(window_start, service): {name: value}}."""
+    lines, want = [], {}
+    for i, (v, num) in enumerate(AGG_VALUES):
+        extra = '' if v is None else ',"latency_ms":%s' % v
+        lines.append('{"ts":"2024-03-01T00:00:%02dZ","service":"s",'
+                     '"message":"m%d"%s}' % (i, i, extra))
+        k = ('2024-03-01T00:00:%02d.000Z' % (i // 10 * 10), 's')
+        w = want.setdefault(k, {'count': 0, 'vals': []})
+        w['count'] += 1
+        if num is not None:
+            w['vals'].append(num)
+    # Window edges: before 1970 (floor, not truncation), exactly at a
+    # window's end (next window), an epoch-seconds time.
+    for ts, start in (('"1969-12-31T23:59:59.999Z"', '1969-12-31T23:59:50'),
+                      ('"2024-03-01T00:00:10Z"', '2024-03-01T00:00:10'),
+                      ('1709251209.999', '2024-03-01T00:00:00')):
+        lines.append('{"ts":%s,"service":"edge","message":"e"}' % ts)
+        w = want.setdefault((start + '.000Z', 'edge'),
+                            {'count': 0, 'vals': []})
+        w['count'] += 1
+    log = write('aggs.log', ''.join(ln + '\n' for ln in lines))
+    out = path('res.jsonl')
+    aggs = ['count'] + (['count(latency_ms)'] if with_count_field else []) + [
+        'sum(latency_ms)', 'min(latency_ms)', 'max(latency_ms)',
+        'avg(latency_ms)']
+    topo = write('aggs.yaml', '''name: aggregates
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: json
+  - name: w
+    kind: window
+    input: parse
+    key: service
+    partitions: 2
+    size: 10s
+    aggregates: [%s]
+sinks:
+  - name: out
+    kind: jsonl
+    input: w
+    path: %s
+''' % (q(log), ', '.join(aggs), q(out)))
+    expect = {}
+    for k, w in want.items():
+        vs = w['vals']
+        e = {'count': w['count'],
+             'sum_latency_ms': math.fsum(vs) if vs else None,
+             'min_latency_ms': min(vs) if vs else None,
+             'max_latency_ms': max(vs) if vs else None,
+             'avg_latency_ms': math.fsum(vs) / len(vs) if vs else None}
+        if with_count_field:
+            e['count_latency_ms'] = len(vs)
+        expect[k] = e
+    return topo, out, expect
+
+
+def check_aggregates(out, expect, what):
+    got = {}
+    for r in read_jsonl(out):
+        k = (r['window_start'], r['key']['service'])
+        check(k not in got, '%s: %r twice' % (what, k))
+        got[k] = r
+        check_result_id(r, 'w', ['service'])
+    check_eq(sorted(got), sorted(expect), what + ': windows')
+    for k, e in expect.items():
+        for name, v in e.items():
+            check(name in got[k] and close(got[k][name], v),
+                  '%s: %s of %r is %r, want %r' %
+                  (what, name, k, got[k].get(name, '(missing)'), v))
+
+
+def case_aggregates():
+    topo, out, expect = agg_input(False)
+    run_ok(topo, 'aggregates')
+    check_aggregates(out, expect, 'aggregates')
+
+
+def case_count_field():
+    """count(field) -- documented in docs/topology.md and accepted by
+    validate -- counts the events that carry a numeric value."""
+    topo, out, expect = agg_input(True)
+    rc, _, err = run(['validate', topo])
+    check_eq(rc, 0, 'count(field): validate (stderr %r)' % err)
+    run_ok(topo, 'count(field)')
+    check_aggregates(out, expect, 'count(field)')
+
+
 def case_recompute():
     # The window results, and (in a second topology) the parsed events.
     out, events = path('res.jsonl'), path('events.jsonl')
@@ -1515,6 +1623,8 @@ CASES = {
     'help': case_help,
     'partitions': case_partitions,
     'recompute': case_recompute,
+    'aggregates': case_aggregates,
+    'count_field': case_count_field,
     'dead_letters': case_dead_letters,
     'stdin': case_stdin,
     'duration': case_duration,
