@@ -1340,10 +1340,57 @@ def case_duration():
     check_eq(rc, 0, '--duration: exit status (stderr %r)' % err)
     check(secs >= 2.0, '--duration 2 ended after %.2f s' % secs)
     check(secs < 120, '--duration 2 took %.1f s' % secs)
-    check('summary:' in err, '--duration: summary on stderr: %r' % err)
     s = check_final_windows(out, events, os.path.join(dd, 'last-run.json'),
                             '--duration')
     check(s['seconds'] >= 2.0, 'last-run.json seconds %r' % s['seconds'])
+    # The summary line on stderr shows the same numbers as last-run.json
+    # (docs/operations.md: "the events it received ... window results").
+    summ = [ln for ln in err.splitlines() if ln.startswith('summary:')]
+    check_eq(len(summ), 1, '--duration: summary lines in %r' % err)
+    nodes = {n['name']: n for n in s['nodes']}
+    for part in summ[0][len('summary:'):].split('|'):
+        m = re.match(r'^\s*([\w-]+)=(\d+)', part)
+        check(m is not None, 'summary part %r' % part)
+        check_eq(int(m.group(2)), nodes[m.group(1)]['in'],
+                 'summary: events received by %s' % m.group(1))
+        r = re.search(r'\bresults=(\d+)', part)
+        if nodes[m.group(1)]['kind'] == 'window':
+            check(r is not None and int(r.group(1)) ==
+                  nodes[m.group(1)]['results'],
+                  'summary: results of %s in %r' % (m.group(1), part))
+    check_eq(sorted(nodes), ['events', 'gen', 'out', 'parse', 'per_service'],
+             'last-run.json nodes')
+
+
+def case_relative_paths():
+    """Relative paths in a topology are relative to the working
+    directory, not to the topology file; a jsonl sink truncates its file
+    when the run starts (docs/operations.md)."""
+    os.mkdir(path('conf'))
+    write('in.log', ''.join('level=info service=s%d msg="m"\n' % (i % 3)
+                            for i in range(30)))
+    write('out.jsonl', 'stale line from an earlier run\n' * 1000)
+    topo = write(os.path.join('conf', 'rel.yaml'), '''name: relative
+sources:
+  - name: src
+    kind: file
+    path: in.log
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: logfmt
+sinks:
+  - name: out
+    kind: jsonl
+    input: parse
+    path: out.jsonl
+''')
+    run_ok(topo, 'relative paths')
+    evs = read_jsonl(path('out.jsonl'))
+    check_eq(len(evs), 30, 'relative paths: events in ./out.jsonl')
+    check_eq(sorted(os.listdir(path('conf'))), ['rel.yaml'],
+             'nothing written next to the topology file')
 
 
 def wait_until(cond, proc, what):
@@ -1612,6 +1659,46 @@ sinks:
             check_eq(e['level'], level_at[e['offset']],
                      system + ': level of line at %d' % e['offset'])
 
+    # service and contains, alone and with min_level, against the CSV's
+    # Component (the syslog tag) and Content (the message) columns.
+    warn_plus = ('WARN', 'ERROR', 'FATAL')
+    for n, (system, cond, pred) in enumerate((
+            ('Hadoop', 'contains: Exception',
+             lambda r: 'Exception' in r['Content']),
+            ('Linux', 'service: sshd(pam_unix)',
+             lambda r: r['Component'] == 'sshd(pam_unix)'),
+            ('Zookeeper', 'contains: Connection\n    min_level: warn',
+             lambda r: 'Connection' in r['Content'] and
+             level_of(r['Level']) in warn_plus))):
+        log, csvp = loghub(system)
+        with open(log, 'rb') as f:
+            offs = line_offsets(f.read())
+        want = [off for off, r in zip(offs, csv_rows(csvp)) if pred(r)]
+        check(want, 'test bug: %s selects nothing' % cond)
+        out = path('cond%d.jsonl' % n)
+        topo = write('cond%d.yaml' % n, '''name: conditions
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+  - name: f
+    kind: filter
+    input: parse
+    %s
+sinks:
+  - name: out
+    kind: jsonl
+    input: f
+    path: %s
+''' % (q(log), cond, q(out)))
+        run_ok(topo, '%s filter %s' % (system, cond))
+        check_eq(sorted(e['offset'] for e in read_jsonl(out)), want,
+                 '%s, %s: offsets of the kept lines' % (system, cond))
+
 
 # ---------------------------------------------------------------------------
 
@@ -1628,6 +1715,7 @@ CASES = {
     'dead_letters': case_dead_letters,
     'stdin': case_stdin,
     'duration': case_duration,
+    'relative_paths': case_relative_paths,
     'sigint': lambda: case_signal(signal.SIGINT, 'SIGINT'),
     'sigterm': lambda: case_signal(signal.SIGTERM, 'SIGTERM'),
     'late_events': case_late_events,
