@@ -161,8 +161,9 @@ heap_aligned_free(void *data, size_t alignment, void *ptr)
 	free(ptr);
 }
 
-static struct raft_heap zeroed_heap = {NULL, heap_malloc, heap_free,
-    heap_calloc, heap_realloc, heap_aligned_alloc, heap_aligned_free};
+static struct raft_heap zeroed_heap = {
+    NULL,         heap_malloc,        heap_free,        heap_calloc,
+    heap_realloc, heap_aligned_alloc, heap_aligned_free};
 
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 
@@ -192,7 +193,7 @@ command_len(const struct raft_buffer *buf)
 	if (buf->len < LS_MAP_HEADER_LEN)
 		return buf->len;
 	n = LS_MAP_HEADER_LEN + ((size_t)p[8] | (size_t)p[9] << 8 |
-				    (size_t)p[10] << 16 | (size_t)p[11] << 24);
+	                         (size_t)p[10] << 16 | (size_t)p[11] << 24);
 	if (n > buf->len || padded_len(n) != buf->len)
 		return buf->len;
 	for (size_t i = n; i < buf->len; i++)
@@ -222,8 +223,7 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 }
 
 static int
-fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
-    unsigned *n_bufs)
+fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	ls_coord *c = fsm->data;
 	uint8_t *snap;
@@ -298,7 +298,7 @@ poll_leader(ls_coord *c)
 	me = id != 0 && id == c->id && raft_state(&c->raft) == RAFT_LEADER;
 	pthread_mutex_lock(&c->mu);
 	changed = c->leader_id != id ||
-		  strcmp(c->leader_addr, addr != NULL ? addr : "") != 0;
+	          strcmp(c->leader_addr, addr != NULL ? addr : "") != 0;
 	c->leader_id = id;
 	copy_str(c->leader_addr, sizeof(c->leader_addr), addr);
 	c->is_leader = me;
@@ -348,7 +348,7 @@ async_cb(uv_async_t *a)
 				p->done = list->done;
 				p->arg = list->arg;
 				int rv = raft_apply(&c->raft, &p->req, &b, 1,
-				    apply_cb);
+				                    apply_cb);
 				rc = from_raft(rv);
 				if (rv != 0)
 					free(p);
@@ -408,7 +408,7 @@ bootstrap(ls_coord *c, const ls_coord_config *cfg)
 	raft_configuration_init(&conf);
 	for (size_t i = 0; i < cfg->n_voters && rv == 0; i++)
 		rv = raft_configuration_add(&conf, cfg->voters[i].id,
-		    cfg->voters[i].address, RAFT_VOTER);
+		                            cfg->voters[i].address, RAFT_VOTER);
 	if (rv == 0)
 		rv = raft_bootstrap(&c->raft, &conf);
 	raft_configuration_close(&conf);
@@ -496,30 +496,30 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	uv_async_init(&c->loop, &c->async, async_cb);
 	c->async.data = c;
 	raft_set_election_timeout(&c->raft, cfg->election_timeout_ms
-						? cfg->election_timeout_ms
-						: 1000);
+	                                        ? cfg->election_timeout_ms
+	                                        : 1000);
 	raft_set_heartbeat_timeout(&c->raft, cfg->heartbeat_timeout_ms
-						 ? cfg->heartbeat_timeout_ms
-						 : 100);
-	raft_set_snapshot_threshold(&c->raft, cfg->snapshot_threshold
-						  ? cfg->snapshot_threshold
-						  : 1024);
-	raft_set_snapshot_trailing(&c->raft, cfg->snapshot_trailing
-						 ? cfg->snapshot_trailing
-						 : 128);
+	                                         ? cfg->heartbeat_timeout_ms
+	                                         : 100);
+	raft_set_snapshot_threshold(
+	    &c->raft, cfg->snapshot_threshold ? cfg->snapshot_threshold : 1024);
+	raft_set_snapshot_trailing(
+	    &c->raft, cfg->snapshot_trailing ? cfg->snapshot_trailing : 128);
 	raft_set_install_snapshot_timeout(&c->raft,
-	    cfg->install_snapshot_timeout_ms ? cfg->install_snapshot_timeout_ms
-					     : 5000);
+	                                  cfg->install_snapshot_timeout_ms
+	                                      ? cfg->install_snapshot_timeout_ms
+	                                      : 5000);
 	raft_set_pre_vote(&c->raft, true);
 	rc = bootstrap(c, cfg);
 	if (rc == LS_OK) {
 		rv = raft_start(&c->raft);
-		rc = rv == 0 ? LS_OK : from_raft(rv) == LS_ENOMEM ? LS_ENOMEM
-								  : LS_EIO;
+		rc = rv == 0                      ? LS_OK
+		     : from_raft(rv) == LS_ENOMEM ? LS_ENOMEM
+		                                  : LS_EIO;
 	}
 	if (rc == LS_OK)
 		uv_timer_start(&c->timer, timer_cb, LEADER_POLL_MS,
-		    LEADER_POLL_MS);
+		               LEADER_POLL_MS);
 	if (rc == LS_OK && pthread_create(&c->thread, NULL, loop_main, c) != 0)
 		rc = LS_ENOMEM;
 	if (rc != LS_OK) {
@@ -534,7 +534,8 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 
 int
 ls_coord_propose(ls_coord *c, const void *cmd, size_t len,
-    ls_coord_done_cb done, void *arg, char *leader, size_t leader_cap)
+                 ls_coord_done_cb done, void *arg, char *leader,
+                 size_t leader_cap)
 {
 	int rc;
 	op *o;

@@ -49,7 +49,7 @@ typedef void (*ls_coord_map_cb)(void *arg, uint64_t epoch);
 /* The known leader changed: id 0 and address "" when there is none.  The
  * address is borrowed for the duration of the call. */
 typedef void (*ls_coord_leader_cb)(void *arg, uint64_t leader_id,
-    const char *leader_address);
+                                   const char *leader_address);
 
 /* A proposal finished: LS_OK when the command was committed and applied;
  * the ls_map_apply() error when it was committed but refused by the map
@@ -59,7 +59,7 @@ typedef void (*ls_coord_leader_cb)(void *arg, uint64_t leader_id,
 typedef void (*ls_coord_done_cb)(void *arg, int status);
 
 typedef struct ls_coord_config {
-	uint64_t id;	      /* this server's raft id, non-zero */
+	uint64_t id;          /* this server's raft id, non-zero */
 	const char *data_dir; /* created if missing (one level) */
 	const char *address;  /* raft listen address "a.b.c.d:port" */
 	/* Initial voters, used only to bootstrap a pristine data dir; must
@@ -74,7 +74,7 @@ typedef struct ls_coord_config {
 	 * sending it again (also after the follower was unreachable); 0:
 	 * 5000.  Maps are small, so this can be short. */
 	unsigned install_snapshot_timeout_ms;
-	ls_coord_map_cb on_map_change;	  /* may be NULL */
+	ls_coord_map_cb on_map_change;       /* may be NULL */
 	ls_coord_leader_cb on_leader_change; /* may be NULL */
 	void *cb_arg;
 } ls_coord_config;
@@ -93,7 +93,8 @@ int ls_coord_start(const ls_coord_config *cfg, ls_coord **out);
  * On LS_OK, done (may be NULL) runs exactly once on the loop thread; on
  * error it never runs. */
 int ls_coord_propose(ls_coord *c, const void *cmd, size_t len,
-    ls_coord_done_cb done, void *arg, char *leader, size_t leader_cap);
+                     ls_coord_done_cb done, void *arg, char *leader,
+                     size_t leader_cap);
 
 /* The leader as last seen by this server: *id (0 if none) and its address
  * copied into address[0..cap) (may be NULL).  LS_OK, or LS_ENOENT when no

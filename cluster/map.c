@@ -15,7 +15,7 @@
 #include "runtime/hash.h"
 
 #define CHECK_SEED 0x4c534dull
-#define VERSION	   1
+#define VERSION    1
 
 typedef struct mnode {
 	uint64_t id;
@@ -128,8 +128,7 @@ check_of(const uint8_t *hdr, const uint8_t *body, size_t n)
 
 /* Validates the header; on success r covers the body. */
 static int
-open_buf(const void *buf, size_t len, const char *magic, uint8_t *type,
-    rd *r)
+open_buf(const void *buf, size_t len, const char *magic, uint8_t *type, rd *r)
 {
 	const uint8_t *b = buf;
 	rd h;
@@ -194,7 +193,7 @@ static void
 w_u32(wr *w, uint32_t v)
 {
 	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-	    (uint8_t)(v >> 24)};
+	                (uint8_t)(v >> 24)};
 	w_bytes(w, b, 4);
 }
 
@@ -474,8 +473,8 @@ decode(const void *buf, size_t len, dcmd *d, bool want_entries)
 		rc = rd_u64(&r, &d->id);
 		if (rc == LS_OK)
 			rc = rd_u8(&r, &d->u8);
-		if (rc == LS_OK &&
-		    (d->id == 0 || d->u8 < LS_NODE_ALIVE || d->u8 > LS_NODE_LEFT))
+		if (rc == LS_OK && (d->id == 0 || d->u8 < LS_NODE_ALIVE ||
+		                    d->u8 > LS_NODE_LEFT))
 			rc = LS_ECORRUPT;
 		break;
 	case LS_MAP_CMD_REMOVE_NODE:
@@ -577,8 +576,8 @@ apply_add_node(ls_map *m, const dcmd *d)
 		free(m->nodes[i].url);
 		free(m->nodes[i].http);
 	}
-	m->nodes[i] = (mnode){d->id, name, url, http, d->u8 != 0,
-	    LS_NODE_ALIVE};
+	m->nodes[i] =
+	    (mnode){d->id, name, url, http, d->u8 != 0, LS_NODE_ALIVE};
 	m->epoch++;
 	return LS_OK;
 }
@@ -610,7 +609,7 @@ apply_remove_node(ls_map *m, const dcmd *d)
 	free(m->nodes[i].url);
 	free(m->nodes[i].http);
 	memmove(&m->nodes[i], &m->nodes[i + 1],
-	    (m->n_nodes - i - 1) * sizeof(mnode));
+	        (m->n_nodes - i - 1) * sizeof(mnode));
 	m->n_nodes--;
 	m->epoch++;
 	return LS_OK;
@@ -635,8 +634,8 @@ apply_deploy(ls_map *m, const dcmd *d)
 		return LS_OK;
 	}
 	char *name = sv_dup(d->a);
-	mtopo *arr = name ? realloc(m->topos, (m->n_topos + 1) * sizeof(mtopo))
-			  : NULL;
+	mtopo *arr =
+	    name ? realloc(m->topos, (m->n_topos + 1) * sizeof(mtopo)) : NULL;
 	if (arr == NULL) {
 		free(name);
 		free(yaml);
@@ -662,12 +661,12 @@ apply_undeploy(ls_map *m, const dcmd *d)
 		free(m->as[k].topology);
 	if (hi > lo && m->n_as > hi)
 		memmove(&m->as[lo], &m->as[hi],
-		    (m->n_as - hi) * sizeof(massign));
+		        (m->n_as - hi) * sizeof(massign));
 	m->n_as -= hi - lo;
 	free(m->topos[i].name);
 	free(m->topos[i].yaml);
 	memmove(&m->topos[i], &m->topos[i + 1],
-	    (m->n_topos - i - 1) * sizeof(mtopo));
+	        (m->n_topos - i - 1) * sizeof(mtopo));
 	m->n_topos--;
 	m->epoch++;
 	return LS_OK;
@@ -727,9 +726,9 @@ apply_assign(ls_map *m, dcmd *d)
 	as_range(m, d->a, &lo, &hi);
 	for (i = lo, j = 0; i < hi || j < d->count;) {
 		int c = i >= hi ? 1
-		    : j >= d->count
-			? -1
-			: -sv_cmp(d->e[j].part, m->as[i].partition);
+		        : j >= d->count
+		            ? -1
+		            : -sv_cmp(d->e[j].part, m->as[i].partition);
 		if (c < 0) {
 			if (replace) {
 				changed = true;
@@ -779,9 +778,9 @@ apply_assign(ls_map *m, dcmd *d)
 		memcpy(arr, m->as, lo * sizeof(massign));
 	for (i = lo, j = 0; i < hi || j < d->count;) {
 		int c = i >= hi ? 1
-		    : j >= d->count
-			? -1
-			: -sv_cmp(d->e[j].part, m->as[i].partition);
+		        : j >= d->count
+		            ? -1
+		            : -sv_cmp(d->e[j].part, m->as[i].partition);
 		if (c < 0) {
 			if (replace)
 				free(m->as[i].topology);
@@ -907,7 +906,7 @@ ls_map_topology_count(const ls_map *m)
 
 int
 ls_map_topology_at(const ls_map *m, size_t i, const char **name,
-    const char **yaml)
+                   const char **yaml)
 {
 	if (i >= m->n_topos)
 		return LS_ENOENT;
@@ -961,7 +960,7 @@ ls_map_topology_find(const ls_map *m, const char *name, const char **yaml)
 
 int
 ls_map_assignment_find(const ls_map *m, const char *topology,
-    const char *partition, ls_map_assignment *out)
+                       const char *partition, ls_map_assignment *out)
 {
 	size_t lo, hi;
 	if (topology == NULL || partition == NULL)
@@ -1125,7 +1124,7 @@ restore_into(ls_map *t, rd *r)
 		x->partition = key + a.n + 1;
 		t->n_as = i + 1;
 		if (i > 0 && as_cmp(x[-1].topology, x[-1].partition,
-				 x->topology, x->partition) >= 0)
+		                    x->topology, x->partition) >= 0)
 			return LS_ECORRUPT;
 	}
 	return r->left == 0 ? LS_OK : LS_ECORRUPT;
@@ -1199,8 +1198,9 @@ ls_map_equal(const ls_map *a, const ls_map *b)
 	for (size_t i = 0; i < a->n_as; i++) {
 		const massign *x = &a->as[i], *y = &b->as[i];
 		if (as_cmp(x->topology, x->partition, y->topology,
-			y->partition) != 0 ||
-		    x->owner != y->owner || x->epoch != y->epoch || x->n != y->n ||
+		           y->partition) != 0 ||
+		    x->owner != y->owner || x->epoch != y->epoch ||
+		    x->n != y->n ||
 		    memcmp(x->sb, y->sb, x->n * sizeof(uint64_t)) != 0)
 			return false;
 	}
@@ -1225,8 +1225,7 @@ ls_map_cmd_add_node(const ls_map_node *node, uint8_t **buf, size_t *len)
 	if (node == NULL || buf == NULL || len == NULL || node->id == 0 ||
 	    !str_ok(node->name, LS_MAP_MAX_NAME, false) ||
 	    !str_ok(node->url, LS_MAP_MAX_URL, false) ||
-	    !str_ok(node->http != NULL ? node->http : "", LS_MAP_MAX_URL,
-		true))
+	    !str_ok(node->http != NULL ? node->http : "", LS_MAP_MAX_URL, true))
 		return LS_EINVAL;
 	w_begin(&w, "LSMC", LS_MAP_CMD_ADD_NODE);
 	w_u64(&w, node->id);
@@ -1238,8 +1237,7 @@ ls_map_cmd_add_node(const ls_map_node *node, uint8_t **buf, size_t *len)
 }
 
 int
-ls_map_cmd_set_node_state(uint64_t id, int state, uint8_t **buf,
-    size_t *len)
+ls_map_cmd_set_node_state(uint64_t id, int state, uint8_t **buf, size_t *len)
 {
 	wr w;
 	if (buf == NULL || len == NULL || id == 0 || state < LS_NODE_ALIVE ||
@@ -1264,7 +1262,7 @@ ls_map_cmd_remove_node(uint64_t id, uint8_t **buf, size_t *len)
 
 int
 ls_map_cmd_deploy(const char *name, const char *yaml, uint8_t **buf,
-    size_t *len)
+                  size_t *len)
 {
 	wr w;
 	if (buf == NULL || len == NULL || !str_ok(name, LS_MAP_MAX_NAME, false))
@@ -1290,7 +1288,8 @@ ls_map_cmd_undeploy(const char *name, uint8_t **buf, size_t *len)
 
 int
 ls_map_cmd_assign(const char *topology, unsigned flags,
-    const ls_map_assignment *a, size_t n, uint8_t **buf, size_t *len)
+                  const ls_map_assignment *a, size_t n, uint8_t **buf,
+                  size_t *len)
 {
 	wr w;
 	if (buf == NULL || len == NULL ||

@@ -61,13 +61,13 @@
 #include <stdint.h>
 
 /* Limits (bytes without NUL, or counts); longer input is refused. */
-#define LS_MAP_MAX_NAME	    255
-#define LS_MAP_MAX_URL	    1024
-#define LS_MAP_MAX_YAML	    (1u << 20)
-#define LS_MAP_MAX_STANDBYS 7
-#define LS_MAP_MAX_BATCH    65536
-#define LS_MAP_MAX_NODES    4096
-#define LS_MAP_MAX_TOPOLOGIES 1024
+#define LS_MAP_MAX_NAME        255
+#define LS_MAP_MAX_URL         1024
+#define LS_MAP_MAX_YAML        (1u << 20)
+#define LS_MAP_MAX_STANDBYS    7
+#define LS_MAP_MAX_BATCH       65536
+#define LS_MAP_MAX_NODES       4096
+#define LS_MAP_MAX_TOPOLOGIES  1024
 #define LS_MAP_MAX_ASSIGNMENTS (1u << 20)
 
 /* Length of the header of commands and snapshots. */
@@ -99,7 +99,7 @@ enum ls_node_state {
  * until its next apply, restore or free.  As command input, all borrowed
  * from the caller. */
 typedef struct ls_map_node {
-	uint64_t id;	  /* raft id, non-zero */
+	uint64_t id;      /* raft id, non-zero */
 	const char *name; /* placement id, e.g. "n1" */
 	const char *url;  /* transport URL, e.g. "tcp://127.0.0.1:7101" */
 	const char *http; /* HTTP address, e.g. "127.0.0.1:8101" */
@@ -145,16 +145,15 @@ size_t ls_map_node_count(const ls_map *m);
 int ls_map_node_at(const ls_map *m, size_t i, ls_map_node *out);
 size_t ls_map_topology_count(const ls_map *m);
 int ls_map_topology_at(const ls_map *m, size_t i, const char **name,
-    const char **yaml);
+                       const char **yaml);
 size_t ls_map_assignment_count(const ls_map *m);
 int ls_map_assignment_at(const ls_map *m, size_t i, ls_map_assignment *out);
 
 /* Lookups; LS_ENOENT when absent.  Outputs borrowed as above. */
 int ls_map_node_find(const ls_map *m, uint64_t id, ls_map_node *out);
-int ls_map_topology_find(const ls_map *m, const char *name,
-    const char **yaml);
+int ls_map_topology_find(const ls_map *m, const char *name, const char **yaml);
 int ls_map_assignment_find(const ls_map *m, const char *topology,
-    const char *partition, ls_map_assignment *out);
+                           const char *partition, ls_map_assignment *out);
 
 /* Serialises the whole map into a new malloc'd buffer *buf (caller frees
  * with free()) of *len bytes. */
@@ -176,13 +175,14 @@ bool ls_map_equal(const ls_map *a, const ls_map *b);
  * against any map. */
 int ls_map_cmd_add_node(const ls_map_node *node, uint8_t **buf, size_t *len);
 int ls_map_cmd_set_node_state(uint64_t id, int state, uint8_t **buf,
-    size_t *len);
+                              size_t *len);
 int ls_map_cmd_remove_node(uint64_t id, uint8_t **buf, size_t *len);
 int ls_map_cmd_deploy(const char *name, const char *yaml, uint8_t **buf,
-    size_t *len);
+                      size_t *len);
 int ls_map_cmd_undeploy(const char *name, uint8_t **buf, size_t *len);
 int ls_map_cmd_assign(const char *topology, unsigned flags,
-    const ls_map_assignment *a, size_t n, uint8_t **buf, size_t *len);
+                      const ls_map_assignment *a, size_t n, uint8_t **buf,
+                      size_t *len);
 
 /* Name of a node state ("alive", ...); "?" for an unknown value. */
 const char *ls_map_node_state_name(int state);

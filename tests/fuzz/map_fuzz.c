@@ -52,8 +52,8 @@ sample(void)
 		return NULL;
 	for (uint64_t id = 1; id <= 3 && rc == LS_OK; id++) {
 		char name[4] = {'n', (char)('0' + id), 0, 0};
-		ls_map_node node = {id, name, "tcp://127.0.0.1:7101", "", true,
-		    LS_NODE_ALIVE};
+		ls_map_node node = {id, name, "tcp://127.0.0.1:7101",
+		                    "", true, LS_NODE_ALIVE};
 		rc = ls_map_cmd_add_node(&node, &b, &n);
 		rc = add(m, rc, b, n);
 	}

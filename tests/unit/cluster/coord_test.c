@@ -32,15 +32,15 @@
 #include "runtime/err.h"
 
 #define DEADLINE_MS 60000
-#define N 3
+#define N           3
 
 typedef struct server {
 	ls_coord *c;
 	uint64_t id;
 	char addr[32];
 	char dir[600];
-	_Atomic uint64_t last_epoch;  /* from on_map_change */
-	_Atomic int leader_changes;   /* from on_leader_change */
+	_Atomic uint64_t last_epoch; /* from on_map_change */
+	_Atomic int leader_changes;  /* from on_leader_change */
 } server;
 
 static server srv[N];
@@ -138,7 +138,7 @@ agreed_leader(void)
 		if (srv[i].c == NULL)
 			continue;
 		if (ls_coord_leader(srv[i].c, &id, addr, sizeof(addr)) !=
-			LS_OK ||
+		        LS_OK ||
 		    id != srv[leader].id || strcmp(addr, srv[leader].addr) != 0)
 			return -1;
 	}
@@ -181,8 +181,8 @@ propose(const uint8_t *cmd, size_t len)
 		}
 		done d;
 		atomic_store(&d.status, -1);
-		int rc = ls_coord_propose(srv[l].c, cmd, len, on_done, &d, NULL,
-		    0);
+		int rc =
+		    ls_coord_propose(srv[l].c, cmd, len, on_done, &d, NULL, 0);
 		if (rc == LS_ESTATE) {
 			pause_ms(10);
 			continue;
@@ -225,10 +225,10 @@ wait_maps_equal(const ls_map *ref)
 				continue;
 			running++;
 			assert_int_equal(ls_coord_map_snapshot(srv[i].c, &m),
-			    LS_OK);
+			                 LS_OK);
 			same += ls_map_equal(m, ref) &&
-				atomic_load(&srv[i].last_epoch) ==
-				    ls_map_epoch(ref);
+			        atomic_load(&srv[i].last_epoch) ==
+			            ls_map_epoch(ref);
 			ls_map_free(m);
 		}
 		if (same == running)
@@ -239,9 +239,9 @@ wait_maps_equal(const ls_map *ref)
 	for (int i = 0; i < N; i++)
 		if (srv[i].c != NULL) {
 			assert_int_equal(ls_coord_epoch(srv[i].c),
-			    ls_map_epoch(ref));
+			                 ls_map_epoch(ref));
 			assert_int_equal(atomic_load(&srv[i].last_epoch),
-			    ls_map_epoch(ref));
+			                 ls_map_epoch(ref));
 		}
 }
 
@@ -261,14 +261,14 @@ setup(void **state)
 	const char *tmp = getenv("TMPDIR");
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(root, sizeof(root), "%s/ls-coord-XXXXXX",
-	    tmp != NULL && *tmp ? tmp : "/tmp");
+	         tmp != NULL && *tmp ? tmp : "/tmp");
 	if (mkdtemp(root) == NULL)
 		return -1;
 	for (int i = 0; i < N; i++) {
 		memset(&srv[i], 0, sizeof(srv[i]));
 		srv[i].id = (uint64_t)(i + 1);
 		snprintf(srv[i].addr, sizeof(srv[i].addr), "127.0.0.1:%u",
-		    free_port());
+		         free_port());
 		snprintf(srv[i].dir, sizeof(srv[i].dir), "%s/n%d", root, i + 1);
 		peers[i].id = srv[i].id;
 		peers[i].address = srv[i].addr;
@@ -324,7 +324,7 @@ test_three_servers(void **state)
 		assert_int_equal(start_server(i), LS_OK);
 	int l = wait_leader();
 	printf("# election: server %d leads after %lld ms\n", l + 1,
-	    (long long)(now_ms() - t0));
+	       (long long)(now_ms() - t0));
 	for (int i = 0; i < N; i++)
 		assert_true(atomic_load(&srv[i].leader_changes) >= 1);
 
@@ -333,14 +333,14 @@ test_three_servers(void **state)
 	int f = (l + 1) % N;
 	assert_int_equal(ls_map_cmd_remove_node(1, &cmd, &len), LS_OK);
 	int rc = ls_coord_propose(srv[f].c, cmd, len, on_done, NULL, where,
-	    sizeof(where));
+	                          sizeof(where));
 	if (rc == LS_ESTATE)
 		assert_string_equal(where, srv[l].addr);
 	else
 		fail_msg("follower accepted a proposal: %d", rc);
 	cmd[len - 1] ^= 1;
-	assert_int_equal(ls_coord_propose(srv[l].c, cmd, len, on_done, NULL,
-			     NULL, 0),
+	assert_int_equal(
+	    ls_coord_propose(srv[l].c, cmd, len, on_done, NULL, NULL, 0),
 	    LS_ECORRUPT);
 	free(cmd);
 
@@ -354,7 +354,7 @@ test_three_servers(void **state)
 		propose_ref(ref, cmd, len, LS_OK);
 	}
 	assert_int_equal(ls_map_cmd_deploy("web", "name: web\n", &cmd, &len),
-	    LS_OK);
+	                 LS_OK);
 	propose_ref(ref, cmd, len, LS_OK);
 	ls_map_assignment a[32];
 	char parts[32][16];
@@ -366,29 +366,29 @@ test_three_servers(void **state)
 		a[p].n_standbys = 1;
 		a[p].standbys[0] = (uint64_t)(1 + (p + 1) % 3);
 	}
-	assert_int_equal(ls_map_cmd_assign("web", LS_MAP_ASSIGN_REPLACE, a, 32,
-			     &cmd, &len),
+	assert_int_equal(
+	    ls_map_cmd_assign("web", LS_MAP_ASSIGN_REPLACE, a, 32, &cmd, &len),
 	    LS_OK);
 	propose_ref(ref, cmd, len, LS_OK);
 	/* A command the map refuses is committed as a no-op and reported. */
-	assert_int_equal(ls_map_cmd_set_node_state(99, LS_NODE_DEAD, &cmd,
-			     &len),
-	    LS_OK);
+	assert_int_equal(
+	    ls_map_cmd_set_node_state(99, LS_NODE_DEAD, &cmd, &len), LS_OK);
 	propose_ref(ref, cmd, len, LS_ENOENT);
 	wait_maps_equal(ref);
 	assert_int_equal(ls_map_epoch(ref), 5);
 
 	/* Enough changes to cross the snapshot threshold several times. */
 	for (int k = 0; k < 40; k++) {
-		assert_int_equal(ls_map_cmd_set_node_state(1 + (uint64_t)(k % 3),
-				     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
-				     &cmd, &len),
-		    LS_OK);
+		assert_int_equal(ls_map_cmd_set_node_state(
+		                     1 + (uint64_t)(k % 3),
+		                     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
+		                     &cmd, &len),
+		                 LS_OK);
 		propose_ref(ref, cmd, len, LS_OK);
 	}
 	wait_maps_equal(ref);
 	printf("# 45 commands replicated, epoch %llu on all servers\n",
-	    (unsigned long long)ls_map_epoch(ref));
+	       (unsigned long long)ls_map_epoch(ref));
 
 	/* Stop the leader: the other two elect a new one, map intact. */
 	l = wait_leader();
@@ -398,7 +398,7 @@ test_three_servers(void **state)
 	srv[l].c = NULL;
 	int l2 = wait_leader();
 	printf("# failover: server %d stopped, server %d leads after %lld ms\n",
-	    l + 1, l2 + 1, (long long)(now_ms() - t0));
+	       l + 1, l2 + 1, (long long)(now_ms() - t0));
 	assert_int_not_equal(l2, l);
 	assert_true(ls_map_equal(before, ref));
 	wait_maps_equal(ref);
@@ -406,17 +406,18 @@ test_three_servers(void **state)
 
 	/* Proposals work again. */
 	assert_int_equal(ls_map_cmd_deploy("api", "name: api\n", &cmd, &len),
-	    LS_OK);
+	                 LS_OK);
 	propose_ref(ref, cmd, len, LS_OK);
-	assert_int_equal(ls_map_cmd_set_node_state(srv[l].id, LS_NODE_DEAD,
-			     &cmd, &len),
+	assert_int_equal(
+	    ls_map_cmd_set_node_state(srv[l].id, LS_NODE_DEAD, &cmd, &len),
 	    LS_OK);
 	propose_ref(ref, cmd, len, LS_OK);
 	for (int k = 0; k < 20; k++) {
-		assert_int_equal(ls_map_cmd_set_node_state(srv[l2].id,
-				     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
-				     &cmd, &len),
-		    LS_OK);
+		assert_int_equal(ls_map_cmd_set_node_state(
+		                     srv[l2].id,
+		                     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
+		                     &cmd, &len),
+		                 LS_OK);
 		propose_ref(ref, cmd, len, LS_OK);
 	}
 	wait_maps_equal(ref);
@@ -427,11 +428,11 @@ test_three_servers(void **state)
 	assert_int_equal(start_server(l), LS_OK);
 	wait_maps_equal(ref);
 	printf("# restart: server %d caught up to epoch %llu in %lld ms\n",
-	    l + 1, (unsigned long long)ls_map_epoch(ref),
-	    (long long)(now_ms() - t0));
+	       l + 1, (unsigned long long)ls_map_epoch(ref),
+	       (long long)(now_ms() - t0));
 	(void)wait_leader();
-	assert_int_equal(ls_map_cmd_set_node_state(srv[l].id, LS_NODE_ALIVE,
-			     &cmd, &len),
+	assert_int_equal(
+	    ls_map_cmd_set_node_state(srv[l].id, LS_NODE_ALIVE, &cmd, &len),
 	    LS_OK);
 	propose_ref(ref, cmd, len, LS_OK);
 	wait_maps_equal(ref);
@@ -455,7 +456,7 @@ fixed_command(int k, uint8_t **cmd, size_t *len)
 		snprintf(name, sizeof(name), "n%d", k + 1);
 		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", 7101 + k);
 		ls_map_node n = {(uint64_t)k + 1, name, url, "", true,
-		    LS_NODE_ALIVE};
+		                 LS_NODE_ALIVE};
 		return ls_map_cmd_add_node(&n, cmd, len);
 	}
 	return ls_map_cmd_deploy("web", "name: web\n", cmd, len);
@@ -555,7 +556,7 @@ spawn_child(int i, int wfd, unsigned election_ms)
 	argv[6] = el;
 	for (int k = 0; k < N; k++) {
 		snprintf(peer[k], sizeof(peer[k]), "%llu@%s",
-		    (unsigned long long)srv[k].id, srv[k].addr);
+		         (unsigned long long)srv[k].id, srv[k].addr);
 		argv[7 + k] = peer[k];
 	}
 	argv[7 + N] = NULL;
@@ -622,7 +623,7 @@ test_kill9_child_server(void **state)
 		srv[i].c = NULL;
 		atomic_store(&srv[i].last_epoch, 0);
 		snprintf(srv[i].addr, sizeof(srv[i].addr), "127.0.0.1:%u",
-		    free_port());
+		         free_port());
 		snprintf(srv[i].dir, sizeof(srv[i].dir), "%s/k%d", root, i + 1);
 	}
 	assert_int_equal(ls_map_new(&ref), LS_OK);
@@ -644,7 +645,7 @@ test_kill9_child_server(void **state)
 		pause_ms(10);
 	assert_int_not_equal(lid, 0);
 	printf("# election: server %llu leads after %lld ms\n",
-	    (unsigned long long)lid, (long long)(now_ms() - t0));
+	       (unsigned long long)lid, (long long)(now_ms() - t0));
 	if (lid != srv[k].id) {
 		for (int i = 0; i < N_FIXED; i++) {
 			assert_int_equal(fixed_command(i, &cmd, &len), LS_OK);
@@ -666,20 +667,22 @@ test_kill9_child_server(void **state)
 	int l = wait_leader();
 	printf("# kill -9 of server %llu (%s): server %d leads after %lld "
 	       "ms\n",
-	    (unsigned long long)srv[k].id,
-	    lid == srv[k].id ? "the leader" : "a follower", l + 1,
-	    (long long)(now_ms() - t0));
+	       (unsigned long long)srv[k].id,
+	       lid == srv[k].id ? "the leader" : "a follower", l + 1,
+	       (long long)(now_ms() - t0));
 	wait_maps_equal(ref);
 
 	/* Proposals work with two of three. */
-	assert_int_equal(ls_map_cmd_set_node_state(srv[k].id, LS_NODE_DEAD,
-			     &cmd, &len),
+	assert_int_equal(
+	    ls_map_cmd_set_node_state(srv[k].id, LS_NODE_DEAD, &cmd, &len),
 	    LS_OK);
 	propose_ref(ref, cmd, len, LS_OK);
 	for (int j = 0; j < 24; j++) {
-		assert_int_equal(ls_map_cmd_set_node_state(1 + (uint64_t)(j % 2),
-				     j % 4 < 2 ? LS_NODE_SUSPECT : LS_NODE_ALIVE,
-				     &cmd, &len),
+		assert_int_equal(
+		    ls_map_cmd_set_node_state(1 + (uint64_t)(j % 2),
+		                              j % 4 < 2 ? LS_NODE_SUSPECT
+		                                        : LS_NODE_ALIVE,
+		                              &cmd, &len),
 		    LS_OK);
 		propose_ref(ref, cmd, len, LS_OK);
 	}
@@ -695,8 +698,8 @@ test_kill9_child_server(void **state)
 	}
 	printf("# restart after kill -9: server %llu at epoch %llu after "
 	       "%lld ms\n",
-	    (unsigned long long)srv[k].id, (unsigned long long)ce,
-	    (long long)(now_ms() - t0));
+	       (unsigned long long)srv[k].id, (unsigned long long)ce,
+	       (long long)(now_ms() - t0));
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 	close(wfd);

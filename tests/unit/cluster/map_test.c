@@ -42,7 +42,7 @@ cmd_state(uint64_t id, int state)
 {
 	buf b;
 	assert_int_equal(ls_map_cmd_set_node_state(id, state, &b.p, &b.n),
-	    LS_OK);
+	                 LS_OK);
 	return b;
 }
 
@@ -85,11 +85,11 @@ as(const char *part, uint64_t owner, unsigned n, uint64_t s1, uint64_t s2)
 
 static buf
 cmd_assign(const char *topo, unsigned flags, const ls_map_assignment *a,
-    size_t n)
+           size_t n)
 {
 	buf b;
 	assert_int_equal(ls_map_cmd_assign(topo, flags, a, n, &b.p, &b.n),
-	    LS_OK);
+	                 LS_OK);
 	return b;
 }
 
@@ -152,9 +152,9 @@ sample_map(void)
 	assert_int_equal(apply(m, cmd_node(2, "n2", true)), LS_OK);
 	assert_int_equal(apply(m, cmd_node(3, "n3", false)), LS_OK);
 	assert_int_equal(apply(m, cmd_deploy("web", "name: web\n")), LS_OK);
-	ls_map_assignment a[4] = {as("count/0", 1, 1, 2, 0),
-	    as("count/1", 2, 2, 3, 1), as("count/2", 3, 0, 0, 0),
-	    as("count/3", 1, 2, 3, 2)};
+	ls_map_assignment a[4] = {
+	    as("count/0", 1, 1, 2, 0), as("count/1", 2, 2, 3, 1),
+	    as("count/2", 3, 0, 0, 0), as("count/3", 1, 2, 3, 2)};
 	assert_int_equal(apply(m, cmd_assign("web", 0, a, 4)), LS_OK);
 	assert_int_equal(ls_map_epoch(m), 5);
 	return m;
@@ -275,7 +275,7 @@ test_assignment_rules(void **state)
 	ls_map_assignment bad3 = as("count/9", 1, 1, 1, 0);
 	ls_map_assignment bad4 = as("count/9", 1, 2, 2, 2);
 	ls_map_assignment dup[2] = {as("count/9", 1, 0, 0, 0),
-	    as("count/9", 2, 0, 0, 0)};
+	                            as("count/9", 2, 0, 0, 0)};
 	assert_int_equal(apply(m, cmd_assign("web", 0, &bad1, 1)), LS_ENOENT);
 	assert_int_equal(apply(m, cmd_assign("web", 0, &bad2, 1)), LS_ENOENT);
 	assert_int_equal(apply(m, cmd_assign("web", 0, &bad3, 1)), LS_EINVAL);
@@ -293,12 +293,12 @@ test_assignment_rules(void **state)
 	assert_int_equal(apply(m, cmd_assign("web", 0, &swapped, 1)), LS_OK);
 	assert_int_equal(ls_map_epoch(m), 6);
 	assert_int_equal(ls_map_assignment_find(m, "web", "count/1", &a),
-	    LS_OK);
+	                 LS_OK);
 	assert_int_equal(a.epoch, 6);
 	assert_int_equal(a.standbys[0], 1);
 	/* Untouched partitions keep the epoch of their last change. */
 	assert_int_equal(ls_map_assignment_find(m, "web", "count/0", &a),
-	    LS_OK);
+	                 LS_OK);
 	assert_int_equal(a.epoch, 5);
 
 	/* A merge batch keeps the others; REPLACE keeps only the batch. */
@@ -306,31 +306,31 @@ test_assignment_rules(void **state)
 	assert_int_equal(apply(m, cmd_assign("web", 0, &add, 1)), LS_OK);
 	assert_int_equal(ls_map_assignment_count(m), 5);
 	ls_map_assignment only[2] = {as("count/3", 1, 2, 3, 2),
-	    as("count/7", 2, 0, 0, 0)};
+	                             as("count/7", 2, 0, 0, 0)};
 	assert_int_equal(
 	    apply(m, cmd_assign("web", LS_MAP_ASSIGN_REPLACE, only, 2)), LS_OK);
 	assert_int_equal(ls_map_epoch(m), 8);
 	assert_int_equal(ls_map_assignment_count(m), 2);
 	assert_int_equal(ls_map_assignment_find(m, "web", "count/3", &a),
-	    LS_OK);
+	                 LS_OK);
 	assert_int_equal(a.epoch, 5); /* unchanged placement */
 	assert_int_equal(ls_map_assignment_find(m, "web", "count/7", &a),
-	    LS_OK);
+	                 LS_OK);
 	assert_int_equal(a.epoch, 8);
 	assert_int_equal(ls_map_assignment_find(m, "web", "count/0", NULL),
-	    LS_ENOENT);
+	                 LS_ENOENT);
 
 	/* Assignments of two topologies stay apart. */
 	assert_int_equal(apply(m, cmd_deploy("api", "name: api\n")), LS_OK);
 	ls_map_assignment other = as("count/3", 2, 0, 0, 0);
-	assert_int_equal(apply(m, cmd_assign("api", LS_MAP_ASSIGN_REPLACE,
-				      &other, 1)),
+	assert_int_equal(
+	    apply(m, cmd_assign("api", LS_MAP_ASSIGN_REPLACE, &other, 1)),
 	    LS_OK);
 	assert_int_equal(ls_map_assignment_count(m), 3);
 	assert_int_equal(ls_map_assignment_at(m, 0, &a), LS_OK);
 	assert_string_equal(a.topology, "api");
 	assert_int_equal(ls_map_assignment_find(m, "web", "count/3", &a),
-	    LS_OK);
+	                 LS_OK);
 	assert_int_equal(a.owner, 1);
 	/* An empty REPLACE batch clears one topology only. */
 	assert_int_equal(
@@ -426,7 +426,8 @@ test_corrupt_commands_refused(void **state)
 	buf before = snap(m);
 	ls_map_node dummy_node = {4, "n4", "tcp://h:1", "h:2", true, 1};
 	ls_map_assignment batch[3] = {as("count/0", 2, 2, 3, 1),
-	    as("count/8", 1, 0, 0, 0), as("count/9", 3, 1, 2, 0)};
+	                              as("count/8", 1, 0, 0, 0),
+	                              as("count/9", 3, 1, 2, 0)};
 	buf cmds[7];
 	cmds[0] = cmd_node(4, "n4", true);
 	(void)dummy_node;
@@ -442,9 +443,9 @@ test_corrupt_commands_refused(void **state)
 		assert_int_equal(ls_map_check(c.p, c.n, NULL), LS_OK);
 		for (size_t len = 0; len < c.n; len++) {
 			assert_int_equal(ls_map_apply(m, c.p, len),
-			    LS_ECORRUPT);
+			                 LS_ECORRUPT);
 			assert_int_equal(ls_map_check(c.p, len, NULL),
-			    LS_ECORRUPT);
+			                 LS_ECORRUPT);
 		}
 		uint8_t *copy = malloc(c.n + 8);
 		for (int round = 0; round < 2000; round++) {
@@ -453,11 +454,11 @@ test_corrupt_commands_refused(void **state)
 			size_t start = rng() % c.n, step = 1 + rng() % 5;
 			int flips = 1 + (int)(rng() % 4);
 			for (int f = 0; f < flips && (size_t)f * step < c.n;
-			    f++)
+			     f++)
 				copy[(start + (size_t)f * step) % c.n] ^=
 				    (uint8_t)(1 + rng() % 255);
 			assert_int_equal(ls_map_apply(m, copy, c.n),
-			    LS_ECORRUPT);
+			                 LS_ECORRUPT);
 		}
 		/* Trailing garbage is refused. */
 		memcpy(copy, c.p, c.n);
@@ -484,7 +485,7 @@ test_resealed_hostile_commands(void **state)
 	(void)state;
 	ls_map *m = sample_map();
 	ls_map_assignment batch[2] = {as("count/0", 2, 2, 3, 1),
-	    as("count/8", 1, 1, 2, 0)};
+	                              as("count/8", 1, 1, 2, 0)};
 	buf c = cmd_assign("web", 0, batch, 2);
 	buf d = cmd_deploy("t", "yaml");
 	rng_state = 7;
@@ -498,8 +499,8 @@ test_resealed_hostile_commands(void **state)
 		memcpy(p, src.p, n);
 		int flips = (int)(rng() % 3);
 		for (int f = 0; f < flips && n > LS_MAP_HEADER_LEN; f++)
-			p[LS_MAP_HEADER_LEN +
-			    rng() % (n - LS_MAP_HEADER_LEN)] = (uint8_t)rng();
+			p[LS_MAP_HEADER_LEN + rng() % (n - LS_MAP_HEADER_LEN)] =
+			    (uint8_t)rng();
 		reseal(p, n);
 		ls_map *t;
 		assert_int_equal(ls_map_copy(m, &t), LS_OK);
@@ -601,20 +602,22 @@ random_cmd(void)
 	case 3:
 		return cmd_remove(id);
 	case 4:
-		return rng() % 3 ? cmd_deploy(topo, rng() % 2 ? "x: 1\n" : "x: 2\n")
-				 : cmd_undeploy(topo);
+		return rng() % 3
+		           ? cmd_deploy(topo, rng() % 2 ? "x: 1\n" : "x: 2\n")
+		           : cmd_undeploy(topo);
 	default: {
 		ls_map_assignment a[8];
 		char parts[8][16];
 		size_t n = rng() % 8;
 		for (size_t i = 0; i < n; i++) {
 			snprintf(parts[i], sizeof(parts[i]), "s/%u",
-			    (unsigned)(rng() % 12));
-			a[i] = as(parts[i], 1 + rng() % 6, (unsigned)(rng() % 3),
-			    1 + rng() % 6, 1 + rng() % 6);
+			         (unsigned)(rng() % 12));
+			a[i] =
+			    as(parts[i], 1 + rng() % 6, (unsigned)(rng() % 3),
+			       1 + rng() % 6, 1 + rng() % 6);
 		}
-		return cmd_assign(topo, rng() % 4 == 0 ? LS_MAP_ASSIGN_REPLACE : 0,
-		    a, n);
+		return cmd_assign(
+		    topo, rng() % 4 == 0 ? LS_MAP_ASSIGN_REPLACE : 0, a, n);
 	}
 	}
 }
@@ -650,7 +653,8 @@ test_determinism(void **state)
 			assert_int_equal(ls_map_apply(late, c.p, c.n), ra);
 		if (i == CUT) {
 			assert_int_equal(ls_map_new(&late), LS_OK);
-			assert_int_equal(ls_map_restore(late, s1.p, s1.n), LS_OK);
+			assert_int_equal(ls_map_restore(late, s1.p, s1.n),
+			                 LS_OK);
 		}
 		assert_true(ls_map_equal(a, b));
 		free(s0.p);
@@ -662,7 +666,7 @@ test_determinism(void **state)
 	assert_true(ok > N / 4);
 	assert_true(ls_map_epoch(a) > 100);
 	printf("# %d of %d random commands applied, final epoch %llu\n", ok, N,
-	    (unsigned long long)ls_map_epoch(a));
+	       (unsigned long long)ls_map_epoch(a));
 	ls_map_free(a);
 	ls_map_free(b);
 	ls_map_free(late);
