@@ -1,0 +1,55 @@
+#!/bin/sh
+# bench/run.sh -- run every benchmark of a build and print one line per
+# figure (what `make bench` shows; the figures are discussed in
+# docs/benchmarks.md).
+#
+#   sh bench/run.sh BUILD_DIR [NAME...]
+#
+# NAME is any of pingpong fanin ring spawn pipeline (default: all, in that
+# order).  Environment knobs, passed on to the programs:
+#   LS_BENCH_RUNS=N     runs per figure (the median is printed)
+#   LS_BENCH_SCALE=F    multiply every message/actor/event count by F
+#                       (e.g. 0.01 for a quick sanity run under valgrind)
+#   LS_BENCH_WORKERS=N  scheduler threads (default: one per core)
+#   LS_BENCH_WRAPPER=.. a command to run each program under (valgrind ...)
+#
+# Every program also checks that nothing was lost (each message, actor and
+# event is counted); the script exits non-zero if any check failed.
+set -u
+
+if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline]..." >&2
+	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
+	exit 2
+fi
+dir=$1/bench
+shift
+names=${*:-pingpong fanin ring spawn pipeline}
+
+# Context on stderr, so that stdout holds only the figures.
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+echo "# $(nproc 2>/dev/null || echo '?') cores, ${cpu:-unknown CPU}, Linux $(uname -r)" >&2
+load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || echo 0)
+echo "# load average $load before the run" >&2
+case $load in
+0.[0-4]*) ;;
+*) echo "# note: the machine is busy; figures will be low and noisy" >&2 ;;
+esac
+
+status=0
+start=$(date +%s)
+for n in $names; do
+	prog=$dir/${n}_bench
+	if [ ! -x "$prog" ]; then
+		echo "FAIL $n: $prog not built" >&2
+		status=1
+		continue
+	fi
+	# shellcheck disable=SC2086 # the wrapper is a command line
+	if ! ${LS_BENCH_WRAPPER:-} "$prog"; then
+		echo "FAIL $n: exited with an error (see above)" >&2
+		status=1
+	fi
+done
+echo "# total $(($(date +%s) - start)) s" >&2
+exit $status
