@@ -162,6 +162,28 @@ count_result(const void *st, uint64_t count, double *out)
 	return 1;
 }
 
+static void
+count_add(void *st, double v)
+{
+	num_state *s = st;
+	(void)v;
+	s->n++;
+}
+
+static void
+count_merge(void *dst, const void *src)
+{
+	((num_state *)dst)->n += ((const num_state *)src)->n;
+}
+
+static int
+count_field_result(const void *st, uint64_t count, double *out)
+{
+	(void)count;
+	*out = (double)((const num_state *)st)->n;
+	return 1; /* zero is a count, not "no value" */
+}
+
 /* Indexed by ls_window_agg_kind. */
 static const agg_ops agg_table[] = {
 	{ "count", 0, 0, none_init, none_add, none_merge, count_result },
@@ -173,6 +195,9 @@ static const agg_ops agg_table[] = {
 	    value_result },
 	{ "avg", 1, sizeof(num_state), num_init, sum_add, sum_merge,
 	    avg_result },
+	/* count(f): reached from "count" followed by a field */
+	{ "count", 1, sizeof(num_state), num_init, count_add, count_merge,
+	    count_field_result },
 };
 #define NAGG_KINDS (sizeof(agg_table) / sizeof(agg_table[0]))
 
@@ -339,14 +364,16 @@ parse_agg(const char *s, ls_window_agg *a, size_t idx, char *err,
 		p++;
 	if (!agg_table[kind].needs_field) {
 		if (*p == '(') { /* "count()" is accepted too */
+			const char *open = p;
 			p++;
 			while (is_blank(*p))
 				p++;
 			if (*p != ')') {
-				set_err(err, errlen,
-				    "aggregate %zu \"%s\": count takes no field",
-				    idx, s);
-				return LS_EINVAL;
+				/* count(f): the events that carry a number */
+				kind = LS_WINDOW_AGG_COUNT_FIELD;
+				a->kind = (uint8_t)kind;
+				p = open;
+				goto with_field;
 			}
 			p++;
 			while (is_blank(*p))
@@ -357,6 +384,7 @@ parse_agg(const char *s, ls_window_agg *a, size_t idx, char *err,
 		strcpy(a->name, agg_table[kind].name);
 		return 0;
 	}
+with_field:
 	if (*p != '(') {
 		set_err(err, errlen, "aggregate %zu \"%s\": expected '(' field ')'",
 		    idx, s);

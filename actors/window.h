@@ -31,7 +31,8 @@ typedef enum ls_window_agg_kind {
 	LS_WINDOW_AGG_SUM = 1,
 	LS_WINDOW_AGG_MIN = 2,
 	LS_WINDOW_AGG_MAX = 3,
-	LS_WINDOW_AGG_AVG = 4
+	LS_WINDOW_AGG_AVG = 4,
+	LS_WINDOW_AGG_COUNT_FIELD = 5 /* count(f): events with a numeric f */
 } ls_window_agg_kind;
 
 /* One parsed aggregate: "avg(latency_ms)" gives kind AVG, field

@@ -195,7 +195,7 @@ test_spec_parse(void **state)
 	assert_string_equal(names_a[1], "avg_latency_ms");
 
 	static const char *const bad[] = { "avg", "avg()", "median(x)",
-		"sum(x", "sum(x) y", "count(x)", "sum(a b)", "", "sum(\"x\")",
+		"sum(x", "sum(x) y", "count(x", "sum(a b)", "", "sum(\"x\")",
 		"max((x))" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -1097,6 +1097,45 @@ test_manual_watermark(void **state)
 	sink_fini(&s);
 }
 
+/* count(f) counts the events whose f is a finite number (0 is a value);
+ * plain count counts them all. */
+static void
+test_count_field(void **state)
+{
+	(void)state;
+	sink s = { 0 };
+	evb e;
+	const char *aggs[] = { "count", "count(latency_ms)", "COUNT( bytes )" };
+	ls_window *w = mkwin(&s, 1000, 0, 0, 0, 0, NULL, 0, aggs, 3);
+
+	assert_int_equal(ls_window_add(w, mk(&e, 1 * MS, "a", 0, "5", NULL)),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 2 * MS, "a", 0, "x", "1")),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 3 * MS, "a", 0, NULL, NULL)),
+	    0);
+	assert_int_equal(ls_window_add(w, mk(&e, 4 * MS, "a", 0, "7", "2")),
+	    0);
+	assert_int_equal(ls_window_flush(w), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.r[0].count, 4);
+	assert_int_equal(s.r[0].has[1], 1);
+	close_to(s.r[0].value[1], 2); /* "5" and "7"; "x" is no number */
+	assert_int_equal(s.r[0].has[2], 1);
+	close_to(s.r[0].value[2], 2);
+	const char *names_a[3];
+	ls_window_spec spec;
+	char err[128];
+	assert_int_equal(ls_window_spec_init(&spec, 1000, 0, NULL, 0, aggs, 3,
+	                     0, err, sizeof(err)),
+	    0);
+	ls_window_spec_names(&spec, NULL, names_a);
+	assert_string_equal(names_a[1], "count_latency_ms");
+	assert_string_equal(names_a[2], "count_bytes");
+	ls_window_free(w);
+	sink_fini(&s);
+}
+
 int
 main(void)
 {
@@ -1108,6 +1147,7 @@ main(void)
 		cmocka_unit_test(test_grace_and_late),
 		cmocka_unit_test(test_on_update),
 		cmocka_unit_test(test_manual_watermark),
+		cmocka_unit_test(test_count_field),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_emission_order),
