@@ -99,6 +99,25 @@ ls__mq_pop(ls__mq *q)
 
 static _Thread_local ls_msg *msg_cache;
 static _Thread_local uint32_t msg_cache_len;
+static _Thread_local int msg_cache_armed;
+static pthread_key_t msg_cache_key;
+static pthread_once_t msg_cache_once = PTHREAD_ONCE_INIT;
+
+void ls__msg_cache_flush(void);
+
+/* Any thread that caches a message frees its cache when it exits. */
+static void
+msg_cache_exit(void *unused)
+{
+	(void)unused;
+	ls__msg_cache_flush();
+}
+
+static void
+msg_cache_key_init(void)
+{
+	pthread_key_create(&msg_cache_key, msg_cache_exit);
+}
 
 ls_msg *
 ls_msg_new(ls_runtime *rt, uint32_t type, size_t size)
@@ -137,6 +156,11 @@ ls_msg_free(ls_runtime *rt, ls_msg *m)
 	if (m->ptr != NULL && m->dtor != NULL)
 		m->dtor(m->ptr);
 	if (m->cap == MSG_SMALL && msg_cache_len < MSG_CACHE_MAX) {
+		if (!msg_cache_armed) {
+			pthread_once(&msg_cache_once, msg_cache_key_init);
+			pthread_setspecific(msg_cache_key, (void *)1);
+			msg_cache_armed = 1;
+		}
 		atomic_store_explicit(&m->next, msg_cache,
 		    memory_order_relaxed);
 		msg_cache = m;
@@ -147,8 +171,6 @@ ls_msg_free(ls_runtime *rt, ls_msg *m)
 }
 
 /* Free this thread's message cache (thread exit, runtime destroy). */
-void ls__msg_cache_flush(void);
-
 void
 ls__msg_cache_flush(void)
 {
