@@ -68,6 +68,7 @@ typedef struct peer {
 	uint64_t session, sent, acked;
 	uint64_t remote_inc; /* peer's incarnation, from its headers */
 	int need_hello;
+	int est; /* the peer has answered our current (incarnation, session) */
 
 	/* Inbound bookkeeping: this peer as a sender to us (under mu). */
 	uint64_t rx_inc, rx_session, consumed, reported;
@@ -80,6 +81,7 @@ struct ls_transport {
 	uint64_t inc;
 	nng_socket pull;
 	nng_listener listener;
+	int listening;
 
 	pthread_rwlock_t plock; /* the peer table */
 	peer **peers;
@@ -90,6 +92,7 @@ struct ls_transport {
 	pthread_mutex_t tick_mu;
 	pthread_cond_t tick_cv;
 	int stop;
+	atomic_int rx_stop; /* the receive thread leaves at its next timeout */
 
 	uint8_t *rxbuf; /* aligned copy of a frame, receive thread only */
 	size_t rxcap;
@@ -171,6 +174,7 @@ peer_restart_session(ls_transport *t, peer *p)
 	p->session++;
 	p->sent = p->acked = 0;
 	p->need_hello = 1;
+	p->est = 0;
 }
 
 static void
@@ -189,9 +193,11 @@ fill_header(ls_transport *t, peer *p, ls_envelope *h, uint8_t *pl)
 	h->payload_len = HDR_PAYLOAD;
 }
 
-/* Encode scratch[0..n-1] and send it without blocking.  0 on success. */
+/* Encode scratch[0..n-1] and send it without blocking; 0 on success.  The
+ * counters move before the send so that nobody sees data arrive before it
+ * is counted as sent (they are taken back if the send fails). */
 static int
-send_frame(peer *p, size_t n, size_t *bytes)
+send_frame(ls_transport *t, peer *p, size_t n)
 {
 	ls_buf b = {NULL, 0};
 	if (ls_codec_frame_encode(p->scratch, n, &b) != 0)
@@ -202,10 +208,24 @@ send_frame(peer *p, size_t n, size_t *bytes)
 		return -1;
 	}
 	memcpy(nng_msg_body(m), b.data, b.len);
-	*bytes = b.len;
+	uint64_t len = b.len;
 	ls_buf_free(&b);
+	if (n > 1) {
+		ctr_add(&t->frames_sent, 1);
+		ctr_add(&t->envs_sent, n - 1);
+		ctr_add(&t->bytes_sent, len);
+	} else {
+		ctr_add(&t->credit_frames_sent, 1);
+	}
 	if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0) {
 		nng_msg_free(m);
+		if (n > 1) {
+			ctr_add(&t->frames_sent, (uint64_t)-1);
+			ctr_add(&t->envs_sent, (uint64_t)-(n - 1));
+			ctr_add(&t->bytes_sent, (uint64_t)-len);
+		} else {
+			ctr_add(&t->credit_frames_sent, (uint64_t)-1);
+		}
 		return -1;
 	}
 	return 0;
@@ -243,7 +263,8 @@ peer_flush(ls_transport *t, peer *p)
 	if (atomic_load(&p->pipes) <= 0)
 		return;
 	const ls_transport_config *c = &t->cfg;
-	while (p->qhead < p->qlen && p->sent - p->acked < c->window_frames) {
+	while (p->est && p->qhead < p->qlen &&
+	       p->sent - p->acked < c->window_frames) {
 		fill_header(t, p, &p->scratch[0], pl);
 		size_t n = 0, pbytes = 0;
 		while (p->qhead + n < p->qlen && n < c->batch_max_envs) {
@@ -261,8 +282,7 @@ peer_flush(ls_transport *t, peer *p)
 			pbytes += e->len;
 			n++;
 		}
-		size_t fb = 0;
-		if (send_frame(p, n + 1, &fb) != 0)
+		if (send_frame(t, p, n + 1) != 0)
 			break;
 		p->qhead += n;
 		p->pending_bytes -= pbytes;
@@ -270,19 +290,14 @@ peer_flush(ls_transport *t, peer *p)
 		p->need_hello = 0;
 		p->reported = p->consumed;
 		p->credit_dirty = 0;
-		ctr_add(&t->frames_sent, 1);
-		ctr_add(&t->envs_sent, n);
-		ctr_add(&t->bytes_sent, fb);
 	}
 	peer_compact(p);
 	if (p->need_hello || p->credit_dirty) {
 		fill_header(t, p, &p->scratch[0], pl);
-		size_t fb = 0;
-		if (send_frame(p, 1, &fb) == 0) {
+		if (send_frame(t, p, 1) == 0) {
 			p->need_hello = 0;
 			p->credit_dirty = 0;
 			p->reported = p->consumed;
-			ctr_add(&t->credit_frames_sent, 1);
 		}
 	}
 }
@@ -522,6 +537,7 @@ typedef struct rx_ctx {
 	size_t idx;
 	int counted; /* frame belongs to the sender's current session */
 	int bad;     /* 1 malformed header, 2 unknown sender */
+	size_t len;  /* frame bytes */
 } rx_ctx;
 
 /* Apply a frame header from peer p (p->mu held).  Returns 1 when the frame's
@@ -550,12 +566,13 @@ apply_header(ls_transport *t, peer *p, const ls_envelope *h)
 	if (h->epoch != p->remote_inc) {
 		int knew = p->remote_inc != 0;
 		p->remote_inc = h->epoch;
-		if ((knew || !current) && p->sent != p->acked) {
+		if (knew || !current) {
 			peer_restart_session(t, p);
 			current = 0;
 		}
 	}
 	if (current) {
+		p->est = 1;
 		if (cons > p->sent)
 			cons = p->sent;
 		if (cons > p->acked)
@@ -592,6 +609,12 @@ rx_env(void *arg, const ls_envelope *env)
 		pthread_rwlock_unlock(&t->plock);
 		return 0;
 	}
+	/* Counted before delivery, so a counter never lags what was seen. */
+	if (x->idx == 2) {
+		ctr_add(&t->frames_recv, 1);
+		ctr_add(&t->bytes_recv, x->len);
+	}
+	ctr_add(&t->envs_recv, 1);
 	t->cfg.recv_fn(t->cfg.recv_arg, x->from, env);
 	return 0;
 }
@@ -620,7 +643,7 @@ rx_frame(ls_transport *t, const uint8_t *buf, size_t len)
 		memcpy(t->rxbuf, buf, len);
 		buf = t->rxbuf;
 	}
-	rx_ctx x = {t, 0, 0, 0, 0};
+	rx_ctx x = {t, 0, 0, 0, 0, len};
 	int rc = ls_codec_frame_decode(buf, len, rx_env, &x);
 	if (x.bad == 2) {
 		ctr_add(&t->unknown, 1);
@@ -630,12 +653,7 @@ rx_frame(ls_transport *t, const uint8_t *buf, size_t len)
 		ctr_add(&t->malformed, 1);
 		return;
 	}
-	if (x.idx == 1)
-		return; /* header only: credit or hello */
-	ctr_add(&t->frames_recv, 1);
-	ctr_add(&t->envs_recv, x.idx - 1);
-	ctr_add(&t->bytes_recv, len);
-	if (!x.counted)
+	if (x.idx == 1 || !x.counted)
 		return;
 	pthread_rwlock_rdlock(&t->plock);
 	peer *p = find_peer(t, x.from);
@@ -658,7 +676,9 @@ rx_main(void *arg)
 	for (;;) {
 		nng_msg *m;
 		int rv = nng_recvmsg(t->pull, &m, 0);
-		if (rv == NNG_ECLOSED)
+		if (rv == 0 && atomic_load(&t->rx_stop))
+			nng_msg_free(m);
+		if (rv == NNG_ECLOSED || atomic_load(&t->rx_stop))
 			break;
 		if (rv != 0)
 			continue;
@@ -693,6 +713,8 @@ tick_main(void *arg)
 			pthread_mutex_lock(&p->mu);
 			if (refresh && p->rx_inc != 0)
 				p->credit_dirty = 1;
+			if (refresh && !p->est)
+				p->need_hello = 1; /* the peer may know us now */
 			peer_flush(t, p);
 			pthread_mutex_unlock(&p->mu);
 		}
@@ -785,9 +807,11 @@ ls_transport_create(const ls_transport_config *cfg, ls_transport **out)
 	 * and are counted; nng drops larger ones by closing the pipe. */
 	nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ,
 	                    (size_t)c->max_frame_bytes * 2);
+	nng_socket_set_ms(t->pull, NNG_OPT_RECVTIMEO, 20);
 	if (nng_listener_create(&t->listener, t->pull, cfg->listen_url) != 0 ||
 	    nng_listener_start(t->listener, 0) != 0)
 		goto fail;
+	t->listening = 1;
 	rc = bound_url(t, cfg->listen_url);
 	if (rc != 0)
 		goto fail;
@@ -823,9 +847,9 @@ ls_transport_destroy(ls_transport *t)
 		pthread_mutex_unlock(&t->tick_mu);
 		pthread_join(t->tick_thr, NULL);
 	}
-	nng_close(t->pull);
-	if (t->rx_started)
-		pthread_join(t->rx_thr, NULL);
+	/* Our dialers first, then the listener, then the socket: closing a
+	 * socket whose endpoints are still negotiating is where nng 1.5
+	 * has been seen to stall. */
 	pthread_rwlock_wrlock(&t->plock);
 	peer **ps = t->peers;
 	size_t n = t->npeers;
@@ -835,6 +859,15 @@ ls_transport_destroy(ls_transport *t)
 	for (size_t i = 0; i < n; i++)
 		peer_free(ps[i]);
 	free(ps);
+	if (t->listening)
+		nng_listener_close(t->listener);
+	/* No receive may be pending when the socket closes: nng 1.5 has
+	 * been seen to stall in nng_close() otherwise.  The receive thread
+	 * polls with a short timeout and leaves. */
+	atomic_store(&t->rx_stop, 1);
+	if (t->rx_started)
+		pthread_join(t->rx_thr, NULL);
+	nng_close(t->pull);
 	pthread_rwlock_destroy(&t->plock);
 	pthread_mutex_destroy(&t->tick_mu);
 	pthread_cond_destroy(&t->tick_cv);
