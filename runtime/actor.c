@@ -510,10 +510,14 @@ enqueue(ls_runtime *rt, ls_ref to, ls_msg *m, int sys)
 		    memory_order_relaxed);
 		return LS_EAGAIN;
 	}
-	ls__mq_push(sys ? &a->sys : &a->user, m);
+	/* Count first, push second: the consumer may pop the message the
+	 * moment it is linked, and its count must already be there, or the
+	 * consumer's subtraction could wrap `pending` and break the rule that
+	 * exactly the 0 -> 1 sender schedules (two activations at once). */
 	if (sys)
 		atomic_fetch_add(&a->sys_pending, 1);
 	uint32_t prev = atomic_fetch_add(&a->pending, 1);
+	ls__mq_push(sys ? &a->sys : &a->user, m);
 	if (prev == 0 ||
 	    (sys && atomic_load(&a->parked) == 1 &&
 	        atomic_exchange(&a->parked, 0) == 1))

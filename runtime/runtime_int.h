@@ -10,7 +10,9 @@
  *                                                  (or it was woken from
  *                                                   parking, see below)
  *
- * A sender that moves pending from 0 to 1 schedules the actor.  A worker runs
+ * A sender counts its message in pending before linking it into a lane (so
+ * pending >= messages queued + popped-but-not-yet-subtracted, always), and
+ * the sender that moves pending from 0 to 1 schedules the actor.  A worker runs
  * up to `batch` messages, subtracts what it consumed and requeues the actor
  * if anything is left, so no two workers ever run one actor.
  *
