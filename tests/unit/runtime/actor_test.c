@@ -38,8 +38,24 @@ typedef struct checker {
 	uint32_t next[MAX_PRODUCERS];
 } checker;
 
+static _Atomic int in_receive;
+static _Atomic int64_t concurrent_activations;
+
+static int checker_receive_one(ls_ctx *ctx, void *state, ls_msg *m);
+
+/* Counts any overlap of two activations of one actor (never allowed). */
 static int
 checker_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	if (atomic_exchange(&in_receive, 1) != 0)
+		atomic_fetch_add(&concurrent_activations, 1);
+	int rv = checker_receive_one(ctx, state, m);
+	atomic_store(&in_receive, 0);
+	return rv;
+}
+
+static int
+checker_receive_one(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	checker *c = state;
 	(void)ctx;
@@ -111,6 +127,7 @@ producer_thread(void *p)
 static void
 reset_counters(void)
 {
+	atomic_store(&concurrent_activations, 0);
 	atomic_store(&recv_total, 0);
 	atomic_store(&order_errors, 0);
 	atomic_store(&dup_or_gap, 0);
@@ -146,6 +163,7 @@ test_many_producers_order_no_loss(void **unused)
 	    NP * PER);
 	assert_int_equal(atomic_load(&order_errors), 0);
 	assert_int_equal(atomic_load(&dup_or_gap), 0);
+	assert_int_equal(atomic_load(&concurrent_activations), 0);
 	ls_runtime_stats st;
 	ls_runtime_stats_get(rt, &st);
 	assert_true(st.received >= (uint64_t)NP * PER);
@@ -256,6 +274,7 @@ test_actor_producers_backpressure(void **unused)
 	    NP * PER);
 	assert_int_equal(atomic_load(&order_errors), 0);
 	assert_int_equal(atomic_load(&dup_or_gap), 0);
+	assert_int_equal(atomic_load(&concurrent_activations), 0);
 	ls_runtime_destroy(rt);
 }
 
@@ -296,6 +315,7 @@ test_writable_wakes_refused_sender(void **unused)
 	assert_true(atomic_load(&writable_seen) > 0);
 	assert_int_equal(atomic_load(&order_errors), 0);
 	assert_int_equal(atomic_load(&dup_or_gap), 0);
+	assert_int_equal(atomic_load(&concurrent_activations), 0);
 	ls_runtime_destroy(rt);
 }
 
