@@ -218,7 +218,7 @@ pactor_pump(ls_ctx *ctx, pactor *p)
 		}
 		p->next++;
 		/* yield the worker now and then: resume through GO */
-		if (p->next % 1000 == 0 && p->next < p->count) {
+		if (p->next % 256 == 0 && p->next < p->count) {
 			ls_ctx_tell(ctx, ls_self(ctx), MSG_GO, NULL, 0);
 			return;
 		}
@@ -262,6 +262,38 @@ test_actor_producers_backpressure(void **unused)
 	assert_int_equal(ls_runtime_create(&o, &rt), 0);
 	ls_spawn_opts so = { .mailbox_cap = 32 };
 	assert_int_equal(ls_spawn(rt, &checker_beh, &so, &r), 0);
+	for (uint32_t i = 0; i < NP; i++) {
+		pactor_arg a = { r, i, PER };
+		ls_spawn_opts po = { .arg = &a, .arg_size = sizeof(a) };
+		ls_ref p;
+		assert_int_equal(ls_spawn(rt, &pactor_beh, &po, &p), 0);
+		assert_int_equal(ls_tell(rt, p, MSG_GO, NULL, 0), 0);
+	}
+	assert_int_equal(wait_at_least(&producers_done, NP, DEADLINE_MS), NP);
+	assert_int_equal(wait_at_least(&recv_total, NP * PER, DEADLINE_MS),
+	    NP * PER);
+	assert_int_equal(atomic_load(&order_errors), 0);
+	assert_int_equal(atomic_load(&dup_or_gap), 0);
+	assert_int_equal(atomic_load(&concurrent_activations), 0);
+	ls_runtime_destroy(rt);
+}
+
+/* Many actor senders bursting into one default-sized mailbox, as in the
+ * fan-in benchmark: every message once, in order, and never two
+ * activations of the receiver at once (a counting race once allowed it). */
+static void
+test_fan_in_stress(void **unused)
+{
+	(void)unused;
+	ls_runtime_opts o = { .workers = 2 };
+	ls_runtime *rt;
+	ls_ref r;
+	enum { NP = 16, PER = 50000 };
+
+	reset_counters();
+	atomic_store(&producers_done, 0);
+	assert_int_equal(ls_runtime_create(&o, &rt), 0);
+	assert_int_equal(ls_spawn(rt, &checker_beh, NULL, &r), 0);
 	for (uint32_t i = 0; i < NP; i++) {
 		pactor_arg a = { r, i, PER };
 		ls_spawn_opts po = { .arg = &a, .arg_size = sizeof(a) };
@@ -685,6 +717,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_producers_order_no_loss),
 		cmocka_unit_test(test_actor_producers_backpressure),
+		cmocka_unit_test(test_fan_in_stress),
 		cmocka_unit_test(test_writable_wakes_refused_sender),
 		cmocka_unit_test(test_full_mailbox_refuses),
 		cmocka_unit_test(test_ping_pong_and_names),
