@@ -92,7 +92,8 @@ void ls_transport_destroy(ls_transport *t);
 const char *ls_transport_url(const ls_transport *t);
 
 /* Add peer `node_id` reachable at `url` and start dialing it (nng keeps
- * reconnecting in the background).  LS_EEXIST if known, LS_EINVAL for a bad
+ * reconnecting in the background).  Both nodes must add each other: data
+ * leaves only once the peer has answered our hello.  LS_EEXIST if known, LS_EINVAL for a bad
  * id (0 or our own) or URL, LS_ENOTSUP for tls+tcp://, LS_EIO, LS_ENOMEM. */
 int ls_transport_peer_add(ls_transport *t, uint64_t node_id, const char *url);
 
