@@ -174,6 +174,21 @@ ls_bench_print(const char *name, const char *fmt, ...)
 	fflush(stdout);
 }
 
+_Noreturn void
+ls_bench_abandon(const char *bench, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "FAIL %s: ", bench);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (gave up waiting; exiting without cleanup)\n", stderr);
+	fflush(stderr);
+	_Exit(1);
+}
+
 int
 ls_bench_fail(const char *bench, const char *fmt, ...)
 {

@@ -71,4 +71,10 @@ void ls_bench_print(const char *name, const char *fmt, ...)
 int ls_bench_fail(const char *bench, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A run timed out: messages were lost and the runtime may be in a state
+ * where ls_runtime_destroy would wait forever.  Report like ls_bench_fail
+ * and end the process at once with status 1, without cleaning up. */
+_Noreturn void ls_bench_abandon(const char *bench, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif /* LS_BENCH_H */

@@ -116,6 +116,10 @@ run_once(uint64_t n, double *rate)
 	if (rv == 0)
 		rv = ls_bench_latch_wait(&sh.done, 60000);
 	int64_t t1 = ls_clock_ns();
+	if (rv == LS_ETIMEDOUT)
+		ls_bench_abandon("ping-pong", "%llu of %llu hops after 60 s",
+		                 (unsigned long long)(sh.hops[0] + sh.hops[1]),
+		                 (unsigned long long)(2 * n));
 	ls_runtime_destroy(rt);
 	ls_bench_latch_destroy(&sh.done);
 

@@ -253,6 +253,8 @@ pipeline_once(uint64_t n, unsigned parts, uint64_t expect_results, double *rate)
 	if (rv == 0)
 		rv = ls_pipeline_wait(pl, 120000);
 	int64_t t1 = ls_clock_ns();
+	if (rv == LS_ETIMEDOUT)
+		ls_bench_abandon(name, "not finished after 120 s");
 
 	ls_pipeline_node_stats st[8];
 	size_t ns = rv == 0 || pl != NULL ? ls_pipeline_stats(pl, st, 8) : 0;

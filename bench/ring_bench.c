@@ -125,6 +125,8 @@ run_once(const char *name, uint32_t tokens, uint64_t hops, double *rate)
 	if (rv == 0)
 		rv = ls_bench_latch_wait(&sh->done, 60000);
 	int64_t t1 = ls_clock_ns();
+	if (rv == LS_ETIMEDOUT)
+		ls_bench_abandon(name, "tokens still travelling after 60 s");
 	ls_runtime_destroy(rt);
 	ls_bench_latch_destroy(&sh->done);
 

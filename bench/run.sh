@@ -12,6 +12,7 @@
 #                       (e.g. 0.01 for a quick sanity run under valgrind)
 #   LS_BENCH_WORKERS=N  scheduler threads (default: one per core)
 #   LS_BENCH_WRAPPER=.. a command to run each program under (valgrind ...)
+#   LS_BENCH_TIMEOUT=S  kill a program that runs longer (default 300 s)
 #
 # Every program also checks that nothing was lost (each message, actor and
 # event is counted); the script exits non-zero if any check failed.
@@ -36,6 +37,13 @@ case $load in
 *) echo "# note: the machine is busy; figures will be low and noisy" >&2 ;;
 esac
 
+# A runtime bug must not hang `make bench`: no program runs longer than
+# this (normally each takes 2-20 s; more under a wrapper such as valgrind).
+guard=
+if command -v timeout >/dev/null 2>&1; then
+	guard="timeout -k 10 ${LS_BENCH_TIMEOUT:-300}"
+fi
+
 status=0
 start=$(date +%s)
 for n in $names; do
@@ -46,7 +54,7 @@ for n in $names; do
 		continue
 	fi
 	# shellcheck disable=SC2086 # the wrapper is a command line
-	if ! ${LS_BENCH_WRAPPER:-} "$prog"; then
+	if ! $guard ${LS_BENCH_WRAPPER:-} "$prog"; then
 		echo "FAIL $n: exited with an error (see above)" >&2
 		status=1
 	fi

@@ -149,6 +149,11 @@ spawn_exit_once(uint64_t n, double *rate)
 	if (rv == 0)
 		rv = ls_runtime_wait_idle(rt, 60000);
 	int64_t t1 = ls_clock_ns();
+	if (rv == LS_ETIMEDOUT)
+		ls_bench_abandon("spawn+exit",
+		                 "%llu of %llu children stopped after 60 s",
+		                 (unsigned long long)atomic_load(&sh.stopped),
+		                 (unsigned long long)n);
 	ls_runtime_stats st;
 	ls_runtime_stats_get(rt, &st);
 	ls_runtime_destroy(rt);
