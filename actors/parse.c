@@ -1173,7 +1173,7 @@ json_string(pctx *c, const char *s, size_t n, size_t *pi, ls_str *out)
 			j += 2;
 			continue;
 		}
-		unsigned cp, lo;
+		unsigned cp = 0xFFFD, lo = 0;
 		(void)hex4(s, i, j + 2, &cp); /* validated above */
 		j += 6;
 		if (cp >= 0xD800 && cp <= 0xDBFF) {

@@ -943,7 +943,7 @@ static void
 test_out_of_memory(void **unused)
 {
 	(void)unused;
-	size_t len;
+	size_t len = 0;
 	char *text = read_file(LS_SOURCE_ROOT "/examples/quickstart.yaml",
 	    &len);
 	char *bad = read_file(LS_SOURCE_ROOT
