@@ -313,15 +313,59 @@ find_peer(ls_transport *t, uint64_t id)
 	return NULL;
 }
 
+/* Pipe events may run on nng's reaper thread after nng_close() returned, so
+ * the callback finds its peer through a process-wide registry keyed by
+ * socket id; a peer leaves it before its socket closes. */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static peer **reg;
+static size_t reg_n, reg_cap;
+
+static int
+reg_add(peer *p)
+{
+	pthread_mutex_lock(&reg_mu);
+	if (reg_n == reg_cap) {
+		size_t nc = reg_cap ? 2 * reg_cap : 16;
+		peer **nr = realloc(reg, nc * sizeof(*nr));
+		if (nr == NULL) {
+			pthread_mutex_unlock(&reg_mu);
+			return -1;
+		}
+		reg = nr;
+		reg_cap = nc;
+	}
+	reg[reg_n++] = p;
+	pthread_mutex_unlock(&reg_mu);
+	return 0;
+}
+
+static void
+reg_remove(peer *p)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (size_t i = 0; i < reg_n; i++) {
+		if (reg[i] == p) {
+			reg[i] = reg[--reg_n];
+			break;
+		}
+	}
+	if (reg_n == 0) {
+		free(reg);
+		reg = NULL;
+		reg_cap = 0;
+	}
+	pthread_mutex_unlock(&reg_mu);
+}
+
 static void
 pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-	ls_transport *t = arg;
-	nng_socket s = nng_pipe_socket(pipe);
-	pthread_rwlock_rdlock(&t->plock);
-	for (size_t i = 0; i < t->npeers; i++) {
-		peer *p = t->peers[i];
-		if (nng_socket_id(p->sock) != nng_socket_id(s))
+	(void)arg;
+	int sid = nng_socket_id(nng_pipe_socket(pipe));
+	pthread_mutex_lock(&reg_mu);
+	for (size_t i = 0; i < reg_n; i++) {
+		peer *p = reg[i];
+		if (nng_socket_id(p->sock) != sid)
 			continue;
 		if (ev == NNG_PIPE_EV_ADD_POST) {
 			atomic_store(&p->restarted, 1);
@@ -331,7 +375,7 @@ pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		}
 		break;
 	}
-	pthread_rwlock_unlock(&t->plock);
+	pthread_mutex_unlock(&reg_mu);
 }
 
 static void
@@ -339,6 +383,7 @@ peer_free(peer *p)
 {
 	if (p == NULL)
 		return;
+	reg_remove(p);
 	nng_close(p->sock);
 	pthread_mutex_destroy(&p->mu);
 	free(p->url);
@@ -382,8 +427,12 @@ ls_transport_peer_add(ls_transport *t, uint64_t node_id, const char *url)
 	                   (int)t->cfg.window_frames + 4);
 	nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 10);
 	nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 250);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, t);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, pipe_cb, t);
+	if (reg_add(p) != 0) {
+		peer_free(p);
+		return LS_ENOMEM;
+	}
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, NULL);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, pipe_cb, NULL);
 
 	pthread_rwlock_wrlock(&t->plock);
 	if (find_peer(t, node_id) != NULL) {
@@ -727,6 +776,87 @@ tick_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* nng 1.5.2 has been seen to wait forever in nng_close() of the pull socket
+ * for a pipe that never finishes tearing down.  The pull socket holds no
+ * pointer into the transport, so it is closed on a helper thread with a
+ * bounded wait; a close still stuck after CLOSE_WAIT_S is left behind and
+ * counted (ls_transport_abandoned_closes). */
+#define CLOSE_WAIT_S 5
+
+static _Atomic uint64_t abandoned_closes;
+
+typedef struct closer {
+	nng_socket s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, detached;
+} closer;
+
+static void
+closer_free(closer *c)
+{
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+static void *
+closer_main(void *arg)
+{
+	closer *c = arg;
+	nng_close(c->s);
+	pthread_mutex_lock(&c->mu);
+	c->done = 1;
+	pthread_cond_signal(&c->cv);
+	int det = c->detached;
+	pthread_mutex_unlock(&c->mu);
+	if (det)
+		closer_free(c);
+	return NULL;
+}
+
+static void
+close_bounded(nng_socket s)
+{
+	closer *c = calloc(1, sizeof(*c));
+	pthread_t th;
+	if (c == NULL) {
+		nng_close(s);
+		return;
+	}
+	c->s = s;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&th, NULL, closer_main, c) != 0) {
+		closer_free(c);
+		nng_close(s);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += CLOSE_WAIT_S;
+	pthread_mutex_lock(&c->mu);
+	while (!c->done &&
+	       pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT)
+		;
+	if (c->done) {
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(th, NULL);
+		closer_free(c);
+		return;
+	}
+	c->detached = 1;
+	pthread_mutex_unlock(&c->mu);
+	pthread_detach(th);
+	atomic_fetch_add(&abandoned_closes, 1);
+}
+
+uint64_t
+ls_transport_abandoned_closes(void)
+{
+	return atomic_load(&abandoned_closes);
+}
+
 static uint64_t
 new_incarnation(const ls_transport *t)
 {
@@ -867,7 +997,7 @@ ls_transport_destroy(ls_transport *t)
 	atomic_store(&t->rx_stop, 1);
 	if (t->rx_started)
 		pthread_join(t->rx_thr, NULL);
-	nng_close(t->pull);
+	close_bounded(t->pull);
 	pthread_rwlock_destroy(&t->plock);
 	pthread_mutex_destroy(&t->tick_mu);
 	pthread_cond_destroy(&t->tick_cv);

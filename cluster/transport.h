@@ -87,6 +87,11 @@ int ls_transport_create(const ls_transport_config *cfg, ls_transport **out);
  * for a running callback to return. */
 void ls_transport_destroy(ls_transport *t);
 
+/* Number of listening sockets whose nng_close() had not returned after 5 s
+ * and were left closing on a helper thread (an nng 1.5 stall); while it is
+ * non-zero, nng_fini() may block.  Any thread. */
+uint64_t ls_transport_abandoned_closes(void);
+
 /* The URL actually bound (the real port when 0 was asked); owned by t, valid
  * until ls_transport_destroy(). */
 const char *ls_transport_url(const ls_transport *t);
