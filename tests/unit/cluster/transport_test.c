@@ -195,6 +195,19 @@ wait_connected(ls_transport *t, uint64_t peer)
 	return 0;
 }
 
+/* Tear down: every transport drops its peers first, so that no connection
+ * into a listening socket is left when it closes (the case where nng 1.5.2
+ * has been seen to stall in nng_close()). */
+static void
+teardown(ls_transport **ts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t id = 1; id < MAXN; id++)
+			(void)ls_transport_peer_remove(ts[i], id);
+	for (size_t i = 0; i < n; i++)
+		ls_transport_destroy(ts[i]);
+}
+
 /* ---- tests ---- */
 
 static void
@@ -293,10 +306,9 @@ run_mesh(const char *urls[3])
 		assert_int_equal(st.malformed, 0);
 		assert_int_equal(st.refused, 0);
 	}
-	for (int i = 0; i < N; i++) {
-		ls_transport_destroy(t[i]);
+	teardown(t, N);
+	for (int i = 0; i < N; i++)
 		coll_fini(&c[i]);
-	}
 }
 
 static void
@@ -357,8 +369,8 @@ test_million(void **state)
 	assert_int_equal(cb.order_errors, 0);
 	assert_int_equal(cb.payload_errors, 0);
 	assert_int_equal(st.envs_recv, n);
-	ls_transport_destroy(a);
-	ls_transport_destroy(b);
+	ls_transport *ab[2] = {a, b};
+	teardown(ab, 2);
 	coll_fini(&ca);
 	coll_fini(&cb);
 }
@@ -445,8 +457,8 @@ test_slow_receiver(void **state)
 	assert_int_equal(get_count(&cb, 1), accepted + 500);
 	assert_int_equal(cb.order_errors, 0);
 	assert_int_equal(cb.payload_errors, 0);
-	ls_transport_destroy(a);
-	ls_transport_destroy(b);
+	ls_transport *ab[2] = {a, b};
+	teardown(ab, 2);
 	coll_fini(&ca);
 	coll_fini(&cb);
 }
@@ -563,8 +575,8 @@ test_malformed(void **state)
 	assert_int_equal(cb.payload_errors, 0);
 	assert_int_equal(cb.bad_from, 0);
 	assert_int_equal(stat_malformed(b), expect);
-	ls_transport_destroy(a);
-	ls_transport_destroy(b);
+	ls_transport *ab[2] = {a, b};
+	teardown(ab, 2);
 	coll_fini(&ca);
 	coll_fini(&cb);
 }
@@ -647,8 +659,8 @@ test_reconnect(void **state)
 	ls_transport_flush(b2);
 	assert_true(wait_count(&ca, 2, 100));
 	assert_int_equal(ca.order_errors, 0);
-	ls_transport_destroy(a);
-	ls_transport_destroy(b2);
+	ls_transport *ab[2] = {a, b2};
+	teardown(ab, 2);
 	coll_fini(&ca);
 	coll_fini(&cb2);
 }
