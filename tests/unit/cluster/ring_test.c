@@ -889,76 +889,9 @@ test_scale_1000_over_100(void **state)
  * leaks.  The hook replaces malloc and friends in this executable; under
  * sanitizers or valgrind (their allocators win) the test skips.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define LS_NO_MALLOC_HOOK 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define LS_NO_MALLOC_HOOK 1
-#endif
-#endif
+#include "../alloc_fail.h"
 
-#if !defined(LS_NO_MALLOC_HOOK) && defined(__GLIBC__)
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static long fail_after = -1; /* < 0: never fail */
-static long live;            /* allocations not yet freed */
-
-static int
-should_fail(void)
-{
-	if (fail_after < 0)
-		return 0;
-	if (fail_after == 0)
-		return 1;
-	fail_after--;
-	return 0;
-}
-
-void *malloc(size_t n);
-void *calloc(size_t n, size_t m);
-void *realloc(void *p, size_t n);
-void free(void *p);
-
-void *
-malloc(size_t n)
-{
-	void *p = should_fail() ? NULL : __libc_malloc(n);
-	live += p != NULL;
-	return p;
-}
-
-void *
-calloc(size_t n, size_t m)
-{
-	void *p = should_fail() ? NULL : __libc_calloc(n, m);
-	live += p != NULL;
-	return p;
-}
-
-void *
-realloc(void *p, size_t n)
-{
-	void *q;
-
-	if (should_fail())
-		return NULL;
-	q = __libc_realloc(p, n);
-	if (p == NULL && q != NULL)
-		live++;
-	else if (p != NULL && n == 0 && q == NULL)
-		live--;
-	return q;
-}
-
-void
-free(void *p)
-{
-	live -= p != NULL;
-	__libc_free(p);
-}
+#if defined(LS_HAVE_MALLOC_HOOK)
 
 /* One scenario under a failure budget: build a ring, place, rebalance after
  * a join, diff.  Returns the first error or LS_OK. */
