@@ -56,11 +56,12 @@ test-asan: deps
 
 valgrind: build
 	@sh tools/deps.sh valgrind
-	@rm -f $(BUILD)/meson-logs/testlog.json
+	@rm -f $(BUILD)/meson-logs/testlog-valgrind.json
 	@$(MESON_TEST) -C $(BUILD) --no-rebuild --suite runtime --suite schemas --suite topology --suite actors \
 	  --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect' \
 	  --timeout-multiplier 10 >$(BUILD)/valgrind-output.txt 2>&1; \
-	  tail -n 40 $(BUILD)/valgrind-output.txt; python3 tools/test-summary.py $(BUILD)
+	  tail -n 40 $(BUILD)/valgrind-output.txt | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): '; \
+	  python3 tools/test-summary.py $(BUILD) testlog-valgrind
 
 bench: deps
 	@test -f $(BUILD_BENCH)/build.ninja || meson setup $(BUILD_BENCH) --buildtype=release -Dtests=false

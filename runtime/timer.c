@@ -245,6 +245,14 @@ timer_main(void *arg)
 					 * start timers (restart backoff) */
 					uint64_t id = t->id;
 					tmr copy = *t;
+					if (copy.interval == 0) {
+						/* a one-shot is gone before
+						 * it fires: cancelling it once
+						 * its message is out fails */
+						id_remove(tw, t);
+						tw->count--;
+						free(t);
+					}
 					pthread_mutex_unlock(&tw->lock);
 					int gone;
 					fire(rt, &copy, &gone);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the plain test summary line from meson's testlog.json.
 
-Usage: test-summary.py BUILD_DIR
+Usage: test-summary.py BUILD_DIR [LOGNAME]   (LOGNAME: testlog, testlog-valgrind)
 Prints failing tests' names, then "N passed, N failed[, N skipped]" as the
 last line; exits 1 when anything failed or no test ran.
 """
@@ -9,7 +9,8 @@ import json
 import os
 import sys
 
-path = os.path.join(sys.argv[1], "meson-logs", "testlog.json")
+log = sys.argv[2] if len(sys.argv) > 2 else "testlog"
+path = os.path.join(sys.argv[1], "meson-logs", log + ".json")
 passed = failed = skipped = 0
 bad = []
 try:
