@@ -401,12 +401,19 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 	}
 	a->inited = 1;
 
+	if (a->name == NULL) {
+		/* Unnamed: nothing to register, no lock (spawn is hot). */
+		atomic_fetch_add(&rt->n_alive, 1);
+		atomic_store(&a->status, LS__A_LIVE);
+		goto spawned;
+	}
 	pthread_mutex_lock(&rt->reg_lock);
 	if (a->name != NULL) {
 		int old = name_find(rt, a->name);
 		if (old >= 0 && !ls_alive(rt, rt->names[old].ref)) {
 			/* take over the name of an actor that is stopping */
 			rt->names[old].ref = self;
+			atomic_fetch_add(&rt->n_alive, 1);
 			atomic_store(&a->status, LS__A_LIVE);
 			pthread_mutex_unlock(&rt->reg_lock);
 			goto spawned;
@@ -450,11 +457,11 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 		rt->names[rt->names_len].ref = self;
 		rt->names_len++;
 	}
+	atomic_fetch_add(&rt->n_alive, 1);
 	atomic_store(&a->status, LS__A_LIVE);
 	pthread_mutex_unlock(&rt->reg_lock);
 spawned:
 	atomic_fetch_add(&rt->n_spawned, 1);
-	atomic_fetch_add(&rt->n_alive, 1);
 	if (out != NULL)
 		*out = self;
 	return 0;
