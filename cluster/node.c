@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cluster/coord.h"
@@ -27,6 +26,7 @@
 #include "cluster/ring.h"
 #include "runtime/actor.h"
 #include "runtime/err.h"
+#include "runtime/fs.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
@@ -912,26 +912,6 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 
 /* ---- start / stop ---- */
 
-static int
-mkdir_p(const char *path)
-{
-	char buf[1024];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] == '/' || buf[i] == '\0') {
-			char c = buf[i];
-			buf[i] = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-				return -1;
-			buf[i] = c;
-		}
-	}
-	return 0;
-}
-
 /* DATA_DIR/node.conf keeps the node's identity across restarts. */
 static int
 check_identity(ls_node *n, char *err, size_t errlen)
@@ -1025,7 +1005,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	n->dead_ns = (cfg->dead_ms > 0 ? cfg->dead_ms : 1000) * 1000000;
 	n->replicas = cfg->replicas > 0 ? cfg->replicas : 2;
 
-	if (mkdir_p(n->data_dir) != 0) {
+	if (ls_mkdir_p(n->data_dir) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", n->data_dir,
 		    strerror(errno));
 		rv = LS_EIO;

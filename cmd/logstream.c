@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "cluster/http.h"
 #include "cluster/node.h"
 #include "runtime/actor.h"
+#include "runtime/fs.h"
 #include "runtime/log.h"
 #include "topology/plan.h"
 #include "topology/topology.h"
@@ -184,26 +184,6 @@ parse_num(const char *opt, const char *v, double *out)
 	return 0;
 }
 
-static int
-mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] == '/' || buf[i] == '\0') {
-			char c = buf[i];
-			buf[i] = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-				return -1;
-			buf[i] = c;
-		}
-	}
-	return 0;
-}
-
 static void
 print_stats(ls_pipeline *pl, FILE *f, const char *prefix, double secs)
 {
@@ -299,7 +279,7 @@ cmd_run(int argc, char **argv)
 		usage_run(stderr);
 		return 2;
 	}
-	if (data_dir != NULL && mkdirs(data_dir) != 0) {
+	if (data_dir != NULL && ls_mkdir_p(data_dir) != 0) {
 		fprintf(stderr, "logstream run: cannot create %s: %s\n",
 		    data_dir, strerror(errno));
 		return 1;
