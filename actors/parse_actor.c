@@ -19,6 +19,7 @@
 typedef struct stage {
 	const ls_stage_cfg *cfg;
 	ls_outq q;
+	ls_gate gate;
 	uint32_t eos;
 	/* parse */
 	ls_parser parser;
@@ -69,6 +70,7 @@ stage_stop(ls_ctx *ctx, void *state)
 {
 	stage *s = state;
 	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
+	ls_gate_fini(&s->gate);
 }
 
 static void
@@ -146,7 +148,7 @@ receive(ls_ctx *ctx, stage *s, ls_msg *m, int is_parse)
 		return 0;
 	case LS_MSG_EOS:
 		if (++s->eos == s->cfg->n_upstream)
-			ls_stage_emit_eos(ctx, s->cfg, &s->q);
+			ls_stage_emit_eos(ctx, s->cfg, &s->q, s->gate.eos_max);
 		return 0;
 	default:
 		return 0;
@@ -154,15 +156,33 @@ receive(ls_ctx *ctx, stage *s, ls_msg *m, int is_parse)
 }
 
 static int
+parse_handle(ls_ctx *ctx, void *st, ls_msg *m)
+{
+	return receive(ctx, st, m, 1);
+}
+
+static int
+filter_handle(ls_ctx *ctx, void *st, ls_msg *m)
+{
+	return receive(ctx, st, m, 0);
+}
+
+/* parse and filter keep no state between batches: their checkpoints are
+ * empty (the gate still aligns barriers and passes them on). */
+static int
 parse_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
-	return receive(ctx, state, m, 1);
+	stage *s = state;
+	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, parse_handle,
+	    NULL, s);
 }
 
 static int
 filter_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
-	return receive(ctx, state, m, 0);
+	stage *s = state;
+	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, filter_handle,
+	    NULL, s);
 }
 
 const ls_behaviour ls_parse_behaviour = {

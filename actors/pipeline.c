@@ -22,6 +22,8 @@ typedef struct node_ctr {
 
 struct ls_pipeline {
 	ls_runtime *rt;
+	ls_pipeline_opts opts;
+	uint8_t *local;       /* one per plan actor: runs here */
 	const ls_plan *plan;
 	const ls_topology *topo;
 	size_t nactors;
@@ -179,22 +181,71 @@ ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
 }
 
 static void
-eos_to(ls_ctx *ctx, ls_outq *q, const ls_stage_out *out)
+marker_to(ls_ctx *ctx, ls_outq *q, const ls_stage_out *out, uint32_t type,
+    uint64_t val)
 {
 	for (uint32_t p = 0; p < out->nparts; p++) {
-		ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_EOS, 0);
-		if (m != NULL)
-			ls_outq_send(ctx, q, out->refs[p], m);
+		ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), type, sizeof(val));
+		if (m == NULL)
+			continue;
+		memcpy(ls_msg_data(m), &val, sizeof(val));
+		ls_outq_send(ctx, q, out->refs[p], m);
 	}
 }
 
-void
-ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
+static void
+marker(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, uint32_t type,
+    uint64_t val)
 {
 	for (uint32_t o = 0; o < cfg->nouts; o++)
-		eos_to(ctx, q, &cfg->outs[o]);
+		marker_to(ctx, q, &cfg->outs[o], type, val);
 	if (cfg->dlq != NULL)
-		eos_to(ctx, q, cfg->dlq);
+		marker_to(ctx, q, cfg->dlq, type, val);
+}
+
+void
+ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    uint64_t ckpt)
+{
+	marker(ctx, cfg, q, LS_MSG_EOS, ckpt);
+}
+
+void
+ls_stage_emit_barrier(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    uint64_t ckpt)
+{
+	marker(ctx, cfg, q, LS_MSG_BARRIER, ckpt);
+}
+
+/* ---- checkpoint hooks ---- */
+
+int
+ls_stage_ckpt_on(const ls_stage_cfg *cfg)
+{
+	return cfg->pl->opts.checkpoint_ms > 0;
+}
+
+void
+ls_stage_ckpt_save(const ls_stage_cfg *cfg, uint64_t ckpt, int final,
+    uint8_t *buf, size_t len)
+{
+	const ls_pipeline_opts *o = &cfg->pl->opts;
+	if (o->ckpt_save == NULL) {
+		free(buf);
+		return;
+	}
+	o->ckpt_save(o->arg, cfg->actor_index, ckpt, final, buf, len);
+}
+
+int
+ls_stage_ckpt_load(const ls_stage_cfg *cfg, uint8_t **buf, size_t *len)
+{
+	const ls_pipeline_opts *o = &cfg->pl->opts;
+	*buf = NULL;
+	*len = 0;
+	if (o->ckpt_load == NULL)
+		return LS_ENOENT;
+	return o->ckpt_load(o->arg, cfg->actor_index, buf, len);
 }
 
 /* Shared by both dead-letter kinds: count, then send or log. */
@@ -366,6 +417,7 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return LS_ENOMEM;
 	p->rt = rt;
+	p->opts = *opts;
 	p->plan = plan;
 	p->topo = topo;
 	p->nactors = ls_plan_actor_count(plan);
@@ -378,9 +430,12 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	/* output tables: one per (actor, edge) */
 	size_t nedges = ls_plan_edge_count(plan);
 	p->outs = calloc(p->nactors * (nedges + 1), sizeof(*p->outs));
+	p->local = calloc(p->nactors ? p->nactors : 1, 1);
 	if (p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
-	    p->outs == NULL)
+	    p->outs == NULL || p->local == NULL)
 		goto fail;
+	for (size_t i = 0; i < p->nactors; i++)
+		p->local[i] = opts->local == NULL || opts->local(opts->arg, i);
 
 	/* configuration of every actor */
 	size_t next_out = 0;
@@ -400,7 +455,10 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->ctr.dead = &c->dead;
 		cfg->ctr.late = &c->late;
 		cfg->ctr.results = &c->results;
-		if (cfg->node->role == LS_TOPO_SINK && pa->partition == 0)
+		cfg->actor_index = (uint32_t)i;
+		cfg->checkpoint_ms = opts->checkpoint_ms;
+		cfg->ckpt_base = opts->ckpt_base;
+		if (cfg->node->role == LS_TOPO_SINK && p->local[i])
 			p->sinks_total++;
 
 		const ls_plan_edge *edges;
@@ -453,6 +511,16 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	 * every ref an actor is given already names a live actor */
 	for (size_t k = p->nactors; k-- > 0;) {
 		ls_stage_cfg *cfg = &p->cfgs[k];
+		if (!p->local[k]) {
+			rv = opts->spawn_remote(opts->arg, rt, k, &p->refs[k]);
+			if (rv != 0) {
+				set_err(err, errlen, "cannot reach '%s': %s",
+				    ls_plan_actor_at(plan, k)->name,
+				    ls_strerror(rv));
+				goto fail_spawned;
+			}
+			continue;
+		}
 		const ls_behaviour *b = behaviour_for(cfg->node);
 		if (b == NULL) {
 			set_err(err, errlen, "no actor for kind '%s' of '%s'",
@@ -470,7 +538,7 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	}
 	/* go: sources start producing */
 	for (size_t i = 0; i < p->nactors; i++)
-		if (p->cfgs[i].node->role == LS_TOPO_SOURCE)
+		if (p->cfgs[i].node->role == LS_TOPO_SOURCE && p->local[i])
 			ls_tell(rt, p->refs[i], LS_MSG_PUMP, NULL, 0);
 	*out = p;
 	return 0;
@@ -491,7 +559,7 @@ ls_pipeline_drain(ls_pipeline *p)
 	if (atomic_exchange(&p->drained, 1))
 		return;
 	for (size_t i = 0; i < p->nactors; i++) {
-		if (p->cfgs[i].node->role != LS_TOPO_SOURCE)
+		if (p->cfgs[i].node->role != LS_TOPO_SOURCE || !p->local[i])
 			continue;
 		ls_msg *m = ls_msg_new(p->rt, LS_MSG_DRAIN, 0);
 		if (m == NULL)
@@ -505,6 +573,34 @@ ls_pipeline_drain(ls_pipeline *p)
 		if (rv != 0)
 			ls_msg_free(p->rt, m);
 	}
+}
+
+void
+ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt)
+{
+	for (size_t i = 0; i < p->nactors; i++) {
+		if (p->cfgs[i].node->role != LS_TOPO_SINK || !p->local[i])
+			continue;
+		ls_msg *m = ls_msg_new(p->rt, LS_MSG_COMMIT, sizeof(ckpt));
+		if (m == NULL)
+			continue;
+		memcpy(ls_msg_data(m), &ckpt, sizeof(ckpt));
+		/* the output of a completed checkpoint must not be lost to a
+		 * full mailbox: retry */
+		int rv;
+		while ((rv = ls_send(p->rt, p->refs[i], m)) == LS_EAGAIN) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (rv != 0)
+			ls_msg_free(p->rt, m);
+	}
+}
+
+ls_ref
+ls_pipeline_ref(const ls_pipeline *p, size_t i)
+{
+	return i < p->nactors ? p->refs[i] : LS_REF_NONE;
 }
 
 int
@@ -573,6 +669,7 @@ ls_pipeline_free(ls_pipeline *p)
 	free(p->refs);
 	free(p->ctr);
 	free(p->outs);
+	free(p->local);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);

@@ -33,6 +33,30 @@ typedef struct ls_pipeline_opts {
 	ls_metrics *metrics; /* optional: per-stage counters are registered
 	                        here (borrowed, must outlive the pipeline) */
 	int64_t tick_ms;   /* window idle / flush check period; 0 = 200 */
+
+	/* Cluster placement (all NULL: every actor runs here).  local says
+	 * whether plan actor i runs on this runtime; for the others,
+	 * spawn_remote gives a ref that forwards to the real actor (a proxy).
+	 * Only local sources are started and only local sinks are waited
+	 * for. */
+	int (*local)(void *arg, size_t actor);
+	int (*spawn_remote)(void *arg, ls_runtime *rt, size_t actor,
+	    ls_ref *out);
+
+	/* Checkpoints (docs/failure-semantics.md): with checkpoint_ms > 0
+	 * sources put a barrier into their streams every checkpoint_ms, ids
+	 * ckpt_base + 1, + 2, ...; every local actor hands its state for
+	 * each barrier to ckpt_save (blob malloc'd, the hook takes it; final:
+	 * the actor has seen the end of all input).  At start each local
+	 * actor asks ckpt_load for the state to resume from (0 and a
+	 * malloc'd blob, or LS_ENOENT).  Sinks write results only for
+	 * checkpoints that ls_pipeline_commit reported complete. */
+	int64_t checkpoint_ms;
+	uint64_t ckpt_base;
+	void (*ckpt_save)(void *arg, size_t actor, uint64_t ckpt, int final,
+	    uint8_t *blob, size_t len);
+	int (*ckpt_load)(void *arg, size_t actor, uint8_t **blob, size_t *len);
+	void *arg; /* for local, spawn_remote, ckpt_save, ckpt_load */
 } ls_pipeline_opts;
 
 /* Counters of one topology node (summed over its partitions). */
@@ -53,6 +77,13 @@ typedef struct ls_pipeline_node_stats {
 int ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
     const ls_pipeline_opts *opts, ls_pipeline **out, char *err,
     size_t errlen);
+
+/* Checkpoint ckpt completed everywhere: local sinks write the results
+ * they hold for checkpoints <= ckpt.  Any thread. */
+void ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt);
+
+/* Plan actor i's ref on this runtime (the actor, or its proxy). */
+ls_ref ls_pipeline_ref(const ls_pipeline *p, size_t i);
 
 /* Ask every source to end its stream now (graceful: in-flight data is
  * processed and windows flush).  Any thread; idempotent. */

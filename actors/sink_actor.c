@@ -10,10 +10,24 @@
  *   - null: counts only.
  * The output is flushed after every message so results appear live.  When
  * every upstream actor has sent end of stream the sink tells the pipeline.
+ *
+ * With checkpoints on (a cluster), output is transactional: what arrives
+ * between two barriers is formatted into memory, kept with the sink's
+ * checkpoint under the barrier's id, and written only once that checkpoint
+ * completed everywhere (LS_MSG_COMMIT).  A jsonl sink then writes one part
+ * file per checkpoint, PATH.d/p<partition>-<checkpoint id, 16 hex>.jsonl,
+ * created under a temporary name and renamed, so a part written again
+ * after a failover (from the same checkpoint) replaces itself with the
+ * same bytes: the union of the parts is the effectively-once output.
+ * stdout sinks print committed output.  The sink is done when the final
+ * checkpoint is committed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "actors/sinkfmt.h"
 #include "actors/stage.h"
@@ -33,7 +47,221 @@ typedef struct sink {
 	ls_sinkfmt_table tab;
 	char *buf;
 	size_t cap;
+	/* checkpoints */
+	ls_gate gate;
+	int txn;          /* transactional output (checkpoints on) */
+	FILE *out;        /* the real output (stdout) in txn mode */
+	const char *path; /* jsonl path */
+	char *cur;        /* memstream buffer of the open interval */
+	size_t curlen;
+	struct part {
+		uint64_t ckpt;
+		char *data;
+		size_t len;
+	} *parts;          /* closed intervals waiting for their commit */
+	uint32_t nparts, capparts;
+	uint64_t final_ckpt; /* set once the end of input was saved */
+	int done;
 } sink;
+
+static int
+open_interval(sink *s)
+{
+	s->cur = NULL;
+	s->curlen = 0;
+	s->f = open_memstream(&s->cur, &s->curlen);
+	return s->f != NULL ? 0 : LS_ENOMEM;
+}
+
+static int
+part_add(sink *s, uint64_t ckpt, char *data, size_t len)
+{
+	for (uint32_t i = 0; i < s->nparts; i++) {
+		if (s->parts[i].ckpt != ckpt)
+			continue;
+		char *n = realloc(s->parts[i].data, s->parts[i].len + len + 1);
+		if (n == NULL)
+			return LS_ENOMEM;
+		memcpy(n + s->parts[i].len, data, len);
+		s->parts[i].data = n;
+		s->parts[i].len += len;
+		free(data);
+		return 0;
+	}
+	if (s->nparts == s->capparts) {
+		uint32_t nc = s->capparts ? s->capparts * 2 : 8;
+		struct part *n = realloc(s->parts, nc * sizeof(*n));
+		if (n == NULL)
+			return LS_ENOMEM;
+		s->parts = n;
+		s->capparts = nc;
+	}
+	s->parts[s->nparts++] = (struct part){ ckpt, data, len };
+	return 0;
+}
+
+/* Close the open interval under id ckpt (nothing is kept when empty). */
+static int
+close_interval(sink *s, uint64_t ckpt)
+{
+	fclose(s->f);
+	s->f = NULL;
+	int rv = 0;
+	if (s->curlen > 0)
+		rv = part_add(s, ckpt, s->cur, s->curlen);
+	else
+		free(s->cur);
+	if (rv != 0)
+		free(s->cur);
+	if (open_interval(s) != 0 && rv == 0)
+		rv = LS_ENOMEM;
+	return rv;
+}
+
+/* State: u8 version 1, u64 final_ckpt, u32 n, n x { u64 ckpt, u32 len,
+ * bytes } (little endian). */
+static void
+put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int
+sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
+{
+	sink *s = state;
+	if (s->gate.ended >= s->cfg->n_upstream && ckpt == s->gate.eos_max)
+		s->final_ckpt = ckpt; /* the final checkpoint */
+	int rv = close_interval(s, ckpt);
+	if (rv != 0)
+		return rv;
+	size_t n = 13;
+	for (uint32_t i = 0; i < s->nparts; i++)
+		n += 12 + s->parts[i].len;
+	uint8_t *b = malloc(n), *p = b;
+	if (b == NULL)
+		return LS_ENOMEM;
+	*p = 1;
+	put_le(p + 1, s->final_ckpt, 8);
+	put_le(p + 9, s->nparts, 4);
+	p += 13;
+	for (uint32_t i = 0; i < s->nparts; i++) {
+		put_le(p, s->parts[i].ckpt, 8);
+		put_le(p + 8, s->parts[i].len, 4);
+		memcpy(p + 12, s->parts[i].data, s->parts[i].len);
+		p += 12 + s->parts[i].len;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int
+sink_restore(sink *s)
+{
+	uint8_t *b;
+	size_t len;
+	if (ls_stage_ckpt_load(s->cfg, &b, &len) != 0)
+		return 0;
+	int rv = LS_ECORRUPT;
+	if (len < 13 || b[0] != 1)
+		goto out;
+	s->final_ckpt = get_le(b + 1, 8);
+	uint32_t n = (uint32_t)get_le(b + 9, 4);
+	size_t off = 13;
+	for (uint32_t i = 0; i < n; i++) {
+		if (len - off < 12)
+			goto out;
+		uint64_t ck = get_le(b + off, 8);
+		size_t l = (size_t)get_le(b + off + 8, 4);
+		off += 12;
+		if (len - off < l)
+			goto out;
+		char *d = malloc(l ? l : 1);
+		if (d == NULL || part_add(s, ck, d, l) != 0) {
+			free(d);
+			rv = LS_ENOMEM;
+			goto out;
+		}
+		memcpy(d, b + off, l);
+		off += l;
+	}
+	rv = off == len ? 0 : LS_ECORRUPT;
+out:
+	free(b);
+	return rv;
+}
+
+/* Write one committed part; 0 or an error (logged). */
+static int
+write_part(sink *s, const struct part *pt)
+{
+	if (s->kind == SINK_NULL)
+		return 0;
+	if (s->kind == SINK_STDOUT) {
+		fwrite(pt->data, 1, pt->len, s->out);
+		fflush(s->out);
+		return 0;
+	}
+	char dir[4096], tmp[4200], fin[4200];
+	snprintf(dir, sizeof(dir), "%s.d", s->path);
+	snprintf(fin, sizeof(fin), "%s/p%u-%016llx.jsonl", dir,
+	    s->cfg->partition, (unsigned long long)pt->ckpt);
+	snprintf(tmp, sizeof(tmp), "%s/.p%u-%016llx.%d.tmp", dir,
+	    s->cfg->partition, (unsigned long long)pt->ckpt, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto fail;
+	size_t off = 0;
+	while (off < pt->len) {
+		ssize_t w = write(fd, pt->data + off, pt->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			close(fd);
+			unlink(tmp);
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, fin) != 0) {
+		unlink(tmp);
+		goto fail;
+	}
+	return 0;
+fail:
+	ls_log(LS_LOG_ERROR, "sink", "cannot write part path=%s err=%s", fin,
+	    strerror(errno));
+	return LS_EIO;
+}
+
+static void
+commit(sink *s, uint64_t upto)
+{
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < s->nparts; i++) {
+		if (s->parts[i].ckpt <= upto && write_part(s, &s->parts[i]) == 0) {
+			free(s->parts[i].data);
+			continue;
+		}
+		s->parts[keep++] = s->parts[i];
+	}
+	s->nparts = keep;
+	if (s->final_ckpt != 0 && upto >= s->final_ckpt && !s->done) {
+		s->done = 1;
+		ls__pipeline_sink_done(s->cfg->pl);
+	}
+}
 
 static int
 sink_init(ls_ctx *ctx, void *state, const void *arg)
@@ -49,6 +277,18 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 		return LS_ENOMEM;
 	if (strcmp(n->kind, "null") == 0) {
 		s->kind = SINK_NULL;
+	} else if (strcmp(n->kind, "jsonl") == 0 && ls_stage_ckpt_on(cfg)) {
+		s->kind = SINK_JSONL;
+		s->path = ls_topo_str(n, "path");
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s.d", s->path);
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			ls_log(LS_LOG_ERROR, "sink", "cannot create dir=%s err=%s",
+			    dir, strerror(errno));
+			free(s->buf);
+			s->buf = NULL;
+			return LS_EIO;
+		}
 	} else if (strcmp(n->kind, "jsonl") == 0) {
 		const char *path = ls_topo_str(n, "path");
 		s->kind = SINK_JSONL;
@@ -67,7 +307,25 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 		s->table = fmt == NULL || strcmp(fmt, "table") == 0;
 		s->f = cfg->out;
 	}
-	return 0;
+	if (!ls_stage_ckpt_on(cfg))
+		return 0;
+	s->txn = 1;
+	s->out = s->kind == SINK_STDOUT ? cfg->out : NULL;
+	s->own_f = 0;
+	int rv = open_interval(s);
+	if (rv == 0)
+		rv = sink_restore(s);
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "sink", "cannot restore sink=%s err=%s",
+		    n->name, ls_errname(rv));
+		if (s->f != NULL)
+			fclose(s->f);
+		s->f = NULL;
+		free(s->cur);
+		free(s->buf);
+		s->buf = NULL;
+	}
+	return rv;
 }
 
 static void
@@ -75,6 +333,18 @@ sink_stop(ls_ctx *ctx, void *state)
 {
 	sink *s = state;
 	(void)ctx;
+	if (s->txn) {
+		if (s->f != NULL)
+			fclose(s->f);
+		free(s->cur);
+		for (uint32_t i = 0; i < s->nparts; i++)
+			free(s->parts[i].data);
+		free(s->parts);
+		s->parts = NULL;
+		s->nparts = s->capparts = 0;
+		ls_gate_fini(&s->gate);
+		s->f = NULL;
+	}
 	if (s->f != NULL)
 		fflush(s->f);
 	if (s->own_f && s->f != NULL)
@@ -245,7 +515,7 @@ write_results(sink *s, const ls_results *r)
 }
 
 static int
-sink_receive(ls_ctx *ctx, void *state, ls_msg *m)
+sink_handle(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	sink *s = state;
 	(void)ctx;
@@ -270,18 +540,32 @@ sink_receive(ls_ctx *ctx, void *state, ls_msg *m)
 			fprintf(s->f, "%s\n", (char *)m->ptr);
 		break;
 	case LS_MSG_EOS:
-		if (++s->eos == s->cfg->n_upstream) {
+		if (++s->eos == s->cfg->n_upstream && !s->txn) {
 			if (s->f != NULL)
 				fflush(s->f);
 			ls__pipeline_sink_done(s->cfg->pl);
 		}
 		return 0;
+	case LS_MSG_COMMIT:
+		if (s->txn)
+			commit(s, ls_stage_msg_u64(m));
+		return 0;
 	default:
 		return 0;
 	}
-	if (s->f != NULL)
+	if (s->f != NULL && !s->txn)
 		fflush(s->f);
 	return 0;
+}
+
+static int
+sink_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	sink *s = state;
+	if (!s->txn)
+		return sink_handle(ctx, state, m);
+	return ls_stage_receive(ctx, &s->gate, s->cfg, NULL, m, sink_handle,
+	    sink_save, s);
 }
 
 const ls_behaviour ls_sink_behaviour = {

@@ -9,7 +9,13 @@
  * backpressure reaches the input.
  *
  * Offsets: generator = event index; file/stdin = byte offset of the line
- * start, so a later checkpoint can resume exactly there.
+ * start, so a checkpoint can resume exactly there.
+ *
+ * Checkpoints: with a checkpoint period set, the source saves its position
+ * and puts barrier ckpt_base + 1, + 2, ... into its output every period
+ * (checked whenever it produces); at the end of input it saves a final
+ * position and sends EOS carrying the next id.  A source restored from a
+ * checkpoint seeks to the saved position (stdin cannot: it refuses).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +56,77 @@ typedef struct src {
 	uint64_t offset; /* byte offset of buf[0] in the input */
 	int skipping;    /* inside an over-long line being discarded */
 	int pump_wanted; /* a PUMP to ourselves was refused */
+	/* checkpoints */
+	uint64_t next_ckpt;
+	int64_t last_barrier_ns;
+	int ended_before;  /* restored from a final checkpoint */
 } src;
+
+/* Saved state: u8 version 1, u8 ended, u64 position (LE). */
+#define SRC_STATE_LEN 10
+
+static uint64_t
+src_position(const src *s)
+{
+	return s->kind == SRC_GENERATOR ? s->produced : s->offset;
+}
+
+static void
+src_save(const src *s, uint64_t ckpt, int final)
+{
+	uint8_t *b = malloc(SRC_STATE_LEN);
+	if (b == NULL)
+		return;
+	uint64_t pos = src_position(s);
+	b[0] = 1;
+	b[1] = (uint8_t)final;
+	for (int i = 0; i < 8; i++)
+		b[2 + i] = (uint8_t)(pos >> (8 * i));
+	ls_stage_ckpt_save(s->cfg, ckpt, final, b, SRC_STATE_LEN);
+}
+
+static int
+src_restore(src *s)
+{
+	uint8_t *b;
+	size_t len;
+	if (ls_stage_ckpt_load(s->cfg, &b, &len) != 0)
+		return 0;
+	if (len != SRC_STATE_LEN || b[0] != 1) {
+		free(b);
+		return LS_ECORRUPT;
+	}
+	uint64_t pos = 0;
+	for (int i = 0; i < 8; i++)
+		pos |= (uint64_t)b[2 + i] << (8 * i);
+	s->ended_before = b[1] != 0;
+	free(b);
+	if (s->kind == SRC_GENERATOR) {
+		ls_generator_seek(s->gen, pos);
+		s->produced = pos;
+		return 0;
+	}
+	if (s->kind == SRC_STDIN || lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
+		return LS_ENOTSUP;
+	s->offset = pos;
+	return 0;
+}
+
+static void
+maybe_barrier(ls_ctx *ctx, src *s)
+{
+	if (s->cfg->checkpoint_ms <= 0)
+		return;
+	int64_t now = ls_wall_ns();
+	if (s->last_barrier_ns == 0)
+		s->last_barrier_ns = now;
+	if (now - s->last_barrier_ns < s->cfg->checkpoint_ms * 1000000)
+		return;
+	s->last_barrier_ns = now;
+	src_save(s, s->next_ckpt, 0);
+	ls_stage_emit_barrier(ctx, s->cfg, &s->q, s->next_ckpt);
+	s->next_ckpt++;
+}
 
 static int
 src_init(ls_ctx *ctx, void *state, const void *arg)
@@ -92,9 +168,13 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 			gc.services = services;
 			gc.nservices = ns;
 		}
+		s->next_ckpt = cfg->ckpt_base + 1;
 		s->gen = ls_generator_new(&gc);
-		return s->gen != NULL ? 0 : LS_ENOMEM;
+		if (s->gen == NULL)
+			return LS_ENOMEM;
+		return src_restore(s);
 	}
+	s->next_ckpt = cfg->ckpt_base + 1;
 	s->kind = strcmp(n->kind, "stdin") == 0 ? SRC_STDIN : SRC_FILE;
 	s->cap = READ_CHUNK * 2;
 	if ((s->buf = malloc(s->cap)) == NULL)
@@ -113,7 +193,7 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		s->buf = NULL;
 		return LS_EIO;
 	}
-	return 0;
+	return src_restore(s);
 }
 
 static void
@@ -133,7 +213,13 @@ finish(ls_ctx *ctx, src *s)
 	if (s->done)
 		return;
 	s->done = 1;
-	ls_stage_emit_eos(ctx, s->cfg, &s->q);
+	if (s->cfg->checkpoint_ms > 0) {
+		/* the final checkpoint: this source has ended here */
+		src_save(s, s->next_ckpt, 1);
+		ls_stage_emit_eos(ctx, s->cfg, &s->q, s->next_ckpt);
+		return;
+	}
+	ls_stage_emit_eos(ctx, s->cfg, &s->q, 0);
 }
 
 static void
@@ -158,8 +244,10 @@ gen_pump(ls_ctx *ctx, src *s)
 	int64_t now = ls_wall_ns();
 	uint64_t n = LS_BATCH_EVENTS;
 
-	if (s->t0_ns == 0)
-		s->t0_ns = now;
+	if (s->t0_ns == 0) /* restored: as if it had run at rate so far */
+		s->t0_ns = now - (s->rate > 0
+		        ? (int64_t)((double)s->produced * 1e9 / s->rate) : 0);
+	maybe_barrier(ctx, s);
 	if (s->rate > 0) {
 		double due = s->rate * (double)(now - s->t0_ns) / 1e9;
 		if (due <= (double)s->produced) {
@@ -275,6 +363,7 @@ emit_lines(ls_ctx *ctx, src *s, int at_eof)
 static void
 file_pump(ls_ctx *ctx, src *s)
 {
+	maybe_barrier(ctx, s);
 	if (s->kind == SRC_STDIN) {
 		struct pollfd pfd = { s->fd, POLLIN, 0 };
 		int r = poll(&pfd, 1, 0);
@@ -355,6 +444,10 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	case LS_MSG_PUMP:
 		if (s->done)
 			return 0;
+		if (s->ended_before) {
+			finish(ctx, s);
+			return 0;
+		}
 		if (s->kind == SRC_GENERATOR)
 			gen_pump(ctx, s);
 		else

@@ -11,6 +11,14 @@
  *   LS_MSG_DEAD    ptr = NUL-terminated JSON record (dtor free)
  *   LS_MSG_PUMP    a source's "produce more" reminder to itself
  *   LS_MSG_DRAIN   end the stream now (sources)
+ *   LS_MSG_BARRIER checkpoint barrier, inline uint64 checkpoint id
+ *   LS_MSG_COMMIT  checkpoint id completed cluster-wide (sinks), inline
+ *                  uint64
+ *
+ * With checkpoints on (ls_pipeline_opts.checkpoint_ms > 0) an EOS carries
+ * an inline uint64 too: the id of the final checkpoint, taken once a stage
+ * has seen the end of every input (see actors/checkpoint.c and
+ * docs/failure-semantics.md).
  */
 #ifndef LS_ACTORS_STAGE_H
 #define LS_ACTORS_STAGE_H
@@ -30,7 +38,9 @@ enum {
 	LS_MSG_RESULTS,
 	LS_MSG_DEAD,
 	LS_MSG_PUMP,
-	LS_MSG_DRAIN
+	LS_MSG_DRAIN,
+	LS_MSG_BARRIER,
+	LS_MSG_COMMIT
 };
 
 #define LS_BATCH_EVENTS 512 /* events per batch a source emits */
@@ -60,6 +70,9 @@ typedef struct ls_stage_cfg {
 	ls_stage_ctr ctr;
 	FILE *out;           /* stdout sinks */
 	int64_t tick_ms;
+	uint32_t actor_index; /* index in the plan: stable across nodes */
+	int64_t checkpoint_ms; /* sources: barrier period; 0 = no checkpoints */
+	uint64_t ckpt_base;  /* sources: first barrier id is ckpt_base + 1 */
 } ls_stage_cfg;
 
 /* Window results sent to sinks: rows share one arena for key strings. */
@@ -99,8 +112,77 @@ void ls_outq_fini(ls_runtime *rt, ls_outq *q);
 void ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     ls_batch *b);
 
-/* Send an end-of-stream marker to every consumer (dead-letter included). */
-void ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q);
+/* Send an end-of-stream marker to every consumer (dead-letter included);
+ * ckpt is the final checkpoint id it carries (0 without checkpoints). */
+void ls_stage_emit_eos(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    uint64_t ckpt);
+
+/* Send checkpoint barrier ckpt to every consumer (dead-letter included),
+ * after everything already sent. */
+void ls_stage_emit_barrier(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    uint64_t ckpt);
+
+/* The uint64 an EOS / BARRIER / COMMIT message carries (0 if none). */
+uint64_t ls_stage_msg_u64(ls_msg *m);
+
+/* ---- checkpoints (actors/checkpoint.c) ----
+ *
+ * A gate sits in front of a stage's receive function and aligns barriers:
+ * once barrier k arrived from an input channel (an upstream actor), later
+ * messages of that channel are held until k arrived from every channel
+ * still open; then the stage's state is saved for k, k is passed on, and
+ * the held messages are processed in arrival order. */
+typedef struct ls_gate_item {
+	uint32_t type;
+	ls_ref from;
+	void *ptr;
+	void (*dtor)(void *);
+	uint64_t val;
+} ls_gate_item;
+
+typedef struct ls_gate {
+	uint64_t cur;     /* barrier being aligned, 0 = none */
+	uint64_t eos_max; /* largest final id carried by an EOS */
+	uint64_t aligned; /* alignments completed (replay restarts on change) */
+	uint32_t arrived; /* channels blocked on cur */
+	uint32_t ended;   /* channels that sent EOS */
+	int final_saved;
+	struct ls_gate_chan {
+		uint64_t id;
+		uint8_t blocked, ended;
+	} *ch;
+	uint32_t nch, capch;
+	ls_gate_item *held;
+	uint32_t nheld, capheld;
+} ls_gate;
+
+/* Handle one message (the stage's own logic) / serialise the stage's state
+ * into a malloc'd buffer (*buf NULL and *len 0 for no state). */
+typedef int (*ls_stage_handle_fn)(ls_ctx *ctx, void *st, ls_msg *m);
+typedef int (*ls_stage_save_fn)(void *st, uint64_t ckpt, uint8_t **buf,
+    size_t *len);
+
+/* The receive function of a gated stage: aligns barriers, saves state
+ * through save when aligned (and once more, final, after the end of every
+ * input) and passes everything else to handle. */
+int ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
+    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save,
+    void *st);
+
+/* Free what a gate holds. */
+void ls_gate_fini(ls_gate *g);
+
+/* Hand a partition's saved state for checkpoint ckpt to the pipeline's
+ * checkpoint hook (final: the partition has ended).  Takes buf. */
+void ls_stage_ckpt_save(const ls_stage_cfg *cfg, uint64_t ckpt, int final,
+    uint8_t *buf, size_t len);
+
+/* The state to restore a partition from, if the pipeline has one: 0 and a
+ * malloc'd buffer (caller frees), or LS_ENOENT for a fresh start. */
+int ls_stage_ckpt_load(const ls_stage_cfg *cfg, uint8_t **buf, size_t *len);
+
+/* Checkpointing is on for this pipeline. */
+int ls_stage_ckpt_on(const ls_stage_cfg *cfg);
 
 /* Send one dead-letter record to the dead-letter sink, or count and log it
  * when there is none.  ls_stage_dead is for raw lines (ev->message is the

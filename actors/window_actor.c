@@ -25,6 +25,7 @@
 typedef struct wstage {
 	const ls_stage_cfg *cfg;
 	ls_outq q;
+	ls_gate gate;
 	uint32_t eos;
 	ls_window_spec spec;
 	ls_window *w;
@@ -181,6 +182,18 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	if (rv != 0)
 		return rv;
 	ls_window_set_manual_watermark(s->w, 1);
+	uint8_t *saved;
+	size_t saved_len;
+	if (ls_stage_ckpt_load(cfg, &saved, &saved_len) == 0) {
+		rv = saved_len > 0 ? ls_window_load(s->w, saved, saved_len) : 0;
+		free(saved);
+		if (rv != 0) {
+			ls_log(LS_LOG_ERROR, "window",
+			    "cannot restore state stage=%s partition=%u err=%s",
+			    n->name, cfg->partition, ls_errname(rv));
+			return rv;
+		}
+	}
 	s->delay_ns = delay_ms * 1000000;
 	s->idle_ns = idle_ms * 1000000;
 	s->born_ns = ls_wall_ns();
@@ -200,6 +213,7 @@ wstage_stop(ls_ctx *ctx, void *state)
 		ls_results_unref(s->res);
 	s->res = NULL;
 	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
+	ls_gate_fini(&s->gate);
 }
 
 /* Send what this receive gathered to every consumer. */
@@ -227,7 +241,7 @@ ship(ls_ctx *ctx, wstage *s)
 }
 
 static int
-wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
+wstage_handle(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	wstage *s = state;
 
@@ -280,13 +294,34 @@ wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 		if (++s->eos == s->cfg->n_upstream) {
 			ls_window_flush(s->w);
 			ship(ctx, s);
-			ls_stage_emit_eos(ctx, s->cfg, &s->q);
+			ls_stage_emit_eos(ctx, s->cfg, &s->q,
+			    s->gate.eos_max);
 		}
 		return 0;
 	}
 	default:
 		return 0;
 	}
+}
+
+/* A checkpoint holds the window state (open windows, groups, watermark);
+ * per-channel progress restarts empty, which can only close windows later,
+ * never make an event late (see docs/failure-semantics.md). */
+static int
+wstage_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
+{
+	wstage *s = state;
+	(void)ckpt;
+	return ls_window_save(s->w, buf, len);
+}
+
+static int
+wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	wstage *s = state;
+	s->ctx = ctx;
+	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, wstage_handle,
+	    wstage_save, s);
 }
 
 const ls_behaviour ls_window_behaviour = {

@@ -1,0 +1,234 @@
+/*
+ * checkpoint.c -- barrier alignment in front of a stage (see stage.h and
+ * docs/failure-semantics.md).
+ *
+ * Sources put numbered barriers into their output streams.  A stage with
+ * several input channels must save its state at a point that follows
+ * exactly the events before barrier k on every channel and none after it,
+ * so a channel that delivered k is blocked (its later messages are held)
+ * until k came from every channel that is still open.  Then the state is
+ * saved, k goes downstream, and the held messages are processed again in
+ * arrival order -- they may block their channel on the next barrier.
+ *
+ * A channel that ended (EOS) no longer takes part.  Once every channel has
+ * ended the stage's own EOS logic has run (windows flushed) and its state
+ * is saved one last time under the largest id the EOS markers carried: the
+ * final checkpoint.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/stage.h"
+#include "runtime/log.h"
+
+uint64_t
+ls_stage_msg_u64(ls_msg *m)
+{
+	uint64_t v = 0;
+	if (m->size >= sizeof(v))
+		memcpy(&v, ls_msg_data(m), sizeof(v));
+	return v;
+}
+
+static struct ls_gate_chan *
+chan(ls_gate *g, uint64_t id)
+{
+	for (uint32_t i = 0; i < g->nch; i++)
+		if (g->ch[i].id == id)
+			return &g->ch[i];
+	if (g->nch == g->capch) {
+		uint32_t nc = g->capch ? g->capch * 2 : 8;
+		struct ls_gate_chan *n = realloc(g->ch, nc * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		g->ch = n;
+		g->capch = nc;
+	}
+	struct ls_gate_chan *c = &g->ch[g->nch++];
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	return c;
+}
+
+static int
+hold(ls_gate *g, ls_msg *m)
+{
+	if (g->nheld == g->capheld) {
+		uint32_t nc = g->capheld ? g->capheld * 2 : 16;
+		ls_gate_item *n = realloc(g->held, nc * sizeof(*n));
+		if (n == NULL)
+			return LS_ENOMEM;
+		g->held = n;
+		g->capheld = nc;
+	}
+	ls_gate_item *it = &g->held[g->nheld++];
+	it->type = m->type;
+	it->from = m->from;
+	it->ptr = m->ptr;
+	it->dtor = m->dtor;
+	it->val = ls_stage_msg_u64(m);
+	m->ptr = NULL; /* the gate owns the payload now */
+	m->dtor = NULL;
+	return 0;
+}
+
+void
+ls_gate_fini(ls_gate *g)
+{
+	for (uint32_t i = 0; i < g->nheld; i++)
+		if (g->held[i].ptr != NULL && g->held[i].dtor != NULL)
+			g->held[i].dtor(g->held[i].ptr);
+	free(g->held);
+	free(g->ch);
+	memset(g, 0, sizeof(*g));
+}
+
+static void
+save_now(const ls_stage_cfg *cfg, ls_stage_save_fn save, void *st,
+    uint64_t ckpt, int final)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (save != NULL && save(st, ckpt, &buf, &len) != 0) {
+		ls_log(LS_LOG_ERROR, "checkpoint",
+		    "cannot save state stage=%s partition=%u ckpt=%llu",
+		    cfg->node->name, cfg->partition, (unsigned long long)ckpt);
+		return; /* no ack: the checkpoint does not complete */
+	}
+	ls_stage_ckpt_save(cfg, ckpt, final, buf, len);
+}
+
+/* Barrier g->cur arrived from every open channel: save, pass it on,
+ * unblock. */
+static void
+maybe_aligned(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
+    ls_stage_save_fn save, void *st)
+{
+	if (g->cur == 0 || g->arrived + g->ended < cfg->n_upstream)
+		return;
+	uint64_t k = g->cur;
+	save_now(cfg, save, st, k, 0);
+	ls_stage_emit_barrier(ctx, cfg, q, k);
+	for (uint32_t i = 0; i < g->nch; i++)
+		g->ch[i].blocked = 0;
+	g->cur = 0;
+	g->arrived = 0;
+	g->aligned++;
+}
+
+static int gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
+    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save,
+    void *st);
+
+/* Process held messages whose channel is no longer blocked, in arrival
+ * order; start over whenever an alignment completes (channels held
+ * earlier in the queue may have been released). */
+static int
+replay(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
+    ls_stage_handle_fn handle, ls_stage_save_fn save, void *st)
+{
+	ls_runtime *rt = ls_ctx_runtime(ctx);
+again:
+	for (uint32_t i = 0; i < g->nheld;) {
+		ls_gate_item it = g->held[i];
+		struct ls_gate_chan *c = chan(g, it.from.id);
+		if (c != NULL && c->blocked) {
+			i++;
+			continue;
+		}
+		memmove(&g->held[i], &g->held[i + 1],
+		    (g->nheld - i - 1) * sizeof(*g->held));
+		g->nheld--;
+		ls_msg *m = ls_msg_new(rt, it.type, sizeof(uint64_t));
+		if (m == NULL) {
+			if (it.ptr != NULL && it.dtor != NULL)
+				it.dtor(it.ptr);
+			return LS_ENOMEM;
+		}
+		m->from = it.from;
+		m->ptr = it.ptr;
+		m->dtor = it.dtor;
+		memcpy(ls_msg_data(m), &it.val, sizeof(it.val));
+		uint64_t before = g->aligned;
+		int rv = gate_one(ctx, g, cfg, q, m, handle, save, st);
+		ls_msg_free(rt, m);
+		if (rv != 0)
+			return rv;
+		if (g->aligned != before)
+			goto again;
+	}
+	return 0;
+}
+
+static int
+gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
+    ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save, void *st)
+{
+	switch (m->type) {
+	case LS_MSG_BATCH:
+	case LS_MSG_RESULTS:
+	case LS_MSG_DEAD:
+	case LS_MSG_EOS:
+	case LS_MSG_BARRIER:
+		break;
+	default:
+		return handle(ctx, st, m);
+	}
+	struct ls_gate_chan *c = chan(g, m->from.id);
+	if (c == NULL)
+		return LS_ENOMEM;
+	if (c->blocked)
+		return hold(g, m);
+	if (m->type == LS_MSG_BARRIER) {
+		uint64_t k = ls_stage_msg_u64(m);
+		if (k == 0 || c->ended || (g->cur != 0 && k < g->cur))
+			return 0; /* stale */
+		if (g->cur != 0 && k > g->cur) {
+			/* the channel is past cur: it counts as arrived, and
+			 * its barrier waits for the next alignment */
+			c->blocked = 1;
+			g->arrived++;
+			int rv = hold(g, m);
+			maybe_aligned(ctx, g, cfg, q, save, st);
+			return rv;
+		}
+		g->cur = k;
+		c->blocked = 1;
+		g->arrived++;
+		maybe_aligned(ctx, g, cfg, q, save, st);
+		return 0;
+	}
+	if (m->type == LS_MSG_EOS) {
+		if (!c->ended) {
+			c->ended = 1;
+			g->ended++;
+		}
+		uint64_t k = ls_stage_msg_u64(m);
+		if (k > g->eos_max)
+			g->eos_max = k;
+		/* an alignment waiting only for this channel completes first */
+		maybe_aligned(ctx, g, cfg, q, save, st);
+		int rv = handle(ctx, st, m);
+		if (rv != 0)
+			return rv;
+		if (g->ended >= cfg->n_upstream && !g->final_saved &&
+		    ls_stage_ckpt_on(cfg) && g->eos_max != 0) {
+			g->final_saved = 1;
+			save_now(cfg, save, st, g->eos_max, 1);
+		}
+		return 0;
+	}
+	return handle(ctx, st, m);
+}
+
+int
+ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
+    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save,
+    void *st)
+{
+	uint64_t before = g->aligned;
+	int rv = gate_one(ctx, g, cfg, q, m, handle, save, st);
+	if (rv == 0 && g->aligned != before && g->nheld > 0)
+		rv = replay(ctx, g, cfg, q, handle, save, st);
+	return rv;
+}
