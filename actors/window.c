@@ -8,6 +8,8 @@
  * kept in an array sorted by start; a closed window is emitted in key order,
  * cleared and recycled through a small pool, so the steady state allocates
  * only when a window meets more groups than any window before it.
+ * ls_window_save / ls_window_load (at the end) write and read the whole state
+ * in the versioned snapshot format drawn in docs/windows.md.
  */
 #include "actors/window.h"
 
@@ -885,8 +887,16 @@ ls_window_new(ls_window **out, const ls_window_spec *spec,
 	    watermark_delay_ms > MAX_MS || idle_timeout_ms < 0 ||
 	    idle_timeout_ms > MAX_MS)
 		return LS_EINVAL;
+	/* what ls_window_spec_init guarantees, and snapshots rely on */
+	for (uint32_t i = 0; i < spec->nkey; i++) {
+		if (spec->key_len[i] == 0 ||
+		    spec->key_len[i] >= LS_WINDOW_NAME_MAX)
+			return LS_EINVAL;
+	}
 	for (uint32_t i = 0; i < spec->naggs; i++) {
-		if (spec->aggs[i].kind >= NAGG_KINDS)
+		const ls_window_agg *a = &spec->aggs[i];
+		if (a->kind >= NAGG_KINDS || a->field_len >= LS_WINDOW_NAME_MAX ||
+		    (a->field_len != 0) != (agg_table[a->kind].needs_field != 0))
 			return LS_EINVAL;
 	}
 	w = calloc(1, sizeof(*w));
@@ -1127,4 +1137,488 @@ ls_window_get_stats(const ls_window *w, ls_window_stats *out)
 	out->keys = w->nkeys;
 	out->watermark_ns = w->wm;
 	out->max_time_ns = w->max_t;
+}
+
+/* ---- snapshots (format drawn in docs/windows.md, "Snapshots") ----
+ *
+ * Save writes the state in one pass into one allocation.  Load parses and
+ * validates the buffer while it builds the new windows on the side; only
+ * when everything has been checked and allocated does it swap them in, so a
+ * failure of any kind leaves the window as it was. */
+
+#define SNAP_MAGIC    "LSWS"
+#define SNAP_VERSION  1
+#define SNAP_HDR      16 /* magic, version, flags, total length */
+#define SNAP_SPEC_FIX 20 /* size, grace, emit, nkey, naggs, reserved */
+#define SNAP_STATE    64
+#define SNAP_WIN      16 /* start, groups, key bytes */
+#define SNAP_AGG      16 /* f64 value, u64 contributions */
+#define SNAP_TRAILER  8  /* XXH3-64 of everything before it */
+#define SNAP_SEED     UINT64_C(0x6c7377736e617031) /* "lswsnap1" */
+#define SNAP_MANUAL   1u /* state flag: manual watermark */
+
+static uint8_t *
+put_u8(uint8_t *p, uint8_t v)
+{
+	*p = v;
+	return p + 1;
+}
+
+static uint8_t *
+put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	return p + 2;
+}
+
+static uint8_t *
+put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + 4;
+}
+
+static uint8_t *
+put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + 8;
+}
+
+static uint8_t *
+put_bytes(uint8_t *p, const void *src, size_t n)
+{
+	if (n > 0)
+		memcpy(p, src, n);
+	return p + n;
+}
+
+static uint16_t
+le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* A bounds-checked reader over the snapshot body. */
+typedef struct rd {
+	const uint8_t *p;
+	size_t left;
+} rd;
+
+static const uint8_t *
+rd_take(rd *r, size_t n)
+{
+	const uint8_t *p = r->p;
+
+	if (n > r->left)
+		return NULL;
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+/* Number of aggregates that keep a state (all but plain count). */
+static uint32_t
+state_aggs(const ls_window *w)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < w->spec.naggs; i++)
+		k += w->ops[i]->needs_field != 0;
+	return k;
+}
+
+static size_t
+spec_size(const ls_window_spec *s)
+{
+	size_t n = SNAP_SPEC_FIX;
+
+	for (uint32_t i = 0; i < s->nkey; i++)
+		n += 1 + (size_t)s->key_len[i];
+	for (uint32_t i = 0; i < s->naggs; i++)
+		n += 2 + (size_t)s->aggs[i].field_len;
+	return n;
+}
+
+static uint8_t *
+spec_put(uint8_t *p, const ls_window_spec *s)
+{
+	p = put_u64(p, (uint64_t)s->size_ms);
+	p = put_u64(p, (uint64_t)s->grace_ms);
+	p = put_u8(p, s->emit_on_update != 0);
+	p = put_u8(p, (uint8_t)s->nkey);
+	p = put_u8(p, (uint8_t)s->naggs);
+	p = put_u8(p, 0);
+	for (uint32_t i = 0; i < s->nkey; i++) {
+		p = put_u8(p, s->key_len[i]);
+		p = put_bytes(p, s->key_fields[i], s->key_len[i]);
+	}
+	for (uint32_t i = 0; i < s->naggs; i++) {
+		p = put_u8(p, s->aggs[i].kind);
+		p = put_u8(p, s->aggs[i].field_len);
+		p = put_bytes(p, s->aggs[i].field, s->aggs[i].field_len);
+	}
+	return p;
+}
+
+int
+ls_window_save(const ls_window *w, uint8_t **buf, size_t *len)
+{
+	uint32_t nkey, k;
+	size_t gfix, total;
+	uint8_t *out, *p;
+
+	if (buf != NULL)
+		*buf = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (w == NULL || buf == NULL || len == NULL)
+		return LS_EINVAL;
+	nkey = w->spec.nkey;
+	k = state_aggs(w);
+	gfix = 8 + (size_t)SNAP_AGG * k; /* count, aggregate states */
+	total = SNAP_HDR + spec_size(&w->spec) + SNAP_STATE + SNAP_TRAILER;
+	for (size_t i = 0; i < w->nopen; i++) {
+		const struct win *wn = w->open[i];
+		/* wn->klen is exactly the sum of the entries' key lengths */
+		total += SNAP_WIN + wn->klen + (size_t)wn->n * gfix;
+	}
+	if ((out = malloc(total)) == NULL)
+		return LS_ENOMEM;
+
+	p = put_bytes(out, SNAP_MAGIC, 4);
+	p = put_u16(p, SNAP_VERSION);
+	p = put_u16(p, 0);
+	p = put_u64(p, (uint64_t)total);
+	p = spec_put(p, &w->spec);
+	p = put_u64(p, (uint64_t)w->wm);
+	p = put_u64(p, (uint64_t)w->max_t);
+	p = put_u64(p, (uint64_t)w->last_ingest);
+	p = put_u64(p, w->events);
+	p = put_u64(p, w->late_count);
+	p = put_u64(p, w->emitted);
+	p = put_u64(p, w->closed);
+	p = put_u32(p, w->manual_wm ? SNAP_MANUAL : 0);
+	p = put_u32(p, (uint32_t)w->nopen);
+	for (size_t i = 0; i < w->nopen; i++) {
+		const struct win *wn = w->open[i];
+		p = put_u64(p, (uint64_t)wn->start_ns);
+		p = put_u32(p, wn->n);
+		p = put_u32(p, (uint32_t)wn->klen);
+		for (uint32_t g = 0; g < wn->n; g++) {
+			const unsigned char *e = ent_at(w, wn, g);
+			const ent_hdr *h = (const ent_hdr *)e;
+			const unsigned char *key = wn->keys + h->key_off;
+			for (uint32_t f = 0; f < nkey; f++)
+				p = put_u32(p, get_u32(key + 4 * (size_t)f));
+			p = put_bytes(p, key + 4 * (size_t)nkey,
+			    h->key_len - 4 * (size_t)nkey);
+			p = put_u64(p, h->count);
+			for (uint32_t a = 0; a < w->spec.naggs; a++) {
+				num_state st;
+				uint64_t bits;
+				if (!w->ops[a]->needs_field)
+					continue;
+				memcpy(&st, e + w->aoff[a], sizeof(st));
+				memcpy(&bits, &st.v, sizeof(bits));
+				p = put_u64(p, bits);
+				p = put_u64(p, st.n);
+			}
+		}
+	}
+	put_u64(p, ls_hash64(out, total - SNAP_TRAILER, SNAP_SEED));
+	*buf = out;
+	*len = total;
+	return 0;
+}
+
+/* Read the saved spec and compare it with s: LS_ECORRUPT when it is not a
+ * well-formed spec, LS_EINVAL when it is another one. */
+static int
+spec_check(rd *r, const ls_window_spec *s)
+{
+	const uint8_t *p = rd_take(r, SNAP_SPEC_FIX);
+	int differs = 0;
+	uint32_t nkey, naggs;
+
+	if (p == NULL)
+		return LS_ECORRUPT;
+	nkey = p[17];
+	naggs = p[18];
+	if (p[16] > 1 || nkey > LS_WINDOW_MAX_KEYS ||
+	    naggs > LS_WINDOW_MAX_AGGS || p[19] != 0)
+		return LS_ECORRUPT;
+	if ((int64_t)le64(p) != s->size_ms ||
+	    (int64_t)le64(p + 8) != s->grace_ms ||
+	    p[16] != (s->emit_on_update != 0) || nkey != s->nkey ||
+	    naggs != s->naggs)
+		differs = 1;
+	for (uint32_t i = 0; i < nkey; i++) {
+		const uint8_t *n = rd_take(r, 1);
+		const uint8_t *name;
+		if (n == NULL || *n == 0 || *n >= LS_WINDOW_NAME_MAX ||
+		    (name = rd_take(r, *n)) == NULL)
+			return LS_ECORRUPT;
+		if (!differs &&
+		    (*n != s->key_len[i] || memcmp(name, s->key_fields[i], *n)))
+			differs = 1;
+	}
+	for (uint32_t i = 0; i < naggs; i++) {
+		const uint8_t *a = rd_take(r, 2);
+		const uint8_t *field;
+		if (a == NULL || a[0] >= NAGG_KINDS ||
+		    a[1] >= LS_WINDOW_NAME_MAX ||
+		    (a[1] != 0) != (agg_table[a[0]].needs_field != 0) ||
+		    (field = rd_take(r, a[1])) == NULL)
+			return LS_ECORRUPT;
+		if (!differs &&
+		    (a[0] != s->aggs[i].kind || a[1] != s->aggs[i].field_len ||
+		        memcmp(field, s->aggs[i].field, a[1]) != 0))
+			differs = 1;
+	}
+	return differs ? LS_EINVAL : 0;
+}
+
+/* Check one saved aggregate state against the rules its kind keeps. */
+static int
+agg_state_ok(uint8_t kind, uint64_t bits, uint64_t n, uint64_t count)
+{
+	double v;
+
+	memcpy(&v, &bits, sizeof(v));
+	if (n > count)
+		return 0;
+	if (n == 0 || kind == LS_WINDOW_AGG_COUNT_FIELD)
+		return bits == 0; /* as init left it */
+	if (kind == LS_WINDOW_AGG_MIN || kind == LS_WINDOW_AGG_MAX)
+		return isfinite(v); /* only finite values are added */
+	return !isnan(v); /* a sum of finite values may only overflow */
+}
+
+/* Parse the groups of one saved window into wn (allocated to size here).
+ * *counts accumulates their event counts. */
+static int
+load_groups(const ls_window *w, rd *r, struct win *wn, uint32_t ngroups,
+    uint32_t kbytes, uint64_t *counts)
+{
+	uint32_t nkey = w->spec.nkey;
+	uint32_t cap = ngroups < 8 ? 8 : ngroups;
+	uint64_t nslot = 16;
+	size_t used = 0;
+
+	while ((uint64_t)ngroups * 4 > nslot * 3)
+		nslot *= 2;
+	if (nslot > UINT32_MAX / 2 || cap > SIZE_MAX / w->stride)
+		return LS_ECORRUPT; /* larger than a live window can grow */
+	wn->ent = malloc((size_t)cap * w->stride);
+	wn->slot = calloc((size_t)nslot, sizeof(*wn->slot));
+	wn->kcap = kbytes < 256 ? 256 : kbytes;
+	wn->keys = malloc(wn->kcap);
+	if (wn->ent == NULL || wn->slot == NULL || wn->keys == NULL)
+		return LS_ENOMEM;
+	wn->cap = cap;
+	wn->nslot = (uint32_t)nslot;
+
+	uint32_t mask = wn->nslot - 1;
+	for (uint32_t g = 0; g < ngroups; g++) {
+		const uint8_t *lens = rd_take(r, 4 * (size_t)nkey);
+		const uint8_t *vals, *cnt;
+		uint64_t vlen = 0;
+		if (lens == NULL)
+			return LS_ECORRUPT;
+		for (uint32_t f = 0; f < nkey; f++)
+			vlen += le32(lens + 4 * (size_t)f);
+		if (vlen > LS_WINDOW_KEY_MAX)
+			return LS_ECORRUPT;
+		size_t klen = 4 * (size_t)nkey + (size_t)vlen;
+		if (klen > kbytes - used ||
+		    (vals = rd_take(r, (size_t)vlen)) == NULL ||
+		    (cnt = rd_take(r, 8)) == NULL)
+			return LS_ECORRUPT;
+		unsigned char *key = wn->keys + used;
+		for (uint32_t f = 0; f < nkey; f++) {
+			uint32_t n = le32(lens + 4 * (size_t)f);
+			memcpy(key + 4 * (size_t)f, &n, sizeof(n));
+		}
+		if (vlen > 0)
+			memcpy(key + 4 * (size_t)nkey, vals, (size_t)vlen);
+
+		uint64_t hash = ls_hash64(key, klen, KEY_SEED);
+		uint32_t j;
+		for (j = (uint32_t)hash & mask; wn->slot[j] != 0;
+		     j = (j + 1) & mask) {
+			const ent_hdr *o =
+			    (const ent_hdr *)ent_at(w, wn, wn->slot[j] - 1);
+			if (o->hash == hash && o->key_len == klen &&
+			    memcmp(wn->keys + o->key_off, key, klen) == 0)
+				return LS_ECORRUPT; /* a group twice */
+		}
+		unsigned char *e = ent_at(w, wn, g);
+		ent_hdr *h = (ent_hdr *)e;
+		h->hash = hash;
+		h->key_off = (uint32_t)used;
+		h->key_len = (uint32_t)klen;
+		h->count = le64(cnt);
+		if (h->count == 0 || h->count > UINT64_MAX - *counts)
+			return LS_ECORRUPT;
+		*counts += h->count;
+		for (uint32_t a = 0; a < w->spec.naggs; a++) {
+			const uint8_t *sp;
+			num_state st;
+			uint64_t bits;
+			if (!w->ops[a]->needs_field)
+				continue;
+			if ((sp = rd_take(r, SNAP_AGG)) == NULL)
+				return LS_ECORRUPT;
+			bits = le64(sp);
+			st.n = le64(sp + 8);
+			if (!agg_state_ok(w->spec.aggs[a].kind, bits, st.n,
+			        h->count))
+				return LS_ECORRUPT;
+			memcpy(&st.v, &bits, sizeof(st.v));
+			memcpy(e + w->aoff[a], &st, sizeof(st));
+		}
+		wn->slot[j] = g + 1;
+		wn->n = g + 1;
+		used += klen;
+	}
+	if (used != kbytes)
+		return LS_ECORRUPT;
+	wn->klen = used;
+	return 0;
+}
+
+int
+ls_window_load(ls_window *w, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	const uint8_t *st;
+	struct win **open = NULL;
+	size_t nbuilt = 0;
+	uint32_t nopen, flags, maxcap = 0;
+	uint64_t events, late, counts = 0, groups = 0;
+	int64_t wm, max_t, prev = 0;
+	size_t mingroup, minwin;
+	rd r;
+	int rc;
+
+	if (w == NULL || (buf == NULL && len != 0))
+		return LS_EINVAL;
+	if (len < SNAP_HDR + SNAP_TRAILER || memcmp(b, SNAP_MAGIC, 4) != 0 ||
+	    le64(b + 8) != (uint64_t)len ||
+	    ls_hash64(b, len - SNAP_TRAILER, SNAP_SEED) !=
+	        le64(b + len - SNAP_TRAILER))
+		return LS_ECORRUPT;
+	if (le16(b + 4) != SNAP_VERSION)
+		return LS_ENOTSUP;
+	if (le16(b + 6) != 0)
+		return LS_ECORRUPT;
+	r.p = b + SNAP_HDR;
+	r.left = len - SNAP_HDR - SNAP_TRAILER;
+	if ((rc = spec_check(&r, &w->spec)) != 0)
+		return rc;
+	if ((st = rd_take(&r, SNAP_STATE)) == NULL)
+		return LS_ECORRUPT;
+	wm = (int64_t)le64(st);
+	max_t = (int64_t)le64(st + 8);
+	events = le64(st + 24);
+	late = le64(st + 32);
+	flags = le32(st + 56);
+	nopen = le32(st + 60);
+	mingroup = 4 * (size_t)w->spec.nkey + 8 + SNAP_AGG * state_aggs(w);
+	minwin = SNAP_WIN + mingroup;
+	if ((flags & ~SNAP_MANUAL) != 0 || late > events ||
+	    nopen > r.left / minwin)
+		return LS_ECORRUPT;
+	if (nopen > 0 && (open = calloc(nopen, sizeof(*open))) == NULL)
+		return LS_ENOMEM;
+
+	rc = 0;
+	for (uint32_t i = 0; i < nopen; i++) {
+		const uint8_t *wh = rd_take(&r, SNAP_WIN);
+		int64_t start;
+		uint32_t ng, kb;
+		struct win *wn;
+		if (wh == NULL) {
+			rc = LS_ECORRUPT;
+			break;
+		}
+		start = (int64_t)le64(wh);
+		ng = le32(wh + 8);
+		kb = le32(wh + 12);
+		/* aligned, ends inside int64, strictly increasing, opened by
+		 * an event no later than max_t, not yet due to close */
+		if (start % w->size_ns != 0 || start > INT64_MAX - w->size_ns ||
+		    (i > 0 && start <= prev) || start > max_t ||
+		    close_time(w, start) <= wm || ng == 0 ||
+		    ng > r.left / mingroup || kb > r.left ||
+		    kb < (uint64_t)ng * 4 * w->spec.nkey) {
+			rc = LS_ECORRUPT;
+			break;
+		}
+		prev = start;
+		if ((wn = calloc(1, sizeof(*wn))) == NULL) {
+			rc = LS_ENOMEM;
+			break;
+		}
+		wn->start_ns = start;
+		open[nbuilt++] = wn;
+		if ((rc = load_groups(w, &r, wn, ng, kb, &counts)) != 0)
+			break;
+		groups += ng;
+		if (wn->cap > maxcap)
+			maxcap = wn->cap;
+	}
+	if (rc == 0 && (r.left != 0 || counts > events - late))
+		rc = LS_ECORRUPT;
+	if (rc == 0 && w->sortcap < maxcap) {
+		sort_ent *ns = realloc(w->sort, (size_t)maxcap * sizeof(*ns));
+		if (ns == NULL)
+			rc = LS_ENOMEM;
+		else {
+			w->sort = ns; /* scratch only: not part of the state */
+			w->sortcap = maxcap;
+		}
+	}
+	if (rc != 0) {
+		for (size_t i = 0; i < nbuilt; i++)
+			win_destroy(open[i]);
+		free(open);
+		return rc;
+	}
+
+	/* everything checked and allocated: swap the state in */
+	for (size_t i = 0; i < w->nopen; i++)
+		win_put(w, w->open[i]);
+	free(w->open);
+	w->open = open;
+	w->nopen = nopen;
+	w->capopen = nopen;
+	w->hint = 0;
+	w->nkeys = groups;
+	w->wm = wm;
+	w->max_t = max_t;
+	w->last_ingest = (int64_t)le64(st + 16);
+	w->events = events;
+	w->late_count = late;
+	w->emitted = le64(st + 40);
+	w->closed = le64(st + 48);
+	w->manual_wm = (flags & SNAP_MANUAL) != 0;
+	return 0;
 }

@@ -159,4 +159,20 @@ typedef struct ls_window_stats {
 /* Snapshot of the counters; owner thread only. */
 void ls_window_get_stats(const ls_window *w, ls_window_stats *out);
 
+/* Serialise everything that determines future output: spec (to check on
+ * load), open windows, groups with their key bytes and aggregate
+ * accumulators, watermark, max event time, the manual flag, last ingest
+ * time, and the stats counters.  *buf is malloc'd (caller frees); the format
+ * is versioned, little endian, with a checksum (XXH3 via runtime/hash.h),
+ * drawn in docs/windows.md.  One allocation, one pass.  LS_ENOMEM. */
+int ls_window_save(const ls_window *w, uint8_t **buf, size_t *len);
+
+/* Replace w's state with a saved one (w was created with an equal spec, else
+ * LS_EINVAL).  Validates everything (lengths, counts, checksum,
+ * sortedness/uniqueness the structure relies on); a malformed buffer gives
+ * LS_ECORRUPT, a well-formed one of another format version LS_ENOTSUP, and
+ * both, like LS_ENOMEM, leave w unchanged.  Emits nothing; the watermark
+ * delay, idle timeout and callbacks stay w's own.  Borrowed buf. */
+int ls_window_load(ls_window *w, const void *buf, size_t len);
+
 #endif /* LS_ACTORS_WINDOW_H */
