@@ -15,7 +15,7 @@
 #include "runtime/hash.h"
 
 #define CHECK_SEED 0x4c534dull
-#define VERSION    1
+#define VERSION    2
 
 typedef struct mnode {
 	uint64_t id;
@@ -29,6 +29,8 @@ typedef struct mnode {
 typedef struct mtopo {
 	char *name;
 	char *yaml;
+	uint64_t ckpt; /* last completed checkpoint, 0 = none */
+	uint8_t final; /* it was the final one (input ended) */
 } mtopo;
 
 /* topology and partition share one allocation (topology first). */
@@ -490,6 +492,15 @@ decode(const void *buf, size_t len, dcmd *d, bool want_entries)
 	case LS_MAP_CMD_UNDEPLOY:
 		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
 		break;
+	case LS_MAP_CMD_CHECKPOINT:
+		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
+		if (rc == LS_OK)
+			rc = rd_u64(&r, &d->id);
+		if (rc == LS_OK)
+			rc = rd_u8(&r, &d->u8);
+		if (rc == LS_OK && (d->id == 0 || d->u8 > 1))
+			rc = LS_ECORRUPT;
+		break;
 	case LS_MAP_CMD_ASSIGN: {
 		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
 		if (rc == LS_OK)
@@ -628,8 +639,11 @@ apply_deploy(ls_map *m, const dcmd *d)
 	if (yaml == NULL)
 		return LS_ENOMEM;
 	if (found) {
+		/* new text: its checkpoints belong to the old one */
 		free(m->topos[i].yaml);
 		m->topos[i].yaml = yaml;
+		m->topos[i].ckpt = 0;
+		m->topos[i].final = 0;
 		m->epoch++;
 		return LS_OK;
 	}
@@ -643,7 +657,7 @@ apply_deploy(ls_map *m, const dcmd *d)
 	}
 	m->topos = arr;
 	memmove(&arr[i + 1], &arr[i], (m->n_topos - i) * sizeof(mtopo));
-	arr[i] = (mtopo){name, yaml};
+	arr[i] = (mtopo){ name, yaml, 0, 0 };
 	m->n_topos++;
 	m->epoch++;
 	return LS_OK;
@@ -668,6 +682,22 @@ apply_undeploy(ls_map *m, const dcmd *d)
 	memmove(&m->topos[i], &m->topos[i + 1],
 	        (m->n_topos - i - 1) * sizeof(mtopo));
 	m->n_topos--;
+	m->epoch++;
+	return LS_OK;
+}
+
+/* Checkpoints only move forward; an older or equal id is a no-op. */
+static int
+apply_checkpoint(ls_map *m, const dcmd *d)
+{
+	bool found;
+	size_t i = topo_index(m, d->a, &found);
+	if (!found)
+		return LS_ENOENT;
+	if (d->id <= m->topos[i].ckpt)
+		return LS_OK;
+	m->topos[i].ckpt = d->id;
+	m->topos[i].final = d->u8;
 	m->epoch++;
 	return LS_OK;
 }
@@ -851,6 +881,9 @@ ls_map_apply(ls_map *m, const void *buf, size_t len)
 	case LS_MAP_CMD_UNDEPLOY:
 		rc = apply_undeploy(m, &d);
 		break;
+	case LS_MAP_CMD_CHECKPOINT:
+		rc = apply_checkpoint(m, &d);
+		break;
 	default:
 		rc = apply_assign(m, &d);
 		break;
@@ -1006,6 +1039,8 @@ ls_map_snapshot(const ls_map *m, uint8_t **buf, size_t *len)
 	for (size_t i = 0; i < m->n_topos; i++) {
 		w_str(&w, m->topos[i].name);
 		w_str(&w, m->topos[i].yaml);
+		w_u64(&w, m->topos[i].ckpt);
+		w_u8(&w, m->topos[i].final);
 	}
 	w_u32(&w, (uint32_t)m->n_as);
 	for (size_t i = 0; i < m->n_as; i++) {
@@ -1064,7 +1099,7 @@ restore_into(ls_map *t, rd *r)
 	}
 	if ((rc = rd_u32(r, &n)) != LS_OK)
 		return rc;
-	if (n > LS_MAP_MAX_TOPOLOGIES || (size_t)n * 10 > r->left)
+	if (n > LS_MAP_MAX_TOPOLOGIES || (size_t)n * 19 > r->left)
 		return LS_ECORRUPT;
 	t->topos = calloc(n ? n : 1, sizeof(mtopo));
 	if (t->topos == NULL)
@@ -1072,9 +1107,11 @@ restore_into(ls_map *t, rd *r)
 	for (uint32_t i = 0; i < n; i++) {
 		mtopo *x = &t->topos[i];
 		if ((rc = rd_str(r, LS_MAP_MAX_NAME, false, &a)) != LS_OK ||
-		    (rc = rd_str(r, LS_MAP_MAX_YAML, false, &b)) != LS_OK)
+		    (rc = rd_str(r, LS_MAP_MAX_YAML, false, &b)) != LS_OK ||
+		    (rc = rd_u64(r, &x->ckpt)) != LS_OK ||
+		    (rc = rd_u8(r, &x->final)) != LS_OK)
 			return rc;
-		if (i > 0 && sv_cmp(a, x[-1].name) <= 0)
+		if ((i > 0 && sv_cmp(a, x[-1].name) <= 0) || x->final > 1)
 			return LS_ECORRUPT;
 		x->name = sv_dup(a);
 		x->yaml = sv_dup(b);
@@ -1193,7 +1230,9 @@ ls_map_equal(const ls_map *a, const ls_map *b)
 	}
 	for (size_t i = 0; i < a->n_topos; i++)
 		if (strcmp(a->topos[i].name, b->topos[i].name) ||
-		    strcmp(a->topos[i].yaml, b->topos[i].yaml))
+		    strcmp(a->topos[i].yaml, b->topos[i].yaml) ||
+		    a->topos[i].ckpt != b->topos[i].ckpt ||
+		    a->topos[i].final != b->topos[i].final)
 			return false;
 	for (size_t i = 0; i < a->n_as; i++) {
 		const massign *x = &a->as[i], *y = &b->as[i];
@@ -1273,6 +1312,38 @@ ls_map_cmd_deploy(const char *name, const char *yaml, uint8_t **buf,
 	w_str(&w, name);
 	w_str(&w, yaml);
 	return w_finish(&w, buf, len);
+}
+
+int
+ls_map_cmd_checkpoint(const char *topology, uint64_t ckpt, int final,
+                      uint8_t **buf, size_t *len)
+{
+	wr w;
+	if (buf == NULL || len == NULL || ckpt == 0 ||
+	    !str_ok(topology, LS_MAP_MAX_NAME, false))
+		return LS_EINVAL;
+	w_begin(&w, "LSMC", LS_MAP_CMD_CHECKPOINT);
+	w_str(&w, topology);
+	w_u64(&w, ckpt);
+	w_u8(&w, final ? 1 : 0);
+	return w_finish(&w, buf, len);
+}
+
+int
+ls_map_topology_checkpoint(const ls_map *m, const char *name, uint64_t *ckpt,
+                           int *final)
+{
+	bool found;
+	if (m == NULL || name == NULL)
+		return LS_EINVAL;
+	size_t i = topo_index(m, (sv){ name, strlen(name) }, &found);
+	if (!found)
+		return LS_ENOENT;
+	if (ckpt != NULL)
+		*ckpt = m->topos[i].ckpt;
+	if (final != NULL)
+		*final = m->topos[i].final;
+	return LS_OK;
 }
 
 int

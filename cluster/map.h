@@ -17,7 +17,7 @@
  *   - nodes, topologies and assignments are kept sorted (by id, by name, by
  *     topology then partition), so snapshots of equal maps are equal bytes.
  *
- * Command format (version 1, integers little endian):
+ * Command format (version 2, integers little endian):
  *
  *   offset  size  field
  *   0       4     magic "LSMC"
@@ -40,14 +40,19 @@
  *   ASSIGN          str topology, u8 flags (LS_MAP_ASSIGN_*), u32 count,
  *                   count x { str partition, u64 owner, u8 n,
  *                             n x u64 standby }
+ *   CHECKPOINT      str topology, u64 checkpoint id (> 0), u8 final (0/1):
+ *                   every partition of the topology saved that checkpoint
+ *                   (final: after the end of its input); ids only grow, an
+ *                   older one is a no-op; a DEPLOY with new text resets it
  *
- * Snapshot format (version 1): the same 16-byte header with magic "LSMS"
+ * Snapshot format (version 2): the same 16-byte header with magic "LSMS"
  * and type 0, then the body
  *
  *   u64 epoch
  *   u32 node count,       each { u64 id, u8 voter, u8 state, str name,
  *                                str url, str http }
- *   u32 topology count,   each { str name, str yaml }
+ *   u32 topology count,   each { str name, str yaml, u64 checkpoint,
+ *                                u8 final }
  *   u32 assignment count, each { str topology, str partition, u64 owner,
  *                                u64 epoch, u8 n, n x u64 standby }
  *
@@ -81,7 +86,8 @@ enum ls_map_cmd_type {
 	LS_MAP_CMD_REMOVE_NODE = 3,
 	LS_MAP_CMD_DEPLOY = 4,
 	LS_MAP_CMD_UNDEPLOY = 5,
-	LS_MAP_CMD_ASSIGN = 6
+	LS_MAP_CMD_ASSIGN = 6,
+	LS_MAP_CMD_CHECKPOINT = 7
 };
 
 enum ls_node_state {
@@ -183,6 +189,14 @@ int ls_map_cmd_undeploy(const char *name, uint8_t **buf, size_t *len);
 int ls_map_cmd_assign(const char *topology, unsigned flags,
                       const ls_map_assignment *a, size_t n, uint8_t **buf,
                       size_t *len);
+
+int ls_map_cmd_checkpoint(const char *topology, uint64_t ckpt, int final,
+                          uint8_t **buf, size_t *len);
+
+/* The last completed checkpoint of a topology (0 = none) and whether it
+ * was the final one; LS_ENOENT for an unknown topology. */
+int ls_map_topology_checkpoint(const ls_map *m, const char *name,
+                               uint64_t *ckpt, int *final);
 
 /* Name of a node state ("alive", ...); "?" for an unknown value. */
 const char *ls_map_node_state_name(int state);

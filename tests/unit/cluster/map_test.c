@@ -530,7 +530,7 @@ test_resealed_hostile_commands(void **state)
 	reseal(p, c.n);
 	assert_int_equal(ls_map_apply(m, p, c.n), LS_ECORRUPT);
 	memcpy(p, c.p, c.n);
-	p[4] = 2;
+	p[4] = 3;
 	reseal(p, c.n);
 	assert_int_equal(ls_map_apply(m, p, c.n), LS_ECORRUPT);
 	/* A NUL inside a string. */
@@ -625,6 +625,65 @@ random_cmd(void)
 /* Replicas applying the same stream agree at every step, epochs never go
  * down and grow exactly on changes, and snapshot + the rest of the stream
  * gives the same map as the whole stream. */
+/* Completed checkpoints: recorded per topology, only forward, kept in
+ * snapshots, reset by a deploy with new text. */
+static void
+test_checkpoints(void **state)
+{
+	(void)state;
+	ls_map *m;
+	uint64_t ck = 99;
+	int fin = 9;
+	buf b;
+	assert_int_equal(ls_map_new(&m), LS_OK);
+	assert_int_equal(apply(m, cmd_deploy("web", "name: web\n")), LS_OK);
+	assert_int_equal(ls_map_topology_checkpoint(m, "web", &ck, &fin), LS_OK);
+	assert_int_equal(ck, 0);
+	assert_int_equal(fin, 0);
+	uint64_t e = ls_map_epoch(m);
+	assert_int_equal(ls_map_cmd_checkpoint("web", (3ull << 32) | 5, 0, &b.p,
+	                     &b.n), LS_OK);
+	assert_int_equal(apply(m, b), LS_OK);
+	assert_int_equal(ls_map_epoch(m), e + 1);
+	assert_int_equal(ls_map_topology_checkpoint(m, "web", &ck, &fin), LS_OK);
+	assert_int_equal(ck, (3ull << 32) | 5);
+	/* older: a no-op */
+	assert_int_equal(ls_map_cmd_checkpoint("web", 7, 1, &b.p, &b.n), LS_OK);
+	assert_int_equal(apply(m, b), LS_OK);
+	assert_int_equal(ls_map_epoch(m), e + 1);
+	assert_int_equal(ls_map_topology_checkpoint(m, "web", &ck, &fin), LS_OK);
+	assert_int_equal(ck, (3ull << 32) | 5);
+	assert_int_equal(fin, 0);
+	/* unknown topology; id 0 refused by the builder */
+	assert_int_equal(ls_map_cmd_checkpoint("nope", 9ull << 32, 1, &b.p, &b.n),
+	                 LS_OK);
+	assert_int_equal(apply(m, b), LS_ENOENT);
+	assert_int_equal(ls_map_cmd_checkpoint("web", 0, 0, &b.p, &b.n),
+	                 LS_EINVAL);
+	/* final, then a snapshot round trip keeps it */
+	assert_int_equal(ls_map_cmd_checkpoint("web", (3ull << 32) | 9, 1, &b.p,
+	                     &b.n), LS_OK);
+	assert_int_equal(apply(m, b), LS_OK);
+	buf sb = snap(m);
+	ls_map *r;
+	assert_int_equal(ls_map_new(&r), LS_OK);
+	assert_int_equal(ls_map_restore(r, sb.p, sb.n), LS_OK);
+	assert_true(ls_map_equal(m, r));
+	assert_int_equal(ls_map_topology_checkpoint(r, "web", &ck, &fin), LS_OK);
+	assert_int_equal(ck, (3ull << 32) | 9);
+	assert_int_equal(fin, 1);
+	free(sb.p);
+	/* new text: the old checkpoints do not apply to it */
+	assert_int_equal(apply(r, cmd_deploy("web", "name: web\n# v2\n")),
+	                 LS_OK);
+	assert_int_equal(ls_map_topology_checkpoint(r, "web", &ck, &fin), LS_OK);
+	assert_int_equal(ck, 0);
+	assert_int_equal(fin, 0);
+	assert_false(ls_map_equal(m, r));
+	ls_map_free(r);
+	ls_map_free(m);
+}
+
 static void
 test_determinism(void **state)
 {
@@ -683,6 +742,7 @@ main(void)
 	    cmocka_unit_test(test_corrupt_commands_refused),
 	    cmocka_unit_test(test_resealed_hostile_commands),
 	    cmocka_unit_test(test_corrupt_snapshots_refused),
+	    cmocka_unit_test(test_checkpoints),
 	    cmocka_unit_test(test_determinism),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
