@@ -3,10 +3,20 @@
  * transport) on its own loop thread, whose state machine is the cluster
  * map.
  *
- * Other threads talk to the loop through a mutex-protected queue of
- * proposals and a uv_async wake-up; the loop publishes what they may read
- * (the map, the leader, the stop flag) under the same mutex.  A 50 ms timer
- * on the loop polls raft_leader()/raft_state() and reports changes.
+ * Other threads talk to the loop through mutex-protected queues of
+ * proposals and membership requests and a uv_async wake-up; the loop
+ * publishes what they may read (the map, the leader, the configuration,
+ * the stop flag) under the same mutex.  A 50 ms timer on the loop polls
+ * raft_leader()/raft_state()/the configuration and reports changes.
+ *
+ * Membership requests: the caller queues a request and waits on a
+ * condition variable until the loop thread has tried to start it (so the
+ * refusals -- not leader, busy, already a member -- come back as return
+ * values); raft then finishes it through change_cb.  At most one change is
+ * in flight (c->pending).  Adding a server as a standby or a voter takes two
+ * raft changes (raft_add makes a spare, raft_assign gives the role): the
+ * second starts on the loop's next turn after the first commits, outside
+ * raft's own callback.
  */
 #include "cluster/coord.h"
 
@@ -39,6 +49,32 @@ typedef struct preq {
 	void *arg;
 } preq;
 
+/* Where a waiting caller of a membership call finds the loop's answer
+ * (on the caller's stack; guarded by ls_coord.mu). */
+typedef struct answer {
+	bool ready;
+	int rc;
+} answer;
+
+enum { MREQ_ADD, MREQ_REMOVE };
+
+/* A membership request: queued by the caller, owned by the loop thread
+ * from then on; c->pending while raft works on it. */
+typedef struct mreq {
+	struct mreq *next;
+	ls_coord *owner;
+	int kind;
+	uint64_t id;
+	char address[LS_COORD_MAX_ADDRESS + 1]; /* "" when not given */
+	int role;      /* raft role wanted (MREQ_ADD) */
+	int then_role; /* role to assign once raft_add commits, or -1 */
+	bool step_due; /* raft_add committed, raft_assign not started yet */
+	ls_coord_done_cb done;
+	void *arg;
+	answer *waiter; /* NULL for a request made on the loop thread */
+	struct raft_change change;
+} mreq;
+
 struct ls_coord {
 	uint64_t id;
 	char *dir;
@@ -55,9 +91,11 @@ struct ls_coord {
 	struct raft_fsm fsm;
 	struct raft raft;
 	pthread_t thread;
-	bool closing; /* loop thread only */
+	bool closing;  /* loop thread only */
+	mreq *pending; /* loop thread only: the change raft works on */
 
 	pthread_mutex_t mu; /* guards everything below */
+	pthread_cond_t answered;
 	ls_map *map;
 	uint64_t leader_id;
 	char leader_addr[LS_COORD_MAX_ADDRESS + 1];
@@ -65,7 +103,15 @@ struct ls_coord {
 	bool stopping;
 	op *head;
 	op *tail;
+	mreq *mhead;
+	mreq *mtail;
+	ls_coord_member *members; /* the configuration as last published */
+	size_t n_members;
 };
+
+/* The coordinator whose loop runs on this thread (or which is starting on
+ * it), so that membership calls from callbacks do not wait on themselves. */
+static _Thread_local ls_coord *loop_self;
 
 static int
 from_raft(int rv)
@@ -90,6 +136,25 @@ from_raft(int rv)
 		return LS_EINVAL;
 	default:
 		return LS_EIO;
+	}
+}
+
+/* A configuration change's raft status as an LS_* code. */
+static int
+from_raft_change(int rv)
+{
+	switch (rv) {
+	case RAFT_CANTCHANGE:
+		return LS_EBUSY;
+	case RAFT_NOCONNECTION:
+		return LS_ETIMEDOUT;
+	case RAFT_BADROLE:
+		return LS_EEXIST;
+	case RAFT_NOTFOUND:
+	case RAFT_BADID:
+		return LS_ENOENT;
+	default:
+		return from_raft(rv);
 	}
 }
 
@@ -307,16 +372,184 @@ poll_leader(ls_coord *c)
 		c->on_leader(c->cb_arg, id, addr != NULL ? addr : "");
 }
 
+static int
+member_role(int raft_role)
+{
+	switch (raft_role) {
+	case RAFT_VOTER:
+		return LS_COORD_VOTER;
+	case RAFT_STANDBY:
+		return LS_COORD_STANDBY;
+	default:
+		return LS_COORD_SPARE;
+	}
+}
+
+/* Publishes raft's current configuration for ls_coord_members() when it
+ * differs from the last one published.  Out of memory keeps the old one
+ * (the next poll tries again). */
+static void
+publish_members(ls_coord *c)
+{
+	const struct raft_configuration *conf = &c->raft.configuration;
+	ls_coord_member *m = NULL;
+	bool same;
+
+	pthread_mutex_lock(&c->mu);
+	same = c->n_members == conf->n;
+	for (unsigned i = 0; same && i < conf->n; i++) {
+		const struct raft_server *s = &conf->servers[i];
+		same = c->members[i].id == s->id &&
+		       c->members[i].role == member_role(s->role) &&
+		       strcmp(c->members[i].address,
+		              s->address != NULL ? s->address : "") == 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (same)
+		return;
+	if (conf->n > 0 && (m = calloc(conf->n, sizeof(*m))) == NULL)
+		return;
+	for (unsigned i = 0; i < conf->n; i++) {
+		m[i].id = conf->servers[i].id;
+		m[i].role = member_role(conf->servers[i].role);
+		copy_str(m[i].address, sizeof(m[i].address),
+		         conf->servers[i].address);
+	}
+	pthread_mutex_lock(&c->mu);
+	free(c->members);
+	c->members = m;
+	c->n_members = conf->n;
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void
 timer_cb(uv_timer_t *t)
 {
 	poll_leader(t->data);
+	publish_members(t->data);
+}
+
+/* Hands a request that never started (or that finished) back: a waiting
+ * caller gets rc (and done is not called); otherwise done runs.  Frees m. */
+static void
+mreq_finish(ls_coord *c, mreq *m, int rc, bool started)
+{
+	if (!started && m->waiter != NULL) {
+		pthread_mutex_lock(&c->mu);
+		m->waiter->rc = rc;
+		m->waiter->ready = true;
+		pthread_cond_broadcast(&c->answered);
+		pthread_mutex_unlock(&c->mu);
+	} else if (m->done != NULL) {
+		m->done(m->arg, rc);
+	}
+	free(m);
+}
+
+static void change_cb(struct raft_change *req, int status);
+
+/* Tries to start m on raft; LS_OK when raft took it. */
+static int
+mreq_start(ls_coord *c, mreq *m)
+{
+	const struct raft_configuration *conf = &c->raft.configuration;
+	const struct raft_server *s = NULL;
+	int rv;
+
+	if (raft_state(&c->raft) != RAFT_LEADER)
+		return LS_ESTATE;
+	if (c->pending != NULL || c->raft.configuration_uncommitted_index != 0)
+		return LS_EBUSY;
+	for (unsigned i = 0; i < conf->n; i++)
+		if (conf->servers[i].id == m->id)
+			s = &conf->servers[i];
+	m->change.data = m;
+	m->then_role = -1;
+	m->step_due = false;
+	if (m->kind == MREQ_REMOVE) {
+		if (s == NULL)
+			return LS_ENOENT;
+		rv = raft_remove(&c->raft, &m->change, m->id, change_cb);
+	} else if (s != NULL) {
+		if (m->address[0] != '\0' &&
+		    strcmp(m->address, s->address != NULL ? s->address : "") !=
+		        0)
+			return LS_EINVAL;
+		if (s->role == m->role)
+			return LS_EEXIST;
+		if (m->id == c->id)
+			return LS_EINVAL; /* the leader demoting itself */
+		rv = raft_assign(&c->raft, &m->change, m->id, m->role,
+		                 change_cb);
+	} else {
+		if (m->address[0] == '\0')
+			return LS_EINVAL;
+		m->then_role = m->role;
+		rv = raft_add(&c->raft, &m->change, m->id, m->address,
+		              change_cb);
+	}
+	if (rv != 0)
+		return from_raft_change(rv);
+	c->pending = m;
+	publish_members(c);
+	return LS_OK;
+}
+
+/* Raft finished a change of c->pending (on the loop thread, possibly
+ * inside raft's own state transitions: only bookkeeping here). */
+static void
+change_cb(struct raft_change *req, int status)
+{
+	mreq *m = req->data;
+	ls_coord *c = m->owner;
+	int rc = status == 0 ? LS_OK : from_raft_change(status);
+
+	if (rc == LS_OK && m->then_role >= 0) {
+		if (!c->closing) {
+			/* raft_add committed: raft_assign on the loop's next
+			 * turn. */
+			m->step_due = true;
+			uv_async_send(&c->async);
+			return;
+		}
+		rc = LS_ECLOSED;
+	}
+	c->pending = NULL;
+	publish_members(c);
+	mreq_finish(c, m, rc, true);
+}
+
+/* The second step of an add: the role of the server raft_add made a
+ * spare. */
+static void
+mreq_assign(ls_coord *c, mreq *m)
+{
+	int role = m->then_role;
+	int rv;
+
+	m->step_due = false;
+	m->then_role = -1;
+	rv = raft_assign(&c->raft, &m->change, m->id, role, change_cb);
+	if (rv != 0) {
+		c->pending = NULL;
+		publish_members(c);
+		mreq_finish(c, m, from_raft_change(rv), true);
+		return;
+	}
+	publish_members(c);
 }
 
 static void
 on_raft_closed(struct raft *r)
 {
 	ls_coord *c = r->data;
+	/* raft fails a change it still holds while closing; one that waits
+	 * for its second step is no longer raft's. */
+	if (c->pending != NULL) {
+		mreq *m = c->pending;
+		c->pending = NULL;
+		mreq_finish(c, m, LS_ECLOSED, true);
+	}
 	raft_uv_close(&c->io);
 	raft_uv_tcp_close(&c->transport);
 	uv_close((uv_handle_t *)&c->timer, NULL);
@@ -328,13 +561,36 @@ async_cb(uv_async_t *a)
 {
 	ls_coord *c = a->data;
 	op *list, *next;
+	mreq *mlist, *mnext;
 	bool stopping;
 
 	pthread_mutex_lock(&c->mu);
 	list = c->head;
 	c->head = c->tail = NULL;
+	mlist = c->mhead;
+	c->mhead = c->mtail = NULL;
 	stopping = c->stopping;
 	pthread_mutex_unlock(&c->mu);
+
+	if (c->pending != NULL && c->pending->step_due && !c->closing &&
+	    !stopping)
+		mreq_assign(c, c->pending);
+	for (; mlist != NULL; mlist = mnext) {
+		/* Once started, mlist belongs to raft's callback. */
+		answer *w = mlist->waiter;
+		mnext = mlist->next;
+		int rc =
+		    stopping || c->closing ? LS_ECLOSED : mreq_start(c, mlist);
+		if (rc != LS_OK)
+			mreq_finish(c, mlist, rc, false);
+		else if (w != NULL) {
+			pthread_mutex_lock(&c->mu);
+			w->rc = LS_OK;
+			w->ready = true;
+			pthread_cond_broadcast(&c->answered);
+			pthread_mutex_unlock(&c->mu);
+		}
+	}
 
 	for (; list != NULL; list = next) {
 		next = list->next;
@@ -373,7 +629,9 @@ static void *
 loop_main(void *arg)
 {
 	ls_coord *c = arg;
+	loop_self = c;
 	uv_run(&c->loop, UV_RUN_DEFAULT);
+	loop_self = NULL;
 	return NULL;
 }
 
@@ -431,6 +689,8 @@ static void
 free_coord(ls_coord *c)
 {
 	ls_map_free(c->map);
+	free(c->members);
+	pthread_cond_destroy(&c->answered);
 	pthread_mutex_destroy(&c->mu);
 	free(c->dir);
 	free(c);
@@ -457,6 +717,7 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	c->cb_arg = cfg->cb_arg;
 	c->dir = strdup(cfg->data_dir);
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->answered, NULL);
 	if (c->dir == NULL || (rc = ls_map_new(&c->map)) != LS_OK) {
 		free_coord(c);
 		return LS_ENOMEM;
@@ -512,14 +773,19 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	raft_set_pre_vote(&c->raft, true);
 	rc = bootstrap(c, cfg);
 	if (rc == LS_OK) {
+		ls_coord *outer = loop_self;
+		loop_self = c; /* callbacks during the load run here */
 		rv = raft_start(&c->raft);
+		loop_self = outer;
 		rc = rv == 0                      ? LS_OK
 		     : from_raft(rv) == LS_ENOMEM ? LS_ENOMEM
 		                                  : LS_EIO;
 	}
-	if (rc == LS_OK)
+	if (rc == LS_OK) {
+		publish_members(c);
 		uv_timer_start(&c->timer, timer_cb, LEADER_POLL_MS,
 		               LEADER_POLL_MS);
+	}
 	if (rc == LS_OK && pthread_create(&c->thread, NULL, loop_main, c) != 0)
 		rc = LS_ENOMEM;
 	if (rc != LS_OK) {
@@ -580,6 +846,110 @@ ls_coord_propose(ls_coord *c, const void *cmd, size_t len,
 	pthread_mutex_unlock(&c->mu);
 	uv_async_send(&c->async);
 	return LS_OK;
+}
+
+/* Queues m for the loop thread.  A caller on another thread waits until
+ * the loop tried to start it and gets the answer; on the loop thread the
+ * answer comes through done.  m belongs to the loop from here on. */
+static int
+mreq_submit(ls_coord *c, mreq *m, char *leader, size_t leader_cap)
+{
+	answer w = {false, LS_OK};
+	bool wait = loop_self != c;
+
+	m->owner = c;
+	m->waiter = wait ? &w : NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->mu);
+		free(m);
+		return LS_ECLOSED;
+	}
+	if (c->mtail != NULL)
+		c->mtail->next = m;
+	else
+		c->mhead = m;
+	c->mtail = m;
+	uv_async_send(&c->async);
+	while (wait && !w.ready)
+		pthread_cond_wait(&c->answered, &c->mu);
+	if (w.rc == LS_ESTATE)
+		copy_str(leader, leader_cap, c->leader_addr);
+	pthread_mutex_unlock(&c->mu);
+	return w.rc;
+}
+
+/* The checks every membership call makes before queueing. */
+static int
+mreq_precheck(ls_coord *c, char *leader, size_t leader_cap)
+{
+	int rc = LS_OK;
+	pthread_mutex_lock(&c->mu);
+	if (c->stopping)
+		rc = LS_ECLOSED;
+	else if (!c->is_leader)
+		rc = LS_ESTATE;
+	copy_str(leader, leader_cap, c->leader_addr);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int
+ls_coord_add_member(ls_coord *c, uint64_t id, const char *address, int voter,
+                    ls_coord_done_cb done, void *arg, char *leader,
+                    size_t leader_cap)
+{
+	mreq *m;
+	int rc;
+
+	if (c == NULL || id == 0 ||
+	    (address != NULL && strlen(address) > LS_COORD_MAX_ADDRESS))
+		return LS_EINVAL;
+	if ((rc = mreq_precheck(c, leader, leader_cap)) != LS_OK)
+		return rc;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return LS_ENOMEM;
+	m->kind = MREQ_ADD;
+	m->id = id;
+	copy_str(m->address, sizeof(m->address), address);
+	m->role = voter ? RAFT_VOTER : RAFT_STANDBY;
+	m->done = done;
+	m->arg = arg;
+	return mreq_submit(c, m, leader, leader_cap);
+}
+
+int
+ls_coord_remove_member(ls_coord *c, uint64_t id, ls_coord_done_cb done,
+                       void *arg, char *leader, size_t leader_cap)
+{
+	mreq *m;
+	int rc;
+
+	if (c == NULL || id == 0)
+		return LS_EINVAL;
+	if ((rc = mreq_precheck(c, leader, leader_cap)) != LS_OK)
+		return rc;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return LS_ENOMEM;
+	m->kind = MREQ_REMOVE;
+	m->id = id;
+	m->done = done;
+	m->arg = arg;
+	return mreq_submit(c, m, leader, leader_cap);
+}
+
+size_t
+ls_coord_members(ls_coord *c, ls_coord_member *out, size_t cap)
+{
+	size_t n;
+	if (c == NULL || (out == NULL && cap > 0))
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->n_members < cap ? c->n_members : cap;
+	if (n > 0)
+		memcpy(out, c->members, n * sizeof(*out));
+	pthread_mutex_unlock(&c->mu);
+	return n;
 }
 
 int

@@ -3,8 +3,11 @@
  * loop thread, data dir and loopback port): one leader is elected, commands
  * proposed on the leader reach every map with the same epoch, a stopped
  * leader is replaced with the map intact, and a restarted server catches
- * up from its data dir.  Every map is compared with a reference map that
- * applied the same commands directly.  Times are printed, never asserted.
+ * up from its data dir.  Membership: servers started without voters join a
+ * running cluster as standbys (they get the whole map, follow the leader,
+ * never lead) or as voters, and can be removed.  Every map is compared
+ * with a reference map that applied the same commands directly.  Times are
+ * printed, never asserted.
  */
 #include <arpa/inet.h>
 #include <ftw.h>
@@ -32,7 +35,8 @@
 #include "runtime/err.h"
 
 #define DEADLINE_MS 60000
-#define N           3
+#define N           3 /* the bootstrap voters: slots 0..N-1 */
+#define NS          6 /* every slot: the others join later */
 
 typedef struct server {
 	ls_coord *c;
@@ -41,9 +45,12 @@ typedef struct server {
 	char dir[600];
 	_Atomic uint64_t last_epoch; /* from on_map_change */
 	_Atomic int leader_changes;  /* from on_leader_change */
+	/* Running but not (or no longer) a member: not expected to know
+	 * the leader or to follow the map. */
+	int outside;
 } server;
 
-static server srv[N];
+static server srv[NS];
 static ls_coord_peer peers[N];
 static char root[512];
 
@@ -115,13 +122,40 @@ start_server(int i)
 	return ls_coord_start(&cfg, &srv[i].c);
 }
 
+/* Starts slot i without voters: it waits to be added (or resumes from
+ * its data dir). */
+static int
+start_joiner(int i)
+{
+	ls_coord_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.id = srv[i].id;
+	cfg.data_dir = srv[i].dir;
+	cfg.address = srv[i].addr;
+	cfg.election_timeout_ms = 1000;
+	cfg.heartbeat_timeout_ms = 100;
+	cfg.snapshot_threshold = 16;
+	cfg.snapshot_trailing = 4;
+	cfg.on_map_change = on_map;
+	cfg.on_leader_change = on_leader;
+	cfg.cb_arg = &srv[i];
+	return ls_coord_start(&cfg, &srv[i].c);
+}
+
+/* A running member server. */
+static int
+live(int i)
+{
+	return srv[i].c != NULL && !srv[i].outside;
+}
+
 /* The index of the one leader all running servers agree on, or -1. */
 static int
 agreed_leader(void)
 {
 	int leader = -1, running = 0;
-	for (int i = 0; i < N; i++) {
-		if (srv[i].c == NULL)
+	for (int i = 0; i < NS; i++) {
+		if (!live(i))
 			continue;
 		running++;
 		if (ls_coord_is_leader(srv[i].c)) {
@@ -132,10 +166,10 @@ agreed_leader(void)
 	}
 	if (leader < 0 || running == 0)
 		return -1;
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < NS; i++) {
 		uint64_t id;
 		char addr[64];
-		if (srv[i].c == NULL)
+		if (!live(i))
 			continue;
 		if (ls_coord_leader(srv[i].c, &id, addr, sizeof(addr)) !=
 		        LS_OK ||
@@ -219,9 +253,9 @@ wait_maps_equal(const ls_map *ref)
 	int64_t end = now_ms() + DEADLINE_MS;
 	for (;;) {
 		int same = 0, running = 0;
-		for (int i = 0; i < N; i++) {
+		for (int i = 0; i < NS; i++) {
 			ls_map *m;
-			if (srv[i].c == NULL)
+			if (!live(i))
 				continue;
 			running++;
 			assert_int_equal(ls_coord_map_snapshot(srv[i].c, &m),
@@ -236,8 +270,8 @@ wait_maps_equal(const ls_map *ref)
 		assert_true(now_ms() < end);
 		pause_ms(10);
 	}
-	for (int i = 0; i < N; i++)
-		if (srv[i].c != NULL) {
+	for (int i = 0; i < NS; i++)
+		if (live(i)) {
 			assert_int_equal(ls_coord_epoch(srv[i].c),
 			                 ls_map_epoch(ref));
 			assert_int_equal(atomic_load(&srv[i].last_epoch),
@@ -264,14 +298,16 @@ setup(void **state)
 	         tmp != NULL && *tmp ? tmp : "/tmp");
 	if (mkdtemp(root) == NULL)
 		return -1;
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < NS; i++) {
 		memset(&srv[i], 0, sizeof(srv[i]));
 		srv[i].id = (uint64_t)(i + 1);
 		snprintf(srv[i].addr, sizeof(srv[i].addr), "127.0.0.1:%u",
 		         free_port());
 		snprintf(srv[i].dir, sizeof(srv[i].dir), "%s/n%d", root, i + 1);
-		peers[i].id = srv[i].id;
-		peers[i].address = srv[i].addr;
+		if (i < N) {
+			peers[i].id = srv[i].id;
+			peers[i].address = srv[i].addr;
+		}
 	}
 	return 0;
 }
@@ -280,7 +316,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < NS; i++) {
 		ls_coord_stop(srv[i].c);
 		srv[i].c = NULL;
 	}
@@ -445,6 +481,388 @@ test_three_servers(void **state)
 	ls_map_free(ref);
 }
 
+/* ---- membership: standbys and voters that join a running cluster ---- */
+
+/* Waits for a done callback and returns its status. */
+static int
+wait_done(done *d)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	while (atomic_load(&d->status) < 0) {
+		assert_true(now_ms() < end);
+		pause_ms(2);
+	}
+	return atomic_load(&d->status);
+}
+
+/* Adds (voter >= 0) or removes (voter < 0) server slot k on whichever
+ * server leads, retrying across leadership changes; returns the status of
+ * the change.  A retry after an attempt whose outcome was unknown
+ * (LS_ESTATE from done: it may have committed) counts LS_EEXIST or
+ * LS_ENOENT as done. */
+static int
+change_member(int k, int voter)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	int unsure = 0;
+	while (now_ms() < end) {
+		int l = agreed_leader();
+		if (l < 0) {
+			pause_ms(10);
+			continue;
+		}
+		done d;
+		atomic_store(&d.status, -1);
+		int rc =
+		    voter >= 0
+		        ? ls_coord_add_member(srv[l].c, srv[k].id, srv[k].addr,
+		                              voter, on_done, &d, NULL, 0)
+		        : ls_coord_remove_member(srv[l].c, srv[k].id, on_done,
+		                                 &d, NULL, 0);
+		if (rc == LS_ESTATE || rc == LS_EBUSY) {
+			pause_ms(10);
+			continue;
+		}
+		if (unsure && (rc == LS_EEXIST || rc == LS_ENOENT))
+			return LS_OK;
+		if (rc != LS_OK)
+			return rc;
+		rc = wait_done(&d);
+		if (rc != LS_ESTATE && rc != LS_ECLOSED)
+			return rc;
+		unsure = 1;
+	}
+	fail_msg("no leader took the membership change in time");
+	return -1;
+}
+
+/* Waits until every live server sees exactly the configuration role[]
+ * (indexed by slot; -1: not a member), with the members' addresses. */
+static void
+wait_members(const int role[NS])
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	for (;;) {
+		int ok = 1;
+		for (int i = 0; i < NS && ok; i++) {
+			ls_coord_member m[NS + 1];
+			size_t want = 0, n;
+			if (!live(i))
+				continue;
+			n = ls_coord_members(srv[i].c, m, NS + 1);
+			for (int k = 0; k < NS; k++)
+				want += role[k] >= 0;
+			ok = n == want;
+			for (size_t j = 0; j < n && ok; j++) {
+				int k = (int)m[j].id - 1;
+				ok = k >= 0 && k < NS && role[k] == m[j].role &&
+				     strcmp(m[j].address, srv[k].addr) == 0;
+			}
+		}
+		if (ok)
+			return;
+		assert_true(now_ms() < end);
+		pause_ms(10);
+	}
+}
+
+/* Two membership calls made from a coordinator callback (the loop
+ * thread): they start after the callback, and report through done. */
+typedef struct in_loop {
+	ls_coord *c;
+	uint64_t id;
+	const char *addr;
+	_Atomic int call_rc[2]; /* -1 until the calls were made */
+	done result[2];
+} in_loop;
+
+static void
+promote_twice(void *arg, int status)
+{
+	in_loop *x = arg;
+	(void)status;
+	for (int i = 0; i < 2; i++)
+		atomic_store(&x->call_rc[i],
+		             ls_coord_add_member(x->c, x->id, x->addr, 1,
+		                                 on_done, &x->result[i], NULL,
+		                                 0));
+}
+
+/* Proposes n state flips of the bootstrap nodes (all accepted). */
+static void
+propose_flips(ls_map *ref, int n)
+{
+	static int k;
+	for (int j = 0; j < n; j++, k++) {
+		uint8_t *cmd;
+		size_t len;
+		assert_int_equal(ls_map_cmd_set_node_state(
+		                     1 + (uint64_t)(k % N),
+		                     k % 2 ? LS_NODE_ALIVE : LS_NODE_SUSPECT,
+		                     &cmd, &len),
+		                 LS_OK);
+		propose_ref(ref, cmd, len, LS_OK);
+	}
+}
+
+static void
+test_membership(void **state)
+{
+	(void)state;
+	ls_map *ref;
+	ls_coord_member m[NS];
+	uint8_t *cmd;
+	size_t len;
+	char where[64];
+	done d, again;
+	int role[NS];
+	int64_t t0;
+	const int S = 3, P = 4, V = 5; /* standby, promoted, new voter */
+
+	for (int i = 0; i < NS; i++) {
+		srv[i].c = NULL;
+		srv[i].outside = 0;
+		atomic_store(&srv[i].last_epoch, 0);
+		snprintf(srv[i].addr, sizeof(srv[i].addr), "127.0.0.1:%u",
+		         free_port());
+		snprintf(srv[i].dir, sizeof(srv[i].dir), "%s/m%d", root, i + 1);
+		role[i] = i < N ? LS_COORD_VOTER : -1;
+	}
+	assert_int_equal(ls_map_new(&ref), LS_OK);
+
+	/* Three voters; each sees the bootstrap configuration at once. */
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(start_server(i), LS_OK);
+		assert_int_equal(ls_coord_members(srv[i].c, m, NS), N);
+	}
+	assert_int_equal(ls_coord_members(srv[0].c, m, 2), 2);
+	wait_members(role);
+	int l = wait_leader();
+
+	/* A map with history: nodes, a topology and enough changes for
+	 * the log to be compacted into a snapshot. */
+	for (int i = 0; i < N; i++) {
+		char name[16], url[48];
+		snprintf(name, sizeof(name), "n%d", i + 1);
+		snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", 7101 + i);
+		ls_map_node n = {srv[i].id, name, url, "", true, LS_NODE_ALIVE};
+		assert_int_equal(ls_map_cmd_add_node(&n, &cmd, &len), LS_OK);
+		propose_ref(ref, cmd, len, LS_OK);
+	}
+	assert_int_equal(ls_map_cmd_deploy("web", "name: web\n", &cmd, &len),
+	                 LS_OK);
+	propose_ref(ref, cmd, len, LS_OK);
+	propose_flips(ref, 24);
+	wait_maps_equal(ref);
+
+	/* A server started without voters knows nothing yet. */
+	srv[S].outside = 1;
+	assert_int_equal(start_joiner(S), LS_OK);
+	assert_int_equal(ls_coord_members(srv[S].c, m, NS), 0);
+	assert_int_equal(ls_coord_epoch(srv[S].c), 0);
+	assert_false(ls_coord_is_leader(srv[S].c));
+
+	/* Refused: on a follower (naming the leader), bad arguments. */
+	l = wait_leader();
+	int f = (l + 1) % N;
+	atomic_store(&d.status, -1);
+	assert_int_equal(ls_coord_add_member(srv[f].c, srv[S].id, srv[S].addr,
+	                                     0, on_done, &d, where,
+	                                     sizeof(where)),
+	                 LS_ESTATE);
+	assert_string_equal(where, srv[l].addr);
+	assert_int_equal(ls_coord_remove_member(srv[f].c, srv[0].id, on_done,
+	                                        &d, where, sizeof(where)),
+	                 LS_ESTATE);
+	assert_string_equal(where, srv[l].addr);
+	assert_int_equal(ls_coord_add_member(srv[S].c, srv[S].id, srv[S].addr,
+	                                     0, on_done, &d, NULL, 0),
+	                 LS_ESTATE);
+	assert_int_equal(ls_coord_add_member(srv[l].c, 0, srv[S].addr, 0,
+	                                     on_done, &d, NULL, 0),
+	                 LS_EINVAL);
+	/* Unknown id without an address; an address another id uses. */
+	assert_int_equal(ls_coord_add_member(srv[l].c, srv[S].id, NULL, 0,
+	                                     on_done, &d, NULL, 0),
+	                 LS_EINVAL);
+	assert_int_equal(ls_coord_add_member(srv[l].c, srv[S].id, srv[f].addr,
+	                                     0, on_done, &d, NULL, 0),
+	                 LS_EINVAL);
+	/* A known id at another address; the leader demoting itself. */
+	assert_int_equal(ls_coord_add_member(srv[l].c, srv[f].id, srv[S].addr,
+	                                     1, on_done, &d, NULL, 0),
+	                 LS_EINVAL);
+	assert_int_equal(ls_coord_add_member(srv[l].c, srv[l].id, srv[l].addr,
+	                                     0, on_done, &d, NULL, 0),
+	                 LS_EINVAL);
+	assert_int_equal(
+	    ls_coord_remove_member(srv[l].c, 99, on_done, &d, NULL, 0),
+	    LS_ENOENT);
+	assert_int_equal(atomic_load(&d.status), -1);
+
+	/* Added as a standby: it receives the whole map (a snapshot and the
+	 * log after it) and the configuration. */
+	t0 = now_ms();
+	assert_int_equal(change_member(S, 0), LS_OK);
+	srv[S].outside = 0;
+	role[S] = LS_COORD_STANDBY;
+	wait_members(role);
+	wait_maps_equal(ref);
+	printf("# standby %d holds the map (epoch %llu) after %lld ms\n", S + 1,
+	       (unsigned long long)ls_map_epoch(ref),
+	       (long long)(now_ms() - t0));
+
+	/* Adding it again: already a standby; done never runs. */
+	l = wait_leader();
+	atomic_store(&again.status, -1);
+	assert_int_equal(ls_coord_add_member(srv[l].c, srv[S].id, srv[S].addr,
+	                                     0, on_done, &again, NULL, 0),
+	                 LS_EEXIST);
+	assert_int_equal(ls_coord_add_member(srv[l].c, srv[S].id, NULL, 0,
+	                                     on_done, &again, NULL, 0),
+	                 LS_EEXIST);
+
+	/* It follows new commands with the leader's epoch. */
+	propose_flips(ref, 6);
+	wait_maps_equal(ref);
+	l = wait_leader();
+	assert_int_equal(ls_coord_epoch(srv[S].c), ls_coord_epoch(srv[l].c));
+
+	/* Stop the leader: one of the two other voters wins, never the
+	 * standby, which follows the new leader and its commands. */
+	t0 = now_ms();
+	ls_coord_stop(srv[l].c);
+	srv[l].c = NULL;
+	int l2 = wait_leader();
+	printf("# failover: server %d stopped, server %d leads after %lld ms\n",
+	       l + 1, l2 + 1, (long long)(now_ms() - t0));
+	assert_true(l2 < N && l2 != l);
+	assert_false(ls_coord_is_leader(srv[S].c));
+	propose_flips(ref, 6);
+	wait_maps_equal(ref);
+	assert_false(ls_coord_is_leader(srv[S].c));
+
+	/* The standby restarts from its data dir and catches up, as a
+	 * standby still. */
+	ls_coord_stop(srv[S].c);
+	srv[S].c = NULL;
+	propose_flips(ref, 6);
+	wait_maps_equal(ref);
+	atomic_store(&srv[S].last_epoch, 0);
+	t0 = now_ms();
+	assert_int_equal(start_joiner(S), LS_OK);
+	wait_maps_equal(ref);
+	printf("# standby restart: caught up to epoch %llu in %lld ms\n",
+	       (unsigned long long)ls_map_epoch(ref),
+	       (long long)(now_ms() - t0));
+	wait_members(role);
+
+	/* Removed (not from a follower): it gets nothing new. */
+	l2 = wait_leader();
+	f = N - l - l2; /* the voter that is neither */
+	assert_int_equal(
+	    ls_coord_remove_member(srv[f].c, srv[S].id, on_done, &d, NULL, 0),
+	    LS_ESTATE);
+	assert_int_equal(change_member(S, -1), LS_OK);
+	uint64_t removed_at = ls_coord_epoch(srv[S].c);
+	assert_int_equal(removed_at, ls_map_epoch(ref));
+	srv[S].outside = 1;
+	role[S] = -1;
+	wait_members(role);
+	l2 = wait_leader();
+	assert_int_equal(
+	    ls_coord_remove_member(srv[l2].c, srv[S].id, on_done, &d, NULL, 0),
+	    LS_ENOENT);
+	propose_flips(ref, 6);
+	wait_maps_equal(ref);
+	/* Every member applied the new commands; the removed server was
+	 * not sent them. */
+	assert_int_equal(ls_coord_epoch(srv[S].c), removed_at);
+	assert_int_equal(atomic_load(&srv[S].last_epoch), removed_at);
+	assert_true(ls_map_epoch(ref) > removed_at);
+	ls_coord_stop(srv[S].c);
+	srv[S].c = NULL;
+
+	/* The stopped voter leaves for good: two voters remain, and losing
+	 * either would stop the cluster. */
+	assert_int_equal(change_member(l, -1), LS_OK);
+	role[l] = -1;
+	wait_members(role);
+
+	/* A standby promoted to voter counts in elections: with three
+	 * voters again, stopping the leader leaves two of three, which
+	 * elect a leader only with the promoted server's vote. */
+	srv[P].outside = 1;
+	assert_int_equal(start_joiner(P), LS_OK);
+	assert_int_equal(change_member(P, 0), LS_OK);
+	srv[P].outside = 0;
+	role[P] = LS_COORD_STANDBY;
+	wait_members(role);
+	wait_maps_equal(ref);
+	/* Promoted from the done callback of a proposal (a command the map
+	 * refuses, so the map stays as ref): the first call starts the
+	 * change, the second finds it in flight. */
+	l2 = wait_leader();
+	in_loop x;
+	x.c = srv[l2].c;
+	x.id = srv[P].id;
+	x.addr = srv[P].addr;
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&x.call_rc[i], -1);
+		atomic_store(&x.result[i].status, -1);
+	}
+	assert_int_equal(
+	    ls_map_cmd_set_node_state(99, LS_NODE_DEAD, &cmd, &len), LS_OK);
+	assert_int_equal(
+	    ls_coord_propose(srv[l2].c, cmd, len, promote_twice, &x, NULL, 0),
+	    LS_OK);
+	free(cmd);
+	int first = wait_done(&x.result[0]);
+	int second = wait_done(&x.result[1]);
+	assert_int_equal(atomic_load(&x.call_rc[0]), LS_OK);
+	assert_int_equal(atomic_load(&x.call_rc[1]), LS_OK);
+	if (first == LS_ESTATE) /* leadership moved meanwhile (rare) */
+		assert_int_equal(change_member(P, 1), LS_OK);
+	else
+		assert_int_equal(first, LS_OK);
+	if (first == LS_OK)
+		assert_int_equal(second, LS_EBUSY);
+	role[P] = LS_COORD_VOTER;
+	wait_members(role);
+	l2 = wait_leader();
+	t0 = now_ms();
+	ls_coord_stop(srv[l2].c);
+	srv[l2].c = NULL;
+	int l3 = wait_leader();
+	printf("# failover with the promoted voter: server %d stopped, server "
+	       "%d leads after %lld ms\n",
+	       l2 + 1, l3 + 1, (long long)(now_ms() - t0));
+	assert_true(l3 != l2 && l3 != l);
+	propose_flips(ref, 4);
+	wait_maps_equal(ref);
+
+	/* A new server added straight as a voter (spare, then voter):
+	 * voters l2 (stopped), P, V and the survivor; three of four run. */
+	srv[V].outside = 1;
+	assert_int_equal(start_joiner(V), LS_OK);
+	assert_int_equal(change_member(V, 1), LS_OK);
+	srv[V].outside = 0;
+	role[V] = LS_COORD_VOTER;
+	wait_members(role);
+	propose_flips(ref, 4);
+	wait_maps_equal(ref);
+
+	/* The refused calls never ran their callbacks. */
+	assert_int_equal(atomic_load(&again.status), -1);
+	assert_int_equal(atomic_load(&d.status), -1);
+	for (int i = 0; i < NS; i++) {
+		ls_coord_stop(srv[i].c);
+		srv[i].c = NULL;
+		srv[i].outside = 0;
+	}
+	ls_map_free(ref);
+}
+
 /* ---- kill -9: server 3 runs in a child process ---- */
 
 /* The commands a child proposes when it leads (all idempotent). */
@@ -586,9 +1004,9 @@ static uint64_t
 inproc_leader_id(void)
 {
 	uint64_t id = 0;
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < NS; i++) {
 		uint64_t x;
-		if (srv[i].c == NULL)
+		if (!live(i))
 			continue;
 		if (ls_coord_leader(srv[i].c, &x, NULL, 0) != LS_OK ||
 		    (id != 0 && x != id))
@@ -719,6 +1137,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_refused),
 	    cmocka_unit_test(test_three_servers),
+	    cmocka_unit_test(test_membership),
 	    cmocka_unit_test(test_kill9_child_server),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
