@@ -5,9 +5,13 @@
 #
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
-# NAME is any of pingpong fanin ring spawn pipeline (default: all, in that
-# order).  Environment knobs, passed on to the programs:
-#   LS_BENCH_RUNS=N     runs per figure (the median is printed)
+# NAME is any of pingpong fanin ring spawn pipeline remote placement
+# failover (default: all, in that order).  remote and placement are C
+# programs like the others; failover is bench/failover_bench.py, run with
+# python3 on BUILD_DIR/cmd/logstream (a 3-node cluster on loopback).
+# Environment knobs, passed on to the programs:
+#   LS_BENCH_RUNS=N     runs per figure (the median is printed; failover:
+#                       leader kills)
 #   LS_BENCH_SCALE=F    multiply every message/actor/event count by F
 #                       (e.g. 0.01 for a quick sanity run under valgrind)
 #   LS_BENCH_WORKERS=N  scheduler threads (default: one per core)
@@ -19,13 +23,15 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|remote|placement|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
 dir=$1/bench
+logstream=$1/cmd/logstream
+here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline}
+names=${*:-pingpong fanin ring spawn pipeline remote placement failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -48,6 +54,17 @@ status=0
 start=$(date +%s)
 for n in $names; do
 	prog=$dir/${n}_bench
+	if [ "$n" = failover ]; then
+		# A cluster of real node processes; the wrapper does not apply.
+		if [ ! -x "$logstream" ]; then
+			echo "FAIL failover: $logstream not built" >&2
+			status=1
+		elif ! $guard python3 "$here/failover_bench.py" "$logstream"; then
+			echo "FAIL failover: exited with an error (see above)" >&2
+			status=1
+		fi
+		continue
+	fi
 	if [ ! -x "$prog" ]; then
 		echo "FAIL $n: $prog not built" >&2
 		status=1
