@@ -71,8 +71,9 @@ check(const char *what, const ls_placement *p, size_t nodes)
 	ls_placement_load_of(p, &l);
 	if (p->n_partitions != PARTITIONS || p->n_nodes != nodes ||
 	    p->replicas != REPLICAS)
-		return ls_bench_fail(NAME, "%s: %zu partitions on %zu nodes, "
-		                           "%u replicas",
+		return ls_bench_fail(NAME,
+		                     "%s: %zu partitions on %zu nodes, "
+		                     "%u replicas",
 		                     what, p->n_partitions, p->n_nodes,
 		                     p->replicas);
 	if (!l.within_bound)
@@ -80,8 +81,9 @@ check(const char *what, const ls_placement *p, size_t nodes)
 		                     what, l.max_owned);
 	for (size_t i = 0; i < p->n_partitions; i++)
 		if (p->standby[i] == p->owner[i] || p->standby[i] >= nodes)
-			return ls_bench_fail(NAME, "%s: partition %zu has no "
-			                           "standby of its own",
+			return ls_bench_fail(NAME,
+			                     "%s: partition %zu has no "
+			                     "standby of its own",
 			                     what, i);
 	return 0;
 }
@@ -116,8 +118,8 @@ node_index(const ls_placement *p, const char *node)
 /* Movement and load of `to` against `from`, printed on one line, with the
  * partitions `node` owns (in `to`, else in `from`). */
 static int
-print_moves(const char *label, const ls_placement *from,
-            const ls_placement *to, double ideal, const char *node)
+print_moves(const char *label, const ls_placement *from, const ls_placement *to,
+            double ideal, const char *node)
 {
 	ls_placement_diff d;
 	ls_placement_load l;
@@ -228,8 +230,9 @@ main(void)
 			t0 = ls_clock_ns();
 			rv = ls_ring_add_node(f->ring, f->node[NODES], 1);
 			if (rv == 0)
-				rv = ls_ring_rebalance(f->ring, &base, f->parts,
-				                       PARTITIONS, REPLICAS, &p);
+				rv =
+				    ls_ring_rebalance(f->ring, &base, f->parts,
+				                      PARTITIONS, REPLICAS, &p);
 			t1 = ls_clock_ns();
 			join_ns += t1 - t0;
 			if (rv != 0) {
@@ -251,8 +254,9 @@ main(void)
 			t0 = ls_clock_ns();
 			rv = ls_ring_remove_node(f->ring, gone);
 			if (rv == 0)
-				rv = ls_ring_rebalance(f->ring, &base, f->parts,
-				                       PARTITIONS, REPLICAS, &p);
+				rv =
+				    ls_ring_rebalance(f->ring, &base, f->parts,
+				                      PARTITIONS, REPLICAS, &p);
 			t1 = ls_clock_ns();
 			leave_ns += t1 - t0;
 			if (rv != 0) {
@@ -307,8 +311,7 @@ main(void)
 	    ls_ring_place(f->ring, f->parts, PARTITIONS, REPLICAS, &fresh) !=
 	        0 ||
 	    print_moves("join 101st: fresh place", &base, &fresh, 1.0 / 101,
-	                f->node[NODES]) !=
-	        0) {
+	                f->node[NODES]) != 0) {
 		ls_bench_fail(NAME, "fresh placement after join");
 		goto out;
 	}
@@ -318,8 +321,7 @@ main(void)
 	    ls_ring_place(f->ring, f->parts, PARTITIONS, REPLICAS, &fresh) !=
 	        0 ||
 	    print_moves("leave 1: fresh place", &base, &fresh, 1.0 / 100,
-	                gone) !=
-	        0) {
+	                gone) != 0) {
 		ls_bench_fail(NAME, "fresh placement after leave");
 		goto out;
 	}

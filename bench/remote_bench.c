@@ -57,8 +57,8 @@
 #define SENDER_ID   1
 #define RECEIVER_ID 2
 #define URL_MAX     256
-#define PAYLOAD     64   /* bytes per envelope in the first figure */
-#define BATCH       64   /* events per envelope in the second figure */
+#define PAYLOAD     64    /* bytes per envelope in the first figure */
+#define BATCH       64    /* events per envelope in the second figure */
 #define WAIT_MS     60000 /* a run that takes longer has lost something */
 
 /* The transport settings both sides use.  Zero leaves the transport's
@@ -147,7 +147,7 @@ typedef struct receiver {
 	_Atomic uint64_t target;
 	uint32_t events_per_env;
 	uint64_t next_seq;
-	uint64_t run_events, run_errors;
+	uint64_t run_envs, run_events, run_errors;
 	uint64_t total_envs, total_events, total_errors;
 } receiver;
 
@@ -173,10 +173,12 @@ on_recv(void *arg, uint64_t from, const ls_envelope *env)
 		r->run_events += n;
 	}
 	r->next_seq = env->seq + 1;
+	r->run_envs++;
 	r->total_envs++;
+	/* The last envelope of the run: report what was counted. */
 	if (r->next_seq ==
 	    atomic_load_explicit(&r->target, memory_order_acquire)) {
-		report rep = {r->next_seq, r->run_events, r->run_errors, 0, 0};
+		report rep = {r->run_envs, r->run_events, r->run_errors, 0, 0};
 		r->total_events += r->run_events;
 		r->total_errors += r->run_errors;
 		if (write_all(r->rep_fd, &rep, sizeof(rep)) != 0)
@@ -222,7 +224,7 @@ child_main(int cmd_fd, int rep_fd)
 		}
 		r.events_per_env = c.events_per_env;
 		r.next_seq = 0;
-		r.run_events = r.run_errors = 0;
+		r.run_envs = r.run_events = r.run_errors = 0;
 		atomic_store_explicit(&r.target, c.n, memory_order_release);
 		report ready = {0, 0, 0, 0, 0};
 		if (write_all(rep_fd, &ready, sizeof(ready)) != 0)
@@ -271,8 +273,7 @@ run_once(sender *s, const char *name, uint8_t *payload, size_t len,
 	    read_all(s->rep_fd, &rep, sizeof(rep), WAIT_MS) != 0)
 		return ls_bench_fail(name, "the receiver does not answer");
 	ls_transport_stats_get(s->t, &st0);
-	ls_envelope env = {.type = events_per_env ? LS_MSG_EVENTS
-	                                          : LS_MSG_NONE,
+	ls_envelope env = {.type = events_per_env ? LS_MSG_EVENTS : LS_MSG_NONE,
 	                   .from = 1,
 	                   .to = 2,
 	                   .epoch = 1,
@@ -378,8 +379,8 @@ print_figures(const char *name, int runs, const run_result *res, uint64_t n,
 	double mb = ls_bench_median(mbps, (size_t)runs);
 	double wb = ls_bench_median(wire, (size_t)runs);
 	snprintf(label, sizeof(label), "%s MB/s", name);
-	ls_bench_print(label, "%8.0f MB/s payload, %.0f MB/s on the wire",
-	               mb, wb);
+	ls_bench_print(label, "%8.0f MB/s payload, %.0f MB/s on the wire", mb,
+	               wb);
 	snprintf(label, sizeof(label), "%s frames", name);
 	ls_bench_print(label,
 	               "%8.0f frames/run     (%.0f envelopes/frame; "
@@ -435,7 +436,8 @@ parent_main(sender *s)
 			goto fail;
 		rates[r] = (double)n_raw / res[r].secs;
 	}
-	ls_bench_print_rate("remote 64 B envelopes", rates, runs, "envelopes/s");
+	ls_bench_print_rate("remote 64 B envelopes", rates, runs,
+	                    "envelopes/s");
 	print_figures("remote 64 B", runs, res, n_raw, sizeof(raw));
 
 	for (int r = 0; r < runs; r++) {
