@@ -1,0 +1,511 @@
+#!/usr/bin/env python3
+"""chaos/cluster.py -- a local N-node LogStream cluster of real
+`logstream node` processes on 127.0.0.1, for chaos scenarios and tests.
+
+    from cluster import Cluster, StatusMonitor
+    with Cluster(binary, 3, workdir) as cl:
+        cl.start_all()
+        cl.wait_ready()
+        cl.deploy("topology.yaml")
+        t = cl.kill(1)          # kill -9; returns the monotonic kill time
+        cl.restart(1)           # same flags, same data dir: it rejoins
+        cl.pause(2); cl.resume(2)   # SIGSTOP / SIGCONT
+
+Ports: node i listens on base+i (transport), base+100+i (Raft, the
+default of `logstream node`) and base+200+i (HTTP); free_base() finds a
+base whose 3N ports are all free.  Every voter gets the other voters'
+transport URLs as --join seeds, as docs/cluster.md asks.
+
+Every process started here is killed when the cluster is closed, when
+the interpreter exits, and on SIGTERM/SIGHUP/SIGINT once
+install_signal_handlers() was called (they become exceptions, so the
+callers' `finally` blocks run).  Only the Python standard library.
+"""
+import atexit
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+POLL = 0.05  # seconds between polls of a condition
+
+_LIVE_CLUSTERS = set()
+
+
+def _close_all():
+    for cl in list(_LIVE_CLUSTERS):
+        cl.close()
+
+
+atexit.register(_close_all)
+
+
+class Interrupted(BaseException):
+    """Raised by the signal handlers of install_signal_handlers()."""
+
+
+def install_signal_handlers():
+    """Turn SIGTERM, SIGHUP and SIGINT into an Interrupted exception in the
+    main thread, so that `finally` blocks kill the nodes."""
+    def handler(signum, frame):
+        raise Interrupted("signal %d" % signum)
+    for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(s, handler)
+
+
+def free_base(n):
+    """A base port such that base+i, base+100+i and base+200+i are free
+    for every i < n (n <= 100)."""
+    for _ in range(400):
+        base = random.randrange(20000, 60000, 10)
+        ports = [base + d + i for d in (0, 100, 200) for i in range(n)]
+        socks = []
+        try:
+            for p in ports:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free range of %d ports found" % (3 * n))
+
+
+def wait_for(what, cond, deadline, poll=POLL):
+    """Poll cond() every `poll` seconds until it returns something other
+    than None or False (which is returned; 0 counts, so a node index can be
+    waited for) or `deadline` seconds have passed (TimeoutError)."""
+    end = time.monotonic() + deadline
+    while True:
+        v = cond()
+        if v is not None and v is not False:
+            return v
+        if time.monotonic() >= end:
+            raise TimeoutError("timed out after %.0f s waiting for %s" %
+                               (deadline, what))
+        time.sleep(poll)
+
+
+def http_get_json(addr, path, timeout):
+    """GET http://addr/path as JSON, or None when the node does not answer
+    with 200 and JSON in time."""
+    try:
+        with urllib.request.urlopen("http://%s%s" % (addr, path),
+                                    timeout=timeout) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def node_help(binary):
+    """The text of `logstream node --help` (to see which flags exist)."""
+    r = subprocess.run([binary, "node", "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=30)
+    return r.stdout
+
+
+class Cluster:
+    """N voter nodes n0..n{N-1}.  Node state here: 'down' (never started or
+    killed), 'up', 'paused' (SIGSTOPped)."""
+
+    def __init__(self, binary, n, workdir, replicas=None, suspect_ms=None,
+                 dead_ms=None, extra_args=()):
+        self.binary = os.path.abspath(binary)
+        self.n = n
+        self.dir = os.path.abspath(workdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.base = free_base(n)
+        self.procs = {}
+        self.state = {i: "down" for i in range(n)}
+        self.lock = threading.RLock()
+        self.flags = []
+        help_text = node_help(self.binary)
+        if replicas is not None:
+            if "--replicas" not in help_text:
+                raise RuntimeError("this logstream node has no --replicas")
+            self.flags += ["--replicas", str(replicas)]
+        # Failure-detector timeouts are passed only where the binary has
+        # the flags (their defaults are 500 ms and 1 s anyway).
+        if suspect_ms is not None and "--suspect-ms" in help_text:
+            self.flags += ["--suspect-ms", str(suspect_ms)]
+        if dead_ms is not None and "--dead-ms" in help_text:
+            self.flags += ["--dead-ms", str(dead_ms)]
+        self.flags += list(extra_args)
+        self.dead_ms = dead_ms if dead_ms is not None else 1000
+        _LIVE_CLUSTERS.add(self)
+
+    # -- addresses ---------------------------------------------------------
+    def name(self, i):
+        return "n%d" % i
+
+    def index_of(self, name):
+        if name and name[0] == "n" and name[1:].isdigit():
+            i = int(name[1:])
+            if i < self.n:
+                return i
+        return None
+
+    def url(self, i):
+        return "tcp://127.0.0.1:%d" % (self.base + i)
+
+    def http(self, i):
+        return "127.0.0.1:%d" % (self.base + 200 + i)
+
+    def data_dir(self, i):
+        return os.path.join(self.dir, "d%d" % i)
+
+    def log_path(self, i):
+        return os.path.join(self.dir, "n%d.log" % i)
+
+    def argv(self, i):
+        seeds = ",".join(self.url(j) for j in range(self.n) if j != i)
+        return [self.binary, "node", "--id", self.name(i),
+                "--listen", self.url(i), "--http", self.http(i),
+                "--data-dir", self.data_dir(i), "--join", seeds,
+                "--voter"] + self.flags
+
+    # -- process control -----------------------------------------------------
+    def start(self, i):
+        """Start node i (first start or restart from its data dir)."""
+        with self.lock:
+            if self.state[i] != "down":
+                raise RuntimeError("node %d is %s" % (i, self.state[i]))
+            with open(self.log_path(i), "ab") as log:
+                log.write(("---- start %.3f ----\n" %
+                           time.monotonic()).encode())
+                log.flush()
+                self.procs[i] = subprocess.Popen(
+                    self.argv(i), stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL)
+            self.state[i] = "up"
+
+    restart = start
+
+    def start_all(self):
+        for i in range(self.n):
+            self.start(i)
+
+    def _signal(self, i, sig):
+        p = self.procs.get(i)
+        if p is None:
+            raise RuntimeError("node %d is not running" % i)
+        p.send_signal(sig)
+        return p
+
+    def kill(self, i):
+        """kill -9 node i; returns the monotonic time of the signal."""
+        with self.lock:
+            p = self._signal(i, signal.SIGKILL)
+            t = time.monotonic()
+            p.wait()
+            del self.procs[i]
+            self.state[i] = "down"
+            return t
+
+    def kill_many(self, idx):
+        """kill -9 several nodes at once; returns the time of the first
+        signal."""
+        with self.lock:
+            ps = [(i, self._signal(i, signal.SIGKILL)) for i in idx]
+            t = time.monotonic()
+            for i, p in ps:
+                p.wait()
+                del self.procs[i]
+                self.state[i] = "down"
+            return t
+
+    def pause(self, i):
+        """SIGSTOP node i; returns the monotonic time of the signal."""
+        with self.lock:
+            self._signal(i, signal.SIGSTOP)
+            self.state[i] = "paused"
+            return time.monotonic()
+
+    def resume(self, i):
+        with self.lock:
+            self._signal(i, signal.SIGCONT)
+            self.state[i] = "up"
+            return time.monotonic()
+
+    def exited(self):
+        """Nodes that are meant to run but whose process has ended:
+        {index: exit status}."""
+        with self.lock:
+            return {i: p.returncode for i, p in self.procs.items()
+                    if p.poll() is not None}
+
+    def stop_all(self, grace=20):
+        """SIGTERM every node (SIGCONT first for paused ones), SIGKILL what
+        has not ended after `grace` seconds."""
+        with self.lock:
+            for i, p in self.procs.items():
+                try:
+                    if self.state[i] == "paused":
+                        p.send_signal(signal.SIGCONT)
+                    p.send_signal(signal.SIGTERM)
+                except OSError:
+                    pass
+            end = time.monotonic() + grace
+            for i, p in self.procs.items():
+                try:
+                    p.wait(timeout=max(0.1, end - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+                self.state[i] = "down"
+            self.procs = {}
+
+    def close(self):
+        """Kill every process of this cluster at once (SIGKILL)."""
+        with self.lock:
+            for p in self.procs.values():
+                try:
+                    p.kill()
+                except OSError:
+                    pass
+            for i, p in self.procs.items():
+                p.wait()
+                self.state[i] = "down"
+            self.procs = {}
+        _LIVE_CLUSTERS.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- observation -----------------------------------------------------------
+    def up(self):
+        """Indices of running, not paused nodes."""
+        with self.lock:
+            return [i for i in range(self.n) if self.state[i] == "up"]
+
+    def status(self, i, timeout=1.0):
+        """The /v1/status JSON of node i, or None."""
+        return http_get_json(self.http(i), "/v1/status", timeout)
+
+    def agreed_leader(self, nodes=None):
+        """The index of the leader that every node in `nodes` (default: all
+        up nodes) names, with one map epoch among them; else None."""
+        nodes = self.up() if nodes is None else list(nodes)
+        if not nodes:
+            return None
+        sts = [self.status(i) for i in nodes]
+        if any(s is None for s in sts):
+            return None
+        leaders = {s.get("leader", "") for s in sts}
+        if len(leaders) != 1 or "" in leaders:
+            return None
+        if len({s.get("epoch") for s in sts}) != 1:
+            return None
+        li = self.index_of(leaders.pop())
+        if li is None or li not in nodes:
+            return None
+        return li
+
+    def all_alive(self):
+        """True when a leader is agreed by all up nodes and its map lists
+        every up node as alive."""
+        li = self.agreed_leader()
+        if li is None:
+            return False
+        s = self.status(li)
+        if s is None:
+            return False
+        states = {n["name"]: n["state"] for n in s.get("nodes", [])}
+        return all(states.get(self.name(i)) == "alive" for i in self.up())
+
+    def wait_ready(self, deadline=90):
+        """Wait until a leader is agreed and every up node is alive."""
+        wait_for("an agreed leader and all nodes alive", self.all_alive,
+                 deadline)
+
+    def wait_leader(self, deadline=60):
+        """The index of the leader every up node agrees on (waits)."""
+        return wait_for("an agreed leader", self.agreed_leader, deadline)
+
+    def deploy(self, path, node=None, deadline=60):
+        """`logstream deploy PATH --node ...`, retried while the cluster
+        refuses (e.g. during an election).  Returns the parsed answer."""
+        end = time.monotonic() + deadline
+        last = ""
+        while time.monotonic() < end:
+            targets = [node] if node is not None else self.up()
+            for i in targets:
+                r = subprocess.run(
+                    [self.binary, "deploy", path, "--node", self.http(i)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    text=True, timeout=60)
+                if r.returncode == 0:
+                    try:
+                        return json.loads(r.stdout)
+                    except ValueError:
+                        return {"output": r.stdout}
+                last = "exit %d: %s%s" % (r.returncode, r.stdout, r.stderr)
+                if r.returncode == 1 and ":" in r.stderr and \
+                        "invalid" in r.stderr.lower():
+                    raise RuntimeError("deploy refused: " + last)
+            time.sleep(0.2)
+        raise TimeoutError("deploy did not succeed: " + last)
+
+    def log_tail(self, i, lines=30):
+        try:
+            with open(self.log_path(i), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def dump_logs(self, out=sys.stderr, lines=30):
+        for i in range(self.n):
+            out.write("---- n%d.log (last %d lines) ----\n" % (i, lines))
+            out.write(self.log_tail(i, lines))
+
+
+def run_of(status, topology):
+    """The runs[] entry of `topology` in a status, or None."""
+    if not status:
+        return None
+    for r in status.get("runs") or []:
+        if r.get("topology") == topology:
+            return r
+    return None
+
+
+def checkpoint_epoch(ckpt):
+    """The run epoch a checkpoint id was taken in (its high 32 bits)."""
+    return int(ckpt) >> 32
+
+
+class StatusMonitor:
+    """A thread that polls /v1/status of every up node of a cluster every
+    `interval` seconds and keeps a history of what it saw about one
+    topology's run: [(time, {node index: (run_epoch, checkpoint, finished)
+    or None when the node has no run of it})].  Also notes whether any
+    status carried a "runs" field at all."""
+
+    def __init__(self, cluster, topology, interval=POLL, timeout=0.5):
+        self.cl = cluster
+        self.topology = topology
+        self.interval = interval
+        self.timeout = timeout
+        self.history = []
+        self.saw_runs_field = False
+        self.errors = 0
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join()
+
+    def _loop(self):
+        while not self.stop_ev.is_set():
+            seen = {}
+            for i in self.cl.up():
+                s = self.cl.status(i, timeout=self.timeout)
+                if s is None:
+                    self.errors += 1
+                    continue
+                if "runs" in s:
+                    self.saw_runs_field = True
+                r = run_of(s, self.topology)
+                seen[i] = None if r is None else (
+                    int(r.get("run_epoch", 0)), int(r.get("checkpoint", 0)),
+                    bool(r.get("finished", False)))
+            with self.lock:
+                self.history.append((time.monotonic(), seen))
+            self.stop_ev.wait(self.interval)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.history)
+
+    def latest(self):
+        """(run_epoch, checkpoint, finished) with the highest run epoch
+        (then checkpoint) any node showed in the last poll, or None."""
+        with self.lock:
+            if not self.history:
+                return None
+            seen = self.history[-1][1]
+        runs = [v for v in seen.values() if v is not None]
+        return max(runs) if runs else None
+
+    def finished(self):
+        """True once any node has reported the run finished."""
+        with self.lock:
+            return any(v is not None and v[2]
+                       for _, seen in self.history for v in seen.values())
+
+    def max_epoch_before(self, t):
+        best = 0
+        with self.lock:
+            for ts, seen in self.history:
+                if ts > t:
+                    break
+                for v in seen.values():
+                    if v is not None:
+                        best = max(best, v[0])
+        return best
+
+    def resumed(self, t):
+        """True when the last poll shows the run in a checkpointed state
+        of a run epoch started after time t -- or finished."""
+        with self.lock:
+            if not self.history or self.history[-1][0] <= t:
+                return False
+            seen = self.history[-1][1]
+        before = self.max_epoch_before(t)
+        for v in seen.values():
+            if v is None:
+                continue
+            if v[2]:
+                return True
+            if v[0] > before and v[1] != 0 and \
+                    checkpoint_epoch(v[1]) == v[0]:
+                return True
+        return False
+
+    def settled(self):
+        """True when the last poll shows a run whose latest epoch has a
+        completed checkpoint taken in it (or that finished)."""
+        v = self.latest()
+        if v is None:
+            return False
+        return v[2] or (v[1] != 0 and checkpoint_epoch(v[1]) == v[0])
+
+    def recovery_time(self, t_fault, excluded):
+        """Seconds from t_fault to the first poll after it in which a node
+        not in `excluded` shows a run epoch newer than any seen before
+        t_fault together with a completed checkpoint taken in that epoch;
+        None when no such poll exists."""
+        before = self.max_epoch_before(t_fault)
+        with self.lock:
+            hist = list(self.history)
+        for ts, seen in hist:
+            if ts <= t_fault:
+                continue
+            for i, v in seen.items():
+                if i in excluded or v is None:
+                    continue
+                ep, ck, _ = v
+                if ep > before and ck != 0 and checkpoint_epoch(ck) == ep:
+                    return ts - t_fault
+        return None

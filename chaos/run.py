@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""chaos/run.py -- chaos scenarios against a local LogStream cluster.
+
+    run.py --smoke            3 nodes, 2 kills (a follower, then the leader)
+    run.py --all              every scenario below (>= 20 kill -9 in all)
+    run.py --scenario NAME[,NAME...] [--seed S]
+
+Scenarios (each on a fresh cluster of real `logstream node` processes):
+  random_kills  kill -9 a random node every few seconds, restart it after
+                a random downtime (some shorter, some longer than the
+                failure detector's dead timeout); --kills of them
+  leader_kills  kill -9 the coordinator leader, restart it; 3 times
+  pause         SIGSTOP a follower, later the leader, for longer than the
+                dead timeout, then SIGCONT: the stale node must be fenced
+  double_kill   5 nodes with --replicas 3: kill -9 two nodes at once,
+                restart both; twice
+
+Each scenario deploys chaos/topology.yaml (seeds, counts and rate set per
+scenario, sink paths made absolute), injects its faults while the topology
+runs (each fault waits until the cluster has a leader, every running node
+is alive and the run has a completed checkpoint), waits until a node
+reports the run finished, and checks the committed output with
+chaos/verify.py against a failure-free `logstream run` of the same file
+(started at the same time, in the background).  Failover time is measured
+from the signal to the first status poll (every 50 ms) in which a
+surviving node shows a new run epoch together with a completed checkpoint
+taken in it.
+
+Exit status: 0 all scenarios passed, 1 a scenario failed (the report says
+why; its directory with node logs is kept), 77 every scenario was skipped
+because the nodes do not run topologies (no "runs" in /v1/status).
+The seed of each scenario is printed; `--scenario NAME --seed S` replays
+its fault schedule (the timing of a real cluster still varies).
+"""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import cluster as clu  # noqa: E402
+import verify  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+TOPOLOGY = os.path.join(HERE, "topology.yaml")
+NOISE_RATE = 100        # events/s of the 'noise' (dead-letter) source
+SUSPECT_MS = 500
+DEAD_MS = 1000
+STABLE_DEADLINE = 90    # s for the cluster to settle before a fault
+START_DEADLINE = 90     # s from deploy to the first completed checkpoint
+RUNS_GRACE = 30         # s after deploy without any "runs" field: skip
+
+
+class Skip(Exception):
+    pass
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+def log(fmt, *args):
+    sys.stdout.write((fmt % args if args else fmt) + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------
+# the topology of a scenario
+# ---------------------------------------------------------------------------
+
+def set_param(lines, section, node, key, value):
+    """Replace `key: ...` of the named node in a top-level section."""
+    for item in verify.parse_nodes(lines, section):
+        if item.get("name") == node:
+            n = item["_lines"].get(key)
+            if n is None:
+                raise ValueError("%s '%s' has no '%s'" % (section, node, key))
+            indent = re.match(r"^(\s*(?:-\s+)?)", lines[n]).group(1)
+            lines[n] = "%s%s: %s\n" % (indent, key, value)
+            return
+    raise ValueError("no %s '%s'" % (section, node))
+
+
+def render_topology(path, seed, seconds, rate, out_dir):
+    """chaos/topology.yaml with seeds, counts, rate and absolute sink
+    paths for one scenario; written to `path`."""
+    lines = verify.read_lines(TOPOLOGY)
+    set_param(lines, "sources", "gen", "seed", str(seed))
+    set_param(lines, "sources", "gen", "rate", str(rate))
+    set_param(lines, "sources", "gen", "count", str(int(rate * seconds)))
+    set_param(lines, "sources", "noise", "seed", str(seed + 1))
+    set_param(lines, "sources", "noise", "rate", str(NOISE_RATE))
+    set_param(lines, "sources", "noise", "count",
+              str(int(NOISE_RATE * seconds)))
+    lines, _ = verify.rewrite_sink_paths(lines, out_dir)
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    return verify.topology_name(lines)
+
+
+# ---------------------------------------------------------------------------
+# a running scenario
+# ---------------------------------------------------------------------------
+
+class Ctx:
+    """What a scenario's fault schedule works with."""
+
+    def __init__(self, cl, mon, rng, t0):
+        self.cl = cl
+        self.mon = mon
+        self.rng = rng
+        self.t0 = t0
+        self.faults = []   # dicts: kind, nodes, t, excluded
+
+    def rel(self, t):
+        return t - self.t0
+
+    def check_crashes(self):
+        gone = self.cl.exited()
+        if gone:
+            raise ScenarioFailed("node(s) ended by themselves: %s" % ", ".join(
+                "n%d (exit %s)" % (i, rc) for i, rc in sorted(gone.items())))
+
+    def finished(self):
+        return self.mon.finished()
+
+    def wait(self, what, cond, deadline):
+        def c():
+            self.check_crashes()
+            return cond()
+        try:
+            return clu.wait_for(what, c, deadline)
+        except TimeoutError as e:
+            raise ScenarioFailed(str(e))
+
+    def sleep(self, s):
+        end = time.monotonic() + s
+        while time.monotonic() < end:
+            self.check_crashes()
+            time.sleep(min(clu.POLL, max(0.0, end - time.monotonic())))
+
+    def wait_stable(self, since=None):
+        """Before a fault: a leader agreed by every running node, all of
+        them alive in its map, and a completed checkpoint in the newest run
+        epoch.  When `since` (a restart time) is given, also wait up to 20 s
+        for a run epoch started after it (a rejoin re-places partitions);
+        it is not required, as a quick restart may go unnoticed."""
+        self.wait("a leader and every running node alive",
+                  lambda: self.finished() or self.cl.all_alive(),
+                  STABLE_DEADLINE)
+        if since is not None and not self.finished():
+            try:
+                clu.wait_for("a run epoch after the restart",
+                             lambda: self.finished() or
+                             self.mon.resumed(since), 20)
+            except TimeoutError:
+                log("  note: no new run epoch within 20 s of the restart "
+                    "at +%.2f s", self.rel(since))
+        self.wait("a completed checkpoint in the newest run epoch",
+                  lambda: self.finished() or self.mon.settled(),
+                  STABLE_DEADLINE)
+
+    def leader(self):
+        return self.wait("an agreed leader", self.cl.agreed_leader,
+                         STABLE_DEADLINE)
+
+    def note_fault(self, kind, nodes, t):
+        self.faults.append({"kind": kind, "nodes": list(nodes), "t": t})
+        log("  +%7.2f s  %s %s", self.rel(t), kind,
+            ",".join("n%d" % i for i in nodes))
+
+    # -- fault primitives ------------------------------------------------------
+    def kill_restart(self, nodes, down_s, kind="kill -9"):
+        t = self.cl.kill_many(nodes)
+        self.note_fault(kind, nodes, t)
+        self.sleep(down_s)
+        for i in nodes:
+            self.cl.restart(i)
+        tr = time.monotonic()
+        log("  +%7.2f s  restart %s (down %.2f s)", self.rel(tr),
+            ",".join("n%d" % i for i in nodes), tr - t)
+        return tr
+
+    def pause_resume(self, i, stop_s, kind="SIGSTOP"):
+        t = self.cl.pause(i)
+        self.note_fault(kind, [i], t)
+        self.sleep(stop_s)
+        tr = self.cl.resume(i)
+        log("  +%7.2f s  SIGCONT n%d (stopped %.2f s)", self.rel(tr), i,
+            tr - t)
+        return tr
+
+
+# -- fault schedules -----------------------------------------------------------
+
+def sched_random_kills(ctx, kills):
+    since = None
+    for _ in range(kills):
+        ctx.wait_stable(since)
+        if ctx.finished():
+            return
+        ctx.sleep(ctx.rng.uniform(0.5, 2.5))
+        if ctx.finished():
+            return
+        victim = ctx.rng.randrange(ctx.cl.n)
+        down = ctx.rng.uniform(0.2, 3.0)
+        since = ctx.kill_restart([victim], down)
+
+
+def sched_leader_kills(ctx, kills):
+    since = None
+    for _ in range(kills):
+        ctx.wait_stable(since)
+        if ctx.finished():
+            return
+        ctx.sleep(ctx.rng.uniform(0.5, 2.0))
+        li = ctx.leader()
+        since = ctx.kill_restart([li], ctx.rng.uniform(1.0, 2.5),
+                                 "kill -9 (leader)")
+
+
+def sched_pause(ctx, rounds):
+    since = None
+    for r in range(rounds):
+        ctx.wait_stable(since)
+        if ctx.finished():
+            return
+        ctx.sleep(ctx.rng.uniform(0.5, 2.0))
+        li = ctx.leader()
+        if r % 2 == 0:
+            victim = ctx.rng.choice([i for i in ctx.cl.up() if i != li])
+            kind = "SIGSTOP"
+        else:
+            victim, kind = li, "SIGSTOP (leader)"
+        stop = 3.0 * DEAD_MS / 1000.0 + ctx.rng.uniform(0.5, 1.5)
+        since = ctx.pause_resume(victim, stop, kind)
+
+
+def sched_double_kill(ctx, rounds):
+    since = None
+    for _ in range(rounds):
+        ctx.wait_stable(since)
+        if ctx.finished():
+            return
+        ctx.sleep(ctx.rng.uniform(0.5, 2.0))
+        pair = ctx.rng.sample(range(ctx.cl.n), 2)
+        since = ctx.kill_restart(sorted(pair), ctx.rng.uniform(1.0, 2.5),
+                                 "kill -9 (two at once)")
+
+
+def sched_smoke(ctx, _):
+    ctx.wait_stable()
+    if ctx.finished():
+        return
+    li = ctx.leader()
+    victim = ctx.rng.choice([i for i in range(ctx.cl.n) if i != li])
+    since = ctx.kill_restart([victim], ctx.rng.uniform(1.0, 2.0))
+    ctx.wait_stable(since)
+    if ctx.finished():
+        return
+    li = ctx.leader()
+    ctx.kill_restart([li], ctx.rng.uniform(1.0, 2.0), "kill -9 (leader)")
+
+
+class Scenario:
+    def __init__(self, name, sched, faults, nodes=3, replicas=None,
+                 seconds=None):
+        self.name = name
+        self.sched = sched
+        self.faults = faults
+        self.nodes = nodes
+        self.replicas = replicas
+        # Input long enough for every fault: about 8 s per fault cycle.
+        self.seconds = seconds if seconds else 30 + 9 * faults
+
+
+def scenarios(kills):
+    return {
+        "random_kills": Scenario("random_kills", sched_random_kills, kills),
+        "leader_kills": Scenario("leader_kills", sched_leader_kills, 3),
+        "pause": Scenario("pause", sched_pause, 2),
+        "double_kill": Scenario("double_kill", sched_double_kill, 2,
+                                nodes=5, replicas=3),
+        "smoke": Scenario("smoke", sched_smoke, 2, seconds=30),
+    }
+
+
+def run_scenario(sc, binary, seed, rate, workroot, keep):
+    work = tempfile.mkdtemp(prefix="ls-chaos-%s-" % sc.name, dir=workroot)
+    log("== scenario %s: seed %d, %d nodes, replicas %s, %d s of input at "
+        "%d events/s, %d planned faults; dir %s", sc.name, seed, sc.nodes,
+        sc.replicas or "default", sc.seconds, rate, sc.faults, work)
+    topo = os.path.join(work, "topology.yaml")
+    name = render_topology(topo, seed, sc.seconds, rate,
+                           os.path.join(work, "out"))
+    os.makedirs(os.path.join(work, "out"))
+    ref = verify.Reference(binary, topo, os.path.join(work, "ref")).start()
+    cl = clu.Cluster(binary, sc.nodes, os.path.join(work, "cluster"),
+                     replicas=sc.replicas, suspect_ms=SUSPECT_MS,
+                     dead_ms=DEAD_MS)
+    mon = None
+    ok = False
+    skipped = False
+    result = {"scenario": sc.name, "seed": seed}
+    try:
+        cl.start_all()
+        t_start = time.monotonic()
+        cl.wait_ready()
+        log("  cluster ready after %.2f s (leader n%s)",
+            time.monotonic() - t_start, cl.agreed_leader())
+        mon = clu.StatusMonitor(cl, name).start()
+        ctx = Ctx(cl, mon, random.Random(seed), time.monotonic())
+        cl.deploy(topo)
+        t_dep = time.monotonic()
+        log("  +%7.2f s  deployed '%s'", ctx.rel(t_dep), name)
+
+        def started():
+            if mon.settled():
+                return True
+            if not mon.saw_runs_field and \
+                    time.monotonic() - t_dep > RUNS_GRACE:
+                raise Skip("no node reports \"runs\" in /v1/status %d s "
+                           "after the deploy: this build does not run "
+                           "topologies on the cluster" % RUNS_GRACE)
+            return False
+        ctx.wait("the first completed checkpoint", started, START_DEADLINE)
+        log("  +%7.2f s  first checkpoint %s", ctx.rel(time.monotonic()),
+            mon.latest())
+
+        sc.sched(ctx, sc.faults)
+        kills = sum(len(f["nodes"]) for f in ctx.faults
+                    if f["kind"].startswith("kill"))
+        if len(ctx.faults) < sc.faults:
+            log("  WARNING: the input ended after %d of %d planned faults",
+                len(ctx.faults), sc.faults)
+
+        deadline = 3 * sc.seconds + 180
+        ctx.wait("the run to finish", ctx.finished, deadline)
+        t_fin = time.monotonic()
+        log("  +%7.2f s  finished: %s", ctx.rel(t_fin), mon.latest())
+        mon.stop()
+        cl.stop_all()
+
+        failovers = []
+        for f in ctx.faults:
+            d = mon.recovery_time(f["t"], set(f["nodes"]))
+            failovers.append(d)
+            log("  %-24s %-8s at +%7.2f s: %s", f["kind"],
+                ",".join("n%d" % i for i in f["nodes"]), ctx.rel(f["t"]),
+                "resumed after %.2f s" % d if d is not None
+                else "no resumption observed")
+        ref_paths = ref.wait(3 * sc.seconds + 300)
+        v = verify.compare(verify.read_reference(ref_paths),
+                           verify.read_cluster(verify.jsonl_sinks(
+                               verify.read_lines(topo))),
+                           verify.events_in(verify.read_lines(topo)),
+                           failovers)
+        log("  faults: %d (%d node kills)", len(ctx.faults), kills)
+        for line in v.text().splitlines():
+            log("  " + line)
+        result.update(v.counts)
+        result.update({"faults": len(ctx.faults), "kills": kills,
+                       "ok": v.ok, "reasons": v.reasons})
+        ok = v.ok
+        return result
+    except Skip:
+        skipped = True
+        raise
+    except (ScenarioFailed, TimeoutError, RuntimeError) as e:
+        log("  FAILED: %s", e)
+        if mon is not None:
+            log("  last status seen: %s", mon.latest())
+        cl.dump_logs(sys.stdout, 20)
+        result.update({"ok": False, "reasons": [str(e)]})
+        return result
+    finally:
+        if mon is not None and mon.thread.is_alive():
+            mon.stop()
+        cl.close()
+        ref.kill()
+        if (ok or skipped) and not keep:
+            shutil.rmtree(work, ignore_errors=True)
+        elif not ok:
+            log("  kept %s", work)
+
+
+def default_binary():
+    env = os.environ.get("LOGSTREAM_BIN")
+    if env:
+        return env
+    return os.path.join(ROOT, "build", "cmd", "logstream")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description="Kill, stop and restart nodes of a local LogStream "
+        "cluster while a topology runs; verify the output.")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--smoke", action="store_true",
+                   help="3 nodes, 2 kills (a few minutes at most)")
+    g.add_argument("--all", action="store_true", help="every scenario")
+    g.add_argument("--scenario", help="comma-separated scenario names: "
+                   "random_kills, leader_kills, pause, double_kill, smoke")
+    ap.add_argument("--bin", default=default_binary(),
+                    help="the logstream binary (default: $LOGSTREAM_BIN "
+                    "or build/cmd/logstream)")
+    ap.add_argument("--seed", type=int, help="seed of the first scenario "
+                    "(default: random; the next ones use seed+1, ...)")
+    ap.add_argument("--kills", type=int, default=20,
+                    help="kills of random_kills (default 20)")
+    ap.add_argument("--rate", type=int, default=2000,
+                    help="events/s of the main generator (default 2000)")
+    ap.add_argument("--workdir", help="where scenario directories go "
+                    "(default: the system temporary directory)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the directories of passed scenarios too")
+    ap.add_argument("--json", help="write the results to this file")
+    a = ap.parse_args(argv)
+
+    binary = os.path.abspath(a.bin)
+    if not os.access(binary, os.X_OK):
+        sys.stderr.write("run.py: no logstream binary at %s (--bin)\n" %
+                         binary)
+        return 2
+    table = scenarios(a.kills)
+    if a.smoke:
+        names = ["smoke"]
+    elif a.all:
+        names = ["random_kills", "leader_kills", "pause", "double_kill"]
+    else:
+        names = [n.strip() for n in a.scenario.split(",") if n.strip()]
+        bad = [n for n in names if n not in table]
+        if bad:
+            sys.stderr.write("run.py: unknown scenario(s): %s\n" %
+                             ", ".join(bad))
+            return 2
+    seed = a.seed if a.seed is not None else random.randrange(1, 1 << 30)
+    clu.install_signal_handlers()
+    results = []
+    skipped = 0
+    t0 = time.monotonic()
+    try:
+        for k, n in enumerate(names):
+            try:
+                results.append(run_scenario(table[n], binary, seed + 2 * k,
+                                            a.rate, a.workdir, a.keep))
+            except Skip as e:
+                log("  SKIPPED: %s", e)
+                skipped += 1
+                results.append({"scenario": n, "seed": seed + 2 * k,
+                                "ok": None, "reasons": [str(e)]})
+    except clu.Interrupted as e:
+        log("interrupted (%s): every node was killed", e)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        return 1
+
+    log("== summary (%.0f s)", time.monotonic() - t0)
+    for r in results:
+        state = "SKIP" if r["ok"] is None else ("ok" if r["ok"] else "FAIL")
+        extra = ""
+        if "lost" in r:
+            extra = (" kills %d, faults %d, lost %d, duplicated %d, wrong %d,"
+                     " unexpected %d" % (r["kills"], r["faults"], r["lost"],
+                                         r["duplicated"], r["wrong"],
+                                         r["unexpected"]))
+            if "failover_max" in r:
+                extra += ", failover p50 %.2f s p99 %.2f s max %.2f s" % (
+                    r["failover_p50"], r["failover_p99"], r["failover_max"])
+        log("  %-13s seed %-11d %s%s", r["scenario"], r["seed"], state, extra)
+        if r["ok"] is False:
+            for why in r["reasons"]:
+                log("      %s", why)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+    if skipped == len(results):
+        return 77
+    return 0 if all(r["ok"] is not False for r in results) and \
+        not skipped else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
