@@ -99,9 +99,9 @@ typedef struct ls_coord_config {
 
 /* Starts a coordinator (config and its strings are borrowed, copied as
  * needed); *out is owned by the caller until ls_coord_stop().  Bootstraps
- * the initial voters when the data dir has no raft state, otherwise
- * resumes from it.  LS_EINVAL for a bad config, LS_EIO when the data dir
- * or the listen address cannot be used. */
+ * the initial voters when the data dir has no raft state (with no voters:
+ * waits to be added), otherwise resumes from it.  LS_EINVAL for a bad
+ * config, LS_EIO when the data dir or the listen address cannot be used. */
 int ls_coord_start(const ls_coord_config *cfg, ls_coord **out);
 
 /* Proposes a map command (bytes borrowed, copied).  Only on the leader:
