@@ -1,0 +1,1105 @@
+/*
+ * checkpoint_test.c -- checkpoints, restore and effectively-once output of
+ * the in-process pipeline, with the test thread as the checkpoint
+ * coordinator.
+ *
+ * Topology: generator -> parse (2 partitions) -> window keyed by service (4
+ * partitions, 200 ms) -> jsonl sink "agg", and parse -> filter (warn and
+ * worse, 2 partitions) -> jsonl sink "ev".  The reference is the same
+ * topology run without checkpoints, itself checked against the generator's
+ * lines parsed and counted directly.
+ *
+ * With checkpoints on, a fake coordinator keeps every blob an actor saves
+ * (per checkpoint id and actor) and commits checkpoint k once every actor
+ * of the plan has saved k or has ended with a final checkpoint <= k.  A
+ * "kill" is ls_runtime_destroy with data in flight; the restore starts a
+ * new runtime from the last completed checkpoint K (ckpt_load hands out
+ * the blobs of K, ids continue from a higher base) and commits K at once,
+ * as the cluster does after a failover.  In every case the union of the
+ * committed part files must equal the reference: no line lost, none
+ * duplicated, and no part ever written for an uncommitted checkpoint.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../runtime/wait.h"
+#include "actors/generator.h"
+#include "actors/parse.h"
+#include "actors/pipeline.h"
+#include "runtime/actor.h"
+#include "topology/plan.h"
+#include "topology/topology.h"
+
+#define COUNT 20000
+#define SEED 11
+/* A generator with rate 0 spaces its event times for 10000 events/s, so a
+ * run limited to 10000/s produces exactly the same events. */
+#define RATE 10000
+#define WINDOW_NS INT64_C(200000000)
+#define CKPT_MS 20
+#define DEADLINE_MS 120000
+#define GEN_BASE (UINT64_C(1) << 32) /* ckpt_base step per restore */
+
+/* ---- lines of output ---- */
+
+typedef struct lines {
+	char **v;
+	size_t n, cap;
+} lines;
+
+static void
+lines_add(lines *l, const char *s, size_t n)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		assert_non_null(l->v);
+	}
+	char *c = malloc(n + 1);
+	assert_non_null(c);
+	memcpy(c, s, n);
+	c[n] = '\0';
+	l->v[l->n++] = c;
+}
+
+static void
+lines_free(lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Append every line of path (without its newline); every line must end
+ * with one. */
+static void
+lines_read_file(lines *l, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		assert_int_equal(line[n - 1], '\n');
+		lines_add(l, line, (size_t)n - 1);
+	}
+	free(line);
+	fclose(f);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+lines_sort(lines *l)
+{
+	qsort(l->v, l->n, sizeof(*l->v), cmp_str);
+}
+
+/* The identity of an output line: a window result's "id", an event's
+ * "offset". */
+static void
+line_key(const char *line, char *key, size_t cap)
+{
+	const char *id = strstr(line, "\"id\":\"");
+	if (id != NULL) {
+		id += strlen("\"id\":\"");
+		const char *end = strchr(id, '"');
+		assert_non_null(end);
+		assert_true((size_t)(end - id) < cap);
+		snprintf(key, cap, "%.*s", (int)(end - id), id);
+		return;
+	}
+	const char *off = strstr(line, "\"offset\":");
+	assert_non_null(off);
+	snprintf(key, cap, "offset %lld",
+	    atoll(off + strlen("\"offset\":")));
+}
+
+/* No two lines of l share an identity. */
+static void
+assert_no_duplicate_ids(const lines *l)
+{
+	lines keys = { 0 };
+	char key[512];
+	for (size_t i = 0; i < l->n; i++) {
+		line_key(l->v[i], key, sizeof(key));
+		lines_add(&keys, key, strlen(key));
+	}
+	lines_sort(&keys);
+	for (size_t i = 1; i < keys.n; i++)
+		if (strcmp(keys.v[i - 1], keys.v[i]) == 0)
+			fail_msg("duplicated output: %s", keys.v[i]);
+	lines_free(&keys);
+}
+
+/* ---- part files of a transactional jsonl sink ---- */
+
+/* "p<partition>-<16 hex>.jsonl" -> 1 and the checkpoint id. */
+static int
+part_id(const char *name, uint64_t *id)
+{
+	const char *p = name;
+	if (*p++ != 'p')
+		return 0;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p++ != '-')
+		return 0;
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++, p++) {
+		int d;
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else
+			return 0;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (strcmp(p, ".jsonl") != 0)
+		return 0;
+	*id = v;
+	return 1;
+}
+
+typedef struct parts_info {
+	size_t nparts;
+	size_t nother; /* temporary or unexpected files */
+	uint64_t max_id;
+} parts_info;
+
+/* Scan dir; with l, append the lines of every part. */
+static parts_info
+parts_scan(const char *dir, lines *l)
+{
+	parts_info pi = { 0, 0, 0 };
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return pi; /* not created yet */
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		uint64_t id;
+		if (!part_id(e->d_name, &id)) {
+			pi.nother++;
+			continue;
+		}
+		pi.nparts++;
+		if (id > pi.max_id)
+			pi.max_id = id;
+		if (l != NULL) {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			lines_read_file(l, path);
+		}
+	}
+	closedir(d);
+	return pi;
+}
+
+/* Remove dir and the files in it. */
+static void
+remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* ---- the topology ---- */
+
+static const char *const sink_names[2] = { "agg", "ev" };
+
+typedef struct fx {
+	char dir[64];
+	char text[4096];
+	ls_topology *topo;
+	ls_plan *plan;
+	size_t nactors;
+} fx;
+
+static void
+fx_open(fx *f, int rate)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-ckpt-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->text, sizeof(f->text),
+	    "name: ck\n"
+	    "settings:\n"
+	    "  watermark_delay: 500ms\n"
+	    "  idle_timeout: 1h\n"
+	    "sources:\n"
+	    "  - name: gen\n"
+	    "    kind: generator\n"
+	    "    rate: %d\n"
+	    "    count: %d\n"
+	    "    seed: %d\n"
+	    "    format: json\n"
+	    "    start: 2024-03-01T00:00:00Z\n"
+	    "stages:\n"
+	    "  - name: parse\n"
+	    "    kind: parse\n"
+	    "    input: gen\n"
+	    "    partitions: 2\n"
+	    "  - name: w\n"
+	    "    kind: window\n"
+	    "    input: parse\n"
+	    "    key: service\n"
+	    "    partitions: 4\n"
+	    "    size: 200ms\n"
+	    "    aggregates: [count, min(latency_ms), max(latency_ms), "
+	    "sum(bytes)]\n"
+	    "  - name: warn\n"
+	    "    kind: filter\n"
+	    "    input: parse\n"
+	    "    min_level: warn\n"
+	    "    partitions: 2\n"
+	    "sinks:\n"
+	    "  - name: agg\n"
+	    "    kind: jsonl\n"
+	    "    input: w\n"
+	    "    path: %s/agg.jsonl\n"
+	    "  - name: ev\n"
+	    "    kind: jsonl\n"
+	    "    input: warn\n"
+	    "    path: %s/ev.jsonl\n",
+	    rate, COUNT, SEED, f->dir, f->dir);
+	ls_diag d;
+	ls_diag_init(&d);
+	assert_int_equal(ls_topology_parse("ck.yaml", f->text, strlen(f->text),
+	                     &f->topo, &d),
+	    0);
+	assert_int_equal(ls_plan_build(f->topo, &f->plan, &d), 0);
+	ls_diag_free(&d);
+	f->nactors = ls_plan_actor_count(f->plan);
+	/* gen + 2 parse + 4 window + 2 filter + 2 sinks */
+	assert_int_equal(f->nactors, 11);
+}
+
+static void
+fx_close(fx *f)
+{
+	char path[256];
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.jsonl", f->dir,
+		    sink_names[i]);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s.jsonl.d", f->dir,
+		    sink_names[i]);
+		remove_dir(path);
+	}
+	rmdir(f->dir);
+	ls_plan_free(f->plan);
+	ls_topology_free(f->topo);
+}
+
+static const ls_topo_node *
+actor_node(const fx *f, size_t i)
+{
+	return ls_topology_node(f->topo, ls_plan_actor_at(f->plan, i)->node);
+}
+
+static void
+parts_dir(const fx *f, int sink, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%s.jsonl.d", f->dir, sink_names[sink]);
+}
+
+/* ---- the reference ---- */
+
+static lines ref[2]; /* sorted lines of agg and ev */
+
+typedef struct cell {
+	char id[96];
+	int64_t count;
+} cell;
+
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Check the reference output against the generator's lines parsed and
+ * counted here: one result per (window, service) with its count, and one
+ * event line per warn-or-worse event. */
+static void
+check_reference(const lines *agg, const lines *ev)
+{
+	ls_generator_cfg gc;
+	memset(&gc, 0, sizeof(gc));
+	gc.seed = SEED;
+	gc.format = LS_GEN_JSON;
+	gc.start_time_ns = INT64_C(1709251200000000000); /* 2024-03-01 */
+	gc.events_per_sec = RATE;
+	ls_generator *g = ls_generator_new(&gc);
+	assert_non_null(g);
+	ls_parser p;
+	ls_parser_init(&p, LS_FMT_AUTO);
+	ls_arena a;
+	ls_arena_init(&a, 0);
+	ls_level warn = ls_level_parse("warn", 4);
+	cell *cells = NULL;
+	size_t ncells = 0, capcells = 0;
+	lines want_ev = { 0 };
+	char line[LS_GENERATOR_LINE_MAX];
+	for (int i = 0; i < COUNT; i++) {
+		size_t len;
+		int64_t tns;
+		ls_event e;
+		assert_int_equal(ls_generator_next(g, line, sizeof(line), &len,
+		                     &tns),
+		    0);
+		assert_int_equal(ls_parser_parse(&p, line, len, &e, &a, NULL),
+		    0);
+		char id[96];
+		snprintf(id, sizeof(id), "w/%.*s/%lld", (int)e.service.len,
+		    e.service.ptr,
+		    (long long)(floor_div(e.time_ns, WINDOW_NS) * WINDOW_NS /
+		        1000000));
+		size_t c = 0;
+		while (c < ncells && strcmp(cells[c].id, id) != 0)
+			c++;
+		if (c == ncells) {
+			if (ncells == capcells) {
+				capcells = capcells ? capcells * 2 : 64;
+				cells = realloc(cells, capcells * sizeof(*cells));
+				assert_non_null(cells);
+			}
+			snprintf(cells[ncells].id, sizeof(cells[ncells].id),
+			    "%s", id);
+			cells[ncells++].count = 0;
+		}
+		cells[c].count++;
+		if (e.level >= warn) {
+			snprintf(id, sizeof(id), "offset %d", i);
+			lines_add(&want_ev, id, strlen(id));
+		}
+		ls_arena_reset(&a);
+	}
+	ls_arena_fini(&a);
+	ls_generator_free(g);
+
+	/* window results: every cell once, with its count */
+	assert_int_equal(agg->n, ncells);
+	char key[512];
+	for (size_t i = 0; i < agg->n; i++) {
+		line_key(agg->v[i], key, sizeof(key));
+		size_t c = 0;
+		while (c < ncells && strcmp(cells[c].id, key) != 0)
+			c++;
+		assert_true(c < ncells);
+		const char *cnt = strstr(agg->v[i], "\"count\":");
+		assert_non_null(cnt);
+		assert_int_equal(atoll(cnt + strlen("\"count\":")),
+		    cells[c].count);
+		assert_non_null(strstr(agg->v[i], "\"final\":true"));
+	}
+	/* a few windows, several services: the windows close mid-run */
+	assert_true(ncells >= 20);
+	free(cells);
+
+	/* events: exactly the warn-or-worse offsets */
+	lines got_ev = { 0 };
+	for (size_t i = 0; i < ev->n; i++) {
+		line_key(ev->v[i], key, sizeof(key));
+		lines_add(&got_ev, key, strlen(key));
+	}
+	lines_sort(&got_ev);
+	lines_sort(&want_ev);
+	assert_int_equal(got_ev.n, want_ev.n);
+	assert_true(want_ev.n >= 1000);
+	for (size_t i = 0; i < want_ev.n; i++)
+		assert_string_equal(got_ev.v[i], want_ev.v[i]);
+	lines_free(&got_ev);
+	lines_free(&want_ev);
+}
+
+/* Group setup: run the topology without checkpoints, as fast as it goes. */
+static int
+reference_setup(void **unused)
+{
+	(void)unused;
+	fx f;
+	fx_open(&f, 0);
+	ls_runtime_opts ro = { .workers = 2 };
+	ls_runtime *rt;
+	assert_int_equal(ls_runtime_create(&ro, &rt), 0);
+	ls_pipeline *pl;
+	char err[256];
+	assert_int_equal(ls_pipeline_start(rt, f.plan, NULL, &pl, err,
+	                     sizeof(err)),
+	    0);
+	assert_int_equal(ls_pipeline_wait(pl, DEADLINE_MS), 0);
+	ls_runtime_destroy(rt);
+	ls_pipeline_free(pl);
+	for (int i = 0; i < 2; i++) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%s.jsonl", f.dir,
+		    sink_names[i]);
+		lines_read_file(&ref[i], path);
+		lines_sort(&ref[i]);
+		assert_no_duplicate_ids(&ref[i]);
+	}
+	check_reference(&ref[0], &ref[1]);
+	fx_close(&f);
+	return 0;
+}
+
+static int
+reference_teardown(void **unused)
+{
+	(void)unused;
+	lines_free(&ref[0]);
+	lines_free(&ref[1]);
+	return 0;
+}
+
+/* ---- the fake coordinator ---- */
+
+typedef struct saved {
+	uint64_t ckpt;
+	int final;
+	uint8_t *blob; /* NULL for a stateless stage */
+	size_t len;
+} saved;
+
+typedef struct actor_log {
+	saved *v; /* in the order saved: ids strictly increasing */
+	size_t n, cap;
+	uint64_t final_id; /* 0 until the actor saved its final checkpoint */
+} actor_log;
+
+typedef struct coord {
+	pthread_mutex_t mu;
+	const fx *f;
+	uint64_t base;   /* ckpt_base of this run */
+	actor_log *a;    /* one per plan actor */
+	char bad[256];   /* first protocol violation a hook saw, "" = none */
+	uint64_t committed; /* largest id committed in this run (or K) */
+	size_t ncommits;
+	const struct coord *from; /* restore: the crashed run's blobs */
+	uint64_t from_ckpt;       /* ... of this checkpoint */
+	size_t nloads;
+} coord;
+
+static void
+coord_init(coord *c, const fx *f, uint64_t base, const coord *from,
+    uint64_t from_ckpt)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	c->f = f;
+	c->base = base;
+	c->a = calloc(f->nactors, sizeof(*c->a));
+	assert_non_null(c->a);
+	c->from = from;
+	c->from_ckpt = from_ckpt;
+	c->committed = from_ckpt;
+}
+
+static void
+coord_fini(coord *c)
+{
+	for (size_t i = 0; i < c->f->nactors; i++) {
+		for (size_t j = 0; j < c->a[i].n; j++)
+			free(c->a[i].v[j].blob);
+		free(c->a[i].v);
+	}
+	free(c->a);
+	pthread_mutex_destroy(&c->mu);
+}
+
+static void
+violation(coord *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+violation(coord *c, const char *fmt, ...)
+{
+	if (c->bad[0] != '\0')
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->bad, sizeof(c->bad), fmt, ap);
+	va_end(ap);
+}
+
+/* ckpt_save hook: runs on actor threads. */
+static void
+hook_save(void *arg, size_t actor, uint64_t ckpt, int final, uint8_t *blob,
+    size_t len)
+{
+	coord *c = arg;
+	pthread_mutex_lock(&c->mu);
+	if (actor >= c->f->nactors) {
+		violation(c, "save from actor %zu of %zu", actor,
+		    c->f->nactors);
+		goto drop;
+	}
+	actor_log *l = &c->a[actor];
+	if (ckpt <= c->base) {
+		violation(c, "actor %zu saved id %llu below the run's base",
+		    actor, (unsigned long long)ckpt);
+		goto drop;
+	}
+	if (l->final_id != 0) {
+		violation(c, "actor %zu saved %llu after its final %llu", actor,
+		    (unsigned long long)ckpt, (unsigned long long)l->final_id);
+		goto drop;
+	}
+	if (l->n > 0 && ckpt <= l->v[l->n - 1].ckpt) {
+		violation(c, "actor %zu saved %llu after %llu", actor,
+		    (unsigned long long)ckpt,
+		    (unsigned long long)l->v[l->n - 1].ckpt);
+		goto drop;
+	}
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		saved *n = realloc(l->v, nc * sizeof(*n));
+		if (n == NULL) {
+			violation(c, "out of memory");
+			goto drop;
+		}
+		l->v = n;
+		l->cap = nc;
+	}
+	l->v[l->n++] = (saved){ ckpt, final, blob, len };
+	if (final)
+		l->final_id = ckpt;
+	pthread_mutex_unlock(&c->mu);
+	return;
+drop:
+	pthread_mutex_unlock(&c->mu);
+	free(blob);
+}
+
+/* What actor a restores from for checkpoint k: its blob of k, or its final
+ * one if it had ended by then; NULL if k does not cover the actor. */
+static const saved *
+coord_find(const coord *c, size_t a, uint64_t k)
+{
+	const actor_log *l = &c->a[a];
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->v[mid].ckpt < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < l->n && l->v[lo].ckpt == k)
+		return &l->v[lo];
+	if (l->final_id != 0 && l->final_id <= k)
+		return &l->v[l->n - 1];
+	return NULL;
+}
+
+static int
+coord_complete(const coord *c, uint64_t k)
+{
+	for (size_t a = 0; a < c->f->nactors; a++)
+		if (coord_find(c, a, k) == NULL)
+			return 0;
+	return 1;
+}
+
+/* Largest completed checkpoint id (caller holds the lock). */
+static uint64_t
+coord_latest(const coord *c)
+{
+	uint64_t best = 0;
+	for (size_t a = 0; a < c->f->nactors; a++) {
+		const actor_log *l = &c->a[a];
+		for (size_t j = l->n; j-- > 0;) {
+			uint64_t k = l->v[j].ckpt;
+			if (k <= best)
+				break;
+			if (coord_complete(c, k)) {
+				best = k;
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/* ckpt_load hook: the crashed run's state at from_ckpt. */
+static int
+hook_load(void *arg, size_t actor, uint8_t **blob, size_t *len)
+{
+	coord *c = arg;
+	if (c->from == NULL)
+		return LS_ENOENT;
+	const saved *s = coord_find(c->from, actor, c->from_ckpt);
+	pthread_mutex_lock(&c->mu);
+	if (s == NULL)
+		violation(c, "actor %zu asked for state checkpoint %llu lacks",
+		    actor, (unsigned long long)c->from_ckpt);
+	else
+		c->nloads++;
+	pthread_mutex_unlock(&c->mu);
+	if (s == NULL)
+		return LS_ENOENT;
+	*blob = malloc(s->len ? s->len : 1);
+	if (*blob == NULL)
+		return LS_ENOMEM;
+	if (s->len > 0)
+		memcpy(*blob, s->blob, s->len);
+	*len = s->len;
+	return 0;
+}
+
+/* Every actor has saved its final checkpoint, with one id: 1 and the id. */
+static int
+coord_all_final(coord *c, uint64_t *id)
+{
+	int all = 1;
+	pthread_mutex_lock(&c->mu);
+	*id = c->a[0].final_id;
+	for (size_t a = 0; a < c->f->nactors; a++)
+		if (c->a[a].final_id == 0 || c->a[a].final_id != *id)
+			all = 0;
+	pthread_mutex_unlock(&c->mu);
+	return all;
+}
+
+/* Distinct non-final ids the sources saved. */
+static size_t
+coord_source_barriers(coord *c)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&c->mu);
+	for (size_t a = 0; a < c->f->nactors; a++) {
+		if (actor_node(c->f, a)->role != LS_TOPO_SOURCE)
+			continue;
+		for (size_t j = 0; j < c->a[a].n; j++)
+			n += !c->a[a].v[j].final;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+/* ---- one run ---- */
+
+typedef struct run {
+	const fx *f;
+	coord *c;
+	ls_runtime *rt;
+	ls_pipeline *p;
+	/* crash once the run's checkpoint crash_ckpt completed, or once the
+	 * source produced crash_events in this run (0: never) */
+	uint64_t crash_ckpt;
+	int64_t crash_events;
+	int crashing;
+	char bad[256]; /* a part file for an uncommitted checkpoint */
+} run;
+
+/* Parts on disk may only be those of committed checkpoints. */
+static void
+check_parts(run *r)
+{
+	for (int i = 0; i < 2; i++) {
+		char dir[256];
+		parts_dir(r->f, i, dir, sizeof(dir));
+		parts_info pi = parts_scan(dir, NULL);
+		if (pi.nparts > 0 && pi.max_id > r->c->committed &&
+		    r->bad[0] == '\0')
+			snprintf(r->bad, sizeof(r->bad),
+			    "%s has part %llx, only %llx committed",
+			    sink_names[i], (unsigned long long)pi.max_id,
+			    (unsigned long long)r->c->committed);
+	}
+}
+
+/* wait_until condition: commit what completed; stop at the end of the run
+ * (everything final and committed) or when it is time to crash. */
+static int
+run_step(void *arg)
+{
+	run *r = arg;
+	coord *c = r->c;
+	pthread_mutex_lock(&c->mu);
+	uint64_t k = coord_latest(c);
+	pthread_mutex_unlock(&c->mu);
+	if (k > c->committed) {
+		check_parts(r);
+		c->committed = k;
+		c->ncommits++;
+		ls_pipeline_commit(r->p, k);
+	}
+	if (r->crash_ckpt != 0 && c->committed >= c->base + r->crash_ckpt) {
+		r->crashing = 1;
+		return 1;
+	}
+	if (r->crash_events > 0) {
+		ls_pipeline_node_stats st[8];
+		ls_pipeline_stats(r->p, st, 8);
+		if (st[0].in >= r->crash_events) {
+			r->crashing = 1;
+			return 1;
+		}
+	}
+	uint64_t fin;
+	return ls_pipeline_done(r->p) && coord_all_final(c, &fin) &&
+	    c->committed >= fin;
+}
+
+/* Start a run with checkpoints on runtime generation gen (0 = fresh; n =
+ * the n-th restore, from checkpoint from_ckpt of `from`). */
+static void
+run_start(run *r, const fx *f, coord *c, unsigned gen, const coord *from,
+    uint64_t from_ckpt)
+{
+	memset(r, 0, sizeof(*r));
+	r->f = f;
+	r->c = c;
+	coord_init(c, f, gen * GEN_BASE, from, from_ckpt);
+	ls_runtime_opts ro = { .workers = 2 };
+	assert_int_equal(ls_runtime_create(&ro, &r->rt), 0);
+	ls_pipeline_opts po = {
+		.checkpoint_ms = CKPT_MS,
+		.ckpt_base = gen * GEN_BASE,
+		.ckpt_save = hook_save,
+		.ckpt_load = hook_load,
+		.arg = c,
+	};
+	char err[256] = "";
+	int rv = ls_pipeline_start(r->rt, f->plan, &po, &r->p, err,
+	    sizeof(err));
+	if (rv != 0)
+		fail_msg("start: %s (%s)", ls_errname(rv), err);
+	if (from != NULL) {
+		/* as the cluster does after a failover: K is complete */
+		ls_pipeline_commit(r->p, from_ckpt);
+		/* the source, the windows and the sinks restored state */
+		assert_int_equal(c->nloads, 7);
+	}
+}
+
+/* Drive r until it ends or its crash point; 1 if it ended. */
+static int
+run_drive(run *r)
+{
+	if (!wait_until(run_step, r, DEADLINE_MS))
+		fail_msg("run did not end (committed %llx)",
+		    (unsigned long long)r->c->committed);
+	if (r->c->bad[0] != '\0')
+		fail_msg("checkpoint protocol: %s", r->c->bad);
+	if (r->bad[0] != '\0')
+		fail_msg("%s", r->bad);
+	if (r->crashing)
+		return 0;
+	assert_int_equal(ls_pipeline_wait(r->p, 0), 0);
+	return 1;
+}
+
+/* Kill: the runtime goes away with data in flight.  Returns the checkpoint
+ * to restore from (the last completed one, perhaps not yet committed). */
+static uint64_t
+run_kill(run *r)
+{
+	ls_runtime_destroy(r->rt);
+	ls_pipeline_free(r->p);
+	r->rt = NULL;
+	r->p = NULL;
+	check_parts(r);
+	if (r->bad[0] != '\0')
+		fail_msg("%s", r->bad);
+	pthread_mutex_lock(&r->c->mu);
+	uint64_t k = coord_latest(r->c);
+	pthread_mutex_unlock(&r->c->mu);
+	assert_true(k >= r->c->committed);
+	assert_true(k > r->c->base);
+	/* the kill came before the end: the source's state at K is not its
+	 * final one, so the restored run has events left to produce */
+	for (size_t a = 0; a < r->f->nactors; a++) {
+		if (actor_node(r->f, a)->role != LS_TOPO_SOURCE)
+			continue;
+		const saved *s = coord_find(r->c, a, k);
+		assert_non_null(s);
+		assert_false(s->final);
+	}
+	return k;
+}
+
+static void
+run_end(run *r)
+{
+	ls_runtime_destroy(r->rt);
+	ls_pipeline_free(r->p);
+	r->rt = NULL;
+	r->p = NULL;
+}
+
+/* The union of the parts equals the reference, line for line. */
+static void
+check_output(const fx *f)
+{
+	for (int i = 0; i < 2; i++) {
+		char dir[256];
+		lines got = { 0 };
+		parts_dir(f, i, dir, sizeof(dir));
+		parts_info pi = parts_scan(dir, &got);
+		assert_int_equal(pi.nother, 0); /* no temporary left over */
+		assert_no_duplicate_ids(&got);
+		lines_sort(&got);
+		if (got.n != ref[i].n)
+			fail_msg("%s: %zu lines, reference %zu", sink_names[i],
+			    got.n, ref[i].n);
+		for (size_t j = 0; j < got.n; j++)
+			assert_string_equal(got.v[j], ref[i].v[j]);
+		lines_free(&got);
+	}
+}
+
+/* ---- tests ---- */
+
+/* With checkpoints and no failure the committed parts are the reference;
+ * barriers really happened and parts came out per checkpoint. */
+static void
+test_checkpointed_run_matches_reference(void **unused)
+{
+	(void)unused;
+	fx f;
+	coord c;
+	run r;
+	fx_open(&f, RATE);
+	run_start(&r, &f, &c, 0, NULL, 0);
+	assert_int_equal(run_drive(&r), 1);
+	run_end(&r);
+
+	/* several barriers went through the whole graph */
+	assert_true(coord_source_barriers(&c) >= 5);
+	assert_true(c.ncommits >= 5);
+	uint64_t fin;
+	assert_true(coord_all_final(&c, &fin));
+	assert_true(fin > 5);
+	/* every non-final id a source saved, every actor saved too */
+	for (size_t a = 0; a < f.nactors; a++) {
+		if (actor_node(&f, a)->role != LS_TOPO_SOURCE)
+			continue;
+		for (size_t j = 0; j < c.a[a].n; j++)
+			assert_true(coord_complete(&c, c.a[a].v[j].ckpt));
+	}
+	/* the events came out over several checkpoints, each part named by
+	 * an id a sink saved */
+	char dir[256];
+	parts_dir(&f, 1, dir, sizeof(dir));
+	parts_info pi = parts_scan(dir, NULL);
+	assert_true(pi.nparts >= 5);
+	assert_true(pi.max_id <= fin);
+	/* the windows still open at the end are flushed into the final
+	 * checkpoint's part */
+	parts_dir(&f, 0, dir, sizeof(dir));
+	pi = parts_scan(dir, NULL);
+	assert_true(pi.nparts >= 2);
+	assert_int_equal(pi.max_id, fin);
+	check_output(&f);
+	coord_fini(&c);
+	fx_close(&f);
+}
+
+/* Kill and restore, once per crash point given (ckpt: after the run's
+ * checkpoint n completed; events: once the run's source produced n). */
+typedef struct crash_point {
+	uint64_t ckpt;
+	int64_t events;
+} crash_point;
+
+static void
+crash_and_restore(const crash_point *pts, size_t npts)
+{
+	fx f;
+	coord c[4];
+	run r;
+	assert_true(npts < 4);
+	fx_open(&f, RATE);
+	run_start(&r, &f, &c[0], 0, NULL, 0);
+	for (size_t i = 0; i < npts; i++) {
+		r.crash_ckpt = pts[i].ckpt;
+		r.crash_events = pts[i].events;
+		assert_int_equal(run_drive(&r), 0);
+		uint64_t k = run_kill(&r);
+		run_start(&r, &f, &c[i + 1], (unsigned)i + 1, &c[i], k);
+	}
+	assert_int_equal(run_drive(&r), 1);
+	run_end(&r);
+	check_output(&f);
+	for (size_t i = 0; i <= npts; i++)
+		coord_fini(&c[i]);
+	fx_close(&f);
+}
+
+static void
+test_crash_after_checkpoint_2(void **unused)
+{
+	(void)unused;
+	const crash_point p[] = { { 2, 0 } };
+	crash_and_restore(p, 1);
+}
+
+static void
+test_crash_after_checkpoint_5(void **unused)
+{
+	(void)unused;
+	const crash_point p[] = { { 5, 0 } };
+	crash_and_restore(p, 1);
+}
+
+/* Mid-run: windows have closed and results were committed already. */
+static void
+test_crash_mid_run(void **unused)
+{
+	(void)unused;
+	const crash_point p[] = { { 0, COUNT * 6 / 10 } };
+	crash_and_restore(p, 1);
+}
+
+/* The restored run is killed too, and restored again. */
+static void
+test_crash_twice(void **unused)
+{
+	(void)unused;
+	const crash_point p[] = { { 3, 0 }, { 0, COUNT * 4 / 10 } };
+	crash_and_restore(p, 2);
+}
+
+typedef struct file_snap {
+	lines names;
+	lines bodies;
+} file_snap;
+
+static void
+snap_take(const fx *f, file_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < 2; i++) {
+		char dir[256];
+		parts_dir(f, i, dir, sizeof(dir));
+		DIR *d = opendir(dir);
+		assert_non_null(d);
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			lines_add(&s->names, path, strlen(path));
+		}
+		closedir(d);
+	}
+	lines_sort(&s->names);
+	for (size_t i = 0; i < s->names.n; i++) {
+		FILE *fp = fopen(s->names.v[i], "r");
+		assert_non_null(fp);
+		char *body = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&body, &len);
+		assert_non_null(mem);
+		char buf[4096];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+			fwrite(buf, 1, n, mem);
+		fclose(mem);
+		fclose(fp);
+		lines_add(&s->bodies, body, len);
+		free(body);
+	}
+}
+
+static void
+snap_free(file_snap *s)
+{
+	lines_free(&s->names);
+	lines_free(&s->bodies);
+}
+
+/* Restoring from the final checkpoint (the crash came after everything
+ * completed) writes nothing new and still ends. */
+static void
+test_restore_from_final_checkpoint(void **unused)
+{
+	(void)unused;
+	fx f;
+	coord c[2];
+	run r;
+	fx_open(&f, RATE);
+	run_start(&r, &f, &c[0], 0, NULL, 0);
+	assert_int_equal(run_drive(&r), 1);
+	run_end(&r);
+	uint64_t fin;
+	assert_true(coord_all_final(&c[0], &fin));
+	check_output(&f);
+	file_snap before, after;
+	snap_take(&f, &before);
+
+	run_start(&r, &f, &c[1], 1, &c[0], fin);
+	assert_int_equal(run_drive(&r), 1);
+	/* the restored run ended with a final checkpoint of its own */
+	uint64_t fin2;
+	assert_true(coord_all_final(&c[1], &fin2));
+	assert_int_equal(fin2, GEN_BASE + 1);
+	assert_int_equal(ls_pipeline_wait(r.p, 0), 0);
+	ls_pipeline_node_stats st[8];
+	assert_int_equal(ls_pipeline_stats(r.p, st, 8), 6);
+	assert_int_equal(st[0].in, 0); /* nothing produced again */
+	run_end(&r);
+
+	snap_take(&f, &after);
+	assert_int_equal(after.names.n, before.names.n);
+	for (size_t i = 0; i < before.names.n; i++) {
+		assert_string_equal(after.names.v[i], before.names.v[i]);
+		assert_string_equal(after.bodies.v[i], before.bodies.v[i]);
+	}
+	snap_free(&before);
+	snap_free(&after);
+	check_output(&f);
+	coord_fini(&c[0]);
+	coord_fini(&c[1]);
+	fx_close(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_checkpointed_run_matches_reference),
+		cmocka_unit_test(test_crash_after_checkpoint_2),
+		cmocka_unit_test(test_crash_after_checkpoint_5),
+		cmocka_unit_test(test_crash_mid_run),
+		cmocka_unit_test(test_crash_twice),
+		cmocka_unit_test(test_restore_from_final_checkpoint),
+	};
+	return cmocka_run_group_tests(tests, reference_setup,
+	    reference_teardown);
+}
