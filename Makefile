@@ -7,6 +7,7 @@
 #   make valgrind   the unit suites under valgrind (leaks are errors)
 #   make bench      benchmarks (figures in docs/benchmarks.md)
 #   make fuzz       run each libFuzzer driver for FUZZ_SECONDS (clang)
+#   make chaos      kill nodes of local clusters while a topology runs, verify
 #   make clean
 
 BUILD ?= build
@@ -19,7 +20,7 @@ FUZZ_SECONDS ?= 60
 WERROR ?= $(if $(filter true 1,$(CI)),true,false)
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build run test test-asan valgrind bench fuzz clean
+.PHONY: all deps build run test test-asan valgrind bench fuzz chaos clean
 
 all: build
 
@@ -76,6 +77,11 @@ fuzz: deps
 	  mkdir -p $(BUILD_FUZZ)/corpus-$$name; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) $(BUILD_FUZZ)/corpus-$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
+
+# Every chaos scenario on fresh local clusters (chaos/README.md); about
+# 10 minutes.  Exit status 1 when any result was lost, duplicated or wrong.
+chaos: build
+	python3 chaos/run.py --all --bin $(abspath $(BUILD))/cmd/logstream
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_BENCH) $(BUILD_FUZZ)
