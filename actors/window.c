@@ -38,7 +38,7 @@ typedef struct agg_ops {
 	uint32_t state_size;
 	void (*init)(void *st);
 	void (*add)(void *st, double v);
-	void (*merge)(void *dst, const void *src); /* for panes and restore */
+	void (*merge)(void *dst, const void *src); /* for panes */
 	int (*result)(const void *st, uint64_t count, double *out);
 } agg_ops;
 
@@ -895,8 +895,10 @@ ls_window_new(ls_window **out, const ls_window_spec *spec,
 	}
 	for (uint32_t i = 0; i < spec->naggs; i++) {
 		const ls_window_agg *a = &spec->aggs[i];
-		if (a->kind >= NAGG_KINDS || a->field_len >= LS_WINDOW_NAME_MAX ||
-		    (a->field_len != 0) != (agg_table[a->kind].needs_field != 0))
+		if (a->kind >= NAGG_KINDS ||
+		    a->field_len >= LS_WINDOW_NAME_MAX ||
+		    (a->field_len != 0) !=
+		        (agg_table[a->kind].needs_field != 0))
 			return LS_EINVAL;
 	}
 	w = calloc(1, sizeof(*w));

@@ -1382,14 +1382,16 @@ run_script(const op *ops, size_t n, const ls_window_spec *spec, size_t first,
 
 	*cuts = 0;
 	for (size_t i = 0; i <= n; i++) {
-		if (step > 0 && i >= first && ((i - first) % step == 0 || i == n)) {
+		if (step > 0 && i >= first &&
+		    ((i - first) % step == 0 || i == n)) {
 			uint8_t *buf = NULL;
 			size_t len = 0, before = log->n;
 			assert_int_equal(ls_window_save(w, &buf, &len), 0);
 			ls_window_free(w);
 			w = sc_new(spec, log);
 			assert_int_equal(ls_window_load(w, buf, len), 0);
-			assert_int_equal(log->n, before); /* load emits nothing */
+			/* load emits nothing */
+			assert_int_equal(log->n, before);
 			assert_saves_as(w, buf, len);
 			free(buf);
 			(*cuts)++;
@@ -1422,7 +1424,8 @@ test_snapshot_resume(void **state)
 			                     sc_keys, 2, sc_aggs, 7, upd, NULL,
 			                     0),
 			    0);
-			gen_script(ops, SCRIPT_N, 11 + (uint64_t)manual, manual);
+			gen_script(ops, SCRIPT_N, 11 + (uint64_t)manual,
+			    manual);
 			run_script(ops, SCRIPT_N, &spec, 0, 0, &a, &sa, &cuts);
 
 			/* the script exercises what it should */
@@ -1434,7 +1437,8 @@ test_snapshot_resume(void **state)
 			}
 			assert_true(nlate > 20);
 			assert_true(nfinal > 100);
-			assert_true(sa.open_windows > 0); /* the query saw some */
+			/* the final query saw open windows */
+			assert_true(sa.open_windows > 0);
 			if (upd)
 				assert_true(nupd > 1000);
 
@@ -1466,8 +1470,8 @@ test_snapshot_loghub(void **state)
 	const char *dir = getenv("LS_DATASETS_DIR");
 	if (dir == NULL)
 		dir = LS_DATASETS_DIR;
-	snprintf(path, sizeof(path), "%s/loghub/Apache/Apache_2k.log_structured.csv",
-	    dir);
+	snprintf(path, sizeof(path),
+	    "%s/loghub/Apache/Apache_2k.log_structured.csv", dir);
 	const char *keys[] = { "level", "event_id" };
 	const char *aggs[] = { "count", "max(pid)" };
 	ls_window_spec spec;
@@ -1526,7 +1530,8 @@ test_snapshot_loghub(void **state)
 				assert_int_equal(ls_window_new(&w, &spec, 0, 0,
 				                     x_emit, x_late, &log[run]),
 				    0);
-				assert_int_equal(ls_window_load(w, buf, len), 0);
+				assert_int_equal(ls_window_load(w, buf, len),
+				    0);
 				free(buf);
 			}
 			assert_int_equal(ls_window_add(w, &ev), 0);
@@ -1617,15 +1622,21 @@ test_snapshot_spec_mismatch(void **state)
 		const char *a[3];
 		size_t na;
 	} v[] = {
-		{ 2000, 0, 0, { "service" }, 1, { "count", "min(latency_ms)" }, 2 },
-		{ 1000, 1, 0, { "service" }, 1, { "count", "min(latency_ms)" }, 2 },
-		{ 1000, 0, 1, { "service" }, 1, { "count", "min(latency_ms)" }, 2 },
-		{ 1000, 0, 0, { "host" }, 1, { "count", "min(latency_ms)" }, 2 },
+		{ 2000, 0, 0, { "service" }, 1, { "count", "min(latency_ms)" },
+		    2 },
+		{ 1000, 1, 0, { "service" }, 1, { "count", "min(latency_ms)" },
+		    2 },
+		{ 1000, 0, 1, { "service" }, 1, { "count", "min(latency_ms)" },
+		    2 },
+		{ 1000, 0, 0, { "host" }, 1, { "count", "min(latency_ms)" },
+		    2 },
 		{ 1000, 0, 0, { "service", "host" }, 2,
 		    { "count", "min(latency_ms)" }, 2 },
-		{ 1000, 0, 0, { "service" }, 1, { "count", "max(latency_ms)" }, 2 },
+		{ 1000, 0, 0, { "service" }, 1, { "count", "max(latency_ms)" },
+		    2 },
 		{ 1000, 0, 0, { "service" }, 1, { "count", "min(bytes)" }, 2 },
-		{ 1000, 0, 0, { "service" }, 1, { "min(latency_ms)", "count" }, 2 },
+		{ 1000, 0, 0, { "service" }, 1, { "min(latency_ms)", "count" },
+		    2 },
 		{ 1000, 0, 0, { "service" }, 1, { "count" }, 1 },
 		{ 1000, 0, 0, { "service" }, 1,
 		    { "count", "min(latency_ms)", "sum(x)" }, 3 },
@@ -1816,40 +1827,40 @@ test_snapshot_structure(void **state)
 		uint64_t val;
 		int want;
 	} ed[] = {
-		{ 142, 1, 'a', 0 },                   /* unchanged: loads */
-		{ 114, 4, 0, 0 },                     /* automatic wm: valid */
-		{ 171, 1, 'a', LS_ECORRUPT },          /* group "a" twice */
-		{ 143, 8, 0, LS_ECORRUPT },            /* count 0 */
-		{ 159, 8, 3, LS_ECORRUPT },            /* min of 3 events > 2 */
-		{ 159, 8, 0, LS_ECORRUPT },            /* no values, v = 3 */
+		{ 142, 1, 'a', 0 },                     /* unchanged: loads */
+		{ 114, 4, 0, 0 },                       /* auto wm: valid */
+		{ 171, 1, 'a', LS_ECORRUPT },           /* group "a" twice */
+		{ 143, 8, 0, LS_ECORRUPT },             /* count 0 */
+		{ 159, 8, 3, LS_ECORRUPT },             /* n 3 > count 2 */
+		{ 159, 8, 0, LS_ECORRUPT },             /* no values, v = 3 */
 		{ 180, 8, 0x3ff0000000000000, LS_ECORRUPT }, /* v without n */
 		{ 151, 8, 0x7ff0000000000000, LS_ECORRUPT }, /* min = inf */
-		{ 196, 8, 0, LS_ECORRUPT },            /* start twice */
+		{ 196, 8, 0, LS_ECORRUPT },             /* start twice */
 		{ 196, 8, (uint64_t)-(1000 * MS), LS_ECORRUPT }, /* backwards */
-		{ 196, 8, 1000 * MS + 1, LS_ECORRUPT },     /* misaligned */
-		{ 196, 8, 2000 * MS, LS_ECORRUPT },    /* after max_t */
-		{ 130, 4, 3, LS_ECORRUPT },            /* group count */
-		{ 130, 4, 0, LS_ECORRUPT },            /* empty window */
-		{ 134, 4, 11, LS_ECORRUPT },           /* key bytes */
-		{ 138, 4, 2, LS_ECORRUPT },            /* key length */
-		{ 138, 4, 0xffffffff, LS_ECORRUPT },   /* key length */
-		{ 118, 4, 3, LS_ECORRUPT },            /* window count */
-		{ 118, 4, 1, LS_ECORRUPT },            /* trailing bytes */
-		{ 114, 4, 2, LS_ECORRUPT },            /* unknown flag */
-		{ 58, 8, 1000 * MS, LS_ECORRUPT },     /* window 0 is due */
-		{ 66, 8, 999 * MS, LS_ECORRUPT },      /* max_t < window 1 */
-		{ 90, 8, 5, LS_ECORRUPT },             /* late > events */
-		{ 82, 8, 3, LS_ECORRUPT },             /* events < counts */
-		{ 4, 1, 2, LS_ENOTSUP },               /* version 2 */
-		{ 6, 1, 1, LS_ECORRUPT },              /* header flags */
-		{ 33, 1, 9, LS_ECORRUPT },             /* 9 key fields */
-		{ 35, 1, 1, LS_ECORRUPT },             /* spec reserved */
-		{ 32, 1, 2, LS_ECORRUPT },             /* emit mode 2 */
-		{ 36, 1, 0, LS_ECORRUPT },             /* empty key name */
-		{ 46, 1, 9, LS_ECORRUPT },             /* aggregate kind 9 */
-		{ 45, 1, 1, LS_ECORRUPT },             /* count with a field */
+		{ 196, 8, 1000 * MS + 1, LS_ECORRUPT }, /* misaligned */
+		{ 196, 8, 2000 * MS, LS_ECORRUPT },     /* after max_t */
+		{ 130, 4, 3, LS_ECORRUPT },             /* group count */
+		{ 130, 4, 0, LS_ECORRUPT },             /* empty window */
+		{ 134, 4, 11, LS_ECORRUPT },            /* key bytes */
+		{ 138, 4, 2, LS_ECORRUPT },             /* key length */
+		{ 138, 4, 0xffffffff, LS_ECORRUPT },    /* key length */
+		{ 118, 4, 3, LS_ECORRUPT },             /* window count */
+		{ 118, 4, 1, LS_ECORRUPT },             /* trailing bytes */
+		{ 114, 4, 2, LS_ECORRUPT },             /* unknown flag */
+		{ 58, 8, 1000 * MS, LS_ECORRUPT },      /* window 0 is due */
+		{ 66, 8, 999 * MS, LS_ECORRUPT },       /* max_t < window 1 */
+		{ 90, 8, 5, LS_ECORRUPT },              /* late > events */
+		{ 82, 8, 3, LS_ECORRUPT },              /* events < counts */
+		{ 4, 1, 2, LS_ENOTSUP },                /* version 2 */
+		{ 6, 1, 1, LS_ECORRUPT },               /* header flags */
+		{ 33, 1, 9, LS_ECORRUPT },              /* 9 key fields */
+		{ 35, 1, 1, LS_ECORRUPT },              /* spec reserved */
+		{ 32, 1, 2, LS_ECORRUPT },              /* emit mode 2 */
+		{ 36, 1, 0, LS_ECORRUPT },              /* empty key name */
+		{ 46, 1, 9, LS_ECORRUPT },              /* aggregate kind 9 */
+		{ 45, 1, 1, LS_ECORRUPT },              /* count with a field */
 		{ 46, 1, LS_WINDOW_AGG_MAX, LS_EINVAL }, /* another spec */
-		{ 37, 1, 'S', LS_EINVAL },             /* "Service" */
+		{ 37, 1, 'S', LS_EINVAL },              /* "Service" */
 	};
 	for (size_t i = 0; i < sizeof(ed) / sizeof(ed[0]); i++) {
 		memcpy(bad, buf, len);
