@@ -454,6 +454,16 @@ class StatusMonitor:
             return any(v is not None and v[2]
                        for _, seen in self.history for v in seen.values())
 
+    def all_finished(self):
+        """True when, in the last poll, every node that answered shows the
+        run finished (and at least one answered)."""
+        with self.lock:
+            if not self.history:
+                return False
+            seen = self.history[-1][1]
+        return bool(seen) and all(v is not None and v[2]
+                                  for v in seen.values())
+
     def max_epoch_before(self, t):
         best = 0
         with self.lock:

@@ -345,6 +345,12 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
         deadline = 3 * sc.seconds + 180
         ctx.wait("the run to finish", ctx.finished, deadline)
         t_fin = time.monotonic()
+        # One node said so; give the others a moment to agree.
+        try:
+            clu.wait_for("every node to report the run finished",
+                         mon.all_finished, 10)
+        except TimeoutError:
+            log("  note: not every node reports the run finished")
         log("  +%7.2f s  finished: %s", ctx.rel(t_fin), mon.latest())
         mon.stop()
         cl.stop_all()
