@@ -1346,6 +1346,20 @@ ls_map_topology_checkpoint(const ls_map *m, const char *name, uint64_t *ckpt,
 	return LS_OK;
 }
 
+uint64_t
+ls_map_run_epoch(const ls_map *m, const char *topology)
+{
+	uint64_t e = 0;
+	size_t lo, hi;
+	if (m == NULL || topology == NULL)
+		return 0;
+	as_range(m, (sv){ topology, strlen(topology) }, &lo, &hi);
+	for (size_t k = lo; k < hi; k++)
+		if (m->as[k].epoch > e)
+			e = m->as[k].epoch;
+	return e;
+}
+
 int
 ls_map_cmd_undeploy(const char *name, uint8_t **buf, size_t *len)
 {

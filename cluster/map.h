@@ -198,6 +198,10 @@ int ls_map_cmd_checkpoint(const char *topology, uint64_t ckpt, int final,
 int ls_map_topology_checkpoint(const ls_map *m, const char *name,
                                uint64_t *ckpt, int *final);
 
+/* The run epoch of a topology: the largest epoch of its assignments (it
+ * changes with any placement change), 0 when it has none. */
+uint64_t ls_map_run_epoch(const ls_map *m, const char *topology);
+
 /* Name of a node state ("alive", ...); "?" for an unknown value. */
 const char *ls_map_node_state_name(int state);
 

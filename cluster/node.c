@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cluster/coord.h"
+#include "cluster/dataplane.h"
 #include "cluster/http.h"
 #include "cluster/map.h"
 #include "cluster/ring.h"
@@ -39,6 +40,17 @@ typedef struct peer {
 	uint64_t id;
 	int64_t seen_ns; /* last heartbeat (leader clock) */
 } peer;
+
+/* One checkpoint acknowledgement: node holds partition's state for ckpt
+ * (taken in run epoch). */
+typedef struct ackrec {
+	char *topology;
+	char *partition;
+	uint64_t epoch, ckpt, node;
+	int final;
+} ackrec;
+
+#define MAX_ACKS 200000 /* the leader's bound on tracked acks */
 
 struct ls_node {
 	char name[LS_MAP_MAX_NAME + 1];
@@ -66,6 +78,13 @@ struct ls_node {
 	int was_leader;
 	int64_t leader_since_ns;
 	uint64_t placed_epoch;
+
+	ls_dataplane *dp;
+	uint64_t dp_epoch;   /* map epoch last given to the data plane */
+	char *acks_out;      /* follower: ack lines for the next heartbeat */
+	size_t acks_len, acks_cap;
+	ackrec *acks;        /* leader: acknowledgements collected */
+	size_t nacks, capacks;
 };
 
 /* ---- small helpers ---- */
@@ -413,6 +432,211 @@ place_all(ls_node *n, const ls_map *map)
 	}
 }
 
+/* ---- checkpoint acknowledgements ---- */
+
+static void
+ack_add_locked(ls_node *n, const char *topo, uint64_t epoch, uint64_t ckpt,
+    int final, const char *part, uint64_t node)
+{
+	if (n->nacks >= MAX_ACKS)
+		return; /* the checkpoint will not complete; a later one will */
+	if (n->nacks == n->capacks) {
+		size_t nc = n->capacks ? n->capacks * 2 : 256;
+		ackrec *na = realloc(n->acks, nc * sizeof(*na));
+		if (na == NULL)
+			return;
+		n->acks = na;
+		n->capacks = nc;
+	}
+	ackrec *a = &n->acks[n->nacks];
+	a->topology = strdup(topo);
+	a->partition = strdup(part);
+	if (a->topology == NULL || a->partition == NULL) {
+		free(a->topology);
+		free(a->partition);
+		return;
+	}
+	a->epoch = epoch;
+	a->ckpt = ckpt;
+	a->node = node;
+	a->final = final;
+	n->nacks++;
+}
+
+/* Data plane callback: this node holds a partition's checkpoint state. */
+static void
+on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
+    const char *part)
+{
+	ls_node *n = arg;
+	pthread_mutex_lock(&n->lock);
+	if (n->was_leader) {
+		ack_add_locked(n, topo, epoch, ckpt, final, part, n->raft_id);
+	} else {
+		char line[700];
+		int len = snprintf(line, sizeof(line), "a %s %llu %llu %d %s\n",
+		    topo, (unsigned long long)epoch, (unsigned long long)ckpt,
+		    final, part);
+		size_t need = n->acks_len + (size_t)len + 1;
+		if (len > 0 && (size_t)len < sizeof(line) && need < (64u << 20)) {
+			if (need > n->acks_cap) {
+				size_t nc = need * 2;
+				char *nb = realloc(n->acks_out, nc);
+				if (nb != NULL) {
+					n->acks_out = nb;
+					n->acks_cap = nc;
+				}
+			}
+			if (need <= n->acks_cap) {
+				memcpy(n->acks_out + n->acks_len, line,
+				    (size_t)len + 1);
+				n->acks_len += (size_t)len;
+			}
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void
+ack_free(ackrec *a)
+{
+	free(a->topology);
+	free(a->partition);
+}
+
+/* Has node acknowledged partition for ckpt (or ended at or before it)? */
+static int
+acked(const ls_node *n, const char *topo, uint64_t epoch, const char *part,
+    uint64_t node, uint64_t ckpt, int *final)
+{
+	for (size_t i = 0; i < n->nacks; i++) {
+		const ackrec *a = &n->acks[i];
+		if (a->node != node || a->epoch != epoch ||
+		    strcmp(a->partition, part) != 0 ||
+		    strcmp(a->topology, topo) != 0)
+			continue;
+		if (a->ckpt == ckpt || (a->final && a->ckpt <= ckpt)) {
+			if (final != NULL)
+				*final = a->final;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Is checkpoint k of topo complete: every partition's state held by its
+ * owner and by each of its live standbys? *all_final: every partition had
+ * ended. */
+static int
+ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
+    uint64_t epoch, uint64_t k, int *all_final)
+{
+	int any = 0;
+	*all_final = 1;
+	for (size_t i = 0; i < ls_map_assignment_count(map); i++) {
+		ls_map_assignment a;
+		if (ls_map_assignment_at(map, i, &a) != 0 ||
+		    strcmp(a.topology, topo) != 0)
+			continue;
+		any = 1;
+		int fin = 0;
+		if (!acked(n, topo, epoch, a.partition, a.owner, k, &fin))
+			return 0;
+		if (!fin)
+			*all_final = 0;
+		for (unsigned s = 0; s < a.n_standbys; s++) {
+			ls_map_node sn;
+			if (ls_map_node_find(map, a.standbys[s], &sn) != 0 ||
+			    sn.state != LS_NODE_ALIVE)
+				continue;
+			if (!acked(n, topo, epoch, a.partition, a.standbys[s], k,
+			        NULL))
+				return 0;
+		}
+	}
+	return any;
+}
+
+/* Leader: record completed checkpoints in the map, forget old acks. */
+static void
+complete_checkpoints(ls_node *n, const ls_map *map)
+{
+	for (size_t t = 0; t < ls_map_topology_count(map); t++) {
+		const char *name;
+		if (ls_map_topology_at(map, t, &name, NULL) != 0)
+			continue;
+		uint64_t epoch = ls_map_run_epoch(map, name), done = 0;
+		ls_map_topology_checkpoint(map, name, &done, NULL);
+		uint64_t best = 0;
+		int best_final = 0;
+		pthread_mutex_lock(&n->lock);
+		for (size_t i = 0; i < n->nacks; i++) {
+			const ackrec *a = &n->acks[i];
+			if (a->epoch != epoch || a->ckpt <= done ||
+			    a->ckpt <= best || (a->ckpt >> 32) != epoch ||
+			    strcmp(a->topology, name) != 0)
+				continue;
+			int fin;
+			if (ckpt_complete(n, map, name, epoch, a->ckpt, &fin)) {
+				best = a->ckpt;
+				best_final = fin;
+			}
+		}
+		pthread_mutex_unlock(&n->lock);
+		if (best == 0)
+			continue;
+		uint8_t *cmd;
+		size_t len;
+		if (ls_map_cmd_checkpoint(name, best, best_final, &cmd, &len) ==
+		    0 && propose_sync(n, cmd, len) == 0)
+			ls_log(best_final ? LS_LOG_INFO : LS_LOG_DEBUG, "node",
+			    "checkpoint complete topology=%s ckpt=%llu final=%d",
+			    name, (unsigned long long)best, best_final);
+	}
+	/* forget acks that can no longer matter (final ones stay while their
+	 * run lasts: they count for every later checkpoint) */
+	pthread_mutex_lock(&n->lock);
+	size_t keep = 0;
+	for (size_t i = 0; i < n->nacks; i++) {
+		ackrec *a = &n->acks[i];
+		uint64_t done = 0;
+		int gone = ls_map_topology_checkpoint(map, a->topology, &done,
+		    NULL) != 0;
+		uint64_t epoch = gone ? 0 : ls_map_run_epoch(map, a->topology);
+		if (gone || a->epoch < epoch || (!a->final && a->ckpt < done)) {
+			ack_free(a);
+			continue;
+		}
+		n->acks[keep++] = *a;
+	}
+	n->nacks = keep;
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Follower heartbeats carry "a TOPO EPOCH CKPT FINAL PARTITION" lines. */
+static void
+acks_parse(ls_node *n, uint64_t from, char *line)
+{
+	char *save = NULL;
+	char *f[6];
+	int nf = 0;
+	for (char *tok = strtok_r(line, " ", &save); tok != NULL && nf < 6;
+	     tok = strtok_r(NULL, " ", &save))
+		f[nf++] = tok;
+	if (nf != 6 || strcmp(f[0], "a") != 0)
+		return;
+	char *end;
+	uint64_t epoch = strtoull(f[2], &end, 10);
+	if (*end != '\0')
+		return;
+	uint64_t ckpt = strtoull(f[3], &end, 10);
+	if (*end != '\0' || ckpt == 0)
+		return;
+	pthread_mutex_lock(&n->lock);
+	ack_add_locked(n, f[1], epoch, ckpt, f[4][0] == '1', f[5], from);
+	pthread_mutex_unlock(&n->lock);
+}
+
 /* ---- failure detector (leader) ---- */
 
 static peer *
@@ -504,6 +728,7 @@ leader_tick(ls_node *n)
 			return;
 		n->placed_epoch = ls_map_epoch(map);
 	}
+	complete_checkpoints(n, map);
 	ls_map_free(map);
 }
 
@@ -538,14 +763,31 @@ follower_tick(ls_node *n)
 	pthread_mutex_unlock(&n->lock);
 	if (leader_http(n, lh, sizeof(lh)) != 0)
 		return;
-	char body[1400];
-	snprintf(body, sizeof(body), "%llu\n%s\n%s\n%s\n",
+	char head[1400];
+	int hl = snprintf(head, sizeof(head), "%llu\n%s\n%s\n%s\n",
 	    (unsigned long long)n->raft_id, n->name, n->url, n->http_addr);
+	pthread_mutex_lock(&n->lock);
+	char *acks = n->acks_out;
+	size_t alen = n->acks_len;
+	n->acks_out = NULL;
+	n->acks_len = n->acks_cap = 0;
+	pthread_mutex_unlock(&n->lock);
+	char *body = malloc((size_t)hl + alen + 1);
+	if (body == NULL) {
+		free(acks);
+		return;
+	}
+	memcpy(body, head, (size_t)hl);
+	if (alen > 0)
+		memcpy(body + hl, acks, alen);
+	body[(size_t)hl + alen] = '\0';
+	free(acks);
 	int status = 0;
 	char *resp = NULL;
 	size_t rlen = 0;
 	int rv = ls_http_request(lh, "POST", "/v1/internal/heartbeat", body,
-	    strlen(body), &status, &resp, &rlen, 1000);
+	    (size_t)hl + alen, &status, &resp, &rlen, 1000);
+	free(body);
 	free(resp);
 	ls_metric_add(rv == 0 && status == 200 ? n->m_hb_sent : n->m_hb_failed,
 	    1);
@@ -559,6 +801,15 @@ ticker_main(void *arg)
 		int leader = ls_coord_is_leader(n->coord);
 		ls_metric_set(n->m_leader, leader);
 		ls_metric_set(n->m_epoch, (int64_t)ls_coord_epoch(n->coord));
+		uint64_t me = ls_coord_epoch(n->coord);
+		if (n->dp != NULL && me != n->dp_epoch) {
+			ls_map *map;
+			if (ls_coord_map_snapshot(n->coord, &map) == 0) {
+				ls_dataplane_update(n->dp, map);
+				n->dp_epoch = ls_map_epoch(map);
+				ls_map_free(map);
+			}
+		}
 		if (leader)
 			leader_tick(n);
 		else
@@ -704,6 +955,37 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 			sb_printf(&b, "%s", i ? "," : "");
 			sb_json_str(&b, name);
 		}
+	}
+	sb_printf(&b, "],\"runs\":[");
+	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
+		const char *name;
+		uint64_t ck = 0;
+		int fin = 0;
+		if (ls_map_topology_at(map, i, &name, NULL) != 0)
+			continue;
+		ls_map_topology_checkpoint(map, name, &ck, &fin);
+		sb_printf(&b, "%s{\"topology\":", i ? "," : "");
+		sb_json_str(&b, name);
+		sb_printf(&b,
+		    ",\"run_epoch\":%llu,\"checkpoint\":%llu,"
+		    "\"finished\":%s}",
+		    (unsigned long long)ls_map_run_epoch(map, name),
+		    (unsigned long long)ck, fin ? "true" : "false");
+	}
+	sb_printf(&b, "],\"local_runs\":[");
+	ls_dataplane_run_info ri[64];
+	size_t nr = n->dp != NULL ? ls_dataplane_runs(n->dp, ri, 64) : 0;
+	for (size_t i = 0; i < nr && i < 64; i++) {
+		sb_printf(&b, "%s{\"topology\":", i ? "," : "");
+		sb_json_str(&b, ri[i].topology);
+		sb_printf(&b,
+		    ",\"run_epoch\":%llu,\"restored_from\":%llu,"
+		    "\"started_ms\":%lld,\"local_actors\":%u,"
+		    "\"finished\":%s}",
+		    (unsigned long long)ri[i].run_epoch,
+		    (unsigned long long)ri[i].restored_from,
+		    (long long)ri[i].started_ms, ri[i].local_actors,
+		    ri[i].finished ? "true" : "false");
 	}
 	sb_printf(&b, "],\"assignments\":[");
 	for (size_t k = 0; k < na; k++) {
@@ -855,27 +1137,42 @@ static int
 h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
 	ls_node *n = arg;
-	char buf[1400];
 	char *fields[4];
 	size_t nf = 0;
 
 	if (!ls_coord_is_leader(n->coord))
 		return ls_http_resp_error(resp, 409, "not the leader");
-	if (req->body_len == 0 || req->body_len >= sizeof(buf))
+	if (req->body_len == 0 || req->body_len > (64u << 20))
 		return ls_http_resp_error(resp, 400, "bad heartbeat");
+	char *buf = malloc(req->body_len + 1);
+	if (buf == NULL)
+		return ls_http_resp_error(resp, 503, "out of memory");
 	memcpy(buf, req->body, req->body_len);
 	buf[req->body_len] = '\0';
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, "\n", &save); tok != NULL && nf < 4;
-	     tok = strtok_r(NULL, "\n", &save))
+	char *save = NULL, *tok = strtok_r(buf, "\n", &save);
+	while (tok != NULL && nf < 4) {
 		fields[nf++] = tok;
-	if (nf != 4)
-		return ls_http_resp_error(resp, 400, "bad heartbeat");
+		if (nf < 4)
+			tok = strtok_r(NULL, "\n", &save);
+	}
 	char *end;
 	errno = 0;
-	uint64_t id = strtoull(fields[0], &end, 10);
-	if (errno != 0 || *end != '\0' || id == 0)
-		return ls_http_resp_error(resp, 400, "bad heartbeat id");
+	uint64_t id = nf == 4 ? strtoull(fields[0], &end, 10) : 0;
+	if (nf != 4 || errno != 0 || *end != '\0' || id == 0 ||
+	    strlen(fields[1]) > LS_MAP_MAX_NAME ||
+	    strlen(fields[2]) > LS_MAP_MAX_URL ||
+	    strlen(fields[3]) > LS_MAP_MAX_URL) {
+		free(buf);
+		return ls_http_resp_error(resp, 400, "bad heartbeat");
+	}
+	char name[LS_MAP_MAX_NAME + 1], url[LS_MAP_MAX_URL + 1],
+	    http[LS_MAP_MAX_URL + 1];
+	snprintf(name, sizeof(name), "%s", fields[1]);
+	snprintf(url, sizeof(url), "%s", fields[2]);
+	snprintf(http, sizeof(http), "%s", fields[3]);
+	while ((tok = strtok_r(NULL, "\n", &save)) != NULL)
+		acks_parse(n, id, tok);
+	free(buf);
 
 	int64_t now = ls_clock_ns();
 	pthread_mutex_lock(&n->lock);
@@ -893,13 +1190,11 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	ls_map_free(map);
 	int rv = 0;
 	if (!known) {
-		ls_map_node add = { id, fields[1], fields[2], fields[3], true,
-			LS_NODE_ALIVE };
-		ls_log(LS_LOG_INFO, "node", "node joined node=%s", fields[1]);
+		ls_map_node add = { id, name, url, http, true, LS_NODE_ALIVE };
+		ls_log(LS_LOG_INFO, "node", "node joined node=%s", name);
 		rv = propose_node(n, &add);
 	} else if (state != LS_NODE_ALIVE) {
-		ls_log(LS_LOG_INFO, "node", "node alive again node=%s",
-		    fields[1]);
+		ls_log(LS_LOG_INFO, "node", "node alive again node=%s", name);
 		rv = propose_state(n, id, LS_NODE_ALIVE);
 	}
 	if (rv != 0)
@@ -908,6 +1203,53 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	sb_printf(&b, "{\"epoch\":%llu}\n",
 	    (unsigned long long)ls_coord_epoch(n->coord));
 	return reply_json(resp, 200, &b);
+}
+
+/* GET /v1/internal/ckpt?topology=T&ckpt=N&partition=P: a stored
+ * checkpoint state, for a node that takes the partition over. */
+static int
+query_get(const char *q, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key);
+	for (const char *p = q; p != NULL && *p != '\0';) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t vl = len - kl - 1;
+			if (vl >= cap)
+				return -1;
+			memcpy(out, p + kl + 1, vl);
+			out[vl] = '\0';
+			return 0;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return -1;
+}
+
+static int
+h_ckpt(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	char topo[LS_MAP_MAX_NAME + 1], part[LS_MAP_MAX_NAME + 1], ck[32];
+	if (req->query == NULL || query_get(req->query, "topology", topo,
+	        sizeof(topo)) != 0 ||
+	    query_get(req->query, "partition", part, sizeof(part)) != 0 ||
+	    query_get(req->query, "ckpt", ck, sizeof(ck)) != 0)
+		return ls_http_resp_error(resp, 400,
+		    "want topology, ckpt and partition");
+	char *end;
+	uint64_t id = strtoull(ck, &end, 10);
+	if (*end != '\0' || id == 0)
+		return ls_http_resp_error(resp, 400, "bad ckpt");
+	void *blob;
+	size_t len;
+	if (ls_dataplane_ckpt_get(n->dp, topo, id, part, &blob, &len) != 0)
+		return ls_http_resp_error(resp, 404, "no such checkpoint here");
+	ls_http_resp_status(resp, 200);
+	int rv = ls_http_resp_body(resp, "application/octet-stream", blob, len);
+	free(blob);
+	return rv;
 }
 
 /* ---- start / stop ---- */
@@ -1078,6 +1420,19 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	    "Cluster map commands proposed by this node.", labels);
 	(void)n->m_alive;
 
+	ls_dataplane_config dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.node_id = n->raft_id;
+	dc.listen_url = n->url;
+	dc.data_dir = n->data_dir;
+	dc.workers = cfg->workers;
+	dc.cache_bytes = cfg->cache_bytes;
+	dc.ack = on_ack;
+	dc.arg = n;
+	dc.metrics = n->metrics;
+	if ((rv = ls_dataplane_start(&dc, &n->dp, err, errlen)) != 0)
+		goto fail;
+
 	ls_http_opts ho = { n->metrics, 0 };
 	if ((rv = ls_http_start(n->http_addr, &ho, &n->http)) != 0) {
 		snprintf(err, errlen, "cannot serve HTTP on %s: %s",
@@ -1091,7 +1446,9 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	    (rv = ls_http_route(n->http, "DELETE", "/v1/topologies/",
 	         h_undeploy, n)) != 0 ||
 	    (rv = ls_http_route(n->http, "POST", "/v1/internal/heartbeat",
-	         h_heartbeat, n)) != 0)
+	         h_heartbeat, n)) != 0 ||
+	    (rv = ls_http_route(n->http, "GET", "/v1/internal/ckpt", h_ckpt,
+	         n)) != 0)
 		goto fail;
 	if (pthread_create(&n->ticker, NULL, ticker_main, n) != 0) {
 		rv = LS_ENOMEM;
@@ -1121,8 +1478,13 @@ ls_node_stop(ls_node *n)
 		pthread_join(n->ticker, NULL);
 	if (n->http != NULL)
 		ls_http_stop(n->http);
+	ls_dataplane_stop(n->dp);
 	if (n->coord != NULL)
 		ls_coord_stop(n->coord);
+	for (size_t i = 0; i < n->nacks; i++)
+		ack_free(&n->acks[i]);
+	free(n->acks);
+	free(n->acks_out);
 	ls_metrics_free(n->metrics);
 	free(n->peers);
 	pthread_cond_destroy(&n->cond);

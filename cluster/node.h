@@ -45,6 +45,8 @@ typedef struct ls_node_config {
 	int64_t suspect_ms;    /* 0 = 500: silent this long -> suspect */
 	int64_t dead_ms;       /* 0 = 1000: silent this long -> dead */
 	uint32_t replicas;     /* copies per partition; 0 = 2 */
+	unsigned workers;      /* actor threads per topology; 0 = per core */
+	size_t cache_bytes;    /* state store block cache; 0 = 64 MiB */
 } ls_node_config;
 
 /* Start a node (strings are copied).  On failure returns an error and, when

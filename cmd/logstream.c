@@ -397,6 +397,10 @@ usage_node(FILE *f)
 	    "  --raft ADDR      Raft address (default: --listen host, port+100)\n"
 	    "  --replicas N     copies of each partition (owner + standbys; "
 	    "default 2)\n"
+	    "  --suspect-ms MS  silence before a node is suspect (default 500)\n"
+	    "  --dead-ms MS     silence before a node is declared dead and its\n"
+	    "                   partitions move (default 1000)\n"
+	    "  --workers N      actor threads per topology (default: per core)\n"
 	    "  --config FILE    read options from FILE, one `name = value` per\n"
 	    "                   line (names as the options, without --);\n"
 	    "                   options on the command line win\n"
@@ -426,11 +430,13 @@ usage_client(FILE *f, const char *cmd)
 }
 
 typedef struct node_opts {
-	char *v[10]; /* id listen http data-dir join raft replicas voter */
+	char *v[12]; /* id listen http data-dir join raft replicas voter
+	                suspect-ms dead-ms workers */
 } node_opts;
 
 static const char *const node_keys[] = { "id", "listen", "http", "data-dir",
-	"join", "raft", "replicas", "voter", NULL };
+	"join", "raft", "replicas", "voter", "suspect-ms", "dead-ms", "workers",
+	NULL };
 
 static int
 node_key(const char *k)
@@ -553,6 +559,12 @@ cmd_node(int argc, char **argv)
 	                                 strcmp(o.v[7], "1") == 0);
 	if (o.v[6] != NULL)
 		nc.replicas = (uint32_t)strtoul(o.v[6], NULL, 10);
+	if (o.v[8] != NULL)
+		nc.suspect_ms = strtoll(o.v[8], NULL, 10);
+	if (o.v[9] != NULL)
+		nc.dead_ms = strtoll(o.v[9], NULL, 10);
+	if (o.v[10] != NULL)
+		nc.workers = (unsigned)strtoul(o.v[10], NULL, 10);
 	const char *seeds[64];
 	char *joins = o.v[4] != NULL ? strdup(o.v[4]) : NULL;
 	if (joins != NULL) {
@@ -589,7 +601,7 @@ cmd_node(int argc, char **argv)
 	free(joins);
 	rv = 0;
 out:
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 12; i++)
 		free(o.v[i]);
 	return rv;
 }

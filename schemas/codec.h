@@ -94,7 +94,7 @@ int ls_codec_batch_foreach(const void *buf, size_t len, ls_event_fn fn,
 
 /* Message types; the values of MsgType in envelope.fbs.  Others may appear on
  * the wire: decoders pass unknown values through unchanged. */
-enum ls_msg_type {
+enum ls_wire_type {
 	LS_MSG_NONE = 0,
 	LS_MSG_EVENTS = 1,        /* payload: EventBatch */
 	LS_MSG_WINDOW_RESULT = 2, /* payload: WindowResult */
@@ -109,7 +109,7 @@ enum ls_msg_type {
 /* One actor-to-actor message.  payload borrows: from the caller when
  * encoding, from the input buffer when decoding (NULL when len is 0). */
 typedef struct ls_envelope {
-	uint16_t type; /* enum ls_msg_type */
+	uint16_t type; /* enum ls_wire_type */
 	uint64_t from, to;
 	uint64_t epoch, seq;
 	const uint8_t *payload;

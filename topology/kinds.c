@@ -151,6 +151,8 @@ const ls__topo_pspec ls__topo_settings[] = {
 	    "allowed out-of-orderness of event time" },
 	{ "idle_timeout", LS_TV_DURATION, 0, "5s", NULL, ANY_INT, NULL,
 	    "advance watermarks when a source is idle this long" },
+	{ "checkpoint_interval", LS_TV_DURATION, 0, "1s", NULL, 1, INT64_MAX,
+	    NULL, "time between checkpoints when run on a cluster" },
 	{ 0 },
 };
 

@@ -333,7 +333,7 @@ ls_plan_describe(const ls_plan *p, FILE *out)
 	size_t n = ls_topology_count(t);
 	char line[256];
 	static const char *const settings[] = { "watermark_delay",
-		"idle_timeout", NULL };
+		"idle_timeout", "checkpoint_interval", NULL };
 
 	ls_plan_summary(p, line, sizeof(line));
 	fprintf(out, "%s\n", line);

@@ -197,7 +197,7 @@ test_describe(void **unused)
 	assert_non_null(strstr(text, "topology 'quickstart': 1 source, 3 "
 	                             "stages, 3 sinks, 11 actors\n"));
 	assert_non_null(strstr(text, "settings: workers=0 watermark_delay=1s "
-	                             "idle_timeout=5s\n"));
+	                             "idle_timeout=5s checkpoint_interval=1s\n"));
 	assert_non_null(strstr(text, "stage per_service (window), 4 "
 	                             "partitions"));
 	assert_non_null(strstr(text, "-> per_service (by service over 4 "

@@ -1,0 +1,1095 @@
+/*
+ * dataplane.c -- runs, proxies, inbound delivery and checkpoint storage of
+ * one node (see dataplane.h).
+ *
+ * Threads: the run thread starts and stops runs when the map changes; the
+ * transport's receive thread delivers envelopes into runs (under the read
+ * side of runs_lock) and stores replicated checkpoints; actor workers of
+ * each run send through proxies and save checkpoints.
+ *
+ * Wire use of ls_envelope (docs/cluster.md, "Data path"):
+ *   to    = topology tag (32 bits, XXH3 of the name) << 32 | plan actor
+ *   from  = the sending actor's local id (a channel identity only)
+ *   epoch = run epoch
+ *   type EVENTS:         u32 source node index, u32 0, EventBatch
+ *   type WINDOW_RESULT:  u32 stage node index, u32 0, WindowResult (one row)
+ *   type DEAD_LETTER:    the JSON record
+ *   type END_OF_STREAM, CHECKPOINT_BARRIER: u64 checkpoint id
+ *   type REPLICATION_BATCH (to = tag << 32): u64 ckpt, u8 final, u8 0,
+ *        u16 partition length, partition, blob
+ */
+#include "cluster/dataplane.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/pipeline.h"
+#include "actors/stage.h"
+#include "cluster/http.h"
+#include "cluster/transport.h"
+#include "runtime/hash.h"
+#include "runtime/log.h"
+#include "runtime/store.h"
+#include "schemas/codec.h"
+#include "topology/plan.h"
+#include "topology/topology.h"
+
+enum {
+	W_EVENTS = 1,
+	W_RESULT = 2,
+	W_DEAD = 3,
+	W_EOS = 4,
+	W_BARRIER = 66,
+	W_REPL = 68
+};
+
+typedef struct run run;
+
+struct run {
+	ls_dataplane *dp;
+	char name[LS_MAP_MAX_NAME + 1];
+	uint32_t tag;
+	uint64_t epoch;
+	uint64_t yaml_hash;
+	uint64_t restored;
+	int64_t started_ms;
+	ls_topology *topo;
+	ls_plan *plan;
+	ls_runtime *rt;
+	ls_pipeline *pl;
+	size_t nactors;
+	uint64_t *owner;      /* per plan actor */
+	uint8_t *nsb;         /* standbys per plan actor */
+	uint64_t (*sb)[LS_MAP_MAX_STANDBYS];
+	uint32_t nlocal;
+	uint64_t committed;
+	_Atomic int stopping;
+};
+
+struct ls_dataplane {
+	uint64_t self;
+	char data_dir[1024];
+	unsigned workers;
+	ls_dataplane_ack_fn ack;
+	void *arg;
+	ls_metrics *metrics;
+	_Atomic int64_t *m_fenced, *m_restarts, *m_ckpt_saved, *m_repl_in;
+	ls_store *store;
+	ls_transport *tr;
+
+	pthread_rwlock_t runs_lock; /* runs[] and each run's fields */
+	run **runs;
+	size_t nruns;
+	pthread_mutex_t lock; /* pending map, stop, caught-up signalling */
+	pthread_cond_t cond;
+	ls_map *pending;
+	ls_map *current; /* run thread only */
+	int stop;
+	pthread_t thread;
+	int thread_started;
+};
+
+/* ---- little endian helpers ---- */
+
+static void
+le_put(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+le_get(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static uint32_t
+topo_tag(const char *name)
+{
+	return (uint32_t)(ls_hash64(name, strlen(name), 0x4c53) >> 32);
+}
+
+/* ---- sending (workers) ---- */
+
+/* Queue an envelope for node, waiting for room while the run lives. */
+static int
+send_env(ls_dataplane *dp, run *r, uint64_t node, const ls_envelope *env)
+{
+	for (int tries = 0;; tries++) {
+		int rv = ls_transport_send(dp->tr, node, env);
+		if (rv != LS_EAGAIN)
+			return rv;
+		if (r != NULL && atomic_load(&r->stopping))
+			return LS_ECLOSED;
+		if (r == NULL && tries > 5000)
+			return LS_EAGAIN;
+		ls_transport_flush(dp->tr);
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+typedef struct proxy {
+	run *r;
+	uint32_t target;
+	uint64_t node;
+	ls_event *scratch;
+	uint32_t scap;
+} proxy;
+
+typedef struct proxy_arg {
+	run *r;
+	uint32_t target;
+	uint64_t node;
+} proxy_arg;
+
+static int
+proxy_init(ls_ctx *ctx, void *state, const void *arg)
+{
+	proxy *p = state;
+	const proxy_arg *a = arg;
+	(void)ctx;
+	p->r = a->r;
+	p->target = a->target;
+	p->node = a->node;
+	return 0;
+}
+
+static void
+proxy_stop(ls_ctx *ctx, void *state)
+{
+	proxy *p = state;
+	(void)ctx;
+	free(p->scratch);
+	p->scratch = NULL;
+}
+
+static uint32_t
+node_index_of(const ls_topology *t, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < ls_topology_count(t); i++)
+		if (ls_topology_node(t, i)->name == name ||
+		    strcmp(ls_topology_node(t, i)->name, name) == 0)
+			return (uint32_t)i;
+	return UINT32_MAX;
+}
+
+static void
+proxy_send(proxy *p, ls_msg *m, uint16_t type, const void *payload,
+    size_t len)
+{
+	ls_envelope env;
+	memset(&env, 0, sizeof(env));
+	env.type = type;
+	env.from = m->from.id;
+	env.to = (uint64_t)p->r->tag << 32 | p->target;
+	env.epoch = p->r->epoch;
+	env.payload = payload;
+	env.payload_len = len;
+	int rv = send_env(p->r->dp, p->r, p->node, &env);
+	if (rv != 0 && rv != LS_ECLOSED)
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "message to a remote partition dropped topology=%s "
+		    "actor=%u err=%s",
+		    p->r->name, p->target, ls_errname(rv));
+}
+
+static void
+proxy_batch(proxy *p, ls_msg *m)
+{
+	ls_batch *b = m->ptr;
+	if (b->n > p->scap) {
+		ls_event *n = realloc(p->scratch, b->n * sizeof(*n));
+		if (n == NULL)
+			return;
+		p->scratch = n;
+		p->scap = b->n;
+	}
+	for (uint32_t i = 0; i < b->n; i++)
+		p->scratch[i] = *b->items[i];
+	ls_buf fb = { 0 };
+	if (ls_codec_batch_encode(p->scratch, b->n, &fb) != 0)
+		return;
+	uint8_t *pl = malloc(8 + fb.len);
+	if (pl != NULL) {
+		le_put(pl, node_index_of(p->r->topo, b->source), 4);
+		le_put(pl + 4, 0, 4);
+		memcpy(pl + 8, fb.data, fb.len);
+		proxy_send(p, m, W_EVENTS, pl, 8 + fb.len);
+		free(pl);
+	}
+	ls_buf_free(&fb);
+}
+
+static void
+proxy_results(proxy *p, ls_msg *m)
+{
+	const ls_results *r = m->ptr;
+	uint32_t stage = node_index_of(p->r->topo, r->stage);
+	for (uint32_t i = 0; i < r->n; i++) {
+		const ls_window_result *row = &r->rows[i];
+		ls_window_result_wire w;
+		memset(&w, 0, sizeof(w));
+		w.stage = ls_str_c(r->stage);
+		w.window_start_ns = row->start_ns;
+		w.window_end_ns = row->end_ns;
+		w.count = row->count;
+		w.closed = (uint8_t)row->final;
+		w.nkeys = (uint8_t)row->nkeys;
+		w.naggs = (uint8_t)row->naggs;
+		for (uint32_t k = 0; k < row->nkeys; k++) {
+			w.key_fields[k] = ls_str_c(r->key_fields[k]);
+			w.key_values[k] = row->keys[k];
+		}
+		for (uint32_t a = 0; a < row->naggs; a++) {
+			w.agg_names[a] = ls_str_c(r->agg_names[a]);
+			w.agg_values[a] = row->has_value[a] ? row->value[a] : NAN;
+		}
+		ls_buf fb = { 0 };
+		if (ls_codec_window_result_encode(&w, &fb) != 0)
+			continue;
+		uint8_t *pl = malloc(8 + fb.len);
+		if (pl != NULL) {
+			le_put(pl, stage, 4);
+			le_put(pl + 4, 0, 4);
+			memcpy(pl + 8, fb.data, fb.len);
+			proxy_send(p, m, W_RESULT, pl, 8 + fb.len);
+			free(pl);
+		}
+		ls_buf_free(&fb);
+	}
+}
+
+static int
+proxy_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	proxy *p = state;
+	(void)ctx;
+	switch (m->type) {
+	case LS_MSG_BATCH:
+		proxy_batch(p, m);
+		break;
+	case LS_MSG_RESULTS:
+		proxy_results(p, m);
+		break;
+	case LS_MSG_DEAD:
+		proxy_send(p, m, W_DEAD, m->ptr, strlen(m->ptr));
+		break;
+	case LS_MSG_EOS:
+	case LS_MSG_BARRIER: {
+		uint8_t v[8];
+		le_put(v, ls_stage_msg_u64(m), 8);
+		proxy_send(p, m, m->type == LS_MSG_EOS ? W_EOS : W_BARRIER, v,
+		    8);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const ls_behaviour proxy_behaviour = {
+	.name = "proxy",
+	.state_size = sizeof(proxy),
+	.init = proxy_init,
+	.receive = proxy_receive,
+	.stop = proxy_stop,
+};
+
+/* ---- pipeline hooks ---- */
+
+static int
+hook_local(void *arg, size_t i)
+{
+	run *r = arg;
+	return r->owner[i] == r->dp->self;
+}
+
+static int
+hook_spawn_remote(void *arg, ls_runtime *rt, size_t i, ls_ref *out)
+{
+	run *r = arg;
+	proxy_arg a = { r, (uint32_t)i, r->owner[i] };
+	ls_spawn_opts so = { .arg = &a, .arg_size = sizeof(a) };
+	int rv = ls_spawn(rt, &proxy_behaviour, &so, out);
+	return rv;
+}
+
+static void
+repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t ckpt, int final,
+    const char *part, const uint8_t *blob, size_t len)
+{
+	size_t pl = strlen(part);
+	uint8_t *buf = malloc(12 + pl + len);
+	if (buf == NULL)
+		return;
+	le_put(buf, ckpt, 8);
+	buf[8] = (uint8_t)final;
+	buf[9] = 0;
+	le_put(buf + 10, pl, 2);
+	memcpy(buf + 12, part, pl);
+	if (len > 0)
+		memcpy(buf + 12 + pl, blob, len);
+	ls_envelope env;
+	memset(&env, 0, sizeof(env));
+	env.type = W_REPL;
+	env.to = (uint64_t)r->tag << 32;
+	env.epoch = r->epoch;
+	env.payload = buf;
+	env.payload_len = 12 + pl + len;
+	int rv = send_env(dp, r, node, &env);
+	if (rv != 0 && rv != LS_ECLOSED)
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "checkpoint not replicated topology=%s partition=%s "
+		    "err=%s",
+		    r->name, part, ls_errname(rv));
+	free(buf);
+}
+
+static void
+hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
+    size_t len)
+{
+	run *r = arg;
+	ls_dataplane *dp = r->dp;
+	const char *part = ls_plan_actor_at(r->plan, i)->name;
+	int rv = ls_store_ckpt_put(dp->store, r->name, ckpt, part,
+	    blob != NULL ? blob : (uint8_t *)"", len);
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "dataplane",
+		    "cannot store checkpoint topology=%s partition=%s err=%s",
+		    r->name, part, ls_errname(rv));
+		free(blob);
+		return;
+	}
+	ls_metric_add(dp->m_ckpt_saved, 1);
+	for (unsigned s = 0; s < r->nsb[i]; s++)
+		repl_send(dp, r, r->sb[i][s], ckpt, final, part, blob, len);
+	free(blob);
+	if (dp->ack != NULL)
+		dp->ack(dp->arg, r->name, r->epoch, ckpt, final, part);
+}
+
+static int
+hook_ckpt_load(void *arg, size_t i, uint8_t **blob, size_t *len)
+{
+	run *r = arg;
+	if (r->restored == 0)
+		return LS_ENOENT;
+	void *b;
+	int rv = ls_store_ckpt_get(r->dp->store, r->name, r->restored,
+	    ls_plan_actor_at(r->plan, i)->name, &b, len);
+	if (rv == 0)
+		*blob = b;
+	return rv;
+}
+
+/* ---- inbound (transport thread) ---- */
+
+static run *
+run_by_tag(ls_dataplane *dp, uint32_t tag)
+{
+	for (size_t i = 0; i < dp->nruns; i++)
+		if (dp->runs[i]->tag == tag)
+			return dp->runs[i];
+	return NULL;
+}
+
+/* Copy s into b's arena. */
+static ls_str
+own(ls_batch *b, ls_str s)
+{
+	if (s.len == 0)
+		return ls_str_make("", 0);
+	char *c = ls_arena_strndup(&b->arena, s.ptr, s.len);
+	return c != NULL ? ls_str_make(c, s.len) : ls_str_make("", 0);
+}
+
+typedef struct decode_ctx {
+	ls_batch *b;
+} decode_ctx;
+
+static int
+decode_event(void *arg, const ls_event *ev)
+{
+	decode_ctx *d = arg;
+	ls_event *e = ls_batch_add(d->b);
+	if (e == NULL)
+		return LS_ERANGE;
+	*e = *ev;
+	e->level_text = own(d->b, ev->level_text);
+	e->service = own(d->b, ev->service);
+	e->host = own(d->b, ev->host);
+	e->message = own(d->b, ev->message);
+	for (unsigned k = 0; k < ev->nattrs; k++) {
+		e->attrs[k].key = own(d->b, ev->attrs[k].key);
+		e->attrs[k].val = own(d->b, ev->attrs[k].val);
+	}
+	return 0;
+}
+
+/* An aligned copy of a nested flatbuffer when it is not 8-byte aligned. */
+static const uint8_t *
+aligned(const uint8_t *p, size_t len, void **tofree)
+{
+	*tofree = NULL;
+	if (((uintptr_t)p & 7) == 0)
+		return p;
+	void *c = NULL;
+	if (posix_memalign(&c, 8, len ? len : 8) != 0)
+		return NULL;
+	memcpy(c, p, len);
+	*tofree = c;
+	return c;
+}
+
+static ls_msg *
+to_msg(run *r, const ls_envelope *env)
+{
+	ls_runtime *rt = r->rt;
+	const uint8_t *pl = env->payload;
+	size_t len = env->payload_len;
+	ls_msg *m = NULL;
+
+	switch (env->type) {
+	case W_EVENTS: {
+		if (len < 8)
+			return NULL;
+		void *tf;
+		const uint8_t *fb = aligned(pl + 8, len - 8, &tf);
+		size_t n;
+		if (fb == NULL || ls_codec_batch_count(fb, len - 8, &n) != 0 ||
+		    n > UINT32_MAX) {
+			free(tf);
+			return NULL;
+		}
+		ls_batch *b = ls_batch_new(n ? (uint32_t)n : 1, 1, NULL);
+		if (b == NULL) {
+			free(tf);
+			return NULL;
+		}
+		uint32_t src = (uint32_t)le_get(pl, 4);
+		b->source = src < ls_topology_count(r->topo)
+		    ? ls_topology_node(r->topo, src)->name : NULL;
+		decode_ctx d = { b };
+		int rv = ls_codec_batch_foreach(fb, len - 8, decode_event, &d);
+		free(tf);
+		if (rv != 0 || (m = ls_msg_new(rt, LS_MSG_BATCH, 0)) == NULL) {
+			ls_batch_unref(b);
+			return NULL;
+		}
+		m->ptr = b;
+		m->dtor = ls_batch_dtor;
+		return m;
+	}
+	case W_RESULT: {
+		if (len < 8)
+			return NULL;
+		void *tf;
+		const uint8_t *fb = aligned(pl + 8, len - 8, &tf);
+		ls_window_result_wire w;
+		if (fb == NULL ||
+		    ls_codec_window_result_decode(fb, len - 8, &w) != 0 ||
+		    w.nkeys > LS_WINDOW_MAX_KEYS || w.naggs > LS_WINDOW_MAX_AGGS) {
+			free(tf);
+			return NULL;
+		}
+		uint32_t stage = (uint32_t)le_get(pl, 4);
+		ls_results *res = calloc(1, sizeof(*res));
+		if (res == NULL) {
+			free(tf);
+			return NULL;
+		}
+		atomic_init(&res->refs, 1);
+		ls_arena_init(&res->arena, 1024);
+		res->stage = stage < ls_topology_count(r->topo)
+		    ? ls_topology_node(r->topo, stage)->name : "?";
+		res->nkeys = w.nkeys;
+		res->naggs = w.naggs;
+		res->rows = calloc(1, sizeof(*res->rows));
+		int oom = res->rows == NULL;
+		ls_window_result *row = res->rows;
+		for (uint32_t k = 0; !oom && k < w.nkeys; k++) {
+			char *f = ls_arena_strndup(&res->arena,
+			    w.key_fields[k].ptr, w.key_fields[k].len);
+			char *v = ls_arena_strndup(&res->arena,
+			    w.key_values[k].ptr, w.key_values[k].len);
+			oom = f == NULL || v == NULL;
+			res->key_fields[k] = f;
+			if (!oom)
+				row->keys[k] = ls_str_make(v, w.key_values[k].len);
+		}
+		for (uint32_t a = 0; !oom && a < w.naggs; a++) {
+			char *f = ls_arena_strndup(&res->arena,
+			    w.agg_names[a].ptr, w.agg_names[a].len);
+			oom = f == NULL;
+			res->agg_names[a] = f;
+			row->has_value[a] = !isnan(w.agg_values[a]);
+			row->value[a] = row->has_value[a] ? w.agg_values[a] : 0;
+		}
+		free(tf);
+		if (!oom) {
+			row->start_ns = w.window_start_ns;
+			row->end_ns = w.window_end_ns;
+			row->count = w.count;
+			row->final = w.closed;
+			row->nkeys = w.nkeys;
+			row->naggs = w.naggs;
+			res->n = res->cap = 1;
+			m = ls_msg_new(rt, LS_MSG_RESULTS, 0);
+		}
+		if (m == NULL) {
+			ls_results_unref(res);
+			return NULL;
+		}
+		m->ptr = res;
+		m->dtor = ls_results_unref;
+		return m;
+	}
+	case W_DEAD: {
+		char *rec = malloc(len + 1);
+		if (rec == NULL)
+			return NULL;
+		memcpy(rec, pl, len);
+		rec[len] = '\0';
+		if ((m = ls_msg_new(rt, LS_MSG_DEAD, 0)) == NULL) {
+			free(rec);
+			return NULL;
+		}
+		m->ptr = rec;
+		m->dtor = free;
+		return m;
+	}
+	case W_EOS:
+	case W_BARRIER: {
+		if (len != 8)
+			return NULL;
+		uint64_t v = le_get(pl, 8);
+		m = ls_msg_new(rt, env->type == W_EOS ? LS_MSG_EOS : LS_MSG_BARRIER,
+		    8);
+		if (m != NULL)
+			memcpy(ls_msg_data(m), &v, 8);
+		return m;
+	}
+	default:
+		return NULL;
+	}
+}
+
+static void
+on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
+{
+	const uint8_t *p = env->payload;
+	size_t len = env->payload_len;
+	if (len < 12)
+		return;
+	uint64_t ckpt = le_get(p, 8);
+	int final = p[8] != 0;
+	size_t pl = (size_t)le_get(p + 10, 2);
+	if (pl == 0 || pl > LS_MAP_MAX_NAME || 12 + pl > len)
+		return;
+	char part[LS_MAP_MAX_NAME + 1];
+	memcpy(part, p + 12, pl);
+	part[pl] = '\0';
+	char topo[LS_MAP_MAX_NAME + 1] = "";
+	uint32_t tag = (uint32_t)(env->to >> 32);
+	pthread_rwlock_rdlock(&dp->runs_lock);
+	run *r = run_by_tag(dp, tag);
+	int stale = r != NULL && r->epoch > env->epoch;
+	if (r != NULL)
+		snprintf(topo, sizeof(topo), "%s", r->name);
+	pthread_rwlock_unlock(&dp->runs_lock);
+	if (stale || topo[0] == '\0') {
+		ls_metric_add(dp->m_fenced, 1);
+		return;
+	}
+	(void)from;
+	if (ls_store_ckpt_put(dp->store, topo, ckpt, part, p + 12 + pl,
+	        len - 12 - pl) != 0)
+		return;
+	ls_metric_add(dp->m_repl_in, 1);
+	if (dp->ack != NULL)
+		dp->ack(dp->arg, topo, env->epoch, ckpt, final, part);
+}
+
+static void
+on_envelope(void *arg, uint64_t from, const ls_envelope *env)
+{
+	ls_dataplane *dp = arg;
+	uint32_t tag = (uint32_t)(env->to >> 32);
+	uint32_t idx = (uint32_t)env->to;
+
+	if (env->type == W_REPL) {
+		on_replication(dp, from, env);
+		return;
+	}
+	/* wait (bounded) until this node runs the sender's epoch */
+	struct timespec deadline;
+	ls_abstime_after(5000, &deadline);
+	for (;;) {
+		pthread_rwlock_rdlock(&dp->runs_lock);
+		run *r = run_by_tag(dp, tag);
+		if (r != NULL && r->epoch == env->epoch) {
+			if (idx >= r->nactors || r->owner[idx] != dp->self) {
+				pthread_rwlock_unlock(&dp->runs_lock);
+				ls_metric_add(dp->m_fenced, 1);
+				return;
+			}
+			ls_msg *m = to_msg(r, env);
+			if (m == NULL) {
+				pthread_rwlock_unlock(&dp->runs_lock);
+				ls_log(LS_LOG_WARN, "dataplane",
+				    "malformed envelope dropped type=%u",
+				    env->type);
+				return;
+			}
+			m->from.id = (1ull << 63) |
+			    (ls_hash64(&env->from, sizeof(env->from), from) >>
+			        1);
+			ls_ref to = ls_pipeline_ref(r->pl, idx);
+			int rv;
+			while ((rv = ls_send(r->rt, to, m)) == LS_EAGAIN &&
+			    !atomic_load(&r->stopping)) {
+				struct timespec ts = { 0, 500000 };
+				nanosleep(&ts, NULL);
+			}
+			if (rv != 0)
+				ls_msg_free(r->rt, m);
+			pthread_rwlock_unlock(&dp->runs_lock);
+			return;
+		}
+		int newer = r != NULL && r->epoch > env->epoch;
+		pthread_rwlock_unlock(&dp->runs_lock);
+		if (newer) {
+			ls_metric_add(dp->m_fenced, 1); /* an old epoch: fenced */
+			return;
+		}
+		pthread_mutex_lock(&dp->lock);
+		int rv = dp->stop ? ETIMEDOUT
+		                  : pthread_cond_timedwait(&dp->cond, &dp->lock,
+		                        &deadline);
+		pthread_mutex_unlock(&dp->lock);
+		if (rv == ETIMEDOUT) {
+			ls_log(LS_LOG_WARN, "dataplane",
+			    "envelope for an epoch this node does not run "
+			    "dropped epoch=%llu",
+			    (unsigned long long)env->epoch);
+			return;
+		}
+	}
+}
+
+/* ---- runs (run thread) ---- */
+
+static void
+run_free(run *r)
+{
+	if (r == NULL)
+		return;
+	atomic_store(&r->stopping, 1);
+	if (r->rt != NULL)
+		ls_runtime_destroy(r->rt);
+	ls_pipeline_free(r->pl);
+	ls_plan_free(r->plan);
+	ls_topology_free(r->topo);
+	free(r->owner);
+	free(r->nsb);
+	free(r->sb);
+	free(r);
+}
+
+/* Make sure this node holds the blob of partition part at ckpt, fetching
+ * it from another node when needed. */
+static int
+ensure_blob(ls_dataplane *dp, const ls_map *map, const char *topo,
+    uint64_t ckpt, const char *part)
+{
+	void *b;
+	size_t len;
+	if (ls_store_ckpt_get(dp->store, topo, ckpt, part, &b, &len) == 0) {
+		free(b);
+		return 0;
+	}
+	char path[1024];
+	snprintf(path, sizeof(path),
+	    "/v1/internal/ckpt?topology=%s&ckpt=%llu&partition=%s", topo,
+	    (unsigned long long)ckpt, part);
+	for (size_t i = 0; i < ls_map_node_count(map); i++) {
+		ls_map_node mn;
+		if (ls_map_node_at(map, i, &mn) != 0 || mn.id == dp->self ||
+		    mn.state == LS_NODE_DEAD || mn.state == LS_NODE_LEFT ||
+		    mn.http == NULL || mn.http[0] == '\0')
+			continue;
+		int status = 0;
+		char *resp = NULL;
+		size_t rlen = 0;
+		if (ls_http_request(mn.http, "GET", path, NULL, 0, &status, &resp,
+		        &rlen, 2000) == 0 &&
+		    status == 200) {
+			int rv = ls_store_ckpt_put(dp->store, topo, ckpt, part,
+			    resp, rlen);
+			free(resp);
+			if (rv == 0)
+				return 0;
+			continue;
+		}
+		free(resp);
+	}
+	return LS_ENOENT;
+}
+
+static int
+run_start(ls_dataplane *dp, const ls_map *map, const char *name,
+    const char *yaml, uint64_t epoch, run **out)
+{
+	run *r = calloc(1, sizeof(*r));
+	char err[256];
+	if (r == NULL)
+		return LS_ENOMEM;
+	r->dp = dp;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->tag = topo_tag(name);
+	r->epoch = epoch;
+	r->yaml_hash = ls_hash64(yaml, strlen(yaml), 0);
+	int rv = ls_topology_parse(name, yaml, strlen(yaml), &r->topo, NULL);
+	if (rv == 0)
+		rv = ls_plan_build(r->topo, &r->plan, NULL);
+	if (rv != 0)
+		goto fail;
+	r->nactors = ls_plan_actor_count(r->plan);
+	r->owner = calloc(r->nactors ? r->nactors : 1, sizeof(*r->owner));
+	r->nsb = calloc(r->nactors ? r->nactors : 1, 1);
+	r->sb = calloc(r->nactors ? r->nactors : 1, sizeof(*r->sb));
+	rv = LS_ENOMEM;
+	if (r->owner == NULL || r->nsb == NULL || r->sb == NULL)
+		goto fail;
+	for (size_t i = 0; i < r->nactors; i++) {
+		ls_map_assignment a;
+		rv = ls_map_assignment_find(map, name,
+		    ls_plan_actor_at(r->plan, i)->name, &a);
+		if (rv != 0)
+			goto fail; /* not placed yet */
+		r->owner[i] = a.owner;
+		r->nsb[i] = (uint8_t)a.n_standbys;
+		memcpy(r->sb[i], a.standbys, sizeof(r->sb[i]));
+		if (a.owner == dp->self)
+			r->nlocal++;
+	}
+	uint64_t ck = 0;
+	ls_map_topology_checkpoint(map, name, &ck, NULL);
+	r->restored = ck;
+	for (size_t i = 0; ck != 0 && i < r->nactors; i++) {
+		if (r->owner[i] != dp->self)
+			continue;
+		const char *part = ls_plan_actor_at(r->plan, i)->name;
+		if ((rv = ensure_blob(dp, map, name, ck, part)) != 0) {
+			ls_log(LS_LOG_ERROR, "dataplane",
+			    "checkpoint state not found on any node "
+			    "topology=%s ckpt=%llu partition=%s",
+			    name, (unsigned long long)ck, part);
+			goto fail;
+		}
+	}
+	ls_runtime_opts ro;
+	memset(&ro, 0, sizeof(ro));
+	ro.workers = dp->workers;
+	ro.mailbox_cap = 65536;
+	if ((rv = ls_runtime_create(&ro, &r->rt)) != 0)
+		goto fail;
+	ls_pipeline_opts po;
+	memset(&po, 0, sizeof(po));
+	po.metrics = dp->metrics;
+	po.local = hook_local;
+	po.spawn_remote = hook_spawn_remote;
+	po.checkpoint_ms = ls_topology_setting_ms(r->topo,
+	    "checkpoint_interval", 1000);
+	po.ckpt_base = epoch << 32;
+	po.ckpt_save = hook_ckpt_save;
+	po.ckpt_load = hook_ckpt_load;
+	po.arg = r;
+	/* inbound messages for this epoch wait until publish() */
+	rv = ls_pipeline_start(r->rt, r->plan, &po, &r->pl, err, sizeof(err));
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "dataplane",
+		    "cannot start topology=%s reason=\"%s\"", name, err);
+		goto fail;
+	}
+	if (ck != 0) {
+		ls_pipeline_commit(r->pl, ck); /* restored sinks write it */
+		r->committed = ck;
+	}
+	r->started_ms = ls_wall_ns() / 1000000;
+	*out = r;
+	return 0;
+fail:
+	run_free(r);
+	return rv;
+}
+
+static void
+publish(ls_dataplane *dp, run *old, run *fresh)
+{
+	pthread_rwlock_wrlock(&dp->runs_lock);
+	size_t i = 0;
+	while (i < dp->nruns && dp->runs[i] != old)
+		i++;
+	if (old != NULL && i < dp->nruns) {
+		if (fresh != NULL)
+			dp->runs[i] = fresh;
+		else
+			dp->runs[i] = dp->runs[--dp->nruns];
+	} else if (fresh != NULL) {
+		run **n = realloc(dp->runs, (dp->nruns + 1) * sizeof(*n));
+		if (n != NULL) {
+			dp->runs = n;
+			dp->runs[dp->nruns++] = fresh;
+		}
+	}
+	pthread_rwlock_unlock(&dp->runs_lock);
+	pthread_mutex_lock(&dp->lock);
+	pthread_cond_broadcast(&dp->cond);
+	pthread_mutex_unlock(&dp->lock);
+}
+
+static void
+apply_map(ls_dataplane *dp, const ls_map *map)
+{
+	/* peers */
+	for (size_t i = 0; i < ls_map_node_count(map); i++) {
+		ls_map_node mn;
+		if (ls_map_node_at(map, i, &mn) == 0 && mn.id != dp->self &&
+		    mn.url != NULL)
+			ls_transport_peer_add(dp->tr, mn.id, mn.url);
+	}
+	/* runs that ended or changed */
+	for (size_t i = 0; i < dp->nruns;) {
+		run *r = dp->runs[i];
+		const char *yaml;
+		int gone = ls_map_topology_find(map, r->name, &yaml) != 0;
+		if (!gone && ls_map_run_epoch(map, r->name) == r->epoch &&
+		    ls_hash64(yaml, strlen(yaml), 0) == r->yaml_hash) {
+			uint64_t ck = 0;
+			ls_map_topology_checkpoint(map, r->name, &ck, NULL);
+			if (ck > r->committed && (ck >> 32) == r->epoch) {
+				ls_pipeline_commit(r->pl, ck);
+				ls_store_ckpt_gc(dp->store, r->name, ck);
+				r->committed = ck;
+			}
+			i++;
+			continue;
+		}
+		/* stop it: the new run (if any) starts from the map */
+		atomic_store(&r->stopping, 1);
+		publish(dp, r, NULL);
+		ls_log(LS_LOG_INFO, "dataplane",
+		    "run stopped topology=%s epoch=%llu", r->name,
+		    (unsigned long long)r->epoch);
+		run_free(r);
+		if (gone)
+			ls_store_ckpt_drop(dp->store, r->name);
+		ls_metric_add(dp->m_restarts, 1);
+	}
+	/* runs to start */
+	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
+		const char *name, *yaml;
+		if (ls_map_topology_at(map, i, &name, &yaml) != 0)
+			continue;
+		pthread_rwlock_rdlock(&dp->runs_lock);
+		uint32_t tag = topo_tag(name);
+		int have = run_by_tag(dp, tag) != NULL;
+		pthread_rwlock_unlock(&dp->runs_lock);
+		uint64_t e = ls_map_run_epoch(map, name);
+		if (have || e == 0)
+			continue;
+		run *r;
+		if (run_start(dp, map, name, yaml, e, &r) != 0)
+			continue; /* retried on the next map */
+		publish(dp, NULL, r);
+		ls_log(LS_LOG_INFO, "dataplane",
+		    "run started topology=%s epoch=%llu local_actors=%u "
+		    "restored_from=%llu",
+		    name, (unsigned long long)e, r->nlocal,
+		    (unsigned long long)r->restored);
+	}
+}
+
+static void *
+run_thread(void *arg)
+{
+	ls_dataplane *dp = arg;
+	pthread_mutex_lock(&dp->lock);
+	while (!dp->stop) {
+		ls_map *m = dp->pending;
+		dp->pending = NULL;
+		if (m == NULL) {
+			struct timespec ts;
+			ls_abstime_after(500, &ts);
+			pthread_cond_timedwait(&dp->cond, &dp->lock, &ts);
+			if (dp->pending == NULL && dp->current != NULL &&
+			    !dp->stop) {
+				/* retry runs that could not start */
+				m = dp->current;
+				dp->current = NULL;
+			} else {
+				continue;
+			}
+		}
+		pthread_mutex_unlock(&dp->lock);
+		apply_map(dp, m);
+		pthread_mutex_lock(&dp->lock);
+		ls_map_free(dp->current);
+		dp->current = m;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return NULL;
+}
+
+/* ---- public ---- */
+
+void
+ls_dataplane_update(ls_dataplane *dp, const ls_map *map)
+{
+	ls_map *c;
+	if (dp == NULL || ls_map_copy(map, &c) != 0)
+		return;
+	pthread_mutex_lock(&dp->lock);
+	ls_map_free(dp->pending);
+	dp->pending = c;
+	pthread_cond_broadcast(&dp->cond);
+	pthread_mutex_unlock(&dp->lock);
+}
+
+int
+ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology, uint64_t ckpt,
+    const char *partition, void **blob, size_t *len)
+{
+	return ls_store_ckpt_get(dp->store, topology, ckpt, partition, blob,
+	    len);
+}
+
+size_t
+ls_dataplane_runs(ls_dataplane *dp, ls_dataplane_run_info *out, size_t cap)
+{
+	pthread_rwlock_rdlock(&dp->runs_lock);
+	size_t n = dp->nruns;
+	for (size_t i = 0; i < n && i < cap; i++) {
+		run *r = dp->runs[i];
+		ls_dataplane_run_info *o = &out[i];
+		memset(o, 0, sizeof(*o));
+		snprintf(o->topology, sizeof(o->topology), "%s", r->name);
+		o->run_epoch = r->epoch;
+		o->restored_from = r->restored;
+		o->started_ms = r->started_ms;
+		o->local_actors = r->nlocal;
+		o->finished = r->pl != NULL && ls_pipeline_done(r->pl);
+	}
+	pthread_rwlock_unlock(&dp->runs_lock);
+	return n;
+}
+
+int
+ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
+    char *err, size_t errlen)
+{
+	ls_dataplane *dp = calloc(1, sizeof(*dp));
+	if (dp == NULL)
+		return LS_ENOMEM;
+	dp->self = cfg->node_id;
+	dp->workers = cfg->workers;
+	dp->ack = cfg->ack;
+	dp->arg = cfg->arg;
+	dp->metrics = cfg->metrics;
+	snprintf(dp->data_dir, sizeof(dp->data_dir), "%s", cfg->data_dir);
+	pthread_rwlock_init(&dp->runs_lock, NULL);
+	pthread_mutex_init(&dp->lock, NULL);
+	pthread_cond_init(&dp->cond, NULL);
+	if (dp->metrics != NULL) {
+		dp->m_fenced = ls_metrics_counter(dp->metrics,
+		    "logstream_fenced_messages_total",
+		    "Messages refused because they carry an old epoch.", "");
+		dp->m_restarts = ls_metrics_counter(dp->metrics,
+		    "logstream_run_restarts_total",
+		    "Topology runs stopped for a new placement.", "");
+		dp->m_ckpt_saved = ls_metrics_counter(dp->metrics,
+		    "logstream_checkpoint_states_saved_total",
+		    "Partition states saved for checkpoints (as owner).", "");
+		dp->m_repl_in = ls_metrics_counter(dp->metrics,
+		    "logstream_checkpoint_states_replicated_total",
+		    "Partition states stored for other owners (as standby).",
+		    "");
+	}
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/state", cfg->data_dir);
+	ls_store_opts so;
+	memset(&so, 0, sizeof(so));
+	so.block_cache_bytes = cfg->cache_bytes;
+	int rv = ls_store_open(path, &so, &dp->store, err, errlen);
+	if (rv != 0)
+		goto fail;
+	ls_transport_config tc;
+	memset(&tc, 0, sizeof(tc));
+	tc.node_id = cfg->node_id;
+	tc.listen_url = cfg->listen_url;
+	tc.recv_fn = on_envelope;
+	tc.recv_arg = dp;
+	if ((rv = ls_transport_create(&tc, &dp->tr)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen_url,
+		    ls_strerror(rv));
+		goto fail;
+	}
+	if (pthread_create(&dp->thread, NULL, run_thread, dp) != 0) {
+		rv = LS_ENOMEM;
+		goto fail;
+	}
+	dp->thread_started = 1;
+	*out = dp;
+	return 0;
+fail:
+	ls_dataplane_stop(dp);
+	return rv;
+}
+
+void
+ls_dataplane_stop(ls_dataplane *dp)
+{
+	if (dp == NULL)
+		return;
+	pthread_mutex_lock(&dp->lock);
+	dp->stop = 1;
+	pthread_cond_broadcast(&dp->cond);
+	pthread_mutex_unlock(&dp->lock);
+	if (dp->thread_started)
+		pthread_join(dp->thread, NULL);
+	/* unpublish every run (no more deliveries into them), free them
+	 * (their senders give up once stopping is set), then the transport */
+	pthread_rwlock_wrlock(&dp->runs_lock);
+	for (size_t i = 0; i < dp->nruns; i++)
+		atomic_store(&dp->runs[i]->stopping, 1);
+	run **runs = dp->runs;
+	size_t nruns = dp->nruns;
+	dp->runs = NULL;
+	dp->nruns = 0;
+	pthread_rwlock_unlock(&dp->runs_lock);
+	for (size_t i = 0; i < nruns; i++)
+		run_free(runs[i]);
+	free(runs);
+	ls_transport_destroy(dp->tr);
+	ls_store_close(dp->store);
+	ls_map_free(dp->pending);
+	ls_map_free(dp->current);
+	pthread_rwlock_destroy(&dp->runs_lock);
+	pthread_mutex_destroy(&dp->lock);
+	pthread_cond_destroy(&dp->cond);
+	free(dp);
+}

@@ -1,0 +1,80 @@
+/*
+ * dataplane.h -- running the deployed topologies' partitions on the nodes
+ * that own them.
+ *
+ * Every node runs one data plane.  It follows the cluster map: for each
+ * deployed topology it keeps a run -- an actor runtime holding the plan's
+ * actors this node owns, plus one proxy actor per actor owned elsewhere
+ * that forwards messages over cluster/transport.  A run belongs to a run
+ * epoch, the largest assignment epoch of its topology: any placement change
+ * gives a new run epoch, and then every node stops its run and starts the
+ * new one from the topology's last completed checkpoint (map CHECKPOINT).
+ * Envelopes carry the run epoch; older ones are refused (fencing), newer
+ * ones wait until this node has caught up.
+ *
+ * Checkpoints: each local actor's state for checkpoint k is written to the
+ * node's RocksDB store (runtime/store.h), sent to the partition's standbys,
+ * and acknowledged through the ack callback (owners and standbys alike);
+ * the leader turns a full set of acknowledgements into a CHECKPOINT
+ * command.  Checkpoint ids are (run epoch << 32) + n, so ids never repeat
+ * across runs.  See docs/cluster.md and docs/failure-semantics.md.
+ */
+#ifndef LS_CLUSTER_DATAPLANE_H
+#define LS_CLUSTER_DATAPLANE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/map.h"
+#include "runtime/metrics.h"
+
+typedef struct ls_dataplane ls_dataplane;
+
+/* A partition's state for checkpoint ckpt is stored on this node (as its
+ * owner or as a standby).  Runs on a data-plane thread; must not block. */
+typedef void (*ls_dataplane_ack_fn)(void *arg, const char *topology,
+    uint64_t run_epoch, uint64_t ckpt, int final, const char *partition);
+
+typedef struct ls_dataplane_config {
+	uint64_t node_id;       /* this node's id in the map */
+	const char *listen_url; /* transport URL */
+	const char *data_dir;   /* state lives in DATA_DIR/state */
+	unsigned workers;       /* actor threads per run; 0 = per core */
+	size_t cache_bytes;     /* RocksDB block cache; 0 = 64 MiB */
+	ls_dataplane_ack_fn ack;
+	void *arg;
+	ls_metrics *metrics;    /* borrowed; may be NULL */
+} ls_dataplane_config;
+
+/* Start (transport listening, store open, the run thread).  Strings are
+ * copied.  On failure an error and a reason in err. */
+int ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
+    char *err, size_t errlen);
+
+/* Stop every run, the transport and the store; free dp (NULL is fine). */
+void ls_dataplane_stop(ls_dataplane *dp);
+
+/* A new map (borrowed; copied): runs are started, restarted or stopped to
+ * match it on the run thread.  Any thread; cheap. */
+void ls_dataplane_update(ls_dataplane *dp, const ls_map *map);
+
+/* A stored checkpoint blob (malloc'd) for the HTTP fetch of other nodes;
+ * LS_ENOENT when this node does not hold it. */
+int ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology,
+    uint64_t ckpt, const char *partition, void **blob, size_t *len);
+
+/* One run as seen by this node. */
+typedef struct ls_dataplane_run_info {
+	char topology[LS_MAP_MAX_NAME + 1];
+	uint64_t run_epoch;
+	uint64_t restored_from; /* checkpoint it started from, 0 = none */
+	int64_t started_ms;     /* wall clock */
+	uint32_t local_actors;
+	int finished;           /* every local sink committed its final output */
+} ls_dataplane_run_info;
+
+/* Up to cap runs into out; returns how many there are. */
+size_t ls_dataplane_runs(ls_dataplane *dp, ls_dataplane_run_info *out,
+    size_t cap);
+
+#endif /* LS_CLUSTER_DATAPLANE_H */
