@@ -166,14 +166,19 @@ sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/* Only LS_ENOENT means a fresh start: any other failure to read the state
+ * fails the restore instead of silently writing everything again.  Parts
+ * are saved in strictly increasing checkpoint order; anything else is
+ * corrupt. */
 static int
 sink_restore(sink *s)
 {
 	uint8_t *b;
 	size_t len;
-	if (ls_stage_ckpt_load(s->cfg, &b, &len) != 0)
-		return 0;
-	int rv = LS_ECORRUPT;
+	int rv = ls_stage_ckpt_load(s->cfg, &b, &len);
+	if (rv != 0)
+		return rv == LS_ENOENT ? 0 : rv;
+	rv = LS_ECORRUPT;
 	if (len < 13 || b[0] != 1)
 		goto out;
 	s->final_ckpt = get_le(b + 1, 8);
@@ -187,19 +192,35 @@ sink_restore(sink *s)
 		off += 12;
 		if (len - off < l)
 			goto out;
+		if (s->nparts > 0 && ck <= s->parts[s->nparts - 1].ckpt)
+			goto out;
 		char *d = malloc(l ? l : 1);
-		if (d == NULL || part_add(s, ck, d, l) != 0) {
+		if (d == NULL) {
+			rv = LS_ENOMEM;
+			goto out;
+		}
+		memcpy(d, b + off, l); /* before part_add, which takes d */
+		if (part_add(s, ck, d, l) != 0) {
 			free(d);
 			rv = LS_ENOMEM;
 			goto out;
 		}
-		memcpy(d, b + off, l);
 		off += l;
 	}
 	rv = off == len ? 0 : LS_ECORRUPT;
 out:
 	free(b);
 	return rv;
+}
+
+static void
+parts_free(sink *s)
+{
+	for (uint32_t i = 0; i < s->nparts; i++)
+		free(s->parts[i].data);
+	free(s->parts);
+	s->parts = NULL;
+	s->nparts = s->capparts = 0;
 }
 
 /* Write one committed part; 0 or an error (logged). */
@@ -322,6 +343,7 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 			fclose(s->f);
 		s->f = NULL;
 		free(s->cur);
+		parts_free(s);
 		free(s->buf);
 		s->buf = NULL;
 	}
@@ -337,11 +359,7 @@ sink_stop(ls_ctx *ctx, void *state)
 		if (s->f != NULL)
 			fclose(s->f);
 		free(s->cur);
-		for (uint32_t i = 0; i < s->nparts; i++)
-			free(s->parts[i].data);
-		free(s->parts);
-		s->parts = NULL;
-		s->nparts = s->capparts = 0;
+		parts_free(s);
 		ls_gate_fini(&s->gate);
 		s->f = NULL;
 	}

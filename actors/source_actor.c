@@ -85,13 +85,16 @@ src_save(const src *s, uint64_t ckpt, int final)
 	ls_stage_ckpt_save(s->cfg, ckpt, final, b, SRC_STATE_LEN);
 }
 
+/* Only LS_ENOENT means a fresh start: any other failure to read the state
+ * fails the restore instead of silently producing everything again. */
 static int
 src_restore(src *s)
 {
 	uint8_t *b;
 	size_t len;
-	if (ls_stage_ckpt_load(s->cfg, &b, &len) != 0)
-		return 0;
+	int rv = ls_stage_ckpt_load(s->cfg, &b, &len);
+	if (rv != 0)
+		return rv == LS_ENOENT ? 0 : rv;
 	if (len != SRC_STATE_LEN || b[0] != 1) {
 		free(b);
 		return LS_ECORRUPT;
@@ -110,6 +113,25 @@ src_restore(src *s)
 		return LS_ENOTSUP;
 	s->offset = pos;
 	return 0;
+}
+
+/* The last step of init: on a failed restore, free what init set up (stop
+ * does not run for an actor whose init failed). */
+static int
+restored(src *s, int rv)
+{
+	if (rv == 0)
+		return 0;
+	ls_log(LS_LOG_ERROR, "source", "cannot restore source=%s err=%s",
+	    s->cfg->node->name, ls_errname(rv));
+	ls_generator_free(s->gen);
+	s->gen = NULL;
+	if (s->kind == SRC_FILE && s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	free(s->buf);
+	s->buf = NULL;
+	return rv;
 }
 
 static void
@@ -172,7 +194,7 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		s->gen = ls_generator_new(&gc);
 		if (s->gen == NULL)
 			return LS_ENOMEM;
-		return src_restore(s);
+		return restored(s, src_restore(s));
 	}
 	s->next_ckpt = cfg->ckpt_base + 1;
 	s->kind = strcmp(n->kind, "stdin") == 0 ? SRC_STDIN : SRC_FILE;
@@ -193,7 +215,7 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		s->buf = NULL;
 		return LS_EIO;
 	}
-	return src_restore(s);
+	return restored(s, src_restore(s));
 }
 
 static void

@@ -40,14 +40,14 @@
 #include "topology/topology.h"
 
 #define COUNT 20000
-#define SEED 11
+#define SEED  11
 /* A generator with rate 0 spaces its event times for 10000 events/s, so a
  * run limited to 10000/s produces exactly the same events. */
-#define RATE 10000
-#define WINDOW_NS INT64_C(200000000)
-#define CKPT_MS 20
+#define RATE        10000
+#define WINDOW_NS   INT64_C(200000000)
+#define CKPT_MS     20
 #define DEADLINE_MS 120000
-#define GEN_BASE (UINT64_C(1) << 32) /* ckpt_base step per restore */
+#define GEN_BASE    (UINT64_C(1) << 32) /* ckpt_base step per restore */
 
 /* ---- lines of output ---- */
 
@@ -126,15 +126,14 @@ line_key(const char *line, char *key, size_t cap)
 	}
 	const char *off = strstr(line, "\"offset\":");
 	assert_non_null(off);
-	snprintf(key, cap, "offset %lld",
-	    atoll(off + strlen("\"offset\":")));
+	snprintf(key, cap, "offset %lld", atoll(off + strlen("\"offset\":")));
 }
 
 /* No two lines of l share an identity. */
 static void
 assert_no_duplicate_ids(const lines *l)
 {
-	lines keys = { 0 };
+	lines keys = {0};
 	char key[512];
 	for (size_t i = 0; i < l->n; i++) {
 		line_key(l->v[i], key, sizeof(key));
@@ -189,7 +188,7 @@ typedef struct parts_info {
 static parts_info
 parts_scan(const char *dir, lines *l)
 {
-	parts_info pi = { 0, 0, 0 };
+	parts_info pi = {0, 0, 0};
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return pi; /* not created yet */
@@ -236,7 +235,7 @@ remove_dir(const char *dir)
 
 /* ---- the topology ---- */
 
-static const char *const sink_names[2] = { "agg", "ev" };
+static const char *const sink_names[2] = {"agg", "ev"};
 
 typedef struct fx {
 	char dir[64];
@@ -252,51 +251,51 @@ fx_open(fx *f, int rate)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-ckpt-test-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->text, sizeof(f->text),
-	    "name: ck\n"
-	    "settings:\n"
-	    "  watermark_delay: 500ms\n"
-	    "  idle_timeout: 1h\n"
-	    "sources:\n"
-	    "  - name: gen\n"
-	    "    kind: generator\n"
-	    "    rate: %d\n"
-	    "    count: %d\n"
-	    "    seed: %d\n"
-	    "    format: json\n"
-	    "    start: 2024-03-01T00:00:00Z\n"
-	    "stages:\n"
-	    "  - name: parse\n"
-	    "    kind: parse\n"
-	    "    input: gen\n"
-	    "    partitions: 2\n"
-	    "  - name: w\n"
-	    "    kind: window\n"
-	    "    input: parse\n"
-	    "    key: service\n"
-	    "    partitions: 4\n"
-	    "    size: 200ms\n"
-	    "    aggregates: [count, min(latency_ms), max(latency_ms), "
-	    "sum(bytes)]\n"
-	    "  - name: warn\n"
-	    "    kind: filter\n"
-	    "    input: parse\n"
-	    "    min_level: warn\n"
-	    "    partitions: 2\n"
-	    "sinks:\n"
-	    "  - name: agg\n"
-	    "    kind: jsonl\n"
-	    "    input: w\n"
-	    "    path: %s/agg.jsonl\n"
-	    "  - name: ev\n"
-	    "    kind: jsonl\n"
-	    "    input: warn\n"
-	    "    path: %s/ev.jsonl\n",
-	    rate, COUNT, SEED, f->dir, f->dir);
+	         "name: ck\n"
+	         "settings:\n"
+	         "  watermark_delay: 500ms\n"
+	         "  idle_timeout: 1h\n"
+	         "sources:\n"
+	         "  - name: gen\n"
+	         "    kind: generator\n"
+	         "    rate: %d\n"
+	         "    count: %d\n"
+	         "    seed: %d\n"
+	         "    format: json\n"
+	         "    start: 2024-03-01T00:00:00Z\n"
+	         "stages:\n"
+	         "  - name: parse\n"
+	         "    kind: parse\n"
+	         "    input: gen\n"
+	         "    partitions: 2\n"
+	         "  - name: w\n"
+	         "    kind: window\n"
+	         "    input: parse\n"
+	         "    key: service\n"
+	         "    partitions: 4\n"
+	         "    size: 200ms\n"
+	         "    aggregates: [count, min(latency_ms), max(latency_ms), "
+	         "sum(bytes)]\n"
+	         "  - name: warn\n"
+	         "    kind: filter\n"
+	         "    input: parse\n"
+	         "    min_level: warn\n"
+	         "    partitions: 2\n"
+	         "sinks:\n"
+	         "  - name: agg\n"
+	         "    kind: jsonl\n"
+	         "    input: w\n"
+	         "    path: %s/agg.jsonl\n"
+	         "  - name: ev\n"
+	         "    kind: jsonl\n"
+	         "    input: warn\n"
+	         "    path: %s/ev.jsonl\n",
+	         rate, COUNT, SEED, f->dir, f->dir);
 	ls_diag d;
 	ls_diag_init(&d);
 	assert_int_equal(ls_topology_parse("ck.yaml", f->text, strlen(f->text),
-	                     &f->topo, &d),
-	    0);
+	                                   &f->topo, &d),
+	                 0);
 	assert_int_equal(ls_plan_build(f->topo, &f->plan, &d), 0);
 	ls_diag_free(&d);
 	f->nactors = ls_plan_actor_count(f->plan);
@@ -310,10 +309,10 @@ fx_close(fx *f)
 	char path[256];
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s.jsonl", f->dir,
-		    sink_names[i]);
+		         sink_names[i]);
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/%s.jsonl.d", f->dir,
-		    sink_names[i]);
+		         sink_names[i]);
 		remove_dir(path);
 	}
 	rmdir(f->dir);
@@ -370,33 +369,33 @@ check_reference(const lines *agg, const lines *ev)
 	ls_level warn = ls_level_parse("warn", 4);
 	cell *cells = NULL;
 	size_t ncells = 0, capcells = 0;
-	lines want_ev = { 0 };
+	lines want_ev = {0};
 	char line[LS_GENERATOR_LINE_MAX];
 	for (int i = 0; i < COUNT; i++) {
 		size_t len;
 		int64_t tns;
 		ls_event e;
-		assert_int_equal(ls_generator_next(g, line, sizeof(line), &len,
-		                     &tns),
-		    0);
+		assert_int_equal(
+		    ls_generator_next(g, line, sizeof(line), &len, &tns), 0);
 		assert_int_equal(ls_parser_parse(&p, line, len, &e, &a, NULL),
-		    0);
+		                 0);
 		char id[96];
 		snprintf(id, sizeof(id), "w/%.*s/%lld", (int)e.service.len,
-		    e.service.ptr,
-		    (long long)(floor_div(e.time_ns, WINDOW_NS) * WINDOW_NS /
-		        1000000));
+		         e.service.ptr,
+		         (long long)(floor_div(e.time_ns, WINDOW_NS) *
+		                     WINDOW_NS / 1000000));
 		size_t c = 0;
 		while (c < ncells && strcmp(cells[c].id, id) != 0)
 			c++;
 		if (c == ncells) {
 			if (ncells == capcells) {
 				capcells = capcells ? capcells * 2 : 64;
-				cells = realloc(cells, capcells * sizeof(*cells));
+				cells =
+				    realloc(cells, capcells * sizeof(*cells));
 				assert_non_null(cells);
 			}
 			snprintf(cells[ncells].id, sizeof(cells[ncells].id),
-			    "%s", id);
+			         "%s", id);
 			cells[ncells++].count = 0;
 		}
 		cells[c].count++;
@@ -421,7 +420,7 @@ check_reference(const lines *agg, const lines *ev)
 		const char *cnt = strstr(agg->v[i], "\"count\":");
 		assert_non_null(cnt);
 		assert_int_equal(atoll(cnt + strlen("\"count\":")),
-		    cells[c].count);
+		                 cells[c].count);
 		assert_non_null(strstr(agg->v[i], "\"final\":true"));
 	}
 	/* a few windows, several services: the windows close mid-run */
@@ -429,7 +428,7 @@ check_reference(const lines *agg, const lines *ev)
 	free(cells);
 
 	/* events: exactly the warn-or-worse offsets */
-	lines got_ev = { 0 };
+	lines got_ev = {0};
 	for (size_t i = 0; i < ev->n; i++) {
 		line_key(ev->v[i], key, sizeof(key));
 		lines_add(&got_ev, key, strlen(key));
@@ -451,21 +450,20 @@ reference_setup(void **unused)
 	(void)unused;
 	fx f;
 	fx_open(&f, 0);
-	ls_runtime_opts ro = { .workers = 2 };
+	ls_runtime_opts ro = {.workers = 2};
 	ls_runtime *rt;
 	assert_int_equal(ls_runtime_create(&ro, &rt), 0);
 	ls_pipeline *pl;
 	char err[256];
-	assert_int_equal(ls_pipeline_start(rt, f.plan, NULL, &pl, err,
-	                     sizeof(err)),
-	    0);
+	assert_int_equal(
+	    ls_pipeline_start(rt, f.plan, NULL, &pl, err, sizeof(err)), 0);
 	assert_int_equal(ls_pipeline_wait(pl, DEADLINE_MS), 0);
 	ls_runtime_destroy(rt);
 	ls_pipeline_free(pl);
 	for (int i = 0; i < 2; i++) {
 		char path[256];
 		snprintf(path, sizeof(path), "%s/%s.jsonl", f.dir,
-		    sink_names[i]);
+		         sink_names[i]);
 		lines_read_file(&ref[i], path);
 		lines_sort(&ref[i]);
 		assert_no_duplicate_ids(&ref[i]);
@@ -502,9 +500,9 @@ typedef struct actor_log {
 typedef struct coord {
 	pthread_mutex_t mu;
 	const fx *f;
-	uint64_t base;   /* ckpt_base of this run */
-	actor_log *a;    /* one per plan actor */
-	char bad[256];   /* first protocol violation a hook saw, "" = none */
+	uint64_t base;      /* ckpt_base of this run */
+	actor_log *a;       /* one per plan actor */
+	char bad[256];      /* first protocol violation a hook saw, "" = none */
 	uint64_t committed; /* largest id committed in this run (or K) */
 	size_t ncommits;
 	const struct coord *from; /* restore: the crashed run's blobs */
@@ -514,7 +512,7 @@ typedef struct coord {
 
 static void
 coord_init(coord *c, const fx *f, uint64_t base, const coord *from,
-    uint64_t from_ckpt)
+           uint64_t from_ckpt)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
@@ -539,8 +537,7 @@ coord_fini(coord *c)
 	pthread_mutex_destroy(&c->mu);
 }
 
-static void
-violation(coord *c, const char *fmt, ...)
+static void violation(coord *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -557,30 +554,31 @@ violation(coord *c, const char *fmt, ...)
 /* ckpt_save hook: runs on actor threads. */
 static void
 hook_save(void *arg, size_t actor, uint64_t ckpt, int final, uint8_t *blob,
-    size_t len)
+          size_t len)
 {
 	coord *c = arg;
 	pthread_mutex_lock(&c->mu);
 	if (actor >= c->f->nactors) {
 		violation(c, "save from actor %zu of %zu", actor,
-		    c->f->nactors);
+		          c->f->nactors);
 		goto drop;
 	}
 	actor_log *l = &c->a[actor];
 	if (ckpt <= c->base) {
 		violation(c, "actor %zu saved id %llu below the run's base",
-		    actor, (unsigned long long)ckpt);
+		          actor, (unsigned long long)ckpt);
 		goto drop;
 	}
 	if (l->final_id != 0) {
 		violation(c, "actor %zu saved %llu after its final %llu", actor,
-		    (unsigned long long)ckpt, (unsigned long long)l->final_id);
+		          (unsigned long long)ckpt,
+		          (unsigned long long)l->final_id);
 		goto drop;
 	}
 	if (l->n > 0 && ckpt <= l->v[l->n - 1].ckpt) {
 		violation(c, "actor %zu saved %llu after %llu", actor,
-		    (unsigned long long)ckpt,
-		    (unsigned long long)l->v[l->n - 1].ckpt);
+		          (unsigned long long)ckpt,
+		          (unsigned long long)l->v[l->n - 1].ckpt);
 		goto drop;
 	}
 	if (l->n == l->cap) {
@@ -593,7 +591,7 @@ hook_save(void *arg, size_t actor, uint64_t ckpt, int final, uint8_t *blob,
 		l->v = n;
 		l->cap = nc;
 	}
-	l->v[l->n++] = (saved){ ckpt, final, blob, len };
+	l->v[l->n++] = (saved){ckpt, final, blob, len};
 	if (final)
 		l->final_id = ckpt;
 	pthread_mutex_unlock(&c->mu);
@@ -664,7 +662,7 @@ hook_load(void *arg, size_t actor, uint8_t **blob, size_t *len)
 	pthread_mutex_lock(&c->mu);
 	if (s == NULL)
 		violation(c, "actor %zu asked for state checkpoint %llu lacks",
-		    actor, (unsigned long long)c->from_ckpt);
+		          actor, (unsigned long long)c->from_ckpt);
 	else
 		c->nloads++;
 	pthread_mutex_unlock(&c->mu);
@@ -716,13 +714,43 @@ typedef struct run {
 	coord *c;
 	ls_runtime *rt;
 	ls_pipeline *p;
-	/* crash once the run's checkpoint crash_ckpt completed, or once the
-	 * source produced crash_events in this run (0: never) */
+	/* crash once the run's checkpoint crash_ckpt completed (before it is
+	 * committed), or once the source produced crash_events in this run
+	 * (0: never) */
 	uint64_t crash_ckpt;
 	int64_t crash_events;
 	int crashing;
-	char bad[256]; /* a part file for an uncommitted checkpoint */
+	uint32_t mailbox_cap;  /* 0: the runtime's default */
+	uint64_t commit_every; /* commit once this many more completed */
+	char bad[256];         /* a part file for an uncommitted checkpoint */
 } run;
+
+/* What a test has running, file-scope so that the teardown can stop a
+ * run a failed assertion left behind (its actors still call the hooks). */
+static struct {
+	uint32_t mailbox_cap;  /* for every run of the test */
+	uint64_t commit_every; /* 0 = 1 */
+	fx f;
+	int f_open;
+	coord c[4];
+	size_t nc;
+	run r;
+} T;
+
+static int
+cleanup(void **unused)
+{
+	(void)unused;
+	if (T.r.rt != NULL)
+		ls_runtime_destroy(T.r.rt);
+	ls_pipeline_free(T.r.p);
+	for (size_t i = 0; i < T.nc; i++)
+		coord_fini(&T.c[i]);
+	if (T.f_open)
+		fx_close(&T.f);
+	memset(&T, 0, sizeof(T));
+	return 0;
+}
 
 /* Parts on disk may only be those of committed checkpoints. */
 static void
@@ -735,9 +763,9 @@ check_parts(run *r)
 		if (pi.nparts > 0 && pi.max_id > r->c->committed &&
 		    r->bad[0] == '\0')
 			snprintf(r->bad, sizeof(r->bad),
-			    "%s has part %llx, only %llx committed",
-			    sink_names[i], (unsigned long long)pi.max_id,
-			    (unsigned long long)r->c->committed);
+			         "%s has part %llx, only %llx committed",
+			         sink_names[i], (unsigned long long)pi.max_id,
+			         (unsigned long long)r->c->committed);
 	}
 }
 
@@ -751,15 +779,20 @@ run_step(void *arg)
 	pthread_mutex_lock(&c->mu);
 	uint64_t k = coord_latest(c);
 	pthread_mutex_unlock(&c->mu);
-	if (k > c->committed) {
+	if (r->crash_ckpt != 0 && k >= c->base + r->crash_ckpt) {
+		/* killed between completing k and committing it: the restore
+		 * commits it */
+		r->crashing = 1;
+		return 1;
+	}
+	uint64_t fin;
+	int ended = coord_all_final(c, &fin);
+	if (k > c->committed &&
+	    (k - c->committed >= r->commit_every || (ended && k >= fin))) {
 		check_parts(r);
 		c->committed = k;
 		c->ncommits++;
 		ls_pipeline_commit(r->p, k);
-	}
-	if (r->crash_ckpt != 0 && c->committed >= c->base + r->crash_ckpt) {
-		r->crashing = 1;
-		return 1;
 	}
 	if (r->crash_events > 0) {
 		ls_pipeline_node_stats st[8];
@@ -769,33 +802,34 @@ run_step(void *arg)
 			return 1;
 		}
 	}
-	uint64_t fin;
-	return ls_pipeline_done(r->p) && coord_all_final(c, &fin) &&
-	    c->committed >= fin;
+	return ls_pipeline_done(r->p) && ended && c->committed >= fin;
 }
 
 /* Start a run with checkpoints on runtime generation gen (0 = fresh; n =
  * the n-th restore, from checkpoint from_ckpt of `from`). */
 static void
 run_start(run *r, const fx *f, coord *c, unsigned gen, const coord *from,
-    uint64_t from_ckpt)
+          uint64_t from_ckpt)
 {
 	memset(r, 0, sizeof(*r));
 	r->f = f;
 	r->c = c;
+	r->mailbox_cap = T.mailbox_cap;
+	r->commit_every = T.commit_every > 0 ? T.commit_every : 1;
 	coord_init(c, f, gen * GEN_BASE, from, from_ckpt);
-	ls_runtime_opts ro = { .workers = 2 };
+	T.nc++;
+	ls_runtime_opts ro = {.workers = 2, .mailbox_cap = r->mailbox_cap};
 	assert_int_equal(ls_runtime_create(&ro, &r->rt), 0);
 	ls_pipeline_opts po = {
-		.checkpoint_ms = CKPT_MS,
-		.ckpt_base = gen * GEN_BASE,
-		.ckpt_save = hook_save,
-		.ckpt_load = hook_load,
-		.arg = c,
+	    .checkpoint_ms = CKPT_MS,
+	    .ckpt_base = gen * GEN_BASE,
+	    .ckpt_save = hook_save,
+	    .ckpt_load = hook_load,
+	    .arg = c,
 	};
 	char err[256] = "";
-	int rv = ls_pipeline_start(r->rt, f->plan, &po, &r->p, err,
-	    sizeof(err));
+	int rv =
+	    ls_pipeline_start(r->rt, f->plan, &po, &r->p, err, sizeof(err));
 	if (rv != 0)
 		fail_msg("start: %s (%s)", ls_errname(rv), err);
 	if (from != NULL) {
@@ -812,7 +846,7 @@ run_drive(run *r)
 {
 	if (!wait_until(run_step, r, DEADLINE_MS))
 		fail_msg("run did not end (committed %llx)",
-		    (unsigned long long)r->c->committed);
+		         (unsigned long long)r->c->committed);
 	if (r->c->bad[0] != '\0')
 		fail_msg("checkpoint protocol: %s", r->c->bad);
 	if (r->bad[0] != '\0')
@@ -838,8 +872,12 @@ run_kill(run *r)
 	pthread_mutex_lock(&r->c->mu);
 	uint64_t k = coord_latest(r->c);
 	pthread_mutex_unlock(&r->c->mu);
-	assert_true(k >= r->c->committed);
 	assert_true(k > r->c->base);
+	if (r->crash_ckpt != 0)
+		assert_true(k >= r->c->base + r->crash_ckpt &&
+		            k > r->c->committed);
+	else
+		assert_true(k >= r->c->committed);
 	/* the kill came before the end: the source's state at K is not its
 	 * final one, so the restored run has events left to produce */
 	for (size_t a = 0; a < r->f->nactors; a++) {
@@ -867,7 +905,7 @@ check_output(const fx *f)
 {
 	for (int i = 0; i < 2; i++) {
 		char dir[256];
-		lines got = { 0 };
+		lines got = {0};
 		parts_dir(f, i, dir, sizeof(dir));
 		parts_info pi = parts_scan(dir, &got);
 		assert_int_equal(pi.nother, 0); /* no temporary left over */
@@ -875,7 +913,7 @@ check_output(const fx *f)
 		lines_sort(&got);
 		if (got.n != ref[i].n)
 			fail_msg("%s: %zu lines, reference %zu", sink_names[i],
-			    got.n, ref[i].n);
+			         got.n, ref[i].n);
 		for (size_t j = 0; j < got.n; j++)
 			assert_string_equal(got.v[j], ref[i].v[j]);
 		lines_free(&got);
@@ -890,47 +928,46 @@ static void
 test_checkpointed_run_matches_reference(void **unused)
 {
 	(void)unused;
-	fx f;
-	coord c;
-	run r;
-	fx_open(&f, RATE);
-	run_start(&r, &f, &c, 0, NULL, 0);
-	assert_int_equal(run_drive(&r), 1);
-	run_end(&r);
+	fx *f = &T.f;
+	coord *c = &T.c[0];
+	fx_open(f, RATE);
+	T.f_open = 1;
+	run_start(&T.r, f, c, 0, NULL, 0);
+	assert_int_equal(run_drive(&T.r), 1);
+	run_end(&T.r);
 
 	/* several barriers went through the whole graph */
-	assert_true(coord_source_barriers(&c) >= 5);
-	assert_true(c.ncommits >= 5);
+	assert_true(coord_source_barriers(c) >= 5);
+	assert_true(c->ncommits >= 5);
 	uint64_t fin;
-	assert_true(coord_all_final(&c, &fin));
+	assert_true(coord_all_final(c, &fin));
 	assert_true(fin > 5);
 	/* every non-final id a source saved, every actor saved too */
-	for (size_t a = 0; a < f.nactors; a++) {
-		if (actor_node(&f, a)->role != LS_TOPO_SOURCE)
+	for (size_t a = 0; a < f->nactors; a++) {
+		if (actor_node(f, a)->role != LS_TOPO_SOURCE)
 			continue;
-		for (size_t j = 0; j < c.a[a].n; j++)
-			assert_true(coord_complete(&c, c.a[a].v[j].ckpt));
+		for (size_t j = 0; j < c->a[a].n; j++)
+			assert_true(coord_complete(c, c->a[a].v[j].ckpt));
 	}
 	/* the events came out over several checkpoints, each part named by
 	 * an id a sink saved */
 	char dir[256];
-	parts_dir(&f, 1, dir, sizeof(dir));
+	parts_dir(f, 1, dir, sizeof(dir));
 	parts_info pi = parts_scan(dir, NULL);
 	assert_true(pi.nparts >= 5);
 	assert_true(pi.max_id <= fin);
 	/* the windows still open at the end are flushed into the final
 	 * checkpoint's part */
-	parts_dir(&f, 0, dir, sizeof(dir));
+	parts_dir(f, 0, dir, sizeof(dir));
 	pi = parts_scan(dir, NULL);
 	assert_true(pi.nparts >= 2);
 	assert_int_equal(pi.max_id, fin);
-	check_output(&f);
-	coord_fini(&c);
-	fx_close(&f);
+	check_output(f);
 }
 
-/* Kill and restore, once per crash point given (ckpt: after the run's
- * checkpoint n completed; events: once the run's source produced n). */
+/* Kill and restore, once per crash point given (ckpt: once the run's
+ * checkpoint n completed, before the coordinator commits it; events: once
+ * the run's source produced n). */
 typedef struct crash_point {
 	uint64_t ckpt;
 	int64_t events;
@@ -939,32 +976,27 @@ typedef struct crash_point {
 static void
 crash_and_restore(const crash_point *pts, size_t npts)
 {
-	fx f;
-	coord c[4];
-	run r;
 	assert_true(npts < 4);
-	fx_open(&f, RATE);
-	run_start(&r, &f, &c[0], 0, NULL, 0);
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	run_start(&T.r, &T.f, &T.c[0], 0, NULL, 0);
 	for (size_t i = 0; i < npts; i++) {
-		r.crash_ckpt = pts[i].ckpt;
-		r.crash_events = pts[i].events;
-		assert_int_equal(run_drive(&r), 0);
-		uint64_t k = run_kill(&r);
-		run_start(&r, &f, &c[i + 1], (unsigned)i + 1, &c[i], k);
+		T.r.crash_ckpt = pts[i].ckpt;
+		T.r.crash_events = pts[i].events;
+		assert_int_equal(run_drive(&T.r), 0);
+		uint64_t k = run_kill(&T.r);
+		run_start(&T.r, &T.f, &T.c[i + 1], (unsigned)i + 1, &T.c[i], k);
 	}
-	assert_int_equal(run_drive(&r), 1);
-	run_end(&r);
-	check_output(&f);
-	for (size_t i = 0; i <= npts; i++)
-		coord_fini(&c[i]);
-	fx_close(&f);
+	assert_int_equal(run_drive(&T.r), 1);
+	run_end(&T.r);
+	check_output(&T.f);
 }
 
 static void
 test_crash_after_checkpoint_2(void **unused)
 {
 	(void)unused;
-	const crash_point p[] = { { 2, 0 } };
+	const crash_point p[] = {{2, 0}};
 	crash_and_restore(p, 1);
 }
 
@@ -972,7 +1004,7 @@ static void
 test_crash_after_checkpoint_5(void **unused)
 {
 	(void)unused;
-	const crash_point p[] = { { 5, 0 } };
+	const crash_point p[] = {{5, 0}};
 	crash_and_restore(p, 1);
 }
 
@@ -981,7 +1013,7 @@ static void
 test_crash_mid_run(void **unused)
 {
 	(void)unused;
-	const crash_point p[] = { { 0, COUNT * 6 / 10 } };
+	const crash_point p[] = {{0, COUNT * 6 / 10}};
 	crash_and_restore(p, 1);
 }
 
@@ -990,7 +1022,30 @@ static void
 test_crash_twice(void **unused)
 {
 	(void)unused;
-	const crash_point p[] = { { 3, 0 }, { 0, COUNT * 4 / 10 } };
+	const crash_point p[] = {{3, 0}, {0, COUNT * 4 / 10}};
+	crash_and_restore(p, 2);
+}
+
+/* The coordinator commits only every fourth completed checkpoint: one
+ * commit must write the parts of every checkpoint up to it, and a restore
+ * must write the parts its state holds for checkpoints before K. */
+static void
+test_crash_with_batched_commits(void **unused)
+{
+	(void)unused;
+	T.commit_every = 4;
+	const crash_point p[] = {{6, 0}, {0, COUNT / 2}};
+	crash_and_restore(p, 2);
+}
+
+/* Two-slot mailboxes: nearly every send is refused, so barriers wait in
+ * output queues and held inputs pile up behind alignments. */
+static void
+test_crash_under_backpressure(void **unused)
+{
+	(void)unused;
+	T.mailbox_cap = 2;
+	const crash_point p[] = {{4, 0}, {0, COUNT / 2}};
 	crash_and_restore(p, 2);
 }
 
@@ -1050,32 +1105,33 @@ static void
 test_restore_from_final_checkpoint(void **unused)
 {
 	(void)unused;
-	fx f;
-	coord c[2];
-	run r;
-	fx_open(&f, RATE);
-	run_start(&r, &f, &c[0], 0, NULL, 0);
-	assert_int_equal(run_drive(&r), 1);
-	run_end(&r);
+	fx *f = &T.f;
+	coord *c = T.c;
+	run *r = &T.r;
+	fx_open(f, RATE);
+	T.f_open = 1;
+	run_start(r, f, &c[0], 0, NULL, 0);
+	assert_int_equal(run_drive(r), 1);
+	run_end(r);
 	uint64_t fin;
 	assert_true(coord_all_final(&c[0], &fin));
-	check_output(&f);
+	check_output(f);
 	file_snap before, after;
-	snap_take(&f, &before);
+	snap_take(f, &before);
 
-	run_start(&r, &f, &c[1], 1, &c[0], fin);
-	assert_int_equal(run_drive(&r), 1);
+	run_start(r, f, &c[1], 1, &c[0], fin);
+	assert_int_equal(run_drive(r), 1);
 	/* the restored run ended with a final checkpoint of its own */
 	uint64_t fin2;
 	assert_true(coord_all_final(&c[1], &fin2));
 	assert_int_equal(fin2, GEN_BASE + 1);
-	assert_int_equal(ls_pipeline_wait(r.p, 0), 0);
+	assert_int_equal(ls_pipeline_wait(r->p, 0), 0);
 	ls_pipeline_node_stats st[8];
-	assert_int_equal(ls_pipeline_stats(r.p, st, 8), 6);
+	assert_int_equal(ls_pipeline_stats(r->p, st, 8), 6);
 	assert_int_equal(st[0].in, 0); /* nothing produced again */
-	run_end(&r);
+	run_end(r);
 
-	snap_take(&f, &after);
+	snap_take(f, &after);
 	assert_int_equal(after.names.n, before.names.n);
 	for (size_t i = 0; i < before.names.n; i++) {
 		assert_string_equal(after.names.v[i], before.names.v[i]);
@@ -1083,23 +1139,123 @@ test_restore_from_final_checkpoint(void **unused)
 	}
 	snap_free(&before);
 	snap_free(&after);
-	check_output(&f);
-	coord_fini(&c[0]);
-	coord_fini(&c[1]);
-	fx_close(&f);
+	check_output(f);
+}
+
+/* ---- state that cannot be restored ---- */
+
+typedef struct bad_load {
+	const fx *f;
+	const char *node; /* its actors get the answer below, others ENOENT */
+	int rv;           /* the error to return, or 0 and blob */
+	const uint8_t *blob;
+	size_t len;
+	int asked;
+} bad_load;
+
+static int
+hook_bad_load(void *arg, size_t actor, uint8_t **blob, size_t *len)
+{
+	bad_load *b = arg;
+	if (strcmp(actor_node(b->f, actor)->name, b->node) != 0)
+		return LS_ENOENT;
+	b->asked++;
+	if (b->rv != 0)
+		return b->rv;
+	*blob = malloc(b->len);
+	if (*blob == NULL)
+		return LS_ENOMEM;
+	memcpy(*blob, b->blob, b->len);
+	*len = b->len;
+	return 0;
+}
+
+/* The pipeline refuses to start (and leaves nothing running) instead of
+ * starting from scratch, which would repeat or lose output. */
+static void
+start_must_fail(bad_load *b)
+{
+	ls_runtime_opts ro = {.workers = 2};
+	assert_int_equal(ls_runtime_create(&ro, &T.r.rt), 0);
+	ls_pipeline_opts po = {
+	    .checkpoint_ms = CKPT_MS,
+	    .ckpt_base = GEN_BASE,
+	    .ckpt_load = hook_bad_load,
+	    .arg = b,
+	};
+	char err[256] = "";
+	int rv = ls_pipeline_start(T.r.rt, b->f->plan, &po, &T.r.p, err,
+	                           sizeof(err));
+	assert_int_not_equal(rv, 0);
+	T.r.p = NULL;
+	assert_true(b->asked >= 1);
+	ls_runtime_destroy(T.r.rt);
+	T.r.rt = NULL;
+	for (int i = 0; i < 2; i++) {
+		char dir[256];
+		parts_dir(b->f, i, dir, sizeof(dir));
+		parts_info pi = parts_scan(dir, NULL);
+		assert_int_equal(pi.nparts, 0);
+	}
+}
+
+static void
+put_u(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A state store that fails to read (not "no state"), and sink states that
+ * are truncated or list one checkpoint twice (sink_actor.c's format: u8
+ * version 1, u64 final id, u32 count, then u64 id, u32 length, bytes). */
+static void
+test_unreadable_state_fails_start(void **unused)
+{
+	(void)unused;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	bad_load b = {&T.f, "gen", LS_EIO, NULL, 0, 0};
+	start_must_fail(&b);
+	b = (bad_load){&T.f, "agg", LS_EIO, NULL, 0, 0};
+	start_must_fail(&b);
+
+	uint8_t blob[13 + 2 * (12 + 3)];
+	blob[0] = 1;
+	put_u(blob + 1, 0, 8);
+	put_u(blob + 9, 2, 4);
+	put_u(blob + 13, 5, 8);
+	put_u(blob + 21, 3, 4);
+	memcpy(blob + 25, "ab\n", 3);
+	put_u(blob + 28, 5, 8); /* checkpoint 5 again */
+	put_u(blob + 36, 3, 4);
+	memcpy(blob + 40, "cd\n", 3);
+	b = (bad_load){&T.f, "ev", 0, blob, sizeof(blob), 0};
+	start_must_fail(&b);
+	b = (bad_load){&T.f, "ev", 0, blob, sizeof(blob) - 1, 0};
+	start_must_fail(&b);
+	put_u(blob + 28, 4, 8); /* going back */
+	b = (bad_load){&T.f, "ev", 0, blob, sizeof(blob), 0};
+	start_must_fail(&b);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_checkpointed_run_matches_reference),
-		cmocka_unit_test(test_crash_after_checkpoint_2),
-		cmocka_unit_test(test_crash_after_checkpoint_5),
-		cmocka_unit_test(test_crash_mid_run),
-		cmocka_unit_test(test_crash_twice),
-		cmocka_unit_test(test_restore_from_final_checkpoint),
+	    cmocka_unit_test_teardown(test_checkpointed_run_matches_reference,
+	                              cleanup),
+	    cmocka_unit_test_teardown(test_crash_after_checkpoint_2, cleanup),
+	    cmocka_unit_test_teardown(test_crash_after_checkpoint_5, cleanup),
+	    cmocka_unit_test_teardown(test_crash_mid_run, cleanup),
+	    cmocka_unit_test_teardown(test_crash_twice, cleanup),
+	    cmocka_unit_test_teardown(test_crash_with_batched_commits, cleanup),
+	    cmocka_unit_test_teardown(test_crash_under_backpressure, cleanup),
+	    cmocka_unit_test_teardown(test_restore_from_final_checkpoint,
+	                              cleanup),
+	    cmocka_unit_test_teardown(test_unreadable_state_fails_start,
+	                              cleanup),
 	};
 	return cmocka_run_group_tests(tests, reference_setup,
-	    reference_teardown);
+	                              reference_teardown);
 }
