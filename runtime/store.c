@@ -1210,6 +1210,65 @@ ls_state_commit(ls_state *st)
 	return 0;
 }
 
+/* RocksDB's write batch representation, which is also its WAL record:
+ * an 8-byte sequence number, a 4-byte little-endian record count, then the
+ * records.  Two batches are joined by appending the second one's records
+ * and adding the counts. */
+#define WB_HEADER 12
+
+static uint32_t
+get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+int
+ls_state_commit_with(ls_state *st, ls_store_batch *extra)
+{
+	size_t al, bl;
+	int rc;
+
+	if (extra == NULL)
+		return ls_state_commit(st);
+	if (st == NULL) {
+		ls_store_batch_clear(extra);
+		return LS_EINVAL;
+	}
+	if (extra->err != 0 || extra->n == 0 || st->nops == 0) {
+		rc = ls_store_batch_commit(st->s, extra);
+		if (rc == 0)
+			rc = ls_state_commit(st);
+		return rc;
+	}
+	const char *a = rocksdb_writebatch_data(st->wb, &al);
+	const char *b = rocksdb_writebatch_data(extra->wb, &bl);
+	if (al < WB_HEADER || bl < WB_HEADER) {
+		ls_store_batch_clear(extra);
+		return LS_EINTERNAL;
+	}
+	unsigned char *rep = malloc(al + bl - WB_HEADER);
+	if (rep == NULL) {
+		ls_store_batch_clear(extra);
+		return LS_ENOMEM;
+	}
+	memcpy(rep, a, al);
+	memcpy(rep + al, b + WB_HEADER, bl - WB_HEADER);
+	uint32_t n = get_le32((const unsigned char *)a + 8) +
+	             get_le32((const unsigned char *)b + 8);
+	for (int i = 0; i < 4; i++)
+		rep[8 + i] = (unsigned char)(n >> (8 * i));
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(
+	    (const char *)rep, al + bl - WB_HEADER);
+	free(rep);
+	rc = write_batch(st->s, wb, "state_commit_with");
+	rocksdb_writebatch_destroy(wb);
+	ls_store_batch_clear(extra);
+	if (rc == 0)
+		state_reset(st);
+	return rc;
+}
+
 static int
 pend_cmp(const void *a, const void *b)
 {
@@ -1437,14 +1496,22 @@ ls_store_ckpt_latest(ls_store *s, const char *topology, const char *partition,
 	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, ro);
 
 	/* Walk the topology's checkpoint ids from the newest down; at each
-	 * one look up this partition's key.  Costs two seeks per id held. */
+	 * one look up this partition's key.  Costs two seeks per id held.
+	 * The position only ever moves back, so the walk ends even over raw
+	 * keys that are not checkpoint keys. */
+	uint64_t prev = 0;
+	int have_prev = 0;
 	rocksdb_iter_seek_to_last(it);
 	while (rocksdb_iter_valid(it)) {
 		size_t kl;
 		const char *cur = rocksdb_iter_key(it, &kl);
-		if (kl < tpl + 8)
-			break; /* not a checkpoint key */
-		uint64_t id = get_be64((const unsigned char *)cur + tpl);
+		uint64_t id = kl >= tpl + 8
+		                  ? get_be64((const unsigned char *)cur + tpl)
+		                  : 0;
+		if (kl < tpl + 8 || (have_prev && id >= prev)) {
+			rocksdb_iter_prev(it); /* not a key of a new id */
+			continue;
+		}
 		size_t n = ckpt_key(k, topology, tl, id, partition, pl);
 		rocksdb_iter_seek(it, (const char *)k, n);
 		if (rocksdb_iter_valid(it)) {
@@ -1455,6 +1522,8 @@ ls_store_ckpt_latest(ls_store *s, const char *topology, const char *partition,
 				break;
 			}
 		}
+		prev = id;
+		have_prev = 1;
 		/* the last key before every key of this id */
 		rocksdb_iter_seek_for_prev(it, (const char *)k, tpl + 8);
 	}

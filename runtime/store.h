@@ -214,6 +214,14 @@ int ls_state_clear(ls_state *st);
  * error (LS_EIO) nothing was applied and the writes stay pending. */
 int ls_state_commit(ls_state *st);
 
+/* Atomically apply every pending write of st followed by every operation
+ * of extra (e.g. input positions and a checkpoint blob recorded with
+ * ls_store_batch_ckpt_put): readers see all or none.  extra is cleared
+ * whatever the outcome; on error nothing was applied and st's writes stay
+ * pending.  extra NULL = ls_state_commit.  Returns extra's remembered error
+ * (LS_ERANGE, LS_EINVAL), LS_EIO or LS_ENOMEM. */
+int ls_state_commit_with(ls_state *st, ls_store_batch *extra);
+
 /* Number of pending write operations. */
 size_t ls_state_pending(const ls_state *st);
 

@@ -844,6 +844,14 @@ test_checkpoints(void **state)
 	assert_int_equal(
 	    ls_store_ckpt_put(f->s, "topo", 1ull << 33, "p9", "n", 1), 0);
 	assert_true(latest(f->s, "topo", "p0", 0) == (1ull << 32) + 1);
+	/* stray raw keys in the topology's range (an id without partition,
+	 * a key too short for an id) do not confuse the walk */
+	assert_int_equal(
+	    ls_store_put(f->s, "c\0topo\0\0\0\0\2\0\0\0\0", 15, "?", 1), 0);
+	assert_int_equal(ls_store_put(f->s, "c\0topo\0\0\0\0\3", 11, "?", 1),
+	                 0);
+	assert_true(latest(f->s, "topo", "p0", 0) == (1ull << 32) + 1);
+	latest(f->s, "topo", "p1", LS_ENOENT);
 	/* other topologies untouched */
 	expect_ckpt(f->s, "topo2", 9, "p0", "c");
 	expect_ckpt(f->s, "top", 1ull << 40, "p0", "d");
@@ -873,6 +881,67 @@ test_checkpoints(void **state)
 	reopen(f);
 	latest(f->s, "topo", "p0", LS_ENOENT);
 	assert_true(latest(f->s, "topo2", "p0", 0) == 9);
+}
+
+/* State writes and other keys (input positions, a checkpoint blob) in one
+ * atomic commit. */
+static void
+test_state_commit_with(void **state)
+{
+	struct fixture *f = *state;
+	ls_state *st = NULL;
+	ls_store_batch *b = NULL;
+	static char big[LS_STORE_KEY_MAX + 1];
+
+	assert_int_equal(ls_state_open(f->s, "w/0", &st), 0);
+	assert_int_equal(ls_store_batch_new(&b), 0);
+	sput(st, "old", "1");
+	assert_int_equal(ls_state_commit(st), 0);
+
+	assert_int_equal(ls_state_clear(st), 0);
+	sput(st, "k", "v");
+	assert_int_equal(ls_state_add(st, "n", 1, 3), 0);
+	ls_store_batch_put(b, "pos/w/0", 7, "100", 3);
+	ls_store_batch_ckpt_put(b, "t", 7, "w/0", "snap", 4);
+	ls_store_batch_add(b, "pos/total", 9, 100);
+	/* a refused extra operation: nothing applied, the state stays pending
+	 */
+	ls_store_batch_put(b, big, sizeof(big), "x", 1);
+	assert_int_equal(ls_state_commit_with(st, b), LS_ERANGE);
+	assert_int_equal(ls_store_batch_count(b), 0);
+	assert_int_equal(ls_state_pending(st), 3);
+	expect_raw(f->s, "pos/w/0", NULL);
+	expect_ckpt(f->s, "t", 7, "w/0", NULL);
+	void *v = NULL;
+	size_t vl = 0;
+	assert_int_equal(ls_store_get(f->s, "s\0w/0\0k", 7, &v, &vl),
+	                 LS_ENOENT);
+	assert_int_equal(ls_store_get(f->s, "s\0w/0\0old", 9, &v, &vl), 0);
+	free(v);
+
+	ls_store_batch_put(b, "pos/w/0", 7, "100", 3);
+	ls_store_batch_ckpt_put(b, "t", 7, "w/0", "snap", 4);
+	ls_store_batch_add(b, "pos/total", 9, 100);
+	assert_int_equal(ls_state_commit_with(st, b), 0);
+	assert_int_equal(ls_state_pending(st), 0);
+	assert_int_equal(ls_store_batch_count(b), 0);
+	expect_raw(f->s, "pos/w/0", "100");
+	assert_int_equal(raw_counter(f->s, "pos/total", 9), 100);
+	expect_ckpt(f->s, "t", 7, "w/0", "snap");
+	assert_string_equal(scan_state(st, NULL, NULL),
+	                    "k=v;n=\\03\\00\\00\\00\\00\\00\\00\\00;");
+	assert_int_equal(ls_store_get(f->s, "s\0w/0\0old", 9, &v, &vl),
+	                 LS_ENOENT);
+	/* either side empty */
+	ls_store_batch_put(b, "only", 4, "extra", 5);
+	assert_int_equal(ls_state_commit_with(st, b), 0);
+	expect_raw(f->s, "only", "extra");
+	sput(st, "only", "state");
+	assert_int_equal(ls_state_commit_with(st, b), 0);
+	expect_state(st, "only", "state");
+	assert_int_equal(ls_state_commit_with(st, NULL), 0);
+	ls_store_batch_free(b);
+	ls_state_close(st);
 }
 
 static void
@@ -1153,6 +1222,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_state_read_your_writes, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_commit_with, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_without_close, setup,
 	                                    teardown),
