@@ -389,12 +389,27 @@ def checkpoint_epoch(ckpt):
     return int(ckpt) >> 32
 
 
+def local_run_of(status, topology):
+    """The local_runs[] entry (this node's own run) of `topology`, or
+    None."""
+    if not status:
+        return None
+    for r in status.get("local_runs") or []:
+        if r.get("topology") == topology:
+            return r
+    return None
+
+
 class StatusMonitor:
     """A thread that polls /v1/status of every up node of a cluster every
     `interval` seconds and keeps a history of what it saw about one
     topology's run: [(time, {node index: (run_epoch, checkpoint, finished)
-    or None when the node has no run of it})].  Also notes whether any
-    status carried a "runs" field at all."""
+    or None when the node has no run of it})], where the three values are
+    the cluster's view ("runs": from the replicated map).  The node's own
+    run ("local_runs": run epoch, finished = its sinks published their
+    final output) is kept apart in `local`: [(time, {node index: (run_epoch,
+    finished) or None})].  Also notes whether any status carried a "runs"
+    or "local_runs" field at all."""
 
     def __init__(self, cluster, topology, interval=POLL, timeout=0.5):
         self.cl = cluster
@@ -402,7 +417,9 @@ class StatusMonitor:
         self.interval = interval
         self.timeout = timeout
         self.history = []
+        self.local = []
         self.saw_runs_field = False
+        self.saw_local_runs = False
         self.errors = 0
         self.lock = threading.Lock()
         self.stop_ev = threading.Event()
@@ -418,7 +435,7 @@ class StatusMonitor:
 
     def _loop(self):
         while not self.stop_ev.is_set():
-            seen = {}
+            seen, local = {}, {}
             for i in self.cl.up():
                 s = self.cl.status(i, timeout=self.timeout)
                 if s is None:
@@ -426,12 +443,20 @@ class StatusMonitor:
                     continue
                 if "runs" in s:
                     self.saw_runs_field = True
+                if "local_runs" in s:
+                    self.saw_local_runs = True
                 r = run_of(s, self.topology)
                 seen[i] = None if r is None else (
                     int(r.get("run_epoch", 0)), int(r.get("checkpoint", 0)),
                     bool(r.get("finished", False)))
+                r = local_run_of(s, self.topology)
+                local[i] = None if r is None else (
+                    int(r.get("run_epoch", 0)), bool(r.get("finished",
+                                                           False)))
             with self.lock:
-                self.history.append((time.monotonic(), seen))
+                t = time.monotonic()
+                self.history.append((t, seen))
+                self.local.append((t, local))
             self.stop_ev.wait(self.interval)
 
     def snapshot(self):
@@ -463,6 +488,28 @@ class StatusMonitor:
             seen = self.history[-1][1]
         return bool(seen) and all(v is not None and v[2]
                                   for v in seen.values())
+
+    def published(self):
+        """True when, in the last poll, the cluster's view says finished and
+        every node that answered runs that same run epoch itself with all
+        its sinks' final output published (a node's local run may lag the
+        map's finished flag by the time its sink takes to write the last
+        part).  Without "local_runs" in the status: same as
+        all_finished()."""
+        with self.lock:
+            if not self.history:
+                return False
+            seen = self.history[-1][1]
+            local = self.local[-1][1]
+        if not self.saw_local_runs:
+            return self.all_finished()
+        runs = [v for v in seen.values() if v is not None]
+        if not runs or not all(v[2] for v in runs):
+            return False
+        epoch = max(v[0] for v in runs)
+        return bool(local) and all(
+            v is not None and v[0] == epoch and v[1]
+            for v in local.values())
 
     def max_epoch_before(self, t):
         best = 0
