@@ -374,7 +374,8 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
 
         deadline = 3 * sc.seconds + 180
         ctx.wait("the run to finish", ctx.finished, deadline)
-        t_fin = time.monotonic()
+        log("  +%7.2f s  finished: %s", ctx.rel(time.monotonic()),
+            mon.latest())
         # The map says the final checkpoint is complete; the sinks publish
         # their last parts just after.  Wait until every node's own run says
         # its sinks are done.
@@ -382,7 +383,6 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
                  60)
         log("  +%7.2f s  final output published on every node",
             ctx.rel(time.monotonic()))
-        log("  +%7.2f s  finished: %s", ctx.rel(t_fin), mon.latest())
         mon.stop()
         cl.stop_all()
 
