@@ -109,7 +109,9 @@ src_restore(src *s)
 		s->produced = pos;
 		return 0;
 	}
-	if (s->kind == SRC_STDIN || lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
+	if (s->kind == SRC_STDIN) /* cannot replay: fine only if it had ended */
+		return s->ended_before ? 0 : LS_ENOTSUP;
+	if (lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
 		return LS_ENOTSUP;
 	s->offset = pos;
 	return 0;
@@ -203,7 +205,7 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		return LS_ENOMEM;
 	if (s->kind == SRC_STDIN) {
 		s->fd = STDIN_FILENO;
-		return 0;
+		return restored(s, src_restore(s)); /* refuses a position */
 	}
 	s->path = ls_topo_str(n, "path");
 	s->follow = ls_topo_bool(n, "follow");

@@ -1239,6 +1239,58 @@ test_unreadable_state_fails_start(void **unused)
 	start_must_fail(&b);
 }
 
+/* stdin cannot seek: restoring it from a position is refused (from its
+ * final state it simply ends).  Source state (source_actor.c): u8 version
+ * 1, u8 ended, u64 position. */
+static void
+test_stdin_refuses_restore(void **unused)
+{
+	(void)unused;
+	const char *text = "name: s\n"
+	                   "sources:\n"
+	                   "  - name: in\n"
+	                   "    kind: stdin\n"
+	                   "stages:\n"
+	                   "  - name: parse\n"
+	                   "    kind: parse\n"
+	                   "    input: in\n"
+	                   "sinks:\n"
+	                   "  - name: out\n"
+	                   "    kind: null\n"
+	                   "    input: parse\n";
+	fx *f = &T.f;
+	assert_int_equal(
+	    ls_topology_parse("s.yaml", text, strlen(text), &f->topo, NULL), 0);
+	assert_int_equal(ls_plan_build(f->topo, &f->plan, NULL), 0);
+	f->nactors = ls_plan_actor_count(f->plan);
+	uint8_t blob[10] = {1, 0};
+	put_u(blob + 2, 100, 8);
+	bad_load b = {f, "in", 0, blob, sizeof(blob), 0};
+	ls_runtime_opts ro = {.workers = 2};
+	assert_int_equal(ls_runtime_create(&ro, &T.r.rt), 0);
+	ls_pipeline_opts po = {
+	    .checkpoint_ms = CKPT_MS,
+	    .ckpt_base = GEN_BASE,
+	    .ckpt_load = hook_bad_load,
+	    .arg = &b,
+	};
+	assert_int_equal(
+	    ls_pipeline_start(T.r.rt, f->plan, &po, &T.r.p, NULL, 0),
+	    LS_ENOTSUP);
+	T.r.p = NULL;
+	assert_int_equal(b.asked, 1);
+	blob[1] = 1; /* it had ended */
+	assert_int_equal(
+	    ls_pipeline_start(T.r.rt, f->plan, &po, &T.r.p, NULL, 0), 0);
+	assert_int_equal(b.asked, 2);
+	ls_runtime_destroy(T.r.rt);
+	T.r.rt = NULL;
+	ls_pipeline_free(T.r.p);
+	T.r.p = NULL;
+	ls_plan_free(f->plan);
+	ls_topology_free(f->topo);
+}
+
 int
 main(void)
 {
@@ -1255,6 +1307,7 @@ main(void)
 	                              cleanup),
 	    cmocka_unit_test_teardown(test_unreadable_state_fails_start,
 	                              cleanup),
+	    cmocka_unit_test_teardown(test_stdin_refuses_restore, cleanup),
 	};
 	return cmocka_run_group_tests(tests, reference_setup,
 	                              reference_teardown);
