@@ -18,6 +18,16 @@
  * as the cluster does after a failover.  In every case the union of the
  * committed part files must equal the reference: no line lost, none
  * duplicated, and no part ever written for an uncommitted checkpoint.
+ * Kills come at several points (early, mid-run, twice in a row, with
+ * commits batched, under two-slot mailboxes), and once after the final
+ * checkpoint.  A state that cannot be read (store error, corrupt sink
+ * state, stdin asked to seek) must stop the start, not restart from
+ * scratch.
+ *
+ * Event times: the generator spaces them for 10000 events/s when its rate
+ * is 0, so the checkpointed runs are limited to 10000/s and see the same
+ * events as the reference; each run then lasts about two seconds of wall
+ * time, long enough for dozens of 20 ms checkpoints.
  */
 #include <dirent.h>
 #include <pthread.h>
