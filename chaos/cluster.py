@@ -337,6 +337,17 @@ class Cluster:
         """The index of the leader every up node agrees on (waits)."""
         return wait_for("an agreed leader", self.agreed_leader, deadline)
 
+    def owner_of(self, topology, partition):
+        """The index of the node that owns `partition` (e.g. "results/0")
+        of `topology` in the leader's map, or None."""
+        li = self.agreed_leader()
+        s = self.status(li) if li is not None else None
+        for a in (s or {}).get("assignments", []):
+            if a.get("topology") == topology and \
+                    a.get("partition") == partition:
+                return self.index_of(a.get("owner", ""))
+        return None
+
     def deploy(self, path, node=None, deadline=60):
         """`logstream deploy PATH --node ...`, retried while the cluster
         refuses (e.g. during an election).  Returns the parsed answer."""
@@ -547,6 +558,22 @@ class StatusMonitor:
         if v is None:
             return False
         return v[2] or (v[1] != 0 and checkpoint_epoch(v[1]) == v[0])
+
+    def restart_time(self, t_fault, excluded):
+        """Seconds from t_fault to the first poll after it in which a node
+        not in `excluded` shows a run epoch newer than any seen before
+        t_fault (the topology was re-placed and restarted; it has not
+        necessarily made progress yet); None when no such poll exists."""
+        before = self.max_epoch_before(t_fault)
+        with self.lock:
+            hist = list(self.history)
+        for ts, seen in hist:
+            if ts <= t_fault:
+                continue
+            for i, v in seen.items():
+                if i not in excluded and v is not None and v[0] > before:
+                    return ts - t_fault
+        return None
 
     def recovery_time(self, t_fault, excluded):
         """Seconds from t_fault to the first poll after it in which a node
