@@ -16,15 +16,19 @@ default of `logstream node`) and base+200+i (HTTP); free_base() finds a
 base whose 3N ports are all free.  Every voter gets the other voters'
 transport URLs as --join seeds, as docs/cluster.md asks.
 
-Every process started here is killed when the cluster is closed, when
-the interpreter exits, and on SIGTERM/SIGHUP/SIGINT once
-install_signal_handlers() was called (they become exceptions, so the
-callers' `finally` blocks run).  Only the Python standard library.
+LS_TEST_WRAPPER (e.g. "valgrind --error-exitcode=99 --leak-check=full")
+runs every node under that command.  Every process started here is killed
+when the cluster is closed, when the interpreter exits, and on
+SIGTERM/SIGHUP/SIGINT once install_signal_handlers() was called (they
+become exceptions, so the callers' `finally` blocks run).  Only the Python
+standard library.
 """
 import atexit
 import json
 import os
 import random
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -35,6 +39,9 @@ import urllib.error
 import urllib.request
 
 POLL = 0.05  # seconds between polls of a condition
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|"
+                          r"runtime error: |WARNING: ThreadSanitizer|"
+                          r"ERROR SUMMARY: [1-9]")
 
 _LIVE_CLUSTERS = set()
 
@@ -108,6 +115,13 @@ def http_get_json(addr, path, timeout):
         return None
 
 
+def wrapper():
+    """The command that LS_TEST_WRAPPER names to run the binary under
+    (e.g. "valgrind --error-exitcode=99 --leak-check=full"), as a list."""
+    w = os.environ.get("LS_TEST_WRAPPER", "").strip()
+    return shlex.split(w) if w else []
+
+
 def node_help(binary):
     """The text of `logstream node --help` (to see which flags exist)."""
     r = subprocess.run([binary, "node", "--help"], stdout=subprocess.PIPE,
@@ -170,7 +184,7 @@ class Cluster:
 
     def argv(self, i):
         seeds = ",".join(self.url(j) for j in range(self.n) if j != i)
-        return [self.binary, "node", "--id", self.name(i),
+        return wrapper() + [self.binary, "node", "--id", self.name(i),
                 "--listen", self.url(i), "--http", self.http(i),
                 "--data-dir", self.data_dir(i), "--join", seeds,
                 "--voter"] + self.flags
@@ -247,7 +261,9 @@ class Cluster:
 
     def stop_all(self, grace=20):
         """SIGTERM every node (SIGCONT first for paused ones), SIGKILL what
-        has not ended after `grace` seconds."""
+        has not ended after `grace` seconds.  Returns {index: exit status}
+        (None for a node that had to be killed)."""
+        codes = {}
         with self.lock:
             for i, p in self.procs.items():
                 try:
@@ -259,12 +275,15 @@ class Cluster:
             end = time.monotonic() + grace
             for i, p in self.procs.items():
                 try:
-                    p.wait(timeout=max(0.1, end - time.monotonic()))
+                    codes[i] = p.wait(timeout=max(0.1,
+                                                  end - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+                    codes[i] = None
                 self.state[i] = "down"
             self.procs = {}
+        return codes
 
     def close(self):
         """Kill every process of this cluster at once (SIGKILL)."""
@@ -371,6 +390,21 @@ class Cluster:
                     raise RuntimeError("deploy refused: " + last)
             time.sleep(0.2)
         raise TimeoutError("deploy did not succeed: " + last)
+
+    def sanitizer_reports(self):
+        """[(node index, line)] of sanitizer reports (AddressSanitizer,
+        LeakSanitizer, UBSan "runtime error:", valgrind errors) in the node
+        logs."""
+        out = []
+        for i in range(self.n):
+            try:
+                with open(self.log_path(i), errors="replace") as f:
+                    for line in f:
+                        if SANITIZER_RE.search(line):
+                            out.append((i, line.rstrip()))
+            except OSError:
+                pass
+        return out
 
     def log_tail(self, i, lines=30):
         try:

@@ -396,7 +396,11 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
         log("  +%7.2f s  final output published on every node",
             ctx.rel(time.monotonic()))
         mon.stop()
-        cl.stop_all()
+        codes = cl.stop_all()
+        unclean = ["n%d %s" % (i, "did not stop within 20 s" if c is None
+                               else "exited with status %d" % c)
+                   for i, c in sorted(codes.items()) if c != 0]
+        reports = cl.sanitizer_reports()
 
         failovers = []
         for f in ctx.faults:
@@ -414,6 +418,12 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
                                verify.read_lines(topo))),
                            verify.events_in(verify.read_lines(topo)),
                            failovers)
+        if unclean:
+            v.fail("node(s) did not shut down cleanly on SIGTERM: %s (see "
+                   "their logs)", ", ".join(unclean))
+        if reports:
+            v.fail("%d sanitizer report(s) in the node logs, first: n%d: %s",
+                   len(reports), reports[0][0], reports[0][1])
         log("  faults: %d (%d node kills)", len(ctx.faults), kills)
         for line in v.text().splitlines():
             log("  " + line)

@@ -38,6 +38,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -150,7 +151,8 @@ def rewrite_sink_paths(lines, new_dir):
 
 class Reference:
     """A `logstream run` of a topology with its sinks redirected into dir,
-    started in the background: start() then wait()."""
+    started in the background: start() then wait().  LS_TEST_WRAPPER, when
+    set, names a command to run it under (as for the nodes)."""
 
     def __init__(self, binary, topology, dir, workers=1):
         self.binary = binary
@@ -167,7 +169,9 @@ class Reference:
 
     def start(self):
         with open(self.log, "wb") as log:
+            w = os.environ.get("LS_TEST_WRAPPER", "").strip()
             self.proc = subprocess.Popen(
+                (shlex.split(w) if w else []) +
                 [self.binary, "run", self.yaml, "--quiet",
                  "--data-dir", os.path.join(self.dir, "data"),
                  "--workers", str(self.workers)],
