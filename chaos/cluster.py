@@ -67,11 +67,28 @@ def install_signal_handlers():
         signal.signal(s, handler)
 
 
+def ephemeral_range():
+    """The kernel's range of ports for outgoing connections (Linux), or a
+    common default."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_base(n):
     """A base port such that base+i, base+100+i and base+200+i are free
-    for every i < n (n <= 100)."""
+    for every i < n (n <= 100), outside the ephemeral port range: a port
+    that is free while its node is down could otherwise become the local
+    end of some outgoing connection, and the node could not listen on it
+    again when it restarts."""
+    lo, hi = ephemeral_range()
+    candidates = [b for b in range(10000, 65000, 10)
+                  if b + 300 <= lo or b > hi]
     for _ in range(400):
-        base = random.randrange(20000, 60000, 10)
+        base = random.choice(candidates)
         ports = [base + d + i for d in (0, 100, 200) for i in range(n)]
         socks = []
         try:
