@@ -584,6 +584,27 @@ class StatusMonitor:
                         best = max(best, v[0])
         return best
 
+    def progress_time(self, t_fault, t_after, until=None):
+        """Seconds from t_fault to the first poll after t_after (and not
+        after `until`) in which any node shows a completed checkpoint newer
+        than every one seen before t_fault (or the run finished) -- how a
+        crash-restart that no placement change followed is measured; None
+        when no such poll exists."""
+        before = self.max_checkpoint_before(t_fault)
+        for ts, seen in self._polls(t_after, until):
+            for v in seen.values():
+                if v is not None and (v[1] > before or v[2]):
+                    return ts - t_fault
+        return None
+
+    def progressed(self, t):
+        """True when the last poll shows a completed checkpoint newer than
+        every one seen before time t, or the run finished."""
+        v = self.latest()
+        if v is None:
+            return False
+        return v[2] or v[1] > self.max_checkpoint_before(t)
+
     def resumed(self, t):
         """True when the last poll shows the run in a checkpointed state
         of a run epoch started after time t -- or finished."""
@@ -610,33 +631,42 @@ class StatusMonitor:
             return False
         return v[2] or (v[1] != 0 and checkpoint_epoch(v[1]) == v[0])
 
-    def restart_time(self, t_fault, excluded):
-        """Seconds from t_fault to the first poll after it in which a node
-        not in `excluded` shows a run epoch newer than any seen before
-        t_fault (the topology was re-placed and restarted; it has not
-        necessarily made progress yet); None when no such poll exists."""
-        before = self.max_epoch_before(t_fault)
+    def _polls(self, after, until):
         with self.lock:
-            hist = list(self.history)
-        for ts, seen in hist:
-            if ts <= t_fault:
-                continue
+            return [(ts, seen) for ts, seen in self.history
+                    if ts > after and (until is None or ts <= until)]
+
+    def max_checkpoint_before(self, t):
+        best = 0
+        with self.lock:
+            for ts, seen in self.history:
+                if ts > t:
+                    break
+                for v in seen.values():
+                    if v is not None:
+                        best = max(best, v[1])
+        return best
+
+    def restart_time(self, t_fault, excluded, until=None):
+        """Seconds from t_fault to the first poll after it (and not after
+        `until`) in which a node not in `excluded` shows a run epoch newer
+        than any seen before t_fault (the topology was re-placed and
+        restarted; it has not necessarily made progress yet); None when no
+        such poll exists."""
+        before = self.max_epoch_before(t_fault)
+        for ts, seen in self._polls(t_fault, until):
             for i, v in seen.items():
                 if i not in excluded and v is not None and v[0] > before:
                     return ts - t_fault
         return None
 
-    def recovery_time(self, t_fault, excluded):
-        """Seconds from t_fault to the first poll after it in which a node
-        not in `excluded` shows a run epoch newer than any seen before
-        t_fault together with a completed checkpoint taken in that epoch;
-        None when no such poll exists."""
+    def recovery_time(self, t_fault, excluded, until=None):
+        """Seconds from t_fault to the first poll after it (and not after
+        `until`) in which a node not in `excluded` shows a run epoch newer
+        than any seen before t_fault together with a completed checkpoint
+        taken in that epoch; None when no such poll exists."""
         before = self.max_epoch_before(t_fault)
-        with self.lock:
-            hist = list(self.history)
-        for ts, seen in hist:
-            if ts <= t_fault:
-                continue
+        for ts, seen in self._polls(t_fault, until):
             for i, v in seen.items():
                 if i in excluded or v is None:
                     continue

@@ -6,25 +6,32 @@
     run.py --scenario NAME[,NAME...] [--seed S]
 
 Scenarios (each on a fresh cluster of real `logstream node` processes):
-  random_kills  kill -9 a random node every few seconds, restart it after
-                a random downtime (some shorter, some longer than the
-                failure detector's dead timeout); --kills of them
+  random_kills  kill -9 a random node every few seconds and restart it:
+                mostly once the survivors resumed without it, one in four
+                at once (a crash-restart within the dead timeout);
+                --kills of them
+  quick_restarts  kill -9 the leader, or a follower, and restart it
+                0.1-0.3 s later, before the failure detector could declare
+                it dead; 5 times
   leader_kills  kill -9 the coordinator leader, restart it; 3 times
-  pause         SIGSTOP a follower, later the leader, for longer than the
-                dead timeout, then SIGCONT: the stale node must be fenced
+  pause         SIGSTOP the results sink's owner, then the leader, then
+                the owner again, each for longer than the dead timeout,
+                then SIGCONT: the stale node must be fenced
   double_kill   5 nodes with --replicas 3: kill -9 two nodes at once,
                 restart both; twice
 
-Each scenario deploys chaos/topology.yaml (seeds, counts and rate set per
-scenario, sink paths made absolute), injects its faults while the topology
-runs (each fault waits until the cluster has a leader, every running node
-is alive and the run has a completed checkpoint), waits until a node
-reports the run finished, and checks the committed output with
+--all runs all but smoke.  Each scenario deploys chaos/topology.yaml
+(seeds, counts and rate set per scenario, sink paths made absolute),
+injects its faults while the topology runs (each fault waits until the
+cluster has a leader, every running node is alive and the run has a
+completed checkpoint), waits until the run is finished and every node has
+published its final output, and checks the committed output with
 chaos/verify.py against a failure-free `logstream run` of the same file
 (started at the same time, in the background).  Failover time is measured
 from the signal to the first status poll (every 50 ms) in which a
 surviving node shows a new run epoch together with a completed checkpoint
-taken in it.
+taken in it (for a quick restart, which need not change the placement:
+to the first completed checkpoint newer than any before the kill).
 
 Exit status: 0 all scenarios passed, 1 a scenario failed (the report says
 why; its directory with node logs is kept), 77 every scenario was skipped
@@ -150,23 +157,30 @@ class Ctx:
             self.check_crashes()
             time.sleep(min(clu.POLL, max(0.0, end - time.monotonic())))
 
-    def wait_stable(self, since=None):
+    def wait_stable(self):
         """Before a fault: a leader agreed by every running node, all of
         them alive in its map, and a completed checkpoint in the newest run
-        epoch.  When `since` (a restart time) is given, also wait up to 20 s
-        for a run epoch started after it (a rejoin re-places partitions);
-        it is not required, as a quick restart may go unnoticed."""
+        epoch.  After a restart, also wait up to 20 s for the cluster to
+        take the node back: a run epoch started after the restart (a rejoin
+        re-places partitions), or after a quick restart, which placement
+        may never notice, a checkpoint completed after it."""
         self.wait("a leader and every running node alive",
                   lambda: self.finished() or self.cl.all_alive(),
                   STABLE_DEADLINE)
-        if since is not None and not self.finished():
+        last = self.faults[-1] if self.faults else None
+        if last is not None and not self.finished():
+            since = last["t_back"]
+            if last["quick"]:
+                what, cond = "a checkpoint after the restart", \
+                    lambda: self.mon.progressed(since)
+            else:
+                what, cond = "a run epoch after the restart", \
+                    lambda: self.mon.resumed(since)
             try:
-                clu.wait_for("a run epoch after the restart",
-                             lambda: self.finished() or
-                             self.mon.resumed(since), 20)
+                clu.wait_for(what, lambda: self.finished() or cond(), 20)
             except TimeoutError:
-                log("  note: no new run epoch within 20 s of the restart "
-                    "at +%.2f s", self.rel(since))
+                log("  note: no %s within 20 s (at +%.2f s)", what,
+                    self.rel(since))
         self.wait("a completed checkpoint in the newest run epoch",
                   lambda: self.finished() or self.mon.settled(),
                   STABLE_DEADLINE)
@@ -175,10 +189,13 @@ class Ctx:
         return self.wait("an agreed leader", self.cl.agreed_leader,
                          STABLE_DEADLINE)
 
-    def note_fault(self, kind, nodes, t):
-        self.faults.append({"kind": kind, "nodes": list(nodes), "t": t})
+    def note_fault(self, kind, nodes, t, quick=False):
+        f = {"kind": kind, "nodes": list(nodes), "t": t, "t_back": None,
+             "quick": quick}
+        self.faults.append(f)
         log("  +%7.2f s  %s %s", self.rel(t), kind,
             ",".join("n%d" % i for i in nodes))
+        return f
 
     # -- fault primitives ------------------------------------------------------
     def wait_resumed(self, t, nodes, cap=30.0):
@@ -196,43 +213,43 @@ class Ctx:
 
     def kill_restart(self, nodes, down_s, kind="kill -9", quick=False):
         """kill -9 the nodes at once; restart them after down_s seconds
-        (quick) or once the survivors resumed plus down_s seconds.
-        Returns the restart time."""
+        (quick: a crash-restart, typically before the failure detector
+        declares the node dead) or once the survivors resumed without them
+        plus down_s seconds."""
         t = self.cl.kill_many(nodes)
-        self.note_fault(kind, nodes, t)
+        f = self.note_fault(kind, nodes, t, quick)
         if not quick:
             self.wait_resumed(t, nodes)
         self.sleep(down_s)
         for i in nodes:
             self.cl.restart(i)
-        tr = time.monotonic()
-        log("  +%7.2f s  restart %s (down %.2f s)", self.rel(tr),
-            ",".join("n%d" % i for i in nodes), tr - t)
-        return tr
+        f["t_back"] = time.monotonic()
+        log("  +%7.2f s  restart %s (down %.2f s)", self.rel(f["t_back"]),
+            ",".join("n%d" % i for i in nodes), f["t_back"] - t)
 
     def pause_resume(self, i, stop_s, kind="SIGSTOP"):
         """SIGSTOP node i; SIGCONT it once the others resumed without it
         and at least stop_s seconds have passed."""
         t = self.cl.pause(i)
-        self.note_fault(kind, [i], t)
+        f = self.note_fault(kind, [i], t)
         self.wait_resumed(t, [i])
         self.sleep(max(0.0, stop_s - (time.monotonic() - t)))
-        tr = self.cl.resume(i)
-        log("  +%7.2f s  SIGCONT n%d (stopped %.2f s)", self.rel(tr), i,
-            tr - t)
-        return tr
+        f["t_back"] = self.cl.resume(i)
+        log("  +%7.2f s  SIGCONT n%d (stopped %.2f s)",
+            self.rel(f["t_back"]), i, f["t_back"] - t)
 
 
 # -- fault schedules -----------------------------------------------------------
+# Each waits for a stable cluster before every fault and stops early when
+# the run has finished; every random choice comes from ctx.rng.
 
 def sched_random_kills(ctx, kills):
-    """Any node, the leader included.  One kill in four restarts the node
-    before the failure detector's dead timeout (a crash-restart the
-    placement may never see); the others keep it down until the survivors
-    have resumed without it, then up to 1.5 s more."""
-    since = None
+    """Any node, the leader included.  One kill in four is a quick
+    crash-restart (down 0.2-0.8 s, less than the dead timeout); the others
+    keep the node down until the survivors have resumed without it, then up
+    to 1.5 s more."""
     for _ in range(kills):
-        ctx.wait_stable(since)
+        ctx.wait_stable()
         if ctx.finished():
             return
         ctx.sleep(ctx.rng.uniform(0.5, 2.5))
@@ -240,32 +257,49 @@ def sched_random_kills(ctx, kills):
             return
         victim = ctx.rng.randrange(ctx.cl.n)
         if ctx.rng.random() < 0.25:
-            since = ctx.kill_restart(
+            ctx.kill_restart(
                 [victim], ctx.rng.uniform(0.2, 0.8 * DEAD_MS / 1000.0),
                 "kill -9 (quick restart)", quick=True)
         else:
-            since = ctx.kill_restart([victim], ctx.rng.uniform(0.0, 1.5))
+            ctx.kill_restart([victim], ctx.rng.uniform(0.0, 1.5))
 
 
-def sched_leader_kills(ctx, kills):
-    since = None
-    for _ in range(kills):
-        ctx.wait_stable(since)
+def sched_quick_restarts(ctx, kills):
+    """kill -9 and restart at once (0.1-0.3 s later): a crash that the
+    failure detector (dead after 1 s of silence) may never see -- above
+    all when the node is the leader, whose successor gives every node a
+    fresh grace period.  Every other kill is the leader's."""
+    for k in range(kills):
+        ctx.wait_stable()
         if ctx.finished():
             return
         ctx.sleep(ctx.rng.uniform(0.5, 2.0))
         li = ctx.leader()
-        since = ctx.kill_restart([li], ctx.rng.uniform(0.0, 1.5),
-                                 "kill -9 (leader)")
+        if k % 2 == 0:
+            victim, kind = li, "kill -9 (quick restart, leader)"
+        else:
+            victim = ctx.rng.choice([i for i in range(ctx.cl.n) if i != li])
+            kind = "kill -9 (quick restart)"
+        ctx.kill_restart([victim], ctx.rng.uniform(0.1, 0.3), kind,
+                         quick=True)
+
+
+def sched_leader_kills(ctx, kills):
+    for _ in range(kills):
+        ctx.wait_stable()
+        if ctx.finished():
+            return
+        ctx.sleep(ctx.rng.uniform(0.5, 2.0))
+        ctx.kill_restart([ctx.leader()], ctx.rng.uniform(0.0, 1.5),
+                         "kill -9 (leader)")
 
 
 def sched_pause(ctx, rounds):
     """Round 0: the node that owns the results sink (a follower if the
     leader owns it), so a stale sink wakes up; round 1: the leader; then
     the sink's owner again, whoever it is."""
-    since = None
     for r in range(rounds):
-        ctx.wait_stable(since)
+        ctx.wait_stable()
         if ctx.finished():
             return
         ctx.sleep(ctx.rng.uniform(0.5, 2.0))
@@ -283,33 +317,33 @@ def sched_pause(ctx, rounds):
         if victim == owner:
             kind += " (sink owner)"
         stop = 3.0 * DEAD_MS / 1000.0 + ctx.rng.uniform(0.5, 1.5)
-        since = ctx.pause_resume(victim, stop, kind)
+        ctx.pause_resume(victim, stop, kind)
 
 
 def sched_double_kill(ctx, rounds):
-    since = None
     for _ in range(rounds):
-        ctx.wait_stable(since)
+        ctx.wait_stable()
         if ctx.finished():
             return
         ctx.sleep(ctx.rng.uniform(0.5, 2.0))
         pair = ctx.rng.sample(range(ctx.cl.n), 2)
-        since = ctx.kill_restart(sorted(pair), ctx.rng.uniform(0.0, 1.5),
-                                 "kill -9 (two at once)")
+        ctx.kill_restart(sorted(pair), ctx.rng.uniform(0.0, 1.5),
+                         "kill -9 (two at once)")
 
 
 def sched_smoke(ctx, _):
+    """A follower, then the leader."""
     ctx.wait_stable()
     if ctx.finished():
         return
     li = ctx.leader()
     victim = ctx.rng.choice([i for i in range(ctx.cl.n) if i != li])
-    since = ctx.kill_restart([victim], ctx.rng.uniform(0.0, 1.0))
-    ctx.wait_stable(since)
+    ctx.kill_restart([victim], ctx.rng.uniform(0.0, 1.0))
+    ctx.wait_stable()
     if ctx.finished():
         return
-    li = ctx.leader()
-    ctx.kill_restart([li], ctx.rng.uniform(0.0, 1.0), "kill -9 (leader)")
+    ctx.kill_restart([ctx.leader()], ctx.rng.uniform(0.0, 1.0),
+                     "kill -9 (leader)")
 
 
 class Scenario:
@@ -327,6 +361,8 @@ class Scenario:
 def scenarios(kills):
     return {
         "random_kills": Scenario("random_kills", sched_random_kills, kills),
+        "quick_restarts": Scenario("quick_restarts", sched_quick_restarts,
+                                   5),
         "leader_kills": Scenario("leader_kills", sched_leader_kills, 3),
         "pause": Scenario("pause", sched_pause, 3),
         "double_kill": Scenario("double_kill", sched_double_kill, 2,
@@ -402,16 +438,28 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
                    for i, c in sorted(codes.items()) if c != 0]
         reports = cl.sanitizer_reports()
 
-        failovers = []
-        for f in ctx.faults:
-            d = mon.recovery_time(f["t"], set(f["nodes"]))
-            e = mon.restart_time(f["t"], set(f["nodes"]))
+        failovers, quick = [], []
+        for k, f in enumerate(ctx.faults):
+            nodes = ",".join("n%d" % i for i in f["nodes"])
+            until = ctx.faults[k + 1]["t"] if k + 1 < len(ctx.faults) \
+                else None
+            if f["quick"]:
+                # No placement change need follow: progress is a completed
+                # checkpoint newer than any before the kill.
+                d = mon.progress_time(f["t"], f["t_back"], until)
+                quick.append(d)
+                log("  %-34s %-6s at +%7.2f s: %s", f["kind"], nodes,
+                    ctx.rel(f["t"]), "no new checkpoint before the next "
+                    "fault" if d is None else "a new checkpoint %.2f s "
+                    "after the kill" % d)
+                continue
+            d = mon.recovery_time(f["t"], set(f["nodes"]), until)
+            e = mon.restart_time(f["t"], set(f["nodes"]), until)
             failovers.append(d)
-            log("  %-34s %-6s at +%7.2f s: %s", f["kind"],
-                ",".join("n%d" % i for i in f["nodes"]), ctx.rel(f["t"]),
-                "no resumption observed" if d is None else
-                "restarted after %.2f s, resumed (checkpoint) after %.2f s"
-                % (e, d))
+            log("  %-34s %-6s at +%7.2f s: %s", f["kind"], nodes,
+                ctx.rel(f["t"]), "no resumption observed before the next "
+                "fault" if d is None else "restarted after %.2f s, resumed "
+                "(checkpoint) after %.2f s" % (e, d))
         ref_paths = ref.wait(3 * sc.seconds + 300)
         v = verify.compare(verify.read_reference(ref_paths),
                            verify.read_cluster(verify.jsonl_sinks(
@@ -430,7 +478,7 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
         result.update(v.counts)
         result.update({"faults": len(ctx.faults), "kills": kills,
                        "ok": v.ok, "reasons": v.reasons,
-                       "failover_s": failovers})
+                       "failover_s": failovers, "quick_restart_s": quick})
         ok = v.ok
         return result
     except Skip:
@@ -470,7 +518,8 @@ def main(argv=None):
                    help="3 nodes, 2 kills (a few minutes at most)")
     g.add_argument("--all", action="store_true", help="every scenario")
     g.add_argument("--scenario", help="comma-separated scenario names: "
-                   "random_kills, leader_kills, pause, double_kill, smoke")
+                   "random_kills, quick_restarts, leader_kills, pause, "
+                   "double_kill, smoke")
     ap.add_argument("--bin", default=default_binary(),
                     help="the logstream binary (default: $LOGSTREAM_BIN "
                     "or build/cmd/logstream)")
@@ -496,7 +545,8 @@ def main(argv=None):
     if a.smoke:
         names = ["smoke"]
     elif a.all:
-        names = ["random_kills", "leader_kills", "pause", "double_kill"]
+        names = ["random_kills", "quick_restarts", "leader_kills", "pause",
+                 "double_kill"]
     else:
         names = [n.strip() for n in a.scenario.split(",") if n.strip()]
         bad = [n for n in names if n not in table]
