@@ -239,6 +239,41 @@ class Ctx:
             self.rel(f["t_back"]), i, f["t_back"] - t)
 
 
+# -- diagnosis ----------------------------------------------------------------
+
+RUN_STARTED_RE = re.compile(
+    r'ts=(\S+) .*msg="run started" topology=(\S+) epoch=(\d+) '
+    r'local_actors=(\d+) restored_from=(\d+)')
+
+
+def midrun_joins(cl, topology):
+    """Hints for a failed scenario, from the node logs: a run restarted
+    after a placement change restores from a checkpoint of an EARLIER run
+    epoch on every node; a node that starts actors of run epoch E restored
+    from a checkpoint taken in E itself has rejoined a run that the others
+    continued with their live state.  Returns lines of text."""
+    out = []
+    for i in range(cl.n):
+        try:
+            f = open(cl.log_path(i), errors="replace")
+        except OSError:
+            continue
+        with f:
+            for line in f:
+                m = RUN_STARTED_RE.search(line)
+                if not m or m.group(2) != topology:
+                    continue
+                ep, la, rf = (int(m.group(3)), int(m.group(4)),
+                              int(m.group(5)))
+                if la > 0 and rf >> 32 == ep:
+                    out.append("n%d at %s started %d actors of run epoch %d "
+                               "restored from checkpoint %d:%d, taken in "
+                               "that same epoch (a mid-run local restore)"
+                               % (i, m.group(1), la, ep, rf >> 32,
+                                  rf & 0xffffffff))
+    return out
+
+
 # -- fault schedules -----------------------------------------------------------
 # Each waits for a stable cluster before every fault and stops early when
 # the run has finished; every random choice comes from ctx.rng.
@@ -472,6 +507,9 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
         if reports:
             v.fail("%d sanitizer report(s) in the node logs, first: n%d: %s",
                    len(reports), reports[0][0], reports[0][1])
+        if not v.ok:
+            for h in midrun_joins(cl, name):
+                log("  hint: " + h)
         log("  faults: %d (%d node kills)", len(ctx.faults), kills)
         for line in v.text().splitlines():
             log("  " + line)
@@ -595,9 +633,9 @@ def main(argv=None):
     every = [d for r in results for d in r.get("failover_s", [])]
     seen = [d for d in every if d is not None]
     if seen:
-        log("  all faults: %d, %d node kills; failover p50 %.2f s, p99 "
-            "%.2f s, max %.2f s (goal < 2 s)%s", len(every),
-            sum(r.get("kills", 0) for r in results),
+        log("  %d node kills in all; failover over %d faults (quick "
+            "restarts apart): p50 %.2f s, p99 %.2f s, max %.2f s (goal "
+            "< 2 s)%s", sum(r.get("kills", 0) for r in results), len(every),
             verify.percentile(seen, 50), verify.percentile(seen, 99),
             max(seen), "" if len(seen) == len(every) else
             "; %d without an observed resumption" % (len(every) - len(seen)))
