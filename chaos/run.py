@@ -241,36 +241,57 @@ class Ctx:
 
 # -- diagnosis ----------------------------------------------------------------
 
-RUN_STARTED_RE = re.compile(
-    r'ts=(\S+) .*msg="run started" topology=(\S+) epoch=(\d+) '
-    r'local_actors=(\d+) restored_from=(\d+)')
+RUN_RE = re.compile(
+    r'ts=(\S+) .*msg="run (started|stopped)" topology=(\S+) epoch=(\d+)'
+    r'(?: local_actors=(\d+) restored_from=(\d+))?')
 
 
 def midrun_joins(cl, topology):
-    """Hints for a failed scenario, from the node logs: a run restarted
-    after a placement change restores from a checkpoint of an EARLIER run
-    epoch on every node; a node that starts actors of run epoch E restored
-    from a checkpoint taken in E itself has rejoined a run that the others
-    continued with their live state.  Returns lines of text."""
-    out = []
+    """Hints for a failed scenario, from the node logs.  A run restarted
+    after a placement change restores every node from a checkpoint of an
+    EARLIER run epoch.  A node that starts actors of run epoch E restored
+    from a checkpoint taken in E itself, while another node is running E,
+    has rejoined a live run mid-way: its actors went back to the
+    checkpoint, the others' did not.  Returns lines of text."""
+    runs = []      # (node, epoch, start ts, stop ts or None)
+    suspects = []  # (node, ts, epoch, actors, checkpoint)
     for i in range(cl.n):
         try:
             f = open(cl.log_path(i), errors="replace")
         except OSError:
             continue
         with f:
+            open_run = None
             for line in f:
-                m = RUN_STARTED_RE.search(line)
-                if not m or m.group(2) != topology:
+                if "---- start" in line and open_run is not None:
+                    runs.append(open_run + (None,))  # killed while running
+                    open_run = None
+                m = RUN_RE.search(line)
+                if not m or m.group(3) != topology:
                     continue
-                ep, la, rf = (int(m.group(3)), int(m.group(4)),
-                              int(m.group(5)))
+                ts, ep = m.group(1), int(m.group(4))
+                if m.group(2) == "stopped":
+                    if open_run is not None:
+                        runs.append(open_run + (ts,))
+                    open_run = None
+                    continue
+                open_run = (i, ep, ts)
+                la, rf = int(m.group(5) or 0), int(m.group(6) or 0)
                 if la > 0 and rf >> 32 == ep:
-                    out.append("n%d at %s started %d actors of run epoch %d "
-                               "restored from checkpoint %d:%d, taken in "
-                               "that same epoch (a mid-run local restore)"
-                               % (i, m.group(1), la, ep, rf >> 32,
-                                  rf & 0xffffffff))
+                    suspects.append((i, ts, ep, la, rf))
+            if open_run is not None:
+                runs.append(open_run + ("~",))  # still running at the end
+    out = []
+    for i, ts, ep, la, rf in suspects:
+        live = sorted({"n%d" % j for j, e, a, b in runs
+                       if j != i and e == ep and a <= ts and
+                       (b is None or b == "~" or b > ts)})
+        if live:
+            out.append("n%d at %s restored %d actors of the live run epoch "
+                       "%d from checkpoint %d:%d while %s kept running it "
+                       "(a mid-run local restore)" % (
+                           i, ts, la, ep, rf >> 32, rf & 0xffffffff,
+                           ",".join(live)))
     return out
 
 
