@@ -323,7 +323,7 @@ class Cluster:
         self.close()
         return False
 
-    # -- observation -----------------------------------------------------------
+    # -- observation ---------------------------------------------------------
     def up(self):
         """Indices of running, not paused nodes."""
         with self.lock:

@@ -197,7 +197,7 @@ class Ctx:
             ",".join("n%d" % i for i in nodes))
         return f
 
-    # -- fault primitives ------------------------------------------------------
+    # -- fault primitives ----------------------------------------------------
     def wait_resumed(self, t, nodes, cap=30.0):
         """Wait (at most cap seconds) until the survivors resumed after the
         fault at t: a new run epoch with a completed checkpoint, or the end
@@ -295,7 +295,7 @@ def midrun_joins(cl, topology):
     return out
 
 
-# -- fault schedules -----------------------------------------------------------
+# -- fault schedules ---------------------------------------------------------
 # Each waits for a stable cluster before every fault and stops early when
 # the run has finished; every random choice comes from ctx.rng.
 
