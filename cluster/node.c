@@ -81,6 +81,12 @@ struct ls_node {
 
 	ls_dataplane *dp;
 	uint64_t dp_epoch;   /* map epoch last given to the data plane */
+	/* A new incarnation (this process) must not join runs its previous
+	 * incarnation took part in: it first has itself marked dead (every
+	 * run gets a new epoch), and feeds its data plane only maps from
+	 * after that (announce_epoch). */
+	int announced;
+	uint64_t announce_epoch;
 	char *acks_out;      /* follower: ack lines for the next heartbeat */
 	size_t acks_len, acks_cap;
 	ackrec *acks;        /* leader: acknowledgements collected */
@@ -692,7 +698,17 @@ leader_tick(ls_node *n)
 	if (ls_map_node_find(map, n->raft_id, &self) != 0) {
 		ls_map_node mn;
 		self_entry(n, &mn);
-		propose_node(n, &mn);
+		if (propose_node(n, &mn) == 0 && !n->announced) {
+			n->announce_epoch = ls_coord_epoch(n->coord);
+			n->announced = 1;
+		}
+	} else if (!n->announced) {
+		/* restarted: fence the runs of the previous incarnation */
+		if (self.state == LS_NODE_DEAD ||
+		    propose_state(n, n->raft_id, LS_NODE_DEAD) == 0) {
+			n->announce_epoch = ls_coord_epoch(n->coord);
+			n->announced = 1;
+		}
 	} else if (self.state != LS_NODE_ALIVE) {
 		propose_state(n, n->raft_id, LS_NODE_ALIVE);
 	}
@@ -764,8 +780,10 @@ follower_tick(ls_node *n)
 	if (leader_http(n, lh, sizeof(lh)) != 0)
 		return;
 	char head[1400];
-	int hl = snprintf(head, sizeof(head), "%llu\n%s\n%s\n%s\n",
-	    (unsigned long long)n->raft_id, n->name, n->url, n->http_addr);
+	int restarted = !n->announced;
+	int hl = snprintf(head, sizeof(head), "%llu\n%s\n%s\n%s\n%s",
+	    (unsigned long long)n->raft_id, n->name, n->url, n->http_addr,
+	    restarted ? "r\n" : "");
 	pthread_mutex_lock(&n->lock);
 	char *acks = n->acks_out;
 	size_t alen = n->acks_len;
@@ -788,6 +806,13 @@ follower_tick(ls_node *n)
 	int rv = ls_http_request(lh, "POST", "/v1/internal/heartbeat", body,
 	    (size_t)hl + alen, &status, &resp, &rlen, 1000);
 	free(body);
+	if (rv == 0 && status == 200 && restarted && resp != NULL) {
+		const char *e = strstr(resp, "\"epoch\":");
+		if (e != NULL) {
+			n->announce_epoch = strtoull(e + 8, NULL, 10);
+			n->announced = 1;
+		}
+	}
 	free(resp);
 	ls_metric_add(rv == 0 && status == 200 ? n->m_hb_sent : n->m_hb_failed,
 	    1);
@@ -802,7 +827,8 @@ ticker_main(void *arg)
 		ls_metric_set(n->m_leader, leader);
 		ls_metric_set(n->m_epoch, (int64_t)ls_coord_epoch(n->coord));
 		uint64_t me = ls_coord_epoch(n->coord);
-		if (n->dp != NULL && me != n->dp_epoch) {
+		if (n->dp != NULL && me != n->dp_epoch && n->announced &&
+		    me >= n->announce_epoch) {
 			ls_map *map;
 			if (ls_coord_map_snapshot(n->coord, &map) == 0) {
 				ls_dataplane_update(n->dp, map);
@@ -1170,8 +1196,13 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	snprintf(name, sizeof(name), "%s", fields[1]);
 	snprintf(url, sizeof(url), "%s", fields[2]);
 	snprintf(http, sizeof(http), "%s", fields[3]);
-	while ((tok = strtok_r(NULL, "\n", &save)) != NULL)
-		acks_parse(n, id, tok);
+	int restarted = 0;
+	while ((tok = strtok_r(NULL, "\n", &save)) != NULL) {
+		if (strcmp(tok, "r") == 0)
+			restarted = 1;
+		else
+			acks_parse(n, id, tok);
+	}
 	free(buf);
 
 	int64_t now = ls_clock_ns();
@@ -1189,7 +1220,15 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	int state = known ? mn.state : 0;
 	ls_map_free(map);
 	int rv = 0;
-	if (!known) {
+	if (known && restarted &&
+	    (state == LS_NODE_ALIVE || state == LS_NODE_SUSPECT)) {
+		/* a new process under a known name, back before it was found
+		 * dead: its old runs are gone, so every run must restart */
+		ls_log(LS_LOG_WARN, "node",
+		    "node restarted, fencing its previous incarnation node=%s",
+		    name);
+		rv = propose_state(n, id, LS_NODE_DEAD);
+	} else if (!known) {
 		ls_map_node add = { id, name, url, http, true, LS_NODE_ALIVE };
 		ls_log(LS_LOG_INFO, "node", "node joined node=%s", name);
 		rv = propose_node(n, &add);
