@@ -31,6 +31,7 @@
 
 #include "actors/sinkfmt.h"
 #include "actors/stage.h"
+#include "runtime/le.h"
 #include "runtime/log.h"
 
 enum { SINK_STDOUT, SINK_JSONL, SINK_NULL };
@@ -120,21 +121,6 @@ close_interval(sink *s, uint64_t ckpt)
 
 /* State: u8 version 1, u64 final_ckpt, u32 n, n x { u64 ckpt, u32 len,
  * bytes } (little endian). */
-static void
-put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static int
 sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
@@ -152,12 +138,12 @@ sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
 	if (b == NULL)
 		return LS_ENOMEM;
 	*p = 1;
-	put_le(p + 1, s->final_ckpt, 8);
-	put_le(p + 9, s->nparts, 4);
+	ls_le_put(p + 1, s->final_ckpt, 8);
+	ls_le_put(p + 9, s->nparts, 4);
 	p += 13;
 	for (uint32_t i = 0; i < s->nparts; i++) {
-		put_le(p, s->parts[i].ckpt, 8);
-		put_le(p + 8, s->parts[i].len, 4);
+		ls_le_put(p, s->parts[i].ckpt, 8);
+		ls_le_put(p + 8, s->parts[i].len, 4);
 		memcpy(p + 12, s->parts[i].data, s->parts[i].len);
 		p += 12 + s->parts[i].len;
 	}
@@ -181,14 +167,14 @@ sink_restore(sink *s)
 	rv = LS_ECORRUPT;
 	if (len < 13 || b[0] != 1)
 		goto out;
-	s->final_ckpt = get_le(b + 1, 8);
-	uint32_t n = (uint32_t)get_le(b + 9, 4);
+	s->final_ckpt = ls_le_get(b + 1, 8);
+	uint32_t n = (uint32_t)ls_le_get(b + 9, 4);
 	size_t off = 13;
 	for (uint32_t i = 0; i < n; i++) {
 		if (len - off < 12)
 			goto out;
-		uint64_t ck = get_le(b + off, 8);
-		size_t l = (size_t)get_le(b + off + 8, 4);
+		uint64_t ck = ls_le_get(b + off, 8);
+		size_t l = (size_t)ls_le_get(b + off + 8, 4);
 		off += 12;
 		if (len - off < l)
 			goto out;

@@ -28,6 +28,7 @@
 #include "actors/generator.h"
 #include "actors/stage.h"
 #include "actors/timefmt.h"
+#include "runtime/le.h"
 #include "runtime/log.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -80,8 +81,7 @@ src_save(const src *s, uint64_t ckpt, int final)
 	uint64_t pos = src_position(s);
 	b[0] = 1;
 	b[1] = (uint8_t)final;
-	for (int i = 0; i < 8; i++)
-		b[2 + i] = (uint8_t)(pos >> (8 * i));
+	ls_le_put(b + 2, pos, 8);
 	ls_stage_ckpt_save(s->cfg, ckpt, final, b, SRC_STATE_LEN);
 }
 
@@ -99,9 +99,7 @@ src_restore(src *s)
 		free(b);
 		return LS_ECORRUPT;
 	}
-	uint64_t pos = 0;
-	for (int i = 0; i < 8; i++)
-		pos |= (uint64_t)b[2 + i] << (8 * i);
+	uint64_t pos = ls_le_get(b + 2, 8);
 	s->ended_before = b[1] != 0;
 	free(b);
 	if (s->kind == SRC_GENERATOR) {

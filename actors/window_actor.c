@@ -184,7 +184,10 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	ls_window_set_manual_watermark(s->w, 1);
 	uint8_t *saved;
 	size_t saved_len;
-	if (ls_stage_ckpt_load(cfg, &saved, &saved_len) == 0) {
+	rv = ls_stage_ckpt_load(cfg, &saved, &saved_len);
+	if (rv != 0 && rv != LS_ENOENT)
+		return rv; /* unreadable state: never silently start over */
+	if (rv == 0) {
 		rv = saved_len > 0 ? ls_window_load(s->w, saved, saved_len) : 0;
 		free(saved);
 		if (rv != 0) {

@@ -34,6 +34,7 @@
 #include "cluster/http.h"
 #include "cluster/transport.h"
 #include "runtime/hash.h"
+#include "runtime/le.h"
 #include "runtime/log.h"
 #include "runtime/store.h"
 #include "schemas/codec.h"
@@ -94,24 +95,6 @@ struct ls_dataplane {
 	pthread_t thread;
 	int thread_started;
 };
-
-/* ---- little endian helpers ---- */
-
-static void
-le_put(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-le_get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static uint32_t
 topo_tag(const char *name)
@@ -222,8 +205,8 @@ proxy_batch(proxy *p, ls_msg *m)
 		return;
 	uint8_t *pl = malloc(8 + fb.len);
 	if (pl != NULL) {
-		le_put(pl, node_index_of(p->r->topo, b->source), 4);
-		le_put(pl + 4, 0, 4);
+		ls_le_put(pl, node_index_of(p->r->topo, b->source), 4);
+		ls_le_put(pl + 4, 0, 4);
 		memcpy(pl + 8, fb.data, fb.len);
 		proxy_send(p, m, W_EVENTS, pl, 8 + fb.len);
 		free(pl);
@@ -260,8 +243,8 @@ proxy_results(proxy *p, ls_msg *m)
 			continue;
 		uint8_t *pl = malloc(8 + fb.len);
 		if (pl != NULL) {
-			le_put(pl, stage, 4);
-			le_put(pl + 4, 0, 4);
+			ls_le_put(pl, stage, 4);
+			ls_le_put(pl + 4, 0, 4);
 			memcpy(pl + 8, fb.data, fb.len);
 			proxy_send(p, m, W_RESULT, pl, 8 + fb.len);
 			free(pl);
@@ -288,7 +271,7 @@ proxy_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	case LS_MSG_EOS:
 	case LS_MSG_BARRIER: {
 		uint8_t v[8];
-		le_put(v, ls_stage_msg_u64(m), 8);
+		ls_le_put(v, ls_stage_msg_u64(m), 8);
 		proxy_send(p, m, m->type == LS_MSG_EOS ? W_EOS : W_BARRIER, v,
 		    8);
 		break;
@@ -334,10 +317,10 @@ repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t ckpt, int final,
 	uint8_t *buf = malloc(12 + pl + len);
 	if (buf == NULL)
 		return;
-	le_put(buf, ckpt, 8);
+	ls_le_put(buf, ckpt, 8);
 	buf[8] = (uint8_t)final;
 	buf[9] = 0;
-	le_put(buf + 10, pl, 2);
+	ls_le_put(buf + 10, pl, 2);
 	memcpy(buf + 12, part, pl);
 	if (len > 0)
 		memcpy(buf + 12 + pl, blob, len);
@@ -479,7 +462,7 @@ to_msg(run *r, const ls_envelope *env)
 			free(tf);
 			return NULL;
 		}
-		uint32_t src = (uint32_t)le_get(pl, 4);
+		uint32_t src = (uint32_t)ls_le_get(pl, 4);
 		b->source = src < ls_topology_count(r->topo)
 		    ? ls_topology_node(r->topo, src)->name : NULL;
 		decode_ctx d = { b };
@@ -505,7 +488,7 @@ to_msg(run *r, const ls_envelope *env)
 			free(tf);
 			return NULL;
 		}
-		uint32_t stage = (uint32_t)le_get(pl, 4);
+		uint32_t stage = (uint32_t)ls_le_get(pl, 4);
 		ls_results *res = calloc(1, sizeof(*res));
 		if (res == NULL) {
 			free(tf);
@@ -575,7 +558,7 @@ to_msg(run *r, const ls_envelope *env)
 	case W_BARRIER: {
 		if (len != 8)
 			return NULL;
-		uint64_t v = le_get(pl, 8);
+		uint64_t v = ls_le_get(pl, 8);
 		m = ls_msg_new(rt, env->type == W_EOS ? LS_MSG_EOS : LS_MSG_BARRIER,
 		    8);
 		if (m != NULL)
@@ -594,9 +577,9 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 	size_t len = env->payload_len;
 	if (len < 12)
 		return;
-	uint64_t ckpt = le_get(p, 8);
+	uint64_t ckpt = ls_le_get(p, 8);
 	int final = p[8] != 0;
-	size_t pl = (size_t)le_get(p + 10, 2);
+	size_t pl = (size_t)ls_le_get(p + 10, 2);
 	if (pl == 0 || pl > LS_MAP_MAX_NAME || 12 + pl > len)
 		return;
 	char part[LS_MAP_MAX_NAME + 1];

@@ -914,6 +914,27 @@ status_text(ls_node *n, const ls_map *map, const char *leader, sbuf *b)
 	sb_printf(b, "\n");
 }
 
+/* The value of key in an undecoded query string, into out. */
+static int
+query_get(const char *q, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key);
+	for (const char *p = q; p != NULL && *p != '\0';) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			size_t vl = len - kl - 1;
+			if (vl >= cap)
+				return -1;
+			memcpy(out, p + kl + 1, vl);
+			out[vl] = '\0';
+			return 0;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return -1;
+}
+
 static int
 h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
@@ -930,7 +951,10 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	ls_map_node lnode;
 	const char *lname = ls_map_node_find(map, lid, &lnode) == 0
 	    ? lnode.name : "";
-	if (req->query != NULL && strstr(req->query, "format=text") != NULL) {
+	char fmt[16];
+	if (req->query != NULL &&
+	    query_get(req->query, "format", fmt, sizeof(fmt)) == 0 &&
+	    strcmp(fmt, "text") == 0) {
 		status_text(n, map, lname, &b);
 		ls_map_free(map);
 		if (b.oom) {
@@ -1246,26 +1270,6 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 
 /* GET /v1/internal/ckpt?topology=T&ckpt=N&partition=P: a stored
  * checkpoint state, for a node that takes the partition over. */
-static int
-query_get(const char *q, const char *key, char *out, size_t cap)
-{
-	size_t kl = strlen(key);
-	for (const char *p = q; p != NULL && *p != '\0';) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			size_t vl = len - kl - 1;
-			if (vl >= cap)
-				return -1;
-			memcpy(out, p + kl + 1, vl);
-			out[vl] = '\0';
-			return 0;
-		}
-		p = amp != NULL ? amp + 1 : NULL;
-	}
-	return -1;
-}
-
 static int
 h_ckpt(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {

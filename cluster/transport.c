@@ -38,6 +38,7 @@
 
 #include "runtime/err.h"
 #include "runtime/hash.h"
+#include "runtime/le.h"
 
 #define HDR_PAYLOAD 24u
 #define REFRESH_TICKS 50u /* resend credit to every known sender this often */
@@ -115,21 +116,6 @@ ctr_get(const _Atomic uint64_t *c)
 	                            memory_order_relaxed);
 }
 
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- URLs ---- */
 
@@ -180,9 +166,9 @@ peer_restart_session(ls_transport *t, peer *p)
 static void
 fill_header(ls_transport *t, peer *p, ls_envelope *h, uint8_t *pl)
 {
-	put_u64(pl, p->rx_inc);
-	put_u64(pl + 8, p->rx_session);
-	put_u64(pl + 16, p->consumed);
+	ls_le_put(pl, p->rx_inc, 8);
+	ls_le_put(pl + 8, p->rx_session, 8);
+	ls_le_put(pl + 16, p->consumed, 8);
 	memset(h, 0, sizeof(*h));
 	h->type = LS_MSG_CREDIT;
 	h->from = t->cfg.node_id;
@@ -594,9 +580,9 @@ typedef struct rx_ctx {
 static int
 apply_header(ls_transport *t, peer *p, const ls_envelope *h)
 {
-	uint64_t inc_r = get_u64(h->payload);
-	uint64_t sess_r = get_u64(h->payload + 8);
-	uint64_t cons = get_u64(h->payload + 16);
+	uint64_t inc_r = ls_le_get(h->payload, 8);
+	uint64_t sess_r = ls_le_get(h->payload + 8, 8);
+	uint64_t cons = ls_le_get(h->payload + 16, 8);
 	int counted = 0;
 
 	/* The peer as a sender to us. */
