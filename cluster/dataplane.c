@@ -80,6 +80,8 @@ struct ls_dataplane {
 	ls_dataplane_ack_fn ack;
 	void *arg;
 	ls_metrics *metrics;
+	void (*unknown)(void *, uint64_t, const uint8_t *, size_t);
+	void *unknown_arg;
 	_Atomic int64_t *m_fenced, *m_restarts, *m_ckpt_saved, *m_repl_in;
 	ls_store *store;
 	ls_transport *tr;
@@ -846,6 +848,19 @@ publish(ls_dataplane *dp, run *old, run *fresh)
 }
 
 static void
+on_unknown(void *arg, uint64_t node, const uint8_t *info, size_t len)
+{
+	ls_dataplane *dp = arg;
+	dp->unknown(dp->unknown_arg, node, info, len);
+}
+
+int
+ls_dataplane_seed(ls_dataplane *dp, uint64_t node, const char *url)
+{
+	return ls_transport_peer_add(dp->tr, node, url);
+}
+
+static void
 apply_map(ls_dataplane *dp, const ls_map *map)
 {
 	/* peers */
@@ -1026,6 +1041,13 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	tc.listen_url = cfg->listen_url;
 	tc.recv_fn = on_envelope;
 	tc.recv_arg = dp;
+	tc.hello_info = cfg->hello_info;
+	tc.hello_len = cfg->hello_len;
+	if (cfg->unknown != NULL) {
+		dp->unknown = cfg->unknown;
+		dp->unknown_arg = cfg->arg;
+		tc.unknown_fn = on_unknown;
+	}
 	if ((rv = ls_transport_create(&tc, &dp->tr)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen_url,
 		    ls_strerror(rv));

@@ -44,12 +44,23 @@ typedef struct ls_dataplane_config {
 	ls_dataplane_ack_fn ack;
 	void *arg;
 	ls_metrics *metrics;    /* borrowed; may be NULL */
+	/* Joining (cluster/transport.h): hello_info goes with hellos to nodes
+	 * that do not know this one yet; unknown is called (with arg) when a
+	 * node that is not in the map says hello.  Both optional. */
+	const void *hello_info;
+	size_t hello_len;
+	void (*unknown)(void *arg, uint64_t node, const uint8_t *info,
+	    size_t len);
 } ls_dataplane_config;
 
 /* Start (transport listening, store open, the run thread).  Strings are
  * copied.  On failure an error and a reason in err. */
 int ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
     char *err, size_t errlen);
+
+/* Dial node `node` at transport URL url before the map names it (a join
+ * seed), so that it gets this node's hellos.  LS_EEXIST if already known. */
+int ls_dataplane_seed(ls_dataplane *dp, uint64_t node, const char *url);
 
 /* Stop every run, the transport and the store; free dp (NULL is fine). */
 void ls_dataplane_stop(ls_dataplane *dp);

@@ -41,6 +41,7 @@
 #include "runtime/le.h"
 
 #define HDR_PAYLOAD 24u
+#define HDR_MAX (HDR_PAYLOAD + LS_TRANSPORT_MAX_HELLO)
 #define REFRESH_TICKS 50u /* resend credit to every known sender this often */
 
 /* One queued envelope; the payload lives in the peer's payload buffer. */
@@ -95,6 +96,7 @@ struct ls_transport {
 	int stop;
 	atomic_int rx_stop; /* the receive thread leaves at its next timeout */
 
+	uint8_t hello[LS_TRANSPORT_MAX_HELLO]; /* cfg.hello_info, copied */
 	uint8_t *rxbuf; /* aligned copy of a frame, receive thread only */
 	size_t rxcap;
 
@@ -177,6 +179,11 @@ fill_header(ls_transport *t, peer *p, ls_envelope *h, uint8_t *pl)
 	h->seq = p->session;
 	h->payload = pl;
 	h->payload_len = HDR_PAYLOAD;
+	/* Until the peer answers, it may not know us: say who we are. */
+	if (!p->est && t->cfg.hello_len > 0) {
+		memcpy(pl + HDR_PAYLOAD, t->hello, t->cfg.hello_len);
+		h->payload_len += (uint32_t)t->cfg.hello_len;
+	}
 }
 
 /* Encode scratch[0..n-1] and send it without blocking; 0 on success.  The
@@ -243,7 +250,7 @@ peer_compact(peer *p)
 static void
 peer_flush(ls_transport *t, peer *p)
 {
-	uint8_t pl[HDR_PAYLOAD];
+	uint8_t pl[HDR_MAX];
 	if (atomic_exchange(&p->restarted, 0))
 		peer_restart_session(t, p);
 	if (atomic_load(&p->pipes) <= 0)
@@ -623,7 +630,8 @@ rx_env(void *arg, const ls_envelope *env)
 	ls_transport *t = x->t;
 	if (x->idx++ == 0) {
 		if (env->type != LS_MSG_CREDIT ||
-		    env->payload_len != HDR_PAYLOAD ||
+		    env->payload_len < HDR_PAYLOAD ||
+		    env->payload_len > HDR_MAX ||
 		    env->to != t->cfg.node_id || env->epoch == 0) {
 			x->bad = 1;
 			return 1;
@@ -634,6 +642,10 @@ rx_env(void *arg, const ls_envelope *env)
 		if (p == NULL) {
 			pthread_rwlock_unlock(&t->plock);
 			x->bad = 2;
+			if (t->cfg.unknown_fn != NULL)
+				t->cfg.unknown_fn(t->cfg.recv_arg, env->from,
+				    env->payload + HDR_PAYLOAD,
+				    env->payload_len - HDR_PAYLOAD);
 			return 1;
 		}
 		pthread_mutex_lock(&p->mu);
@@ -911,6 +923,14 @@ ls_transport_create(const ls_transport_config *cfg, ls_transport **out)
 		c->tick_ms = 1;
 	if (c->max_frame_bytes > LS_CODEC_MAX_BUF)
 		c->max_frame_bytes = LS_CODEC_MAX_BUF;
+	if (c->hello_len > LS_TRANSPORT_MAX_HELLO ||
+	    (c->hello_len > 0 && c->hello_info == NULL)) {
+		free(t);
+		return LS_EINVAL;
+	}
+	if (c->hello_len > 0)
+		memcpy(t->hello, c->hello_info, c->hello_len);
+	c->hello_info = NULL;
 	t->inc = new_incarnation(t);
 	pthread_rwlock_init(&t->plock, NULL);
 	pthread_mutex_init(&t->tick_mu, NULL);

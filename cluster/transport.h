@@ -38,6 +38,17 @@ typedef struct ls_transport ls_transport;
 typedef void (*ls_transport_recv_fn)(void *arg, uint64_t from_node,
                                      const ls_envelope *env);
 
+/* A frame arrived from node `from_node`, which is not a peer; info is what
+ * that node's config gave as hello_info (len 0 when none), borrowed for the
+ * call.  A node that wants to be known (a joining node) keeps sending such
+ * hellos until the receiver adds it as a peer.  Runs on the receive thread,
+ * for every such frame: rate-limit whatever it triggers. */
+typedef void (*ls_transport_unknown_fn)(void *arg, uint64_t from_node,
+                                        const uint8_t *info, size_t len);
+
+/* Longest hello_info. */
+#define LS_TRANSPORT_MAX_HELLO 1024
+
 /* Creation parameters.  Zero-valued tuning fields take the defaults noted. */
 typedef struct ls_transport_config {
 	uint64_t node_id;         /* this node; non-zero, unique in the cluster */
@@ -51,6 +62,12 @@ typedef struct ls_transport_config {
 	uint32_t max_pending_bytes; /* per-peer bound, then LS_EAGAIN (8 MiB) */
 	uint32_t max_frame_bytes; /* larger inbound frames dropped (16 MiB) */
 	uint32_t tick_ms;         /* automatic flush period (default 1) */
+	/* Optional: bytes that go with every hello to a peer that has not
+	 * answered yet (copied; at most LS_TRANSPORT_MAX_HELLO), and the
+	 * callback for frames from nodes that are no peer (gets recv_arg). */
+	const void *hello_info;
+	size_t hello_len;
+	ls_transport_unknown_fn unknown_fn;
 } ls_transport_config;
 
 /* Counters, all cumulative since creation.  Bytes are frame bytes. */

@@ -665,6 +665,91 @@ test_reconnect(void **state)
 	coll_fini(&cb2);
 }
 
+/* What the unknown-sender callback saw. */
+typedef struct hello_seen {
+	pthread_mutex_t mu;
+	uint64_t from, calls;
+	char info[64];
+	size_t len;
+} hello_seen;
+
+static hello_seen hseen = {PTHREAD_MUTEX_INITIALIZER, 0, 0, "", 0};
+
+static void
+on_unknown(void *arg, uint64_t from, const uint8_t *info, size_t len)
+{
+	(void)arg;
+	pthread_mutex_lock(&hseen.mu);
+	hseen.from = from;
+	hseen.calls++;
+	hseen.len = len < sizeof(hseen.info) ? len : sizeof(hseen.info);
+	memcpy(hseen.info, info, hseen.len);
+	pthread_mutex_unlock(&hseen.mu);
+}
+
+/* A node that is not yet a peer of the receiver says who it is in its
+ * hellos; once the receiver adds it, data flows and it is known. */
+static void
+test_hello_unknown(void **state)
+{
+	(void)state;
+	collector ca, cb;
+	coll_init(&ca);
+	coll_init(&cb);
+	static const char info[] = "n4\ntcp://127.0.0.1:1\n";
+	ls_transport_config ta, tb;
+	memset(&ta, 0, sizeof(ta));
+	memset(&tb, 0, sizeof(tb));
+	ta.hello_info = info;
+	ta.hello_len = sizeof(info) - 1;
+	tb.unknown_fn = on_unknown;
+	ls_transport *a = mk(1, "tcp://127.0.0.1:0", &ca, &ta);
+	ls_transport *b = mk(2, "tcp://127.0.0.1:0", &cb, &tb);
+	assert_int_equal(ls_transport_peer_add(a, 2, ls_transport_url(b)), 0);
+	send_one(a, 1, 2, 0);
+	ls_transport_flush(a);
+	double end = now_s() + DEADLINE_S;
+	uint64_t calls = 0;
+	while (now_s() < end) {
+		pthread_mutex_lock(&hseen.mu);
+		calls = hseen.calls;
+		pthread_mutex_unlock(&hseen.mu);
+		if (calls > 0)
+			break;
+		nng_msleep(2);
+	}
+	assert_true(calls > 0);
+	pthread_mutex_lock(&hseen.mu);
+	assert_int_equal(hseen.from, 1);
+	assert_int_equal(hseen.len, sizeof(info) - 1);
+	assert_memory_equal(hseen.info, info, sizeof(info) - 1);
+	pthread_mutex_unlock(&hseen.mu);
+	assert_int_equal(get_count(&cb, 1), 0); /* nothing delivered yet */
+
+	/* Too long a hello is refused at creation. */
+	ls_transport_config bad;
+	memset(&bad, 0, sizeof(bad));
+	bad.node_id = 9;
+	bad.listen_url = "tcp://127.0.0.1:0";
+	bad.recv_fn = on_recv;
+	bad.hello_info = info;
+	bad.hello_len = LS_TRANSPORT_MAX_HELLO + 1;
+	ls_transport *bt = NULL;
+	assert_int_equal(ls_transport_create(&bad, &bt), LS_EINVAL);
+
+	assert_int_equal(ls_transport_peer_add(b, 1, ls_transport_url(a)), 0);
+	for (uint64_t s = 1; s < 100; s++)
+		send_one(a, 1, 2, s);
+	ls_transport_flush(a);
+	assert_true(wait_count(&cb, 1, 100));
+	assert_int_equal(cb.order_errors, 0);
+	assert_int_equal(cb.payload_errors, 0);
+	ls_transport *ab[2] = {a, b};
+	teardown(ab, 2);
+	coll_fini(&ca);
+	coll_fini(&cb);
+}
+
 int
 main(void)
 {
@@ -676,6 +761,7 @@ main(void)
 	    cmocka_unit_test(test_slow_receiver),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_reconnect),
+	    cmocka_unit_test(test_hello_unknown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	/* nng's own threads, so valgrind sees no leftovers. */
