@@ -458,6 +458,7 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->actor_index = (uint32_t)i;
 		cfg->checkpoint_ms = opts->checkpoint_ms;
 		cfg->ckpt_base = opts->ckpt_base;
+		cfg->jsonl_append = opts->jsonl_append;
 		if (cfg->node->role == LS_TOPO_SINK && p->local[i])
 			p->sinks_total++;
 

@@ -57,6 +57,12 @@ typedef struct ls_pipeline_opts {
 	    uint8_t *blob, size_t len);
 	int (*ckpt_load)(void *arg, size_t actor, uint8_t **blob, size_t *len);
 	void *arg; /* for local, spawn_remote, ckpt_save, ckpt_load */
+
+	/* With checkpoints, 1: a jsonl sink appends committed output to its
+	 * one file PATH and a restore truncates PATH to the length its
+	 * checkpoint recorded (one node whose sinks never move: `logstream
+	 * run --data-dir`); 0: one part file per checkpoint in PATH.d/. */
+	int jsonl_append;
 } ls_pipeline_opts;
 
 /* Counters of one topology node (summed over its partitions). */

@@ -73,6 +73,7 @@ typedef struct ls_stage_cfg {
 	uint32_t actor_index; /* index in the plan: stable across nodes */
 	int64_t checkpoint_ms; /* sources: barrier period; 0 = no checkpoints */
 	uint64_t ckpt_base;  /* sources: first barrier id is ckpt_base + 1 */
+	int jsonl_append;    /* sinks: ls_pipeline_opts.jsonl_append */
 } ls_stage_cfg;
 
 /* Window results sent to sinks: rows share one arena for key strings. */
