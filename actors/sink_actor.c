@@ -21,6 +21,16 @@
  * same bytes: the union of the parts is the effectively-once output.
  * stdout sinks print committed output.  The sink is done when the final
  * checkpoint is committed.
+ *
+ * A single-node run that checkpoints (`logstream run --data-dir`,
+ * cfg->jsonl_append) keeps a jsonl sink's output in its one file PATH
+ * instead: committed parts are appended in checkpoint order, and each
+ * saved state records the file's length at that moment (after an fdatasync,
+ * so the recorded length is on disk).  What follows that length was
+ * written for checkpoints the state still holds as pending parts, so a
+ * restore truncates PATH to it and the commit of the restored checkpoint
+ * writes the same parts again: the file equals that of a run without a
+ * crash.  A fresh start truncates PATH, as a run without checkpoints does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +73,10 @@ typedef struct sink {
 	uint32_t nparts, capparts;
 	uint64_t final_ckpt; /* set once the end of input was saved */
 	int done;
+	/* jsonl_append: one file, appended to */
+	int append;
+	int fd;
+	uint64_t flen; /* bytes of PATH written by committed parts */
 } sink;
 
 static int
@@ -119,8 +133,9 @@ close_interval(sink *s, uint64_t ckpt)
 	return rv;
 }
 
-/* State: u8 version 1, u64 final_ckpt, u32 n, n x { u64 ckpt, u32 len,
- * bytes } (little endian). */
+/* State (little endian): u8 version, u64 final_ckpt, then for version 2
+ * (jsonl_append) u64 length of PATH, then u32 n, n x { u64 ckpt, u32 len,
+ * bytes }.  Version 1 (part files) has no length. */
 
 static int
 sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
@@ -131,16 +146,25 @@ sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
 	int rv = close_interval(s, ckpt);
 	if (rv != 0)
 		return rv;
-	size_t n = 13;
+	/* the recorded length must be on disk before the state is */
+	if (s->append && fdatasync(s->fd) != 0) {
+		ls_log(LS_LOG_ERROR, "sink", "cannot sync path=%s err=%s",
+		    s->path, strerror(errno));
+		return LS_EIO;
+	}
+	size_t hdr = s->append ? 21 : 13;
+	size_t n = hdr;
 	for (uint32_t i = 0; i < s->nparts; i++)
 		n += 12 + s->parts[i].len;
 	uint8_t *b = malloc(n), *p = b;
 	if (b == NULL)
 		return LS_ENOMEM;
-	*p = 1;
+	*p = s->append ? 2 : 1;
 	ls_le_put(p + 1, s->final_ckpt, 8);
-	ls_le_put(p + 9, s->nparts, 4);
-	p += 13;
+	if (s->append)
+		ls_le_put(p + 9, s->flen, 8);
+	ls_le_put(p + hdr - 4, s->nparts, 4);
+	p += hdr;
 	for (uint32_t i = 0; i < s->nparts; i++) {
 		ls_le_put(p, s->parts[i].ckpt, 8);
 		ls_le_put(p + 8, s->parts[i].len, 4);
@@ -149,6 +173,30 @@ sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
 	}
 	*buf = b;
 	*len = n;
+	return 0;
+}
+
+/* jsonl_append: cut PATH back to len bytes (a fresh start: 0).  A file
+ * shorter than a saved state says was changed behind our back. */
+static int
+truncate_to(sink *s, uint64_t len)
+{
+	struct stat st;
+	if (fstat(s->fd, &st) != 0)
+		return LS_EIO;
+	if ((uint64_t)st.st_size < len) {
+		ls_log(LS_LOG_ERROR, "sink",
+		    "output shorter than its checkpoint says path=%s size=%lld "
+		    "saved=%llu",
+		    s->path, (long long)st.st_size, (unsigned long long)len);
+		return LS_ECORRUPT;
+	}
+	if (ftruncate(s->fd, (off_t)len) != 0) {
+		ls_log(LS_LOG_ERROR, "sink", "cannot truncate path=%s err=%s",
+		    s->path, strerror(errno));
+		return LS_EIO;
+	}
+	s->flen = len;
 	return 0;
 }
 
@@ -162,14 +210,18 @@ sink_restore(sink *s)
 	uint8_t *b;
 	size_t len;
 	int rv = ls_stage_ckpt_load(s->cfg, &b, &len);
-	if (rv != 0)
+	if (rv != 0) {
+		if (rv == LS_ENOENT && s->append)
+			return truncate_to(s, 0);
 		return rv == LS_ENOENT ? 0 : rv;
+	}
 	rv = LS_ECORRUPT;
-	if (len < 13 || b[0] != 1)
+	size_t hdr = s->append ? 21 : 13;
+	if (len < hdr || b[0] != (s->append ? 2 : 1))
 		goto out;
 	s->final_ckpt = ls_le_get(b + 1, 8);
-	uint32_t n = (uint32_t)ls_le_get(b + 9, 4);
-	size_t off = 13;
+	uint32_t n = (uint32_t)ls_le_get(b + hdr - 4, 4);
+	size_t off = hdr;
 	for (uint32_t i = 0; i < n; i++) {
 		if (len - off < 12)
 			goto out;
@@ -194,6 +246,8 @@ sink_restore(sink *s)
 		off += l;
 	}
 	rv = off == len ? 0 : LS_ECORRUPT;
+	if (rv == 0 && s->append)
+		rv = truncate_to(s, ls_le_get(b + 9, 8));
 out:
 	free(b);
 	return rv;
@@ -218,6 +272,29 @@ write_part(sink *s, const struct part *pt)
 	if (s->kind == SINK_STDOUT) {
 		fwrite(pt->data, 1, pt->len, s->out);
 		fflush(s->out);
+		return 0;
+	}
+	if (s->append) {
+		size_t off = 0;
+		while (off < pt->len) {
+			ssize_t w = pwrite(s->fd, pt->data + off, pt->len - off,
+			    (off_t)(s->flen + off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				ls_log(LS_LOG_ERROR, "sink",
+				    "cannot write path=%s err=%s", s->path,
+				    strerror(errno));
+				/* no half part: it is written again later */
+				if (ftruncate(s->fd, (off_t)s->flen) != 0)
+					ls_log(LS_LOG_ERROR, "sink",
+					    "cannot truncate path=%s err=%s",
+					    s->path, strerror(errno));
+				return LS_EIO;
+			}
+			off += (size_t)w;
+		}
+		s->flen += pt->len;
 		return 0;
 	}
 	char dir[4096], tmp[4200], fin[4200];
@@ -256,11 +333,15 @@ static void
 commit(sink *s, uint64_t upto)
 {
 	uint32_t keep = 0;
+	int failed = 0;
 	for (uint32_t i = 0; i < s->nparts; i++) {
-		if (s->parts[i].ckpt <= upto && write_part(s, &s->parts[i]) == 0) {
+		/* appending: no part may overtake one that failed */
+		if (!failed && s->parts[i].ckpt <= upto &&
+		    write_part(s, &s->parts[i]) == 0) {
 			free(s->parts[i].data);
 			continue;
 		}
+		failed = failed || (s->append && s->parts[i].ckpt <= upto);
 		s->parts[keep++] = s->parts[i];
 	}
 	s->nparts = keep;
@@ -279,11 +360,26 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 	(void)ctx;
 
 	s->cfg = cfg;
+	s->fd = -1;
 	s->cap = 4096;
 	if ((s->buf = malloc(s->cap)) == NULL)
 		return LS_ENOMEM;
 	if (strcmp(n->kind, "null") == 0) {
 		s->kind = SINK_NULL;
+	} else if (strcmp(n->kind, "jsonl") == 0 && ls_stage_ckpt_on(cfg) &&
+	    cfg->jsonl_append) {
+		s->kind = SINK_JSONL;
+		s->append = 1;
+		s->path = ls_topo_str(n, "path");
+		/* truncated by the restore: to 0 or the saved length */
+		s->fd = open(s->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (s->fd < 0) {
+			ls_log(LS_LOG_ERROR, "sink", "cannot open path=%s err=%s",
+			    s->path, strerror(errno));
+			free(s->buf);
+			s->buf = NULL;
+			return LS_EIO;
+		}
 	} else if (strcmp(n->kind, "jsonl") == 0 && ls_stage_ckpt_on(cfg)) {
 		s->kind = SINK_JSONL;
 		s->path = ls_topo_str(n, "path");
@@ -332,6 +428,9 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 		parts_free(s);
 		free(s->buf);
 		s->buf = NULL;
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
 	}
 	return rv;
 }
@@ -348,6 +447,9 @@ sink_stop(ls_ctx *ctx, void *state)
 		parts_free(s);
 		ls_gate_fini(&s->gate);
 		s->f = NULL;
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
 	}
 	if (s->f != NULL)
 		fflush(s->f);

@@ -1,7 +1,8 @@
 /*
  * logstream.c -- the `logstream` command.
  *
- *   logstream run FILE [--duration S] [--data-dir DIR] [--workers N] [--quiet]
+ *   logstream run FILE [--duration S] [--data-dir DIR [--fresh]] [--workers N]
+ *                 [--quiet]
  *   logstream validate FILE [--plan]
  *   logstream node --id NAME --listen URL --http ADDR --data-dir DIR ...
  *   logstream deploy FILE [--node ADDR]
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "actors/pipeline.h"
+#include "actors/resume.h"
 #include "cluster/http.h"
 #include "cluster/node.h"
 #include "runtime/actor.h"
@@ -72,10 +74,22 @@ usage_run(FILE *f)
 	    "source has ended, after --duration, or on Ctrl-C (windows still\n"
 	    "open are then closed and emitted).\n"
 	    "\n"
+	    "With --data-dir the run takes a checkpoint every\n"
+	    "settings.checkpoint_interval (default 1s) into DIR/state, and\n"
+	    "jsonl sinks write only checkpointed output.  If the process dies\n"
+	    "(kill -9, a crash), running the same FILE with the same DIR\n"
+	    "resumes from the last checkpoint: the jsonl files end up exactly\n"
+	    "as without the crash (stdout may repeat what it printed since that\n"
+	    "checkpoint).  A run that finished is not resumed: the next one\n"
+	    "starts over.  A stdin source turns checkpoints off.\n"
+	    "\n"
 	    "options:\n"
 	    "  --duration SECONDS  stop after this long (0 = no limit; default 0)\n"
-	    "  --data-dir DIR      node data directory (created; holds the run\n"
-	    "                      summary last-run.json)\n"
+	    "  --data-dir DIR      data directory (created): checkpoints in\n"
+	    "                      DIR/state, the summary in DIR/last-run.json\n"
+	    "  --fresh             discard the state in DIR (of an unfinished run\n"
+	    "                      or another topology) and start from the\n"
+	    "                      beginning\n"
 	    "  --workers N         scheduler threads (default: the topology's\n"
 	    "                      settings.workers, else one per core)\n"
 	    "  --progress SECONDS  progress line interval on stderr (default 5,\n"
@@ -237,7 +251,7 @@ cmd_run(int argc, char **argv)
 {
 	const char *file = NULL, *data_dir = NULL;
 	double duration = 0, workers = -1, progress = 5;
-	int quiet = 0;
+	int quiet = 0, fresh = 0;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -267,6 +281,8 @@ cmd_run(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--quiet") == 0) {
 			quiet = 1;
+		} else if (strcmp(a, "--fresh") == 0) {
+			fresh = 1;
 		} else if (a[0] == '-' || file != NULL) {
 			fprintf(stderr, "logstream run: unexpected '%s'\n", a);
 			usage_run(stderr);
@@ -277,6 +293,10 @@ cmd_run(int argc, char **argv)
 	}
 	if (file == NULL) {
 		usage_run(stderr);
+		return 2;
+	}
+	if (fresh && data_dir == NULL) {
+		fprintf(stderr, "logstream run: --fresh needs --data-dir\n");
 		return 2;
 	}
 	if (data_dir != NULL && ls_mkdir_p(data_dir) != 0) {
@@ -290,6 +310,37 @@ cmd_run(int argc, char **argv)
 	if (load(file, &t, &p) != 0)
 		return 1;
 
+	/* checkpoints in DIR/state: resume an unfinished run of FILE */
+	ls_resume *rs = NULL;
+	ls_pipeline_opts po;
+	memset(&po, 0, sizeof(po));
+	if (data_dir != NULL) {
+		char note[1024];
+		int e = ls_resume_open(data_dir, t, p, fresh, &rs, note,
+		    sizeof(note));
+		if (e == LS_ENOTSUP) {
+			fprintf(stderr,
+			    "logstream run: %s: checkpoints are off, this run "
+			    "cannot be resumed\n",
+			    note);
+		} else if (e != 0) {
+			fprintf(stderr, "logstream run: %s\n",
+			    note[0] ? note : ls_strerror(e));
+			ls_plan_free(p);
+			ls_topology_free(t);
+			return 1;
+		} else {
+			if (note[0] != '\0')
+				fprintf(stderr, "logstream run: %s\n", note);
+			ls_resume_opts(rs, &po);
+			if (ls_resume_from(rs) != 0) {
+				ls_resume_describe(rs, note, sizeof(note));
+				fprintf(stderr, "logstream run: resuming from %s\n",
+				    note);
+			}
+		}
+	}
+
 	ls_runtime_opts ro;
 	memset(&ro, 0, sizeof(ro));
 	ro.workers = workers >= 0
@@ -299,6 +350,7 @@ cmd_run(int argc, char **argv)
 	int rv = ls_runtime_create(&ro, &rt);
 	if (rv != 0) {
 		fprintf(stderr, "logstream run: runtime: %s\n", ls_strerror(rv));
+		ls_resume_close(rs);
 		ls_plan_free(p);
 		ls_topology_free(t);
 		return 1;
@@ -320,21 +372,34 @@ cmd_run(int argc, char **argv)
 
 	ls_pipeline *pl;
 	char err[256] = "";
-	rv = ls_pipeline_start(rt, p, NULL, &pl, err, sizeof(err));
+	rv = ls_pipeline_start(rt, p, rs != NULL ? &po : NULL, &pl, err,
+	    sizeof(err));
 	if (rv != 0) {
 		fprintf(stderr, "logstream run: %s\n",
 		    err[0] ? err : ls_strerror(rv));
+		if (rs != NULL && ls_resume_from(rs) != 0)
+			fprintf(stderr,
+			    "logstream run: the saved state in %s/state could "
+			    "not be restored (see the log above); --fresh "
+			    "discards it\n",
+			    data_dir);
 		ls_runtime_destroy(rt);
+		ls_resume_close(rs);
 		ls_plan_free(p);
 		ls_topology_free(t);
 		return 1;
 	}
 
+	if (rs != NULL)
+		ls_resume_started(rs, pl);
 	int64_t t0 = ls_clock_ns();
 	int64_t next_progress = t0 + (int64_t)(progress * 1e9);
 	int drained = 0;
 	while (!ls_pipeline_done(pl)) {
-		ls_pipeline_wait(pl, 100);
+		/* with checkpoints, completed ones are committed from here */
+		ls_pipeline_wait(pl, rs != NULL ? 20 : 100);
+		if (rs != NULL)
+			ls_resume_poll(rs);
 		int64_t now = ls_clock_ns();
 		if (!drained &&
 		    (interrupted ||
@@ -357,6 +422,11 @@ cmd_run(int argc, char **argv)
 		write_summary(pl, data_dir, file, secs);
 	int ok = ls_pipeline_done(pl);
 	ls_runtime_destroy(rt);
+	if (rs != NULL && ok && ls_resume_finish(rs) != 0)
+		fprintf(stderr, "logstream run: cannot mark the run finished in "
+		                "%s/state\n",
+		    data_dir);
+	ls_resume_close(rs);
 	ls_pipeline_free(pl);
 	ls_plan_free(p);
 	ls_topology_free(t);
