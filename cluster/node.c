@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster/coord.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
 #include "cluster/map.h"
 #include "cluster/ring.h"
+#include "cluster/transport.h"
 #include "runtime/actor.h"
 #include "runtime/err.h"
 #include "runtime/fs.h"
@@ -39,7 +41,22 @@
 typedef struct peer {
 	uint64_t id;
 	int64_t seen_ns; /* last heartbeat (leader clock) */
+	uint64_t inc;    /* its process incarnation, 0 = not seen yet */
 } peer;
+
+/* A node that asked to join (its hello reached this node), to be passed to
+ * the leader by the ticker. */
+typedef struct joinrec {
+	uint64_t id, inc;
+	char name[LS_MAP_MAX_NAME + 1];
+	char url[LS_MAP_MAX_URL + 1];
+	char http[LS_MAP_MAX_URL + 1];
+	char raft[LS_COORD_MAX_ADDRESS + 1];
+	int64_t last_ns; /* last time it was passed on */
+	int pending;
+} joinrec;
+
+#define MAX_JOINS 64
 
 /* One checkpoint acknowledgement: node holds partition's state for ckpt
  * (taken in run epoch). */
@@ -59,8 +76,12 @@ struct ls_node {
 	char raft_addr[MAX_ADDR];
 	char data_dir[1024];
 	uint64_t raft_id;
+	uint64_t inc; /* this process: random, new at every start */
+	int voter;
 	int64_t heartbeat_ns, suspect_ns, dead_ns;
 	uint32_t replicas;
+	char hello[LS_TRANSPORT_MAX_HELLO]; /* join request in our hellos */
+	size_t hello_len;
 
 	ls_coord *coord;
 	ls_http *http;
@@ -78,6 +99,17 @@ struct ls_node {
 	int was_leader;
 	int64_t leader_since_ns;
 	uint64_t placed_epoch;
+	uint64_t last_leader; /* the leader as last seen as a follower */
+	int urgent;           /* acks to pass on: tick again soon */
+	joinrec joins[MAX_JOINS];
+	size_t njoins;
+	/* Graceful leave (POST /v1/leave): the node asks to be marked LEFT,
+	 * waits until its partitions run elsewhere and have a checkpoint
+	 * there, then reports left (ls_node_left). */
+	int leaving;
+	int64_t leave_start_ns;
+	int64_t members_checked_ns; /* leader: last raft membership check */
+	_Atomic int left;
 
 	ls_dataplane *dp;
 	uint64_t dp_epoch;   /* map epoch last given to the data plane */
@@ -266,6 +298,83 @@ propose_state(ls_node *n, uint64_t id, int state)
 
 /* ---- placement (leader) ---- */
 
+/* The map's current placement of topology `name` as an ls_placement, for
+ * ls_ring_rebalance() (partition names qualified "name/stage/partition").
+ * LS_ENOENT when the map has none (a new deploy). */
+static int
+map_placement(const ls_map *map, const char *name, ls_placement *pv)
+{
+	size_t na = ls_map_assignment_count(map), cnt = 0;
+	uint32_t rep = LS_MAP_MAX_STANDBYS + 1;
+	ls_map_assignment a;
+
+	memset(pv, 0, sizeof(*pv));
+	for (size_t k = 0; k < na; k++)
+		if (ls_map_assignment_at(map, k, &a) == 0 &&
+		    strcmp(a.topology, name) == 0) {
+			cnt++;
+			if (a.n_standbys + 1 < rep)
+				rep = a.n_standbys + 1;
+		}
+	if (cnt == 0)
+		return LS_ENOENT;
+	uint32_t sb = rep - 1;
+	size_t maxn = cnt * rep;
+	uint64_t *ids = calloc(maxn, sizeof(*ids));
+	pv->partitions = calloc(cnt, sizeof(char *));
+	pv->owner = calloc(cnt, sizeof(uint32_t));
+	pv->standby = calloc(cnt * sb + 1, sizeof(uint32_t));
+	pv->node_ids = calloc(maxn, sizeof(char *));
+	pv->weights = calloc(maxn, sizeof(uint32_t));
+	int rv = LS_ENOMEM;
+	if (ids == NULL || pv->partitions == NULL || pv->owner == NULL ||
+	    pv->standby == NULL || pv->node_ids == NULL || pv->weights == NULL)
+		goto fail;
+	size_t nids = 0, i = 0;
+	for (size_t k = 0; k < na; k++) {
+		if (ls_map_assignment_at(map, k, &a) != 0 ||
+		    strcmp(a.topology, name) != 0)
+			continue;
+		uint64_t want[LS_MAP_MAX_STANDBYS + 1];
+		want[0] = a.owner;
+		for (uint32_t s = 0; s < sb; s++)
+			want[s + 1] = a.standbys[s];
+		for (uint32_t s = 0; s < rep; s++) {
+			size_t j = 0;
+			while (j < nids && ids[j] != want[s])
+				j++;
+			if (j == nids) {
+				ls_map_node mn;
+				rv = LS_ENOENT;
+				if (ls_map_node_find(map, want[s], &mn) != 0)
+					goto fail;
+				rv = LS_ENOMEM;
+				if ((pv->node_ids[j] = strdup(mn.name)) == NULL)
+					goto fail;
+				pv->weights[j] = 1;
+				ids[nids++] = want[s];
+				pv->n_nodes = nids;
+			}
+			if (s == 0)
+				pv->owner[i] = (uint32_t)j;
+			else
+				pv->standby[i * sb + s - 1] = (uint32_t)j;
+		}
+		size_t l = strlen(name) + strlen(a.partition) + 2;
+		if ((pv->partitions[i] = malloc(l)) == NULL)
+			goto fail;
+		snprintf(pv->partitions[i], l, "%s/%s", name, a.partition);
+		pv->n_partitions = ++i;
+	}
+	pv->replicas = rep;
+	free(ids);
+	return 0;
+fail:
+	free(ids);
+	ls_placement_fini(pv);
+	return rv;
+}
+
 /* The plan actors of a deployed topology, as "stage/partition" names. */
 static int
 topology_partitions(const char *name, const char *yaml, char ***out,
@@ -363,9 +472,20 @@ place_topology(ls_node *n, const ls_map *map, const char *name,
 		else
 			rv = LS_ENOMEM;
 	}
-	if (rv == 0)
-		rv = ls_ring_place(ring, (const char *const *)qual, np, replicas,
-		    &pl);
+	if (rv == 0) {
+		/* move little: from the current placement when there is one
+		 * (a join takes close to 1/N, a leave or failure moves only
+		 * the departed node's partitions) */
+		ls_placement prev;
+		if (map_placement(map, name, &prev) == 0) {
+			rv = ls_ring_rebalance(ring, &prev,
+			    (const char *const *)qual, np, replicas, &pl);
+			ls_placement_fini(&prev);
+		} else {
+			rv = ls_ring_place(ring, (const char *const *)qual, np,
+			    replicas, &pl);
+		}
+	}
 	free_names(qual, np);
 	if (rv != 0)
 		goto out;
@@ -500,6 +620,9 @@ on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
 			}
 		}
 	}
+	/* pass it on soon: a checkpoint completes only with every ack */
+	n->urgent = 1;
+	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -645,6 +768,8 @@ acks_parse(ls_node *n, uint64_t from, char *line)
 
 /* ---- failure detector (leader) ---- */
 
+static void check_members(ls_node *n, const ls_map *map);
+
 static peer *
 peer_get(ls_node *n, uint64_t id, int64_t now)
 {
@@ -672,7 +797,7 @@ self_entry(ls_node *n, ls_map_node *mn)
 	mn->name = n->name;
 	mn->url = n->url;
 	mn->http = n->http_addr;
-	mn->voter = true;
+	mn->voter = n->voter != 0;
 	mn->state = LS_NODE_ALIVE;
 }
 
@@ -691,6 +816,19 @@ leader_tick(ls_node *n)
 		n->was_leader = 1;
 		n->leader_since_ns = now;
 		n->placed_epoch = 0;
+		/* The previous leader went silent long enough for an election:
+		 * it gets a short grace only, so that its partitions fail over
+		 * about as fast as any other node's. */
+		if (n->last_leader != 0 && n->last_leader != n->raft_id) {
+			int64_t grace = 2 * n->heartbeat_ns;
+			if (grace < 300000000)
+				grace = 300000000;
+			if (grace > n->dead_ns)
+				grace = n->dead_ns;
+			peer *p = peer_get(n, n->last_leader, now);
+			if (p != NULL)
+				p->seen_ns = now - n->dead_ns + grace;
+		}
 	}
 	pthread_mutex_unlock(&n->lock);
 
@@ -708,6 +846,12 @@ leader_tick(ls_node *n)
 		    propose_state(n, n->raft_id, LS_NODE_DEAD) == 0) {
 			n->announce_epoch = ls_coord_epoch(n->coord);
 			n->announced = 1;
+		}
+	} else if (n->leaving) {
+		if (self.state != LS_NODE_LEFT) {
+			ls_log(LS_LOG_INFO, "node", "node leaving node=%s",
+			    n->name);
+			propose_state(n, n->raft_id, LS_NODE_LEFT);
 		}
 	} else if (self.state != LS_NODE_ALIVE) {
 		propose_state(n, n->raft_id, LS_NODE_ALIVE);
@@ -745,6 +889,10 @@ leader_tick(ls_node *n)
 		n->placed_epoch = ls_map_epoch(map);
 	}
 	complete_checkpoints(n, map);
+	if (now - n->members_checked_ns > 1000000000) {
+		n->members_checked_ns = now;
+		check_members(n, map);
+	}
 	ls_map_free(map);
 }
 
@@ -777,13 +925,18 @@ follower_tick(ls_node *n)
 	pthread_mutex_lock(&n->lock);
 	n->was_leader = 0;
 	pthread_mutex_unlock(&n->lock);
+	uint64_t lid = 0;
+	if (ls_coord_leader(n->coord, &lid, NULL, 0) == 0 && lid != 0)
+		n->last_leader = lid;
 	if (leader_http(n, lh, sizeof(lh)) != 0)
 		return;
 	char head[1400];
 	int restarted = !n->announced;
-	int hl = snprintf(head, sizeof(head), "%llu\n%s\n%s\n%s\n%s",
+	int hl = snprintf(head, sizeof(head),
+	    "%llu\n%s\n%s\n%s\ni %016llx\n%s%s%s",
 	    (unsigned long long)n->raft_id, n->name, n->url, n->http_addr,
-	    restarted ? "r\n" : "");
+	    (unsigned long long)n->inc, n->voter ? "v\n" : "",
+	    restarted ? "r\n" : "", n->leaving ? "l\n" : "");
 	pthread_mutex_lock(&n->lock);
 	char *acks = n->acks_out;
 	size_t alen = n->acks_len;
@@ -818,6 +971,291 @@ follower_tick(ls_node *n)
 	    1);
 }
 
+/* ---- joining and leaving ---- */
+
+static void count_parts(const ls_map *map, uint64_t id, size_t *owned,
+    size_t *standby);
+
+/* A join request: "LSJOIN1\nID\nNAME\nURL\nHTTP\nRAFT\nINC\n", the
+ * hello_info of a node started without --voter, and the body of POST
+ * /v1/internal/join.  The id must be the hash of the Raft address. */
+static int
+join_parse(const char *buf, size_t len, joinrec *jr)
+{
+	char tmp[LS_TRANSPORT_MAX_HELLO + 1];
+	char *f[7];
+	size_t nf = 0;
+
+	if (len == 0 || len > LS_TRANSPORT_MAX_HELLO)
+		return -1;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	char *save = NULL;
+	for (char *t = strtok_r(tmp, "\n", &save); t != NULL && nf < 7;
+	     t = strtok_r(NULL, "\n", &save))
+		f[nf++] = t;
+	if (nf != 7 || strcmp(f[0], "LSJOIN1") != 0)
+		return -1;
+	memset(jr, 0, sizeof(*jr));
+	char *end;
+	errno = 0;
+	jr->id = strtoull(f[1], &end, 10);
+	if (errno != 0 || *end != '\0' || jr->id == 0)
+		return -1;
+	jr->inc = strtoull(f[6], &end, 16);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	if (copy_str(jr->name, sizeof(jr->name), f[2]) != 0 ||
+	    copy_str(jr->url, sizeof(jr->url), f[3]) != 0 ||
+	    copy_str(jr->http, sizeof(jr->http), f[4]) != 0 ||
+	    copy_str(jr->raft, sizeof(jr->raft), f[5]) != 0)
+		return -1;
+	if (ls_node_raft_id(jr->raft) != jr->id ||
+	    ls_transport_url_check(jr->url) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+join_format(const joinrec *jr, char *buf, size_t cap)
+{
+	int len = snprintf(buf, cap, "LSJOIN1\n%llu\n%s\n%s\n%s\n%s\n%llx\n",
+	    (unsigned long long)jr->id, jr->name, jr->url, jr->http, jr->raft,
+	    (unsigned long long)jr->inc);
+	return len > 0 && (size_t)len < cap ? len : -1;
+}
+
+/* The slot for node id in the join table (n->lock held); a new one, or the
+ * oldest idle one when full, or NULL. */
+static joinrec *
+join_slot(ls_node *n, uint64_t id)
+{
+	joinrec *old = NULL;
+	for (size_t i = 0; i < n->njoins; i++) {
+		if (n->joins[i].id == id)
+			return &n->joins[i];
+		if (!n->joins[i].pending &&
+		    (old == NULL || n->joins[i].last_ns < old->last_ns))
+			old = &n->joins[i];
+	}
+	if (n->njoins < MAX_JOINS)
+		old = &n->joins[n->njoins++];
+	if (old != NULL) {
+		memset(old, 0, sizeof(*old));
+		old->id = id;
+	}
+	return old;
+}
+
+#define JOIN_RETRY_NS 250000000 /* pass a join on at most this often */
+
+/* Transport: a hello from a node this node does not know.  Joining nodes
+ * say who they are in it; they are passed to the leader by the ticker. */
+static void
+on_unknown(void *arg, uint64_t from, const uint8_t *info, size_t len)
+{
+	ls_node *n = arg;
+	joinrec jr;
+	if (join_parse((const char *)info, len, &jr) != 0 || jr.id != from)
+		return;
+	pthread_mutex_lock(&n->lock);
+	joinrec *slot = join_slot(n, jr.id);
+	if (slot != NULL && !slot->pending) {
+		int64_t last = slot->last_ns;
+		*slot = jr;
+		slot->last_ns = last;
+		slot->pending = 1;
+		n->urgent = 1;
+		pthread_cond_broadcast(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Coordinator: the map changed; the data plane should hear soon. */
+static void
+on_map_change(void *arg, uint64_t epoch)
+{
+	ls_node *n = arg;
+	(void)epoch;
+	pthread_mutex_lock(&n->lock);
+	n->urgent = 1;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Leader: admit a joining node -- first as a Raft standby (it receives the
+ * map), then into the map as a non-voter, which places partitions on it. */
+static int
+join_local(ls_node *n, const joinrec *jr)
+{
+	ls_map *map;
+	ls_map_node mn;
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return LS_EAGAIN;
+	int known = ls_map_node_find(map, jr->id, &mn) == 0;
+	int voter = known && mn.voter;
+	ls_map_free(map);
+	if (voter)
+		return 0; /* voters are members from their bootstrap */
+	int rv = ls_coord_add_member(n->coord, jr->id, jr->raft, 0, NULL, NULL,
+	    NULL, 0);
+	if (rv != 0 && rv != LS_EEXIST)
+		return rv;
+	int64_t now = ls_clock_ns();
+	pthread_mutex_lock(&n->lock);
+	peer *p = peer_get(n, jr->id, now);
+	if (p != NULL) {
+		p->inc = jr->inc;
+		p->seen_ns = now;
+	}
+	joinrec *slot = join_slot(n, jr->id);
+	if (slot != NULL && !slot->pending) {
+		int64_t last = slot->last_ns;
+		*slot = *jr;
+		slot->last_ns = last;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (known)
+		return 0;
+	ls_map_node add = { jr->id, jr->name, jr->url, jr->http, false,
+		LS_NODE_ALIVE };
+	ls_log(LS_LOG_INFO, "node", "node joined node=%s url=%s voter=no",
+	    jr->name, jr->url);
+	return propose_node(n, &add);
+}
+
+/* Ticker: pass pending join requests to the leader (or admit them). */
+static void
+joins_tick(ls_node *n, int leader)
+{
+	joinrec todo[MAX_JOINS];
+	size_t nt = 0;
+	int64_t now = ls_clock_ns();
+
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->njoins; i++) {
+		joinrec *jr = &n->joins[i];
+		if (jr->pending && now - jr->last_ns >= JOIN_RETRY_NS) {
+			todo[nt++] = *jr;
+			jr->pending = 0;
+			jr->last_ns = now;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	for (size_t i = 0; i < nt; i++) {
+		if (leader) {
+			int rv = join_local(n, &todo[i]);
+			if (rv != 0 && rv != LS_EBUSY)
+				ls_log(LS_LOG_WARN, "node",
+				    "cannot admit node=%s: %s", todo[i].name,
+				    ls_strerror(rv));
+			continue;
+		}
+		char lh[MAX_ADDR], body[LS_TRANSPORT_MAX_HELLO + 1];
+		int len = join_format(&todo[i], body, sizeof(body));
+		if (len < 0 || leader_http(n, lh, sizeof(lh)) != 0)
+			continue;
+		int status = 0;
+		char *resp = NULL;
+		size_t rlen = 0;
+		ls_http_request(lh, "POST", "/v1/internal/join", body,
+		    (size_t)len, &status, &resp, &rlen, 1000);
+		free(resp);
+	}
+}
+
+/* Leader: every non-voter of the map must be a Raft standby (an admission
+ * whose membership change failed is repaired here). */
+static void
+check_members(ls_node *n, const ls_map *map)
+{
+	ls_coord_member mem[256];
+	size_t nm = ls_coord_members(n->coord, mem, 256);
+	if (nm == 0 || nm > 256)
+		return;
+	for (size_t i = 0; i < ls_map_node_count(map); i++) {
+		ls_map_node mn;
+		if (ls_map_node_at(map, i, &mn) != 0 || mn.voter)
+			continue;
+		size_t k = 0;
+		while (k < nm && mem[k].id != mn.id)
+			k++;
+		if (k < nm && mem[k].role == LS_COORD_STANDBY)
+			continue;
+		char raft[MAX_ADDR] = "";
+		pthread_mutex_lock(&n->lock);
+		for (size_t j = 0; j < n->njoins; j++)
+			if (n->joins[j].id == mn.id)
+				copy_str(raft, sizeof(raft), n->joins[j].raft);
+		pthread_mutex_unlock(&n->lock);
+		if (raft[0] == '\0' &&
+		    ls_node_raft_address(mn.url, raft, sizeof(raft)) != 0)
+			continue;
+		if (ls_node_raft_id(raft) != mn.id)
+			continue;
+		int rv = ls_coord_add_member(n->coord, mn.id, raft, 0, NULL,
+		    NULL, NULL, 0);
+		if (rv == 0)
+			ls_log(LS_LOG_INFO, "node",
+			    "adding node=%s to the coordinator as standby",
+			    mn.name);
+		return; /* one change at a time */
+	}
+}
+
+#define LEAVE_TIMEOUT_NS (60 * 1000000000LL)
+
+/* Ticker: a leaving node is done once the map has it LEFT, it holds no
+ * partition or standby, and every topology has completed a checkpoint of
+ * the run without it (or finished) -- its state lives on elsewhere. */
+static void
+leave_tick(ls_node *n)
+{
+	if (!n->leaving || atomic_load(&n->left))
+		return;
+	ls_map *map;
+	if (ls_coord_map_snapshot(n->coord, &map) != 0)
+		return;
+	ls_map_node self;
+	size_t owned = 0, standby = 0;
+	int done = ls_map_node_find(map, n->raft_id, &self) == 0 &&
+	    self.state == LS_NODE_LEFT;
+	if (done) {
+		count_parts(map, n->raft_id, &owned, &standby);
+		done = owned == 0 && standby == 0;
+	}
+	for (size_t i = 0; done && i < ls_map_topology_count(map); i++) {
+		const char *name;
+		uint64_t ck = 0;
+		int fin = 0;
+		if (ls_map_topology_at(map, i, &name, NULL) != 0)
+			continue;
+		ls_map_topology_checkpoint(map, name, &ck, &fin);
+		uint64_t re = ls_map_run_epoch(map, name);
+		if (!fin && re != 0 && (ck >> 32) != re)
+			done = 0;
+	}
+	ls_map_free(map);
+	int64_t waited = ls_clock_ns() - n->leave_start_ns;
+	if (done) {
+		ls_log(LS_LOG_INFO, "node",
+		    "left the cluster node=%s handoff_ms=%lld", n->name,
+		    (long long)(waited / 1000000));
+		atomic_store(&n->left, 1);
+	} else if (waited > LEAVE_TIMEOUT_NS) {
+		ls_log(LS_LOG_WARN, "node",
+		    "leaving without a confirmed handoff node=%s waited_ms=%lld",
+		    n->name, (long long)(waited / 1000000));
+		atomic_store(&n->left, 1);
+	}
+}
+
+int
+ls_node_left(ls_node *n)
+{
+	return atomic_load(&n->left);
+}
+
 static void *
 ticker_main(void *arg)
 {
@@ -840,12 +1278,22 @@ ticker_main(void *arg)
 			leader_tick(n);
 		else
 			follower_tick(n);
+		joins_tick(n, leader);
+		leave_tick(n);
 		struct timespec ts;
 		ls_abstime_after(n->heartbeat_ns / 1000000, &ts);
 		pthread_mutex_lock(&n->lock);
-		if (!atomic_load(&n->stop))
-			pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+		while (!atomic_load(&n->stop) && !n->urgent)
+			if (pthread_cond_timedwait(&n->cond, &n->lock, &ts) != 0)
+				break;
+		int urgent = n->urgent;
+		n->urgent = 0;
 		pthread_mutex_unlock(&n->lock);
+		if (urgent) {
+			/* let a burst of acks or map changes gather */
+			struct timespec d = { 0, 5000000 };
+			nanosleep(&d, NULL);
+		}
 	}
 	return NULL;
 }
@@ -975,6 +1423,12 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	sb_printf(&b, ",\"leader_id\":\"%llu\",\"leader_raft\":",
 	    (unsigned long long)lid);
 	sb_json_str(&b, laddr);
+	pthread_mutex_lock(&n->lock);
+	int leaving = n->leaving;
+	pthread_mutex_unlock(&n->lock);
+	sb_printf(&b, ",\"voter\":%s,\"leaving\":%s,\"left\":%s",
+	    n->voter ? "true" : "false", leaving ? "true" : "false",
+	    atomic_load(&n->left) ? "true" : "false");
 	sb_printf(&b, ",\"epoch\":%llu,\"nodes\":[",
 	    (unsigned long long)ls_map_epoch(map));
 	size_t nn = ls_map_node_count(map);
@@ -1182,7 +1636,19 @@ h_undeploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	return reply_json(resp, 200, &b);
 }
 
-/* Body: raft id, name, url, http -- one per line. */
+/* 200 with the map epoch, the answer to a heartbeat or a join. */
+static int
+reply_epoch(ls_node *n, ls_http_resp *resp)
+{
+	sbuf b = { 0 };
+	sb_printf(&b, "{\"epoch\":%llu}\n",
+	    (unsigned long long)ls_coord_epoch(n->coord));
+	return reply_json(resp, 200, &b);
+}
+
+/* Body: raft id, name, url, http -- one per line; then optional lines:
+ * "i INC" (process incarnation, hex), "v" (a voter), "r" (first heartbeat
+ * of this process), "l" (leaving), and checkpoint acks "a ...". */
 static int
 h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
@@ -1220,21 +1686,43 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	snprintf(name, sizeof(name), "%s", fields[1]);
 	snprintf(url, sizeof(url), "%s", fields[2]);
 	snprintf(http, sizeof(http), "%s", fields[3]);
-	int restarted = 0;
+	int restarted = 0, leaving = 0, voter = 0, acks = 0;
+	uint64_t inc = 0;
 	while ((tok = strtok_r(NULL, "\n", &save)) != NULL) {
 		if (strcmp(tok, "r") == 0)
 			restarted = 1;
-		else
+		else if (strcmp(tok, "l") == 0)
+			leaving = 1;
+		else if (strcmp(tok, "v") == 0)
+			voter = 1;
+		else if (strncmp(tok, "i ", 2) == 0)
+			inc = strtoull(tok + 2, NULL, 16);
+		else {
 			acks_parse(n, id, tok);
+			acks = 1;
+		}
 	}
 	free(buf);
 
 	int64_t now = ls_clock_ns();
+	uint64_t prev_inc = 0;
 	pthread_mutex_lock(&n->lock);
 	peer *p = peer_get(n, id, now);
-	if (p != NULL)
+	if (p != NULL) {
 		p->seen_ns = now;
+		prev_inc = p->inc;
+		if (inc != 0)
+			p->inc = inc;
+	}
+	if (acks) {
+		n->urgent = 1;
+		pthread_cond_broadcast(&n->cond);
+	}
 	pthread_mutex_unlock(&n->lock);
+	/* The same process that was admitted through a join: its first
+	 * heartbeat is no restart. */
+	if (restarted && inc != 0 && prev_inc == inc)
+		restarted = 0;
 
 	ls_map *map;
 	if (ls_coord_map_snapshot(n->coord, &map) != 0)
@@ -1244,7 +1732,12 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	int state = known ? mn.state : 0;
 	ls_map_free(map);
 	int rv = 0;
-	if (known && restarted &&
+	if (known && leaving) {
+		if (state != LS_NODE_LEFT) {
+			ls_log(LS_LOG_INFO, "node", "node leaving node=%s", name);
+			rv = propose_state(n, id, LS_NODE_LEFT);
+		}
+	} else if (known && restarted &&
 	    (state == LS_NODE_ALIVE || state == LS_NODE_SUSPECT)) {
 		/* a new process under a known name, back before it was found
 		 * dead: its old runs are gone, so every run must restart */
@@ -1253,7 +1746,8 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 		    name);
 		rv = propose_state(n, id, LS_NODE_DEAD);
 	} else if (!known) {
-		ls_map_node add = { id, name, url, http, true, LS_NODE_ALIVE };
+		ls_map_node add = { id, name, url, http, voter != 0,
+			LS_NODE_ALIVE };
 		ls_log(LS_LOG_INFO, "node", "node joined node=%s", name);
 		rv = propose_node(n, &add);
 	} else if (state != LS_NODE_ALIVE) {
@@ -1262,10 +1756,48 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	}
 	if (rv != 0)
 		return ls_http_resp_error(resp, 503, ls_strerror(rv));
+	return reply_epoch(n, resp);
+}
+
+/* POST /v1/internal/join: a join request (join_parse) passed on by the
+ * node that got the joining node's hello. */
+static int
+h_join(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	joinrec jr;
+	if (!ls_coord_is_leader(n->coord))
+		return ls_http_resp_error(resp, 409, "not the leader");
+	if (join_parse((const char *)req->body, req->body_len, &jr) != 0)
+		return ls_http_resp_error(resp, 400, "bad join request");
+	int rv = join_local(n, &jr);
+	if (rv != 0)
+		return ls_http_resp_error(resp, 503, ls_strerror(rv));
+	return reply_epoch(n, resp);
+}
+
+/* POST /v1/leave: leave the cluster gracefully.  The node's partitions move
+ * to the others; once they have a checkpoint there, the node reports left
+ * and its process exits. */
+static int
+h_leave(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	(void)req;
+	pthread_mutex_lock(&n->lock);
+	if (!n->leaving) {
+		n->leaving = 1;
+		n->leave_start_ns = ls_clock_ns();
+		ls_log(LS_LOG_INFO, "node", "leave requested node=%s", n->name);
+	}
+	n->urgent = 1;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
 	sbuf b = { 0 };
-	sb_printf(&b, "{\"epoch\":%llu}\n",
-	    (unsigned long long)ls_coord_epoch(n->coord));
-	return reply_json(resp, 200, &b);
+	sb_printf(&b, "{\"node\":");
+	sb_json_str(&b, n->name);
+	sb_printf(&b, ",\"leaving\":true}\n");
+	return reply_json(resp, 202, &b);
 }
 
 /* GET /v1/internal/ckpt?topology=T&ckpt=N&partition=P: a stored
@@ -1299,7 +1831,7 @@ h_ckpt(void *arg, const ls_http_req *req, ls_http_resp *resp)
 
 /* DATA_DIR/node.conf keeps the node's identity across restarts. */
 static int
-check_identity(ls_node *n, char *err, size_t errlen)
+check_identity(ls_node *n, int *fresh, char *err, size_t errlen)
 {
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/node.conf", n->data_dir);
@@ -1314,6 +1846,7 @@ check_identity(ls_node *n, char *err, size_t errlen)
 				snprintf(raft, sizeof(raft), "%s", line + 5);
 		}
 		fclose(f);
+		*fresh = 0;
 		if (strcmp(name, n->name) != 0 || strcmp(raft, n->raft_addr) != 0) {
 			snprintf(err, errlen,
 			    "%s belongs to node '%s' (raft %s), not '%s' (raft "
@@ -1323,6 +1856,7 @@ check_identity(ls_node *n, char *err, size_t errlen)
 		}
 		return 0;
 	}
+	*fresh = 1;
 	f = fopen(path, "w");
 	if (f == NULL) {
 		snprintf(err, errlen, "cannot write %s: %s", path,
@@ -1354,12 +1888,6 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		                      "are required");
 		return LS_EINVAL;
 	}
-	if (!cfg->voter) {
-		snprintf(err, errlen,
-		    "non-voter nodes are not supported yet: start every node "
-		    "with --voter");
-		return LS_ENOTSUP;
-	}
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return LS_ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
@@ -1384,6 +1912,11 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		goto fail;
 	}
 	n->raft_id = ls_node_raft_id(n->raft_addr);
+	n->voter = cfg->voter != 0;
+	n->inc = ls_hash64(&n->raft_id, sizeof(n->raft_id),
+	    (uint64_t)ls_clock_ns() ^ ((uint64_t)getpid() << 32));
+	if (n->inc == 0)
+		n->inc = 1;
 	n->heartbeat_ns = (cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 150) *
 	    1000000;
 	n->suspect_ns = (cfg->suspect_ms > 0 ? cfg->suspect_ms : 500) * 1000000;
@@ -1396,13 +1929,22 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		rv = LS_EIO;
 		goto fail;
 	}
-	if ((rv = check_identity(n, err, errlen)) != 0)
+	int fresh = 0;
+	if ((rv = check_identity(n, &fresh, err, errlen)) != 0)
 		goto fail;
+	if (!n->voter && fresh && cfg->njoin == 0) {
+		snprintf(err, errlen,
+		    "a node without --voter joins a running cluster: give "
+		    "--join with the --listen URL of at least one member");
+		rv = LS_EINVAL;
+		goto fail;
+	}
 
-	/* voters: this node and its seeds */
-	size_t nv = cfg->njoin + 1;
-	ls_coord_peer *voters = calloc(nv, sizeof(*voters));
-	char (*addrs)[MAX_ADDR] = calloc(nv, MAX_ADDR);
+	/* voters: this node and its seeds; a joining node starts with none
+	 * and waits until the leader adds it */
+	size_t nv = n->voter ? cfg->njoin + 1 : 0;
+	ls_coord_peer *voters = calloc(cfg->njoin + 1, sizeof(*voters));
+	char (*addrs)[MAX_ADDR] = calloc(cfg->njoin + 1, MAX_ADDR);
 	if (voters == NULL || addrs == NULL) {
 		free(voters);
 		free(addrs);
@@ -1432,8 +1974,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	cc.id = n->raft_id;
 	cc.data_dir = raft_dir;
 	cc.address = n->raft_addr;
-	cc.voters = voters;
+	cc.voters = nv > 0 ? voters : NULL;
 	cc.n_voters = nv;
+	cc.on_map_change = on_map_change;
+	cc.cb_arg = n;
 	cc.election_timeout_ms = 500;
 	cc.heartbeat_timeout_ms = 100;
 	rv = ls_coord_start(&cc, &n->coord);
@@ -1473,8 +2017,42 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	dc.ack = on_ack;
 	dc.arg = n;
 	dc.metrics = n->metrics;
+	dc.unknown = on_unknown;
+	if (!n->voter) {
+		joinrec me;
+		memset(&me, 0, sizeof(me));
+		me.id = n->raft_id;
+		me.inc = n->inc;
+		copy_str(me.name, sizeof(me.name), n->name);
+		copy_str(me.url, sizeof(me.url), n->url);
+		copy_str(me.http, sizeof(me.http), n->http_addr);
+		copy_str(me.raft, sizeof(me.raft), n->raft_addr);
+		int hl = join_format(&me, n->hello, sizeof(n->hello));
+		if (hl < 0) {
+			snprintf(err, errlen, "node name or addresses too long");
+			rv = LS_ERANGE;
+			goto fail;
+		}
+		n->hello_len = (size_t)hl;
+		dc.hello_info = n->hello;
+		dc.hello_len = n->hello_len;
+	}
 	if ((rv = ls_dataplane_start(&dc, &n->dp, err, errlen)) != 0)
 		goto fail;
+	/* A joining node says hello to its seeds (whose ids follow from
+	 * their URLs); a seed passes the request on to the leader. */
+	for (size_t i = 0; !n->voter && i < cfg->njoin; i++) {
+		char ra[MAX_ADDR];
+		if (ls_node_raft_address(cfg->join[i], ra, sizeof(ra)) != 0 ||
+		    ls_dataplane_seed(n->dp, ls_node_raft_id(ra),
+		        cfg->join[i]) == LS_EINVAL) {
+			snprintf(err, errlen,
+			    "bad --join URL '%s' (want tcp://HOST:PORT)",
+			    cfg->join[i]);
+			rv = LS_EINVAL;
+			goto fail;
+		}
+	}
 
 	ls_http_opts ho = { n->metrics, 0 };
 	if ((rv = ls_http_start(n->http_addr, &ho, &n->http)) != 0) {
@@ -1491,7 +2069,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	    (rv = ls_http_route(n->http, "POST", "/v1/internal/heartbeat",
 	         h_heartbeat, n)) != 0 ||
 	    (rv = ls_http_route(n->http, "GET", "/v1/internal/ckpt", h_ckpt,
-	         n)) != 0)
+	         n)) != 0 ||
+	    (rv = ls_http_route(n->http, "POST", "/v1/internal/join", h_join,
+	         n)) != 0 ||
+	    (rv = ls_http_route(n->http, "POST", "/v1/leave", h_leave, n)) != 0)
 		goto fail;
 	if (pthread_create(&n->ticker, NULL, ticker_main, n) != 0) {
 		rv = LS_ENOMEM;
@@ -1499,8 +2080,9 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	}
 	n->ticker_started = 1;
 	ls_log(LS_LOG_INFO, "node",
-	    "node started node=%s listen=%s http=%s raft=%s voters=%zu",
-	    n->name, n->url, n->http_addr, n->raft_addr, nv);
+	    "node started node=%s listen=%s http=%s raft=%s voter=%s seeds=%zu",
+	    n->name, n->url, n->http_addr, n->raft_addr,
+	    n->voter ? "yes" : "no", cfg->njoin);
 	*out = n;
 	return 0;
 fail:

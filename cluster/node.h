@@ -3,9 +3,14 @@
  * API, failure detection and placement.
  *
  * A node runs
- *   - a Raft coordinator (cluster/coord.h) when it is a voter: the voters
- *     are this node and its --join seeds, bootstrapped together (every
- *     voter must be started with the other voters as seeds);
+ *   - a Raft coordinator (cluster/coord.h).  Voters (3 or 5) are this node
+ *     and its --join seeds, bootstrapped together (every voter is started
+ *     with the other voters as seeds).  A node without --voter joins a
+ *     running cluster: its transport hellos to its seeds carry a join
+ *     request, a seed passes it to the leader (POST /v1/internal/join),
+ *     and the leader adds it as a Raft standby (it receives the map,
+ *     never votes) and to the map as a non-voter, which places partitions
+ *     on it;
  *   - the HTTP API (cluster/http.h): GET /v1/status, POST /v1/topologies,
  *     DELETE /v1/topologies/NAME, GET /metrics, GET /healthz, and the
  *     internal POST /v1/internal/heartbeat;
@@ -55,8 +60,15 @@ int ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
     size_t errlen);
 
 /* Stop the node: stop heartbeats, the HTTP API and the coordinator.  Its
- * peers then see it as failed (graceful leave is not implemented yet). */
+ * peers then see it as failed (its partitions fail over); for a graceful
+ * leave, POST /v1/leave first and wait for ls_node_left(). */
 void ls_node_stop(ls_node *n);
+
+/* 1 once a leave asked through POST /v1/leave is complete: the map has the
+ * node LEFT and its partitions run elsewhere with a checkpoint there (or
+ * the 60 s leave timeout passed).  The process should then stop the node
+ * and exit.  Any thread. */
+int ls_node_left(ls_node *n);
 
 /* The Raft address a transport URL implies (HOST:PORT+100), into buf. */
 int ls_node_raft_address(const char *listen_url, char *buf, size_t cap);

@@ -55,6 +55,7 @@ usage_main(FILE *f)
 	    "  deploy FILE     deploy a topology to a cluster (through any node)\n"
 	    "  undeploy NAME   remove a deployed topology\n"
 	    "  status          show the cluster: nodes, leader, epoch, partitions\n"
+	    "  leave           make a node leave the cluster gracefully\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -448,11 +449,15 @@ usage_node(FILE *f)
 	    "                      [--raft HOST:PORT] [--replicas N] "
 	    "[--config FILE]\n"
 	    "\n"
-	    "Run one cluster node until SIGINT/SIGTERM.  Voters (--voter) run\n"
-	    "the Raft coordinator; every voter is started with the OTHER\n"
-	    "voters' --listen URLs as --join seeds, and together they elect a\n"
-	    "leader that keeps the replicated cluster map (nodes, deployed\n"
-	    "topologies, partition owners and standbys).\n"
+	    "Run one cluster node until SIGINT/SIGTERM (peers then treat it as\n"
+	    "failed; `logstream leave` leaves gracefully).  Voters (--voter,\n"
+	    "3 or 5 of them) run the Raft coordinator; every voter is started\n"
+	    "with the OTHER voters' --listen URLs as --join seeds, and together\n"
+	    "they elect a leader that keeps the replicated cluster map (nodes,\n"
+	    "deployed topologies, partition owners and standbys).  A node\n"
+	    "without --voter joins a running cluster through any member given\n"
+	    "with --join, receives the map, and takes over a share of the\n"
+	    "partitions.\n"
 	    "\n"
 	    "options:\n"
 	    "  --id NAME        node name (placement id), e.g. n1\n"
@@ -460,10 +465,11 @@ usage_node(FILE *f)
 	    "  --http ADDR      HTTP API address HOST:PORT\n"
 	    "  --data-dir DIR   identity and Raft state; a restart from the\n"
 	    "                   same directory rejoins with the same identity\n"
-	    "  --join URLS      comma-separated --listen URLs of the other "
+	    "  --join URLS      comma-separated --listen URLs: the other "
 	    "voters\n"
-	    "  --voter          take part in coordinator elections (required\n"
-	    "                   in this version)\n"
+	    "                   (voters) or any members (joining nodes)\n"
+	    "  --voter          take part in coordinator elections (the\n"
+	    "                   initial voters only)\n"
 	    "  --raft ADDR      Raft address (default: --listen host, port+100)\n"
 	    "  --replicas N     copies of each partition (owner + standbys; "
 	    "default 2)\n"
@@ -490,6 +496,14 @@ usage_client(FILE *f, const char *cmd)
 		fprintf(f, "usage: logstream undeploy NAME [--node HOST:PORT]\n\n"
 		           "Remove the deployed topology NAME.  Default node "
 		           "%s.\n",
+		    DEFAULT_NODE);
+	else if (strcmp(cmd, "leave") == 0)
+		fprintf(f, "usage: logstream leave [--node HOST:PORT]\n\n"
+		           "Make the node leave the cluster gracefully: its "
+		           "partitions move to\nthe other nodes (only its "
+		           "own move), and once they have a checkpoint\nthere "
+		           "the node process exits.  Waits for that (at most "
+		           "2 minutes).\nDefault node %s.\n",
 		    DEFAULT_NODE);
 	else
 		fprintf(f, "usage: logstream status [--node HOST:PORT] [--json]\n\n"
@@ -662,7 +676,7 @@ cmd_node(int argc, char **argv)
 		rv = e == LS_EINVAL ? 2 : 1;
 		goto out;
 	}
-	while (!node_stop) {
+	while (!node_stop && !ls_node_left(node)) {
 		struct timespec ts = { 0, 100000000 };
 		nanosleep(&ts, NULL);
 	}
@@ -699,6 +713,38 @@ client_call(const char *node, const char *method, const char *path,
 	return status >= 200 && status < 300 ? 0 : 1;
 }
 
+/* logstream leave: ask, then follow the node until it is gone. */
+static int
+client_leave(const char *node)
+{
+	if (client_call(node, "POST", "/v1/leave", "", 0, 0) != 0)
+		return 1;
+	fprintf(stderr, "logstream leave: %s is handing its partitions off\n",
+	    node);
+	for (int i = 0; i < 1200; i++) {
+		int status = 0;
+		char *resp = NULL;
+		size_t rlen = 0;
+		int rv = ls_http_request(node, "GET", "/v1/status", NULL, 0,
+		    &status, &resp, &rlen, 5000);
+		int left = rv == 0 && resp != NULL &&
+		    strstr(resp, "\"left\":true") != NULL;
+		free(resp);
+		if (rv != 0 || left) {
+			fprintf(stderr, "logstream leave: %s has left\n", node);
+			return 0;
+		}
+		if (i % 10 == 9)
+			fprintf(stderr, "logstream leave: waiting (%d s)\n",
+			    (i + 1) / 10);
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "logstream leave: %s has not left after 2 minutes\n",
+	    node);
+	return 1;
+}
+
 static int
 cmd_client(const char *cmd, int argc, char **argv)
 {
@@ -718,7 +764,7 @@ cmd_client(const char *cmd, int argc, char **argv)
 		    strcmp(cmd, "status") == 0) {
 			json = 1;
 		} else if (argv[i][0] != '-' && arg == NULL &&
-		    strcmp(cmd, "status") != 0) {
+		    strcmp(cmd, "status") != 0 && strcmp(cmd, "leave") != 0) {
 			arg = argv[i];
 		} else {
 			fprintf(stderr, "logstream %s: unexpected '%s'\n", cmd,
@@ -730,6 +776,8 @@ cmd_client(const char *cmd, int argc, char **argv)
 	if (strcmp(cmd, "status") == 0)
 		return client_call(node, "GET",
 		    json ? "/v1/status" : "/v1/status?format=text", NULL, 0, 1);
+	if (strcmp(cmd, "leave") == 0)
+		return client_leave(node);
 	if (arg == NULL) {
 		usage_client(stderr, cmd);
 		return 2;
@@ -803,7 +851,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "node") == 0)
 		return cmd_node(argc - 2, argv + 2);
 	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
-	    strcmp(cmd, "status") == 0)
+	    strcmp(cmd, "status") == 0 || strcmp(cmd, "leave") == 0)
 		return cmd_client(cmd, argc - 2, argv + 2);
 	fprintf(stderr, "logstream: unknown command '%s'\n", cmd);
 	usage_main(stderr);

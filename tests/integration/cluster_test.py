@@ -27,8 +27,10 @@ DEADLINE = 60.0
 def free_base(n):
     """A base port such that base+i (listen), base+100+i (raft) and
     base+200+i (http) are free for i < n."""
+    # below the kernel's range for outgoing ports (32768-60999), so that
+    # no client socket takes a port between the check and the bind
     for _ in range(200):
-        base = random.randrange(20000, 60000, 10)
+        base = random.randrange(10000, 32000, 10)
         ports = [base + d + i for d in (0, 100, 200) for i in range(n)]
         socks = []
         try:
@@ -50,7 +52,7 @@ class Cluster:
     def __init__(self, n, workdir):
         self.n = n
         self.dir = workdir
-        self.base = free_base(n)
+        self.base = free_base(n + 2)  # room for nodes that join later
         self.procs = {}
         self.logs = {}
 
@@ -68,6 +70,18 @@ class Cluster:
             [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
              "--http", self.http(i), "--data-dir",
              os.path.join(self.dir, "d%d" % i), "--join", seeds, "--voter"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def start_joiner(self, i, seeds):
+        """Start node i without --voter: it joins the running cluster
+        through the members in `seeds`."""
+        log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
+        self.logs[i] = log
+        self.procs[i] = subprocess.Popen(
+            [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
+             "--http", self.http(i), "--data-dir",
+             os.path.join(self.dir, "d%d" % i), "--join",
+             ",".join(self.url(j) for j in seeds)],
             stdout=log, stderr=subprocess.STDOUT)
 
     def start_all(self):
@@ -102,7 +116,7 @@ class Cluster:
             return None
 
     def dump_logs(self):
-        for i in range(self.n):
+        for i in range(self.n + 2):
             path = os.path.join(self.dir, "n%d.log" % i)
             if os.path.exists(path):
                 with open(path, errors="replace") as f:
@@ -473,6 +487,33 @@ def case_dataflow(cl):
     print("%d results equal the single-node run" % len(got))
 
 
+def owners(s, name):
+    return {x["partition"]: x["owner"] for x in s["assignments"]
+            if x["topology"] == name}
+
+
+def node_states(s):
+    return {x["name"]: (x["state"], x["voter"]) for x in s["nodes"]}
+
+
+def first_checkpoint(cl, i):
+    s = cl.status(i)
+    return s if s and s.get("runs") and s["runs"][0]["checkpoint"] else None
+
+
+def new_run_checkpointed(cl, nodes, epoch0):
+    """A checkpoint of a run later than epoch0 completed (map of a node in
+    nodes); returns that run."""
+    for i in nodes:
+        s = cl.status(i)
+        if s and s.get("runs"):
+            r = s["runs"][0]
+            if r["run_epoch"] > epoch0 and \
+                    (r["checkpoint"] >> 32) == r["run_epoch"]:
+                return r
+    return None
+
+
 def case_kill_owner(cl):
     """kill -9 a node that owns partitions while the topology runs: the
     survivors restart from the last checkpoint and the results still equal
@@ -491,16 +532,8 @@ def case_kill_owner(cl):
     survivors = [i for i in range(cl.n) if i != victim]
     cl.kill(victim)
     t0 = time.monotonic()
-    def resumed():
-        for i in survivors:
-            s = cl.status(i)
-            if s and s.get("runs"):
-                r = s["runs"][0]
-                if r["run_epoch"] > epoch0 and \
-                        (r["checkpoint"] >> 32) == r["run_epoch"]:
-                    return r
-        return None
-    wait_for("a checkpoint of the new run", resumed)
+    wait_for("a checkpoint of the new run",
+             lambda: new_run_checkpointed(cl, survivors, epoch0))
     print("n%d killed; first checkpoint of the new run %.2f s later" % (
         victim, time.monotonic() - t0))
     wait_for("the run to finish", lambda: run_finished(cl, survivors), 180)
@@ -509,12 +542,134 @@ def case_kill_owner(cl):
     print("%d results equal the failure-free run" % len(got))
 
 
+def case_join(cl):
+    """A 4th node (not a voter) joins the running cluster through one seed:
+    it receives the map, takes over close to 1/4 of the partitions (the
+    fraction moved and max/avg are printed and checked), and the results
+    stay exactly those of a single-node run across the move."""
+    ypath, parts, want = dist_files(cl, 200000, 10000)
+    cl.start_all()
+    leader, _, _ = wait_for("all nodes alive", lambda: all_alive(cl))
+    run_cli("deploy", ypath, "--node", cl.http(0))
+    first = wait_for("a first completed checkpoint",
+                     lambda: first_checkpoint(cl, 0))
+    epoch0 = first["runs"][0]["run_epoch"]
+    before = owners(first, "dist")
+    seed = next(i for i in range(cl.n) if "n%d" % i != leader)
+    cl.start_joiner(3, [seed])
+    t0 = time.monotonic()
+    names4 = {"n0", "n1", "n2", "n3"}
+
+    def joined():
+        s = cl.status(3)
+        if s is None or node_states(s).get("n3") != ("alive", False):
+            return None
+        o = owners(s, "dist")
+        return s if len(o) == len(before) and "n3" in o.values() and \
+            set(o.values()) <= names4 else None
+    s = wait_for("n3 to join and hold partitions", joined)
+    print("n3 joined through n%d and holds partitions after %.2f s" % (
+        seed, time.monotonic() - t0))
+    after = owners(s, "dist")
+    moved = sum(1 for p in before if before[p] != after[p])
+    to_new = sum(1 for p in before
+                 if before[p] != after[p] and after[p] == "n3")
+    frac = moved / len(before)
+    print("moved %d of %d partitions (%.1f%%, ideal %.1f%%), %d of them "
+          "to n3" % (moved, len(before), 100 * frac, 100 / 4, to_new))
+    owned = {n: 0 for n in names4}
+    for o in after.values():
+        owned[o] += 1
+    avg = len(after) / 4
+    bound = -(-len(after) * 5 // 16)  # ceil(1.25 * avg)
+    print("owned per node: %s (avg %.1f, max/avg %.2f, bound %d)" % (
+        owned, avg, max(owned.values()) / avg, bound))
+    assert max(owned.values()) <= bound, owned
+    assert owned["n3"] > 0, owned
+    assert frac <= 0.5, "a join moved %.0f%% of the partitions" % (
+        100 * frac)
+    st = [cl.status(i) for i in range(4)]
+    assert len({x["epoch"] for x in st if x}) >= 1
+    # the 4th node runs its partitions in a run that has checkpointed
+    wait_for("a checkpoint of the run with n3",
+             lambda: new_run_checkpointed(cl, [0, 3], epoch0), 90)
+
+    def n3_runs():
+        s = cl.status(3)
+        loc = (s or {}).get("local_runs") or []
+        return loc and loc[0]["local_actors"] > 0
+    wait_for("n3 running local actors", n3_runs)
+    print("n3 voter=%s, nodes: %s" % (cl.status(3)["voter"],
+                                      node_states(cl.status(3))))
+    wait_for("the run to finish", lambda: run_finished(cl, range(4)), 240)
+    got = cluster_output(parts)
+    compare(got, want)
+    print("%d results equal the single-node run" % len(got))
+
+
+def case_leave(cl):
+    """A node leaves gracefully (`logstream leave`): only its partitions
+    move, its process exits once they run elsewhere with a checkpoint, and
+    the results equal a single-node run.  Restarted, it rejoins and gets
+    partitions again."""
+    ypath, parts, want = dist_files(cl, 200000, 10000)
+    cl.start_all()
+    wait_for("all nodes alive", lambda: all_alive(cl))
+    cl.start_joiner(3, [0, 1])
+    wait_for("n3 to join", lambda: node_states(cl.status(3) or
+                                               {"nodes": []}).get("n3")
+             == ("alive", False))
+    run_cli("deploy", ypath, "--node", cl.http(3))
+    names4 = {"n0", "n1", "n2", "n3"}
+    s = wait_for("placement on four nodes",
+                 lambda: placed(cl, 0, "dist", names4) and
+                 first_checkpoint(cl, 0))
+    before = owners(s, "dist")
+    assert "n3" in before.values(), before
+    epoch0 = s["runs"][0]["run_epoch"]
+    t0 = time.monotonic()
+    r = run_cli("leave", "--node", cl.http(3))
+    print("logstream leave returned after %.2f s: %s" % (
+        time.monotonic() - t0, r.stderr.strip().splitlines()[-1]))
+    p = cl.procs.pop(3)
+    p.wait(timeout=60)  # the node exits by itself
+    print("n3 process exited with %d" % p.returncode)
+    assert p.returncode == 0, p.returncode
+    s = cl.status(0)
+    assert node_states(s)["n3"] == ("left", False), node_states(s)
+    after = owners(s, "dist")
+    mine = [q for q in before if before[q] == "n3"]
+    others = [q for q in before if before[q] != "n3"]
+    stayed = sum(1 for q in others if after[q] == before[q])
+    print("n3 owned %d partitions; %d of the other %d kept their owner" % (
+        len(mine), stayed, len(others)))
+    assert all(after[q] != "n3" for q in before)
+    assert stayed == len(others), (stayed, len(others))
+    assert new_run_checkpointed(cl, [0], epoch0), \
+        "the node left before the new run had a checkpoint"
+    wait_for("the run to finish", lambda: run_finished(cl, range(3)), 240)
+    got = cluster_output(parts)
+    compare(got, want)
+    print("%d results equal the single-node run" % len(got))
+    # back again: it rejoins and load spreads back
+    cl.start_joiner(3, [0])
+
+    def back():
+        s = cl.status(0)
+        return s and node_states(s).get("n3") == ("alive", False) and \
+            "n3" in owners(s, "dist").values()
+    wait_for("n3 to rejoin and hold partitions", back)
+    print("n3 rejoined and holds partitions again")
+
+
 CASES = {
     "election": case_election,
     "failover": case_failover,
     "bad_input": case_bad_input,
     "dataflow": case_dataflow,
     "kill_owner": case_kill_owner,
+    "join": case_join,
+    "leave": case_leave,
 }
 
 
