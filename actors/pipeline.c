@@ -457,6 +457,10 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->ctr.results = &c->results;
 		cfg->actor_index = (uint32_t)i;
 		cfg->checkpoint_ms = opts->checkpoint_ms;
+		cfg->first_checkpoint_ms = opts->first_checkpoint_ms > 0 &&
+		        opts->first_checkpoint_ms < opts->checkpoint_ms
+		    ? opts->first_checkpoint_ms
+		    : opts->checkpoint_ms;
 		cfg->ckpt_base = opts->ckpt_base;
 		cfg->jsonl_append = opts->jsonl_append;
 		if (cfg->node->role == LS_TOPO_SINK && p->local[i])

@@ -50,8 +50,12 @@ typedef struct ls_pipeline_opts {
 	 * the actor has seen the end of all input).  At start each local
 	 * actor asks ckpt_load for the state to resume from (0 and a
 	 * malloc'd blob, or LS_ENOENT).  Sinks write results only for
-	 * checkpoints that ls_pipeline_commit reported complete. */
+	 * checkpoints that ls_pipeline_commit reported complete.
+	 * first_checkpoint_ms (0 = checkpoint_ms) brings the first barrier
+	 * forward: a run that just started or was restored then has a
+	 * completed checkpoint soon, whatever the period. */
 	int64_t checkpoint_ms;
+	int64_t first_checkpoint_ms;
 	uint64_t ckpt_base;
 	void (*ckpt_save)(void *arg, size_t actor, uint64_t ckpt, int final,
 	    uint8_t *blob, size_t len);

@@ -13,9 +13,11 @@
  *
  * Checkpoints: with a checkpoint period set, the source saves its position
  * and puts barrier ckpt_base + 1, + 2, ... into its output every period
- * (checked whenever it produces); at the end of input it saves a final
- * position and sends EOS carrying the next id.  A source restored from a
- * checkpoint seeks to the saved position (stdin cannot: it refuses).
+ * (checked whenever it produces; the first one first_checkpoint_ms after
+ * start, so that a new or restored run soon has a completed checkpoint);
+ * at the end of input it saves a final position and sends EOS carrying the
+ * next id.  A source restored from a checkpoint seeks to the saved
+ * position (stdin cannot: it refuses).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -141,8 +143,11 @@ maybe_barrier(ls_ctx *ctx, src *s)
 		return;
 	int64_t now = ls_wall_ns();
 	if (s->last_barrier_ns == 0)
-		s->last_barrier_ns = now;
-	if (now - s->last_barrier_ns < s->cfg->checkpoint_ms * 1000000)
+		s->last_barrier_ns = now; /* started */
+	int64_t period = s->next_ckpt == s->cfg->ckpt_base + 1
+	    ? s->cfg->first_checkpoint_ms
+	    : s->cfg->checkpoint_ms;
+	if (now - s->last_barrier_ns < period * 1000000)
 		return;
 	s->last_barrier_ns = now;
 	src_save(s, s->next_ckpt, 0);

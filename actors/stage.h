@@ -72,6 +72,7 @@ typedef struct ls_stage_cfg {
 	int64_t tick_ms;
 	uint32_t actor_index; /* index in the plan: stable across nodes */
 	int64_t checkpoint_ms; /* sources: barrier period; 0 = no checkpoints */
+	int64_t first_checkpoint_ms; /* sources: the first barrier after start */
 	uint64_t ckpt_base;  /* sources: first barrier id is ckpt_base + 1 */
 	int jsonl_append;    /* sinks: ls_pipeline_opts.jsonl_append */
 } ls_stage_cfg;

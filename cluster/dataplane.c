@@ -41,6 +41,11 @@
 #include "topology/plan.h"
 #include "topology/topology.h"
 
+/* A new or restored run takes its first checkpoint this soon (then one
+ * every checkpoint_interval): resumption after a failover is the first
+ * completed checkpoint of the new run. */
+#define FIRST_CHECKPOINT_MS 50
+
 enum {
 	W_EVENTS = 1,
 	W_RESULT = 2,
@@ -59,6 +64,7 @@ struct run {
 	uint64_t epoch;
 	uint64_t yaml_hash;
 	uint64_t restored;
+	uint64_t *load;       /* per plan actor: blob id to restore from */
 	int64_t started_ms;
 	ls_topology *topo;
 	ls_plan *plan;
@@ -349,8 +355,10 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 	run *r = arg;
 	ls_dataplane *dp = r->dp;
 	const char *part = ls_plan_actor_at(r->plan, i)->name;
-	int rv = ls_store_ckpt_put(dp->store, r->name, ckpt, part,
-	    blob != NULL ? blob : (uint8_t *)"", len);
+	const uint8_t *b = blob != NULL ? blob : (const uint8_t *)"";
+	int rv = final
+	    ? ls_store_ckpt_put_final(dp->store, r->name, ckpt, part, b, len)
+	    : ls_store_ckpt_put(dp->store, r->name, ckpt, part, b, len);
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "dataplane",
 		    "cannot store checkpoint topology=%s partition=%s err=%s",
@@ -366,14 +374,16 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 		dp->ack(dp->arg, r->name, r->epoch, ckpt, final, part);
 }
 
+/* The state run_start found for actor i (the blob of the checkpoint the
+ * run restores from, or the actor's final one before it). */
 static int
 hook_ckpt_load(void *arg, size_t i, uint8_t **blob, size_t *len)
 {
 	run *r = arg;
-	if (r->restored == 0)
+	if (r->restored == 0 || r->load[i] == 0)
 		return LS_ENOENT;
 	void *b;
-	int rv = ls_store_ckpt_get(r->dp->store, r->name, r->restored,
+	int rv = ls_store_ckpt_get(r->dp->store, r->name, r->load[i],
 	    ls_plan_actor_at(r->plan, i)->name, &b, len);
 	if (rv == 0)
 		*blob = b;
@@ -600,8 +610,12 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 		return;
 	}
 	(void)from;
-	if (ls_store_ckpt_put(dp->store, topo, ckpt, part, p + 12 + pl,
-	        len - 12 - pl) != 0)
+	const uint8_t *blob = p + 12 + pl;
+	size_t blen = len - 12 - pl;
+	int rv = final
+	    ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part, blob, blen)
+	    : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob, blen);
+	if (rv != 0)
 		return;
 	ls_metric_add(dp->m_repl_in, 1);
 	if (dp->ack != NULL)
@@ -689,49 +703,145 @@ run_free(run *r)
 	ls_plan_free(r->plan);
 	ls_topology_free(r->topo);
 	free(r->owner);
+	free(r->load);
 	free(r->nsb);
 	free(r->sb);
 	free(r);
 }
 
-/* Make sure this node holds the blob of partition part at ckpt, fetching
- * it from another node when needed. */
-static int
-ensure_blob(ls_dataplane *dp, const ls_map *map, const char *topo,
-    uint64_t ckpt, const char *part)
+/* The first id of the run epoch that took checkpoint ckpt: a partition's
+ * final state stands for the later checkpoints of the same run only. */
+static uint64_t
+epoch_start(uint64_t ckpt)
 {
-	void *b;
-	size_t len;
-	if (ls_store_ckpt_get(dp->store, topo, ckpt, part, &b, &len) == 0) {
-		free(b);
-		return 0;
-	}
+	return ckpt >> 32 << 32;
+}
+
+/* Partition state fetched from other nodes before a run starts: every
+ * partition missing here at once, each from the first node that has it
+ * (live nodes before suspect ones). */
+typedef struct fetch_job {
+	const char *part;
+	int found;
+} fetch_job;
+
+typedef struct fetch_set {
+	ls_dataplane *dp;
+	const ls_map *map;
+	const char *topo;
+	uint64_t ckpt;
+	fetch_job *jobs;
+	size_t njobs;
+	_Atomic size_t next;
+} fetch_set;
+
+#define FETCH_THREADS 8
+#define FETCH_TIMEOUT_MS 2000
+
+static int
+fetch_one(const fetch_set *fs, const char *part)
+{
+	ls_dataplane *dp = fs->dp;
 	char path[1024];
 	snprintf(path, sizeof(path),
-	    "/v1/internal/ckpt?topology=%s&ckpt=%llu&partition=%s", topo,
-	    (unsigned long long)ckpt, part);
-	for (size_t i = 0; i < ls_map_node_count(map); i++) {
-		ls_map_node mn;
-		if (ls_map_node_at(map, i, &mn) != 0 || mn.id == dp->self ||
-		    mn.state == LS_NODE_DEAD || mn.state == LS_NODE_LEFT ||
-		    mn.http == NULL || mn.http[0] == '\0')
-			continue;
-		int status = 0;
-		char *resp = NULL;
-		size_t rlen = 0;
-		if (ls_http_request(mn.http, "GET", path, NULL, 0, &status, &resp,
-		        &rlen, 2000) == 0 &&
-		    status == 200) {
-			int rv = ls_store_ckpt_put(dp->store, topo, ckpt, part,
-			    resp, rlen);
+	    "/v1/internal/ckpt?topology=%s&ckpt=%llu&partition=%s", fs->topo,
+	    (unsigned long long)fs->ckpt, part);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < ls_map_node_count(fs->map); i++) {
+			ls_map_node mn;
+			if (ls_map_node_at(fs->map, i, &mn) != 0 ||
+			    mn.id == dp->self || mn.http == NULL ||
+			    mn.http[0] == '\0' ||
+			    mn.state != (pass == 0 ? LS_NODE_ALIVE
+			                           : LS_NODE_SUSPECT))
+				continue;
+			int status = 0;
+			char *resp = NULL;
+			size_t rlen = 0;
+			if (ls_http_request(mn.http, "GET", path, NULL, 0, &status,
+			        &resp, &rlen, FETCH_TIMEOUT_MS) == 0 &&
+			    status == 200) {
+				/* the state as of ckpt (perhaps a final one of an
+				 * earlier id): stored under ckpt */
+				int rv = ls_store_ckpt_put(dp->store, fs->topo,
+				    fs->ckpt, part, resp, rlen);
+				free(resp);
+				if (rv == 0)
+					return 0;
+				continue;
+			}
 			free(resp);
-			if (rv == 0)
-				return 0;
-			continue;
 		}
-		free(resp);
 	}
 	return LS_ENOENT;
+}
+
+static void *
+fetch_thread(void *arg)
+{
+	fetch_set *fs = arg;
+	size_t j;
+	while ((j = atomic_fetch_add(&fs->next, 1)) < fs->njobs)
+		fs->jobs[j].found = fetch_one(fs, fs->jobs[j].part) == 0;
+	return NULL;
+}
+
+/* Fetch every job of fs, in parallel when there are several. */
+static void
+fetch_all(fetch_set *fs)
+{
+	pthread_t th[FETCH_THREADS];
+	size_t nth = 0;
+	atomic_store(&fs->next, 0);
+	while (fs->njobs > 1 && nth < FETCH_THREADS && nth + 1 < fs->njobs &&
+	    pthread_create(&th[nth], NULL, fetch_thread, fs) == 0)
+		nth++;
+	fetch_thread(fs); /* this thread helps */
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* For every local actor of r, find the blob to restore it from at
+ * checkpoint ck -- ck's own, or the partition's final one from earlier in
+ * the same run epoch -- here or, when this node holds neither, on another
+ * node (stored here under ck).  Fills r->load. */
+static int
+find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck)
+{
+	fetch_job *jobs = calloc(r->nactors ? r->nactors : 1, sizeof(*jobs));
+	if (jobs == NULL)
+		return LS_ENOMEM;
+	size_t njobs = 0;
+	for (size_t i = 0; i < r->nactors; i++) {
+		if (r->owner[i] != dp->self)
+			continue;
+		const char *part = ls_plan_actor_at(r->plan, i)->name;
+		uint64_t id;
+		if (ls_store_ckpt_find(dp->store, r->name, epoch_start(ck), ck,
+		        part, &id, NULL) == 0)
+			r->load[i] = id;
+		else
+			jobs[njobs++].part = part;
+	}
+	int rv = 0;
+	if (njobs > 0) {
+		fetch_set fs = { dp, map, r->name, ck, jobs, njobs, 0 };
+		fetch_all(&fs);
+		for (size_t j = 0; j < njobs; j++) {
+			if (jobs[j].found)
+				continue;
+			ls_log(LS_LOG_ERROR, "dataplane",
+			    "checkpoint state not found on any node "
+			    "topology=%s ckpt=%llu partition=%s",
+			    r->name, (unsigned long long)ck, jobs[j].part);
+			rv = LS_ENOENT;
+		}
+		for (size_t i = 0; rv == 0 && i < r->nactors; i++)
+			if (r->owner[i] == dp->self && r->load[i] == 0)
+				r->load[i] = ck; /* fetched */
+	}
+	free(jobs);
+	return rv;
 }
 
 static int
@@ -756,8 +866,10 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	r->owner = calloc(r->nactors ? r->nactors : 1, sizeof(*r->owner));
 	r->nsb = calloc(r->nactors ? r->nactors : 1, 1);
 	r->sb = calloc(r->nactors ? r->nactors : 1, sizeof(*r->sb));
+	r->load = calloc(r->nactors ? r->nactors : 1, sizeof(*r->load));
 	rv = LS_ENOMEM;
-	if (r->owner == NULL || r->nsb == NULL || r->sb == NULL)
+	if (r->owner == NULL || r->nsb == NULL || r->sb == NULL ||
+	    r->load == NULL)
 		goto fail;
 	for (size_t i = 0; i < r->nactors; i++) {
 		ls_map_assignment a;
@@ -774,18 +886,8 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	uint64_t ck = 0;
 	ls_map_topology_checkpoint(map, name, &ck, NULL);
 	r->restored = ck;
-	for (size_t i = 0; ck != 0 && i < r->nactors; i++) {
-		if (r->owner[i] != dp->self)
-			continue;
-		const char *part = ls_plan_actor_at(r->plan, i)->name;
-		if ((rv = ensure_blob(dp, map, name, ck, part)) != 0) {
-			ls_log(LS_LOG_ERROR, "dataplane",
-			    "checkpoint state not found on any node "
-			    "topology=%s ckpt=%llu partition=%s",
-			    name, (unsigned long long)ck, part);
-			goto fail;
-		}
-	}
+	if (ck != 0 && (rv = find_states(dp, map, r, ck)) != 0)
+		goto fail;
 	ls_runtime_opts ro;
 	memset(&ro, 0, sizeof(ro));
 	ro.workers = dp->workers;
@@ -799,6 +901,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	po.spawn_remote = hook_spawn_remote;
 	po.checkpoint_ms = ls_topology_setting_ms(r->topo,
 	    "checkpoint_interval", 1000);
+	po.first_checkpoint_ms = FIRST_CHECKPOINT_MS;
 	po.ckpt_base = epoch << 32;
 	po.ckpt_save = hook_ckpt_save;
 	po.ckpt_load = hook_ckpt_load;
@@ -888,14 +991,19 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 			continue;
 		}
 		/* stop it: the new run (if any) starts from the map */
+		int64_t t0 = ls_clock_ns();
+		char name[LS_MAP_MAX_NAME + 1];
+		uint64_t epoch = r->epoch;
+		snprintf(name, sizeof(name), "%s", r->name);
 		atomic_store(&r->stopping, 1);
 		publish(dp, r, NULL);
-		ls_log(LS_LOG_INFO, "dataplane",
-		    "run stopped topology=%s epoch=%llu", r->name,
-		    (unsigned long long)r->epoch);
 		run_free(r);
+		ls_log(LS_LOG_INFO, "dataplane",
+		    "run stopped topology=%s epoch=%llu took_ms=%.1f", name,
+		    (unsigned long long)epoch,
+		    (double)(ls_clock_ns() - t0) / 1e6);
 		if (gone)
-			ls_store_ckpt_drop(dp->store, r->name);
+			ls_store_ckpt_drop(dp->store, name);
 		ls_metric_add(dp->m_restarts, 1);
 	}
 	/* runs to start */
@@ -911,14 +1019,16 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 		if (have || e == 0)
 			continue;
 		run *r;
+		int64_t t0 = ls_clock_ns();
 		if (run_start(dp, map, name, yaml, e, &r) != 0)
 			continue; /* retried on the next map */
 		publish(dp, NULL, r);
 		ls_log(LS_LOG_INFO, "dataplane",
 		    "run started topology=%s epoch=%llu local_actors=%u "
-		    "restored_from=%llu",
+		    "restored_from=%llu took_ms=%.1f",
 		    name, (unsigned long long)e, r->nlocal,
-		    (unsigned long long)r->restored);
+		    (unsigned long long)r->restored,
+		    (double)(ls_clock_ns() - t0) / 1e6);
 	}
 }
 
@@ -972,7 +1082,12 @@ int
 ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology, uint64_t ckpt,
     const char *partition, void **blob, size_t *len)
 {
-	return ls_store_ckpt_get(dp->store, topology, ckpt, partition, blob,
+	uint64_t id;
+	int rv = ls_store_ckpt_find(dp->store, topology, epoch_start(ckpt),
+	    ckpt, partition, &id, NULL);
+	if (rv != 0)
+		return rv;
+	return ls_store_ckpt_get(dp->store, topology, id, partition, blob,
 	    len);
 }
 

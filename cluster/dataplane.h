@@ -17,7 +17,12 @@
  * and acknowledged through the ack callback (owners and standbys alike);
  * the leader turns a full set of acknowledgements into a CHECKPOINT
  * command.  Checkpoint ids are (run epoch << 32) + n, so ids never repeat
- * across runs.  See docs/cluster.md and docs/failure-semantics.md.
+ * across runs.  A partition that has ended saves a *final* state, which
+ * stands for every later checkpoint of its run epoch: a restore from K uses
+ * the partition's state of K or, when it had ended before K, its final
+ * one (kept by the store's garbage collection).  A new or restored run
+ * takes its first checkpoint at once (50 ms), not after a full
+ * checkpoint_interval.  See docs/cluster.md and docs/failure-semantics.md.
  */
 #ifndef LS_CLUSTER_DATAPLANE_H
 #define LS_CLUSTER_DATAPLANE_H
@@ -69,8 +74,10 @@ void ls_dataplane_stop(ls_dataplane *dp);
  * match it on the run thread.  Any thread; cheap. */
 void ls_dataplane_update(ls_dataplane *dp, const ls_map *map);
 
-/* A stored checkpoint blob (malloc'd) for the HTTP fetch of other nodes;
- * LS_ENOENT when this node does not hold it. */
+/* A partition's state as of checkpoint ckpt (malloc'd, caller frees) for
+ * the HTTP fetch of other nodes: the blob of ckpt, or the partition's final
+ * blob from earlier in ckpt's run epoch; LS_ENOENT when this node holds
+ * neither.  Any thread. */
 int ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology,
     uint64_t ckpt, const char *partition, void **blob, size_t *len);
 

@@ -40,6 +40,7 @@
 #define MIN_CACHE     ((size_t)256 << 10)
 #define VALUE_MAX     ((size_t)UINT32_MAX)
 #define CKPT_KEY_MAX  (2 + LS_STORE_NAME_MAX + 1 + 8 + LS_STORE_NAME_MAX)
+#define FINAL_KEY_MAX (2 + LS_STORE_NAME_MAX + 1 + LS_STORE_NAME_MAX + 1 + 8)
 
 /* What an idle ls_state keeps for its next activation; more is freed at
  * commit. */
@@ -188,6 +189,21 @@ ckpt_key(unsigned char *k, const char *topo, size_t tl, uint64_t ckpt,
 	put_be64(k + n, ckpt);
 	memcpy(k + n + 8, part, pl);
 	return n + 8 + pl;
+}
+
+/* 'c' 1 topology 0 partition 0 into k (FINAL_KEY_MAX bytes): the prefix
+ * of the partition's final marks; returns its length. */
+static size_t
+final_prefix(unsigned char *k, const char *topo, size_t tl, const char *part,
+             size_t pl)
+{
+	k[0] = 'c';
+	k[1] = 1;
+	memcpy(k + 2, topo, tl);
+	k[2 + tl] = 0;
+	memcpy(k + 3 + tl, part, pl);
+	k[3 + tl + pl] = 0;
+	return 4 + tl + pl;
 }
 
 /* ---- the counter merge operator --------------------------------------- */
@@ -1538,10 +1554,108 @@ ls_store_ckpt_latest(ls_store *s, const char *topology, const char *partition,
 }
 
 int
+ls_store_ckpt_put_final(ls_store *s, const char *topology, uint64_t ckpt,
+                        const char *partition, const void *blob, size_t len)
+{
+	unsigned char k[CKPT_KEY_MAX], f[FINAL_KEY_MAX];
+	size_t tl, pl;
+	int rc;
+
+	if (s == NULL || name_len(topology, &tl) != 0 ||
+	    name_len(partition, &pl) != 0)
+		return LS_EINVAL;
+	if ((rc = check_kv("", 0, blob, len)) != 0)
+		return rc;
+	size_t n = ckpt_key(k, topology, tl, ckpt, partition, pl);
+	size_t fn = final_prefix(f, topology, tl, partition, pl);
+	put_be64(f + fn, ckpt);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_put(wb, (const char *)k, n, blob, len);
+	rocksdb_writebatch_put(wb, (const char *)f, fn + 8, "", 0);
+	rc = write_batch(s, wb, "ckpt_put_final");
+	rocksdb_writebatch_destroy(wb);
+	return rc;
+}
+
+int
+ls_store_ckpt_find(ls_store *s, const char *topology, uint64_t from,
+                   uint64_t at, const char *partition, uint64_t *ckpt,
+                   int *final)
+{
+	unsigned char k[CKPT_KEY_MAX], f[FINAL_KEY_MAX];
+	size_t tl, pl, kl;
+	char *e = NULL;
+
+	if (s == NULL || ckpt == NULL || name_len(topology, &tl) != 0 ||
+	    name_len(partition, &pl) != 0)
+		return LS_EINVAL;
+	/* the newest final mark in [from, at] */
+	size_t fn = final_prefix(f, topology, tl, partition, pl);
+	put_be64(f + fn, at);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)f, fn);
+	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, ro);
+	rocksdb_iter_seek_for_prev(it, (const char *)f, fn + 8);
+	uint64_t fin = 0;
+	int have_fin = 0;
+	if (rocksdb_iter_valid(it)) {
+		const char *cur = rocksdb_iter_key(it, &kl);
+		if (kl == fn + 8 && memcmp(cur, f, fn) == 0) {
+			fin = get_be64((const unsigned char *)cur + fn);
+			have_fin = fin >= from;
+		}
+	}
+	rocksdb_iter_get_error(it, &e);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	if (e != NULL)
+		return rdb_err("ckpt_find", e);
+
+	/* the blob of at itself comes first */
+	size_t n = ckpt_key(k, topology, tl, at, partition, pl);
+	rocksdb_pinnableslice_t *ps =
+	    rocksdb_get_pinned(s->db, s->ro, (const char *)k, n, &e);
+	if (e != NULL)
+		return rdb_err("ckpt_find", e);
+	if (ps != NULL) {
+		rocksdb_pinnableslice_destroy(ps);
+		*ckpt = at;
+		if (final != NULL)
+			*final = have_fin && fin == at;
+		return 0;
+	}
+	if (!have_fin)
+		return LS_ENOENT;
+	*ckpt = fin;
+	if (final != NULL)
+		*final = 1;
+	return 0;
+}
+
+/* A kept final blob's key (GC). */
+typedef struct kept_key {
+	size_t len;
+	unsigned char k[CKPT_KEY_MAX + 1];
+} kept_key;
+
+static int
+kept_cmp(const void *a, const void *b)
+{
+	const kept_key *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->k, y->k, n);
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+int
 ls_store_ckpt_gc(ls_store *s, const char *topology, uint64_t keep_from)
 {
-	unsigned char lo[CKPT_KEY_MAX], hi[CKPT_KEY_MAX];
-	size_t tl;
+	unsigned char lo[CKPT_KEY_MAX + 1], hi[CKPT_KEY_MAX],
+	    fp[LS_STORE_NAME_MAX + 3], fe[LS_STORE_NAME_MAX + 3];
+	size_t tl, fel;
+	char *e = NULL;
 
 	if (s == NULL || name_len(topology, &tl) != 0)
 		return LS_EINVAL;
@@ -1550,11 +1664,86 @@ ls_store_ckpt_gc(ls_store *s, const char *topology, uint64_t keep_from)
 	size_t n = ckpt_prefix(lo, topology, tl);
 	memcpy(hi, lo, n);
 	put_be64(hi + n, keep_from);
+
+	/* Per partition, the newest final mark below keep_from stays with
+	 * its blob (it stands for keep_from and later ids); older marks go.
+	 * Marks sort by partition, then id. */
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	rocksdb_writebatch_delete_range(wb, (const char *)lo, n,
-	                                (const char *)hi, n + 8);
-	int rc = write_batch(s, wb, "ckpt_gc");
+	kept_key *kept = NULL;
+	size_t nkept = 0, capkept = 0;
+	int rc = 0;
+	memcpy(fp, lo, n);
+	fp[1] = 1;
+	prefix_end(fp, n, fe, &fel);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)fp, n);
+	rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)fe, fel);
+	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, ro);
+	const char *prev = NULL; /* the previous mark below keep_from */
+	size_t prevl = 0;
+	char prevbuf[FINAL_KEY_MAX];
+	for (rocksdb_iter_seek(it, (const char *)fp, n); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t kl;
+		const char *cur = rocksdb_iter_key(it, &kl);
+		if (kl < n + 2 + 8 || kl > FINAL_KEY_MAX || cur[kl - 9] != 0)
+			continue; /* not a mark */
+		uint64_t id = get_be64((const unsigned char *)cur + kl - 8);
+		if (id >= keep_from)
+			continue;
+		size_t pl = kl - 9 - n;
+		if (prev != NULL && prevl == kl &&
+		    memcmp(prev, cur, kl - 8) == 0) {
+			/* same partition: the earlier mark is superseded */
+			rocksdb_writebatch_delete(wb, prev, prevl);
+			nkept--;
+		}
+		if (nkept == capkept) {
+			size_t nc = capkept ? capkept * 2 : 16;
+			kept_key *nk = realloc(kept, nc * sizeof(*nk));
+			if (nk == NULL) {
+				rc = LS_ENOMEM;
+				break;
+			}
+			kept = nk;
+			capkept = nc;
+		}
+		kept_key *kk = &kept[nkept++];
+		kk->len = ckpt_key(kk->k, topology, tl, id, cur + n, pl);
+		memcpy(prevbuf, cur, kl);
+		prev = prevbuf;
+		prevl = kl;
+	}
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &e);
+		if (e != NULL)
+			rc = rdb_err("ckpt_gc", e);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+
+	if (rc == 0) {
+		/* every blob below keep_from but the kept ones: the ranges
+		 * between them (a key followed by 0x00 is its successor) */
+		qsort(kept, nkept, sizeof(*kept), kept_cmp);
+		const unsigned char *from = lo;
+		size_t froml = n;
+		for (size_t i = 0; i < nkept; i++) {
+			if (froml != kept[i].len ||
+			    memcmp(from, kept[i].k, froml) != 0)
+				rocksdb_writebatch_delete_range(
+				    wb, (const char *)from, froml,
+				    (const char *)kept[i].k, kept[i].len);
+			kept[i].k[kept[i].len] = 0;
+			from = kept[i].k;
+			froml = kept[i].len + 1;
+		}
+		rocksdb_writebatch_delete_range(wb, (const char *)from, froml,
+		                                (const char *)hi, n + 8);
+		rc = write_batch(s, wb, "ckpt_gc");
+	}
 	rocksdb_writebatch_destroy(wb);
+	free(kept);
 	return rc;
 }
 
@@ -1567,5 +1756,12 @@ ls_store_ckpt_drop(ls_store *s, const char *topology)
 	if (s == NULL || name_len(topology, &tl) != 0)
 		return LS_EINVAL;
 	size_t n = ckpt_prefix(k, topology, tl);
-	return ls_store_delete_prefix(s, k, n);
+	ls_store_batch b = {0};
+	b.wb = rocksdb_writebatch_create();
+	ls_store_batch_delete_prefix(&b, k, n); /* blobs */
+	k[1] = 1;
+	ls_store_batch_delete_prefix(&b, k, n); /* final marks */
+	int rc = b.err != 0 ? b.err : write_batch(s, b.wb, "ckpt_drop");
+	rocksdb_writebatch_destroy(b.wb);
+	return rc;
 }

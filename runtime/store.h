@@ -13,6 +13,7 @@
  *   key prefix            owner
  *   's' 0x00 part 0x00    ls_state (per-partition actor state)
  *   'c' 0x00 topo 0x00    checkpoint blobs (ls_store_ckpt_*)
+ *   'c' 0x01 topo 0x00    marks of final checkpoint blobs
  *
  * Raw keys (ls_store_put ...) may use any other first byte; the layers
  * above choose their prefixes.  Keys are compared bytewise.
@@ -234,11 +235,31 @@ const char *ls_state_partition(const ls_state *st);
  * Whole serialised partition snapshots keyed by (topology, checkpoint id,
  * partition): 'c' 0x00 <topology> 0x00 <ckpt: 8 bytes big-endian>
  * <partition>.  Names are 1..255 bytes without NUL, else LS_EINVAL.
+ *
+ * A *final* blob is the state of a partition that has seen the end of all
+ * its input: it no longer changes, so it stands for every later checkpoint
+ * id too.  It is marked by an empty key 'c' 0x01 <topology> 0x00
+ * <partition> 0x00 <ckpt: 8 bytes big-endian>, written with the blob.
  */
 
 /* Store blob (copied) as checkpoint ckpt of partition, replacing any. */
 int ls_store_ckpt_put(ls_store *s, const char *topology, uint64_t ckpt,
                       const char *partition, const void *blob, size_t len);
+
+/* Store blob (copied) as checkpoint ckpt of partition and mark it final
+ * (see above), in one atomic write. */
+int ls_store_ckpt_put_final(ls_store *s, const char *topology, uint64_t ckpt,
+                            const char *partition, const void *blob,
+                            size_t len);
+
+/* Which blob holds partition's state as of checkpoint at: at itself when
+ * stored, else the newest final blob with an id in [from, at] (from bounds
+ * the ids known to belong to the same history as at).  Its id in *ckpt and,
+ * when final is not NULL, whether it is a final state in *final.
+ * LS_ENOENT when there is none. */
+int ls_store_ckpt_find(ls_store *s, const char *topology, uint64_t from,
+                       uint64_t at, const char *partition, uint64_t *ckpt,
+                       int *final);
 
 /* The same in a batch, so that a checkpoint can be written atomically with
  * other keys (e.g. input positions).  Errors are reported by the commit. */
@@ -255,11 +276,12 @@ int ls_store_ckpt_get(ls_store *s, const char *topology, uint64_t ckpt,
 int ls_store_ckpt_latest(ls_store *s, const char *topology,
                          const char *partition, uint64_t *ckpt);
 
-/* Delete every checkpoint of topology with an id < keep_from (one range
- * delete, all partitions at once). */
+/* Delete every checkpoint of topology with an id < keep_from, except, per
+ * partition, the newest final blob below keep_from (with its mark): it
+ * still stands for keep_from and later.  One atomic write. */
 int ls_store_ckpt_gc(ls_store *s, const char *topology, uint64_t keep_from);
 
-/* Delete every checkpoint of topology. */
+/* Delete every checkpoint (and final mark) of topology. */
 int ls_store_ckpt_drop(ls_store *s, const char *topology);
 
 #endif /* LS_STORE_H */

@@ -883,6 +883,140 @@ test_checkpoints(void **state)
 	assert_true(latest(f->s, "topo2", "p0", 0) == 9);
 }
 
+/* ls_store_ckpt_find: the id found and whether it is final, or want_rc. */
+static uint64_t
+find(ls_store *s, const char *topo, uint64_t from, uint64_t at,
+     const char *part, int want_rc, int want_final)
+{
+	uint64_t id = 777;
+	int fin = -1;
+	assert_int_equal(ls_store_ckpt_find(s, topo, from, at, part, &id, &fin),
+	                 want_rc);
+	if (want_rc == 0)
+		assert_int_equal(fin, want_final);
+	return id;
+}
+
+static int
+count_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Final marks of topology "t" ('c' 1 "t" 0 ...). */
+static int
+final_marks(ls_store *s)
+{
+	int n = 0;
+	assert_int_equal(ls_store_scan_prefix(s, "c\1t\0", 4, count_fn, &n), 0);
+	return n;
+}
+
+/* A final blob stands for every later id: find falls back to it (within
+ * the given lower bound), gc keeps the newest one per partition below
+ * keep_from, drop removes blobs and marks. */
+static void
+test_final_checkpoints(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t E = 1ull << 32, E2 = 2ull << 32;
+	char blob[32];
+
+	/* epoch E: src/0 ends at E+3; w/0 runs on to E+6; w/1 ended at E+2
+	 * and had ended at 5 in the epoch before, too */
+	assert_int_equal(ls_store_ckpt_put(f->s, "t", E + 1, "src/0", "s1", 2),
+	                 0);
+	assert_int_equal(ls_store_ckpt_put(f->s, "t", E + 2, "src/0", "s2", 2),
+	                 0);
+	assert_int_equal(
+	    ls_store_ckpt_put_final(f->s, "t", E + 3, "src/0", "sF", 2), 0);
+	for (uint64_t k = 1; k <= 6; k++) {
+		snprintf(blob, sizeof(blob), "w@%llu", (unsigned long long)k);
+		assert_int_equal(ls_store_ckpt_put(f->s, "t", E + k, "w/0",
+		                                   blob, strlen(blob)),
+		                 0);
+	}
+	assert_int_equal(ls_store_ckpt_put_final(f->s, "t", 5, "w/1", "old", 3),
+	                 0);
+	assert_int_equal(
+	    ls_store_ckpt_put_final(f->s, "t", E + 2, "w/1", "w1F", 3), 0);
+	assert_int_equal(
+	    ls_store_ckpt_put_final(f->s, "u", E + 1, "src/0", "uF", 2), 0);
+	assert_int_equal(final_marks(f->s), 3);
+
+	/* find: the id itself first, else the newest final in [from, at] */
+	assert_true(find(f->s, "t", E, E + 6, "src/0", 0, 1) == E + 3);
+	assert_true(find(f->s, "t", E, E + 3, "src/0", 0, 1) == E + 3);
+	assert_true(find(f->s, "t", E, E + 2, "src/0", 0, 0) == E + 2);
+	assert_true(find(f->s, "t", E, E + 6, "w/0", 0, 0) == E + 6);
+	find(f->s, "t", E, E + 7, "w/0", LS_ENOENT, 0);
+	find(f->s, "t", E2, E2 + 1, "src/0", LS_ENOENT, 0);
+	assert_true(find(f->s, "t", 0, E2 + 1, "src/0", 0, 1) == E + 3);
+	assert_true(find(f->s, "t", E, E + 6, "w/1", 0, 1) == E + 2);
+	assert_true(find(f->s, "t", 0, 6, "w/1", 0, 1) == 5);
+	find(f->s, "t", 0, 4, "w/1", LS_ENOENT, 0);
+	find(f->s, "t", 0, E + 6, "w", LS_ENOENT, 0); /* a name's prefix */
+	find(f->s, "t", 0, E + 6, "w/1x", LS_ENOENT, 0);
+	find(f->s, "v", 0, E + 6, "src/0", LS_ENOENT, 0);
+	find(f->s, "t", 0, E + 6, "", LS_EINVAL, 0);
+	assert_int_equal(ls_store_ckpt_find(f->s, "t", 0, 1, "w/0", NULL, NULL),
+	                 LS_EINVAL);
+	assert_int_equal(ls_store_ckpt_put_final(f->s, "", 1, "p", "x", 1),
+	                 LS_EINVAL);
+	assert_int_equal(ls_store_ckpt_put_final(NULL, "t", 1, "p", "x", 1),
+	                 LS_EINVAL);
+
+	/* gc: what a restore from E+5 or later needs stays */
+	assert_int_equal(ls_store_ckpt_gc(f->s, "t", E + 5), 0);
+	expect_ckpt(f->s, "t", E + 1, "src/0", NULL);
+	expect_ckpt(f->s, "t", E + 2, "src/0", NULL);
+	expect_ckpt(f->s, "t", E + 3, "src/0", "sF");
+	expect_ckpt(f->s, "t", E + 4, "w/0", NULL);
+	expect_ckpt(f->s, "t", E + 5, "w/0", "w@5");
+	expect_ckpt(f->s, "t", E + 6, "w/0", "w@6");
+	expect_ckpt(f->s, "t", E + 2, "w/1", "w1F");
+	expect_ckpt(f->s, "t", 5, "w/1", NULL); /* superseded */
+	find(f->s, "t", 0, 6, "w/1", LS_ENOENT, 0);
+	assert_int_equal(final_marks(f->s), 2);
+	assert_true(find(f->s, "t", E, E + 6, "src/0", 0, 1) == E + 3);
+	assert_true(find(f->s, "t", E, E + 5, "w/1", 0, 1) == E + 2);
+	/* again: nothing more goes */
+	assert_int_equal(ls_store_ckpt_gc(f->s, "t", E + 5), 0);
+	expect_ckpt(f->s, "t", E + 3, "src/0", "sF");
+	expect_ckpt(f->s, "t", E + 2, "w/1", "w1F");
+	expect_ckpt(f->s, "t", E + 5, "w/0", "w@5");
+
+	/* the next epoch saves the final states again: the older ones go */
+	assert_int_equal(
+	    ls_store_ckpt_put_final(f->s, "t", E2 + 1, "src/0", "sF", 2), 0);
+	assert_int_equal(
+	    ls_store_ckpt_put_final(f->s, "t", E2 + 1, "w/1", "w1F", 3), 0);
+	assert_int_equal(ls_store_ckpt_put(f->s, "t", E2 + 2, "w/0", "x", 1),
+	                 0);
+	assert_int_equal(ls_store_ckpt_gc(f->s, "t", E2 + 2), 0);
+	expect_ckpt(f->s, "t", E + 3, "src/0", NULL);
+	expect_ckpt(f->s, "t", E + 2, "w/1", NULL);
+	expect_ckpt(f->s, "t", E + 6, "w/0", NULL);
+	expect_ckpt(f->s, "t", E2 + 1, "src/0", "sF");
+	expect_ckpt(f->s, "t", E2 + 1, "w/1", "w1F");
+	expect_ckpt(f->s, "t", E2 + 2, "w/0", "x");
+	assert_int_equal(final_marks(f->s), 2);
+	assert_true(find(f->s, "t", E2, E2 + 2, "src/0", 0, 1) == E2 + 1);
+
+	/* drop: blobs and marks of "t" only */
+	assert_int_equal(ls_store_ckpt_drop(f->s, "t"), 0);
+	assert_int_equal(final_marks(f->s), 0);
+	find(f->s, "t", 0, E2 + 2, "src/0", LS_ENOENT, 0);
+	expect_ckpt(f->s, "t", E2 + 2, "w/0", NULL);
+	expect_ckpt(f->s, "u", E + 1, "src/0", "uF");
+	assert_true(find(f->s, "u", E, E + 9, "src/0", 0, 1) == E + 1);
+}
+
 /* State writes and other keys (input positions, a checkpoint blob) in one
  * atomic commit. */
 static void
@@ -1222,6 +1356,8 @@ main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_state_read_your_writes, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_final_checkpoints, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_state_commit_with, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_names, setup, teardown),
