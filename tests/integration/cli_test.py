@@ -1701,6 +1701,353 @@ sinks:
 
 
 # ---------------------------------------------------------------------------
+# 8. Resume after a crash: run --data-dir (docs/operations.md, docs/state.md)
+# ---------------------------------------------------------------------------
+
+RESUMED = re.compile(r'^logstream run: resuming from checkpoint (\d+) .*$',
+                     re.M)
+
+
+def resume_topology(name, events, out, count, seed, rate=5000):
+    """A seeded, rate-limited generator (a few seconds long) with one parse
+    partition, so that every window sums its events in the same order in
+    every run and the output lines are byte-identical."""
+    return '''name: %s
+settings:
+  checkpoint_interval: 300ms
+sources:
+  - name: gen
+    kind: generator
+    count: %d
+    rate: %d
+    seed: %d
+    start: 2024-03-01T00:00:00Z
+    format: json
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+    format: json
+  - name: per_second
+    kind: window
+    input: parse
+    key: [service, status]
+    partitions: 3
+    size: 1s
+    aggregates: [count, sum(latency_ms), max(latency_ms)]
+sinks:
+  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+  - name: out
+    kind: jsonl
+    input: per_second
+    path: %s
+''' % (name, count, rate, seed, q(events), q(out))
+
+
+def read_lines(p):
+    """The complete lines of p (a line still being written is left out)."""
+    if not os.path.exists(p):
+        return []
+    with open(p, 'rb') as f:
+        data = f.read()
+    return data[:data.rfind(b'\n') + 1].splitlines()
+
+
+def last_run(dd):
+    with open(os.path.join(dd, 'last-run.json')) as f:
+        return {n['name']: n for n in json.load(f)['nodes']}
+
+
+def kill9(p):
+    """SIGKILL p (no chance to clean up) and reap it; returns stderr."""
+    try:
+        p.kill()
+        _, err = p.communicate(timeout=CMD_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return err.decode('utf-8', 'replace')
+
+
+def check_committed(lines, ref, what):
+    """What a killed run left in a file is committed output: each line is
+    one of the uninterrupted run's, none twice."""
+    dup = [ln for ln, n in collections.Counter(lines).items() if n > 1]
+    check(not dup, '%s: lines written twice, e.g. %r' % (what, dup[:1]))
+    stray = set(lines) - ref
+    check(not stray, '%s: lines an uninterrupted run does not write, '
+          'e.g. %r' % (what, sorted(stray)[:1]))
+
+
+def check_same_lines(got, want, what):
+    dup = [ln for ln, n in collections.Counter(got).items() if n > 1]
+    check(not dup, '%s: %d lines twice, e.g. %r' % (what, len(dup),
+                                                    dup[:1]))
+    missing = set(want) - set(got)
+    check(not missing, '%s: %d lines missing, e.g. %r' %
+          (what, len(missing), sorted(missing)[:1]))
+    check_eq(sorted(got), sorted(want), what + ': sorted lines')
+
+
+def resumed_from(err, what):
+    m = RESUMED.search(err)
+    check(m is not None, '%s: no "resuming from checkpoint" line on stderr '
+          '%r' % (what, err))
+    return m.group(0)
+
+
+def case_resume_generator():
+    """kill -9 a checkpointing run twice, rerun it to the end: the jsonl
+    files hold exactly the lines of an uninterrupted run -- none lost (the
+    sinks' pending output was restored), none twice (the reruns continued
+    from the checkpoint instead of starting over, and the file was cut back
+    to the checkpoint's length)."""
+    n = 20000
+    ev_ref, out_ref = path('ref-ev.jsonl'), path('ref-out.jsonl')
+    run_ok(write('ref.yaml', resume_topology('resume', ev_ref, out_ref, n,
+                                             11)), 'reference run')
+    ref_ev, ref_out = read_lines(ev_ref), read_lines(out_ref)
+    check_eq(len(ref_ev), n, 'reference: events')
+    check(len(ref_out) > 3 * 4, 'reference: window results %d' %
+          len(ref_out))
+
+    events, out, dd = path('ev.jsonl'), path('out.jsonl'), path('data')
+    topo = write('resume.yaml', resume_topology('resume', events, out, n, 11))
+    seen = 0
+    for attempt in (1, 2):
+        p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+        try:
+            # a checkpoint completed in this process: its output is there
+            wait_until(lambda: len(read_lines(events)) > seen, p,
+                       'committed output (run %d)' % attempt)
+        finally:
+            err = kill9(p)
+        check(p.returncode == -signal.SIGKILL,
+              'run %d ended by itself (rc %r) before the kill: stderr %r' %
+              (attempt, p.returncode, err))
+        if attempt == 2:
+            resumed_from(err, 'run 2')
+        lines = read_lines(events)
+        check(seen < len(lines) < n, 'run %d: killed mid-run, %d of %d '
+              'events written' % (attempt, len(lines), n))
+        check_committed(lines, set(ref_ev), 'events after kill %d' % attempt)
+        check_committed(read_lines(out), set(ref_out),
+                        'results after kill %d' % attempt)
+        seen = len(lines)
+    check(os.path.isdir(os.path.join(dd, 'state')), 'DIR/state exists')
+
+    rc, _, err = run(['run', topo, '--data-dir', dd, '--progress', '0'])
+    check_eq(rc, 0, 'run 3: exit status (stderr %r)' % err)
+    line = resumed_from(err, 'run 3')
+    m = re.search(r'\bgen at event (\d+)$', line)
+    check(m is not None, 'run 3: the line says where gen resumes: %r' % line)
+    pos = int(m.group(1))
+    check(0 < pos < n, 'run 3: resumed at event %d of %d' % (pos, n))
+    # the source went on from there: it produced only the rest
+    check_eq(last_run(dd)['gen']['in'], n - pos, 'run 3: events generated')
+    check_same_lines(read_lines(events), ref_ev, 'events')
+    check_same_lines(read_lines(out), ref_out, 'window results')
+    offs = [json.loads(ln)['offset'] for ln in read_lines(events)]
+    check_eq(sorted(offs), list(range(n)), 'event offsets (ids)')
+
+    # A finished run is not resumed: the next run starts over (and writes
+    # the same files again).
+    rc, _, err = run(['run', topo, '--data-dir', dd, '--progress', '0'])
+    check_eq(rc, 0, 'run 4: exit status (stderr %r)' % err)
+    check('finished; starting a new run' in err, 'run 4: says it starts '
+          'over: %r' % err)
+    check(RESUMED.search(err) is None, 'run 4 resumed: %r' % err)
+    check_eq(last_run(dd)['gen']['in'], n, 'run 4: events generated')
+    check_same_lines(read_lines(events), ref_ev, 'run 4: events')
+    check_same_lines(read_lines(out), ref_out, 'run 4: window results')
+
+
+def case_resume_file():
+    """A followed Loghub file: the run is killed after its first
+    checkpoint, the rest of the file arrives while it is down, and the
+    rerun reads on from the saved byte offset.  Events: every line exactly
+    once (byte offsets); counts per level: the ground truth."""
+    log, csvp = loghub('HDFS')
+    with open(log, 'rb') as f:
+        data = f.read()
+    offs = line_offsets(data)
+    half = offs[len(offs) // 2]
+    want = collections.Counter(level_of(r['Level']) for r in csv_rows(csvp))
+
+    inp, events, out = path('hdfs.log'), path('ev.jsonl'), path('out.jsonl')
+    dd = path('data')
+    write('hdfs.log', data[:half])
+
+    def topology(follow, ev, res):
+        return '''name: resume-file
+settings:
+  checkpoint_interval: 200ms
+  idle_timeout: 1000h
+sources:
+  - name: src
+    kind: file
+    path: %s
+    follow: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: log4j
+  - name: levels
+    kind: window
+    input: parse
+    key: level
+    partitions: 2
+    size: 876000h
+sinks:
+  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+  - name: out
+    kind: jsonl
+    input: levels
+    path: %s
+''' % (q(inp), 'true' if follow else 'false', q(ev), q(res))
+
+    topo = write('follow.yaml', topology(True, events, out))
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        wait_until(lambda: len(read_lines(events)) > 0, p,
+                   'the first checkpoint')
+    finally:
+        err = kill9(p)
+    check(p.returncode == -signal.SIGKILL, 'run 1 ended by itself (rc %r): '
+          '%r' % (p.returncode, err))
+    first = read_lines(events)
+    check(0 < len(first) <= len(offs) // 2, 'run 1: %d events written' %
+          len(first))
+    with open(inp, 'ab') as f:
+        f.write(data[half:])
+
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        wait_until(lambda: len(read_lines(events)) >= len(offs), p,
+                   'every line')
+    finally:
+        err = interrupt(p)
+    check_eq(p.returncode, 0, 'run 2: exit status (stderr %r)' % err)
+    line = resumed_from(err, 'run 2')
+    m = re.search(r'\bsrc at byte (\d+)$', line)
+    check(m is not None, 'run 2: the line says where src resumes: %r' % line)
+    pos = int(m.group(1))
+    check(pos in offs and pos > 0, 'run 2: resumed at byte %d, a line '
+          'start after the first' % pos)
+    check_eq(last_run(dd)['src']['in'], sum(1 for o in offs if o >= pos),
+             'run 2: lines read (from the saved offset on)')
+
+    evs = [json.loads(ln) for ln in read_lines(events)]
+    check_eq(sorted(e['offset'] for e in evs), offs,
+             'events: byte offsets of the lines, each once')
+    got = {}
+    for r in read_jsonl(out):
+        k = r['key']['level']
+        check(k not in got, 'level %s reported twice' % k)
+        got[k] = r['count']
+    check_eq(got, dict(want), 'counts per level vs the ground truth')
+
+    # The same as one uninterrupted run over the whole file.
+    ev_ref, out_ref = path('ref-ev.jsonl'), path('ref-out.jsonl')
+    run_ok(write('ref.yaml', topology(False, ev_ref, out_ref)),
+           'reference run')
+    check_same_lines(read_lines(events), read_lines(ev_ref), 'events')
+    check_same_lines(read_lines(out), read_lines(out_ref), 'results')
+
+
+def case_resume_refused():
+    """State of one topology is not used for another: a changed file is
+    refused (nothing touched), the original still resumes, --fresh starts
+    the changed one over.  A stdin source runs without checkpoints."""
+    n = 10000
+    events, out, dd = path('ev.jsonl'), path('out.jsonl'), path('data')
+    topo = write('a.yaml', resume_topology('resume', events, out, n, 21))
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        wait_until(lambda: len(read_lines(events)) > 0, p, 'a checkpoint')
+    finally:
+        kill9(p)
+    check(p.returncode == -signal.SIGKILL, 'run a ended by itself')
+    with open(events, 'rb') as f:
+        ev_before = f.read()
+    with open(out, 'rb') as f:
+        out_before = f.read()
+
+    # the same pipeline with another seed: another topology file
+    changed = write('b.yaml', resume_topology('resume', events, out, n, 22))
+    rc, _, err = run(['run', changed, '--data-dir', dd])
+    check_eq(rc, 1, 'changed topology: exit status (stderr %r)' % err)
+    check('another topology file' in err and '--fresh' in err and
+          'a.yaml' in err, 'changed topology: the message names the saved '
+          'topology and --fresh: %r' % err)
+    check(RESUMED.search(err) is None, 'changed topology resumed: %r' % err)
+    for p_, before in ((events, ev_before), (out, out_before)):
+        with open(p_, 'rb') as f:
+            check_eq(f.read(), before, 'refused run left %s alone' % p_)
+
+    # the original file still resumes from its checkpoint, to the end
+    ev_ref, out_ref = path('ref-ev.jsonl'), path('ref-out.jsonl')
+    run_ok(write('ref-a.yaml', resume_topology('resume', ev_ref, out_ref, n,
+                                               21)), 'reference a')
+    rc, _, err = run(['run', topo, '--data-dir', dd, '--progress', '0'])
+    check_eq(rc, 0, 'resume a: exit status (stderr %r)' % err)
+    resumed_from(err, 'resume a')
+    check(last_run(dd)['gen']['in'] < n, 'resume a: started over')
+    check_same_lines(read_lines(events), read_lines(ev_ref), 'a: events')
+    check_same_lines(read_lines(out), read_lines(out_ref), 'a: results')
+
+    # --fresh: the changed topology starts from the beginning
+    run_ok(write('ref-b.yaml', resume_topology('resume', ev_ref, out_ref, n,
+                                               22)), 'reference b')
+    rc, _, err = run(['run', changed, '--data-dir', dd, '--fresh',
+                      '--progress', '0'])
+    check_eq(rc, 0, '--fresh: exit status (stderr %r)' % err)
+    check('--fresh: discarding' in err, '--fresh: says so: %r' % err)
+    check(RESUMED.search(err) is None, '--fresh resumed: %r' % err)
+    check_eq(last_run(dd)['gen']['in'], n, '--fresh: events generated')
+    check_same_lines(read_lines(events), read_lines(ev_ref), 'b: events')
+    check_same_lines(read_lines(out), read_lines(out_ref), 'b: results')
+    rc, _, err = run(['run', changed, '--fresh'])
+    check_eq(rc, 2, '--fresh without --data-dir: exit status')
+
+    # stdin cannot be replayed: no checkpoints (and no state), a message,
+    # and the run itself works as without --data-dir
+    sdd = path('stdin-data')
+    stopo = write('stdin.yaml', '''name: from-stdin
+sources:
+  - name: in
+    kind: stdin
+stages:
+  - name: parse
+    kind: parse
+    input: in
+    format: logfmt
+sinks:
+  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+''' % q(path('stdin-ev.jsonl')))
+    data = ''.join('level=info service=s msg="m%d"\n' % i
+                   for i in range(100)).encode()
+    rc, _, err = run(['run', stopo, '--data-dir', sdd], stdin=data)
+    check_eq(rc, 0, 'stdin: exit status (stderr %r)' % err)
+    check("source 'in' reads stdin" in err and 'checkpoints are off' in err,
+          'stdin: the message says checkpoints are off: %r' % err)
+    check(not os.path.exists(os.path.join(sdd, 'state')),
+          'stdin: no state directory')
+    check_eq(len(read_lines(path('stdin-ev.jsonl'))), 100, 'stdin: events')
+
+
+# ---------------------------------------------------------------------------
 
 CASES = {
     'validate_examples': case_validate_examples,
@@ -1724,6 +2071,9 @@ CASES = {
     'idle_timeout': case_idle_timeout,
     'quickstart': case_quickstart,
     'filter': case_filter,
+    'resume_generator': case_resume_generator,
+    'resume_file': case_resume_file,
+    'resume_refused': case_resume_refused,
 }
 for _s in LOGHUB:
     CASES['loghub_' + _s.lower()] = (lambda s: lambda: loghub_case(s))(_s)
