@@ -24,6 +24,7 @@
 #include "cluster/coord.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
+#include "cluster/join.h"
 #include "cluster/map.h"
 #include "cluster/ring.h"
 #include "cluster/transport.h"
@@ -47,11 +48,7 @@ typedef struct peer {
 /* A node that asked to join (its hello reached this node), to be passed to
  * the leader by the ticker. */
 typedef struct joinrec {
-	uint64_t id, inc;
-	char name[LS_MAP_MAX_NAME + 1];
-	char url[LS_MAP_MAX_URL + 1];
-	char http[LS_MAP_MAX_URL + 1];
-	char raft[LS_COORD_MAX_ADDRESS + 1];
+	ls_join_req r;
 	int64_t last_ns; /* last time it was passed on */
 	int pending;
 } joinrec;
@@ -80,7 +77,7 @@ struct ls_node {
 	int voter;
 	int64_t heartbeat_ns, suspect_ns, dead_ns;
 	uint32_t replicas;
-	char hello[LS_TRANSPORT_MAX_HELLO]; /* join request in our hellos */
+	char hello[LS_JOIN_MAX + 1]; /* join request in our hellos */
 	size_t hello_len;
 
 	ls_coord *coord;
@@ -976,55 +973,6 @@ follower_tick(ls_node *n)
 static void count_parts(const ls_map *map, uint64_t id, size_t *owned,
     size_t *standby);
 
-/* A join request: "LSJOIN1\nID\nNAME\nURL\nHTTP\nRAFT\nINC\n", the
- * hello_info of a node started without --voter, and the body of POST
- * /v1/internal/join.  The id must be the hash of the Raft address. */
-static int
-join_parse(const char *buf, size_t len, joinrec *jr)
-{
-	char tmp[LS_TRANSPORT_MAX_HELLO + 1];
-	char *f[7];
-	size_t nf = 0;
-
-	if (len == 0 || len > LS_TRANSPORT_MAX_HELLO)
-		return -1;
-	memcpy(tmp, buf, len);
-	tmp[len] = '\0';
-	char *save = NULL;
-	for (char *t = strtok_r(tmp, "\n", &save); t != NULL && nf < 7;
-	     t = strtok_r(NULL, "\n", &save))
-		f[nf++] = t;
-	if (nf != 7 || strcmp(f[0], "LSJOIN1") != 0)
-		return -1;
-	memset(jr, 0, sizeof(*jr));
-	char *end;
-	errno = 0;
-	jr->id = strtoull(f[1], &end, 10);
-	if (errno != 0 || *end != '\0' || jr->id == 0)
-		return -1;
-	jr->inc = strtoull(f[6], &end, 16);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	if (copy_str(jr->name, sizeof(jr->name), f[2]) != 0 ||
-	    copy_str(jr->url, sizeof(jr->url), f[3]) != 0 ||
-	    copy_str(jr->http, sizeof(jr->http), f[4]) != 0 ||
-	    copy_str(jr->raft, sizeof(jr->raft), f[5]) != 0)
-		return -1;
-	if (ls_node_raft_id(jr->raft) != jr->id ||
-	    ls_transport_url_check(jr->url) != 0)
-		return -1;
-	return 0;
-}
-
-static int
-join_format(const joinrec *jr, char *buf, size_t cap)
-{
-	int len = snprintf(buf, cap, "LSJOIN1\n%llu\n%s\n%s\n%s\n%s\n%llx\n",
-	    (unsigned long long)jr->id, jr->name, jr->url, jr->http, jr->raft,
-	    (unsigned long long)jr->inc);
-	return len > 0 && (size_t)len < cap ? len : -1;
-}
-
 /* The slot for node id in the join table (n->lock held); a new one, or the
  * oldest idle one when full, or NULL. */
 static joinrec *
@@ -1032,7 +980,7 @@ join_slot(ls_node *n, uint64_t id)
 {
 	joinrec *old = NULL;
 	for (size_t i = 0; i < n->njoins; i++) {
-		if (n->joins[i].id == id)
+		if (n->joins[i].r.id == id)
 			return &n->joins[i];
 		if (!n->joins[i].pending &&
 		    (old == NULL || n->joins[i].last_ns < old->last_ns))
@@ -1042,7 +990,7 @@ join_slot(ls_node *n, uint64_t id)
 		old = &n->joins[n->njoins++];
 	if (old != NULL) {
 		memset(old, 0, sizeof(*old));
-		old->id = id;
+		old->r.id = id;
 	}
 	return old;
 }
@@ -1055,15 +1003,13 @@ static void
 on_unknown(void *arg, uint64_t from, const uint8_t *info, size_t len)
 {
 	ls_node *n = arg;
-	joinrec jr;
-	if (join_parse((const char *)info, len, &jr) != 0 || jr.id != from)
+	ls_join_req jr;
+	if (ls_join_parse(info, len, &jr) != 0 || jr.id != from)
 		return;
 	pthread_mutex_lock(&n->lock);
 	joinrec *slot = join_slot(n, jr.id);
 	if (slot != NULL && !slot->pending) {
-		int64_t last = slot->last_ns;
-		*slot = jr;
-		slot->last_ns = last;
+		slot->r = jr;
 		slot->pending = 1;
 		n->urgent = 1;
 		pthread_cond_broadcast(&n->cond);
@@ -1086,7 +1032,7 @@ on_map_change(void *arg, uint64_t epoch)
 /* Leader: admit a joining node -- first as a Raft standby (it receives the
  * map), then into the map as a non-voter, which places partitions on it. */
 static int
-join_local(ls_node *n, const joinrec *jr)
+join_local(ls_node *n, const ls_join_req *jr)
 {
 	ls_map *map;
 	ls_map_node mn;
@@ -1109,11 +1055,8 @@ join_local(ls_node *n, const joinrec *jr)
 		p->seen_ns = now;
 	}
 	joinrec *slot = join_slot(n, jr->id);
-	if (slot != NULL && !slot->pending) {
-		int64_t last = slot->last_ns;
-		*slot = *jr;
-		slot->last_ns = last;
-	}
+	if (slot != NULL && !slot->pending)
+		slot->r = *jr;
 	pthread_mutex_unlock(&n->lock);
 	if (known)
 		return 0;
@@ -1128,7 +1071,7 @@ join_local(ls_node *n, const joinrec *jr)
 static void
 joins_tick(ls_node *n, int leader)
 {
-	joinrec todo[MAX_JOINS];
+	ls_join_req todo[MAX_JOINS];
 	size_t nt = 0;
 	int64_t now = ls_clock_ns();
 
@@ -1136,7 +1079,7 @@ joins_tick(ls_node *n, int leader)
 	for (size_t i = 0; i < n->njoins; i++) {
 		joinrec *jr = &n->joins[i];
 		if (jr->pending && now - jr->last_ns >= JOIN_RETRY_NS) {
-			todo[nt++] = *jr;
+			todo[nt++] = jr->r;
 			jr->pending = 0;
 			jr->last_ns = now;
 		}
@@ -1151,8 +1094,8 @@ joins_tick(ls_node *n, int leader)
 				    ls_strerror(rv));
 			continue;
 		}
-		char lh[MAX_ADDR], body[LS_TRANSPORT_MAX_HELLO + 1];
-		int len = join_format(&todo[i], body, sizeof(body));
+		char lh[MAX_ADDR], body[LS_JOIN_MAX + 1];
+		int len = ls_join_format(&todo[i], body, sizeof(body));
 		if (len < 0 || leader_http(n, lh, sizeof(lh)) != 0)
 			continue;
 		int status = 0;
@@ -1185,8 +1128,8 @@ check_members(ls_node *n, const ls_map *map)
 		char raft[MAX_ADDR] = "";
 		pthread_mutex_lock(&n->lock);
 		for (size_t j = 0; j < n->njoins; j++)
-			if (n->joins[j].id == mn.id)
-				copy_str(raft, sizeof(raft), n->joins[j].raft);
+			if (n->joins[j].r.id == mn.id)
+				copy_str(raft, sizeof(raft), n->joins[j].r.raft);
 		pthread_mutex_unlock(&n->lock);
 		if (raft[0] == '\0' &&
 		    ls_node_raft_address(mn.url, raft, sizeof(raft)) != 0)
@@ -1759,16 +1702,16 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	return reply_epoch(n, resp);
 }
 
-/* POST /v1/internal/join: a join request (join_parse) passed on by the
+/* POST /v1/internal/join: a join request (cluster/join.h) passed on by the
  * node that got the joining node's hello. */
 static int
 h_join(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
 	ls_node *n = arg;
-	joinrec jr;
+	ls_join_req jr;
 	if (!ls_coord_is_leader(n->coord))
 		return ls_http_resp_error(resp, 409, "not the leader");
-	if (join_parse((const char *)req->body, req->body_len, &jr) != 0)
+	if (ls_join_parse(req->body, req->body_len, &jr) != 0)
 		return ls_http_resp_error(resp, 400, "bad join request");
 	int rv = join_local(n, &jr);
 	if (rv != 0)
@@ -2019,7 +1962,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	dc.metrics = n->metrics;
 	dc.unknown = on_unknown;
 	if (!n->voter) {
-		joinrec me;
+		ls_join_req me;
 		memset(&me, 0, sizeof(me));
 		me.id = n->raft_id;
 		me.inc = n->inc;
@@ -2027,7 +1970,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		copy_str(me.url, sizeof(me.url), n->url);
 		copy_str(me.http, sizeof(me.http), n->http_addr);
 		copy_str(me.raft, sizeof(me.raft), n->raft_addr);
-		int hl = join_format(&me, n->hello, sizeof(n->hello));
+		int hl = ls_join_format(&me, n->hello, sizeof(n->hello));
 		if (hl < 0) {
 			snprintf(err, errlen, "node name or addresses too long");
 			rv = LS_ERANGE;

@@ -1,0 +1,46 @@
+/*
+ * join.h -- the join request of a node that joins a running cluster.
+ *
+ * A node started without --voter puts its join request into every
+ * transport hello to a peer that has not answered yet (cluster/transport.h,
+ * hello_info); the seed that gets it passes the same bytes to the leader
+ * (POST /v1/internal/join).  The text form, one field per line:
+ *
+ *   LSJOIN1\nID\nNAME\nURL\nHTTP\nRAFT\nINC\n
+ *
+ * ID is the decimal Raft id (the hash of RAFT, checked), INC the process
+ * incarnation in hex.  The bytes come from the network: the parser checks
+ * every field and never reads past len.
+ */
+#ifndef LS_CLUSTER_JOIN_H
+#define LS_CLUSTER_JOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/coord.h"
+#include "cluster/map.h"
+
+/* Longest join request in bytes. */
+#define LS_JOIN_MAX 1024
+
+typedef struct ls_join_req {
+	uint64_t id;  /* Raft id: ls_node_raft_id(raft) */
+	uint64_t inc; /* the joining process's incarnation */
+	char name[LS_MAP_MAX_NAME + 1];
+	char url[LS_MAP_MAX_URL + 1];   /* transport URL */
+	char http[LS_MAP_MAX_URL + 1];  /* HTTP address */
+	char raft[LS_COORD_MAX_ADDRESS + 1];
+} ls_join_req;
+
+/* Parse len bytes (borrowed, need not be NUL-terminated) into *out.
+ * LS_EINVAL for anything that is not a well-formed request (wrong tag or
+ * field count, a bad number, a field too long, an id that is not the hash
+ * of the Raft address, a bad transport URL). */
+int ls_join_parse(const void *buf, size_t len, ls_join_req *out);
+
+/* The text form of *r into buf (NUL-terminated); returns its length, or -1
+ * when it does not fit into cap (or LS_JOIN_MAX). */
+int ls_join_format(const ls_join_req *r, char *buf, size_t cap);
+
+#endif /* LS_CLUSTER_JOIN_H */
