@@ -24,6 +24,15 @@
  * state, stdin asked to seek) must stop the start, not restart from
  * scratch.
  *
+ * A second topology adds a short source (300 events) that feeds the window
+ * together with the generator and, alone, a branch of its own (parse ->
+ * window -> sink "ev"); it is killed after that branch's final checkpoint
+ * F and a later K completed, so the restore from K hands the branch its
+ * final states from F (as the cluster's store does).  With a first
+ * checkpoint interval set (ls_pipeline_opts.first_checkpoint_ms), a fresh
+ * and a restored run each take one checkpoint at once even when the
+ * period is an hour.
+ *
  * Event times: the generator spaces them for 10000 events/s when its rate
  * is 0, so the checkpointed runs are limited to 10000/s and see the same
  * events as the reference; each run then lasts about two seconds of wall
@@ -253,7 +262,24 @@ typedef struct fx {
 	ls_topology *topo;
 	ls_plan *plan;
 	size_t nactors;
+	size_t nloads; /* actors that restore state (sources, windows, sinks) */
 } fx;
+
+/* Parse f->text and plan it: nactors actors, nloads of them stateful. */
+static void
+fx_plan(fx *f, size_t nactors, size_t nloads)
+{
+	ls_diag d;
+	ls_diag_init(&d);
+	assert_int_equal(ls_topology_parse("ck.yaml", f->text, strlen(f->text),
+	                                   &f->topo, &d),
+	                 0);
+	assert_int_equal(ls_plan_build(f->topo, &f->plan, &d), 0);
+	ls_diag_free(&d);
+	f->nactors = ls_plan_actor_count(f->plan);
+	assert_int_equal(f->nactors, nactors);
+	f->nloads = nloads;
+}
 
 static void
 fx_open(fx *f, int rate)
@@ -301,16 +327,86 @@ fx_open(fx *f, int rate)
 	         "    input: warn\n"
 	         "    path: %s/ev.jsonl\n",
 	         rate, COUNT, SEED, f->dir, f->dir);
-	ls_diag d;
-	ls_diag_init(&d);
-	assert_int_equal(ls_topology_parse("ck.yaml", f->text, strlen(f->text),
-	                                   &f->topo, &d),
-	                 0);
-	assert_int_equal(ls_plan_build(f->topo, &f->plan, &d), 0);
-	ls_diag_free(&d);
-	f->nactors = ls_plan_actor_count(f->plan);
-	/* gen + 2 parse + 4 window + 2 filter + 2 sinks */
-	assert_int_equal(f->nactors, 11);
+	/* gen + 2 parse + 4 window + 2 filter + 2 sinks; gen, the windows
+	 * and the sinks have state */
+	fx_plan(f, 11, 7);
+}
+
+#define SHORT_COUNT 300
+
+/* The generator and a short source into the window; the short source
+ * alone into parse_s -> ws -> "ev" (window results, too). */
+static void
+fx_open_two(fx *f)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ls-ckpt-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->text, sizeof(f->text),
+	         "name: ck2\n"
+	         "settings:\n"
+	         "  watermark_delay: 500ms\n"
+	         "  idle_timeout: 1h\n"
+	         "sources:\n"
+	         "  - name: gen\n"
+	         "    kind: generator\n"
+	         "    rate: %d\n"
+	         "    count: %d\n"
+	         "    seed: %d\n"
+	         "    format: json\n"
+	         "    start: 2024-03-01T00:00:00Z\n"
+	         "  - name: short\n"
+	         "    kind: generator\n"
+	         "    rate: %d\n"
+	         "    count: %d\n"
+	         "    seed: 12\n"
+	         "    format: json\n"
+	         "    start: 2024-03-01T00:00:00Z\n"
+	         "stages:\n"
+	         "  - name: parse\n"
+	         "    kind: parse\n"
+	         "    input: [gen, short]\n"
+	         "    partitions: 2\n"
+	         "  - name: w\n"
+	         "    kind: window\n"
+	         "    input: parse\n"
+	         "    key: service\n"
+	         "    partitions: 4\n"
+	         "    size: 200ms\n"
+	         "    aggregates: [count, max(latency_ms), sum(bytes)]\n"
+	         "  - name: parse_s\n"
+	         "    kind: parse\n"
+	         "    input: short\n"
+	         "  - name: ws\n"
+	         "    kind: window\n"
+	         "    input: parse_s\n"
+	         "    key: service\n"
+	         "    partitions: 2\n"
+	         "    size: 10ms\n"
+	         "    aggregates: [count, min(latency_ms)]\n"
+	         "sinks:\n"
+	         "  - name: agg\n"
+	         "    kind: jsonl\n"
+	         "    input: w\n"
+	         "    path: %s/agg.jsonl\n"
+	         "  - name: ev\n"
+	         "    kind: jsonl\n"
+	         "    input: ws\n"
+	         "    path: %s/ev.jsonl\n",
+	         RATE, COUNT, SEED, RATE, SHORT_COUNT, f->dir, f->dir);
+	/* 2 sources + 2 parse + 4 w + parse_s + 2 ws + 2 sinks; stateful:
+	 * the sources, the windows and the sinks */
+	fx_plan(f, 13, 10);
+}
+
+/* The index of the plan actor "name". */
+static size_t
+actor_named(const fx *f, const char *name)
+{
+	for (size_t i = 0; i < f->nactors; i++)
+		if (strcmp(ls_plan_actor_at(f->plan, i)->name, name) == 0)
+			return i;
+	fail_msg("no actor %s", name);
+	return 0;
 }
 
 static void
@@ -453,6 +549,32 @@ check_reference(const lines *agg, const lines *ev)
 	lines_free(&want_ev);
 }
 
+/* Run f's topology without checkpoints; the sorted lines of its two
+ * sinks into out. */
+static void
+run_reference(const fx *f, lines out[2])
+{
+	ls_runtime_opts ro = {.workers = 2};
+	ls_runtime *rt;
+	assert_int_equal(ls_runtime_create(&ro, &rt), 0);
+	ls_pipeline *pl;
+	char err[256];
+	assert_int_equal(
+	    ls_pipeline_start(rt, f->plan, NULL, &pl, err, sizeof(err)), 0);
+	assert_int_equal(ls_pipeline_wait(pl, DEADLINE_MS), 0);
+	ls_runtime_destroy(rt);
+	ls_pipeline_free(pl);
+	for (int i = 0; i < 2; i++) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%s.jsonl", f->dir,
+		         sink_names[i]);
+		lines_read_file(&out[i], path);
+		lines_sort(&out[i]);
+		assert_no_duplicate_ids(&out[i]);
+		unlink(path);
+	}
+}
+
 /* Group setup: run the topology without checkpoints, as fast as it goes. */
 static int
 reference_setup(void **unused)
@@ -460,24 +582,7 @@ reference_setup(void **unused)
 	(void)unused;
 	fx f;
 	fx_open(&f, 0);
-	ls_runtime_opts ro = {.workers = 2};
-	ls_runtime *rt;
-	assert_int_equal(ls_runtime_create(&ro, &rt), 0);
-	ls_pipeline *pl;
-	char err[256];
-	assert_int_equal(
-	    ls_pipeline_start(rt, f.plan, NULL, &pl, err, sizeof(err)), 0);
-	assert_int_equal(ls_pipeline_wait(pl, DEADLINE_MS), 0);
-	ls_runtime_destroy(rt);
-	ls_pipeline_free(pl);
-	for (int i = 0; i < 2; i++) {
-		char path[256];
-		snprintf(path, sizeof(path), "%s/%s.jsonl", f.dir,
-		         sink_names[i]);
-		lines_read_file(&ref[i], path);
-		lines_sort(&ref[i]);
-		assert_no_duplicate_ids(&ref[i]);
-	}
+	run_reference(&f, ref);
 	check_reference(&ref[0], &ref[1]);
 	fx_close(&f);
 	return 0;
@@ -687,16 +792,21 @@ hook_load(void *arg, size_t actor, uint8_t **blob, size_t *len)
 	return 0;
 }
 
-/* Every actor has saved its final checkpoint, with one id: 1 and the id. */
+/* Every actor has saved its final checkpoint: 1 and the largest final id
+ * (actors downstream of only a source that ended early have a smaller
+ * one). */
 static int
 coord_all_final(coord *c, uint64_t *id)
 {
 	int all = 1;
 	pthread_mutex_lock(&c->mu);
-	*id = c->a[0].final_id;
-	for (size_t a = 0; a < c->f->nactors; a++)
-		if (c->a[a].final_id == 0 || c->a[a].final_id != *id)
+	*id = 0;
+	for (size_t a = 0; a < c->f->nactors; a++) {
+		if (c->a[a].final_id == 0)
 			all = 0;
+		if (c->a[a].final_id > *id)
+			*id = c->a[a].final_id;
+	}
 	pthread_mutex_unlock(&c->mu);
 	return all;
 }
@@ -729,6 +839,8 @@ typedef struct run {
 	 * (0: never) */
 	uint64_t crash_ckpt;
 	int64_t crash_events;
+	size_t crash_final_of; /* actor index + 1: crash once a checkpoint
+	                          after that actor's final one completed */
 	int crashing;
 	uint32_t mailbox_cap;  /* 0: the runtime's default */
 	uint64_t commit_every; /* commit once this many more completed */
@@ -740,6 +852,8 @@ typedef struct run {
 static struct {
 	uint32_t mailbox_cap;  /* for every run of the test */
 	uint64_t commit_every; /* 0 = 1 */
+	int64_t ckpt_ms;       /* 0 = CKPT_MS */
+	int64_t first_ms;      /* ls_pipeline_opts.first_checkpoint_ms */
 	fx f;
 	int f_open;
 	coord c[4];
@@ -795,6 +909,15 @@ run_step(void *arg)
 		r->crashing = 1;
 		return 1;
 	}
+	if (r->crash_final_of != 0) {
+		pthread_mutex_lock(&c->mu);
+		uint64_t fin = c->a[r->crash_final_of - 1].final_id;
+		pthread_mutex_unlock(&c->mu);
+		if (fin != 0 && k > fin) {
+			r->crashing = 1;
+			return 1;
+		}
+	}
 	uint64_t fin;
 	int ended = coord_all_final(c, &fin);
 	if (k > c->committed &&
@@ -831,7 +954,8 @@ run_start(run *r, const fx *f, coord *c, unsigned gen, const coord *from,
 	ls_runtime_opts ro = {.workers = 2, .mailbox_cap = r->mailbox_cap};
 	assert_int_equal(ls_runtime_create(&ro, &r->rt), 0);
 	ls_pipeline_opts po = {
-	    .checkpoint_ms = CKPT_MS,
+	    .checkpoint_ms = T.ckpt_ms > 0 ? T.ckpt_ms : CKPT_MS,
+	    .first_checkpoint_ms = T.first_ms,
 	    .ckpt_base = gen * GEN_BASE,
 	    .ckpt_save = hook_save,
 	    .ckpt_load = hook_load,
@@ -845,8 +969,8 @@ run_start(run *r, const fx *f, coord *c, unsigned gen, const coord *from,
 	if (from != NULL) {
 		/* as the cluster does after a failover: K is complete */
 		ls_pipeline_commit(r->p, from_ckpt);
-		/* the source, the windows and the sinks restored state */
-		assert_int_equal(c->nloads, 7);
+		/* the sources, the windows and the sinks restored state */
+		assert_int_equal(c->nloads, f->nloads);
 	}
 }
 
@@ -909,9 +1033,9 @@ run_end(run *r)
 	r->p = NULL;
 }
 
-/* The union of the parts equals the reference, line for line. */
+/* The union of the parts equals want, line for line. */
 static void
-check_output(const fx *f)
+check_output_with(const fx *f, const lines want[2])
 {
 	for (int i = 0; i < 2; i++) {
 		char dir[256];
@@ -921,13 +1045,20 @@ check_output(const fx *f)
 		assert_int_equal(pi.nother, 0); /* no temporary left over */
 		assert_no_duplicate_ids(&got);
 		lines_sort(&got);
-		if (got.n != ref[i].n)
+		if (got.n != want[i].n)
 			fail_msg("%s: %zu lines, reference %zu", sink_names[i],
-			         got.n, ref[i].n);
+			         got.n, want[i].n);
 		for (size_t j = 0; j < got.n; j++)
-			assert_string_equal(got.v[j], ref[i].v[j]);
+			assert_string_equal(got.v[j], want[i].v[j]);
 		lines_free(&got);
 	}
+}
+
+/* The union of the parts equals the reference, line for line. */
+static void
+check_output(const fx *f)
+{
+	check_output_with(f, ref);
 }
 
 /* ---- tests ---- */
@@ -1152,6 +1283,102 @@ test_restore_from_final_checkpoint(void **unused)
 	check_output(f);
 }
 
+/* With a period of an hour, first_checkpoint_ms still gives a fresh run
+ * and a restored one a checkpoint at once (and only that one): a run
+ * that has just been restored after a failover is resumed as soon as a
+ * checkpoint of its own completes. */
+static void
+test_first_checkpoint_at_once(void **unused)
+{
+	(void)unused;
+	T.ckpt_ms = 3600 * 1000;
+	T.first_ms = CKPT_MS;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	run_start(&T.r, &T.f, &T.c[0], 0, NULL, 0);
+	T.r.crash_ckpt = 1;
+	assert_int_equal(run_drive(&T.r), 0);
+	uint64_t k = run_kill(&T.r);
+	assert_true(k == 1);
+	assert_int_equal(coord_source_barriers(&T.c[0]), 1);
+	run_start(&T.r, &T.f, &T.c[1], 1, &T.c[0], k);
+	assert_int_equal(run_drive(&T.r), 1);
+	run_end(&T.r);
+	/* the restored run: its first barrier, then only the final id */
+	assert_int_equal(coord_source_barriers(&T.c[1]), 1);
+	size_t gen = actor_named(&T.f, "gen/0");
+	assert_true(T.c[1].a[gen].n == 2 && T.c[1].a[gen].v[0].ckpt ==
+	                                        GEN_BASE + 1);
+	uint64_t fin;
+	assert_true(coord_all_final(&T.c[1], &fin));
+	assert_true(fin == GEN_BASE + 2);
+	check_output(&T.f);
+}
+
+/* Two sources, one done long before the other: killed after the short
+ * branch's final checkpoint F and a later K, the restore from K gives
+ * every partition of that branch (source, parse, window, sink) its final
+ * state of F; they end at once and nothing is produced or written twice. */
+static void
+test_restore_after_a_source_ended(void **unused)
+{
+	(void)unused;
+	fx *f = &T.f;
+	fx_open_two(f);
+	T.f_open = 1;
+	lines want[2] = {{0}, {0}};
+	run_reference(f, want);
+	assert_true(want[0].n >= 20 && want[1].n >= 10);
+
+	size_t sh = actor_named(f, "short/0");
+	run_start(&T.r, f, &T.c[0], 0, NULL, 0);
+	T.r.crash_final_of = sh + 1;
+	assert_int_equal(run_drive(&T.r), 0);
+	run_end(&T.r);
+	check_parts(&T.r);
+	coord *c0 = &T.c[0];
+	pthread_mutex_lock(&c0->mu);
+	uint64_t k = coord_latest(c0);
+	uint64_t F = c0->a[sh].final_id;
+	pthread_mutex_unlock(&c0->mu);
+	assert_true(F != 0 && k > F);
+	/* at K the short branch has only its final states of F; the
+	 * generator had not ended */
+	const char *branch[] = {"short/0", "parse_s/0", "ws/0", "ws/1",
+	                        "ev/0"};
+	for (size_t i = 0; i < sizeof(branch) / sizeof(branch[0]); i++) {
+		size_t a = actor_named(f, branch[i]);
+		const saved *sv = coord_find(c0, a, k);
+		assert_non_null(sv);
+		assert_true(sv->final && sv->ckpt == F);
+	}
+	const saved *g = coord_find(c0, actor_named(f, "gen/0"), k);
+	assert_non_null(g);
+	assert_false(g->final);
+
+	run_start(&T.r, f, &T.c[1], 1, c0, k);
+	assert_int_equal(run_drive(&T.r), 1);
+	ls_pipeline_node_stats st[8];
+	assert_int_equal(ls_pipeline_stats(T.r.p, st, 8), 8);
+	for (int n = 0; n < 8; n++) {
+		if (strcmp(st[n].name, "short") == 0)
+			assert_int_equal(st[n].in, 0); /* nothing again */
+		if (strcmp(st[n].name, "gen") == 0)
+			assert_true(st[n].in > 0 && st[n].in < COUNT);
+	}
+	run_end(&T.r);
+	/* the branch ended again at once: its only save is a final one with
+	 * the restored run's first id */
+	for (size_t i = 0; i < sizeof(branch) / sizeof(branch[0]); i++) {
+		const actor_log *l = &T.c[1].a[actor_named(f, branch[i])];
+		assert_int_equal(l->n, 1);
+		assert_true(l->v[0].final && l->v[0].ckpt == GEN_BASE + 1);
+	}
+	check_output_with(f, want);
+	lines_free(&want[0]);
+	lines_free(&want[1]);
+}
+
 /* ---- state that cannot be restored ---- */
 
 typedef struct bad_load {
@@ -1314,6 +1541,9 @@ main(void)
 	    cmocka_unit_test_teardown(test_crash_with_batched_commits, cleanup),
 	    cmocka_unit_test_teardown(test_crash_under_backpressure, cleanup),
 	    cmocka_unit_test_teardown(test_restore_from_final_checkpoint,
+	                              cleanup),
+	    cmocka_unit_test_teardown(test_first_checkpoint_at_once, cleanup),
+	    cmocka_unit_test_teardown(test_restore_after_a_source_ended,
 	                              cleanup),
 	    cmocka_unit_test_teardown(test_unreadable_state_fails_start,
 	                              cleanup),
