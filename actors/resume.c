@@ -253,7 +253,7 @@ try_complete(ls_resume *r)
 		if (r->pend[i].id > best)
 			r->pend[keep++] = r->pend[i];
 	r->npend = keep;
-	ls_log(all_final ? LS_LOG_INFO : LS_LOG_DEBUG, "resume",
+	ls_log(LS_LOG_DEBUG, "resume",
 	    "checkpoint complete topology=%s ckpt=%llu final=%d", r->topo,
 	    (unsigned long long)best, all_final);
 	atomic_store(&r->complete, best);
