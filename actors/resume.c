@@ -285,14 +285,14 @@ hook_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 		pend *p = pend_get(r, ckpt);
 		if (p != NULL)
 			p->n++;
-		if (final && s->final_id == 0) {
-			s->final_id = ckpt;
-			s->final_blob = blob; /* kept: copied under later ids */
-			s->final_len = len;
-			blob = NULL;
-		}
-		try_complete(r);
 	}
+	if (final && s->final_id == 0 && ckpt == s->last) {
+		s->final_id = ckpt;
+		s->final_blob = blob; /* kept: copied under later ids */
+		s->final_len = len;
+		blob = NULL;
+	}
+	try_complete(r);
 	pthread_mutex_unlock(&r->lock);
 	free(blob);
 }

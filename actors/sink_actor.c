@@ -76,6 +76,7 @@ typedef struct sink {
 	/* jsonl_append: one file, appended to */
 	int append;
 	int fd;
+	int stream;    /* PATH is no regular file (a pipe, /dev/stdout) */
 	uint64_t flen; /* bytes of PATH written by committed parts */
 } sink;
 
@@ -147,7 +148,7 @@ sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
 	if (rv != 0)
 		return rv;
 	/* the recorded length must be on disk before the state is */
-	if (s->append && fdatasync(s->fd) != 0) {
+	if (s->append && !s->stream && fdatasync(s->fd) != 0) {
 		ls_log(LS_LOG_ERROR, "sink", "cannot sync path=%s err=%s",
 		    s->path, strerror(errno));
 		return LS_EIO;
@@ -182,6 +183,8 @@ static int
 truncate_to(sink *s, uint64_t len)
 {
 	struct stat st;
+	if (s->stream)
+		return 0; /* cannot take back what went out: at least once */
 	if (fstat(s->fd, &st) != 0)
 		return LS_EIO;
 	if ((uint64_t)st.st_size < len) {
@@ -277,8 +280,10 @@ write_part(sink *s, const struct part *pt)
 	if (s->append) {
 		size_t off = 0;
 		while (off < pt->len) {
-			ssize_t w = pwrite(s->fd, pt->data + off, pt->len - off,
-			    (off_t)(s->flen + off));
+			ssize_t w = s->stream
+			    ? write(s->fd, pt->data + off, pt->len - off)
+			    : pwrite(s->fd, pt->data + off, pt->len - off,
+			          (off_t)(s->flen + off));
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
@@ -286,7 +291,8 @@ write_part(sink *s, const struct part *pt)
 				    "cannot write path=%s err=%s", s->path,
 				    strerror(errno));
 				/* no half part: it is written again later */
-				if (ftruncate(s->fd, (off_t)s->flen) != 0)
+				if (!s->stream &&
+				    ftruncate(s->fd, (off_t)s->flen) != 0)
 					ls_log(LS_LOG_ERROR, "sink",
 					    "cannot truncate path=%s err=%s",
 					    s->path, strerror(errno));
@@ -373,13 +379,23 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 		s->path = ls_topo_str(n, "path");
 		/* truncated by the restore: to 0 or the saved length */
 		s->fd = open(s->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (s->fd < 0) {
+		struct stat st;
+		if (s->fd < 0 || fstat(s->fd, &st) != 0) {
 			ls_log(LS_LOG_ERROR, "sink", "cannot open path=%s err=%s",
 			    s->path, strerror(errno));
+			if (s->fd >= 0)
+				close(s->fd);
+			s->fd = -1;
 			free(s->buf);
 			s->buf = NULL;
 			return LS_EIO;
 		}
+		s->stream = !S_ISREG(st.st_mode);
+		if (s->stream)
+			ls_log(LS_LOG_WARN, "sink",
+			    "not a regular file: its output is at least once "
+			    "across a restore path=%s",
+			    s->path);
 	} else if (strcmp(n->kind, "jsonl") == 0 && ls_stage_ckpt_on(cfg)) {
 		s->kind = SINK_JSONL;
 		s->path = ls_topo_str(n, "path");
