@@ -53,6 +53,7 @@
 #define REC_VERSION 1
 #define REC_FIXED 38
 #define FILE_MAX (64u << 20) /* a topology file bigger than this is odd */
+#define FIRST_CHECKPOINT_MS 50
 
 enum { REC_FINISHED = 1, REC_FINAL = 2 };
 
@@ -592,6 +593,9 @@ ls_resume_opts(ls_resume *r, ls_pipeline_opts *po)
 {
 	po->checkpoint_ms = ls_topology_setting_ms(r->t, "checkpoint_interval",
 	    1000);
+	/* a first checkpoint soon: after a restore, another crash then does
+	 * not throw away much work again */
+	po->first_checkpoint_ms = FIRST_CHECKPOINT_MS;
 	po->ckpt_base = r->rec.epoch << 32;
 	po->ckpt_save = hook_save;
 	po->ckpt_load = hook_load;
