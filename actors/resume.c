@@ -48,11 +48,12 @@
 #include "runtime/log.h"
 #include "runtime/store.h"
 
-#define REC_KEY "r\0run"
+#define REC_KEY     "r\0run"
 #define REC_KEY_LEN 5
 #define REC_VERSION 1
-#define REC_FIXED 38
-#define FILE_MAX (64u << 20) /* a topology file bigger than this is odd */
+#define REC_FIXED   38
+/* a topology file bigger than this is odd */
+#define FILE_MAX            (64u << 20)
 #define FIRST_CHECKPOINT_MS 50
 
 enum { REC_FINISHED = 1, REC_FINAL = 2 };
@@ -69,8 +70,8 @@ typedef struct rec {
 } rec;
 
 typedef struct actor_st {
-	uint64_t last;     /* last id saved */
-	uint64_t final_id; /* 0 until the actor saved its final state */
+	uint64_t last;       /* last id saved */
+	uint64_t final_id;   /* 0 until the actor saved its final state */
 	uint8_t *final_blob; /* that state (may be NULL: empty) */
 	size_t final_len;
 } actor_st;
@@ -86,11 +87,11 @@ struct ls_resume {
 	const char *topo; /* the topology's name: the store's namespace */
 	size_t nactors;
 	ls_store *store;
-	uint64_t from;       /* restored checkpoint, 0 = fresh */
+	uint64_t from; /* restored checkpoint, 0 = fresh */
 	int64_t from_ns;
-	char where[512];     /* source positions at from */
-	ls_pipeline *pl;     /* set by ls_resume_started */
-	uint64_t committed;  /* told the sinks (command thread) */
+	char where[512];    /* source positions at from */
+	ls_pipeline *pl;    /* set by ls_resume_started */
+	uint64_t committed; /* told the sinks (command thread) */
 	_Atomic uint64_t complete;
 
 	pthread_mutex_t lock; /* everything below */
@@ -186,7 +187,7 @@ pend_get(ls_resume *r, uint64_t id)
 		r->pend = n;
 		r->cappend = nc;
 	}
-	r->pend[r->npend] = (pend){ id, 0 };
+	r->pend[r->npend] = (pend){id, 0};
 	return &r->pend[r->npend++];
 }
 
@@ -222,7 +223,8 @@ try_complete(ls_resume *r)
 		if (s->final_id == 0 || s->final_id > best)
 			all_final = 0;
 		else if (s->final_id < best)
-			ls_store_batch_ckpt_put(b, r->topo, best, part_name(r, a),
+			ls_store_batch_ckpt_put(
+			    b, r->topo, best, part_name(r, a),
 			    s->final_blob != NULL ? s->final_blob
 			                          : (const uint8_t *)"",
 			    s->final_len);
@@ -237,45 +239,47 @@ try_complete(ls_resume *r)
 	ls_store_batch_free(b);
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "resume",
-		    "cannot record a complete checkpoint ckpt=%llu err=%s",
-		    (unsigned long long)best, ls_errname(rv));
+		       "cannot record a complete checkpoint ckpt=%llu err=%s",
+		       (unsigned long long)best, ls_errname(rv));
 		return;
 	}
 	r->rec = nr;
 	/* durable before any sink writes its output (power loss too) */
 	if ((rv = ls_store_sync(r->store)) != 0)
 		ls_log(LS_LOG_WARN, "resume", "cannot sync the state err=%s",
-		    ls_errname(rv));
+		       ls_errname(rv));
 	if ((rv = ls_store_ckpt_gc(r->store, r->topo, best)) != 0)
 		ls_log(LS_LOG_WARN, "resume",
-		    "cannot delete old checkpoints err=%s", ls_errname(rv));
+		       "cannot delete old checkpoints err=%s", ls_errname(rv));
 	size_t keep = 0;
 	for (size_t i = 0; i < r->npend; i++)
 		if (r->pend[i].id > best)
 			r->pend[keep++] = r->pend[i];
 	r->npend = keep;
 	ls_log(LS_LOG_DEBUG, "resume",
-	    "checkpoint complete topology=%s ckpt=%llu final=%d", r->topo,
-	    (unsigned long long)best, all_final);
+	       "checkpoint complete topology=%s ckpt=%llu final=%d", r->topo,
+	       (unsigned long long)best, all_final);
 	atomic_store(&r->complete, best);
 }
 
 static void
 hook_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
-    size_t len)
+          size_t len)
 {
 	ls_resume *r = arg;
 	if (i >= r->nactors) {
 		free(blob);
 		return;
 	}
-	int rv = ls_store_ckpt_put(r->store, r->topo, ckpt, part_name(r, i),
-	    blob != NULL ? blob : (const uint8_t *)"", len);
+	int rv =
+	    ls_store_ckpt_put(r->store, r->topo, ckpt, part_name(r, i),
+	                      blob != NULL ? blob : (const uint8_t *)"", len);
 	if (rv != 0) {
 		/* this checkpoint will not complete; a later one may */
 		ls_log(LS_LOG_ERROR, "resume",
-		    "cannot store checkpoint partition=%s ckpt=%llu err=%s",
-		    part_name(r, i), (unsigned long long)ckpt, ls_errname(rv));
+		       "cannot store checkpoint partition=%s ckpt=%llu err=%s",
+		       part_name(r, i), (unsigned long long)ckpt,
+		       ls_errname(rv));
 		free(blob);
 		return;
 	}
@@ -306,12 +310,12 @@ hook_load(void *arg, size_t i, uint8_t **blob, size_t *len)
 		return LS_ENOENT;
 	void *b;
 	int rv = ls_store_ckpt_get(r->store, r->topo, r->from, part_name(r, i),
-	    &b, len);
+	                           &b, len);
 	if (rv == LS_ENOENT) {
 		/* a complete checkpoint holds every actor's state */
 		ls_log(LS_LOG_ERROR, "resume",
-		    "checkpoint state missing partition=%s ckpt=%llu",
-		    part_name(r, i), (unsigned long long)r->from);
+		       "checkpoint state missing partition=%s ckpt=%llu",
+		       part_name(r, i), (unsigned long long)r->from);
 		return LS_ECORRUPT;
 	}
 	if (rv == 0)
@@ -382,7 +386,7 @@ describe_sources(ls_resume *r)
 		void *v;
 		size_t vl;
 		if (ls_store_ckpt_get(r->store, r->topo, r->from, pa->name, &v,
-		        &vl) != 0)
+		                      &vl) != 0)
 			continue;
 		const uint8_t *b = v;
 		int w = 0;
@@ -390,13 +394,16 @@ describe_sources(ls_resume *r)
 			unsigned long long pos = ls_le_get(b + 2, 8);
 			const char *sep = used > 0 ? ", " : "";
 			if (b[1] != 0)
-				w = snprintf(r->where + used, sizeof(r->where) - used,
-				    "%s%s had ended", sep, n->name);
+				w = snprintf(r->where + used,
+				             sizeof(r->where) - used,
+				             "%s%s had ended", sep, n->name);
 			else if (strcmp(n->kind, "generator") == 0)
-				w = snprintf(r->where + used, sizeof(r->where) - used,
+				w = snprintf(
+				    r->where + used, sizeof(r->where) - used,
 				    "%s%s at event %llu", sep, n->name, pos);
 			else
-				w = snprintf(r->where + used, sizeof(r->where) - used,
+				w = snprintf(
+				    r->where + used, sizeof(r->where) - used,
 				    "%s%s at byte %llu", sep, n->name, pos);
 		}
 		free(v);
@@ -421,7 +428,7 @@ resume_free(ls_resume *r)
 
 int
 ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
-    int fresh, ls_resume **out, char *notice, size_t msglen)
+               int fresh, ls_resume **out, char *notice, size_t msglen)
 {
 	char err[512] = "", path[4200];
 	uint64_t fp = 0;
@@ -433,8 +440,10 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 		notice[0] = '\0';
 	for (size_t i = 0; i < ls_topology_count(t); i++) {
 		const ls_topo_node *n = ls_topology_node(t, i);
-		if (n->role == LS_TOPO_SOURCE && strcmp(n->kind, "stdin") == 0) {
-			snprintf(notice, msglen,
+		if (n->role == LS_TOPO_SOURCE &&
+		    strcmp(n->kind, "stdin") == 0) {
+			snprintf(
+			    notice, msglen,
 			    "source '%s' reads stdin, which cannot be replayed",
 			    n->name);
 			return LS_ENOTSUP;
@@ -442,7 +451,7 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	}
 	if ((rv = read_file(ls_topology_file(t), &fp)) != 0) {
 		snprintf(notice, msglen, "cannot read %s: %s",
-		    ls_topology_file(t), ls_strerror(rv));
+		         ls_topology_file(t), ls_strerror(rv));
 		return rv;
 	}
 	ls_resume *r = calloc(1, sizeof(*r));
@@ -462,13 +471,14 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	rv = ls_store_open(path, NULL, &r->store, err, sizeof(err));
 	if (rv != 0) {
 		if (rv == LS_EBUSY)
-			snprintf(notice, msglen,
+			snprintf(
+			    notice, msglen,
 			    "%s is in use by another process (a run or node "
 			    "with the same data directory)",
 			    path);
 		else
 			snprintf(notice, msglen, "cannot open %s: %s", path,
-			    err[0] ? err : ls_strerror(rv));
+			         err[0] ? err : ls_strerror(rv));
 		resume_free(r);
 		return rv;
 	}
@@ -480,9 +490,11 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 		if (ls_store_scan(r->store, NULL, 0, NULL, 0, any_key, NULL) !=
 		    0) {
 			if (!fresh) {
-				snprintf(notice, msglen,
+				snprintf(
+				    notice, msglen,
 				    "%s holds data that is not the state of a "
-				    "`logstream run` (a node's data directory?); "
+				    "`logstream run` (a node's data "
+				    "directory?); "
 				    "use another --data-dir, or --fresh to "
 				    "discard it",
 				    path);
@@ -494,9 +506,9 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	} else if (rv == LS_ECORRUPT) {
 		if (!fresh) {
 			snprintf(notice, msglen,
-			    "%s: the run record is unreadable; --fresh "
-			    "discards the saved state",
-			    path);
+			         "%s: the run record is unreadable; --fresh "
+			         "discards the saved state",
+			         path);
 			resume_free(r);
 			return LS_ECORRUPT;
 		}
@@ -504,11 +516,12 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 		discard = 1;
 	} else if (rv != 0) {
 		snprintf(notice, msglen, "cannot read %s: %s", path,
-		    ls_strerror(rv));
+		         ls_strerror(rv));
 		resume_free(r);
 		return rv;
 	} else if (old.fingerprint != fp && !fresh) {
-		snprintf(notice, msglen,
+		snprintf(
+		    notice, msglen,
 		    "%s holds the saved state of another topology file "
 		    "(topology '%s' from %s, %s); it cannot resume %s.  Rerun "
 		    "with that file to resume it, use another --data-dir, or "
@@ -519,24 +532,26 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 		resume_free(r);
 		return LS_ESTATE;
 	} else if (fresh) {
-		snprintf(notice, msglen,
+		snprintf(
+		    notice, msglen,
 		    "--fresh: discarding the saved state of topology '%s' in "
 		    "%s",
 		    old.name, path);
 		discard = 1;
 	} else if (old.flags & REC_FINISHED) {
 		snprintf(notice, msglen,
-		    "the previous run in %s finished; starting a new run",
-		    path);
+		         "the previous run in %s finished; starting a new run",
+		         path);
 		discard = 1;
 	} else if (old.complete == 0) {
 		snprintf(notice, msglen,
-		    "the previous run in %s completed no checkpoint; "
-		    "starting from the beginning",
-		    path);
+		         "the previous run in %s completed no checkpoint; "
+		         "starting from the beginning",
+		         path);
 		discard = 1;
 	} else if (old.nactors != r->nactors) {
-		snprintf(notice, msglen,
+		snprintf(
+		    notice, msglen,
 		    "%s: the saved state has %u actors, the plan %zu; --fresh "
 		    "discards it",
 		    path, old.nactors, r->nactors);
@@ -548,10 +563,10 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	}
 	if (fresh && notice[0] == '\0' && discard)
 		snprintf(notice, msglen, "--fresh: discarding the data in %s",
-		    path);
+		         path);
 	if (discard && (rv = ls_store_delete_prefix(r->store, NULL, 0)) != 0) {
 		snprintf(notice, msglen, "cannot discard the state in %s: %s",
-		    path, ls_strerror(rv));
+		         path, ls_strerror(rv));
 		resume_free(r);
 		return rv;
 	}
@@ -569,14 +584,14 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	snprintf(r->rec.name, sizeof(r->rec.name), "%s", r->topo);
 	snprintf(r->rec.file, sizeof(r->rec.file), "%s", ls_topology_file(t));
 	if (r->rec.epoch >= UINT32_MAX) {
-		snprintf(notice, msglen, "%s: too many runs; --fresh starts over",
-		    path);
+		snprintf(notice, msglen,
+		         "%s: too many runs; --fresh starts over", path);
 		resume_free(r);
 		return LS_ERANGE;
 	}
 	if ((rv = rec_put(r->store, &r->rec)) != 0) {
 		snprintf(notice, msglen, "cannot write %s: %s", path,
-		    ls_strerror(rv));
+		         ls_strerror(rv));
 		resume_free(r);
 		return rv;
 	}
@@ -591,8 +606,8 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 void
 ls_resume_opts(ls_resume *r, ls_pipeline_opts *po)
 {
-	po->checkpoint_ms = ls_topology_setting_ms(r->t, "checkpoint_interval",
-	    1000);
+	po->checkpoint_ms =
+	    ls_topology_setting_ms(r->t, "checkpoint_interval", 1000);
 	/* a first checkpoint soon: after a restore, another crash then does
 	 * not throw away much work again */
 	po->first_checkpoint_ms = FIRST_CHECKPOINT_MS;
@@ -621,10 +636,10 @@ ls_resume_describe(const ls_resume *r, char *buf, size_t len)
 	}
 	ls_sinkfmt_time(r->from_ns, ts);
 	snprintf(buf, len, "checkpoint %llu (#%llu of run %llu, taken %s)%s%s",
-	    (unsigned long long)r->from,
-	    (unsigned long long)(r->from & 0xffffffffu),
-	    (unsigned long long)(r->from >> 32), ts, r->where[0] ? ": " : "",
-	    r->where);
+	         (unsigned long long)r->from,
+	         (unsigned long long)(r->from & 0xffffffffu),
+	         (unsigned long long)(r->from >> 32), ts,
+	         r->where[0] ? ": " : "", r->where);
 }
 
 void

@@ -39,9 +39,8 @@ typedef struct ls_resume ls_resume;
  * directory holds the state of another topology (or not a run's state);
  * LS_EBUSY another process uses the directory; LS_ECORRUPT, LS_EIO,
  * LS_ENOMEM. */
-int ls_resume_open(const char *data_dir, const ls_topology *t,
-    const ls_plan *p, int fresh, ls_resume **out, char *notice,
-    size_t msglen);
+int ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
+                   int fresh, ls_resume **out, char *notice, size_t msglen);
 
 /* Fill the checkpoint fields of *po (interval, id base, save/load hooks,
  * jsonl_append); the other fields are left alone. */
