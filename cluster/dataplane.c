@@ -46,6 +46,12 @@
  * completed checkpoint of the new run. */
 #define FIRST_CHECKPOINT_MS 50
 
+/* A run whose map checkpoint has not moved for this long (or two
+ * checkpoint intervals, if longer) announces again the final states it
+ * holds: an acknowledgement lost on its way to the leader is not repaired
+ * by a later save of the same partition. */
+#define REACK_AFTER_MS 1000
+
 enum {
 	W_EVENTS = 1,
 	W_RESULT = 2,
@@ -76,6 +82,8 @@ struct run {
 	uint64_t (*sb)[LS_MAP_MAX_STANDBYS];
 	uint32_t nlocal;
 	uint64_t committed;
+	int64_t progress_ns; /* run thread: start or last checkpoint advance */
+	int64_t reack_ns;    /* no progress for this long: reack_finals */
 	_Atomic int stopping;
 };
 
@@ -95,9 +103,18 @@ struct ls_dataplane {
 	pthread_rwlock_t runs_lock; /* runs[] and each run's fields */
 	run **runs;
 	size_t nruns;
-	pthread_mutex_t lock; /* pending map, stop, caught-up signalling */
+	pthread_mutex_t lock; /* pending map, stop, caught-up signalling,
+	                         names */
 	pthread_cond_t cond;
 	ls_map *pending;
+	/* the topologies of the newest map: a replicated state can be stored
+	 * before this node runs (or while it restarts) its run */
+	struct topo_name {
+		uint32_t tag;
+		uint64_t run_epoch;
+		char name[LS_MAP_MAX_NAME + 1];
+	} *names;
+	size_t nnames;
 	ls_map *current; /* run thread only */
 	int stop;
 	pthread_t thread;
@@ -599,13 +616,48 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 	part[pl] = '\0';
 	char topo[LS_MAP_MAX_NAME + 1] = "";
 	uint32_t tag = (uint32_t)(env->to >> 32);
-	pthread_rwlock_rdlock(&dp->runs_lock);
-	run *r = run_by_tag(dp, tag);
-	int stale = r != NULL && r->epoch > env->epoch;
-	if (r != NULL)
-		snprintf(topo, sizeof(topo), "%s", r->name);
-	pthread_rwlock_unlock(&dp->runs_lock);
-	if (stale || topo[0] == '\0') {
+	/* The topology of this node's run or, when it has none right now
+	 * (between the old run's stop and the new one's start, or not
+	 * started yet), of the newest map; a map that does not name it yet
+	 * is waited for (bounded).  A dropped state would never be
+	 * acknowledged, and a partition's final state is saved only once per
+	 * run, so no later checkpoint of that run could complete. */
+	struct timespec deadline;
+	ls_abstime_after(1000, &deadline);
+	int stale = 0;
+	for (;;) {
+		pthread_rwlock_rdlock(&dp->runs_lock);
+		run *r = run_by_tag(dp, tag);
+		if (r != NULL) {
+			stale = r->epoch > env->epoch;
+			snprintf(topo, sizeof(topo), "%s", r->name);
+		}
+		pthread_rwlock_unlock(&dp->runs_lock);
+		if (topo[0] != '\0')
+			break;
+		pthread_mutex_lock(&dp->lock);
+		for (size_t i = 0; i < dp->nnames; i++) {
+			if (dp->names[i].tag != tag)
+				continue;
+			stale = dp->names[i].run_epoch > env->epoch;
+			snprintf(topo, sizeof(topo), "%s", dp->names[i].name);
+		}
+		int rv = topo[0] != '\0' ? 0
+		    : dp->stop            ? ETIMEDOUT
+		                          : pthread_cond_timedwait(&dp->cond,
+		                                &dp->lock, &deadline);
+		pthread_mutex_unlock(&dp->lock);
+		if (topo[0] != '\0')
+			break;
+		if (rv == ETIMEDOUT) {
+			ls_log(LS_LOG_WARN, "dataplane",
+			    "replicated state of an unknown topology dropped "
+			    "epoch=%llu partition=%s",
+			    (unsigned long long)env->epoch, part);
+			return;
+		}
+	}
+	if (stale) {
 		ls_metric_add(dp->m_fenced, 1);
 		return;
 	}
@@ -902,6 +954,10 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	po.checkpoint_ms = ls_topology_setting_ms(r->topo,
 	    "checkpoint_interval", 1000);
 	po.first_checkpoint_ms = FIRST_CHECKPOINT_MS;
+	r->reack_ns = (po.checkpoint_ms * 2 > REACK_AFTER_MS
+	                      ? po.checkpoint_ms * 2
+	                      : REACK_AFTER_MS) *
+	    INT64_C(1000000);
 	po.ckpt_base = epoch << 32;
 	po.ckpt_save = hook_ckpt_save;
 	po.ckpt_load = hook_ckpt_load;
@@ -918,6 +974,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 		r->committed = ck;
 	}
 	r->started_ms = ls_wall_ns() / 1000000;
+	r->progress_ns = ls_clock_ns();
 	*out = r;
 	return 0;
 fail:
@@ -963,6 +1020,49 @@ ls_dataplane_seed(ls_dataplane *dp, uint64_t node, const char *url)
 	return ls_transport_peer_add(dp->tr, node, url);
 }
 
+typedef struct reack {
+	ls_dataplane *dp;
+	run *r;
+	size_t n;
+} reack;
+
+static void
+reack_one(void *arg, const char *part, uint64_t ckpt)
+{
+	reack *ra = arg;
+	run *r = ra->r;
+	for (size_t i = 0; i < r->nactors; i++) {
+		if (strcmp(ls_plan_actor_at(r->plan, i)->name, part) != 0)
+			continue;
+		int holder = r->owner[i] == ra->dp->self;
+		for (unsigned s = 0; s < r->nsb[i]; s++)
+			holder |= r->sb[i][s] == ra->dp->self;
+		if (holder) {
+			ra->dp->ack(ra->dp->arg, r->name, r->epoch, ckpt, 1,
+			    part);
+			ra->n++;
+		}
+		return;
+	}
+}
+
+/* Acknowledge again every final state of r's run epoch this node holds as
+ * an owner or standby (the leader takes duplicates). */
+static void
+reack_finals(ls_dataplane *dp, run *r)
+{
+	if (dp->ack == NULL)
+		return;
+	reack ra = { dp, r, 0 };
+	ls_store_ckpt_finals(dp->store, r->name, r->epoch << 32, reack_one,
+	    &ra);
+	if (ra.n > 0)
+		ls_log(LS_LOG_INFO, "dataplane",
+		    "no checkpoint progress: final states acknowledged again "
+		    "topology=%s epoch=%llu states=%zu",
+		    r->name, (unsigned long long)r->epoch, ra.n);
+}
+
 static void
 apply_map(ls_dataplane *dp, const ls_map *map)
 {
@@ -981,11 +1081,17 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 		if (!gone && ls_map_run_epoch(map, r->name) == r->epoch &&
 		    ls_hash64(yaml, strlen(yaml), 0) == r->yaml_hash) {
 			uint64_t ck = 0;
-			ls_map_topology_checkpoint(map, r->name, &ck, NULL);
+			int fin = 0;
+			ls_map_topology_checkpoint(map, r->name, &ck, &fin);
 			if (ck > r->committed && (ck >> 32) == r->epoch) {
 				ls_pipeline_commit(r->pl, ck);
 				ls_store_ckpt_gc(dp->store, r->name, ck);
 				r->committed = ck;
+				r->progress_ns = ls_clock_ns();
+			} else if (!fin &&
+			    ls_clock_ns() - r->progress_ns >= r->reack_ns) {
+				reack_finals(dp, r);
+				r->progress_ns = ls_clock_ns();
 			}
 			i++;
 			continue;
@@ -1071,9 +1177,26 @@ ls_dataplane_update(ls_dataplane *dp, const ls_map *map)
 	ls_map *c;
 	if (dp == NULL || ls_map_copy(map, &c) != 0)
 		return;
+	size_t nt = ls_map_topology_count(map);
+	struct topo_name *names = calloc(nt ? nt : 1, sizeof(*names));
+	size_t nn = 0;
+	for (size_t i = 0; names != NULL && i < nt; i++) {
+		const char *name;
+		if (ls_map_topology_at(map, i, &name, NULL) != 0)
+			continue;
+		names[nn].tag = topo_tag(name);
+		names[nn].run_epoch = ls_map_run_epoch(map, name);
+		snprintf(names[nn].name, sizeof(names[nn].name), "%s", name);
+		nn++;
+	}
 	pthread_mutex_lock(&dp->lock);
 	ls_map_free(dp->pending);
 	dp->pending = c;
+	if (names != NULL) {
+		free(dp->names);
+		dp->names = names;
+		dp->nnames = nn;
+	}
 	pthread_cond_broadcast(&dp->cond);
 	pthread_mutex_unlock(&dp->lock);
 }
@@ -1208,6 +1331,7 @@ ls_dataplane_stop(ls_dataplane *dp)
 	ls_store_close(dp->store);
 	ls_map_free(dp->pending);
 	ls_map_free(dp->current);
+	free(dp->names);
 	pthread_rwlock_destroy(&dp->runs_lock);
 	pthread_mutex_destroy(&dp->lock);
 	pthread_cond_destroy(&dp->cond);

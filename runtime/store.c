@@ -1632,6 +1632,44 @@ ls_store_ckpt_find(ls_store *s, const char *topology, uint64_t from,
 	return 0;
 }
 
+int
+ls_store_ckpt_finals(ls_store *s, const char *topology, uint64_t from,
+                     ls_store_final_fn fn, void *arg)
+{
+	unsigned char fp[LS_STORE_NAME_MAX + 3], fe[LS_STORE_NAME_MAX + 3];
+	char part[LS_STORE_NAME_MAX + 1];
+	size_t tl, fel;
+	char *e = NULL;
+
+	if (s == NULL || fn == NULL || name_len(topology, &tl) != 0)
+		return LS_EINVAL;
+	size_t n = ckpt_prefix(fp, topology, tl);
+	fp[1] = 1;
+	prefix_end(fp, n, fe, &fel);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)fp, n);
+	rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)fe, fel);
+	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, ro);
+	for (rocksdb_iter_seek(it, (const char *)fp, n); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t kl;
+		const char *cur = rocksdb_iter_key(it, &kl);
+		if (kl < n + 2 + 8 || kl > FINAL_KEY_MAX || cur[kl - 9] != 0)
+			continue; /* not a mark */
+		uint64_t id = get_be64((const unsigned char *)cur + kl - 8);
+		if (id < from)
+			continue;
+		size_t pl = kl - 9 - n;
+		memcpy(part, cur + n, pl);
+		part[pl] = '\0';
+		fn(arg, part, id);
+	}
+	rocksdb_iter_get_error(it, &e);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return e != NULL ? rdb_err("ckpt_finals", e) : 0;
+}
+
 /* A kept final blob's key (GC). */
 typedef struct kept_key {
 	size_t len;
@@ -1725,7 +1763,8 @@ ls_store_ckpt_gc(ls_store *s, const char *topology, uint64_t keep_from)
 	if (rc == 0) {
 		/* every blob below keep_from but the kept ones: the ranges
 		 * between them (a key followed by 0x00 is its successor) */
-		qsort(kept, nkept, sizeof(*kept), kept_cmp);
+		if (nkept > 1)
+			qsort(kept, nkept, sizeof(*kept), kept_cmp);
 		const unsigned char *from = lo;
 		size_t froml = n;
 		for (size_t i = 0; i < nkept; i++) {

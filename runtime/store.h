@@ -261,6 +261,14 @@ int ls_store_ckpt_find(ls_store *s, const char *topology, uint64_t from,
                        uint64_t at, const char *partition, uint64_t *ckpt,
                        int *final);
 
+/* Call fn for every final blob of topology with an id >= from: its
+ * partition (NUL-terminated, valid during the call) and id, in partition
+ * order.  For a node that must announce again which final states it holds. */
+typedef void (*ls_store_final_fn)(void *arg, const char *partition,
+                                  uint64_t ckpt);
+int ls_store_ckpt_finals(ls_store *s, const char *topology, uint64_t from,
+                         ls_store_final_fn fn, void *arg);
+
 /* The same in a batch, so that a checkpoint can be written atomically with
  * other keys (e.g. input positions).  Errors are reported by the commit. */
 void ls_store_batch_ckpt_put(ls_store_batch *b, const char *topology,

@@ -227,6 +227,24 @@ CASES = {
     "short_source": case_short_source,
 }
 
+# What sanitizers and valgrind write into a node's log.
+TOOL_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                "runtime error:", "== Invalid ", "definitely lost: [1-9]")
+
+
+def tool_reports(cl):
+    """Lines of the node logs in which a sanitizer reported an error."""
+    import re
+    pat = re.compile("|".join(TOOL_REPORTS))
+    found = []
+    for i in range(cl.n):
+        path = os.path.join(cl.dir, "n%d.log" % i)
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                found += ["n%d: %s" % (i, l.rstrip()) for l in f
+                          if pat.search(l)]
+    return found
+
 
 def main():
     ct.BIN = os.path.abspath(sys.argv[1])
@@ -239,9 +257,13 @@ def main():
         ok = True
     finally:
         cl.stop_all()
-        if not ok:
+        reports = tool_reports(cl)
+        if reports:
+            sys.stderr.write("\n".join(reports[:20]) + "\n")
+        if not ok or reports:
             cl.dump_logs()
         shutil.rmtree(work, ignore_errors=True)
+    assert not reports, "a node reported a memory or UB error"
     print("ok")
 
 

@@ -908,6 +908,28 @@ count_fn(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 	return 0;
 }
 
+/* What ls_store_ckpt_finals reported, as "partition@id" lines. */
+struct finals {
+	char text[512];
+};
+
+static void
+finals_fn(void *arg, const char *part, uint64_t ckpt)
+{
+	struct finals *x = arg;
+	size_t n = strlen(x->text);
+	snprintf(x->text + n, sizeof(x->text) - n, "%s@%llx\n", part,
+	         (unsigned long long)ckpt);
+}
+
+static const char *
+finals(ls_store *s, const char *topo, uint64_t from, struct finals *x)
+{
+	x->text[0] = '\0';
+	assert_int_equal(ls_store_ckpt_finals(s, topo, from, finals_fn, x), 0);
+	return x->text;
+}
+
 /* Final marks of topology "t" ('c' 1 "t" 0 ...). */
 static int
 final_marks(ls_store *s)
@@ -948,6 +970,15 @@ test_final_checkpoints(void **state)
 	assert_int_equal(
 	    ls_store_ckpt_put_final(f->s, "u", E + 1, "src/0", "uF", 2), 0);
 	assert_int_equal(final_marks(f->s), 3);
+	struct finals fl;
+	assert_string_equal(finals(f->s, "t", 0, &fl),
+	                    "src/0@100000003\nw/1@5\nw/1@100000002\n");
+	assert_string_equal(finals(f->s, "t", E, &fl),
+	                    "src/0@100000003\nw/1@100000002\n");
+	assert_string_equal(finals(f->s, "t", E + 3, &fl), "src/0@100000003\n");
+	assert_string_equal(finals(f->s, "v", 0, &fl), "");
+	assert_int_equal(ls_store_ckpt_finals(f->s, "", 0, finals_fn, &fl),
+	                 LS_EINVAL);
 
 	/* find: the id itself first, else the newest final in [from, at] */
 	assert_true(find(f->s, "t", E, E + 6, "src/0", 0, 1) == E + 3);
@@ -1007,6 +1038,8 @@ test_final_checkpoints(void **state)
 	expect_ckpt(f->s, "t", E2 + 2, "w/0", "x");
 	assert_int_equal(final_marks(f->s), 2);
 	assert_true(find(f->s, "t", E2, E2 + 2, "src/0", 0, 1) == E2 + 1);
+	assert_string_equal(finals(f->s, "t", 0, &fl),
+	                    "src/0@200000001\nw/1@200000001\n");
 
 	/* drop: blobs and marks of "t" only */
 	assert_int_equal(ls_store_ckpt_drop(f->s, "t"), 0);
