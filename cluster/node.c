@@ -949,13 +949,31 @@ follower_tick(ls_node *n)
 	if (alen > 0)
 		memcpy(body + hl, acks, alen);
 	body[(size_t)hl + alen] = '\0';
-	free(acks);
 	int status = 0;
 	char *resp = NULL;
 	size_t rlen = 0;
 	int rv = ls_http_request(lh, "POST", "/v1/internal/heartbeat", body,
 	    (size_t)hl + alen, &status, &resp, &rlen, 1000);
 	free(body);
+	if ((rv != 0 || status != 200) && alen > 0) {
+		/* not delivered: the acks go with the next heartbeat (to
+		 * this leader or the next), before the newer ones */
+		pthread_mutex_lock(&n->lock);
+		size_t need = alen + n->acks_len + 1;
+		char *nb = need < (64u << 20) ? malloc(need) : NULL;
+		if (nb != NULL) {
+			memcpy(nb, acks, alen);
+			if (n->acks_len > 0)
+				memcpy(nb + alen, n->acks_out, n->acks_len);
+			nb[alen + n->acks_len] = '\0';
+			free(n->acks_out);
+			n->acks_out = nb;
+			n->acks_len = alen + n->acks_len;
+			n->acks_cap = need;
+		}
+		pthread_mutex_unlock(&n->lock);
+	}
+	free(acks);
 	if (rv == 0 && status == 200 && restarted && resp != NULL) {
 		const char *e = strstr(resp, "\"epoch\":");
 		if (e != NULL) {
