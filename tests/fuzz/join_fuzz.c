@@ -13,6 +13,7 @@
 
 #include "cluster/join.h"
 #include "cluster/node.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,10 +28,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ls_join_parse(copy, size, &r) == 0) {
 		char buf[LS_JOIN_MAX + 1];
 		int len = ls_join_format(&r, buf, sizeof(buf));
-		if (len < 0 || ls_join_parse(buf, (size_t)len, &again) != 0 ||
-		    memcmp(&r, &again, sizeof(r)) != 0 ||
-		    r.id != ls_node_raft_id(r.raft))
-			abort();
+		FUZZ_ASSERT(len > 0);
+		FUZZ_ASSERT(ls_join_parse(buf, (size_t)len, &again) == 0);
+		FUZZ_ASSERT(memcmp(&r, &again, sizeof(r)) == 0);
+		FUZZ_ASSERT(r.id == ls_node_raft_id(r.raft));
 	}
 	free(copy);
 	return 0;

@@ -16,6 +16,7 @@
 #include "cluster/map.h"
 #include "runtime/err.h"
 #include "runtime/hash.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -87,8 +88,7 @@ check_round_trip(const ls_map *m)
 	ls_map *c;
 	if (ls_map_copy(m, &c) != LS_OK)
 		return;
-	if (!ls_map_equal(m, c))
-		abort();
+	FUZZ_ASSERT(ls_map_equal(m, c));
 	ls_map_free(c);
 }
 
@@ -99,19 +99,17 @@ one(const uint8_t *data, size_t size)
 	if (m == NULL || ls_map_copy(m, &before) != LS_OK)
 		goto out;
 	if (ls_map_apply(m, data, size) != LS_OK) {
-		if (!ls_map_equal(m, before))
-			abort();
+		FUZZ_ASSERT(ls_map_equal(m, before)); /* refused: unchanged */
 	} else {
-		if (ls_map_epoch(m) < ls_map_epoch(before))
-			abort();
+		FUZZ_ASSERT(ls_map_epoch(m) >= ls_map_epoch(before));
 		check_round_trip(m);
 	}
 	if (ls_map_new(&e) != LS_OK)
 		goto out;
 	if (ls_map_restore(e, data, size) == LS_OK)
 		check_round_trip(e);
-	else if (ls_map_epoch(e) != 0 || ls_map_node_count(e) != 0)
-		abort();
+	else
+		FUZZ_ASSERT(ls_map_epoch(e) == 0 && ls_map_node_count(e) == 0);
 out:
 	ls_map_free(m);
 	ls_map_free(before);

@@ -18,6 +18,7 @@
 #include "actors/window.h"
 #include "runtime/err.h"
 #include "runtime/hash.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,9 +35,9 @@ on_emit(void *arg, const ls_window_result *r)
 	unsigned acc = 0;
 
 	(void)arg;
-	if (r->nkeys > LS_WINDOW_MAX_KEYS || r->naggs > LS_WINDOW_MAX_AGGS ||
-	    r->end_ns <= r->start_ns || r->count == 0)
-		abort();
+	FUZZ_ASSERT(r->nkeys <= LS_WINDOW_MAX_KEYS);
+	FUZZ_ASSERT(r->naggs <= LS_WINDOW_MAX_AGGS);
+	FUZZ_ASSERT(r->end_ns > r->start_ns && r->count > 0);
 	for (uint32_t i = 0; i < r->nkeys; i++) {
 		for (uint32_t j = 0; j < r->keys[i].len; j++)
 			acc += (unsigned char)r->keys[i].ptr[j];
@@ -107,8 +108,7 @@ check_same_save(const ls_window *w, const uint8_t *want, size_t len)
 
 	if (ls_window_save(w, &buf, &n) != 0)
 		return; /* out of memory */
-	if (n != len || memcmp(buf, want, len) != 0)
-		abort();
+	FUZZ_ASSERT(n == len && memcmp(buf, want, len) == 0);
 	free(buf);
 }
 
@@ -125,13 +125,11 @@ round_trip(const ls_window *w, int s)
 	if (ls_window_save(w, &buf, &len) != 0)
 		return;
 	if ((w2 = make(s)) != NULL) {
-		if (ls_window_load(w2, buf, len) != 0)
-			abort();
+		FUZZ_ASSERT(ls_window_load(w2, buf, len) == 0);
 		check_same_save(w2, buf, len);
 		ls_window_get_stats(w, &a);
 		ls_window_get_stats(w2, &b);
-		if (memcmp(&a, &b, sizeof(a)) != 0)
-			abort();
+		FUZZ_ASSERT(memcmp(&a, &b, sizeof(a)) == 0);
 		ls_window_free(w2);
 	}
 	free(buf);
@@ -163,11 +161,10 @@ exercise(ls_window *w, int s)
 		    ls_str_c(i == 4 ? "nan" : "12.5"));
 		ls_event_add_attr(&ev, ls_str_c("bytes"), ls_str_c("300"));
 		int rc = ls_window_add(w, &ev);
-		if (rc != 0 && rc != LS_ERANGE && rc != LS_ENOMEM)
-			abort();
+		FUZZ_ASSERT(rc == 0 || rc == LS_ERANGE || rc == LS_ENOMEM);
 	}
-	if (ls_window_query(w, INT64_MIN, INT64_MAX, on_emit, NULL) != 0)
-		abort();
+	FUZZ_ASSERT(ls_window_query(w, INT64_MIN, INT64_MAX, on_emit, NULL) ==
+	    0);
 	(void)ls_window_idle(w, sat(base, 60000 * MS));
 	(void)ls_window_advance(w, sat(base, -1000 * MS));
 	round_trip(w, s);
@@ -203,9 +200,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	rc = ls_window_load(w, snap, len);
-	if (rc != 0 && rc != LS_ECORRUPT && rc != LS_ENOTSUP &&
-	    rc != LS_EINVAL && rc != LS_ENOMEM)
-		abort();
+	FUZZ_ASSERT(rc == 0 || rc == LS_ECORRUPT || rc == LS_ENOTSUP ||
+	    rc == LS_EINVAL || rc == LS_ENOMEM);
 	if (rc == 0) {
 		check_same_save(w, snap, len);
 		exercise(w, data[0] & 3);
