@@ -234,6 +234,8 @@ slot_alloc(ls_runtime *rt)
 			ls__mq_init(&p[i].user);
 			atomic_store(&p[i].id,
 			    ((uint64_t)1 << 32) | (uint64_t)(base + i + 1));
+			atomic_store(&p[i].pending,
+			    ((uint64_t)1 << 32) | LS__P_CLOSED);
 		}
 		atomic_store_explicit(&rt->pages[rt->npages], p,
 		    memory_order_release);
@@ -311,6 +313,8 @@ actor_release(ls_runtime *rt, ls__actor *a)
 	if (gen > 0xffffffffu)
 		gen = 1;
 	atomic_store(&a->id, (gen << 32) | (id & 0xffffffffu));
+	/* closed for the next generation until a spawn opens it */
+	atomic_store(&a->pending, (gen << 32) | LS__P_CLOSED);
 	if (a->name != NULL) {
 		name_remove(rt, a->name, (ls_ref){ id });
 		free(a->name);
@@ -326,6 +330,16 @@ actor_release(ls_runtime *rt, ls__actor *a)
 	atomic_store(&a->status, LS__A_FREE);
 	a->next_free = rt->free_list;
 	rt->free_list = a;
+}
+
+/* Publish a spawned actor: alive, and its mailbox open to senders. */
+static void
+actor_open(ls_runtime *rt, ls__actor *a)
+{
+	atomic_fetch_add(&rt->n_alive, 1);
+	atomic_store(&a->status, LS__A_LIVE);
+	atomic_store_explicit(&a->pending, LS__P_GEN(atomic_load(&a->id)) << 32,
+	    memory_order_release);
 }
 
 static int
@@ -372,12 +386,10 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 	a->name = NULL;
 	a->arg_owned = 0;
 	a->arg = (void *)(uintptr_t)o->arg;
-	atomic_store(&a->pending, 0);
 	atomic_store(&a->parked, 0);
 	atomic_store(&a->sys_pending, 0);
 	atomic_store(&a->restart_due, 0);
 	a->paused = 0;
-	atomic_store(&a->senders, 0);
 	rv = LS_ENOMEM;
 	if (o->arg != NULL && o->arg_size > 0) {
 		a->arg = malloc(o->arg_size);
@@ -403,8 +415,7 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 
 	if (a->name == NULL) {
 		/* Unnamed: nothing to register, no lock (spawn is hot). */
-		atomic_fetch_add(&rt->n_alive, 1);
-		atomic_store(&a->status, LS__A_LIVE);
+		actor_open(rt, a);
 		goto spawned;
 	}
 	pthread_mutex_lock(&rt->reg_lock);
@@ -413,8 +424,7 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 		if (old >= 0 && !ls_alive(rt, rt->names[old].ref)) {
 			/* take over the name of an actor that is stopping */
 			rt->names[old].ref = self;
-			atomic_fetch_add(&rt->n_alive, 1);
-			atomic_store(&a->status, LS__A_LIVE);
+			actor_open(rt, a);
 			pthread_mutex_unlock(&rt->reg_lock);
 			goto spawned;
 		}
@@ -457,8 +467,7 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 		rt->names[rt->names_len].ref = self;
 		rt->names_len++;
 	}
-	atomic_fetch_add(&rt->n_alive, 1);
-	atomic_store(&a->status, LS__A_LIVE);
+	actor_open(rt, a);
 	pthread_mutex_unlock(&rt->reg_lock);
 spawned:
 	atomic_fetch_add(&rt->n_spawned, 1);
@@ -496,51 +505,152 @@ ls_ctx_spawn(ls_ctx *ctx, const ls_behaviour *b, const ls_spawn_opts *opts,
 
 /* ---- sending ---- */
 
+/* Count n messages for the incarnation `id` of a: 0 with *prev = the count
+ * before; LS_ENOENT when that incarnation is gone or stopping; LS_EAGAIN when
+ * bounded and the count has reached the capacity.  See runtime_int.h. */
+static int
+pending_add(ls__actor *a, uint64_t id, uint32_t n, int bounded,
+    uint32_t *prev)
+{
+	uint64_t v = atomic_load_explicit(&a->pending, memory_order_acquire);
+	for (;;) {
+		if (LS__P_GEN(v) != id >> 32 || (v & LS__P_CLOSED))
+			return LS_ENOENT;
+		if (bounded && LS__P_COUNT(v) >= a->cap)
+			return LS_EAGAIN;
+		if (atomic_compare_exchange_weak_explicit(&a->pending, &v,
+		        v + n, memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	*prev = LS__P_COUNT(v);
+	return 0;
+}
+
+static void
+count_sent(ls_runtime *rt, ls__worker *w, uint32_t n)
+{
+	if (w != NULL)
+		atomic_store_explicit(&w->n_sent,
+		    atomic_load_explicit(&w->n_sent, memory_order_relaxed) + n,
+		    memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&rt->n_sent_ext, n,
+		    memory_order_relaxed);
+}
+
+/* Count and link the chain first..last of n messages now. */
+static int
+enqueue_now(ls_runtime *rt, ls__worker *w, ls__actor *a, uint64_t id,
+    ls_msg *first, ls_msg *last, uint32_t n, int sys, int bounded)
+{
+	uint32_t prev;
+	/* Count first, push second: the consumer may pop the message the
+	 * moment it is linked, and its count must already be there, or the
+	 * consumer's subtraction could wrap the count and break the rule that
+	 * exactly the 0 -> 1 sender schedules (two activations at once). */
+	if (sys)
+		atomic_fetch_add(&a->sys_pending, n);
+	int rv = pending_add(a, id, n, bounded, &prev);
+	if (rv != 0) {
+		if (sys)
+			atomic_fetch_sub(&a->sys_pending, n);
+		if (rv == LS_EAGAIN)
+			atomic_fetch_add_explicit(&rt->n_full, 1,
+			    memory_order_relaxed);
+		return rv;
+	}
+	ls__mq_push_chain(sys ? &a->sys : &a->user, first, last);
+	if (prev == 0 ||
+	    (sys && atomic_load(&a->parked) == 1 &&
+	        atomic_exchange(&a->parked, 0) == 1))
+		ls__schedule(rt, a);
+	count_sent(rt, w, n);
+	return 0;
+}
+
+/* Publish out[i] of w and remove it from the table.  Its messages are the
+ * runtime's: when the receiver stopped meanwhile they are freed. */
+static void
+outq_flush(ls_runtime *rt, ls__worker *w, uint32_t i)
+{
+	ls__outq *e = &w->out[i];
+	if (enqueue_now(rt, w, e->a, e->id, e->first, e->last, e->n, 0, 0) !=
+	    0) {
+		ls_msg *m = e->first;
+		for (uint32_t k = 0; k < e->n; k++) {
+			ls_msg *nx = atomic_load_explicit(&m->next,
+			    memory_order_relaxed);
+			ls_msg_free(rt, m);
+			m = nx;
+		}
+	}
+	*e = w->out[--w->nout];
+}
+
+/* Publish every chain of w (the end of an activation). */
+static void
+outq_flush_all(ls_runtime *rt, ls__worker *w)
+{
+	while (w->nout > 0)
+		outq_flush(rt, w, w->nout - 1);
+}
+
+/* A user send during an activation on w: append m to the chain for a,
+ * publishing first what must go before it. */
+static int
+outq_add(ls_runtime *rt, ls__worker *w, ls__actor *a, uint64_t id,
+    ls_msg *m)
+{
+	uint64_t v = atomic_load_explicit(&a->pending, memory_order_acquire);
+	if (LS__P_GEN(v) != id >> 32 || (v & LS__P_CLOSED))
+		return LS_ENOENT;
+	uint32_t i;
+	for (i = 0; i < w->nout; i++)
+		if (w->out[i].id == id)
+			break;
+	if (i < w->nout) {
+		ls__outq *e = &w->out[i];
+		if (LS__P_COUNT(v) + e->n < a->cap) {
+			atomic_store_explicit(&e->last->next, m,
+			    memory_order_relaxed);
+			e->last = m;
+			if (++e->n >= e->limit)
+				outq_flush(rt, w, i);
+			return 0;
+		}
+		/* Full as far as we know: publish, then let the exact
+		 * check decide. */
+		outq_flush(rt, w, i);
+		return enqueue_now(rt, w, a, id, m, m, 1, 0, 1);
+	}
+	uint32_t limit = a->cap / 16;
+	if (limit > LS__OUT_MAX)
+		limit = LS__OUT_MAX;
+	if (limit <= 1 || LS__P_COUNT(v) >= a->cap)
+		return enqueue_now(rt, w, a, id, m, m, 1, 0, 1);
+	if (w->nout == LS__OUT_SLOTS)
+		outq_flush(rt, w, 0);
+	ls__outq *e = &w->out[w->nout++];
+	e->a = a;
+	e->id = id;
+	e->first = e->last = m;
+	e->n = 1;
+	e->limit = limit;
+	return 0;
+}
+
 static int
 enqueue(ls_runtime *rt, ls_ref to, ls_msg *m, int sys)
 {
 	ls__actor *a = ls__slot(rt, to.id);
 	if (a == NULL)
 		return LS_ENOENT;
-
-	atomic_fetch_add(&a->senders, 1);
-	uint32_t st = atomic_load(&a->status);
-	if (atomic_load(&a->id) != to.id ||
-	    (st != LS__A_LIVE && st != LS__A_RESTARTING)) {
-		atomic_fetch_sub(&a->senders, 1);
-		return LS_ENOENT;
-	}
-	if (!sys && atomic_load_explicit(&a->pending, memory_order_relaxed) >=
-	                a->cap) {
-		atomic_fetch_sub(&a->senders, 1);
-		atomic_fetch_add_explicit(&rt->n_full, 1,
-		    memory_order_relaxed);
-		return LS_EAGAIN;
-	}
-	/* Count first, push second: the consumer may pop the message the
-	 * moment it is linked, and its count must already be there, or the
-	 * consumer's subtraction could wrap `pending` and break the rule that
-	 * exactly the 0 -> 1 sender schedules (two activations at once). */
-	if (sys)
-		atomic_fetch_add(&a->sys_pending, 1);
-	uint32_t prev = atomic_fetch_add(&a->pending, 1);
-	ls__mq_push(sys ? &a->sys : &a->user, m);
-	if (prev == 0 ||
-	    (sys && atomic_load(&a->parked) == 1 &&
-	        atomic_exchange(&a->parked, 0) == 1))
-		ls__schedule(rt, a);
-	atomic_fetch_sub(&a->senders, 1);
-
 	ls__worker *w = ls__worker_self();
-	if (w != NULL)
-		atomic_store_explicit(&w->n_sent,
-		    atomic_load_explicit(&w->n_sent, memory_order_relaxed) +
-		        1,
-		    memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&rt->n_sent_ext, 1,
-		    memory_order_relaxed);
-	return 0;
+	if (w != NULL && w->rt != rt)
+		w = NULL;
+	if (!sys && w != NULL && w->batching)
+		return outq_add(rt, w, a, to.id, m);
+	return enqueue_now(rt, w, a, to.id, m, m, 1, sys, !sys);
 }
 
 int
@@ -768,48 +878,46 @@ do_restart(ls_ctx *ctx, ls__actor *a)
 	a->inited = 1;
 }
 
-/* Free every queued message of a (after senders drained). */
-static uint32_t
-drain(ls_runtime *rt, ls__actor *a)
+/* Free the n counted messages still queued in a (it is closed): pop until
+ * all are freed, waiting for pushes that were counted but are still
+ * landing. */
+static void
+drain(ls_runtime *rt, ls__actor *a, uint32_t n)
 {
-	uint32_t n = 0;
-	ls_msg *m;
-	for (;;) {
-		m = ls__mq_pop(&a->sys);
+	while (n > 0) {
+		ls_msg *m = ls__mq_pop(&a->sys);
 		if (m == NULL)
 			m = ls__mq_pop(&a->user);
 		if (m == NULL) {
-			/* a half-done push may still be landing */
-			if (atomic_load(&a->pending) - n > 0 &&
-			    (ls__mq_maybe_nonempty(&a->sys) ||
-			        ls__mq_maybe_nonempty(&a->user))) {
-				sched_yield();
-				continue;
-			}
-			break;
+			sched_yield();
+			continue;
 		}
-		n++;
+		n--;
 		ls_msg_free(rt, m);
 	}
-	return n;
+}
+
+/* Close a's mailbox: the number of messages counted in it until now. */
+static uint32_t
+actor_close(ls__actor *a)
+{
+	return LS__P_COUNT(atomic_fetch_or(&a->pending, LS__P_CLOSED));
 }
 
 /* The running actor stops: after this its slot may be reused. */
 static void
-finish_stop(ls_ctx *ctx, ls__actor *a)
+finish_stop(ls_ctx *ctx, ls__actor *a, uint32_t consumed)
 {
 	ls_runtime *rt = ctx->rt;
 
 	atomic_store(&a->status, LS__A_DEAD);
-	while (atomic_load(&a->senders) != 0)
-		sched_yield();
+	uint32_t queued = actor_close(a) - consumed;
 	ls__timers_cancel_for(rt, ctx->self);
 	if (a->inited && a->beh->stop != NULL)
 		a->beh->stop(ctx, a->state);
 	a->inited = 0;
-	drain(rt, a);
+	drain(rt, a, queued);
 	waiters_notify(rt, a, ctx->self);
-	atomic_store(&a->pending, 0);
 	atomic_store(&a->parked, 0);
 	atomic_store(&a->sys_pending, 0);
 	atomic_store(&a->restart_due, 0);
@@ -849,6 +957,8 @@ ls__activate(ls__worker *w, ls__actor *a)
 	uint32_t n = 0, limit = rt->opts.batch;
 	uint32_t st = atomic_load(&a->status);
 	int restart_due = 0;
+
+	w->batching = 1;
 
 	if (st == LS__A_RESTARTING && atomic_load(&a->restart_due)) {
 		atomic_store(&a->restart_due, 0);
@@ -890,8 +1000,8 @@ ls__activate(ls__worker *w, ls__actor *a)
 			rv = a->beh->receive(&ctx, a->state, m);
 		ls_msg_free(rt, m);
 		if (!sys && a->waiters != NULL &&
-		    atomic_load_explicit(&a->pending, memory_order_relaxed) -
-		            n <=
+		    LS__P_COUNT(atomic_load_explicit(&a->pending,
+		        memory_order_relaxed)) - n <=
 		        a->cap / 2)
 			waiters_notify(rt, a, ctx.self);
 		if (rv != 0 && !ctx.stop) {
@@ -909,8 +1019,10 @@ ls__activate(ls__worker *w, ls__actor *a)
 	    memory_order_relaxed);
 	if (ctx.stop)
 		goto stopped;
+	w->batching = 0;
+	outq_flush_all(rt, w);
 
-	uint32_t left = atomic_fetch_sub(&a->pending, n) - n;
+	uint32_t left = LS__P_COUNT(atomic_fetch_sub(&a->pending, n)) - n;
 	/* Senders refused while the mailbox was full of system messages are
 	 * not covered by the per-message check above. */
 	if (a->waiters != NULL && left <= a->cap / 2)
@@ -933,7 +1045,9 @@ ls__activate(ls__worker *w, ls__actor *a)
 	return;
 
 stopped:
-	finish_stop(&ctx, a);
+	finish_stop(&ctx, a, n);
+	w->batching = 0;
+	outq_flush_all(rt, w);
 }
 
 /* ---- runtime ---- */
@@ -1005,8 +1119,10 @@ ls_runtime_destroy(ls_runtime *rt)
 		for (uint32_t i = 0; i < LS__PAGE_SIZE; i++) {
 			ls__actor *a = &page[i];
 			uint32_t st = atomic_load(&a->status);
-			if (st == LS__A_LIVE || st == LS__A_RESTARTING)
+			if (st == LS__A_LIVE || st == LS__A_RESTARTING) {
 				atomic_store(&a->status, LS__A_DEAD);
+				actor_close(a);
+			}
 		}
 	}
 	for (uint32_t p = 0; p < rt->npages; p++) {
@@ -1021,7 +1137,7 @@ ls_runtime_destroy(ls_runtime *rt)
 			if (a->inited && a->beh->stop != NULL)
 				a->beh->stop(&ctx, a->state);
 			a->inited = 0;
-			drain(rt, a);
+			drain(rt, a, actor_close(a));
 			ls__waiter *w = a->waiters;
 			while (w != NULL) {
 				ls__waiter *nx = w->next;
@@ -1090,8 +1206,8 @@ ls_runtime_stats_get(ls_runtime *rt, ls_runtime_stats *st)
 			uint32_t s = atomic_load_explicit(&page[i].status,
 			    memory_order_relaxed);
 			if (s == LS__A_LIVE || s == LS__A_RESTARTING)
-				st->queued += atomic_load_explicit(
-				    &page[i].pending, memory_order_relaxed);
+				st->queued += LS__P_COUNT(atomic_load_explicit(
+				    &page[i].pending, memory_order_relaxed));
 		}
 	}
 }

@@ -3,18 +3,20 @@
  *
  * Not a public header: actors/, cluster/ and cmd/ use actor.h only.
  *
- * Scheduling protocol (count based).  a->pending counts messages enqueued in
- * either lane and not yet consumed.  The invariant is:
+ * Scheduling protocol (count based).  The count in a->pending (its low 31
+ * bits, LS__P_COUNT) counts messages enqueued in either lane and not yet
+ * consumed.  The invariant is:
  *
- *     the actor is in a run queue or running  <=>  pending > 0
+ *     the actor is in a run queue or running  <=>  count > 0
  *                                                  (or it was woken from
  *                                                   parking, see below)
  *
  * A sender counts its message in pending before linking it into a lane (so
- * pending >= messages queued + popped-but-not-yet-subtracted, always), and
- * the sender that moves pending from 0 to 1 schedules the actor.  A worker runs
- * up to `batch` messages, subtracts what it consumed and requeues the actor
- * if anything is left, so no two workers ever run one actor.
+ * count >= messages queued + popped-but-not-yet-subtracted, always), and
+ * the sender that moves the count from 0 to >0 schedules the actor.  A
+ * worker runs up to `batch` messages, subtracts what it consumed and
+ * requeues the actor if anything is left, so no two workers ever run one
+ * actor.
  *
  * Parking.  During restart backoff, or while paused by its behaviour
  * (ls_ctx_pause, used to propagate backpressure), an actor must not consume
@@ -26,11 +28,40 @@
  * restart_due) and competes for the same exchange, so a wake-up that raced
  * with the decision to park is never lost.
  *
- * Stopping.  Senders bracket their enqueue with a->senders++ / --; the
- * stopping worker marks the actor dead, waits for senders to reach 0, and
- * only then drains the mailbox, so no message is leaked.  Actor structs live
- * in pages that are never freed while the runtime runs (type-stable memory),
- * and the id's generation changes on every reuse of a slot.
+ * Stopping.  pending is one 64-bit word:
+ *
+ *     bits 63..32  generation of the incarnation (the id's high half)
+ *     bit  31      LS__P_CLOSED: no message may be counted any more
+ *     bits 30..0   the count
+ *
+ * A sender counts with a compare-and-swap that succeeds only while the
+ * word holds its reference's generation and CLOSED is clear (and, for a
+ * user message, the count is below the capacity), so counting, the
+ * liveness check and the bound check are one atomic step: one
+ * read-modify-write of the receiver's line instead of a bracket around the
+ * enqueue.  The stopping worker sets CLOSED with fetch_or; the count it
+ * sees is exactly the number of messages it must still free (minus those
+ * its own activation consumed), so it pops until it has freed them all,
+ * waiting for pushes that were counted but are still landing.  A freed
+ * slot holds the next generation with CLOSED set until a spawn opens it,
+ * so a late sender holding an old reference fails its CAS (LS_ENOENT) and
+ * never touches the new incarnation.  Actor structs live in pages that are
+ * never freed while the runtime runs (type-stable memory).
+ *
+ * Batching at the sender.  A user-lane send made on a worker thread during
+ * an activation is not published at once: the worker keeps a short chain
+ * per receiver (ls__outq, up to LS__OUT_SLOTS receivers) and publishes it
+ * with one CAS on the count and one exchange of the queue head when the
+ * activation ends, when the chain reaches the receiver's batch limit
+ * (cap / 16, at most LS__OUT_MAX), or when its slot is needed for another
+ * receiver.  FIFO per (sender thread, receiver) holds: one chain per
+ * receiver, published in order, and a send that cannot join the chain
+ * publishes it first.  The bound: a send joins a chain only while the
+ * receiver's count plus the chain's length is below the capacity, so each
+ * worker alone never overfills a mailbox; other workers' unpublished
+ * chains add at most (workers - 1) x the batch limit.  A chain whose
+ * receiver stopped before it was published is freed (as the stop frees
+ * queued user messages).
  */
 #ifndef LS_RUNTIME_INT_H
 #define LS_RUNTIME_INT_H
@@ -51,13 +82,21 @@ typedef struct ls__mq {
 
 void ls__mq_init(ls__mq *q);
 
+/* Push the chain first..last, already linked through next (one message:
+ * first == last). */
+static inline void
+ls__mq_push_chain(ls__mq *q, ls_msg *first, ls_msg *last)
+{
+	atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
+	ls_msg *prev = atomic_exchange_explicit(&q->head, last,
+	    memory_order_acq_rel);
+	atomic_store_explicit(&prev->next, first, memory_order_release);
+}
+
 static inline void
 ls__mq_push(ls__mq *q, ls_msg *m)
 {
-	atomic_store_explicit(&m->next, NULL, memory_order_relaxed);
-	ls_msg *prev = atomic_exchange_explicit(&q->head, m,
-	    memory_order_acq_rel);
-	atomic_store_explicit(&prev->next, m, memory_order_release);
+	ls__mq_push_chain(q, m, m);
 }
 
 /* Pop one message, or NULL when empty or a push is half-done. */
@@ -81,14 +120,18 @@ enum {
 
 typedef struct ls__waiter ls__waiter;
 
+/* The pending word: generation, CLOSED, count (see the protocol above). */
+#define LS__P_CLOSED ((uint64_t)1 << 31)
+#define LS__P_COUNT(v) ((uint32_t)((v) & 0x7fffffffu))
+#define LS__P_GEN(v) ((v) >> 32)
+
 typedef struct ls__actor {
 	ls__mq sys;
 	ls__mq user;
-	_Atomic uint32_t pending; /* see the protocol above */
+	_Atomic uint64_t pending; /* generation, CLOSED, count: see above */
 	_Atomic uint32_t parked;
 	_Atomic uint32_t sys_pending; /* system-lane messages not consumed */
 	_Atomic uint32_t restart_due; /* restart backoff is over */
-	_Atomic uint32_t senders;
 	_Atomic uint32_t status;  /* LS__A_* */
 	_Atomic uint64_t id;      /* current ref id of this slot */
 	uint32_t cap;             /* user mailbox capacity */
@@ -117,6 +160,17 @@ typedef struct ls__actor {
 
 #define LS__RQ_CAP 4096 /* per-worker ring; overflow goes global */
 
+#define LS__OUT_SLOTS 8 /* receivers with an unpublished chain, per worker */
+#define LS__OUT_MAX 64  /* longest chain before it is published */
+
+/* Messages sent during the current activation, not yet published. */
+typedef struct ls__outq {
+	ls__actor *a;
+	uint64_t id; /* the receiver's reference */
+	ls_msg *first, *last;
+	uint32_t n, limit;
+} ls__outq;
+
 typedef struct ls__worker {
 	ls_runtime *rt;
 	unsigned index;
@@ -126,6 +180,9 @@ typedef struct ls__worker {
 	_Atomic uint32_t tail;           /* ring: owner only writes */
 	ls__actor *_Atomic ring[LS__RQ_CAP];
 	uint32_t tick;
+	int batching;  /* in an activation: user sends go to out[] */
+	uint32_t nout; /* used entries of out[] */
+	ls__outq out[LS__OUT_SLOTS];
 	/* counters, summed by ls_runtime_stats_get */
 	_Atomic uint64_t n_sent;
 	_Atomic uint64_t n_received;
