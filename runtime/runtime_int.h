@@ -189,6 +189,11 @@ typedef struct ls__worker {
 	_Atomic uint64_t n_activations;
 	_Atomic uint64_t n_steals;
 	uint32_t rng;
+	/* stealing with patience (sched.c): the victim being watched */
+	struct ls__worker *watch;
+	uint32_t watch_head;
+	uint64_t watch_acts;
+	int64_t watch_since;
 	char _align[64];
 } ls__worker;
 
