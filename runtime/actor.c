@@ -92,18 +92,37 @@ ls__mq_pop(ls__mq *q)
 	return NULL;
 }
 
-/* ---- messages: small ones are recycled through a per-thread cache ---- */
+/* ---- messages: small ones are recycled through a per-thread cache ----
+ *
+ * A message is usually allocated on the sender's thread and freed on the
+ * receiver's, so one thread's cache runs dry while another's overflows.
+ * A thread whose cache is full collects further frees in a chunk of
+ * MSG_CHUNK and hands the whole chunk to a process-wide depot (one lock
+ * per MSG_CHUNK messages); a thread whose cache is empty takes a chunk from
+ * the depot before it calls malloc.  So messages go back to the threads
+ * that allocate them instead of through malloc and free.
+ */
 
 #define MSG_SMALL 64
 #define MSG_CACHE_MAX 4096
+#define MSG_CHUNK 1024
+#define MSG_DEPOT_MAX 32 /* chunks; beyond that messages are freed */
 
 static _Thread_local ls_msg *msg_cache;
 static _Thread_local uint32_t msg_cache_len;
+static _Thread_local ls_msg *msg_spill; /* a chunk being collected */
+static _Thread_local uint32_t msg_spill_len;
 static _Thread_local int msg_cache_armed;
 static pthread_key_t msg_cache_key;
 static pthread_once_t msg_cache_once = PTHREAD_ONCE_INIT;
 
+static pthread_mutex_t msg_depot_lock = PTHREAD_MUTEX_INITIALIZER;
+static ls_msg *msg_depot[MSG_DEPOT_MAX]; /* chunks of MSG_CHUNK */
+static uint32_t msg_depot_len;
+static _Atomic uint32_t msg_depot_avail; /* msg_depot_len, read unlocked */
+
 void ls__msg_cache_flush(void);
+void ls__msg_depot_flush(void);
 
 /* Any thread that caches a message frees its cache when it exits. */
 static void
@@ -119,13 +138,66 @@ msg_cache_key_init(void)
 	pthread_key_create(&msg_cache_key, msg_cache_exit);
 }
 
+static void
+msg_chain_free(ls_msg *m)
+{
+	while (m != NULL) {
+		ls_msg *n = atomic_load_explicit(&m->next,
+		    memory_order_relaxed);
+		free(m);
+		m = n;
+	}
+}
+
+/* Refill the empty cache from the spill chunk or the depot; 0 if none. */
+static int
+msg_cache_refill(void)
+{
+	if (msg_spill != NULL) {
+		msg_cache = msg_spill;
+		msg_cache_len = msg_spill_len;
+		msg_spill = NULL;
+		msg_spill_len = 0;
+		return 1;
+	}
+	if (atomic_load_explicit(&msg_depot_avail, memory_order_relaxed) == 0)
+		return 0;
+	pthread_mutex_lock(&msg_depot_lock);
+	if (msg_depot_len > 0) {
+		msg_cache = msg_depot[--msg_depot_len];
+		msg_cache_len = MSG_CHUNK;
+		atomic_store_explicit(&msg_depot_avail, msg_depot_len,
+		    memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&msg_depot_lock);
+	return msg_cache != NULL;
+}
+
+/* The spill chunk is full: give it to the depot, or free it. */
+static void
+msg_spill_out(void)
+{
+	ls_msg *chunk = msg_spill;
+	msg_spill = NULL;
+	msg_spill_len = 0;
+	pthread_mutex_lock(&msg_depot_lock);
+	if (msg_depot_len < MSG_DEPOT_MAX) {
+		msg_depot[msg_depot_len++] = chunk;
+		atomic_store_explicit(&msg_depot_avail, msg_depot_len,
+		    memory_order_relaxed);
+		chunk = NULL;
+	}
+	pthread_mutex_unlock(&msg_depot_lock);
+	msg_chain_free(chunk);
+}
+
 ls_msg *
 ls_msg_new(ls_runtime *rt, uint32_t type, size_t size)
 {
 	ls_msg *m;
 	(void)rt;
 
-	if (size <= MSG_SMALL && msg_cache != NULL) {
+	if (size <= MSG_SMALL && (msg_cache != NULL || msg_cache_refill())) {
 		m = msg_cache;
 		msg_cache = atomic_load_explicit(&m->next,
 		    memory_order_relaxed);
@@ -155,32 +227,50 @@ ls_msg_free(ls_runtime *rt, ls_msg *m)
 		return;
 	if (m->ptr != NULL && m->dtor != NULL)
 		m->dtor(m->ptr);
-	if (m->cap == MSG_SMALL && msg_cache_len < MSG_CACHE_MAX) {
-		if (!msg_cache_armed) {
-			pthread_once(&msg_cache_once, msg_cache_key_init);
-			pthread_setspecific(msg_cache_key, (void *)1);
-			msg_cache_armed = 1;
-		}
+	if (m->cap != MSG_SMALL) {
+		free(m);
+		return;
+	}
+	if (!msg_cache_armed) {
+		pthread_once(&msg_cache_once, msg_cache_key_init);
+		pthread_setspecific(msg_cache_key, (void *)1);
+		msg_cache_armed = 1;
+	}
+	if (msg_cache_len < MSG_CACHE_MAX) {
 		atomic_store_explicit(&m->next, msg_cache,
 		    memory_order_relaxed);
 		msg_cache = m;
 		msg_cache_len++;
 		return;
 	}
-	free(m);
+	atomic_store_explicit(&m->next, msg_spill, memory_order_relaxed);
+	msg_spill = m;
+	if (++msg_spill_len == MSG_CHUNK)
+		msg_spill_out();
 }
 
 /* Free this thread's message cache (thread exit, runtime destroy). */
 void
 ls__msg_cache_flush(void)
 {
-	while (msg_cache != NULL) {
-		ls_msg *n = atomic_load_explicit(&msg_cache->next,
-		    memory_order_relaxed);
-		free(msg_cache);
-		msg_cache = n;
-	}
+	msg_chain_free(msg_cache);
+	msg_cache = NULL;
 	msg_cache_len = 0;
+	msg_chain_free(msg_spill);
+	msg_spill = NULL;
+	msg_spill_len = 0;
+}
+
+/* Free the depot's chunks (runtime destroy; other threads just allocate
+ * anew). */
+void
+ls__msg_depot_flush(void)
+{
+	pthread_mutex_lock(&msg_depot_lock);
+	while (msg_depot_len > 0)
+		msg_chain_free(msg_depot[--msg_depot_len]);
+	atomic_store_explicit(&msg_depot_avail, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&msg_depot_lock);
 }
 
 /* ---- registry ---- */
@@ -1163,6 +1253,7 @@ ls_runtime_destroy(ls_runtime *rt)
 	pthread_mutex_destroy(&rt->idle_lock);
 	pthread_cond_destroy(&rt->idle_cond);
 	ls__msg_cache_flush();
+	ls__msg_depot_flush();
 	free(rt);
 }
 
