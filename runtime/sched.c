@@ -298,16 +298,25 @@ worker_main(void *arg)
 			ls__activate(w, a);
 			continue;
 		}
+		/* Park.  With nothing queued anywhere we count as a sleeper,
+		 * whom the next push wakes.  With actors queued at a worker
+		 * that keeps up with them (we may not steal yet) we nap for
+		 * 1 ms without counting: waking us on its every push would
+		 * cost the busy worker a system call each time. */
 		pthread_mutex_lock(&rt->park_lock);
 		atomic_fetch_add(&rt->sleepers, 1);
-		if (!any_work(rt) && w->next == NULL &&
-		    atomic_load(&rt->running)) {
+		int idle = !any_work(rt);
+		if (!idle)
+			atomic_fetch_sub(&rt->sleepers, 1);
+		if (w->next == NULL && atomic_load(&rt->running) &&
+		    (idle || atomic_load(&rt->gq_count) == 0)) {
 			struct timespec ts;
-			ls_abstime_after(50, &ts);
+			ls_abstime_after(idle ? 50 : 1, &ts);
 			pthread_cond_timedwait(&rt->park_cond, &rt->park_lock,
 			    &ts);
 		}
-		atomic_fetch_sub(&rt->sleepers, 1);
+		if (idle)
+			atomic_fetch_sub(&rt->sleepers, 1);
 		pthread_mutex_unlock(&rt->park_lock);
 	}
 	/* Actors still queued here are stopped by ls_runtime_destroy. */
