@@ -5,7 +5,8 @@
  *
  * Reference ids:
  *
- *     bits 63..32  generation of the slot (starts at 1, +1 on every reuse)
+ *     bits 63..32  generation of the slot (starts at 1, +1 on every reuse,
+ *                  wraps below 2^31: bit 63 marks remote refs, remote.h)
  *     bits 31..0   slot index + 1 (0 is never a valid id)
  *
  * Slots live in pages of LS__PAGE_SIZE actor structs that are only freed by
@@ -22,6 +23,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "remote.h"
 
 /* ---- clocks ---- */
 
@@ -400,7 +402,7 @@ actor_release(ls_runtime *rt, ls__actor *a)
 	/* reg_lock held by caller; the slot becomes reusable. */
 	uint64_t id = atomic_load(&a->id);
 	uint64_t gen = (id >> 32) + 1;
-	if (gen > 0xffffffffu)
+	if (gen > 0x7fffffffu) /* bit 63 stays clear: remote.h */
 		gen = 1;
 	atomic_store(&a->id, (gen << 32) | (id & 0xffffffffu));
 	/* closed for the next generation until a spawn opens it */
@@ -746,6 +748,9 @@ enqueue(ls_runtime *rt, ls_ref to, ls_msg *m, int sys)
 int
 ls_send(ls_runtime *rt, ls_ref to, ls_msg *m)
 {
+	if (ls_ref_is_remote(to))
+		return m != NULL && m->type >= LS_MSG_USER
+		    ? ls__remote_send(rt, to, m, LS_REF_NONE) : LS_EINVAL;
 	if (m == NULL || m->type < LS_MSG_USER)
 		return m != NULL && m->type == LS_MSG_STOP
 		    ? enqueue(rt, to, m, 1) : LS_EINVAL;
@@ -832,6 +837,15 @@ int
 ls_ctx_send(ls_ctx *ctx, ls_ref to, ls_msg *m)
 {
 	m->from = ctx->self;
+	return ls_ctx_forward(ctx, to, m);
+}
+
+int
+ls_ctx_forward(ls_ctx *ctx, ls_ref to, ls_msg *m)
+{
+	if (ls_ref_is_remote(to))
+		return m->type >= LS_MSG_USER
+		    ? ls__remote_send(ctx->rt, to, m, ctx->self) : LS_EINVAL;
 	int rv = ls_send(ctx->rt, to, m);
 	if (rv == LS_EAGAIN) {
 		waiter_add(ctx->rt, to, ctx->self);
@@ -1252,6 +1266,7 @@ ls_runtime_destroy(ls_runtime *rt)
 	pthread_mutex_destroy(&rt->wait_lock);
 	pthread_mutex_destroy(&rt->idle_lock);
 	pthread_cond_destroy(&rt->idle_cond);
+	ls__remote_free(rt);
 	ls__msg_cache_flush();
 	ls__msg_depot_flush();
 	free(rt);

@@ -234,6 +234,10 @@ ls_runtime *ls_ctx_runtime(const ls_ctx *ctx);
  * LS_MSG_WRITABLE from `to` when its mailbox drains. */
 int ls_ctx_send(ls_ctx *ctx, ls_ref to, ls_msg *m);
 
+/* Relay m on behalf of m->from (kept as it is): otherwise as ls_ctx_send,
+ * the running actor is the one registered for LS_MSG_WRITABLE. */
+int ls_ctx_forward(ls_ctx *ctx, ls_ref to, ls_msg *m);
+
 /* Copying variant of ls_ctx_send; frees the message on failure. */
 int ls_ctx_tell(ls_ctx *ctx, ls_ref to, uint32_t type, const void *data,
     size_t n);

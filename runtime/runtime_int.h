@@ -253,6 +253,9 @@ struct ls_runtime {
 	_Atomic int64_t n_queued;
 
 	struct ls__timer_wheel *timers;
+
+	/* transport table and link waiters (remote.c); NULL until attached */
+	struct ls__remote *_Atomic remote;
 };
 
 struct ls_ctx {
