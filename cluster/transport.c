@@ -43,6 +43,7 @@
 #define HDR_PAYLOAD 24u
 #define HDR_MAX (HDR_PAYLOAD + LS_TRANSPORT_MAX_HELLO)
 #define REFRESH_TICKS 50u /* resend credit to every known sender this often */
+#define WRITABLE_PER_TICK 64 /* writable reports one tick makes at most */
 
 /* One queued envelope; the payload lives in the peer's payload buffer. */
 typedef struct pend_env {
@@ -75,6 +76,11 @@ typedef struct peer {
 	/* Inbound bookkeeping: this peer as a sender to us (under mu). */
 	uint64_t rx_inc, rx_session, consumed, reported;
 	int credit_dirty;
+	/* Credit withheld (ls_transport_pause): while rx_paused > 0, frames
+	 * from this peer are counted in uncredited instead of consumed. */
+	uint32_t rx_paused;
+	uint64_t uncredited;
+	int refused; /* a send was refused since the last writable report */
 } peer;
 
 struct ls_transport {
@@ -295,6 +301,26 @@ peer_flush(ls_transport *t, peer *p)
 	}
 }
 
+/* 1 when a sender refused since the last report should hear that p has
+ * room again (half of its pending bounds free); clears the mark.  mu held. */
+static int
+peer_take_writable(const ls_transport *t, peer *p)
+{
+	const ls_transport_config *c = &t->cfg;
+	if (!p->refused || p->qlen - p->qhead > c->max_pending_envs / 2 ||
+	    p->pending_bytes > c->max_pending_bytes / 2)
+		return 0;
+	p->refused = 0;
+	return 1;
+}
+
+static void
+fire_writable(ls_transport *t, uint64_t node)
+{
+	if (t->cfg.writable_fn != NULL)
+		t->cfg.writable_fn(t->cfg.recv_arg, node);
+}
+
 /* ---- peer table ---- */
 
 static peer *
@@ -473,7 +499,10 @@ ls_transport_peer_remove(ls_transport *t, uint64_t node_id)
 	pthread_rwlock_unlock(&t->plock);
 	if (p == NULL)
 		return LS_ENOENT;
+	int refused = p->refused;
 	peer_free(p);
+	if (refused)
+		fire_writable(t, node_id); /* their retries now fail fast */
 	return LS_OK;
 }
 
@@ -495,45 +524,16 @@ grow(void **buf, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-int
-ls_transport_send(ls_transport *t, uint64_t node_id, const ls_envelope *env)
+/* Append one envelope to p's pending buffer (room checked).  mu held. */
+static int
+queue_env(peer *p, const ls_envelope *env)
 {
-	if (t == NULL || env == NULL ||
-	    (env->payload == NULL && env->payload_len > 0))
-		return LS_EINVAL;
-	const ls_transport_config *c = &t->cfg;
-	if (env->payload_len > c->batch_max_bytes)
-		return LS_ERANGE;
-	int rc = LS_OK;
-	pthread_rwlock_rdlock(&t->plock);
-	peer *p = find_peer(t, node_id);
-	if (p == NULL) {
-		pthread_rwlock_unlock(&t->plock);
-		return LS_ENOENT;
-	}
-	pthread_mutex_lock(&p->mu);
-	size_t live = p->qlen - p->qhead;
-	if (live >= c->max_pending_envs ||
-	    p->pending_bytes + env->payload_len > c->max_pending_bytes) {
-		/* Try to make room before refusing. */
-		peer_flush(t, p);
-		live = p->qlen - p->qhead;
-		if (live >= c->max_pending_envs ||
-		    p->pending_bytes + env->payload_len >
-		        c->max_pending_bytes) {
-			ctr_add(&t->refused, 1);
-			rc = LS_EAGAIN;
-			goto out;
-		}
-	}
 	if (p->qlen == p->qcap || p->pb_len + env->payload_len > p->pb_cap)
 		peer_compact(p);
 	if (grow((void **)&p->q, &p->qcap, p->qlen + 1, sizeof(*p->q)) != 0 ||
 	    grow((void **)&p->pb, &p->pb_cap, p->pb_len + env->payload_len,
-	         1) != 0) {
-		rc = LS_ENOMEM;
-		goto out;
-	}
+	         1) != 0)
+		return LS_ENOMEM;
 	pend_env *e = &p->q[p->qlen++];
 	e->type = env->type;
 	e->from = env->from;
@@ -546,6 +546,68 @@ ls_transport_send(ls_transport *t, uint64_t node_id, const ls_envelope *env)
 		memcpy(p->pb + p->pb_len, env->payload, env->payload_len);
 	p->pb_len += env->payload_len;
 	p->pending_bytes += env->payload_len;
+	return LS_OK;
+}
+
+/* Room for n more envelopes of `bytes` payload bytes. mu held. */
+static int
+has_room(const ls_transport *t, const peer *p, size_t n, size_t bytes)
+{
+	const ls_transport_config *c = &t->cfg;
+	return p->qlen - p->qhead + n <= c->max_pending_envs &&
+	       p->pending_bytes + bytes <= c->max_pending_bytes;
+}
+
+int
+ls_transport_sendv(ls_transport *t, uint64_t node_id,
+                   const ls_envelope *envs, size_t n, unsigned flags)
+{
+	if (t == NULL || (envs == NULL && n > 0))
+		return LS_EINVAL;
+	const ls_transport_config *c = &t->cfg;
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (envs[i].payload == NULL && envs[i].payload_len > 0)
+			return LS_EINVAL;
+		if (envs[i].payload_len > c->batch_max_bytes)
+			return LS_ERANGE;
+		bytes += envs[i].payload_len;
+	}
+	int nolimit = (flags & LS_TRANSPORT_NOLIMIT) != 0;
+	if (!nolimit &&
+	    (n > c->max_pending_envs || bytes > c->max_pending_bytes))
+		return LS_ERANGE; /* could never fit */
+	int rc = LS_OK;
+	pthread_rwlock_rdlock(&t->plock);
+	peer *p = find_peer(t, node_id);
+	if (p == NULL) {
+		pthread_rwlock_unlock(&t->plock);
+		return LS_ENOENT;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (!nolimit && !has_room(t, p, n, bytes)) {
+		/* Try to make room before refusing. */
+		peer_flush(t, p);
+		if (!has_room(t, p, n, bytes)) {
+			ctr_add(&t->refused, 1);
+			p->refused = 1;
+			rc = LS_EAGAIN;
+			goto out;
+		}
+	}
+	size_t done = 0;
+	while (done < n && (rc = queue_env(p, &envs[done])) == LS_OK)
+		done++;
+	if (rc != LS_OK) {
+		/* out of memory part way: take the queued ones back */
+		p->qlen -= done;
+		for (size_t i = 0; i < done; i++)
+			p->pending_bytes -= envs[i].payload_len;
+		p->pb_len = p->qlen > 0 ? p->q[p->qlen - 1].off +
+		                              p->q[p->qlen - 1].len
+		                        : 0;
+		goto out;
+	}
 	if (p->qlen - p->qhead >= c->batch_max_envs ||
 	    p->pending_bytes >= c->batch_max_bytes)
 		peer_flush(t, p);
@@ -553,6 +615,52 @@ out:
 	pthread_mutex_unlock(&p->mu);
 	pthread_rwlock_unlock(&t->plock);
 	return rc;
+}
+
+int
+ls_transport_send(ls_transport *t, uint64_t node_id, const ls_envelope *env)
+{
+	if (env == NULL)
+		return LS_EINVAL;
+	return ls_transport_sendv(t, node_id, env, 1, 0);
+}
+
+static int
+pause_change(ls_transport *t, uint64_t node_id, int pause)
+{
+	if (t == NULL)
+		return LS_EINVAL;
+	pthread_rwlock_rdlock(&t->plock);
+	peer *p = find_peer(t, node_id);
+	if (p == NULL) {
+		pthread_rwlock_unlock(&t->plock);
+		return LS_ENOENT;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (pause) {
+		p->rx_paused++;
+	} else if (p->rx_paused > 0 && --p->rx_paused == 0 &&
+	           p->uncredited > 0) {
+		p->consumed += p->uncredited;
+		p->uncredited = 0;
+		p->credit_dirty = 1;
+		peer_flush(t, p);
+	}
+	pthread_mutex_unlock(&p->mu);
+	pthread_rwlock_unlock(&t->plock);
+	return LS_OK;
+}
+
+int
+ls_transport_pause(ls_transport *t, uint64_t node_id)
+{
+	return pause_change(t, node_id, 1);
+}
+
+int
+ls_transport_resume(ls_transport *t, uint64_t node_id)
+{
+	return pause_change(t, node_id, 0);
 }
 
 int
@@ -597,6 +705,7 @@ apply_header(ls_transport *t, peer *p, const ls_envelope *h)
 		p->rx_inc = h->epoch;
 		p->rx_session = h->seq;
 		p->consumed = p->reported = 0;
+		p->uncredited = 0;
 		p->credit_dirty = 1;
 		counted = 1;
 	} else if (h->seq == p->rx_session) {
@@ -652,8 +761,11 @@ rx_env(void *arg, const ls_envelope *env)
 		x->counted = apply_header(t, p, env);
 		/* New credit may let pending data go. */
 		peer_flush(t, p);
+		int wr = peer_take_writable(t, p);
 		pthread_mutex_unlock(&p->mu);
 		pthread_rwlock_unlock(&t->plock);
+		if (wr)
+			fire_writable(t, env->from);
 		return 0;
 	}
 	/* Counted before delivery, so a counter never lags what was seen. */
@@ -706,11 +818,15 @@ rx_frame(ls_transport *t, const uint8_t *buf, size_t len)
 	peer *p = find_peer(t, x.from);
 	if (p != NULL) {
 		pthread_mutex_lock(&p->mu);
-		p->consumed++;
-		p->credit_dirty = 1;
-		uint64_t half = t->cfg.window_frames / 2;
-		if (half == 0 || p->consumed - p->reported >= half)
-			peer_flush(t, p);
+		if (p->rx_paused > 0) {
+			p->uncredited++; /* credited by ls_transport_resume */
+		} else {
+			p->consumed++;
+			p->credit_dirty = 1;
+			uint64_t half = t->cfg.window_frames / 2;
+			if (half == 0 || p->consumed - p->reported >= half)
+				peer_flush(t, p);
+		}
 		pthread_mutex_unlock(&p->mu);
 	}
 	pthread_rwlock_unlock(&t->plock);
@@ -754,6 +870,8 @@ tick_main(void *arg)
 			break;
 		pthread_mutex_unlock(&t->tick_mu);
 		int refresh = ++n % REFRESH_TICKS == 0;
+		uint64_t wr[WRITABLE_PER_TICK];
+		size_t nwr = 0;
 		pthread_rwlock_rdlock(&t->plock);
 		for (size_t i = 0; i < t->npeers; i++) {
 			peer *p = t->peers[i];
@@ -763,9 +881,15 @@ tick_main(void *arg)
 			if (refresh && !p->est)
 				p->need_hello = 1; /* the peer may know us now */
 			peer_flush(t, p);
+			/* more than fit here are told on the next tick */
+			if (nwr < WRITABLE_PER_TICK && peer_take_writable(t, p))
+				wr[nwr++] = p->id;
 			pthread_mutex_unlock(&p->mu);
 		}
 		pthread_rwlock_unlock(&t->plock);
+		/* outside the table lock: the callback may call back in */
+		for (size_t i = 0; i < nwr; i++)
+			fire_writable(t, wr[i]);
 		pthread_mutex_lock(&t->tick_mu);
 	}
 	pthread_mutex_unlock(&t->tick_mu);

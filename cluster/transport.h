@@ -33,8 +33,9 @@ typedef struct ls_transport ls_transport;
 
 /* Receive callback: one envelope from node `from_node`, in the order that
  * node sent it.  env and its payload are borrowed and valid only during the
- * call.  Runs on the transport's receive thread; while it blocks, no more
- * frames are consumed and the senders run out of credit. */
+ * call.  Runs on the transport's receive thread and must not block: a
+ * receiver that cannot deliver an envelope now keeps a copy and calls
+ * ls_transport_pause, which stops the sender within one credit window. */
 typedef void (*ls_transport_recv_fn)(void *arg, uint64_t from_node,
                                      const ls_envelope *env);
 
@@ -45,6 +46,13 @@ typedef void (*ls_transport_recv_fn)(void *arg, uint64_t from_node,
  * for every such frame: rate-limit whatever it triggers. */
 typedef void (*ls_transport_unknown_fn)(void *arg, uint64_t from_node,
                                         const uint8_t *info, size_t len);
+
+/* A peer that refused an ls_transport_send/sendv (LS_EAGAIN) has room
+ * again: at most half of its pending bounds are in use.  Called once per
+ * refusal episode, at least once after every refusal, on one of the
+ * transport's own threads (never inside a send), with recv_arg; it may call
+ * ls_transport_send but must not block. */
+typedef void (*ls_transport_writable_fn)(void *arg, uint64_t node);
 
 /* Longest hello_info. */
 #define LS_TRANSPORT_MAX_HELLO 1024
@@ -68,6 +76,8 @@ typedef struct ls_transport_config {
 	const void *hello_info;
 	size_t hello_len;
 	ls_transport_unknown_fn unknown_fn;
+	/* Optional: room again after a refusal (gets recv_arg). */
+	ls_transport_writable_fn writable_fn;
 } ls_transport_config;
 
 /* Counters, all cumulative since creation.  Bytes are frame bytes. */
@@ -130,6 +140,29 @@ int ls_transport_peer_remove(ls_transport *t, uint64_t node_id);
  * batch_max_bytes. */
 int ls_transport_send(ls_transport *t, uint64_t node_id,
                       const ls_envelope *env);
+
+/* ls_transport_sendv flag: queue even past max_pending_envs/bytes (control
+ * traffic whose total the caller bounds otherwise, such as checkpoint
+ * replication: it must not be refused on a worker thread). */
+#define LS_TRANSPORT_NOLIMIT 1u
+
+/* Queue copies of envs[0..n-1] (payloads included) for peer node_id, all or
+ * none, in order.  Borrows envs.  Errors as ls_transport_send; LS_ERANGE
+ * also when n envelopes could never fit the pending bounds. */
+int ls_transport_sendv(ls_transport *t, uint64_t node_id,
+                       const ls_envelope *envs, size_t n, unsigned flags);
+
+/* Withhold credit from node_id: frames it sends from now on are still
+ * delivered to recv_fn but not acknowledged, so the node can have at most
+ * window_frames more frames in flight -- this bounds what a receiver that
+ * holds undeliverable envelopes must keep.  Counted: each pause needs one
+ * ls_transport_resume.  Any thread, including the receive callback.
+ * LS_ENOENT for an unknown peer. */
+int ls_transport_pause(ls_transport *t, uint64_t node_id);
+
+/* Undo one ls_transport_pause; at the last one, the frames received while
+ * paused are acknowledged at once.  Any thread.  LS_ENOENT if unknown. */
+int ls_transport_resume(ls_transport *t, uint64_t node_id);
 
 /* Send what is pending for every peer as far as credit and connections
  * allow.  Returns 0; what cannot leave yet stays pending for the tick. */
