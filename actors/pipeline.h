@@ -36,7 +36,8 @@ typedef struct ls_pipeline_opts {
 
 	/* Cluster placement (all NULL: every actor runs here).  local says
 	 * whether plan actor i runs on this runtime; for the others,
-	 * spawn_remote gives a ref that forwards to the real actor (a proxy).
+	 * spawn_remote gives a ref that reaches the real actor (in the
+	 * cluster a remote ref, runtime/remote.h).
 	 * Only local sources are started and only local sinks are waited
 	 * for. */
 	int (*local)(void *arg, size_t actor);

@@ -36,6 +36,7 @@
 #include "runtime/hash.h"
 #include "runtime/le.h"
 #include "runtime/log.h"
+#include "runtime/remote.h"
 #include "runtime/store.h"
 #include "schemas/codec.h"
 #include "topology/plan.h"
@@ -81,6 +82,18 @@ struct run {
 	uint8_t *nsb;         /* standbys per plan actor */
 	uint64_t (*sb)[LS_MAP_MAX_STANDBYS];
 	uint32_t nlocal;
+	/* Remote refs (runtime/remote.h): link k leads to node links[k-1];
+	 * plan actor i owned elsewhere is ls_remote_ref(link, i). */
+	uint64_t *links;
+	uint32_t nlinks;
+	ls_remote_ops ops;
+	/* Inbound messages a full mailbox refused, per sending node, in
+	 * arrival order; the ingress actor delivers them (see deliver()). */
+	pthread_mutex_t in_lock;
+	int in_lock_init;
+	struct inq *inq;
+	size_t ninq;
+	ls_ref ingress;
 	uint64_t committed;
 	int64_t progress_ns; /* run thread: start or last checkpoint advance */
 	int64_t reack_ns;    /* no progress for this long: reack_finals */
@@ -129,57 +142,61 @@ topo_tag(const char *name)
 
 /* ---- sending (workers) ---- */
 
-/* Queue an envelope for node, waiting for room while the run lives. */
+/* Queue a control envelope (checkpoint replication) for node.  Runs on a
+ * worker inside a checkpoint save, where a refusal could not be waited
+ * for: it passes the transport's pending bound, whose purpose (bounding
+ * data in flight) the checkpoint interval serves here. */
 static int
 send_env(ls_dataplane *dp, run *r, uint64_t node, const ls_envelope *env)
 {
-	for (int tries = 0;; tries++) {
-		int rv = ls_transport_send(dp->tr, node, env);
-		if (rv != LS_EAGAIN)
-			return rv;
-		if (r != NULL && atomic_load(&r->stopping))
-			return LS_ECLOSED;
-		if (r == NULL && tries > 5000)
-			return LS_EAGAIN;
-		ls_transport_flush(dp->tr);
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-	}
+	if (r != NULL && atomic_load(&r->stopping))
+		return LS_ECLOSED;
+	return ls_transport_sendv(dp->tr, node, env, 1, LS_TRANSPORT_NOLIMIT);
 }
 
+/*
+ * The encoder of one message to a remote partition, on the sending
+ * actor's thread (remote_send).  proxy_send collects the envelopes a
+ * message becomes (copying their payloads); remote_send hands them to the
+ * transport all or none, so a refused message can be retried whole.
+ */
 typedef struct proxy {
 	run *r;
 	uint32_t target;
 	uint64_t node;
 	ls_event *scratch;
 	uint32_t scap;
+	ls_envelope *env;
+	size_t *off; /* payload offsets in buf (buf may move) */
+	size_t nenv, capenv;
+	uint8_t *buf;
+	size_t len, cap;
+	int err;
 } proxy;
 
-typedef struct proxy_arg {
-	run *r;
-	uint32_t target;
-	uint64_t node;
-} proxy_arg;
-
-static int
-proxy_init(ls_ctx *ctx, void *state, const void *arg)
+static void
+proxy_fini(proxy *p)
 {
-	proxy *p = state;
-	const proxy_arg *a = arg;
-	(void)ctx;
-	p->r = a->r;
-	p->target = a->target;
-	p->node = a->node;
-	return 0;
+	free(p->scratch);
+	free(p->env);
+	free(p->off);
+	free(p->buf);
 }
 
-static void
-proxy_stop(ls_ctx *ctx, void *state)
+static int
+proxy_grow(void **v, size_t *cap, size_t need, size_t elem)
 {
-	proxy *p = state;
-	(void)ctx;
-	free(p->scratch);
-	p->scratch = NULL;
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : 4;
+	while (nc < need)
+		nc *= 2;
+	void *n = realloc(*v, nc * elem);
+	if (n == NULL)
+		return LS_ENOMEM;
+	*v = n;
+	*cap = nc;
+	return 0;
 }
 
 static uint32_t
@@ -196,20 +213,27 @@ static void
 proxy_send(proxy *p, ls_msg *m, uint16_t type, const void *payload,
     size_t len)
 {
-	ls_envelope env;
-	memset(&env, 0, sizeof(env));
-	env.type = type;
-	env.from = m->from.id;
-	env.to = (uint64_t)p->r->tag << 32 | p->target;
-	env.epoch = p->r->epoch;
-	env.payload = payload;
-	env.payload_len = len;
-	int rv = send_env(p->r->dp, p->r, p->node, &env);
-	if (rv != 0 && rv != LS_ECLOSED)
-		ls_log(LS_LOG_WARN, "dataplane",
-		    "message to a remote partition dropped topology=%s "
-		    "actor=%u err=%s",
-		    p->r->name, p->target, ls_errname(rv));
+	size_t ce = p->capenv;
+	if (p->err != 0 ||
+	    proxy_grow((void **)&p->env, &p->capenv, p->nenv + 1,
+	        sizeof(*p->env)) != 0 ||
+	    proxy_grow((void **)&p->off, &ce, p->nenv + 1,
+	        sizeof(*p->off)) != 0 ||
+	    proxy_grow((void **)&p->buf, &p->cap, p->len + len, 1) != 0) {
+		p->err = LS_ENOMEM;
+		return;
+	}
+	ls_envelope *env = &p->env[p->nenv];
+	memset(env, 0, sizeof(*env));
+	env->type = type;
+	env->from = m->from.id;
+	env->to = (uint64_t)p->r->tag << 32 | p->target;
+	env->epoch = p->r->epoch;
+	env->payload_len = len;
+	if (len > 0)
+		memcpy(p->buf + p->len, payload, len);
+	p->off[p->nenv++] = p->len;
+	p->len += len;
 }
 
 static void
@@ -218,16 +242,20 @@ proxy_batch(proxy *p, ls_msg *m)
 	ls_batch *b = m->ptr;
 	if (b->n > p->scap) {
 		ls_event *n = realloc(p->scratch, b->n * sizeof(*n));
-		if (n == NULL)
+		if (n == NULL) {
+			p->err = LS_ENOMEM;
 			return;
+		}
 		p->scratch = n;
 		p->scap = b->n;
 	}
 	for (uint32_t i = 0; i < b->n; i++)
 		p->scratch[i] = *b->items[i];
 	ls_buf fb = { 0 };
-	if (ls_codec_batch_encode(p->scratch, b->n, &fb) != 0)
+	if (ls_codec_batch_encode(p->scratch, b->n, &fb) != 0) {
+		p->err = LS_EINVAL;
 		return;
+	}
 	uint8_t *pl = malloc(8 + fb.len);
 	if (pl != NULL) {
 		ls_le_put(pl, node_index_of(p->r->topo, b->source), 4);
@@ -278,11 +306,9 @@ proxy_results(proxy *p, ls_msg *m)
 	}
 }
 
-static int
-proxy_receive(ls_ctx *ctx, void *state, ls_msg *m)
+static void
+proxy_encode(proxy *p, ls_msg *m)
 {
-	proxy *p = state;
-	(void)ctx;
 	switch (m->type) {
 	case LS_MSG_BATCH:
 		proxy_batch(p, m);
@@ -304,16 +330,51 @@ proxy_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	default:
 		break;
 	}
-	return 0;
 }
 
-static const ls_behaviour proxy_behaviour = {
-	.name = "proxy",
-	.state_size = sizeof(proxy),
-	.init = proxy_init,
-	.receive = proxy_receive,
-	.stop = proxy_stop,
-};
+/* The run's transport table (runtime/remote.h): plan actor addr behind
+ * link.  Takes m iff 0.  While the run stops, sends are refused (the
+ * message stays with its actor, which is about to stop too). */
+static int
+remote_send(void *arg, uint32_t link, uint64_t addr, ls_msg *m)
+{
+	run *r = arg;
+	if (link == 0 || link > r->nlinks || addr >= r->nactors)
+		return LS_ENOENT;
+	if (atomic_load(&r->stopping))
+		return LS_EAGAIN;
+	proxy p;
+	memset(&p, 0, sizeof(p));
+	p.r = r;
+	p.target = (uint32_t)addr;
+	p.node = r->links[link - 1];
+	proxy_encode(&p, m);
+	int rv = p.err;
+	if (rv == 0) {
+		for (size_t i = 0; i < p.nenv; i++)
+			p.env[i].payload = p.buf + p.off[i];
+		rv = ls_transport_sendv(r->dp->tr, p.node, p.env, p.nenv, 0);
+	}
+	proxy_fini(&p);
+	if (rv == 0)
+		ls_msg_free(r->rt, m);
+	else if (rv != LS_EAGAIN)
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "message to a remote partition not sent topology=%s "
+		    "actor=%u err=%s",
+		    r->name, p.target, ls_errname(rv));
+	return rv;
+}
+
+/* The link of node in r (0 when r has none). */
+static uint32_t
+link_of(const run *r, uint64_t node)
+{
+	for (uint32_t k = 0; k < r->nlinks; k++)
+		if (r->links[k] == node)
+			return k + 1;
+	return 0;
+}
 
 /* ---- pipeline hooks ---- */
 
@@ -328,10 +389,12 @@ static int
 hook_spawn_remote(void *arg, ls_runtime *rt, size_t i, ls_ref *out)
 {
 	run *r = arg;
-	proxy_arg a = { r, (uint32_t)i, r->owner[i] };
-	ls_spawn_opts so = { .arg = &a, .arg_size = sizeof(a) };
-	int rv = ls_spawn(rt, &proxy_behaviour, &so, out);
-	return rv;
+	uint32_t link = link_of(r, r->owner[i]);
+	(void)rt;
+	if (link == 0)
+		return LS_ENOENT;
+	*out = ls_remote_ref(link, i);
+	return 0;
 }
 
 static void
@@ -599,6 +662,169 @@ to_msg(run *r, const ls_envelope *env)
 	}
 }
 
+/*
+ * Delivery without blocking the receive thread.  A message whose target
+ * mailbox is full is kept in the sending node's queue (and so is every
+ * later message from that node, to keep their order), the transport stops
+ * crediting that node (ls_transport_pause) and the ingress actor is
+ * kicked.  The ingress actor relays the queue with ls_ctx_forward; a
+ * refusal registers it for the target's LS_MSG_WRITABLE; once the queue is
+ * empty the node gets its credit back (ls_transport_resume).  A paused
+ * node has at most window_frames frames in flight, so a queue holds at
+ * most that many frames' envelopes (8 x 4,096 envelopes / 8 MiB of
+ * payload with the default settings).  See docs/cluster.md.
+ */
+typedef struct inq {
+	uint64_t node;
+	int paused;
+	ls_msg **m;
+	ls_ref *to;
+	size_t head, n, cap;
+} inq;
+
+enum { MSG_INGRESS_KICK = LS_MSG_USER + 100 };
+
+/* r's queue for node, created when missing (NULL: out of memory).
+ * in_lock held. */
+static inq *
+inq_get(run *r, uint64_t node)
+{
+	for (size_t i = 0; i < r->ninq; i++)
+		if (r->inq[i].node == node)
+			return &r->inq[i];
+	inq *n = realloc(r->inq, (r->ninq + 1) * sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	r->inq = n;
+	inq *q = &r->inq[r->ninq++];
+	memset(q, 0, sizeof(*q));
+	q->node = node;
+	return q;
+}
+
+/* Append (to, m) to q; in_lock held. */
+static int
+inq_push(inq *q, ls_ref to, ls_msg *m)
+{
+	if (q->head + q->n == q->cap) {
+		if (q->head > 0) {
+			memmove(q->m, q->m + q->head, q->n * sizeof(*q->m));
+			memmove(q->to, q->to + q->head, q->n * sizeof(*q->to));
+			q->head = 0;
+		}
+		if (q->n == q->cap) {
+			size_t nc = q->cap ? 2 * q->cap : 64;
+			ls_msg **nm = realloc(q->m, nc * sizeof(*nm));
+			if (nm == NULL)
+				return LS_ENOMEM;
+			q->m = nm;
+			ls_ref *nt = realloc(q->to, nc * sizeof(*nt));
+			if (nt == NULL)
+				return LS_ENOMEM;
+			q->to = nt;
+			q->cap = nc;
+		}
+	}
+	q->m[q->head + q->n] = m;
+	q->to[q->head + q->n] = to;
+	q->n++;
+	return 0;
+}
+
+/* Receive thread: hand m to `to` now, or queue it behind node's held
+ * messages.  Takes m. */
+static void
+deliver(run *r, uint64_t node, ls_ref to, ls_msg *m)
+{
+	int kick = 0, rv = LS_EAGAIN;
+	pthread_mutex_lock(&r->in_lock);
+	inq *q = inq_get(r, node);
+	if (q == NULL || q->n == 0) {
+		rv = ls_send(r->rt, to, m);
+		if (rv == 0) {
+			pthread_mutex_unlock(&r->in_lock);
+			return;
+		}
+	}
+	if (rv == LS_EAGAIN && q != NULL && inq_push(q, to, m) == 0) {
+		if (!q->paused) {
+			q->paused = 1;
+			ls_transport_pause(r->dp->tr, node);
+			kick = 1;
+		}
+		m = NULL;
+	}
+	pthread_mutex_unlock(&r->in_lock);
+	if (m != NULL) {
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "inbound message dropped topology=%s err=%s", r->name,
+		    ls_errname(rv == LS_EAGAIN ? LS_ENOMEM : rv));
+		ls_msg_free(r->rt, m);
+	}
+	/* the ingress mailbox only ever holds one kick per paused node */
+	if (kick && ls_tell(r->rt, r->ingress, MSG_INGRESS_KICK, NULL, 0) != 0)
+		ls_log(LS_LOG_ERROR, "dataplane",
+		    "ingress actor unreachable topology=%s", r->name);
+}
+
+/* The ingress actor: relays held messages in order (kick or writable). */
+static int
+ingress_receive(ls_ctx *ctx, void *state, ls_msg *msg)
+{
+	run *r = *(run **)state;
+	(void)msg;
+	pthread_mutex_lock(&r->in_lock);
+	for (size_t i = 0; i < r->ninq; i++) {
+		inq *q = &r->inq[i];
+		while (q->n > 0) {
+			int rv = ls_ctx_forward(ctx, q->to[q->head],
+			    q->m[q->head]);
+			if (rv == LS_EAGAIN)
+				break; /* LS_MSG_WRITABLE brings us back */
+			if (rv != 0)
+				ls_msg_free(r->rt, q->m[q->head]);
+			q->head++;
+			q->n--;
+		}
+		if (q->n == 0 && q->paused) {
+			q->head = 0;
+			q->paused = 0;
+			ls_transport_resume(r->dp->tr, q->node);
+		}
+	}
+	pthread_mutex_unlock(&r->in_lock);
+	return 0;
+}
+
+static int
+ingress_init(ls_ctx *ctx, void *state, const void *arg)
+{
+	(void)ctx;
+	*(run **)state = (run *)arg;
+	return 0;
+}
+
+static const ls_behaviour ingress_behaviour = {
+	.name = "ingress",
+	.state_size = sizeof(run *),
+	.init = ingress_init,
+	.receive = ingress_receive,
+};
+
+/* Transport thread: node has room again; tell each run's waiters. */
+static void
+on_writable(void *arg, uint64_t node)
+{
+	ls_dataplane *dp = arg;
+	pthread_rwlock_rdlock(&dp->runs_lock);
+	for (size_t i = 0; i < dp->nruns; i++) {
+		uint32_t link = link_of(dp->runs[i], node);
+		if (link != 0)
+			ls_remote_writable(dp->runs[i]->rt, link);
+	}
+	pthread_rwlock_unlock(&dp->runs_lock);
+}
+
 static void
 on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 {
@@ -705,18 +931,10 @@ on_envelope(void *arg, uint64_t from, const ls_envelope *env)
 				    env->type);
 				return;
 			}
-			m->from.id = (1ull << 63) |
-			    (ls_hash64(&env->from, sizeof(env->from), from) >>
-			        1);
-			ls_ref to = ls_pipeline_ref(r->pl, idx);
-			int rv;
-			while ((rv = ls_send(r->rt, to, m)) == LS_EAGAIN &&
-			    !atomic_load(&r->stopping)) {
-				struct timespec ts = { 0, 500000 };
-				nanosleep(&ts, NULL);
-			}
-			if (rv != 0)
-				ls_msg_free(r->rt, m);
+			/* a channel identity: the sending actor on its node */
+			m->from = ls_remote_ref(link_of(r, from),
+			    ls_hash64(&env->from, sizeof(env->from), from));
+			deliver(r, from, ls_pipeline_ref(r->pl, idx), m);
 			pthread_rwlock_unlock(&dp->runs_lock);
 			return;
 		}
@@ -751,6 +969,21 @@ run_free(run *r)
 	atomic_store(&r->stopping, 1);
 	if (r->rt != NULL)
 		ls_runtime_destroy(r->rt);
+	/* no receive thread sees r any more and no actor runs: give the
+	 * held messages up and the paused nodes their credit back */
+	for (size_t i = 0; i < r->ninq; i++) {
+		inq *q = &r->inq[i];
+		for (size_t k = 0; k < q->n; k++)
+			ls_msg_free(NULL, q->m[q->head + k]);
+		if (q->paused)
+			ls_transport_resume(r->dp->tr, q->node);
+		free(q->m);
+		free(q->to);
+	}
+	free(r->inq);
+	if (r->in_lock_init)
+		pthread_mutex_destroy(&r->in_lock);
+	free(r->links);
 	ls_pipeline_free(r->pl);
 	ls_plan_free(r->plan);
 	ls_topology_free(r->topo);
@@ -919,10 +1152,13 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	r->nsb = calloc(r->nactors ? r->nactors : 1, 1);
 	r->sb = calloc(r->nactors ? r->nactors : 1, sizeof(*r->sb));
 	r->load = calloc(r->nactors ? r->nactors : 1, sizeof(*r->load));
+	r->links = calloc(r->nactors ? r->nactors : 1, sizeof(*r->links));
 	rv = LS_ENOMEM;
 	if (r->owner == NULL || r->nsb == NULL || r->sb == NULL ||
-	    r->load == NULL)
+	    r->load == NULL || r->links == NULL)
 		goto fail;
+	pthread_mutex_init(&r->in_lock, NULL);
+	r->in_lock_init = 1;
 	for (size_t i = 0; i < r->nactors; i++) {
 		ls_map_assignment a;
 		rv = ls_map_assignment_find(map, name,
@@ -934,6 +1170,8 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 		memcpy(r->sb[i], a.standbys, sizeof(r->sb[i]));
 		if (a.owner == dp->self)
 			r->nlocal++;
+		else if (link_of(r, a.owner) == 0)
+			r->links[r->nlinks++] = a.owner;
 	}
 	uint64_t ck = 0;
 	ls_map_topology_checkpoint(map, name, &ck, NULL);
@@ -945,6 +1183,13 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	ro.workers = dp->workers;
 	ro.mailbox_cap = 65536;
 	if ((rv = ls_runtime_create(&ro, &r->rt)) != 0)
+		goto fail;
+	r->ops.send = remote_send;
+	r->ops.arg = r;
+	if ((rv = ls_remote_attach(r->rt, &r->ops)) != 0)
+		goto fail;
+	ls_spawn_opts io = { .name = "ingress", .arg = r };
+	if ((rv = ls_spawn(r->rt, &ingress_behaviour, &io, &r->ingress)) != 0)
 		goto fail;
 	ls_pipeline_opts po;
 	memset(&po, 0, sizeof(po));
@@ -1278,6 +1523,7 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	tc.node_id = cfg->node_id;
 	tc.listen_url = cfg->listen_url;
 	tc.recv_fn = on_envelope;
+	tc.writable_fn = on_writable;
 	tc.recv_arg = dp;
 	tc.hello_info = cfg->hello_info;
 	tc.hello_len = cfg->hello_len;
