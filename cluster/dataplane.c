@@ -4,8 +4,10 @@
  *
  * Threads: the run thread starts and stops runs when the map changes; the
  * transport's receive thread delivers envelopes into runs (under the read
- * side of runs_lock) and stores replicated checkpoints; actor workers of
- * each run send through proxies and save checkpoints.
+ * side of runs_lock) without waiting for a mailbox (see deliver()) and
+ * stores replicated checkpoints; actor workers of each run encode their
+ * sends to remote refs (remote_send) and save checkpoints; the transport's
+ * tick thread reports links writable again (on_writable).
  *
  * Wire use of ls_envelope (docs/cluster.md, "Data path"):
  *   to    = topology tag (32 bits, XXH3 of the name) << 32 | plan actor

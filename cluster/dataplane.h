@@ -4,8 +4,10 @@
  *
  * Every node runs one data plane.  It follows the cluster map: for each
  * deployed topology it keeps a run -- an actor runtime holding the plan's
- * actors this node owns, plus one proxy actor per actor owned elsewhere
- * that forwards messages over cluster/transport.  A run belongs to a run
+ * actors this node owns; an actor owned elsewhere is a remote ref
+ * (runtime/remote.h) whose sends the run encodes and queues on
+ * cluster/transport, with the runtime's pause / LS_MSG_WRITABLE
+ * backpressure across nodes.  A run belongs to a run
  * epoch, the largest assignment epoch of its topology: any placement change
  * gives a new run epoch, and then every node stops its run and starts the
  * new one from the topology's last completed checkpoint (map CHECKPOINT).
