@@ -339,6 +339,82 @@ slot_alloc(ls_runtime *rt)
 	return &p[rt->next_slot++];
 }
 
+/*
+ * Unnamed spawns and stops on a worker take and return slots through a
+ * per-worker cache, refilled from and spilled to the global free list
+ * SLOT_BATCH at a time, so the registry lock is taken once per SLOT_BATCH
+ * spawns instead of twice per spawn+stop (it bounced between the cores
+ * when one worker spawned and the other stopped).
+ */
+#define SLOT_BATCH 32
+#define SLOT_CACHE_MAX 64
+
+static ls__worker *
+slot_worker(ls_runtime *rt)
+{
+	ls__worker *w = ls__worker_self();
+	return w != NULL && w->rt == rt ? w : NULL;
+}
+
+/* A free slot for an unnamed spawn; takes reg_lock only to refill. */
+static ls__actor *
+slot_get(ls_runtime *rt)
+{
+	ls__worker *w = slot_worker(rt);
+	ls__actor *a;
+
+	if (w == NULL) {
+		pthread_mutex_lock(&rt->reg_lock);
+		a = slot_alloc(rt);
+		pthread_mutex_unlock(&rt->reg_lock);
+		return a;
+	}
+	if (w->slots == NULL) {
+		pthread_mutex_lock(&rt->reg_lock);
+		for (uint32_t i = 0; i < SLOT_BATCH; i++) {
+			if ((a = slot_alloc(rt)) == NULL)
+				break;
+			a->next_free = w->slots;
+			w->slots = a;
+			w->nslots++;
+		}
+		pthread_mutex_unlock(&rt->reg_lock);
+	}
+	if ((a = w->slots) != NULL) {
+		w->slots = a->next_free;
+		w->nslots--;
+	}
+	return a;
+}
+
+/* Give a released, unnamed slot back; takes reg_lock only to spill. */
+static void
+slot_put(ls_runtime *rt, ls__actor *a)
+{
+	ls__worker *w = slot_worker(rt);
+
+	if (w == NULL) {
+		pthread_mutex_lock(&rt->reg_lock);
+		a->next_free = rt->free_list;
+		rt->free_list = a;
+		pthread_mutex_unlock(&rt->reg_lock);
+		return;
+	}
+	a->next_free = w->slots;
+	w->slots = a;
+	if (++w->nslots <= SLOT_CACHE_MAX)
+		return;
+	pthread_mutex_lock(&rt->reg_lock);
+	for (uint32_t i = 0; i < SLOT_BATCH; i++) {
+		ls__actor *s = w->slots;
+		w->slots = s->next_free;
+		w->nslots--;
+		s->next_free = rt->free_list;
+		rt->free_list = s;
+	}
+	pthread_mutex_unlock(&rt->reg_lock);
+}
+
 static int
 name_find(ls_runtime *rt, const char *name)
 {
@@ -396,10 +472,11 @@ ls_alive(ls_runtime *rt, ls_ref ref)
 
 /* ---- spawn ---- */
 
+/* The slot becomes reusable (takes reg_lock when a is named or the slot
+ * goes to the global list). */
 static void
 actor_release(ls_runtime *rt, ls__actor *a)
 {
-	/* reg_lock held by caller; the slot becomes reusable. */
 	uint64_t id = atomic_load(&a->id);
 	uint64_t gen = (id >> 32) + 1;
 	if (gen > 0x7fffffffu) /* bit 63 stays clear: remote.h */
@@ -407,21 +484,26 @@ actor_release(ls_runtime *rt, ls__actor *a)
 	atomic_store(&a->id, (gen << 32) | (id & 0xffffffffu));
 	/* closed for the next generation until a spawn opens it */
 	atomic_store(&a->pending, (gen << 32) | LS__P_CLOSED);
-	if (a->name != NULL) {
-		name_remove(rt, a->name, (ls_ref){ id });
-		free(a->name);
-		a->name = NULL;
-	}
 	if (a->arg_owned)
 		free(a->arg);
 	a->arg = NULL;
 	a->arg_owned = 0;
-	free(a->state);
+	if (a->state != (void *)a->small_state)
+		free(a->state);
 	a->state = NULL;
 	a->beh = NULL;
 	atomic_store(&a->status, LS__A_FREE);
+	if (a->name == NULL) {
+		slot_put(rt, a);
+		return;
+	}
+	pthread_mutex_lock(&rt->reg_lock);
+	name_remove(rt, a->name, (ls_ref){ id });
+	free(a->name);
+	a->name = NULL;
 	a->next_free = rt->free_list;
 	rt->free_list = a;
+	pthread_mutex_unlock(&rt->reg_lock);
 }
 
 /* Publish a spawned actor: alive, and its mailbox open to senders. */
@@ -449,13 +531,17 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 	if (!atomic_load(&rt->running))
 		return LS_ECLOSED;
 
-	pthread_mutex_lock(&rt->reg_lock);
-	if (o->name != NULL && name_find_live(rt, o->name) >= 0) {
+	if (o->name != NULL) {
+		pthread_mutex_lock(&rt->reg_lock);
+		if (name_find_live(rt, o->name) >= 0) {
+			pthread_mutex_unlock(&rt->reg_lock);
+			return LS_EEXIST;
+		}
+		a = slot_alloc(rt);
 		pthread_mutex_unlock(&rt->reg_lock);
-		return LS_EEXIST;
+	} else {
+		a = slot_get(rt);
 	}
-	a = slot_alloc(rt);
-	pthread_mutex_unlock(&rt->reg_lock);
 	if (a == NULL)
 		return LS_ENOMEM;
 
@@ -471,7 +557,7 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 	                                          : rt->opts.backoff_max_ms;
 	a->backoff_ms = a->backoff_min_ms;
 	a->restarts = 0;
-	a->window_start_ns = ls_clock_ns();
+	a->window_start_ns = 0; /* the first failure opens a window */
 	a->supervisor = o->supervisor;
 	a->inited = 0;
 	a->waiters = NULL;
@@ -490,9 +576,13 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 		memcpy(a->arg, o->arg, o->arg_size);
 		a->arg_owned = 1;
 	}
-	if (b->state_size > 0 &&
-	    (a->state = calloc(1, b->state_size)) == NULL)
+	if (b->state_size > 0 && b->state_size <= sizeof(a->small_state)) {
+		a->state = a->small_state;
+		memset(a->state, 0, b->state_size);
+	} else if (b->state_size > 0 &&
+	    (a->state = calloc(1, b->state_size)) == NULL) {
 		goto fail;
+	}
 	if (o->name != NULL && (a->name = strdup(o->name)) == NULL)
 		goto fail;
 
@@ -568,9 +658,7 @@ spawned:
 	return 0;
 
 fail:
-	pthread_mutex_lock(&rt->reg_lock);
 	actor_release(rt, a);
-	pthread_mutex_unlock(&rt->reg_lock);
 	return rv;
 }
 
@@ -1026,9 +1114,7 @@ finish_stop(ls_ctx *ctx, ls__actor *a, uint32_t consumed)
 	atomic_store(&a->sys_pending, 0);
 	atomic_store(&a->restart_due, 0);
 	a->paused = 0;
-	pthread_mutex_lock(&rt->reg_lock);
 	actor_release(rt, a);
-	pthread_mutex_unlock(&rt->reg_lock);
 	atomic_fetch_add(&rt->n_stopped, 1);
 	if (atomic_fetch_sub(&rt->n_alive, 1) == 1) {
 		pthread_mutex_lock(&rt->idle_lock);

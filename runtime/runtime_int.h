@@ -154,6 +154,8 @@ typedef struct ls__actor {
 	/* Senders to notify with LS_MSG_WRITABLE; guarded by rt->wait_lock. */
 	ls__waiter *waiters;
 	struct ls__actor *next_free;
+	/* state of up to 32 bytes lives here instead of in a calloc */
+	_Alignas(16) unsigned char small_state[32];
 } ls__actor;
 
 /* ---- scheduler ---- */
@@ -180,6 +182,8 @@ typedef struct ls__worker {
 	_Atomic uint32_t tail;           /* ring: owner only writes */
 	ls__actor *_Atomic ring[LS__RQ_CAP];
 	uint32_t tick;
+	ls__actor *slots; /* free slots cached for spawns (actor.c) */
+	uint32_t nslots;
 	int batching;  /* in an activation: user sends go to out[] */
 	uint32_t nout; /* used entries of out[] */
 	ls__outq out[LS__OUT_SLOTS];

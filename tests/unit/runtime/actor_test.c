@@ -936,6 +936,157 @@ test_batched_sends_many_receivers(void **unused)
 	ls_runtime_destroy(rt);
 }
 
+/* ---- spawn and stop from workers (per-worker slot cache) ---- */
+
+enum { CHURN_BURSTS = 20, CHURN_PER = 1000, CHURN_SAMPLE = 64 };
+
+static _Atomic int64_t churn_dirty;   /* a child saw non-zero state */
+static _Atomic int64_t churn_stopped;
+static _Atomic int64_t churn_errors;
+static ls_ref churn_refs[CHURN_SAMPLE];
+
+static int
+churn_child_init(ls_ctx *ctx, void *state, const void *arg)
+{
+	const size_t *size = arg;
+	(void)ctx;
+	for (size_t i = 0; i < *size; i++)
+		if (((unsigned char *)state)[i] != 0)
+			atomic_fetch_add(&churn_dirty, 1);
+	memset(state, 0xa5, *size); /* the next incarnation must not see it */
+	return 0;
+}
+
+static int
+churn_child_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	(void)ctx;
+	(void)state;
+	(void)m;
+	return 0;
+}
+
+static void
+churn_child_stop(ls_ctx *ctx, void *state)
+{
+	(void)ctx;
+	(void)state;
+	atomic_fetch_add(&churn_stopped, 1);
+}
+
+static const ls_behaviour churn_small_beh = {
+	.name = "churn-small",
+	.state_size = 24,
+	.init = churn_child_init,
+	.receive = churn_child_receive,
+	.stop = churn_child_stop,
+};
+
+static const ls_behaviour churn_big_beh = {
+	.name = "churn-big",
+	.state_size = 100,
+	.init = churn_child_init,
+	.receive = churn_child_receive,
+	.stop = churn_child_stop,
+};
+
+typedef struct churner {
+	uint32_t bursts;
+} churner;
+
+static int
+churner_receive(ls_ctx *ctx, void *state, ls_msg *m)
+{
+	churner *c = state;
+	static const size_t small = 24, big = 100;
+	(void)m;
+	for (uint32_t i = 0; i < CHURN_PER; i++) {
+		int use_big = (i + c->bursts) % 3 == 0;
+		ls_spawn_opts o = { .arg = use_big ? &big : &small };
+		ls_ref r;
+		int rv = ls_ctx_spawn(ctx,
+		    use_big ? &churn_big_beh : &churn_small_beh, &o, &r);
+		if (rv == 0)
+			rv = ls_stop(ls_ctx_runtime(ctx), r);
+		if (rv != 0) {
+			atomic_fetch_add(&churn_errors, 1);
+			break;
+		}
+		if (i % (CHURN_PER / (CHURN_SAMPLE / CHURN_BURSTS + 1)) == 0) {
+			uint32_t k = (c->bursts * 7 + i) % CHURN_SAMPLE;
+			churn_refs[k] = r;
+		}
+	}
+	if (++c->bursts < CHURN_BURSTS)
+		return ls_ctx_tell(ctx, ls_self(ctx), MSG_GO, NULL, 0);
+	ls_ctx_stop(ctx);
+	return 0;
+}
+
+static const ls_behaviour churner_beh = {
+	.name = "churner",
+	.state_size = sizeof(churner),
+	.receive = churner_receive,
+};
+
+/* An actor spawns and stops 20,000 children (state inline and
+ * allocated) while the other worker stops them: every child starts with
+ * zeroed state although slots are reused, all stop, and references to
+ * stopped children stay dead (LS_ENOENT) whatever now lives in their
+ * slots; a named actor spawned afterwards is found and its name freed. */
+static void
+test_spawn_churn_on_workers(void **unused)
+{
+	(void)unused;
+	ls_runtime_opts o = { .workers = 2 };
+	ls_runtime *rt;
+	ls_ref c;
+
+	atomic_store(&churn_dirty, 0);
+	atomic_store(&churn_stopped, 0);
+	atomic_store(&churn_errors, 0);
+	memset(churn_refs, 0, sizeof(churn_refs));
+	assert_int_equal(ls_runtime_create(&o, &rt), 0);
+	assert_int_equal(ls_spawn(rt, &churner_beh, NULL, &c), 0);
+	assert_int_equal(ls_tell(rt, c, MSG_GO, NULL, 0), 0);
+	assert_int_equal(ls_runtime_wait_idle(rt, DEADLINE_MS), 0);
+	assert_int_equal(atomic_load(&churn_errors), 0);
+	assert_int_equal(atomic_load(&churn_dirty), 0);
+	assert_int_equal(atomic_load(&churn_stopped),
+	    CHURN_BURSTS * CHURN_PER);
+	ls_runtime_stats st;
+	ls_runtime_stats_get(rt, &st);
+	assert_int_equal(st.spawned, CHURN_BURSTS * CHURN_PER + 1);
+	assert_int_equal(st.stopped, CHURN_BURSTS * CHURN_PER + 1);
+	assert_int_equal(st.actors, 0);
+	/* new actors reuse the slots; the old references must not reach
+	 * them */
+	static const size_t small = 24;
+	ls_spawn_opts so = { .arg = &small };
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(ls_spawn(rt, &churn_small_beh, &so, NULL), 0);
+	for (int i = 0; i < CHURN_SAMPLE; i++) {
+		if (!ls_ref_valid(churn_refs[i]))
+			continue;
+		assert_int_equal(ls_alive(rt, churn_refs[i]), 0);
+		assert_int_equal(ls_tell(rt, churn_refs[i], MSG_SEQ, NULL, 0),
+		    LS_ENOENT);
+	}
+	ls_spawn_opts no = { .name = "churn-named", .arg = &small };
+	ls_ref n, found;
+	assert_int_equal(ls_spawn(rt, &churn_small_beh, &no, &n), 0);
+	assert_int_equal(ls_lookup(rt, "churn-named", &found), 0);
+	assert_int_equal(found.id, n.id);
+	assert_int_equal(ls_stop(rt, n), 0);
+	int64_t end = ls_clock_ns() + (int64_t)DEADLINE_MS * 1000000;
+	while (ls_lookup(rt, "churn-named", &found) == 0 &&
+	    ls_clock_ns() < end)
+		sleep_ms(1);
+	assert_int_equal(ls_lookup(rt, "churn-named", &found), LS_ENOENT);
+	ls_runtime_destroy(rt);
+	assert_int_equal(atomic_load(&churn_dirty), 0);
+}
+
 int
 main(void)
 {
@@ -953,6 +1104,7 @@ main(void)
 		cmocka_unit_test(test_stop_races_batched_sends),
 		cmocka_unit_test(test_batched_sends_respect_bound),
 		cmocka_unit_test(test_batched_sends_many_receivers),
+		cmocka_unit_test(test_spawn_churn_on_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
