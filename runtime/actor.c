@@ -560,7 +560,7 @@ spawn_common(ls_runtime *rt, const ls_behaviour *b, const ls_spawn_opts *o,
 	a->window_start_ns = 0; /* the first failure opens a window */
 	a->supervisor = o->supervisor;
 	a->inited = 0;
-	a->waiters = NULL;
+	atomic_store(&a->waiters, NULL);
 	a->name = NULL;
 	a->arg_owned = 0;
 	a->arg = (void *)(uintptr_t)o->arg;
@@ -699,7 +699,7 @@ pending_add(ls__actor *a, uint64_t id, uint32_t n, int bounded,
 		if (bounded && LS__P_COUNT(v) >= a->cap)
 			return LS_EAGAIN;
 		if (atomic_compare_exchange_weak_explicit(&a->pending, &v,
-		        v + n, memory_order_acq_rel, memory_order_acquire))
+		        v + n, memory_order_seq_cst, memory_order_acquire))
 			break;
 	}
 	*prev = LS__P_COUNT(v);
@@ -878,36 +878,70 @@ ls_stop(ls_runtime *rt, ls_ref ref)
 	return rv;
 }
 
-/* Register `who` to be told when `to` has room again. */
+/* The waiter list of a slot is guarded by a spin lock of its own (short
+ * critical sections, no allocation inside). */
+static void
+waiters_lock(ls__actor *a)
+{
+	while (atomic_exchange_explicit(&a->waiters_lock, 1,
+	    memory_order_acquire))
+		while (atomic_load_explicit(&a->waiters_lock,
+		    memory_order_relaxed))
+			sched_yield();
+}
+
+static void
+waiters_unlock(ls__actor *a)
+{
+	atomic_store_explicit(&a->waiters_lock, 0, memory_order_release);
+}
+
+/* Register `who` to be told when `to` has room again.  Not once `to` is
+ * closed: its stop has notified (or is notifying) the waiters already. */
 static void
 waiter_add(ls_runtime *rt, ls_ref to, ls_ref who)
 {
 	ls__actor *a = ls__slot(rt, to.id);
 	if (a == NULL)
 		return;
-	pthread_mutex_lock(&rt->wait_lock);
-	if (atomic_load(&a->id) == to.id) {
-		ls__waiter *w;
-		for (w = a->waiters; w != NULL; w = w->next)
+	ls__waiter *nw = malloc(sizeof(*nw));
+	if (nw == NULL)
+		return;
+	nw->who = who;
+	waiters_lock(a);
+	uint64_t v = atomic_load(&a->pending);
+	if (LS__P_GEN(v) == to.id >> 32 && !(v & LS__P_CLOSED)) {
+		ls__waiter *w = atomic_load_explicit(&a->waiters,
+		    memory_order_relaxed);
+		for (; w != NULL; w = w->next)
 			if (w->who.id == who.id)
 				break;
-		if (w == NULL && (w = malloc(sizeof(*w))) != NULL) {
-			w->who = who;
-			w->next = a->waiters;
-			a->waiters = w;
+		if (w == NULL) {
+			nw->next = atomic_load_explicit(&a->waiters,
+			    memory_order_relaxed);
+			atomic_store_explicit(&a->waiters, nw,
+			    memory_order_relaxed);
+			nw = NULL;
 		}
 	}
-	pthread_mutex_unlock(&rt->wait_lock);
+	waiters_unlock(a);
+	free(nw);
+	/* The caller retries its send next: that read of the count must not
+	 * pass our registration, or it and the receiver's check of waiters
+	 * after its subtraction could both see the old values (a lost
+	 * wake-up). */
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Tell every registered waiter of a that it has room (a is running). */
 static void
 waiters_notify(ls_runtime *rt, ls__actor *a, ls_ref self)
 {
-	pthread_mutex_lock(&rt->wait_lock);
-	ls__waiter *w = a->waiters;
-	a->waiters = NULL;
-	pthread_mutex_unlock(&rt->wait_lock);
+	waiters_lock(a);
+	ls__waiter *w = atomic_load_explicit(&a->waiters,
+	    memory_order_relaxed);
+	atomic_store_explicit(&a->waiters, NULL, memory_order_relaxed);
+	waiters_unlock(a);
 	while (w != NULL) {
 		ls__waiter *n = w->next;
 		ls_msg *m = ls_msg_new(rt, LS_MSG_WRITABLE, 0);
@@ -1189,7 +1223,8 @@ ls__activate(ls__worker *w, ls__actor *a)
 		if (st == LS__A_LIVE)
 			rv = a->beh->receive(&ctx, a->state, m);
 		ls_msg_free(rt, m);
-		if (!sys && a->waiters != NULL &&
+		if (!sys && atomic_load_explicit(&a->waiters,
+		                memory_order_relaxed) != NULL &&
 		    LS__P_COUNT(atomic_load_explicit(&a->pending,
 		        memory_order_relaxed)) - n <=
 		        a->cap / 2)
@@ -1215,7 +1250,7 @@ ls__activate(ls__worker *w, ls__actor *a)
 	uint32_t left = LS__P_COUNT(atomic_fetch_sub(&a->pending, n)) - n;
 	/* Senders refused while the mailbox was full of system messages are
 	 * not covered by the per-message check above. */
-	if (a->waiters != NULL && left <= a->cap / 2)
+	if (atomic_load(&a->waiters) != NULL && left <= a->cap / 2)
 		waiters_notify(rt, a, ctx.self);
 	if (left == 0)
 		return; /* idle: the next send schedules us */
@@ -1231,7 +1266,7 @@ ls__activate(ls__worker *w, ls__actor *a)
 			ls__schedule(rt, a);
 		return;
 	}
-	ls__schedule(rt, a);
+	ls__requeue(rt, a);
 	return;
 
 stopped:
@@ -1275,7 +1310,6 @@ ls_runtime_create(const ls_runtime_opts *opts, ls_runtime **out)
 	pthread_mutex_init(&rt->gq_lock, NULL);
 	pthread_mutex_init(&rt->park_lock, NULL);
 	pthread_cond_init(&rt->park_cond, NULL);
-	pthread_mutex_init(&rt->wait_lock, NULL);
 	pthread_mutex_init(&rt->idle_lock, NULL);
 	pthread_cond_init(&rt->idle_cond, NULL);
 	atomic_store(&rt->running, 1);
@@ -1328,13 +1362,13 @@ ls_runtime_destroy(ls_runtime *rt)
 				a->beh->stop(&ctx, a->state);
 			a->inited = 0;
 			drain(rt, a, actor_close(a));
-			ls__waiter *w = a->waiters;
+			ls__waiter *w = atomic_load(&a->waiters);
 			while (w != NULL) {
 				ls__waiter *nx = w->next;
 				free(w);
 				w = nx;
 			}
-			a->waiters = NULL;
+			atomic_store(&a->waiters, NULL);
 			actor_release(rt, a);
 		}
 	}
@@ -1349,7 +1383,6 @@ ls_runtime_destroy(ls_runtime *rt)
 	pthread_mutex_destroy(&rt->gq_lock);
 	pthread_mutex_destroy(&rt->park_lock);
 	pthread_cond_destroy(&rt->park_cond);
-	pthread_mutex_destroy(&rt->wait_lock);
 	pthread_mutex_destroy(&rt->idle_lock);
 	pthread_cond_destroy(&rt->idle_cond);
 	ls__remote_free(rt);

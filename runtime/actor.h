@@ -15,6 +15,12 @@
  *     and the message stays with the sender (nothing is dropped).  A sender
  *     that is itself an actor (ls_ctx_send) is told with an LS_MSG_WRITABLE
  *     message once the receiver has drained to half its capacity;
+ *   - user messages sent by an actor are published to their receivers in
+ *     batches, at the latest when the sending activation ends, so a
+ *     mailbox may briefly hold up to (workers - 1) x capacity/16 (at most
+ *     64 each) more than its capacity; a message accepted (0) for a
+ *     receiver that stops before it is published is freed like any
+ *     message still queued at a stop;
  *   - system messages (stop, timers, restarts, supervision) travel in a
  *     separate lane that is not bounded by the user capacity and is always
  *     served first.

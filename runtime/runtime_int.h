@@ -145,14 +145,14 @@ typedef struct ls__actor {
 	uint8_t arg_owned;
 	uint8_t inited; /* init succeeded and stop not yet called */
 	uint8_t paused; /* behaviour asked for no user messages */
-	uint8_t _pad;
+	_Atomic uint8_t waiters_lock; /* guards waiters */
 	int64_t restart_window_ms;
 	int64_t backoff_min_ms;
 	int64_t backoff_max_ms;
 	ls_ref supervisor;
 	char *name;
-	/* Senders to notify with LS_MSG_WRITABLE; guarded by rt->wait_lock. */
-	ls__waiter *waiters;
+	/* Senders to notify with LS_MSG_WRITABLE; guarded by waiters_lock. */
+	ls__waiter *_Atomic waiters;
 	struct ls__actor *next_free;
 	/* state of up to 32 bytes lives here instead of in a calloc */
 	_Alignas(16) unsigned char small_state[32];
@@ -238,9 +238,6 @@ struct ls_runtime {
 	_Atomic int searching;
 	uint64_t park_seq;
 
-	/* backpressure waiters */
-	pthread_mutex_t wait_lock;
-
 	/* idle waiters (ls_runtime_wait_idle) */
 	pthread_mutex_t idle_lock;
 	pthread_cond_t idle_cond;
@@ -275,6 +272,11 @@ ls__worker *ls__worker_self(void);
 
 /* Make a runnable (its pending just went 0 -> 1, or it was unparked). */
 void ls__schedule(ls_runtime *rt, ls__actor *a);
+
+/* Requeue a, which just ran and has more to do, behind the actors already
+ * queued (not in the LIFO slot, which would let it run again and again
+ * while they wait). */
+void ls__requeue(ls_runtime *rt, ls__actor *a);
 
 /* Resolve an id to its slot (or NULL); does not check liveness. */
 ls__actor *ls__slot(ls_runtime *rt, uint64_t id);

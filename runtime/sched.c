@@ -156,6 +156,17 @@ ls__schedule(ls_runtime *rt, ls__actor *a)
 	wake_one(rt);
 }
 
+void
+ls__requeue(ls_runtime *rt, ls__actor *a)
+{
+	ls__worker *w = self_worker;
+
+	if (w == NULL || w->rt != rt || ring_push(w, a) != 0)
+		while (gq_push(rt, a) != 0)
+			sched_yield();
+	wake_one(rt);
+}
+
 /*
  * Stealing with patience.  Taking an actor from a busy worker is only worth
  * it when that worker would not get to it soon: a moved actor's mailbox,
