@@ -112,6 +112,7 @@ struct ls_dataplane {
 	void (*unknown)(void *, uint64_t, const uint8_t *, size_t);
 	void *unknown_arg;
 	_Atomic int64_t *m_fenced, *m_restarts, *m_ckpt_saved, *m_repl_in;
+	_Atomic int64_t *m_held, *m_early, *m_paused;
 	ls_store *store;
 	ls_transport *tr;
 
@@ -131,6 +132,11 @@ struct ls_dataplane {
 	} *names;
 	size_t nnames;
 	ls_map *current; /* run thread only */
+	/* envelopes of an epoch this node does not run yet, per sending
+	 * node (see on_envelope) */
+	pthread_mutex_t early_lock;
+	struct early_q *early;
+	size_t nearly;
 	int stop;
 	pthread_t thread;
 	int thread_started;
@@ -749,7 +755,9 @@ deliver(run *r, uint64_t node, ls_ref to, ls_msg *m)
 		}
 	}
 	if (rv == LS_EAGAIN && q != NULL && inq_push(q, to, m) == 0) {
+		ls_metric_add(r->dp->m_held, 1);
 		if (!q->paused) {
+			ls_metric_add(r->dp->m_paused, 1);
 			q->paused = 1;
 			ls_transport_pause(r->dp->tr, node);
 			kick = 1;
@@ -902,63 +910,208 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 		dp->ack(dp->arg, topo, env->epoch, ckpt, final, part);
 }
 
+/* What try_env did with an envelope. */
+enum { ENV_DONE, ENV_NOT_YET };
+
+/* Deliver env from node `from` into the run of its epoch, or fence it
+ * (an older epoch, or a partition this node does not own); ENV_NOT_YET
+ * while this node does not run that epoch yet. */
+static int
+try_env(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
+{
+	uint32_t tag = (uint32_t)(env->to >> 32);
+	uint32_t idx = (uint32_t)env->to;
+	pthread_rwlock_rdlock(&dp->runs_lock);
+	run *r = run_by_tag(dp, tag);
+	if (r != NULL && r->epoch == env->epoch) {
+		if (idx >= r->nactors || r->owner[idx] != dp->self) {
+			pthread_rwlock_unlock(&dp->runs_lock);
+			ls_metric_add(dp->m_fenced, 1);
+			return ENV_DONE;
+		}
+		ls_msg *m = to_msg(r, env);
+		if (m == NULL) {
+			pthread_rwlock_unlock(&dp->runs_lock);
+			ls_log(LS_LOG_WARN, "dataplane",
+			    "malformed envelope dropped type=%u", env->type);
+			return ENV_DONE;
+		}
+		/* a channel identity: the sending actor on its node */
+		m->from = ls_remote_ref(link_of(r, from),
+		    ls_hash64(&env->from, sizeof(env->from), from));
+		deliver(r, from, ls_pipeline_ref(r->pl, idx), m);
+		pthread_rwlock_unlock(&dp->runs_lock);
+		return ENV_DONE;
+	}
+	int newer = r != NULL && r->epoch > env->epoch;
+	pthread_rwlock_unlock(&dp->runs_lock);
+	if (newer) {
+		ls_metric_add(dp->m_fenced, 1); /* an old epoch: fenced */
+		return ENV_DONE;
+	}
+	return ENV_NOT_YET;
+}
+
+/*
+ * Envelopes that arrive before this node runs their epoch (the sender
+ * started the new placement first) wait in a queue of the sending node,
+ * with every later envelope of that node behind them (order), and that
+ * node's credit is withheld as for a full mailbox -- so the receive thread
+ * never waits, and the queue holds at most window_frames frames.  The run
+ * thread replays the queues after every change of runs and every 500 ms;
+ * an envelope still early after EARLY_WAIT_MS is dropped (the sender's
+ * run is then of a placement this node will not run).
+ */
+#define EARLY_WAIT_MS 5000
+
+typedef struct early_env {
+	ls_envelope env; /* payload points into a copy owned here */
+	int64_t deadline_ns;
+} early_env;
+
+typedef struct early_q {
+	uint64_t node;
+	int paused;
+	early_env *q;
+	size_t head, n, cap;
+} early_q;
+
+/* The early queue of node, created when want.  early_lock held. */
+static early_q *
+early_get(ls_dataplane *dp, uint64_t node, int want)
+{
+	for (size_t i = 0; i < dp->nearly; i++)
+		if (dp->early[i].node == node)
+			return &dp->early[i];
+	if (!want)
+		return NULL;
+	early_q *n = realloc(dp->early, (dp->nearly + 1) * sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	dp->early = n;
+	early_q *q = &dp->early[dp->nearly++];
+	memset(q, 0, sizeof(*q));
+	q->node = node;
+	return q;
+}
+
+/* Append a copy of env to q; early_lock held. */
+static int
+early_push(early_q *q, const ls_envelope *env)
+{
+	if (q->head + q->n == q->cap) {
+		if (q->head > 0) {
+			memmove(q->q, q->q + q->head, q->n * sizeof(*q->q));
+			q->head = 0;
+		}
+		if (q->n == q->cap) {
+			size_t nc = q->cap ? 2 * q->cap : 64;
+			early_env *nq = realloc(q->q, nc * sizeof(*nq));
+			if (nq == NULL)
+				return LS_ENOMEM;
+			q->q = nq;
+			q->cap = nc;
+		}
+	}
+	early_env *e = &q->q[q->head + q->n];
+	e->env = *env;
+	e->env.payload = NULL;
+	if (env->payload_len > 0) {
+		uint8_t *c = malloc(env->payload_len);
+		if (c == NULL)
+			return LS_ENOMEM;
+		memcpy(c, env->payload, env->payload_len);
+		e->env.payload = c;
+	}
+	e->deadline_ns = ls_clock_ns() + (int64_t)EARLY_WAIT_MS * 1000000;
+	q->n++;
+	return 0;
+}
+
+static void
+early_pop(early_q *q)
+{
+	free((void *)q->q[q->head].env.payload);
+	q->head++;
+	q->n--;
+}
+
+static void
+early_dropped(const ls_envelope *env)
+{
+	ls_log(LS_LOG_WARN, "dataplane",
+	    "envelope for an epoch this node does not run dropped epoch=%llu",
+	    (unsigned long long)env->epoch);
+}
+
+/* Run thread: deliver what the early queues hold as far as this node runs
+ * their epochs now; give paused nodes their credit back once empty. */
+static void
+early_replay(ls_dataplane *dp)
+{
+	pthread_mutex_lock(&dp->early_lock);
+	for (size_t i = 0; i < dp->nearly; i++) {
+		early_q *q = &dp->early[i];
+		while (q->n > 0) {
+			early_env *e = &q->q[q->head];
+			if (try_env(dp, q->node, &e->env) == ENV_NOT_YET) {
+				if (ls_clock_ns() < e->deadline_ns && !dp->stop)
+					break;
+				early_dropped(&e->env);
+			}
+			early_pop(q);
+		}
+		if (q->n == 0 && q->paused) {
+			q->head = 0;
+			q->paused = 0;
+			ls_transport_resume(dp->tr, q->node);
+		}
+	}
+	pthread_mutex_unlock(&dp->early_lock);
+}
+
+static void
+early_free(ls_dataplane *dp)
+{
+	for (size_t i = 0; i < dp->nearly; i++) {
+		early_q *q = &dp->early[i];
+		while (q->n > 0)
+			early_pop(q);
+		free(q->q);
+	}
+	free(dp->early);
+	dp->early = NULL;
+	dp->nearly = 0;
+}
+
 static void
 on_envelope(void *arg, uint64_t from, const ls_envelope *env)
 {
 	ls_dataplane *dp = arg;
-	uint32_t tag = (uint32_t)(env->to >> 32);
-	uint32_t idx = (uint32_t)env->to;
 
 	if (env->type == W_REPL) {
 		on_replication(dp, from, env);
 		return;
 	}
-	/* wait (bounded) until this node runs the sender's epoch */
-	struct timespec deadline;
-	ls_abstime_after(5000, &deadline);
-	for (;;) {
-		pthread_rwlock_rdlock(&dp->runs_lock);
-		run *r = run_by_tag(dp, tag);
-		if (r != NULL && r->epoch == env->epoch) {
-			if (idx >= r->nactors || r->owner[idx] != dp->self) {
-				pthread_rwlock_unlock(&dp->runs_lock);
-				ls_metric_add(dp->m_fenced, 1);
-				return;
+	/* Under early_lock, so that the run thread's replay cannot slip
+	 * between "not yet" and the queueing. */
+	pthread_mutex_lock(&dp->early_lock);
+	early_q *q = early_get(dp, from, 0);
+	if ((q != NULL && q->n > 0) || try_env(dp, from, env) == ENV_NOT_YET) {
+		if (q == NULL)
+			q = early_get(dp, from, 1);
+		if (q == NULL || early_push(q, env) != 0) {
+			early_dropped(env);
+		} else {
+			ls_metric_add(dp->m_early, 1);
+			if (!q->paused) {
+				ls_metric_add(dp->m_paused, 1);
+				q->paused = 1;
+				ls_transport_pause(dp->tr, from);
 			}
-			ls_msg *m = to_msg(r, env);
-			if (m == NULL) {
-				pthread_rwlock_unlock(&dp->runs_lock);
-				ls_log(LS_LOG_WARN, "dataplane",
-				    "malformed envelope dropped type=%u",
-				    env->type);
-				return;
-			}
-			/* a channel identity: the sending actor on its node */
-			m->from = ls_remote_ref(link_of(r, from),
-			    ls_hash64(&env->from, sizeof(env->from), from));
-			deliver(r, from, ls_pipeline_ref(r->pl, idx), m);
-			pthread_rwlock_unlock(&dp->runs_lock);
-			return;
-		}
-		int newer = r != NULL && r->epoch > env->epoch;
-		pthread_rwlock_unlock(&dp->runs_lock);
-		if (newer) {
-			ls_metric_add(dp->m_fenced, 1); /* an old epoch: fenced */
-			return;
-		}
-		pthread_mutex_lock(&dp->lock);
-		int rv = dp->stop ? ETIMEDOUT
-		                  : pthread_cond_timedwait(&dp->cond, &dp->lock,
-		                        &deadline);
-		pthread_mutex_unlock(&dp->lock);
-		if (rv == ETIMEDOUT) {
-			ls_log(LS_LOG_WARN, "dataplane",
-			    "envelope for an epoch this node does not run "
-			    "dropped epoch=%llu",
-			    (unsigned long long)env->epoch);
-			return;
 		}
 	}
+	pthread_mutex_unlock(&dp->early_lock);
 }
 
 /* ---- runs (run thread) ---- */
@@ -1408,6 +1561,7 @@ run_thread(void *arg)
 		}
 		pthread_mutex_unlock(&dp->lock);
 		apply_map(dp, m);
+		early_replay(dp);
 		pthread_mutex_lock(&dp->lock);
 		ls_map_free(dp->current);
 		dp->current = m;
@@ -1497,6 +1651,7 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	pthread_rwlock_init(&dp->runs_lock, NULL);
 	pthread_mutex_init(&dp->lock, NULL);
 	pthread_cond_init(&dp->cond, NULL);
+	pthread_mutex_init(&dp->early_lock, NULL);
 	if (dp->metrics != NULL) {
 		dp->m_fenced = ls_metrics_counter(dp->metrics,
 		    "logstream_fenced_messages_total",
@@ -1507,6 +1662,16 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 		dp->m_ckpt_saved = ls_metrics_counter(dp->metrics,
 		    "logstream_checkpoint_states_saved_total",
 		    "Partition states saved for checkpoints (as owner).", "");
+		dp->m_held = ls_metrics_counter(dp->metrics,
+		    "logstream_inbound_held_total",
+		    "Inbound messages held because their mailbox was full.", "");
+		dp->m_early = ls_metrics_counter(dp->metrics,
+		    "logstream_inbound_early_total",
+		    "Inbound envelopes held until this node runs their epoch.",
+		    "");
+		dp->m_paused = ls_metrics_counter(dp->metrics,
+		    "logstream_inbound_pauses_total",
+		    "Times credit was withheld from a sending node.", "");
 		dp->m_repl_in = ls_metrics_counter(dp->metrics,
 		    "logstream_checkpoint_states_replicated_total",
 		    "Partition states stored for other owners (as standby).",
@@ -1576,6 +1741,8 @@ ls_dataplane_stop(ls_dataplane *dp)
 		run_free(runs[i]);
 	free(runs);
 	ls_transport_destroy(dp->tr);
+	early_free(dp);
+	pthread_mutex_destroy(&dp->early_lock);
 	ls_store_close(dp->store);
 	ls_map_free(dp->pending);
 	ls_map_free(dp->current);

@@ -445,6 +445,31 @@ def stage_counter(cl, i, metric, stage):
     return 0
 
 
+def inbound_counters(cl, nodes):
+    """Per node: inbound messages held for a full mailbox, envelopes held
+    for an epoch not yet run, credit pauses (informational: whether the
+    data plane's non-blocking receive paths were taken depends on timing)."""
+    out = []
+    for i in nodes:
+        vals = []
+        for metric in ("logstream_inbound_held_total",
+                       "logstream_inbound_early_total",
+                       "logstream_inbound_pauses_total"):
+            v = 0
+            try:
+                with urllib.request.urlopen("http://%s/metrics" % cl.http(i),
+                                            timeout=5) as m:
+                    for line in m.read().decode().splitlines():
+                        if line.startswith(metric + " ") or \
+                                line.startswith(metric + "{"):
+                            v = int(float(line.rsplit(" ", 1)[1]))
+            except OSError:
+                pass
+            vals.append(v)
+        out.append(tuple(vals))
+    return out
+
+
 def compare(got, want):
     ids = [json.loads(l)["id"] for l in got]
     dup = len(ids) - len(set(ids))
@@ -482,6 +507,8 @@ def case_dataflow(cl):
     assert sorted(gen)[:2] == [0, 0] and max(gen) >= 60000, gen
     assert all(p + w > 0 for p, w in zip(prs, win)), (prs, win)
     assert sum(1 for w in win if w > 0) >= 2 and sum(win) >= 60000, win
+    print("inbound (held, early, pauses) per node %s" %
+          inbound_counters(cl, range(cl.n)))
     got = cluster_output(parts)
     compare(got, want)
     print("%d results equal the single-node run" % len(got))
@@ -602,6 +629,8 @@ def case_join(cl):
     print("n3 voter=%s, nodes: %s" % (cl.status(3)["voter"],
                                       node_states(cl.status(3))))
     wait_for("the run to finish", lambda: run_finished(cl, range(4)), 240)
+    print("inbound (held, early, pauses) per node %s" %
+          inbound_counters(cl, range(4)))
     got = cluster_output(parts)
     compare(got, want)
     print("%d results equal the single-node run" % len(got))
