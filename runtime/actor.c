@@ -753,18 +753,19 @@ enqueue_now(ls_runtime *rt, ls__worker *w, ls__actor *a, uint64_t id,
 static void
 outq_flush(ls_runtime *rt, ls__worker *w, uint32_t i)
 {
-	ls__outq *e = &w->out[i];
-	if (enqueue_now(rt, w, e->a, e->id, e->first, e->last, e->n, 0, 0) !=
-	    0) {
-		ls_msg *m = e->first;
-		for (uint32_t k = 0; k < e->n; k++) {
+	/* Take the entry out first: freeing runs payload destructors, which
+	 * must find the table consistent. */
+	ls__outq e = w->out[i];
+	w->out[i] = w->out[--w->nout];
+	if (enqueue_now(rt, w, e.a, e.id, e.first, e.last, e.n, 0, 0) != 0) {
+		ls_msg *m = e.first;
+		for (uint32_t k = 0; k < e.n; k++) {
 			ls_msg *nx = atomic_load_explicit(&m->next,
 			    memory_order_relaxed);
 			ls_msg_free(rt, m);
 			m = nx;
 		}
 	}
-	*e = w->out[--w->nout];
 }
 
 /* Publish every chain of w (the end of an activation). */
