@@ -22,7 +22,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -637,22 +639,55 @@ loop_main(void *arg)
 
 /* ---- public API ---- */
 
+/* A reason for a failed ls_coord_start() into cfg->err (when given). */
+static void
+start_error(const ls_coord_config *cfg, const char *fmt, ...)
+{
+	if (cfg == NULL || cfg->err == NULL || cfg->errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cfg->err, cfg->errlen, fmt, ap);
+	va_end(ap);
+}
+
 static int
 check_config(const ls_coord_config *cfg)
 {
 	bool self = false;
-	if (cfg == NULL || cfg->id == 0 || cfg->data_dir == NULL ||
-	    cfg->address == NULL || *cfg->address == '\0' ||
-	    strlen(cfg->address) > LS_COORD_MAX_ADDRESS ||
-	    (cfg->n_voters > 0 && cfg->voters == NULL))
+	if (cfg == NULL)
 		return LS_EINVAL;
+	if (cfg->id == 0 || cfg->data_dir == NULL || cfg->address == NULL ||
+	    *cfg->address == '\0' ||
+	    strlen(cfg->address) > LS_COORD_MAX_ADDRESS ||
+	    (cfg->n_voters > 0 && cfg->voters == NULL)) {
+		start_error(cfg, "bad coordinator config (id, data dir or "
+		                 "address missing, or address too long)");
+		return LS_EINVAL;
+	}
 	for (size_t i = 0; i < cfg->n_voters; i++) {
-		if (cfg->voters[i].id == 0 || cfg->voters[i].address == NULL)
+		if (cfg->voters[i].id == 0 || cfg->voters[i].address == NULL) {
+			start_error(cfg, "voter %zu has no id or address", i);
 			return LS_EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (cfg->voters[j].id == cfg->voters[i].id ||
+			    strcmp(cfg->voters[j].address,
+			        cfg->voters[i].address) == 0) {
+				start_error(cfg, "voter %s is listed twice",
+				    cfg->voters[i].address);
+				return LS_EINVAL;
+			}
 		if (cfg->voters[i].id == cfg->id)
 			self = true;
 	}
-	return self || cfg->n_voters == 0 ? LS_OK : LS_EINVAL;
+	if (!self && cfg->n_voters > 0) {
+		start_error(cfg, "the initial voters do not include this "
+		                 "server (%s)",
+		    cfg->address);
+		return LS_EINVAL;
+	}
+	return LS_OK;
 }
 
 static int
@@ -705,8 +740,11 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	if (out == NULL || (rc = check_config(cfg)) != LS_OK)
 		return LS_EINVAL;
 	pthread_once(&heap_once, install_heap);
-	if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST) {
+		start_error(cfg, "cannot create %s: %s", cfg->data_dir,
+		    strerror(errno));
 		return LS_EIO;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return LS_ENOMEM;
@@ -732,6 +770,8 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 		return LS_ENOMEM;
 	}
 	if (raft_uv_init(&c->io, &c->loop, c->dir, &c->transport) != 0) {
+		start_error(cfg, "cannot use %s: %s", c->dir,
+		    c->io.errmsg);
 		raft_uv_tcp_close(&c->transport);
 		uv_loop_close(&c->loop);
 		free_coord(c);
@@ -744,6 +784,8 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	c->fsm.restore = fsm_restore;
 	rv = raft_init(&c->raft, &c->io, &c->fsm, c->id, c->address);
 	if (rv != 0) {
+		start_error(cfg, "raft state in %s: %s", c->dir,
+		    raft_errmsg(&c->raft));
 		raft_uv_close(&c->io);
 		raft_uv_tcp_close(&c->transport);
 		uv_run(&c->loop, UV_RUN_DEFAULT);
@@ -772,11 +814,26 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	                                      : 5000);
 	raft_set_pre_vote(&c->raft, true);
 	rc = bootstrap(c, cfg);
+	if (rc != LS_OK)
+		start_error(cfg, "cannot bootstrap the initial voters in %s: %s",
+		    c->dir, ls_strerror(rc));
 	if (rc == LS_OK) {
 		ls_coord *outer = loop_self;
 		loop_self = c; /* callbacks during the load run here */
 		rv = raft_start(&c->raft);
 		loop_self = outer;
+		if (rv != 0) {
+			const char *why = raft_errmsg(&c->raft);
+			if (why == NULL)
+				why = "";
+			start_error(cfg, "raft on %s with its state in %s: %s%s",
+			    c->address, c->dir,
+			    *why != '\0' ? why : raft_strerror(rv),
+			    *why == '\0' && rv == RAFT_IOERR
+			        ? " (is the address in use, or not one of this "
+			          "host?)"
+			        : "");
+		}
 		rc = rv == 0                      ? LS_OK
 		     : from_raft(rv) == LS_ENOMEM ? LS_ENOMEM
 		                                  : LS_EIO;

@@ -92,6 +92,10 @@ typedef struct ls_coord_config {
 	 * sending it again (also after the follower was unreachable); 0:
 	 * 5000.  Maps are small, so this can be short. */
 	unsigned install_snapshot_timeout_ms;
+	/* Optional (may be NULL): when ls_coord_start() fails, a reason
+	 * (which setting, what the system or raft said) into err[0..errlen). */
+	char *err;
+	size_t errlen;
 	ls_coord_map_cb on_map_change;       /* may be NULL */
 	ls_coord_leader_cb on_leader_change; /* may be NULL */
 	void *cb_arg;

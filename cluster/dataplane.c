@@ -1700,8 +1700,11 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 		tc.unknown_fn = on_unknown;
 	}
 	if ((rv = ls_transport_create(&tc, &dp->tr)) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen_url,
-		    ls_strerror(rv));
+		snprintf(err, errlen, "cannot listen on %s: %s%s",
+		    cfg->listen_url, ls_strerror(rv),
+		    rv == LS_EIO ? " (is the address in use, or not one of "
+		                   "this host?)"
+		                 : "");
 		goto fail;
 	}
 	if (pthread_create(&dp->thread, NULL, run_thread, dp) != 0) {

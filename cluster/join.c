@@ -1,5 +1,6 @@
 /*
- * join.c -- parse and format the join request of a joining node (join.h).
+ * join.c -- parse and format the join request of a joining node, and parse
+ * the --join seed entries (join.h).
  */
 #include "cluster/join.h"
 
@@ -78,4 +79,85 @@ ls_join_format(const ls_join_req *r, char *buf, size_t cap)
 	    (unsigned long long)r->id, r->name, r->url, r->http, r->raft,
 	    (unsigned long long)r->inc);
 	return len > 0 && (size_t)len < cap ? len : -1;
+}
+
+int
+ls_join_raft_check(const char *addr)
+{
+	if (addr == NULL || strlen(addr) > LS_COORD_MAX_ADDRESS)
+		return LS_EINVAL;
+	const char *colon = strrchr(addr, ':');
+	if (colon == NULL || colon == addr || colon[1] == '\0')
+		return LS_EINVAL;
+	unsigned long port = 0;
+	for (const char *c = colon + 1; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9')
+			return LS_EINVAL;
+		port = port * 10 + (unsigned long)(*c - '0');
+		if (port > 65535)
+			return LS_EINVAL;
+	}
+	if (port == 0)
+		return LS_EINVAL;
+	for (const char *c = addr; c < colon; c++)
+		if (*c == '/' || *c == ' ' || *c == '\t' || *c == '?' ||
+		    *c == ',')
+			return LS_EINVAL;
+	return 0;
+}
+
+#define SEED_WHY(...) \
+	do { \
+		if (why != NULL && whylen > 0) \
+			snprintf(why, whylen, __VA_ARGS__); \
+	} while (0)
+
+int
+ls_join_seed_parse(const char *entry, ls_join_seed *out, char *why,
+    size_t whylen)
+{
+	if (entry == NULL || out == NULL)
+		return LS_EINVAL;
+	memset(out, 0, sizeof(*out));
+	const char *q = strchr(entry, '?');
+	size_t ulen = q != NULL ? (size_t)(q - entry) : strlen(entry);
+	if (ulen == 0 || ulen > LS_MAP_MAX_URL) {
+		SEED_WHY("--join entry '%s': %s", entry,
+		    ulen == 0 ? "no URL" : "URL too long");
+		return LS_EINVAL;
+	}
+	memcpy(out->url, entry, ulen);
+	out->url[ulen] = '\0';
+	if (strncmp(out->url, "tcp://", 6) != 0 ||
+	    ls_transport_url_check(out->url) != 0) {
+		SEED_WHY("--join entry '%s': want tcp://HOST:PORT (a member's "
+		         "--listen URL), optionally followed by ?raft=HOST:PORT",
+		    entry);
+		return LS_EINVAL;
+	}
+	if (q != NULL) {
+		const char *v = q + 1;
+		if (strncmp(v, "raft=", 5) != 0) {
+			SEED_WHY("--join entry '%s': unknown option '%s' (the "
+			         "only one is raft=HOST:PORT)",
+			    entry, v);
+			return LS_EINVAL;
+		}
+		v += 5;
+		if (ls_join_raft_check(v) != 0) {
+			SEED_WHY("--join entry '%s': bad Raft address '%s' "
+			         "(want HOST:PORT)",
+			    entry, v);
+			return LS_EINVAL;
+		}
+		memcpy(out->raft, v, strlen(v) + 1);
+	} else if (ls_node_raft_address(out->url, out->raft,
+	               sizeof(out->raft)) != 0) {
+		SEED_WHY("--join entry '%s': its port + 100 is no port; give "
+		         "the member's Raft address as %s?raft=HOST:PORT",
+		    entry, out->url);
+		return LS_EINVAL;
+	}
+	out->id = ls_node_raft_id(out->raft);
+	return 0;
 }

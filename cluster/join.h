@@ -11,6 +11,13 @@
  * ID is the decimal Raft id (the hash of RAFT, checked), INC the process
  * incarnation in hex.  The bytes come from the network: the parser checks
  * every field and never reads past len.
+ *
+ * The same file parses the seed entries of `--join` (ls_join_seed_parse):
+ * a member's transport URL, optionally followed by the member's Raft
+ * address when it is not the default one (HOST:PORT+100):
+ *
+ *   tcp://HOST:PORT
+ *   tcp://HOST:PORT?raft=RHOST:RPORT
  */
 #ifndef LS_CLUSTER_JOIN_H
 #define LS_CLUSTER_JOIN_H
@@ -42,5 +49,25 @@ int ls_join_parse(const void *buf, size_t len, ls_join_req *out);
 /* The text form of *r into buf (NUL-terminated); returns its length, or -1
  * when it does not fit into cap (or LS_JOIN_MAX). */
 int ls_join_format(const ls_join_req *r, char *buf, size_t cap);
+
+/* One --join entry: a member's transport URL and its Raft address. */
+typedef struct ls_join_seed {
+	uint64_t id; /* Raft id: ls_node_raft_id(raft) */
+	char url[LS_MAP_MAX_URL + 1];        /* tcp://HOST:PORT */
+	char raft[LS_COORD_MAX_ADDRESS + 1]; /* given, or HOST:PORT+100 */
+} ls_join_seed;
+
+/* Parse one --join entry (borrowed, NUL-terminated) into *out.  On
+ * LS_EINVAL (not tcp://HOST:PORT, a port without room for +100 and no
+ * raft=, an unknown query, a bad or too long Raft address) a reason that
+ * names the entry goes into why[0..whylen) when why is not NULL.  Any
+ * thread. */
+int ls_join_seed_parse(const char *entry, ls_join_seed *out, char *why,
+    size_t whylen);
+
+/* 0 when addr is a Raft address HOST:PORT (host non-empty, without '/'
+ * or blanks, port 1-65535, at most LS_COORD_MAX_ADDRESS bytes), else
+ * LS_EINVAL. */
+int ls_join_raft_check(const char *addr);
 
 #endif /* LS_CLUSTER_JOIN_H */

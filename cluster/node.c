@@ -1830,11 +1830,69 @@ check_identity(ls_node *n, int *fresh, char *err, size_t errlen)
 	return 0;
 }
 
+/* Parse the --join entries into *out (caller frees): this node's own
+ * entry and repeated entries are skipped, so every node may be given the
+ * same seed list.  An entry that names this node's URL with another Raft
+ * address (or the reverse), or two entries that disagree on a member's
+ * addresses, are refused with a reason in err. */
+static int
+seeds_parse(ls_node *n, const ls_node_config *cfg, ls_join_seed **out,
+    size_t *nout, char *err, size_t errlen)
+{
+	ls_join_seed *s = calloc(cfg->njoin + 1, sizeof(*s));
+	size_t ns = 0;
+	*out = NULL;
+	*nout = 0;
+	if (s == NULL)
+		return LS_ENOMEM;
+	for (size_t i = 0; i < cfg->njoin; i++) {
+		ls_join_seed e;
+		if (ls_join_seed_parse(cfg->join[i], &e, err, errlen) != 0) {
+			free(s);
+			return LS_EINVAL;
+		}
+		int same_url = strcmp(e.url, n->url) == 0;
+		int same_raft = strcmp(e.raft, n->raft_addr) == 0;
+		if (same_url != same_raft) {
+			snprintf(err, errlen,
+			    "--join entry '%s' (Raft address %s) shares an "
+			    "address with this node (--listen %s, Raft address "
+			    "%s, --raft-listen): its own entry must name both "
+			    "(URL?raft=HOST:PORT), another node's neither",
+			    cfg->join[i], e.raft, n->url, n->raft_addr);
+			free(s);
+			return LS_EINVAL;
+		}
+		if (same_url)
+			continue; /* this node itself */
+		size_t k = 0;
+		while (k < ns && strcmp(s[k].url, e.url) != 0 &&
+		    strcmp(s[k].raft, e.raft) != 0)
+			k++;
+		if (k < ns && (strcmp(s[k].url, e.url) != 0 ||
+		                  strcmp(s[k].raft, e.raft) != 0)) {
+			snprintf(err, errlen,
+			    "--join entries disagree: %s (Raft %s) and %s "
+			    "(Raft %s) share an address",
+			    s[k].url, s[k].raft, e.url, e.raft);
+			free(s);
+			return LS_EINVAL;
+		}
+		if (k == ns)
+			s[ns++] = e; /* else a repeated entry */
+	}
+	*out = s;
+	*nout = ns;
+	return 0;
+}
+
 int
 ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
     size_t errlen)
 {
 	char dummy[256];
+	ls_join_seed *seeds = NULL;
+	size_t nseeds = 0;
 	ls_node *n;
 	int rv;
 
@@ -1861,19 +1919,38 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		snprintf(err, errlen, "an argument is too long");
 		goto fail;
 	}
-	if (cfg->raft != NULL)
+	if (cfg->raft != NULL) {
+		if (ls_join_raft_check(cfg->raft) != 0) {
+			snprintf(err, errlen, "bad --raft-listen '%s' (want "
+			                      "HOST:PORT, port 1-65535)",
+			    cfg->raft);
+			rv = LS_EINVAL;
+			goto fail;
+		}
 		rv = copy_str(n->raft_addr, sizeof(n->raft_addr), cfg->raft);
-	else
-		rv = ls_node_raft_address(cfg->listen, n->raft_addr,
-		    sizeof(n->raft_addr));
-	if (rv != 0) {
-		snprintf(err, errlen, "bad --listen URL '%s' (want "
-		                      "tcp://HOST:PORT)",
+	}
+	if ((rv = ls_transport_url_check(cfg->listen)) != 0) {
+		snprintf(err, errlen, "bad --listen URL '%s' (%s)", cfg->listen,
+		    rv == LS_ENOTSUP ? "tls+tcp:// is not supported yet"
+		                     : "want tcp://HOST:PORT");
+		rv = LS_EINVAL;
+		goto fail;
+	}
+	if (cfg->raft == NULL &&
+	    ls_node_raft_address(cfg->listen, n->raft_addr,
+	        sizeof(n->raft_addr)) != 0) {
+		snprintf(err, errlen, "--listen '%s' implies no Raft address "
+		                      "(port + 100 of a tcp:// URL); give "
+		                      "--raft-listen HOST:PORT",
 		    cfg->listen);
+		rv = LS_EINVAL;
 		goto fail;
 	}
 	n->raft_id = ls_node_raft_id(n->raft_addr);
 	n->voter = cfg->voter != 0;
+	/* the seeds, without this node and repeated entries */
+	if ((rv = seeds_parse(n, cfg, &seeds, &nseeds, err, errlen)) != 0)
+		goto fail;
 	n->inc = ls_hash64(&n->raft_id, sizeof(n->raft_id),
 	    (uint64_t)ls_clock_ns() ^ ((uint64_t)getpid() << 32));
 	if (n->inc == 0)
@@ -1893,40 +1970,28 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	int fresh = 0;
 	if ((rv = check_identity(n, &fresh, err, errlen)) != 0)
 		goto fail;
-	if (!n->voter && fresh && cfg->njoin == 0) {
+	if (!n->voter && fresh && nseeds == 0) {
 		snprintf(err, errlen,
 		    "a node without --voter joins a running cluster: give "
-		    "--join with the --listen URL of at least one member");
+		    "--join with the --listen URL of at least one other "
+		    "member");
 		rv = LS_EINVAL;
 		goto fail;
 	}
 
 	/* voters: this node and its seeds; a joining node starts with none
 	 * and waits until the leader adds it */
-	size_t nv = n->voter ? cfg->njoin + 1 : 0;
-	ls_coord_peer *voters = calloc(cfg->njoin + 1, sizeof(*voters));
-	char (*addrs)[MAX_ADDR] = calloc(cfg->njoin + 1, MAX_ADDR);
-	if (voters == NULL || addrs == NULL) {
-		free(voters);
-		free(addrs);
+	size_t nv = n->voter ? nseeds + 1 : 0;
+	ls_coord_peer *voters = calloc(nseeds + 1, sizeof(*voters));
+	if (voters == NULL) {
 		rv = LS_ENOMEM;
 		goto fail;
 	}
 	voters[0].id = n->raft_id;
 	voters[0].address = n->raft_addr;
-	for (size_t i = 0; i < cfg->njoin; i++) {
-		if (ls_node_raft_address(cfg->join[i], addrs[i + 1], MAX_ADDR) !=
-		    0) {
-			snprintf(err, errlen, "bad --join URL '%s' (want "
-			                      "tcp://HOST:PORT)",
-			    cfg->join[i]);
-			free(voters);
-			free(addrs);
-			rv = LS_EINVAL;
-			goto fail;
-		}
-		voters[i + 1].id = ls_node_raft_id(addrs[i + 1]);
-		voters[i + 1].address = addrs[i + 1];
+	for (size_t i = 0; i < nseeds; i++) {
+		voters[i + 1].id = seeds[i].id;
+		voters[i + 1].address = seeds[i].raft;
 	}
 	char raft_dir[1100];
 	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", n->data_dir);
@@ -1941,11 +2006,17 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	cc.cb_arg = n;
 	cc.election_timeout_ms = 500;
 	cc.heartbeat_timeout_ms = 100;
+	char cerr[400] = "";
+	cc.err = cerr;
+	cc.errlen = sizeof(cerr);
 	rv = ls_coord_start(&cc, &n->coord);
 	free(voters);
-	free(addrs);
 	if (rv != 0) {
-		snprintf(err, errlen, "coordinator: %s", ls_strerror(rv));
+		snprintf(err, errlen, "cannot start the coordinator on Raft "
+		                      "address %s (--raft-listen%s): %s",
+		    n->raft_addr, cfg->raft != NULL ? "" : ", default: --listen "
+		                                             "port + 100",
+		    cerr[0] ? cerr : ls_strerror(rv));
 		goto fail;
 	}
 
@@ -1998,27 +2069,31 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		dc.hello_info = n->hello;
 		dc.hello_len = n->hello_len;
 	}
-	if ((rv = ls_dataplane_start(&dc, &n->dp, err, errlen)) != 0)
+	if ((rv = ls_dataplane_start(&dc, &n->dp, err, errlen)) != 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "--listen: %s",
+		    why[0] ? why : ls_strerror(rv));
 		goto fail;
+	}
 	/* A joining node says hello to its seeds (whose ids follow from
-	 * their URLs); a seed passes the request on to the leader. */
-	for (size_t i = 0; !n->voter && i < cfg->njoin; i++) {
-		char ra[MAX_ADDR];
-		if (ls_node_raft_address(cfg->join[i], ra, sizeof(ra)) != 0 ||
-		    ls_dataplane_seed(n->dp, ls_node_raft_id(ra),
-		        cfg->join[i]) == LS_EINVAL) {
-			snprintf(err, errlen,
-			    "bad --join URL '%s' (want tcp://HOST:PORT)",
-			    cfg->join[i]);
-			rv = LS_EINVAL;
+	 * their Raft addresses); a seed passes the request on to the
+	 * leader. */
+	for (size_t i = 0; !n->voter && i < nseeds; i++) {
+		rv = ls_dataplane_seed(n->dp, seeds[i].id, seeds[i].url);
+		if (rv != 0 && rv != LS_EEXIST) {
+			snprintf(err, errlen, "--join entry '%s': %s",
+			    seeds[i].url, ls_strerror(rv));
 			goto fail;
 		}
 	}
+	rv = 0;
 
 	ls_http_opts ho = { n->metrics, 0 };
 	if ((rv = ls_http_start(n->http_addr, &ho, &n->http)) != 0) {
-		snprintf(err, errlen, "cannot serve HTTP on %s: %s",
-		    n->http_addr, ls_strerror(rv));
+		snprintf(err, errlen, "--http: cannot serve HTTP on %s: %s",
+		    n->http_addr,
+		    rv == LS_EEXIST ? "the address is in use" : ls_strerror(rv));
 		goto fail;
 	}
 	if ((rv = ls_http_route(n->http, "GET", "/v1/status", h_status, n)) !=
@@ -2043,10 +2118,12 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	ls_log(LS_LOG_INFO, "node",
 	    "node started node=%s listen=%s http=%s raft=%s voter=%s seeds=%zu",
 	    n->name, n->url, n->http_addr, n->raft_addr,
-	    n->voter ? "yes" : "no", cfg->njoin);
+	    n->voter ? "yes" : "no", nseeds);
+	free(seeds);
 	*out = n;
 	return 0;
 fail:
+	free(seeds);
 	ls_node_stop(n);
 	return rv;
 }

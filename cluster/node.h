@@ -20,9 +20,12 @@
  *     (consistent hashing with bounded load, cluster/ring.h) in the map.
  *
  * Addresses: the transport URL (--listen) is tcp://HOST:PORT; the Raft
- * address is HOST:(PORT + 100) unless given; a node's Raft id is the XXH3
- * hash of its Raft address, so every voter derives the same initial
- * configuration from the same seed list.
+ * address is HOST:(PORT + 100) unless given (--raft-listen); a node's Raft
+ * id is the XXH3 hash of its Raft address, so every voter derives the same
+ * initial configuration from the same seed list.  A seed entry is a URL,
+ * or URL?raft=HOST:PORT for a member whose Raft address is not the default
+ * (cluster/join.h); the node's own entry and repeated entries are skipped,
+ * so every node may be given the same list.
  *
  * A node's identity (name and addresses) is written to DATA_DIR/node.conf
  * on first start; a restart from the same directory must use the same
@@ -41,9 +44,12 @@ typedef struct ls_node_config {
 	const char *name;      /* --id: placement name, e.g. "n1" */
 	const char *listen;    /* transport URL, tcp://HOST:PORT */
 	const char *http;      /* HTTP listen address HOST:PORT */
-	const char *raft;      /* Raft address HOST:PORT; NULL = derived */
+	const char *raft;      /* --raft-listen HOST:PORT; NULL = derived */
 	const char *data_dir;
-	const char *const *join; /* seed transport URLs (other voters) */
+	/* --join entries: URL or URL?raft=HOST:PORT of the voters (voters)
+	 * or of any members (joining nodes); this node's own entry and
+	 * repeats are skipped */
+	const char *const *join;
 	size_t njoin;
 	int voter;
 	int64_t heartbeat_ms;  /* 0 = 150 */
@@ -55,7 +61,9 @@ typedef struct ls_node_config {
 } ls_node_config;
 
 /* Start a node (strings are copied).  On failure returns an error and, when
- * err is not NULL, a reason in err. */
+ * err is not NULL, a reason in err that names the option at fault:
+ * LS_EINVAL for bad options (checked before anything is written to
+ * data_dir), other codes when an address or the data dir cannot be used. */
 int ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
     size_t errlen);
 

@@ -446,18 +446,19 @@ usage_node(FILE *f)
 	    "HOST:PORT\n"
 	    "                      --data-dir DIR [--join URL,URL...] "
 	    "[--voter]\n"
-	    "                      [--raft HOST:PORT] [--replicas N] "
+	    "                      [--raft-listen HOST:PORT] [--replicas N] "
 	    "[--config FILE]\n"
 	    "\n"
 	    "Run one cluster node until SIGINT/SIGTERM (peers then treat it as\n"
 	    "failed; `logstream leave` leaves gracefully).  Voters (--voter,\n"
 	    "3 or 5 of them) run the Raft coordinator; every voter is started\n"
-	    "with the OTHER voters' --listen URLs as --join seeds, and together\n"
-	    "they elect a leader that keeps the replicated cluster map (nodes,\n"
-	    "deployed topologies, partition owners and standbys).  A node\n"
-	    "without --voter joins a running cluster through any member given\n"
-	    "with --join, receives the map, and takes over a share of the\n"
-	    "partitions.\n"
+	    "with the voters' --listen URLs as --join seeds (the same list on\n"
+	    "every node; a node skips its own entry and repeated ones), and\n"
+	    "together they elect a leader that keeps the replicated cluster map\n"
+	    "(nodes, deployed topologies, partition owners and standbys).  A\n"
+	    "node without --voter joins a running cluster through any member\n"
+	    "given with --join, receives the map, and takes over a share of\n"
+	    "the partitions.\n"
 	    "\n"
 	    "options:\n"
 	    "  --id NAME        node name (placement id), e.g. n1\n"
@@ -465,12 +466,16 @@ usage_node(FILE *f)
 	    "  --http ADDR      HTTP API address HOST:PORT\n"
 	    "  --data-dir DIR   identity and Raft state; a restart from the\n"
 	    "                   same directory rejoins with the same identity\n"
-	    "  --join URLS      comma-separated --listen URLs: the other "
-	    "voters\n"
-	    "                   (voters) or any members (joining nodes)\n"
+	    "  --join URLS      comma-separated --listen URLs: the voters\n"
+	    "                   (voters) or any members (joining nodes); a\n"
+	    "                   member whose Raft address is not the default\n"
+	    "                   is given as URL?raft=HOST:PORT\n"
 	    "  --voter          take part in coordinator elections (the\n"
 	    "                   initial voters only)\n"
-	    "  --raft ADDR      Raft address (default: --listen host, port+100)\n"
+	    "  --raft-listen ADDR\n"
+	    "                   Raft (coordinator) address HOST:PORT (default:\n"
+	    "                   the --listen host and port + 100; --raft is\n"
+	    "                   the same option)\n"
 	    "  --replicas N     copies of each partition (owner + standbys; "
 	    "default 2)\n"
 	    "  --suspect-ms MS  silence before a node is suspect (default 500)\n"
@@ -514,21 +519,46 @@ usage_client(FILE *f, const char *cmd)
 }
 
 typedef struct node_opts {
-	char *v[12]; /* id listen http data-dir join raft replicas voter
-	                suspect-ms dead-ms workers */
+	char *v[12]; /* id listen http data-dir join raft-listen replicas
+	                voter suspect-ms dead-ms workers */
 } node_opts;
 
 static const char *const node_keys[] = { "id", "listen", "http", "data-dir",
-	"join", "raft", "replicas", "voter", "suspect-ms", "dead-ms", "workers",
-	NULL };
+	"join", "raft-listen", "replicas", "voter", "suspect-ms", "dead-ms",
+	"workers", NULL };
 
 static int
 node_key(const char *k)
 {
+	if (strcmp(k, "raft") == 0) /* the older name of --raft-listen */
+		k = "raft-listen";
 	for (int i = 0; node_keys[i] != NULL; i++)
 		if (strcmp(k, node_keys[i]) == 0)
 			return i;
 	return -1;
+}
+
+/* Option i of o as a whole number in [min, max] into *out (left alone
+ * when the option is not set); -1 with a message naming it when bad. */
+static int
+node_num(const node_opts *o, int i, long long min, long long max,
+    long long *out)
+{
+	const char *v = o->v[i];
+	char *end;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || x < min || x > max) {
+		fprintf(stderr,
+		    "logstream node: bad value for --%s: '%s' (want a whole "
+		    "number from %lld to %lld)\n",
+		    node_keys[i], v, min, max);
+		return -1;
+	}
+	*out = x;
+	return 0;
 }
 
 static char *
@@ -606,7 +636,12 @@ cmd_node(int argc, char **argv)
 			rv = 0;
 			goto out;
 		}
-		if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+		if (strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr,
+				    "logstream node: --config needs a value\n");
+				goto out;
+			}
 			config = argv[++i];
 			continue;
 		}
@@ -641,22 +676,39 @@ cmd_node(int argc, char **argv)
 	nc.voter = o.v[7] != NULL && (strcmp(o.v[7], "true") == 0 ||
 	                                 strcmp(o.v[7], "yes") == 0 ||
 	                                 strcmp(o.v[7], "1") == 0);
-	if (o.v[6] != NULL)
-		nc.replicas = (uint32_t)strtoul(o.v[6], NULL, 10);
-	if (o.v[8] != NULL)
-		nc.suspect_ms = strtoll(o.v[8], NULL, 10);
-	if (o.v[9] != NULL)
-		nc.dead_ms = strtoll(o.v[9], NULL, 10);
-	if (o.v[10] != NULL)
-		nc.workers = (unsigned)strtoul(o.v[10], NULL, 10);
+	long long replicas = 0, suspect = 0, dead = 0, workers = 0;
+	if (node_num(&o, 6, 1, 16, &replicas) != 0 ||
+	    node_num(&o, 8, 1, 3600000, &suspect) != 0 ||
+	    node_num(&o, 9, 1, 3600000, &dead) != 0 ||
+	    node_num(&o, 10, 0, 1024, &workers) != 0)
+		goto out;
+	nc.replicas = (uint32_t)replicas;
+	nc.suspect_ms = suspect;
+	nc.dead_ms = dead;
+	nc.workers = (unsigned)workers;
+	if (o.v[7] != NULL && !nc.voter && strcmp(o.v[7], "false") != 0 &&
+	    strcmp(o.v[7], "no") != 0 && strcmp(o.v[7], "0") != 0) {
+		fprintf(stderr, "logstream node: bad value for voter: '%s' (want "
+		                "true or false)\n",
+		    o.v[7]);
+		goto out;
+	}
 	const char *seeds[64];
 	char *joins = o.v[4] != NULL ? strdup(o.v[4]) : NULL;
 	if (joins != NULL) {
 		char *save = NULL;
-		for (char *t = strtok_r(joins, ",", &save);
-		     t != NULL && nc.njoin < 64; t = strtok_r(NULL, ",", &save))
-			if (*trim(t) != '\0')
-				seeds[nc.njoin++] = trim(t);
+		for (char *t = strtok_r(joins, ",", &save); t != NULL;
+		     t = strtok_r(NULL, ",", &save)) {
+			if (*trim(t) == '\0')
+				continue;
+			if (nc.njoin == 64) {
+				fprintf(stderr, "logstream node: --join has more "
+				                "than 64 entries\n");
+				free(joins);
+				goto out;
+			}
+			seeds[nc.njoin++] = trim(t);
+		}
 		nc.join = seeds;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -25,13 +25,15 @@ DEADLINE = 60.0
 
 
 def free_base(n):
-    """A base port such that base+i (listen), base+100+i (raft) and
-    base+200+i (http) are free for i < n."""
+    """A base port such that base+i (listen), base+100+i (raft),
+    base+200+i (http) and base+300+i (a non-default raft) are free for
+    i < n."""
     # below the kernel's range for outgoing ports (32768-60999), so that
     # no client socket takes a port between the check and the bind
     for _ in range(200):
         base = random.randrange(10000, 32000, 10)
-        ports = [base + d + i for d in (0, 100, 200) for i in range(n)]
+        ports = [base + d + i for d in (0, 100, 200, 300)
+                 for i in range(n)]
         socks = []
         try:
             for p in ports:
@@ -62,26 +64,30 @@ class Cluster:
     def http(self, i):
         return "127.0.0.1:%d" % (self.base + 200 + i)
 
-    def start(self, i):
-        seeds = ",".join(self.url(j) for j in range(self.n) if j != i)
+    def start(self, i, seeds=None, extra=()):
+        """Start voter i; its --join list is `seeds` (a string) or, by
+        default, the other voters' URLs; `extra` are further options."""
+        if seeds is None:
+            seeds = ",".join(self.url(j) for j in range(self.n) if j != i)
         log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
         self.logs[i] = log
         self.procs[i] = subprocess.Popen(
             [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
              "--http", self.http(i), "--data-dir",
-             os.path.join(self.dir, "d%d" % i), "--join", seeds, "--voter"],
-            stdout=log, stderr=subprocess.STDOUT)
+             os.path.join(self.dir, "d%d" % i), "--join", seeds, "--voter"]
+            + list(extra), stdout=log, stderr=subprocess.STDOUT)
 
-    def start_joiner(self, i, seeds):
+    def start_joiner(self, i, seeds, extra=()):
         """Start node i without --voter: it joins the running cluster
-        through the members in `seeds`."""
+        through the members in `seeds` (indexes, or --join entries)."""
         log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
         self.logs[i] = log
         self.procs[i] = subprocess.Popen(
             [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
              "--http", self.http(i), "--data-dir",
              os.path.join(self.dir, "d%d" % i), "--join",
-             ",".join(self.url(j) for j in seeds)],
+             ",".join(j if isinstance(j, str) else self.url(j)
+                      for j in seeds)] + list(extra),
             stdout=log, stderr=subprocess.STDOUT)
 
     def start_all(self):
@@ -691,6 +697,111 @@ def case_leave(cl):
     print("n3 rejoined and holds partitions again")
 
 
+def refused(sock_port):
+    """True when nothing listens on 127.0.0.1:sock_port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", sock_port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def case_same_seeds(cl):
+    """Every voter gets the same --join list, its own URL included (and
+    one entry twice), as etcd and Consul are set up: each skips itself and
+    the repeat, the three elect a leader, and a deployed topology's
+    committed results equal a single-node run."""
+    ypath, parts, want = dist_files(cl, 60000, 30000)
+    seeds = ",".join([cl.url(j) for j in range(cl.n)] + [cl.url(0)])
+    for i in range(cl.n):
+        cl.start(i, seeds=seeds)
+    t0 = time.monotonic()
+    leader, _, sts = wait_for("all nodes alive", lambda: all_alive(cl))
+    print("leader %s, all alive after %.2f s with one seed list %s" % (
+        leader, time.monotonic() - t0, seeds))
+    assert all(s["voter"] for s in sts), [s["voter"] for s in sts]
+    run_cli("deploy", ypath, "--node", cl.http(2))
+    wait_for("the run to finish", lambda: run_finished(cl, range(cl.n)),
+             120)
+    compare(cluster_output(parts), want)
+    print("%d results equal the single-node run" % len(want))
+
+
+def case_raft_listen(cl):
+    """Raft addresses off the default (listen port + 100): voter n2 runs
+    Raft on --raft-listen and the others know it from URL?raft=ADDR in
+    their --join lists; joiner n3 also has its own --raft-listen.  The
+    cluster forms, nothing listens on the default ports of those two, n3
+    receives the replicated map and takes over partitions."""
+    raft2 = "127.0.0.1:%d" % (cl.base + 300 + 2)
+    raft3 = "127.0.0.1:%d" % (cl.base + 300 + 3)
+    seeds = ",".join([cl.url(0), cl.url(1), cl.url(2) + "?raft=" + raft2])
+    for i in range(cl.n):
+        extra = ["--raft-listen", raft2] if i == 2 else []
+        cl.start(i, seeds=seeds, extra=extra)
+    wait_for("all nodes alive", lambda: all_alive(cl))
+    assert refused(cl.base + 100 + 2), "n2 listens on the default port"
+    assert not refused(cl.base + 300 + 2), "n2 not on its --raft-listen"
+    cl.start_joiner(3, [cl.url(2) + "?raft=" + raft2],
+                    extra=["--raft-listen", raft3])
+    wait_for("n3 to join", lambda: node_states(
+        cl.status(3) or {"nodes": []}).get("n3") == ("alive", False))
+    assert refused(cl.base + 100 + 3), "n3 listens on the default port"
+    topo = os.path.join(cl.dir, "wide.yaml")
+    with open(topo, "w") as f:
+        f.write(TOPOLOGY)
+    run_cli("deploy", topo, "--node", cl.http(0))
+    names4 = {"n0", "n1", "n2", "n3"}
+    # n3's own map (replicated to it over Raft at raft3) has the placement
+    s = wait_for("placement on four nodes, seen by n3",
+                 lambda: placed(cl, 3, "wide", names4))
+    assert "n3" in owners(s, "wide").values(), owners(s, "wide")
+    print("n3 joined with Raft on %s and holds partitions" % raft3)
+
+
+def case_bad_args(cl):
+    """Start-up errors of `logstream node` name the flag and the value,
+    exit non-zero, and leave no data directory behind."""
+    d = os.path.join(cl.dir, "never")
+    base = [BIN, "node", "--id", "x", "--listen", cl.url(0), "--http",
+            cl.http(0), "--data-dir", d, "--voter"]
+    for extra, words in (
+            (["--join", "127.0.0.1:%d" % (cl.base + 1)],
+             ["--join", "127.0.0.1:%d" % (cl.base + 1), "tcp://"]),
+            (["--join", "tcp://127.0.0.1:%d,tcp://:x" % (cl.base + 1)],
+             ["--join", "tcp://:x"]),
+            (["--join", "tcp://127.0.0.1:%d?port=3" % (cl.base + 1)],
+             ["--join", "port=3"]),
+            (["--join", "tcp://127.0.0.1:%d?raft=nohost" % (cl.base + 1)],
+             ["--join", "nohost"]),
+            (["--raft-listen", "127.0.0.1"],
+             ["--raft-listen", "127.0.0.1"]),
+            (["--raft-listen", "127.0.0.1:70000"],
+             ["--raft-listen", "70000"]),
+            (["--raft-listen", "127.0.0.1:%d" % (cl.base + 102),
+              "--join", cl.url(0)],
+             ["--join", cl.url(0), "127.0.0.1:%d" % (cl.base + 102)]),
+            (["--replicas", "two"], ["--replicas", "two"])):
+        r = subprocess.run(base + extra, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        print("%s -> %d: %s" % (" ".join(extra), r.returncode,
+                                r.stderr.strip()))
+        assert r.returncode != 0, (extra, r.returncode)
+        assert "invalid argument" not in r.stderr, r.stderr
+        for w in words:
+            assert w in r.stderr, (extra, w, r.stderr)
+        assert not os.path.exists(d), "%s created for %s" % (d, extra)
+    # the help states the option and its default
+    r = run_cli("node", "--help")
+    assert "--raft-listen" in r.stdout and "port + 100" in r.stdout, \
+        r.stdout
+    assert "?raft=" in r.stdout, r.stdout
+
+
 CASES = {
     "election": case_election,
     "failover": case_failover,
@@ -699,6 +810,9 @@ CASES = {
     "kill_owner": case_kill_owner,
     "join": case_join,
     "leave": case_leave,
+    "same_seeds": case_same_seeds,
+    "raft_listen": case_raft_listen,
+    "bad_args": case_bad_args,
 }
 
 

@@ -1,6 +1,7 @@
 /*
  * join_test.c -- the join request (cluster/join.h): a request formats and
- * parses back to itself, and malformed or inconsistent ones are refused.
+ * parses back to itself, and malformed or inconsistent ones are refused;
+ * --join seed entries with and without ?raft=, and bad ones with a reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,12 +101,67 @@ test_refused(void **state)
 	assert_int_equal(ls_join_parse(buf, (size_t)len, &out), LS_EINVAL);
 }
 
+static void
+test_seed(void **state)
+{
+	(void)state;
+	ls_join_seed e;
+	char why[256];
+	/* the default Raft address: the URL's port + 100 */
+	assert_int_equal(ls_join_seed_parse("tcp://127.0.0.1:7001", &e, why,
+	                     sizeof(why)),
+	    0);
+	assert_string_equal(e.url, "tcp://127.0.0.1:7001");
+	assert_string_equal(e.raft, "127.0.0.1:7101");
+	assert_true(e.id == ls_node_raft_id("127.0.0.1:7101"));
+	/* an explicit one */
+	assert_int_equal(ls_join_seed_parse(
+	                     "tcp://127.0.0.1:7001?raft=127.0.0.1:9000", &e,
+	                     why, sizeof(why)),
+	    0);
+	assert_string_equal(e.url, "tcp://127.0.0.1:7001");
+	assert_string_equal(e.raft, "127.0.0.1:9000");
+	assert_true(e.id == ls_node_raft_id("127.0.0.1:9000"));
+	/* a port with no room for +100 needs ?raft= */
+	assert_int_equal(ls_join_seed_parse("tcp://127.0.0.1:65500", &e, why,
+	                     sizeof(why)),
+	    LS_EINVAL);
+	assert_non_null(strstr(why, "?raft="));
+	assert_int_equal(ls_join_seed_parse(
+	                     "tcp://127.0.0.1:65500?raft=127.0.0.1:9", &e,
+	                     why, sizeof(why)),
+	    0);
+	/* refused, with the entry named */
+	const char *bad[] = { "", "127.0.0.1:7001", "udp://127.0.0.1:7001",
+		"tcp://127.0.0.1", "tcp://:7001", "tcp://127.0.0.1:7001?",
+		"tcp://127.0.0.1:7001?raft=", "tcp://127.0.0.1:7001?raft=x",
+		"tcp://127.0.0.1:7001?raft=:9", "tcp://127.0.0.1:7001?raft=h:0",
+		"tcp://127.0.0.1:7001?raft=h:70000",
+		"tcp://127.0.0.1:7001?raft=h:9x", "tcp://127.0.0.1:7001?http=h:9",
+		"tcp://127.0.0.1:7001?raft=a/b:9", "ipc:///tmp/x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		assert_int_equal(ls_join_seed_parse(bad[i], &e, why,
+		                     sizeof(why)),
+		    LS_EINVAL);
+		assert_non_null(strstr(why, "--join entry"));
+	}
+	assert_int_equal(ls_join_seed_parse(NULL, &e, NULL, 0), LS_EINVAL);
+	/* the Raft address check */
+	assert_int_equal(ls_join_raft_check("127.0.0.1:1"), 0);
+	assert_int_equal(ls_join_raft_check("[::1]:65535"), 0);
+	assert_int_equal(ls_join_raft_check("127.0.0.1"), LS_EINVAL);
+	assert_int_equal(ls_join_raft_check("127.0.0.1:"), LS_EINVAL);
+	assert_int_equal(ls_join_raft_check(NULL), LS_EINVAL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_seed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
