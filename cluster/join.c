@@ -84,25 +84,16 @@ ls_join_format(const ls_join_req *r, char *buf, size_t cap)
 int
 ls_join_raft_check(const char *addr)
 {
-	if (addr == NULL || strlen(addr) > LS_COORD_MAX_ADDRESS)
+	char url[LS_COORD_MAX_ADDRESS + 8];
+	/* HOST:PORT as in a tcp:// transport URL, but port 0 means nothing
+	 * here, and '?' or ',' would be a mistyped --join entry */
+	if (addr == NULL || strlen(addr) > LS_COORD_MAX_ADDRESS ||
+	    strpbrk(addr, "?,\t") != NULL)
 		return LS_EINVAL;
-	const char *colon = strrchr(addr, ':');
-	if (colon == NULL || colon == addr || colon[1] == '\0')
+	snprintf(url, sizeof(url), "tcp://%s", addr);
+	if (ls_transport_url_check(url) != 0 ||
+	    strtoul(strrchr(addr, ':') + 1, NULL, 10) == 0)
 		return LS_EINVAL;
-	unsigned long port = 0;
-	for (const char *c = colon + 1; *c != '\0'; c++) {
-		if (*c < '0' || *c > '9')
-			return LS_EINVAL;
-		port = port * 10 + (unsigned long)(*c - '0');
-		if (port > 65535)
-			return LS_EINVAL;
-	}
-	if (port == 0)
-		return LS_EINVAL;
-	for (const char *c = addr; c < colon; c++)
-		if (*c == '/' || *c == ' ' || *c == '\t' || *c == '?' ||
-		    *c == ',')
-			return LS_EINVAL;
 	return 0;
 }
 
