@@ -24,6 +24,7 @@
 #include "cluster/coord.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
+#include "cluster/acks.h"
 #include "cluster/join.h"
 #include "cluster/map.h"
 #include "cluster/ring.h"
@@ -54,15 +55,6 @@ typedef struct joinrec {
 } joinrec;
 
 #define MAX_JOINS 64
-
-/* One checkpoint acknowledgement: node holds partition's state for ckpt
- * (taken in run epoch). */
-typedef struct ackrec {
-	char *topology;
-	char *partition;
-	uint64_t epoch, ckpt, node;
-	int final;
-} ackrec;
 
 #define MAX_ACKS 200000 /* the leader's bound on tracked acks */
 
@@ -118,8 +110,7 @@ struct ls_node {
 	uint64_t announce_epoch;
 	char *acks_out;      /* follower: ack lines for the next heartbeat */
 	size_t acks_len, acks_cap;
-	ackrec *acks;        /* leader: acknowledgements collected */
-	size_t nacks, capacks;
+	ls_acks *acks;       /* leader: acknowledgements collected */
 };
 
 /* ---- small helpers ---- */
@@ -557,33 +548,14 @@ place_all(ls_node *n, const ls_map *map)
 
 /* ---- checkpoint acknowledgements ---- */
 
+/* The acknowledgements live in cluster/acks.h, under n->lock.  A full
+ * table or no memory drops the ack: that checkpoint will not complete, a
+ * later one will. */
 static void
 ack_add_locked(ls_node *n, const char *topo, uint64_t epoch, uint64_t ckpt,
     int final, const char *part, uint64_t node)
 {
-	if (n->nacks >= MAX_ACKS)
-		return; /* the checkpoint will not complete; a later one will */
-	if (n->nacks == n->capacks) {
-		size_t nc = n->capacks ? n->capacks * 2 : 256;
-		ackrec *na = realloc(n->acks, nc * sizeof(*na));
-		if (na == NULL)
-			return;
-		n->acks = na;
-		n->capacks = nc;
-	}
-	ackrec *a = &n->acks[n->nacks];
-	a->topology = strdup(topo);
-	a->partition = strdup(part);
-	if (a->topology == NULL || a->partition == NULL) {
-		free(a->topology);
-		free(a->partition);
-		return;
-	}
-	a->epoch = epoch;
-	a->ckpt = ckpt;
-	a->node = node;
-	a->final = final;
-	n->nacks++;
+	(void)ls_acks_add(n->acks, topo, epoch, part, node, ckpt, final);
 }
 
 /* Data plane callback: this node holds a partition's checkpoint state. */
@@ -623,31 +595,12 @@ on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
 	pthread_mutex_unlock(&n->lock);
 }
 
-static void
-ack_free(ackrec *a)
-{
-	free(a->topology);
-	free(a->partition);
-}
-
 /* Has node acknowledged partition for ckpt (or ended at or before it)? */
 static int
 acked(const ls_node *n, const char *topo, uint64_t epoch, const char *part,
     uint64_t node, uint64_t ckpt, int *final)
 {
-	for (size_t i = 0; i < n->nacks; i++) {
-		const ackrec *a = &n->acks[i];
-		if (a->node != node || a->epoch != epoch ||
-		    strcmp(a->partition, part) != 0 ||
-		    strcmp(a->topology, topo) != 0)
-			continue;
-		if (a->ckpt == ckpt || (a->final && a->ckpt <= ckpt)) {
-			if (final != NULL)
-				*final = a->final;
-			return 1;
-		}
-	}
-	return 0;
+	return ls_acks_held(n->acks, topo, epoch, part, node, ckpt, final);
 }
 
 /* Is checkpoint k of topo complete: every partition's state held by its
@@ -683,6 +636,18 @@ ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
 	return any;
 }
 
+/* ls_acks_gc() asks: topo's run epoch and last completed checkpoint in
+ * the map, non-zero when it is no longer deployed. */
+static int
+ack_run(void *arg, const char *topo, uint64_t *epoch, uint64_t *done)
+{
+	const ls_map *map = arg;
+	if (ls_map_topology_checkpoint(map, topo, done, NULL) != 0)
+		return -1;
+	*epoch = ls_map_run_epoch(map, topo);
+	return 0;
+}
+
 /* Leader: record completed checkpoints in the map, forget old acks. */
 static void
 complete_checkpoints(ls_node *n, const ls_map *map)
@@ -693,22 +658,23 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 			continue;
 		uint64_t epoch = ls_map_run_epoch(map, name), done = 0;
 		ls_map_topology_checkpoint(map, name, &done, NULL);
-		uint64_t best = 0;
+		uint64_t best = 0, *ids = NULL;
 		int best_final = 0;
+		size_t nids = 0;
 		pthread_mutex_lock(&n->lock);
-		for (size_t i = 0; i < n->nacks; i++) {
-			const ackrec *a = &n->acks[i];
-			if (a->epoch != epoch || a->ckpt <= done ||
-			    a->ckpt <= best || (a->ckpt >> 32) != epoch ||
-			    strcmp(a->topology, name) != 0)
-				continue;
+		/* the highest acknowledged checkpoint of the run that is
+		 * complete */
+		ls_acks_ckpts(n->acks, name, epoch, done, &ids, &nids);
+		for (size_t i = 0; i < nids && best == 0; i++) {
 			int fin;
-			if (ckpt_complete(n, map, name, epoch, a->ckpt, &fin)) {
-				best = a->ckpt;
+			if ((ids[i] >> 32) == epoch &&
+			    ckpt_complete(n, map, name, epoch, ids[i], &fin)) {
+				best = ids[i];
 				best_final = fin;
 			}
 		}
 		pthread_mutex_unlock(&n->lock);
+		free(ids);
 		if (best == 0)
 			continue;
 		uint8_t *cmd;
@@ -722,20 +688,7 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 	/* forget acks that can no longer matter (final ones stay while their
 	 * run lasts: they count for every later checkpoint) */
 	pthread_mutex_lock(&n->lock);
-	size_t keep = 0;
-	for (size_t i = 0; i < n->nacks; i++) {
-		ackrec *a = &n->acks[i];
-		uint64_t done = 0;
-		int gone = ls_map_topology_checkpoint(map, a->topology, &done,
-		    NULL) != 0;
-		uint64_t epoch = gone ? 0 : ls_map_run_epoch(map, a->topology);
-		if (gone || a->epoch < epoch || (!a->final && a->ckpt < done)) {
-			ack_free(a);
-			continue;
-		}
-		n->acks[keep++] = *a;
-	}
-	n->nacks = keep;
+	ls_acks_gc(n->acks, ack_run, (void *)map);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -1911,6 +1864,8 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		return LS_ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
+	if ((rv = ls_acks_new(MAX_ACKS, &n->acks)) != 0)
+		goto fail;
 	rv = LS_ERANGE;
 	if (copy_str(n->name, sizeof(n->name), cfg->name) != 0 ||
 	    copy_str(n->url, sizeof(n->url), cfg->listen) != 0 ||
@@ -2144,9 +2099,7 @@ ls_node_stop(ls_node *n)
 	ls_dataplane_stop(n->dp);
 	if (n->coord != NULL)
 		ls_coord_stop(n->coord);
-	for (size_t i = 0; i < n->nacks; i++)
-		ack_free(&n->acks[i]);
-	free(n->acks);
+	ls_acks_free(n->acks);
 	free(n->acks_out);
 	ls_metrics_free(n->metrics);
 	free(n->peers);

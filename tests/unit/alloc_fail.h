@@ -85,6 +85,40 @@ free(void *p)
 	live -= p != NULL;
 	__libc_free(p);
 }
+
+/* 1 when the hook can fail allocations (not under valgrind, whose
+ * allocator wins), 0 when a sweep would prove nothing. */
+static inline int
+alloc_fail_works(void)
+{
+	void *(*volatile alloc)(size_t) = malloc;
+	fail_after = 0;
+	void *probe = alloc(1);
+	fail_after = -1;
+	free(probe);
+	return probe == NULL;
+}
+
+/* Sweep every failure point of a scenario: scenario(n, arg) is run with
+ * the (n + 1)-th allocation failing (it sets fail_after = n itself and
+ * resets it to -1 before freeing), for n = 0, 1, ... until a run returns
+ * 0.  Returns the number of failure points, or -1 when a run returned
+ * something other than 0 or enomem (the caller's LS_ENOMEM), leaked, or
+ * the first run did not fail. */
+static inline long
+alloc_fail_sweep(int (*scenario)(long n, void *arg), void *arg, int enomem)
+{
+	int rc = enomem;
+	long n;
+	for (n = 0; n < 100000 && rc != 0; n++) {
+		long before = live;
+		rc = scenario(n, arg);
+		if ((rc != 0 && rc != enomem) || (n == 0 && rc != enomem) ||
+		    live != before)
+			return -1;
+	}
+	return rc == 0 ? n - 1 : -1;
+}
 #endif /* !LS_NO_MALLOC_HOOK && __GLIBC__ */
 
 #endif /* LS_TEST_ALLOC_FAIL_H */
