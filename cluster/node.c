@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/acks.h"
 #include "cluster/coord.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
-#include "cluster/acks.h"
 #include "cluster/join.h"
 #include "cluster/map.h"
 #include "cluster/ring.h"
