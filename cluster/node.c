@@ -35,6 +35,7 @@
 #include "runtime/hash.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "schemas/codec.h"
 #include "topology/plan.h"
 #include "topology/topology.h"
 
@@ -57,6 +58,21 @@ typedef struct joinrec {
 #define MAX_JOINS 64
 
 #define MAX_ACKS 200000 /* the leader's bound on tracked acks */
+
+/* A checkpoint acknowledgement a follower keeps for its next heartbeat. */
+typedef struct pending_ack {
+	char *topo;  /* one allocation: topology, NUL, partition, NUL */
+	char *part;
+	uint64_t epoch, ckpt;
+	int final;
+} pending_ack;
+
+/* Follower: the bound on acks waiting for a heartbeat (more are dropped:
+ * that checkpoint will not complete, a later one will), and the share of
+ * them one heartbeat carries, in estimated bytes, so that a heartbeat stays
+ * well below the leader's request body limit (LS_HTTP_MAX_BODY_DEFAULT). */
+#define MAX_PENDING_ACKS 200000
+#define HB_ACK_BYTES     (512u << 10)
 
 struct ls_node {
 	char name[LS_MAP_MAX_NAME + 1];
@@ -108,8 +124,8 @@ struct ls_node {
 	 * after that (announce_epoch). */
 	int announced;
 	uint64_t announce_epoch;
-	char *acks_out;      /* follower: ack lines for the next heartbeat */
-	size_t acks_len, acks_cap;
+	pending_ack *acks_out; /* follower: acks for the next heartbeat */
+	size_t nacks_out, capacks_out;
 	ls_acks *acks;       /* leader: acknowledgements collected */
 };
 
@@ -558,6 +574,26 @@ ack_add_locked(ls_node *n, const char *topo, uint64_t epoch, uint64_t ckpt,
 	(void)ls_acks_add(n->acks, topo, epoch, part, node, ckpt, final);
 }
 
+/* Room for need pending acks in n->acks_out (n->lock held); -1 when
+ * over the bound or out of memory. */
+static int
+acks_out_reserve(ls_node *n, size_t need)
+{
+	if (need > MAX_PENDING_ACKS)
+		return -1;
+	if (need <= n->capacks_out)
+		return 0;
+	size_t nc = n->capacks_out ? n->capacks_out * 2 : 64;
+	while (nc < need)
+		nc *= 2;
+	pending_ack *nb = realloc(n->acks_out, nc * sizeof(*nb));
+	if (nb == NULL)
+		return -1;
+	n->acks_out = nb;
+	n->capacks_out = nc;
+	return 0;
+}
+
 /* Data plane callback: this node holds a partition's checkpoint state. */
 static void
 on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
@@ -567,26 +603,14 @@ on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
 	pthread_mutex_lock(&n->lock);
 	if (n->was_leader) {
 		ack_add_locked(n, topo, epoch, ckpt, final, part, n->raft_id);
-	} else {
-		char line[700];
-		int len = snprintf(line, sizeof(line), "a %s %llu %llu %d %s\n",
-		    topo, (unsigned long long)epoch, (unsigned long long)ckpt,
-		    final, part);
-		size_t need = n->acks_len + (size_t)len + 1;
-		if (len > 0 && (size_t)len < sizeof(line) && need < (64u << 20)) {
-			if (need > n->acks_cap) {
-				size_t nc = need * 2;
-				char *nb = realloc(n->acks_out, nc);
-				if (nb != NULL) {
-					n->acks_out = nb;
-					n->acks_cap = nc;
-				}
-			}
-			if (need <= n->acks_cap) {
-				memcpy(n->acks_out + n->acks_len, line,
-				    (size_t)len + 1);
-				n->acks_len += (size_t)len;
-			}
+	} else if (acks_out_reserve(n, n->nacks_out + 1) == 0) {
+		size_t tl = strlen(topo), pl = strlen(part);
+		char *str = malloc(tl + pl + 2);
+		if (str != NULL) {
+			memcpy(str, topo, tl + 1);
+			memcpy(str + tl + 1, part, pl + 1);
+			n->acks_out[n->nacks_out++] = (pending_ack){ str,
+				str + tl + 1, epoch, ckpt, final != 0 };
 		}
 	}
 	/* pass it on soon: a checkpoint completes only with every ack */
@@ -692,28 +716,43 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Follower heartbeats carry "a TOPO EPOCH CKPT FINAL PARTITION" lines. */
-static void
-acks_parse(ls_node *n, uint64_t from, char *line)
+/* Content type of the binary (FlatBuffers) bodies of the internal API. */
+#define WIRE_TYPE "application/octet-stream"
+
+/* A heartbeat's sender fields within the map's limits? */
+static int
+hb_ok(const ls_heartbeat_wire *hb)
 {
-	char *save = NULL;
-	char *f[6];
-	int nf = 0;
-	for (char *tok = strtok_r(line, " ", &save); tok != NULL && nf < 6;
-	     tok = strtok_r(NULL, " ", &save))
-		f[nf++] = tok;
-	if (nf != 6 || strcmp(f[0], "a") != 0)
-		return;
-	char *end;
-	uint64_t epoch = strtoull(f[2], &end, 10);
-	if (*end != '\0')
-		return;
-	uint64_t ckpt = strtoull(f[3], &end, 10);
-	if (*end != '\0' || ckpt == 0)
-		return;
-	pthread_mutex_lock(&n->lock);
-	ack_add_locked(n, f[1], epoch, ckpt, f[4][0] == '1', f[5], from);
-	pthread_mutex_unlock(&n->lock);
+	return hb->id != 0 && hb->name.len > 0 &&
+	    hb->name.len <= LS_MAP_MAX_NAME && hb->url.len <= LS_MAP_MAX_URL &&
+	    hb->http.len <= LS_MAP_MAX_URL;
+}
+
+/* A follower's heartbeat being decoded (schemas/cluster.fbs). */
+typedef struct hb_acks {
+	ls_node *n;
+	const ls_heartbeat_wire *hb; /* filled before the first ack */
+	int any;
+} hb_acks;
+
+/* Heartbeat decoder callback: one ack of a follower.  The decoder checked
+ * that the strings are C strings; checkpoint 0 means nothing.  Acks of a
+ * heartbeat whose sender fields are bad are not taken (LS_EINVAL stops the
+ * decoder). */
+static int
+hb_ack(void *arg, const ls_ckpt_ack_wire *a)
+{
+	hb_acks *h = arg;
+	if (!hb_ok(h->hb))
+		return LS_EINVAL;
+	if (a->ckpt == 0)
+		return 0;
+	pthread_mutex_lock(&h->n->lock);
+	ack_add_locked(h->n, a->topology.ptr, a->epoch, a->ckpt, a->final,
+	    a->partition.ptr, h->hb->id);
+	pthread_mutex_unlock(&h->n->lock);
+	h->any = 1;
+	return 0;
 }
 
 /* ---- failure detector (leader) ---- */
@@ -880,58 +919,84 @@ follower_tick(ls_node *n)
 		n->last_leader = lid;
 	if (leader_http(n, lh, sizeof(lh)) != 0)
 		return;
-	char head[1400];
 	int restarted = !n->announced;
-	int hl = snprintf(head, sizeof(head),
-	    "%llu\n%s\n%s\n%s\ni %016llx\n%s%s%s",
-	    (unsigned long long)n->raft_id, n->name, n->url, n->http_addr,
-	    (unsigned long long)n->inc, n->voter ? "v\n" : "",
-	    restarted ? "r\n" : "", n->leaving ? "l\n" : "");
+	/* The oldest pending acks, as many as one heartbeat carries; the rest
+	 * wait for the next tick. */
 	pthread_mutex_lock(&n->lock);
-	char *acks = n->acks_out;
-	size_t alen = n->acks_len;
-	n->acks_out = NULL;
-	n->acks_len = n->acks_cap = 0;
-	pthread_mutex_unlock(&n->lock);
-	char *body = malloc((size_t)hl + alen + 1);
-	if (body == NULL) {
-		free(acks);
-		return;
+	size_t na = 0, bytes = 0;
+	while (na < n->nacks_out && bytes < HB_ACK_BYTES) {
+		bytes += strlen(n->acks_out[na].topo) +
+		    strlen(n->acks_out[na].part) + 64;
+		na++;
 	}
-	memcpy(body, head, (size_t)hl);
-	if (alen > 0)
-		memcpy(body + hl, acks, alen);
-	body[(size_t)hl + alen] = '\0';
+	pending_ack *taken = na > 0 ? malloc(na * sizeof(*taken)) : NULL;
+	ls_ckpt_ack_wire *wacks = na > 0 ? malloc(na * sizeof(*wacks)) : NULL;
+	if (na > 0 && (taken == NULL || wacks == NULL))
+		na = 0; /* out of memory: a heartbeat without acks */
+	if (na > 0) {
+		memcpy(taken, n->acks_out, na * sizeof(*taken));
+		n->nacks_out -= na;
+		memmove(n->acks_out, n->acks_out + na,
+		    n->nacks_out * sizeof(*taken));
+		if (n->nacks_out > 0)
+			n->urgent = 1;
+	}
+	pthread_mutex_unlock(&n->lock);
+	for (size_t i = 0; i < na; i++)
+		wacks[i] = (ls_ckpt_ack_wire){
+			ls_str_make(taken[i].topo, (uint32_t)strlen(taken[i].topo)),
+			ls_str_make(taken[i].part, (uint32_t)strlen(taken[i].part)),
+			taken[i].epoch, taken[i].ckpt, (uint8_t)taken[i].final };
+	ls_heartbeat_wire hb = {
+		.id = n->raft_id,
+		.inc = n->inc,
+		.name = ls_str_make(n->name, (uint32_t)strlen(n->name)),
+		.url = ls_str_make(n->url, (uint32_t)strlen(n->url)),
+		.http = ls_str_make(n->http_addr, (uint32_t)strlen(n->http_addr)),
+		.voter = n->voter != 0,
+		.restarted = restarted != 0,
+		.leaving = n->leaving != 0,
+		.acks = wacks,
+		.nacks = na,
+	};
+	ls_buf body = { NULL, 0 };
 	int status = 0;
 	char *resp = NULL;
 	size_t rlen = 0;
-	int rv = ls_http_request(lh, "POST", "/v1/internal/heartbeat", body,
-	    (size_t)hl + alen, &status, &resp, &rlen, 1000);
-	free(body);
-	if ((rv != 0 || status != 200) && alen > 0) {
+	int rv = ls_codec_heartbeat_encode(&hb, &body);
+	free(wacks);
+	if (rv == 0)
+		rv = ls_http_request(lh, "POST", "/v1/internal/heartbeat",
+		    body.data, body.len, &status, &resp, &rlen, 1000);
+	else
+		ls_log(LS_LOG_WARN, "node", "cannot encode heartbeat: %s",
+		    ls_strerror(rv));
+	ls_buf_free(&body);
+	if ((rv != 0 || status != 200) && na > 0) {
 		/* not delivered: the acks go with the next heartbeat (to
 		 * this leader or the next), before the newer ones */
 		pthread_mutex_lock(&n->lock);
-		size_t need = alen + n->acks_len + 1;
-		char *nb = need < (64u << 20) ? malloc(need) : NULL;
-		if (nb != NULL) {
-			memcpy(nb, acks, alen);
-			if (n->acks_len > 0)
-				memcpy(nb + alen, n->acks_out, n->acks_len);
-			nb[alen + n->acks_len] = '\0';
-			free(n->acks_out);
-			n->acks_out = nb;
-			n->acks_len = alen + n->acks_len;
-			n->acks_cap = need;
+		if (acks_out_reserve(n, n->nacks_out + na) == 0) {
+			memmove(n->acks_out + na, n->acks_out,
+			    n->nacks_out * sizeof(*taken));
+			memcpy(n->acks_out, taken, na * sizeof(*taken));
+			n->nacks_out += na;
+			na = 0;
 		}
 		pthread_mutex_unlock(&n->lock);
 	}
-	free(acks);
-	if (rv == 0 && status == 200 && restarted && resp != NULL) {
-		const char *e = strstr(resp, "\"epoch\":");
-		if (e != NULL) {
-			n->announce_epoch = strtoull(e + 8, NULL, 10);
+	for (size_t i = 0; i < na; i++)
+		free(taken[i].topo);
+	free(taken);
+	if (rv == 0 && status == 200 && restarted) {
+		uint64_t epoch;
+		if (ls_codec_map_epoch_decode(resp, rlen, &epoch) == 0) {
+			n->announce_epoch = epoch;
 			n->announced = 1;
+		} else {
+			ls_log(LS_LOG_WARN, "node",
+			    "unparsable answer to a heartbeat dropped "
+			    "bytes=%zu", rlen);
 		}
 	}
 	free(resp);
@@ -1550,72 +1615,58 @@ h_undeploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	return reply_json(resp, 200, &b);
 }
 
-/* 200 with the map epoch, the answer to a heartbeat or a join. */
+/* 200 with the map epoch (a MapEpoch, schemas/cluster.fbs), the answer
+ * to a heartbeat or a join. */
 static int
 reply_epoch(ls_node *n, ls_http_resp *resp)
 {
-	sbuf b = { 0 };
-	sb_printf(&b, "{\"epoch\":%llu}\n",
-	    (unsigned long long)ls_coord_epoch(n->coord));
-	return reply_json(resp, 200, &b);
+	ls_buf b = { NULL, 0 };
+	int rv = ls_codec_map_epoch_encode(ls_coord_epoch(n->coord), &b);
+	if (rv != 0)
+		return ls_http_resp_error(resp, 500, ls_strerror(rv));
+	ls_http_resp_status(resp, 200);
+	rv = ls_http_resp_body(resp, WIRE_TYPE, b.data, b.len);
+	ls_buf_free(&b);
+	return rv;
 }
 
-/* Body: raft id, name, url, http -- one per line; then optional lines:
- * "i INC" (process incarnation, hex), "v" (a voter), "r" (first heartbeat
- * of this process), "l" (leaving), and checkpoint acks "a ...". */
+/* Body: a Heartbeat (schemas/cluster.fbs) with the sender's identity and
+ * addresses, its flags and the checkpoint acks it collected.  An
+ * unparsable one is logged and refused (400); nothing of it is used. */
 static int
 h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
 	ls_node *n = arg;
-	char *fields[4];
-	size_t nf = 0;
 
 	if (!ls_coord_is_leader(n->coord))
 		return ls_http_resp_error(resp, 409, "not the leader");
-	if (req->body_len == 0 || req->body_len > (64u << 20))
-		return ls_http_resp_error(resp, 400, "bad heartbeat");
-	char *buf = malloc(req->body_len + 1);
+	/* the decoder wants 8-byte aligned input: a copy in malloc'd memory */
+	uint8_t *buf = malloc(req->body_len > 0 ? req->body_len : 1);
 	if (buf == NULL)
 		return ls_http_resp_error(resp, 503, "out of memory");
-	memcpy(buf, req->body, req->body_len);
-	buf[req->body_len] = '\0';
-	char *save = NULL, *tok = strtok_r(buf, "\n", &save);
-	while (tok != NULL && nf < 4) {
-		fields[nf++] = tok;
-		if (nf < 4)
-			tok = strtok_r(NULL, "\n", &save);
-	}
-	char *end;
-	errno = 0;
-	uint64_t id = nf == 4 ? strtoull(fields[0], &end, 10) : 0;
-	if (nf != 4 || errno != 0 || *end != '\0' || id == 0 ||
-	    strlen(fields[1]) > LS_MAP_MAX_NAME ||
-	    strlen(fields[2]) > LS_MAP_MAX_URL ||
-	    strlen(fields[3]) > LS_MAP_MAX_URL) {
+	if (req->body_len > 0)
+		memcpy(buf, req->body, req->body_len);
+	ls_heartbeat_wire hb;
+	hb_acks ha = { n, &hb, 0 };
+	int rv = ls_codec_heartbeat_decode(buf, req->body_len, &hb, hb_ack,
+	    &ha);
+	if (rv == 0 && !hb_ok(&hb))
+		rv = LS_EINVAL;
+	if (rv != 0) {
 		free(buf);
+		ls_log(LS_LOG_WARN, "node",
+		    "bad heartbeat dropped bytes=%zu: %s", req->body_len,
+		    ls_strerror(rv));
 		return ls_http_resp_error(resp, 400, "bad heartbeat");
 	}
+	uint64_t id = hb.id, inc = hb.inc;
 	char name[LS_MAP_MAX_NAME + 1], url[LS_MAP_MAX_URL + 1],
 	    http[LS_MAP_MAX_URL + 1];
-	snprintf(name, sizeof(name), "%s", fields[1]);
-	snprintf(url, sizeof(url), "%s", fields[2]);
-	snprintf(http, sizeof(http), "%s", fields[3]);
-	int restarted = 0, leaving = 0, voter = 0, acks = 0;
-	uint64_t inc = 0;
-	while ((tok = strtok_r(NULL, "\n", &save)) != NULL) {
-		if (strcmp(tok, "r") == 0)
-			restarted = 1;
-		else if (strcmp(tok, "l") == 0)
-			leaving = 1;
-		else if (strcmp(tok, "v") == 0)
-			voter = 1;
-		else if (strncmp(tok, "i ", 2) == 0)
-			inc = strtoull(tok + 2, NULL, 16);
-		else {
-			acks_parse(n, id, tok);
-			acks = 1;
-		}
-	}
+	snprintf(name, sizeof(name), "%s", hb.name.ptr);
+	snprintf(url, sizeof(url), "%s", hb.url.ptr);
+	snprintf(http, sizeof(http), "%s", hb.http.ptr);
+	int restarted = hb.restarted, leaving = hb.leaving, voter = hb.voter;
+	int acks = ha.any;
 	free(buf);
 
 	int64_t now = ls_clock_ns();
@@ -1645,7 +1696,7 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	int known = ls_map_node_find(map, id, &mn) == 0;
 	int state = known ? mn.state : 0;
 	ls_map_free(map);
-	int rv = 0;
+	rv = 0;
 	if (known && leaving) {
 		if (state != LS_NODE_LEFT) {
 			ls_log(LS_LOG_INFO, "node", "node leaving node=%s", name);
@@ -2100,6 +2151,8 @@ ls_node_stop(ls_node *n)
 	if (n->coord != NULL)
 		ls_coord_stop(n->coord);
 	ls_acks_free(n->acks);
+	for (size_t i = 0; i < n->nacks_out; i++)
+		free(n->acks_out[i].topo);
 	free(n->acks_out);
 	ls_metrics_free(n->metrics);
 	free(n->peers);

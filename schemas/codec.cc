@@ -32,6 +32,7 @@
 
 #include "runtime/err.h"
 
+#include "cluster_generated.h"
 #include "envelope_generated.h"
 #include "log_event_generated.h"
 #include "results_generated.h"
@@ -740,6 +741,200 @@ ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn, void *arg)
 		if ((rc = fn(arg, &env)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+} /* extern "C" */
+
+/* ---- Heartbeat, CheckpointAck and MapEpoch (cluster.fbs) ---- */
+
+namespace
+{
+
+const char map_epoch_id[] = "LSME";
+
+/* A string the cluster layer uses as a C string: no NUL inside. */
+bool
+cstr_ok(ls_str s)
+{
+	return str_ok(s) &&
+	       (s.len == 0 || memchr(s.ptr, '\0', s.len) == nullptr);
+}
+
+bool
+cstr_ok(const fb::String *s)
+{
+	return s == nullptr || memchr(s->data(), '\0', s->size()) == nullptr;
+}
+
+/* Validate an acknowledgement and add its size bound to *b. */
+int
+ack_cost(const ls_ckpt_ack_wire *a, bound *b)
+{
+	if (!cstr_ok(a->topology) || !cstr_ok(a->partition))
+		return LS_EINVAL;
+	/* Table: 2 x 8 + 1 + 2 x 4 bytes of fields with padding, soffset,
+	 * 14-byte vtable, vtable scratch slot; its slot in the vector. */
+	b->add(128);
+	b->add(str_cost(a->topology));
+	b->add(str_cost(a->partition));
+	return 0;
+}
+
+fb::Offset<w::CheckpointAck>
+put_ack(enc &e, const ls_ckpt_ack_wire *a)
+{
+	auto topo = put_str(e, a->topology);
+	auto part = put_str(e, a->partition);
+	return w::CreateCheckpointAck(e.fbb, topo, a->epoch, a->ckpt,
+	                              a->final != 0, part);
+}
+
+/* Refuse strings a C string cannot carry, before anything is written. */
+int
+heartbeat_check(const w::Heartbeat *h)
+{
+	if (!cstr_ok(h->name()) || !cstr_ok(h->url()) || !cstr_ok(h->http()))
+		return LS_ECORRUPT;
+	auto acks = h->acks();
+	if (acks == nullptr)
+		return 0;
+	for (fb::uoffset_t i = 0; i < acks->size(); i++) {
+		const w::CheckpointAck *a = acks->Get(i);
+		if (!cstr_ok(a->topology()) || !cstr_ok(a->partition()))
+			return LS_ECORRUPT;
+	}
+	return 0;
+}
+
+void
+ack_fill(const w::CheckpointAck *a, ls_ckpt_ack_wire *out)
+{
+	out->topology = get_str(a->topology());
+	out->partition = get_str(a->partition());
+	out->epoch = a->epoch();
+	out->ckpt = a->checkpoint();
+	out->final = a->final() ? 1 : 0;
+}
+
+} // namespace
+
+extern "C" {
+
+int
+ls_codec_heartbeat_encode(const ls_heartbeat_wire *hb, ls_buf *out)
+{
+	bound b;
+	int rc;
+
+	if (hb == nullptr || out == nullptr ||
+	    (hb->acks == nullptr && hb->nacks != 0))
+		return LS_EINVAL;
+	if (!cstr_ok(hb->name) || !cstr_ok(hb->url) || !cstr_ok(hb->http))
+		return LS_EINVAL;
+	/* Table: 2 x 8 + 4 x 4 + 3 bytes of fields with padding, soffset,
+	 * 22-byte vtable, scratch slot; acks vector: 4n + 7. */
+	b.add(128);
+	b.add(str_cost(hb->name));
+	b.add(str_cost(hb->url));
+	b.add(str_cost(hb->http));
+	for (size_t i = 0; i < hb->nacks && !b.over; i++)
+		if ((rc = ack_cost(&hb->acks[i], &b)) != 0)
+			return rc;
+	if (b.over)
+		return LS_ERANGE;
+	/* Scratch for the acknowledgements' offsets. */
+	return encode(
+	    b, hb->nacks * sizeof(fb::uoffset_t), w::HeartbeatIdentifier(),
+	    [hb](enc &e, uint8_t *scratch) {
+		    auto offs =
+		        reinterpret_cast<fb::Offset<w::CheckpointAck> *>(scratch);
+		    fb::Offset<fb::Vector<fb::Offset<w::CheckpointAck>>> v = 0;
+		    for (size_t i = 0; i < hb->nacks; i++)
+			    offs[i] = put_ack(e, &hb->acks[i]);
+		    if (hb->nacks > 0)
+			    v = e.fbb.CreateVector(offs, hb->nacks);
+		    auto name = put_str(e, hb->name);
+		    auto url = put_str(e, hb->url);
+		    auto http = put_str(e, hb->http);
+		    return w::CreateHeartbeat(e.fbb, hb->id, name, url, http,
+		                              hb->inc, hb->voter != 0,
+		                              hb->restarted != 0,
+		                              hb->leaving != 0, v)
+		        .o;
+	    },
+	    out);
+}
+
+int
+ls_codec_heartbeat_verify(const void *buf, size_t len)
+{
+	const w::Heartbeat *h;
+	return verify_root(buf, len, w::HeartbeatIdentifier(), &h);
+}
+
+int
+ls_codec_heartbeat_decode(const void *buf, size_t len, ls_heartbeat_wire *out,
+                          ls_ckpt_ack_fn fn, void *arg)
+{
+	const w::Heartbeat *h;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::HeartbeatIdentifier(), &h)) != 0 ||
+	    (rc = heartbeat_check(h)) != 0)
+		return rc;
+	auto acks = h->acks();
+	out->id = h->id();
+	out->inc = h->incarnation();
+	out->name = get_str(h->name());
+	out->url = get_str(h->url());
+	out->http = get_str(h->http());
+	out->voter = h->voter() ? 1 : 0;
+	out->restarted = h->restarted() ? 1 : 0;
+	out->leaving = h->leaving() ? 1 : 0;
+	out->acks = nullptr;
+	out->nacks = acks != nullptr ? acks->size() : 0;
+	if (fn == nullptr || acks == nullptr)
+		return 0;
+	for (fb::uoffset_t i = 0; i < acks->size(); i++) {
+		ls_ckpt_ack_wire a;
+		ack_fill(acks->Get(i), &a);
+		if ((rc = fn(arg, &a)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+ls_codec_map_epoch_encode(uint64_t epoch, ls_buf *out)
+{
+	bound b;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	/* Table: one 8-byte field with padding, soffset, vtable, scratch. */
+	b.add(64);
+	return encode(
+	    b, 0, map_epoch_id,
+	    [epoch](enc &e, uint8_t *) {
+		    return w::CreateMapEpoch(e.fbb, epoch).o;
+	    },
+	    out);
+}
+
+int
+ls_codec_map_epoch_decode(const void *buf, size_t len, uint64_t *epoch)
+{
+	const w::MapEpoch *m;
+	int rc;
+
+	if (epoch == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, map_epoch_id, &m)) != 0)
+		return rc;
+	*epoch = m->epoch();
 	return 0;
 }
 

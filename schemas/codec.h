@@ -147,6 +147,68 @@ typedef int (*ls_envelope_fn)(void *arg, const ls_envelope *env);
 int ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn,
                           void *arg);
 
+/* ---- Heartbeat, CheckpointAck and MapEpoch (cluster.fbs) ---- */
+
+/* The strings of these messages are names and addresses used as C strings:
+ * decoders refuse (LS_ECORRUPT) a string with a NUL byte inside, so every
+ * decoded ls_str is also a NUL-terminated C string of len bytes.  Lengths
+ * are left to the cluster layer, which knows its limits. */
+
+/* One checkpoint acknowledgement.  Strings borrow: from the caller when
+ * encoding, from the input buffer when decoding. */
+typedef struct ls_ckpt_ack_wire {
+	ls_str topology;
+	ls_str partition;
+	uint64_t epoch; /* run epoch */
+	uint64_t ckpt;  /* checkpoint id */
+	uint8_t final;  /* 1: the partition's final checkpoint */
+} ls_ckpt_ack_wire;
+
+/* A follower's heartbeat.  Strings borrow as for ls_ckpt_ack_wire.  acks:
+ * when encoding, nacks entries borrowed from the caller (NULL when nacks is
+ * 0); when decoding always NULL, nacks is their number (see
+ * ls_codec_heartbeat_decode()). */
+typedef struct ls_heartbeat_wire {
+	uint64_t id;  /* Raft id of the sender */
+	uint64_t inc; /* process incarnation, 0 = not given */
+	ls_str name, url, http;
+	uint8_t voter, restarted, leaving; /* 0 or 1 */
+	const ls_ckpt_ack_wire *acks;
+	size_t nacks;
+} ls_heartbeat_wire;
+
+/* Encode a heartbeat ("LSHB").  Borrows hb; *out is set only on success.
+ * LS_EINVAL for NULL arguments, a string with a NULL pointer and a non-zero
+ * length or with a NUL inside, NULL acks with a non-zero nacks; LS_ERANGE
+ * when the result could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_heartbeat_encode(const ls_heartbeat_wire *hb, ls_buf *out);
+
+/* Verify a Heartbeat buffer; same results as ls_codec_event_verify(). */
+int ls_codec_heartbeat_verify(const void *buf, size_t len);
+
+/* Callback for one acknowledgement of a heartbeat; ack is valid only during
+ * the call (its strings until buf is freed).  Return 0 to go on, else to
+ * stop. */
+typedef int (*ls_ckpt_ack_fn)(void *arg, const ls_ckpt_ack_wire *ack);
+
+/* Verify the whole heartbeat, acknowledgements included, and check its
+ * strings; then fill *out (strings borrow from buf, acks NULL, nacks their
+ * number) and call fn (may be NULL) for each acknowledgement in order.
+ * Errors as for verify, LS_ECORRUPT also for a string with a NUL inside;
+ * on error *out is untouched and fn never runs.  Otherwise returns 0, or
+ * the first non-zero value fn returned. */
+int ls_codec_heartbeat_decode(const void *buf, size_t len,
+                              ls_heartbeat_wire *out, ls_ckpt_ack_fn fn,
+                              void *arg);
+
+/* Encode the leader's answer to a heartbeat or a join ("LSME"): its map
+ * epoch.  LS_EINVAL for a NULL out; LS_ENOMEM. */
+int ls_codec_map_epoch_encode(uint64_t epoch, ls_buf *out);
+
+/* Verify, then decode a MapEpoch into *epoch.  Errors as for
+ * ls_codec_event_verify(); *epoch is untouched on error. */
+int ls_codec_map_epoch_decode(const void *buf, size_t len, uint64_t *epoch);
+
 /* ---- WindowResult (results.fbs) ---- */
 
 #define LS_RESULT_MAX_KEYS 8  /* group-by fields per result */

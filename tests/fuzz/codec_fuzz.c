@@ -5,13 +5,16 @@
  * the file identifier quickly, once more to each decoder with that decoder's
  * identifier written over bytes 4-7.  Whatever a decoder accepts is read in
  * full (so a sanitizer sees any read outside the input), encoded again and
- * decoded again, and must come back identical; a mismatch aborts.
+ * decoded again, and must come back identical; a mismatch aborts.  The
+ * strings of the cluster control messages (heartbeats with their checkpoint
+ * acks, the leader's MapEpoch answer) must also be C strings.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "runtime/err.h"
 #include "runtime/event.h"
 #include "schemas/codec.h"
@@ -269,6 +272,111 @@ fuzz_result(const uint8_t *buf, size_t len)
 	ls_buf_free(&b);
 }
 
+/* ---- cluster control messages (cluster.fbs) ---- */
+
+/* Acks compared after a round trip (the rest are only read). */
+#define MAX_ACKS 64
+
+/* Read every byte of s, which must be a C string of its length inside
+ * [buf, buf + len) (absent strings decode as ""). */
+static void
+ctouch(ls_str s, const uint8_t *buf, size_t len)
+{
+	FUZZ_ASSERT(s.ptr != NULL && strlen(s.ptr) == s.len);
+	touch(s, buf, len);
+}
+
+static int
+ack_same(const ls_ckpt_ack_wire *a, const ls_ckpt_ack_wire *b)
+{
+	return str_same(a->topology, b->topology) &&
+	    str_same(a->partition, b->partition) && a->epoch == b->epoch &&
+	    a->ckpt == b->ckpt && a->final == b->final;
+}
+
+typedef struct acks {
+	const uint8_t *buf;
+	size_t len;
+	size_t n;
+	ls_ckpt_ack_wire a[MAX_ACKS];
+} acks;
+
+static int
+on_ack(void *arg, const ls_ckpt_ack_wire *a)
+{
+	acks *s = arg;
+	ctouch(a->topology, s->buf, s->len);
+	ctouch(a->partition, s->buf, s->len);
+	FUZZ_ASSERT(a->final <= 1);
+	if (s->n < MAX_ACKS)
+		s->a[s->n] = *a;
+	s->n++;
+	return 0;
+}
+
+static void
+fuzz_heartbeat(const uint8_t *buf, size_t len)
+{
+	ls_heartbeat_wire hb, again;
+	acks *s = calloc(2, sizeof(*s));
+	if (s == NULL)
+		return;
+	s[0].buf = buf;
+	s[0].len = len;
+	int rc = ls_codec_heartbeat_decode(buf, len, &hb, on_ack, &s[0]);
+	if (rc != 0) {
+		FUZZ_ASSERT(s[0].n == 0);
+		free(s);
+		return;
+	}
+	FUZZ_ASSERT(ls_codec_heartbeat_verify(buf, len) == 0);
+	FUZZ_ASSERT(s[0].n == hb.nacks && hb.acks == NULL);
+	ctouch(hb.name, buf, len);
+	ctouch(hb.url, buf, len);
+	ctouch(hb.http, buf, len);
+	FUZZ_ASSERT(hb.voter <= 1 && hb.restarted <= 1 && hb.leaving <= 1);
+	if (hb.nacks <= MAX_ACKS) {
+		ls_buf b = { NULL, 0 };
+		hb.acks = s[0].a;
+		rc = ls_codec_heartbeat_encode(&hb, &b);
+		if (rc != LS_ENOMEM) {
+			FUZZ_ASSERT(rc == 0);
+			s[1].buf = b.data;
+			s[1].len = b.len;
+			FUZZ_ASSERT(ls_codec_heartbeat_decode(b.data, b.len,
+			    &again, on_ack, &s[1]) == 0);
+			FUZZ_ASSERT(again.id == hb.id && again.inc == hb.inc &&
+			    str_same(again.name, hb.name) &&
+			    str_same(again.url, hb.url) &&
+			    str_same(again.http, hb.http) &&
+			    again.voter == hb.voter &&
+			    again.restarted == hb.restarted &&
+			    again.leaving == hb.leaving &&
+			    again.nacks == hb.nacks);
+			for (size_t i = 0; i < hb.nacks; i++)
+				FUZZ_ASSERT(ack_same(&s[0].a[i], &s[1].a[i]));
+		}
+		ls_buf_free(&b);
+	}
+	free(s);
+}
+
+static void
+fuzz_map_epoch(const uint8_t *buf, size_t len)
+{
+	uint64_t epoch, again;
+	ls_buf b = { NULL, 0 };
+	if (ls_codec_map_epoch_decode(buf, len, &epoch) != 0)
+		return;
+	int rc = ls_codec_map_epoch_encode(epoch, &b);
+	if (rc == LS_ENOMEM)
+		return;
+	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(ls_codec_map_epoch_decode(b.data, b.len, &again) == 0);
+	FUZZ_ASSERT(again == epoch);
+	ls_buf_free(&b);
+}
+
 static void
 fuzz_all(const uint8_t *buf, size_t len)
 {
@@ -277,6 +385,8 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_envelope(buf, len);
 	fuzz_frame(buf, len);
 	fuzz_result(buf, len);
+	fuzz_heartbeat(buf, len);
+	fuzz_map_epoch(buf, len);
 }
 
 int
@@ -288,7 +398,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} kinds[] = {
 	    {"LSEV", fuzz_event},    {"LSEB", fuzz_batch},
 	    {"LSEN", fuzz_envelope}, {"LSFR", fuzz_frame},
-	    {"LSWR", fuzz_result},
+	    {"LSWR", fuzz_result},    {"LSHB", fuzz_heartbeat},
+	    {"LSME", fuzz_map_epoch},
 	};
 	/* An exact-size, 8-byte aligned copy: reads past the end are
 	 * caught, and the alignment precondition holds. */

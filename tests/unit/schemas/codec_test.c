@@ -1,8 +1,9 @@
 /*
  * codec_test.c -- tests of the wire codec (schemas/codec.h): round trips of
- * every message kind, the verifier against truncated, corrupted, misaligned
- * and hostile buffers, out-of-memory handling, real Loghub events, and golden
- * buffers that flatc wrote from JSON at build time.
+ * every message kind (the cluster control messages of cluster.fbs too), the
+ * verifier against truncated, corrupted, misaligned and hostile buffers,
+ * out-of-memory handling, real Loghub events, and golden buffers that flatc
+ * wrote from JSON at build time.
  *
  * Usage: codec_test GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 GOLDEN_BATCH_17
  * (the buffers flatc made from golden_*.json; meson passes them).
@@ -777,10 +778,46 @@ test_window_result_roundtrip(void **state)
 
 /* ---- the verifier ---- */
 
-enum kind { K_EVENT, K_BATCH, K_ENVELOPE, K_FRAME, K_RESULT, K_COUNT };
+enum kind {
+	K_EVENT,
+	K_BATCH,
+	K_ENVELOPE,
+	K_FRAME,
+	K_RESULT,
+	K_HEARTBEAT,
+	K_MAP_EPOCH,
+	K_COUNT
+};
 
-static const char *const kind_name[K_COUNT] = {"event", "batch", "envelope",
-                                               "frame", "result"};
+static const char *const kind_name[K_COUNT] = {
+    "event", "batch", "envelope", "frame", "result", "heartbeat", "map epoch"};
+
+/* Checkpoint acks of the sample heartbeats: shared and empty strings, the
+ * largest values. */
+static const ls_ckpt_ack_wire sample_acks[] = {
+    {{"dist", 4}, {"count/0", 7}, 12, (12ull << 32) | 1, 0},
+    {{"dist", 4}, {"count/1", 7}, 12, (12ull << 32) | 1, 1},
+    {{"", 0}, {"", 0}, 0, 0, 0},
+    {{"x", 1}, {"p", 1}, UINT64_MAX, UINT64_MAX, 1},
+};
+
+static ls_heartbeat_wire
+sample_heartbeat(size_t nacks)
+{
+	ls_heartbeat_wire hb = {
+	    .id = 0x1234567890abcdefull,
+	    .inc = 0xfeedfacecafebeefull,
+	    .name = ls_str_c("n1"),
+	    .url = ls_str_c("tcp://127.0.0.1:7101"),
+	    .http = ls_str_c("127.0.0.1:8101"),
+	    .voter = 1,
+	    .restarted = 0,
+	    .leaving = 1,
+	    .acks = nacks > 0 ? sample_acks : NULL,
+	    .nacks = nacks,
+	};
+	return hb;
+}
 
 static void
 make_sample(enum kind k, ls_buf *b)
@@ -805,6 +842,7 @@ make_sample(enum kind k, ls_buf *b)
 	}
 	envs[0].payload = NULL;
 	full_result(&r);
+	ls_heartbeat_wire hb = sample_heartbeat(4);
 	switch (k) {
 	case K_EVENT:
 		rc = ls_codec_event_encode(&evs[0], b);
@@ -820,6 +858,12 @@ make_sample(enum kind k, ls_buf *b)
 		break;
 	case K_RESULT:
 		rc = ls_codec_window_result_encode(&r, b);
+		break;
+	case K_HEARTBEAT:
+		rc = ls_codec_heartbeat_encode(&hb, b);
+		break;
+	case K_MAP_EPOCH:
+		rc = ls_codec_map_epoch_encode(UINT64_MAX - 3, b);
 		break;
 	default:
 		break;
@@ -840,6 +884,25 @@ check_event_cb(void *arg, const ls_event *ev)
 {
 	const ls_buf *b = arg;
 	assert_event_borrowed(ev, b->data, b->len);
+	return 0;
+}
+
+/* s borrows from [buf, buf + len) and is a C string of its length. */
+static void
+assert_cstr_borrowed(ls_str s, const void *buf, size_t len)
+{
+	assert_non_null(s.ptr);
+	assert_int_equal(strlen(s.ptr), s.len);
+	assert_borrowed(s, buf, len);
+}
+
+static int
+check_ack_cb(void *arg, const ls_ckpt_ack_wire *a)
+{
+	const ls_buf *b = arg;
+	assert_cstr_borrowed(a->topology, b->data, b->len);
+	assert_cstr_borrowed(a->partition, b->data, b->len);
+	assert_true(a->final <= 1);
 	return 0;
 }
 
@@ -913,6 +976,26 @@ decode_all(const uint8_t *buf, size_t len)
 			assert_borrowed(r.agg_names[i], buf, len);
 		ok++;
 	}
+
+	ls_heartbeat_wire hb;
+	rc = ls_codec_heartbeat_decode(buf, len, &hb, check_ack_cb, &view);
+	if (rc == 0) {
+		assert_int_equal(ls_codec_heartbeat_verify(buf, len), 0);
+		assert_cstr_borrowed(hb.name, buf, len);
+		assert_cstr_borrowed(hb.url, buf, len);
+		assert_cstr_borrowed(hb.http, buf, len);
+		assert_null(hb.acks);
+		ok++;
+	} else {
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
+
+	uint64_t epoch;
+	rc = ls_codec_map_epoch_decode(buf, len, &epoch);
+	if (rc == 0)
+		ok++;
+	else
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
 	return ok;
 }
 
@@ -1095,6 +1178,14 @@ test_misaligned(void **state)
 			    ls_codec_frame_verify(p + shift, b.len), LS_EINVAL);
 			assert_int_equal(
 			    ls_codec_window_result_decode(p + shift, b.len, &r),
+			    LS_EINVAL);
+			ls_heartbeat_wire hb;
+			uint64_t epoch;
+			assert_int_equal(ls_codec_heartbeat_decode(p + shift,
+			                     b.len, &hb, NULL, NULL),
+			                 LS_EINVAL);
+			assert_int_equal(
+			    ls_codec_map_epoch_decode(p + shift, b.len, &epoch),
 			    LS_EINVAL);
 		}
 		free(p);
@@ -1304,6 +1395,359 @@ test_out_of_memory(void **state)
 	}
 }
 
+/* ---- cluster control messages (cluster.fbs) ---- */
+
+/* Equal strings, and got is a C string of its length as well. */
+static void
+assert_cstr_eq(ls_str got, ls_str want)
+{
+	assert_str_eq(got, want);
+	assert_non_null(got.ptr);
+	assert_int_equal(strlen(got.ptr), got.len);
+}
+
+/* The acks a decoder hands out, copied field by field. */
+#define MAX_SEEN 64
+
+typedef struct seen {
+	size_t n;
+	ls_ckpt_ack_wire acks[MAX_SEEN];
+	size_t stop_at; /* return 7 from this call on (0: never) */
+} seen;
+
+static int
+on_ack(void *arg, const ls_ckpt_ack_wire *a)
+{
+	seen *s = arg;
+	if (s->n < MAX_SEEN)
+		s->acks[s->n] = *a;
+	s->n++;
+	return s->stop_at != 0 && s->n >= s->stop_at ? 7 : 0;
+}
+
+/* ---- Heartbeat ---- */
+
+static void
+test_heartbeat_roundtrip(void **state)
+{
+	(void)state;
+	for (size_t na = 0; na <= 4; na++) {
+		ls_heartbeat_wire in = sample_heartbeat(na), out;
+		ls_buf b = {NULL, 0};
+		seen s = {0};
+
+		assert_int_equal(ls_codec_heartbeat_encode(&in, &b), 0);
+		assert_memory_equal(b.data + 4, "LSHB", 4);
+		assert_int_equal(ls_codec_heartbeat_verify(b.data, b.len), 0);
+		memset(&out, 0xa5, sizeof(out));
+		assert_int_equal(
+		    ls_codec_heartbeat_decode(b.data, b.len, &out, on_ack, &s),
+		    0);
+		assert_int_equal(out.id, in.id);
+		assert_int_equal(out.inc, in.inc);
+		assert_cstr_eq(out.name, in.name);
+		assert_cstr_eq(out.url, in.url);
+		assert_cstr_eq(out.http, in.http);
+		assert_int_equal(out.voter, 1);
+		assert_int_equal(out.restarted, 0);
+		assert_int_equal(out.leaving, 1);
+		assert_null(out.acks);
+		assert_int_equal(out.nacks, na);
+		assert_int_equal(s.n, na);
+		for (size_t i = 0; i < na; i++) {
+			const ls_ckpt_ack_wire *g = &s.acks[i];
+			assert_cstr_eq(g->topology, sample_acks[i].topology);
+			assert_cstr_eq(g->partition, sample_acks[i].partition);
+			assert_int_equal(g->epoch, sample_acks[i].epoch);
+			assert_int_equal(g->ckpt, sample_acks[i].ckpt);
+			assert_int_equal(g->final, sample_acks[i].final);
+			/* borrowed from the buffer */
+			if (g->topology.len > 0)
+				assert_true((const uint8_t *)g->topology.ptr >
+				                b.data &&
+				            (const uint8_t *)g->topology.ptr <
+				                b.data + b.len);
+		}
+		/* without a callback: the same fields, the count only */
+		assert_int_equal(
+		    ls_codec_heartbeat_decode(b.data, b.len, &out, NULL, NULL),
+		    0);
+		assert_int_equal(out.nacks, na);
+		/* a callback that stops: its value, no further calls */
+		if (na >= 2) {
+			seen st = {.stop_at = 2};
+			assert_int_equal(ls_codec_heartbeat_decode(
+			                     b.data, b.len, &out, on_ack, &st),
+			                 7);
+			assert_int_equal(st.n, 2);
+		}
+		ls_buf_free(&b);
+	}
+	/* an empty heartbeat: every field at its default */
+	ls_heartbeat_wire empty = {0}, out;
+	ls_buf b = {NULL, 0};
+	assert_int_equal(ls_codec_heartbeat_encode(&empty, &b), 0);
+	assert_int_equal(ls_codec_heartbeat_decode(b.data, b.len, &out, NULL,
+	                                           NULL),
+	                 0);
+	assert_int_equal(out.id, 0);
+	assert_int_equal(out.name.len, 0);
+	assert_string_equal(out.name.ptr, "");
+	assert_int_equal(out.nacks, 0);
+	ls_buf_free(&b);
+	assert_int_equal(ls__codec_overflow_count(), 0);
+}
+
+static void
+test_heartbeat_many_acks(void **state)
+{
+	enum { N = 5000 };
+	ls_ckpt_ack_wire *acks = calloc(N, sizeof(*acks));
+	char (*parts)[16] = calloc(N, 16);
+	ls_heartbeat_wire in = sample_heartbeat(0), out;
+	ls_buf b = {NULL, 0};
+	seen s = {0};
+
+	(void)state;
+	assert_non_null(acks);
+	assert_non_null(parts);
+	for (size_t i = 0; i < N; i++) {
+		snprintf(parts[i], 16, "count/%zu", i);
+		acks[i] = (ls_ckpt_ack_wire){ls_str_c("dist"), ls_str_c(parts[i]), i,
+		                             i + 1, (uint8_t)(i & 1)};
+	}
+	in.acks = acks;
+	in.nacks = N;
+	assert_int_equal(ls_codec_heartbeat_encode(&in, &b), 0);
+	assert_int_equal(
+	    ls_codec_heartbeat_decode(b.data, b.len, &out, on_ack, &s), 0);
+	assert_int_equal(out.nacks, N);
+	assert_int_equal(s.n, N);
+	for (size_t i = 0; i < MAX_SEEN; i++) {
+		assert_cstr_eq(s.acks[i].partition, acks[i].partition);
+		assert_int_equal(s.acks[i].ckpt, i + 1);
+	}
+	assert_int_equal(ls__codec_overflow_count(), 0);
+	ls_buf_free(&b);
+	free(acks);
+	free(parts);
+}
+
+static void
+test_heartbeat_bad_input(void **state)
+{
+	ls_heartbeat_wire hb = sample_heartbeat(2), out;
+	ls_buf b = {NULL, 0};
+	ls_ckpt_ack_wire bad_ack[1] = {{{"a\0b", 3}, {"p", 1}, 1, 1, 0}};
+
+	(void)state;
+	assert_int_equal(ls_codec_heartbeat_encode(NULL, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, NULL), LS_EINVAL);
+	hb.acks = NULL; /* with nacks 2 */
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), LS_EINVAL);
+	hb = sample_heartbeat(0);
+	hb.name = ls_str_make(NULL, 3);
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), LS_EINVAL);
+	/* a NUL inside a string cannot be a C string */
+	hb = sample_heartbeat(0);
+	hb.url = ls_str_make("tcp://a\0b", 9);
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), LS_EINVAL);
+	hb = sample_heartbeat(0);
+	hb.acks = bad_ack;
+	hb.nacks = 1;
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), LS_EINVAL);
+	assert_null(b.data);
+
+	/* ... and a decoder refuses it when a writer put one there */
+	hb = sample_heartbeat(0);
+	hb.name = ls_str_c("nXZ");
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), 0);
+	uint8_t *x = memmem(b.data, b.len, "nXZ", 3);
+	assert_non_null(x);
+	x[1] = 0;
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(ls_codec_heartbeat_decode(b.data, b.len, &out, NULL,
+	                                           NULL),
+	                 LS_ECORRUPT);
+	assert_int_equal(out.id, 0x5a5a5a5a5a5a5a5aull); /* untouched */
+	ls_buf_free(&b);
+	static const ls_ckpt_ack_wire patch[1] = {
+	    {{"dist", 4}, {"cQunt/0", 7}, 1, 1, 0}};
+	hb = sample_heartbeat(0);
+	hb.acks = patch;
+	hb.nacks = 1;
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), 0);
+	x = memmem(b.data, b.len, "cQunt", 5);
+	assert_non_null(x);
+	x[1] = 0;
+	seen s = {0};
+	assert_int_equal(ls_codec_heartbeat_decode(b.data, b.len, &out, on_ack,
+	                                           &s),
+	                 LS_ECORRUPT);
+	assert_int_equal(s.n, 0); /* no callback for a refused buffer */
+	ls_buf_free(&b);
+
+	assert_int_equal(ls_codec_heartbeat_decode(NULL, 8, &out, NULL, NULL),
+	                 LS_EINVAL);
+	assert_int_equal(ls_codec_heartbeat_decode(NULL, 0, &out, NULL, NULL),
+	                 LS_ECORRUPT);
+	assert_int_equal(ls_codec_heartbeat_decode("", 0, NULL, NULL, NULL),
+	                 LS_EINVAL);
+	assert_int_equal(
+	    ls_codec_heartbeat_verify(NULL, (size_t)LS_CODEC_MAX_BUF + 1),
+	    LS_ERANGE);
+}
+
+/* ---- MapEpoch ---- */
+
+static void
+test_map_epoch(void **state)
+{
+	static const uint64_t epochs[] = {0, 1, 255, 1ull << 40, UINT64_MAX};
+	ls_buf b = {NULL, 0};
+	uint64_t got;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
+		assert_int_equal(ls_codec_map_epoch_encode(epochs[i], &b), 0);
+		assert_memory_equal(b.data + 4, "LSME", 4);
+		got = 42;
+		assert_int_equal(ls_codec_map_epoch_decode(b.data, b.len, &got),
+		                 0);
+		assert_int_equal(got, epochs[i]);
+		check_truncations(&b, "map epoch");
+		ls_buf_free(&b);
+	}
+	assert_int_equal(ls_codec_map_epoch_encode(1, NULL), LS_EINVAL);
+	assert_int_equal(ls_codec_map_epoch_decode("", 0, NULL), LS_EINVAL);
+	/* the old JSON answer is refused */
+	uint8_t *j = dup_exact("{\"epoch\":12}\n", 13);
+	got = 42;
+	assert_int_equal(ls_codec_map_epoch_decode(j, 13, &got), LS_ECORRUPT);
+	assert_int_equal(got, 42);
+	free(j);
+}
+
+/* ---- hostile input, all messages ---- */
+
+static void
+test_cluster_truncation(void **state)
+{
+	(void)state;
+	for (size_t na = 0; na <= 4; na++) {
+		ls_heartbeat_wire hb = sample_heartbeat(na);
+		ls_buf b = {NULL, 0};
+		assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), 0);
+		check_truncations(&b, "heartbeat");
+		ls_buf_free(&b);
+		/* shapes whose first object is a table without strings */
+		hb.name = hb.url = hb.http = ls_str_make("", 0);
+		hb.acks = &sample_acks[2];
+		hb.nacks = na > 0 ? 1 : 0;
+		hb.id = na;
+		assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), 0);
+		check_truncations(&b, "heartbeat without strings");
+		ls_buf_free(&b);
+	}
+	for (size_t len = 1; len < 10; len++) {
+		static const char s[] = "abcdefghij";
+		ls_heartbeat_wire hb = {.http = ls_str_make(s, len)};
+		ls_buf b = {NULL, 0};
+		assert_int_equal(ls_codec_heartbeat_encode(&hb, &b), 0);
+		check_truncations(&b, "heartbeat with one string");
+		ls_buf_free(&b);
+	}
+}
+
+static void
+test_foreign_and_garbage(void **state)
+{
+	ls_heartbeat_wire hb = sample_heartbeat(3), out;
+	ls_buf a = {NULL, 0}, e = {NULL, 0}, env = {NULL, 0};
+	uint64_t epoch;
+	ls_envelope en = {LS_MSG_HEARTBEAT, 1, 2, 3, 4, NULL, 0};
+
+	(void)state;
+	assert_int_equal(ls_codec_heartbeat_encode(&hb, &a), 0);
+	assert_int_equal(ls_codec_map_epoch_encode(77, &e), 0);
+	assert_int_equal(ls_codec_envelope_encode(&en, &env), 0);
+	/* each decoder refuses the other kinds */
+	assert_int_equal(ls_codec_map_epoch_decode(a.data, a.len, &epoch),
+	                 LS_ECORRUPT);
+	assert_int_equal(
+	    ls_codec_heartbeat_decode(e.data, e.len, &out, NULL, NULL),
+	    LS_ECORRUPT);
+	assert_int_equal(
+	    ls_codec_heartbeat_decode(env.data, env.len, &out, NULL, NULL),
+	    LS_ECORRUPT);
+	assert_int_equal(ls_codec_envelope_verify(a.data, a.len), LS_ECORRUPT);
+	/* the old text heartbeat is refused */
+	static const char text[] = "1\nn1\ntcp://127.0.0.1:7101\n127.0.0.1:8101\n"
+	                           "i 00000000000000ff\nv\n";
+	uint8_t *t = dup_exact(text, sizeof(text) - 1);
+	assert_int_equal(decode_all(t, sizeof(text) - 1), 0);
+	free(t);
+	/* misaligned input is refused, never read */
+	uint8_t *odd = malloc(a.len + 1);
+	assert_non_null(odd);
+	memcpy(odd + 1, a.data, a.len);
+	assert_int_equal(
+	    ls_codec_heartbeat_decode(odd + 1, a.len, &out, NULL, NULL),
+	    LS_EINVAL);
+	assert_int_equal(ls_codec_map_epoch_decode(odd + 1, a.len, &epoch),
+	                 LS_EINVAL);
+	free(odd);
+	/* random bytes, and real buffers with random bytes flipped: refused
+	 * or decoded, never a crash or a read outside the buffer */
+	for (int round = 0; round < 3000; round++) {
+		const ls_buf *src = round % 3 == 0 ? &a : round % 3 == 1 ? &e
+		                                                        : &env;
+		size_t len = src->len;
+		uint8_t *p = dup_exact(src->data, len);
+		if (round % 5 == 0) {
+			for (size_t i = 0; i < len; i++)
+				p[i] = (uint8_t)rng();
+		} else {
+			for (int k = 0; k < 1 + round % 4; k++)
+				p[rng() % len] = (uint8_t)rng();
+		}
+		(void)decode_all(p, len);
+		free(p);
+	}
+	ls_buf_free(&a);
+	ls_buf_free(&e);
+	ls_buf_free(&env);
+}
+
+static void
+test_cluster_out_of_memory(void **state)
+{
+	ls_heartbeat_wire hb = sample_heartbeat(4);
+
+	(void)state;
+	for (long after = 0; after < 3; after++) {
+		for (int k = 0; k < 2; k++) {
+			ls_buf b = {(uint8_t *)&hb, 99};
+			int rc;
+			ls__codec_fail_alloc_after(after);
+			if (k == 0)
+				rc = ls_codec_heartbeat_encode(&hb, &b);
+			else
+				rc = ls_codec_map_epoch_encode(9, &b);
+			ls__codec_fail_alloc_after(-1);
+			if (after == 0) {
+				assert_int_equal(rc, LS_ENOMEM);
+				assert_ptr_equal(b.data, (uint8_t *)&hb);
+				assert_int_equal(b.len, 99);
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_int_equal(decode_all(b.data, b.len), 1);
+			ls_buf_free(&b);
+		}
+	}
+}
+
 /* Random shapes -- every string length modulo 8, every attribute count --
  * all round trip, and the encoders' size bound always holds. */
 static void
@@ -1468,6 +1912,13 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_golden_unknown_level),
 	    cmocka_unit_test(test_golden_batch_17_attrs),
 	    cmocka_unit_test(test_random_roundtrip),
+	    cmocka_unit_test(test_heartbeat_roundtrip),
+	    cmocka_unit_test(test_heartbeat_many_acks),
+	    cmocka_unit_test(test_heartbeat_bad_input),
+	    cmocka_unit_test(test_map_epoch),
+	    cmocka_unit_test(test_cluster_truncation),
+	    cmocka_unit_test(test_foreign_and_garbage),
+	    cmocka_unit_test(test_cluster_out_of_memory),
 	};
 
 	if (argc != 5) {
