@@ -1,10 +1,10 @@
 /*
- * join.c -- parse and format the join request of a joining node, and parse
- * the --join seed entries (join.h).
+ * join.c -- decode and encode the join request of a joining node (a
+ * JoinRequest of schemas/cluster.fbs), and parse the --join seed entries
+ * (join.h).
  */
 #include "cluster/join.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,73 +12,71 @@
 #include "cluster/node.h"
 #include "cluster/transport.h"
 #include "runtime/err.h"
+#include "schemas/codec.h"
 
+/* A decoded string (a C string: the codec refuses NULs inside) into
+ * dst[cap]; -1 when empty or too long. */
 static int
-field_copy(char *dst, size_t cap, const char *src)
+field_copy(char *dst, size_t cap, ls_str src)
 {
-	size_t n = strlen(src);
-	if (n == 0 || n >= cap)
+	if (src.len == 0 || src.len >= cap)
 		return -1;
-	memcpy(dst, src, n + 1);
+	memcpy(dst, src.ptr, src.len);
+	dst[src.len] = '\0';
 	return 0;
 }
 
 int
 ls_join_parse(const void *buf, size_t len, ls_join_req *out)
 {
-	char tmp[LS_JOIN_MAX + 1];
-	char *f[8];
-	size_t nf = 0;
+	/* the decoder wants 8-byte aligned input; a hello carries the
+	 * request at any offset */
+	_Alignas(8) uint8_t tmp[LS_JOIN_MAX];
+	ls_join_wire j;
+	ls_join_req r;
 
 	if (buf == NULL || out == NULL || len == 0 || len > LS_JOIN_MAX)
 		return LS_EINVAL;
 	memcpy(tmp, buf, len);
-	tmp[len] = '\0';
-	if (strlen(tmp) != len)
-		return LS_EINVAL; /* a NUL inside */
-	/* exactly seven newline-terminated fields, none empty */
-	for (char *p = tmp; *p != '\0';) {
-		char *nl = strchr(p, '\n');
-		if (nl == NULL || nl == p || nf == 7)
-			return LS_EINVAL;
-		*nl = '\0';
-		f[nf++] = p;
-		p = nl + 1;
-	}
-	if (nf != 7 || strcmp(f[0], "LSJOIN1") != 0)
+	if (ls_codec_join_decode(tmp, len, &j) != 0)
 		return LS_EINVAL;
-	memset(out, 0, sizeof(*out));
-	char *end;
-	errno = 0;
-	if (f[1][0] < '0' || f[1][0] > '9')
+	memset(&r, 0, sizeof(r));
+	r.id = j.id;
+	r.inc = j.inc;
+	if (field_copy(r.name, sizeof(r.name), j.name) != 0 ||
+	    field_copy(r.url, sizeof(r.url), j.url) != 0 ||
+	    field_copy(r.http, sizeof(r.http), j.http) != 0 ||
+	    field_copy(r.raft, sizeof(r.raft), j.raft) != 0)
 		return LS_EINVAL;
-	out->id = strtoull(f[1], &end, 10);
-	if (errno != 0 || *end != '\0' || out->id == 0)
+	if (r.id == 0 || ls_node_raft_id(r.raft) != r.id ||
+	    ls_transport_url_check(r.url) != 0)
 		return LS_EINVAL;
-	if (strlen(f[6]) > 16 || strspn(f[6], "0123456789abcdef") !=
-	        strlen(f[6]))
-		return LS_EINVAL;
-	out->inc = strtoull(f[6], &end, 16);
-	if (field_copy(out->name, sizeof(out->name), f[2]) != 0 ||
-	    field_copy(out->url, sizeof(out->url), f[3]) != 0 ||
-	    field_copy(out->http, sizeof(out->http), f[4]) != 0 ||
-	    field_copy(out->raft, sizeof(out->raft), f[5]) != 0)
-		return LS_EINVAL;
-	if (ls_node_raft_id(out->raft) != out->id ||
-	    ls_transport_url_check(out->url) != 0)
-		return LS_EINVAL;
+	*out = r;
 	return 0;
 }
 
-int
-ls_join_format(const ls_join_req *r, char *buf, size_t cap)
+static ls_str
+cstr(const char *s)
 {
-	if (cap > LS_JOIN_MAX + 1)
-		cap = LS_JOIN_MAX + 1;
-	int len = snprintf(buf, cap, "LSJOIN1\n%llu\n%s\n%s\n%s\n%s\n%llx\n",
-	    (unsigned long long)r->id, r->name, r->url, r->http, r->raft,
-	    (unsigned long long)r->inc);
-	return len > 0 && (size_t)len < cap ? len : -1;
+	return ls_str_make(s, (uint32_t)strlen(s));
+}
+
+int
+ls_join_encode(const ls_join_req *r, void *buf, size_t cap)
+{
+	ls_join_wire j = { r->id, r->inc, cstr(r->name), cstr(r->url),
+		cstr(r->http), cstr(r->raft) };
+	ls_buf b = { NULL, 0 };
+	int len = -1;
+
+	if (cap > LS_JOIN_MAX)
+		cap = LS_JOIN_MAX;
+	if (ls_codec_join_encode(&j, &b) == 0 && b.len <= cap) {
+		memcpy(buf, b.data, b.len);
+		len = (int)b.len;
+	}
+	ls_buf_free(&b);
+	return len;
 }
 
 int

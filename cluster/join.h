@@ -4,13 +4,11 @@
  * A node started without --voter puts its join request into every
  * transport hello to a peer that has not answered yet (cluster/transport.h,
  * hello_info); the seed that gets it passes the same bytes to the leader
- * (POST /v1/internal/join).  The text form, one field per line:
- *
- *   LSJOIN1\nID\nNAME\nURL\nHTTP\nRAFT\nINC\n
- *
- * ID is the decimal Raft id (the hash of RAFT, checked), INC the process
- * incarnation in hex.  The bytes come from the network: the parser checks
- * every field and never reads past len.
+ * (POST /v1/internal/join).  On the wire it is a FlatBuffers JoinRequest
+ * (schemas/cluster.fbs, "LSJR"; docs/wire-format.md): Raft id (the hash of
+ * the Raft address, checked), incarnation, name, transport URL, HTTP
+ * address and Raft address.  The bytes come from the network: the parser
+ * verifies the buffer and checks every field.
  *
  * The same file parses the seed entries of `--join` (ls_join_seed_parse):
  * a member's transport URL, optionally followed by the member's Raft
@@ -40,15 +38,17 @@ typedef struct ls_join_req {
 	char raft[LS_COORD_MAX_ADDRESS + 1];
 } ls_join_req;
 
-/* Parse len bytes (borrowed, need not be NUL-terminated) into *out.
- * LS_EINVAL for anything that is not a well-formed request (wrong tag or
- * field count, a bad number, a field too long, an id that is not the hash
- * of the Raft address, a bad transport URL). */
+/* Decode len bytes (borrowed, at any address) into *out.  LS_EINVAL for
+ * anything that is not a well-formed request (not a JoinRequest buffer or
+ * longer than LS_JOIN_MAX, an empty or too long field, an id that is not
+ * the hash of the Raft address, a bad transport URL); *out is untouched
+ * then.  Any thread. */
 int ls_join_parse(const void *buf, size_t len, ls_join_req *out);
 
-/* The text form of *r into buf (NUL-terminated); returns its length, or -1
- * when it does not fit into cap (or LS_JOIN_MAX). */
-int ls_join_format(const ls_join_req *r, char *buf, size_t cap);
+/* Encode *r into buf[0..cap); returns its length, or -1 when it does not
+ * fit into cap (or LS_JOIN_MAX) or cannot be encoded (no memory, a field
+ * with a NUL inside).  Any thread. */
+int ls_join_encode(const ls_join_req *r, void *buf, size_t cap);
 
 /* One --join entry: a member's transport URL and its Raft address. */
 typedef struct ls_join_seed {

@@ -85,7 +85,7 @@ struct ls_node {
 	int voter;
 	int64_t heartbeat_ns, suspect_ns, dead_ns;
 	uint32_t replicas;
-	char hello[LS_JOIN_MAX + 1]; /* join request in our hellos */
+	uint8_t hello[LS_JOIN_MAX]; /* join request in our hellos */
 	size_t hello_len;
 
 	ls_coord *coord;
@@ -1130,8 +1130,9 @@ joins_tick(ls_node *n, int leader)
 				    ls_strerror(rv));
 			continue;
 		}
-		char lh[MAX_ADDR], body[LS_JOIN_MAX + 1];
-		int len = ls_join_format(&todo[i], body, sizeof(body));
+		char lh[MAX_ADDR];
+		uint8_t body[LS_JOIN_MAX];
+		int len = ls_join_encode(&todo[i], body, sizeof(body));
 		if (len < 0 || leader_http(n, lh, sizeof(lh)) != 0)
 			continue;
 		int status = 0;
@@ -2065,7 +2066,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		copy_str(me.url, sizeof(me.url), n->url);
 		copy_str(me.http, sizeof(me.http), n->http_addr);
 		copy_str(me.raft, sizeof(me.raft), n->raft_addr);
-		int hl = ls_join_format(&me, n->hello, sizeof(n->hello));
+		int hl = ls_join_encode(&me, n->hello, sizeof(n->hello));
 		if (hl < 0) {
 			snprintf(err, errlen, "node name or addresses too long");
 			rv = LS_ERANGE;

@@ -746,12 +746,13 @@ ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn, void *arg)
 
 } /* extern "C" */
 
-/* ---- Heartbeat, CheckpointAck and MapEpoch (cluster.fbs) ---- */
+/* ---- Heartbeat, CheckpointAck, MapEpoch, JoinRequest (cluster.fbs) ---- */
 
 namespace
 {
 
 const char map_epoch_id[] = "LSME";
+const char join_id[] = "LSJR";
 
 /* A string the cluster layer uses as a C string: no NUL inside. */
 bool
@@ -815,6 +816,17 @@ ack_fill(const w::CheckpointAck *a, ls_ckpt_ack_wire *out)
 	out->epoch = a->epoch();
 	out->ckpt = a->checkpoint();
 	out->final = a->final() ? 1 : 0;
+}
+
+fb::Offset<w::JoinRequest>
+put_join(enc &e, const ls_join_wire *j)
+{
+	auto name = put_str(e, j->name);
+	auto url = put_str(e, j->url);
+	auto http = put_str(e, j->http);
+	auto raft = put_str(e, j->raft);
+	return w::CreateJoinRequest(e.fbb, j->id, j->inc, name, url, http,
+	                            raft);
 }
 
 } // namespace
@@ -935,6 +947,58 @@ ls_codec_map_epoch_decode(const void *buf, size_t len, uint64_t *epoch)
 	if ((rc = verify_root(buf, len, map_epoch_id, &m)) != 0)
 		return rc;
 	*epoch = m->epoch();
+	return 0;
+}
+
+
+int
+ls_codec_join_encode(const ls_join_wire *j, ls_buf *out)
+{
+	bound b;
+
+	if (j == nullptr || out == nullptr)
+		return LS_EINVAL;
+	if (!cstr_ok(j->name) || !cstr_ok(j->url) || !cstr_ok(j->http) ||
+	    !cstr_ok(j->raft))
+		return LS_EINVAL;
+	/* Table: 2 x 8 + 4 x 4 bytes of fields with padding, soffset,
+	 * 16-byte vtable, scratch slot. */
+	b.add(96);
+	b.add(str_cost(j->name));
+	b.add(str_cost(j->url));
+	b.add(str_cost(j->http));
+	b.add(str_cost(j->raft));
+	return encode(
+	    b, 0, join_id,
+	    [j](enc &e, uint8_t *) { return put_join(e, j).o; }, out);
+}
+
+int
+ls_codec_join_verify(const void *buf, size_t len)
+{
+	const w::JoinRequest *j;
+	return verify_root(buf, len, join_id, &j);
+}
+
+int
+ls_codec_join_decode(const void *buf, size_t len, ls_join_wire *out)
+{
+	const w::JoinRequest *j;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, join_id, &j)) != 0)
+		return rc;
+	if (!cstr_ok(j->name()) || !cstr_ok(j->url()) || !cstr_ok(j->http()) ||
+	    !cstr_ok(j->raft()))
+		return LS_ECORRUPT;
+	out->id = j->id();
+	out->inc = j->incarnation();
+	out->name = get_str(j->name());
+	out->url = get_str(j->url());
+	out->http = get_str(j->http());
+	out->raft = get_str(j->raft());
 	return 0;
 }
 

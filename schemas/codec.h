@@ -147,7 +147,7 @@ typedef int (*ls_envelope_fn)(void *arg, const ls_envelope *env);
 int ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn,
                           void *arg);
 
-/* ---- Heartbeat, CheckpointAck and MapEpoch (cluster.fbs) ---- */
+/* ---- Heartbeat, CheckpointAck, MapEpoch, JoinRequest (cluster.fbs) ---- */
 
 /* The strings of these messages are names and addresses used as C strings:
  * decoders refuse (LS_ECORRUPT) a string with a NUL byte inside, so every
@@ -208,6 +208,28 @@ int ls_codec_map_epoch_encode(uint64_t epoch, ls_buf *out);
 /* Verify, then decode a MapEpoch into *epoch.  Errors as for
  * ls_codec_event_verify(); *epoch is untouched on error. */
 int ls_codec_map_epoch_decode(const void *buf, size_t len, uint64_t *epoch);
+
+/* A join request.  Strings borrow: from the caller when encoding, from the
+ * input buffer when decoding. */
+typedef struct ls_join_wire {
+	uint64_t id;  /* Raft id: the hash of raft */
+	uint64_t inc; /* the joining process's incarnation */
+	ls_str name, url, http, raft;
+} ls_join_wire;
+
+/* Encode a join request ("LSJR").  Borrows j; *out is set only on success.
+ * LS_EINVAL for NULL arguments, a string with a NULL pointer and a non-zero
+ * length or with a NUL inside; LS_ERANGE when the result could exceed
+ * LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_join_encode(const ls_join_wire *j, ls_buf *out);
+
+/* Verify a JoinRequest buffer; same results as ls_codec_event_verify(). */
+int ls_codec_join_verify(const void *buf, size_t len);
+
+/* Verify, then decode a join request into *out (strings borrow from buf).
+ * Errors as for verify, LS_ECORRUPT also for a string with a NUL inside;
+ * *out is untouched on error. */
+int ls_codec_join_decode(const void *buf, size_t len, ls_join_wire *out);
 
 /* ---- WindowResult (results.fbs) ---- */
 

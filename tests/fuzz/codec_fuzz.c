@@ -7,7 +7,8 @@
  * full (so a sanitizer sees any read outside the input), encoded again and
  * decoded again, and must come back identical; a mismatch aborts.  The
  * strings of the cluster control messages (heartbeats with their checkpoint
- * acks, the leader's MapEpoch answer) must also be C strings.
+ * acks, the leader's MapEpoch answer, join requests) must also be C
+ * strings.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -378,6 +379,29 @@ fuzz_map_epoch(const uint8_t *buf, size_t len)
 }
 
 static void
+fuzz_join(const uint8_t *buf, size_t len)
+{
+	ls_join_wire j, again;
+	ls_buf b = { NULL, 0 };
+	if (ls_codec_join_decode(buf, len, &j) != 0)
+		return;
+	FUZZ_ASSERT(ls_codec_join_verify(buf, len) == 0);
+	ctouch(j.name, buf, len);
+	ctouch(j.url, buf, len);
+	ctouch(j.http, buf, len);
+	ctouch(j.raft, buf, len);
+	int rc = ls_codec_join_encode(&j, &b);
+	if (rc == LS_ENOMEM)
+		return;
+	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(ls_codec_join_decode(b.data, b.len, &again) == 0);
+	FUZZ_ASSERT(again.id == j.id && again.inc == j.inc &&
+	    str_same(again.name, j.name) && str_same(again.url, j.url) &&
+	    str_same(again.http, j.http) && str_same(again.raft, j.raft));
+	ls_buf_free(&b);
+}
+
+static void
 fuzz_all(const uint8_t *buf, size_t len)
 {
 	fuzz_event(buf, len);
@@ -387,6 +411,7 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_result(buf, len);
 	fuzz_heartbeat(buf, len);
 	fuzz_map_epoch(buf, len);
+	fuzz_join(buf, len);
 }
 
 int
@@ -399,7 +424,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {"LSEV", fuzz_event},    {"LSEB", fuzz_batch},
 	    {"LSEN", fuzz_envelope}, {"LSFR", fuzz_frame},
 	    {"LSWR", fuzz_result},    {"LSHB", fuzz_heartbeat},
-	    {"LSME", fuzz_map_epoch},
+	    {"LSME", fuzz_map_epoch}, {"LSJR", fuzz_join},
 	};
 	/* An exact-size, 8-byte aligned copy: reads past the end are
 	 * caught, and the alignment precondition holds. */

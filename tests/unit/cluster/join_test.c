@@ -1,6 +1,7 @@
 /*
- * join_test.c -- the join request (cluster/join.h): a request formats and
- * parses back to itself, and malformed or inconsistent ones are refused;
+ * join_test.c -- the join request (cluster/join.h): a request encodes and
+ * parses back to itself at any address, and truncated, corrupted,
+ * malformed or inconsistent ones are refused;
  * --join seed entries with and without ?raft=, and bad ones with a reason.
  */
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include "cluster/join.h"
 #include "cluster/node.h"
 #include "runtime/err.h"
+#include "schemas/codec.h"
 
 static void
 sample(ls_join_req *r)
@@ -28,77 +30,141 @@ sample(ls_join_req *r)
 	r->inc = 0xfeedface12345678ull;
 }
 
+static ls_str
+cs(const char *s)
+{
+	return ls_str_make(s, (uint32_t)strlen(s));
+}
+
+static ls_join_wire
+wire_of(const ls_join_req *r)
+{
+	ls_join_wire j = { r->id, r->inc, cs(r->name), cs(r->url),
+		cs(r->http), cs(r->raft) };
+	return j;
+}
+
 static void
 test_round_trip(void **state)
 {
 	(void)state;
 	ls_join_req r, back;
-	char buf[LS_JOIN_MAX + 1];
+	uint8_t buf[LS_JOIN_MAX], odd[LS_JOIN_MAX + 8];
 	sample(&r);
-	int len = ls_join_format(&r, buf, sizeof(buf));
+	int len = ls_join_encode(&r, buf, sizeof(buf));
 	assert_true(len > 0);
-	assert_int_equal(strlen(buf), (size_t)len);
+	/* a JoinRequest of schemas/cluster.fbs */
+	assert_memory_equal(buf + 4, "LSJR", 4);
+	assert_int_equal(ls_codec_join_verify(buf, (size_t)len), 0);
 	assert_int_equal(ls_join_parse(buf, (size_t)len, &back), 0);
 	assert_memory_equal(&r, &back, sizeof(r));
-	/* the text form is what the docs say */
-	char want[256];
-	snprintf(want, sizeof(want),
-	    "LSJOIN1\n%llu\nn4\ntcp://127.0.0.1:7104\n127.0.0.1:8104\n"
-	    "127.0.0.1:7204\nfeedface12345678\n",
-	    (unsigned long long)r.id);
-	assert_string_equal(buf, want);
+	/* a hello carries it at any offset */
+	for (size_t off = 1; off < 8; off++) {
+		memcpy(odd + off, buf, (size_t)len);
+		memset(&back, 0, sizeof(back));
+		assert_int_equal(ls_join_parse(odd + off, (size_t)len, &back),
+		    0);
+		assert_memory_equal(&r, &back, sizeof(r));
+	}
 	/* too small a buffer */
-	assert_int_equal(ls_join_format(&r, buf, 20), -1);
+	assert_int_equal(ls_join_encode(&r, buf, 20), -1);
+	/* longest fields: still within LS_JOIN_MAX */
+	memset(r.name, 'n', LS_MAP_MAX_NAME);
+	r.name[LS_MAP_MAX_NAME] = '\0';
+	len = ls_join_encode(&r, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(ls_join_parse(buf, (size_t)len, &back), 0);
+	assert_string_equal(back.name, r.name);
 }
 
-/* Format r, apply an edit, and expect the parser to refuse it. */
+/* Encode j as it stands (the codec does not check fields), and expect the
+ * parser to refuse it and leave *out alone. */
 static void
-refused(const char *from, const char *to)
+refused(const ls_join_wire *j)
 {
-	ls_join_req r, out;
-	char buf[LS_JOIN_MAX + 1], edited[2 * LS_JOIN_MAX];
-	sample(&r);
-	int len = ls_join_format(&r, buf, sizeof(buf));
-	assert_true(len > 0);
-	char *at = strstr(buf, from);
-	assert_non_null(at);
-	int n = snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(at - buf),
-	    buf, to, at + strlen(from));
-	assert_int_equal(ls_join_parse(edited, (size_t)n, &out), LS_EINVAL);
+	ls_buf b = { NULL, 0 };
+	ls_join_req out;
+	assert_int_equal(ls_codec_join_encode(j, &b), 0);
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(ls_join_parse(b.data, b.len, &out), LS_EINVAL);
+	assert_int_equal(out.id, 0x5a5a5a5a5a5a5a5aull);
+	ls_buf_free(&b);
 }
 
 static void
 test_refused(void **state)
 {
 	(void)state;
-	refused("LSJOIN1", "LSJOIN2");       /* unknown tag */
-	refused("tcp://", "udp://");         /* not a transport URL */
-	refused("127.0.0.1:7204", "127.0.0.1:7205"); /* id != hash(raft) */
-	refused("\nn4\n", "\n\n");           /* empty field */
-	refused("feedface12345678\n", "feedface12345678\nmore\n"); /* extra */
-	refused("feedface12345678\n", "feedface12345678"); /* unterminated */
-	refused("feedface12345678", "xyz");  /* not hex */
-	refused("feedface12345678", "1feedface12345678"); /* over 64 bits */
+	ls_join_req r, out;
+	ls_join_wire j;
 	char longname[300];
+	sample(&r);
+
+	j = wire_of(&r);
+	j.url = cs("udp://127.0.0.1:7104"); /* not a transport URL */
+	refused(&j);
+	j = wire_of(&r);
+	j.raft = cs("127.0.0.1:7205"); /* id != hash(raft) */
+	refused(&j);
+	j = wire_of(&r);
+	j.id = 0;
+	refused(&j);
+	j = wire_of(&r);
+	j.name = cs(""); /* empty field */
+	refused(&j);
+	j = wire_of(&r);
+	j.http = cs("");
+	refused(&j);
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	char from[8] = "\nn4\n", to[320];
-	snprintf(to, sizeof(to), "\n%s\n", longname);
-	refused(from, to);                   /* name too long */
+	j = wire_of(&r);
+	j.name = cs(longname); /* name too long */
+	refused(&j);
 
-	ls_join_req out;
 	assert_int_equal(ls_join_parse("", 0, &out), LS_EINVAL);
 	assert_int_equal(ls_join_parse(NULL, 5, &out), LS_EINVAL);
-	char big[LS_JOIN_MAX + 2];
-	memset(big, '\n', sizeof(big));
+	uint8_t big[LS_JOIN_MAX + 2];
+	memset(big, 0, sizeof(big));
 	assert_int_equal(ls_join_parse(big, sizeof(big), &out), LS_EINVAL);
-	/* a NUL inside the length */
-	ls_join_req r;
-	char buf[LS_JOIN_MAX + 1];
-	sample(&r);
-	int len = ls_join_format(&r, buf, sizeof(buf));
-	buf[3] = '\0';
-	assert_int_equal(ls_join_parse(buf, (size_t)len, &out), LS_EINVAL);
+	/* the old text form */
+	char text[256];
+	int tl = snprintf(text, sizeof(text),
+	    "LSJOIN1\n%llu\nn4\ntcp://127.0.0.1:7104\n127.0.0.1:8104\n"
+	    "127.0.0.1:7204\nfeedface12345678\n",
+	    (unsigned long long)r.id);
+	assert_int_equal(ls_join_parse(text, (size_t)tl, &out), LS_EINVAL);
+
+	uint8_t buf[LS_JOIN_MAX], cut[LS_JOIN_MAX];
+	int len = ls_join_encode(&r, buf, sizeof(buf));
+	assert_true(len > 0);
+	/* every truncation */
+	for (int n = 0; n < len; n++) {
+		memcpy(cut, buf, (size_t)n);
+		assert_int_equal(ls_join_parse(cut, (size_t)n, &out), LS_EINVAL);
+	}
+	/* a NUL inside a string */
+	memcpy(cut, buf, (size_t)len);
+	uint8_t *at = memmem(cut, (size_t)len, "127.0.0.1:8104", 14);
+	assert_non_null(at);
+	at[3] = '\0';
+	assert_int_equal(ls_join_parse(cut, (size_t)len, &out), LS_EINVAL);
+	/* another message kind */
+	memcpy(cut, buf, (size_t)len);
+	memcpy(cut + 4, "LSHB", 4);
+	assert_int_equal(ls_join_parse(cut, (size_t)len, &out), LS_EINVAL);
+	/* flipped bytes: refused or a request that passes every check */
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int round = 0; round < 2000; round++) {
+		memcpy(cut, buf, (size_t)len);
+		for (int k = 0; k < 1 + round % 3; k++) {
+			x ^= x >> 12;
+			x ^= x << 25;
+			x ^= x >> 27;
+			cut[(x >> 8) % (uint64_t)len] = (uint8_t)x;
+		}
+		if (ls_join_parse(cut, (size_t)len, &out) == 0)
+			assert_int_equal(out.id, ls_node_raft_id(out.raft));
+	}
 }
 
 static void

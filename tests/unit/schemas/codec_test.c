@@ -786,11 +786,13 @@ enum kind {
 	K_RESULT,
 	K_HEARTBEAT,
 	K_MAP_EPOCH,
+	K_JOIN,
 	K_COUNT
 };
 
 static const char *const kind_name[K_COUNT] = {
-    "event", "batch", "envelope", "frame", "result", "heartbeat", "map epoch"};
+    "event",     "batch",     "envelope", "frame",
+    "result",    "heartbeat", "map epoch", "join request"};
 
 /* Checkpoint acks of the sample heartbeats: shared and empty strings, the
  * largest values. */
@@ -843,6 +845,10 @@ make_sample(enum kind k, ls_buf *b)
 	envs[0].payload = NULL;
 	full_result(&r);
 	ls_heartbeat_wire hb = sample_heartbeat(4);
+	ls_join_wire jr = {UINT64_MAX, 1, ls_str_c("n4"),
+	                   ls_str_c("tcp://127.0.0.1:7104"),
+	                   ls_str_c("127.0.0.1:8104"),
+	                   ls_str_c("127.0.0.1:7204")};
 	switch (k) {
 	case K_EVENT:
 		rc = ls_codec_event_encode(&evs[0], b);
@@ -864,6 +870,9 @@ make_sample(enum kind k, ls_buf *b)
 		break;
 	case K_MAP_EPOCH:
 		rc = ls_codec_map_epoch_encode(UINT64_MAX - 3, b);
+		break;
+	case K_JOIN:
+		rc = ls_codec_join_encode(&jr, b);
 		break;
 	default:
 		break;
@@ -996,6 +1005,19 @@ decode_all(const uint8_t *buf, size_t len)
 		ok++;
 	else
 		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+
+	ls_join_wire jr;
+	rc = ls_codec_join_decode(buf, len, &jr);
+	if (rc == 0) {
+		assert_int_equal(ls_codec_join_verify(buf, len), 0);
+		assert_cstr_borrowed(jr.name, buf, len);
+		assert_cstr_borrowed(jr.url, buf, len);
+		assert_cstr_borrowed(jr.http, buf, len);
+		assert_cstr_borrowed(jr.raft, buf, len);
+		ok++;
+	} else {
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
 	return ok;
 }
 
@@ -1186,6 +1208,10 @@ test_misaligned(void **state)
 			                 LS_EINVAL);
 			assert_int_equal(
 			    ls_codec_map_epoch_decode(p + shift, b.len, &epoch),
+			    LS_EINVAL);
+			ls_join_wire jr;
+			assert_int_equal(
+			    ls_codec_join_decode(p + shift, b.len, &jr),
 			    LS_EINVAL);
 		}
 		free(p);
@@ -1748,6 +1774,57 @@ test_cluster_out_of_memory(void **state)
 	}
 }
 
+/* ---- JoinRequest ---- */
+
+static void
+test_join_request(void **state)
+{
+	ls_join_wire in = {0x0123456789abcdefull, 0xfeedface12345678ull,
+	                   ls_str_c("n4"), ls_str_c("tcp://127.0.0.1:7104"),
+	                   ls_str_c("127.0.0.1:8104"),
+	                   ls_str_c("127.0.0.1:7204")},
+	             out;
+	ls_buf b = {NULL, 0};
+
+	(void)state;
+	assert_int_equal(ls_codec_join_encode(&in, &b), 0);
+	assert_memory_equal(b.data + 4, "LSJR", 4);
+	assert_int_equal(ls_codec_join_verify(b.data, b.len), 0);
+	assert_int_equal(ls_codec_join_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.id, in.id);
+	assert_int_equal(out.inc, in.inc);
+	assert_cstr_eq(out.name, in.name);
+	assert_cstr_eq(out.url, in.url);
+	assert_cstr_eq(out.http, in.http);
+	assert_cstr_eq(out.raft, in.raft);
+	/* a NUL put inside a string by another writer is refused */
+	uint8_t *x = memmem(b.data, b.len, "127.0.0.1:8104", 14);
+	assert_non_null(x);
+	x[2] = 0;
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(ls_codec_join_decode(b.data, b.len, &out),
+	                 LS_ECORRUPT);
+	assert_int_equal(out.id, 0x5a5a5a5a5a5a5a5aull);
+	ls_buf_free(&b);
+	/* an empty one; bad arguments */
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(ls_codec_join_encode(&in, &b), 0);
+	check_truncations(&b, "empty join request");
+	ls_buf_free(&b);
+	in.raft = ls_str_make("a\0b", 3);
+	assert_int_equal(ls_codec_join_encode(&in, &b), LS_EINVAL);
+	in.raft = ls_str_make(NULL, 1);
+	assert_int_equal(ls_codec_join_encode(&in, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_join_encode(NULL, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_join_decode(b.data, b.len, NULL), LS_EINVAL);
+	assert_null(b.data);
+	ls__codec_fail_alloc_after(0);
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(ls_codec_join_encode(&in, &b), LS_ENOMEM);
+	ls__codec_fail_alloc_after(-1);
+	assert_null(b.data);
+}
+
 /* Random shapes -- every string length modulo 8, every attribute count --
  * all round trip, and the encoders' size bound always holds. */
 static void
@@ -1919,6 +1996,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_cluster_truncation),
 	    cmocka_unit_test(test_foreign_and_garbage),
 	    cmocka_unit_test(test_cluster_out_of_memory),
+	    cmocka_unit_test(test_join_request),
 	};
 
 	if (argc != 5) {
