@@ -243,30 +243,13 @@ install_heap(void)
 /* ---- the state machine (loop thread) ---- */
 
 /* The raft log stores entries in multiples of 8 bytes, so proposals are
- * padded with zeros; the command's own header gives its true length.  A
- * buffer that does not look like a padded command is passed whole (and
- * refused by ls_map_apply()). */
+ * padded with zeros.  A command is a MapCommand buffer (schemas/cluster.fbs)
+ * whose offsets all lie inside it, so the padding behind it changes nothing:
+ * ls_map_apply() gets the whole entry. */
 static size_t
 padded_len(size_t len)
 {
 	return (len + 7) & ~(size_t)7;
-}
-
-static size_t
-command_len(const struct raft_buffer *buf)
-{
-	const uint8_t *p = buf->base;
-	size_t n;
-	if (buf->len < LS_MAP_HEADER_LEN)
-		return buf->len;
-	n = LS_MAP_HEADER_LEN + ((size_t)p[8] | (size_t)p[9] << 8 |
-	                         (size_t)p[10] << 16 | (size_t)p[11] << 24);
-	if (n > buf->len || padded_len(n) != buf->len)
-		return buf->len;
-	for (size_t i = n; i < buf->len; i++)
-		if (p[i] != 0)
-			return buf->len;
-	return n;
 }
 
 static int
@@ -278,7 +261,7 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 
 	pthread_mutex_lock(&c->mu);
 	before = ls_map_epoch(c->map);
-	rc = ls_map_apply(c->map, buf->base, command_len(buf));
+	rc = ls_map_apply(c->map, buf->base, buf->len);
 	after = ls_map_epoch(c->map);
 	pthread_mutex_unlock(&c->mu);
 	/* A refused command is a deterministic no-op on every server: the

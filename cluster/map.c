@@ -1,6 +1,7 @@
 /*
- * map.c -- the cluster map state machine: command and snapshot codecs,
- * validation and deterministic application (formats in map.h).
+ * map.c -- the cluster map state machine: commands (MapCommand buffers of
+ * schemas/cluster.fbs, through the codec), the snapshot codec, validation
+ * and deterministic application (formats in map.h).
  *
  * Every command is decoded and checked completely, and every allocation it
  * needs is made, before the map is touched, so a refused or failed command
@@ -13,6 +14,10 @@
 
 #include "runtime/err.h"
 #include "runtime/hash.h"
+#include "schemas/codec.h"
+
+_Static_assert(LS_MAP_MAX_STANDBYS == LS_WIRE_MAX_STANDBYS,
+    "an assignment's standbys must fit the wire struct");
 
 #define CHECK_SEED 0x4c534dull
 #define VERSION    2
@@ -423,115 +428,113 @@ typedef struct dcmd {
 	dentry *e; /* ASSIGN entries when asked for */
 } dcmd;
 
+/* A decoded string of 1..max bytes (0..max if may_be_empty); the codec
+ * refused NULs inside. */
 static int
-rd_entry(rd *r, dentry *e)
+take_str(ls_str s, size_t max, bool may_be_empty, sv *out)
 {
-	int rc = rd_str(r, LS_MAP_MAX_NAME, false, &e->part);
-	if (rc == LS_OK)
-		rc = rd_u64(r, &e->owner);
-	if (rc == LS_OK)
-		rc = rd_u8(r, &e->n);
-	if (rc != LS_OK)
-		return rc;
-	if (e->owner == 0 || e->n > LS_MAP_MAX_STANDBYS)
+	if (s.len > max || (s.len == 0 && !may_be_empty))
 		return LS_ECORRUPT;
+	out->p = s.ptr;
+	out->n = s.len;
+	return LS_OK;
+}
+
+/* Codec callback: ASSIGN entry i of the dcmd arg, checked, and kept when
+ * it has room for entries. */
+static int
+on_entry(void *arg, size_t i, const ls_assign_wire *a)
+{
+	dcmd *d = arg;
+	dentry tmp, *e = d->e != NULL ? &d->e[i] : &tmp;
+	if (take_str(a->partition, LS_MAP_MAX_NAME, false, &e->part) != LS_OK ||
+	    a->owner == 0 || a->n_standbys > LS_MAP_MAX_STANDBYS)
+		return LS_ECORRUPT;
+	e->owner = a->owner;
+	e->n = a->n_standbys;
 	for (unsigned j = 0; j < e->n; j++) {
-		rc = rd_u64(r, &e->sb[j]);
-		if (rc != LS_OK)
-			return rc;
-		if (e->sb[j] == 0)
+		if (a->standbys[j] == 0)
 			return LS_ECORRUPT;
+		e->sb[j] = a->standbys[j];
 	}
 	e->fresh = NULL;
 	return LS_OK;
 }
 
-/* Decodes a command; with want_entries, d->e is a malloc'd array of the
- * ASSIGN entries (caller frees). */
+/* Decodes a command (a MapCommand of schemas/cluster.fbs in 8-byte aligned
+ * memory) and checks every field its type uses; with want_entries, d->e is
+ * a malloc'd array of the ASSIGN entries (caller frees). */
 static int
 decode(const void *buf, size_t len, dcmd *d, bool want_entries)
 {
-	rd r;
+	ls_map_cmd_wire c;
 	int rc;
 	memset(d, 0, sizeof(*d));
-	rc = open_buf(buf, len, "LSMC", &d->type, &r);
-	if (rc != LS_OK)
-		return rc;
+	if (ls_codec_map_cmd_decode(buf, len, &c, NULL, NULL) != 0)
+		return LS_ECORRUPT;
+	d->type = c.type;
 	switch (d->type) {
 	case LS_MAP_CMD_ADD_NODE:
-		rc = rd_u64(&r, &d->id);
+		d->id = c.node;
+		d->u8 = c.voter;
+		rc = take_str(c.name, LS_MAP_MAX_NAME, false, &d->a);
 		if (rc == LS_OK)
-			rc = rd_u8(&r, &d->u8);
+			rc = take_str(c.url, LS_MAP_MAX_URL, false, &d->b);
 		if (rc == LS_OK)
-			rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
-		if (rc == LS_OK)
-			rc = rd_str(&r, LS_MAP_MAX_URL, false, &d->b);
-		if (rc == LS_OK)
-			rc = rd_str(&r, LS_MAP_MAX_URL, true, &d->c);
-		if (rc == LS_OK && (d->id == 0 || d->u8 > 1))
-			rc = LS_ECORRUPT;
-		break;
-	case LS_MAP_CMD_SET_NODE_STATE:
-		rc = rd_u64(&r, &d->id);
-		if (rc == LS_OK)
-			rc = rd_u8(&r, &d->u8);
-		if (rc == LS_OK && (d->id == 0 || d->u8 < LS_NODE_ALIVE ||
-		                    d->u8 > LS_NODE_LEFT))
-			rc = LS_ECORRUPT;
-		break;
-	case LS_MAP_CMD_REMOVE_NODE:
-		rc = rd_u64(&r, &d->id);
+			rc = take_str(c.http, LS_MAP_MAX_URL, true, &d->c);
 		if (rc == LS_OK && d->id == 0)
 			rc = LS_ECORRUPT;
 		break;
+	case LS_MAP_CMD_SET_NODE_STATE:
+		d->id = c.node;
+		d->u8 = c.state;
+		rc = d->id == 0 || d->u8 < LS_NODE_ALIVE || d->u8 > LS_NODE_LEFT
+		    ? LS_ECORRUPT
+		    : LS_OK;
+		break;
+	case LS_MAP_CMD_REMOVE_NODE:
+		d->id = c.node;
+		rc = d->id == 0 ? LS_ECORRUPT : LS_OK;
+		break;
 	case LS_MAP_CMD_DEPLOY:
-		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
+		rc = take_str(c.name, LS_MAP_MAX_NAME, false, &d->a);
 		if (rc == LS_OK)
-			rc = rd_str(&r, LS_MAP_MAX_YAML, false, &d->b);
+			rc = take_str(c.yaml, LS_MAP_MAX_YAML, false, &d->b);
 		break;
 	case LS_MAP_CMD_UNDEPLOY:
-		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
+		rc = take_str(c.name, LS_MAP_MAX_NAME, false, &d->a);
 		break;
 	case LS_MAP_CMD_CHECKPOINT:
-		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
-		if (rc == LS_OK)
-			rc = rd_u64(&r, &d->id);
-		if (rc == LS_OK)
-			rc = rd_u8(&r, &d->u8);
-		if (rc == LS_OK && (d->id == 0 || d->u8 > 1))
+		rc = take_str(c.name, LS_MAP_MAX_NAME, false, &d->a);
+		d->id = c.checkpoint;
+		d->u8 = c.final;
+		if (rc == LS_OK && d->id == 0)
 			rc = LS_ECORRUPT;
 		break;
 	case LS_MAP_CMD_ASSIGN: {
-		rc = rd_str(&r, LS_MAP_MAX_NAME, false, &d->a);
-		if (rc == LS_OK)
-			rc = rd_u8(&r, &d->u8);
-		if (rc == LS_OK)
-			rc = rd_u32(&r, &d->count);
+		rc = take_str(c.name, LS_MAP_MAX_NAME, false, &d->a);
+		d->u8 = c.flags;
 		if (rc != LS_OK)
 			break;
-		/* An entry takes at least 13 bytes: refuse impossible counts
-		 * before allocating for them. */
 		if ((d->u8 & ~LS_MAP_ASSIGN_REPLACE) != 0 ||
-		    d->count > LS_MAP_MAX_BATCH ||
-		    (size_t)d->count * 13 > r.left) {
+		    c.nassigns > LS_MAP_MAX_BATCH) {
 			rc = LS_ECORRUPT;
 			break;
 		}
-		dentry tmp;
+		d->count = (uint32_t)c.nassigns;
 		if (want_entries && d->count > 0) {
 			d->e = malloc(d->count * sizeof(dentry));
 			if (d->e == NULL)
 				return LS_ENOMEM;
 		}
-		for (uint32_t i = 0; i < d->count && rc == LS_OK; i++)
-			rc = rd_entry(&r, d->e != NULL ? &d->e[i] : &tmp);
+		if (d->count > 0 &&
+		    ls_codec_map_cmd_decode(buf, len, &c, on_entry, d) != 0)
+			rc = LS_ECORRUPT;
 		break;
 	}
 	default:
 		rc = LS_ECORRUPT;
 	}
-	if (rc == LS_OK && r.left != 0)
-		rc = LS_ECORRUPT;
 	if (rc != LS_OK) {
 		free(d->e);
 		d->e = NULL;
@@ -539,11 +542,30 @@ decode(const void *buf, size_t len, dcmd *d, bool want_entries)
 	return rc;
 }
 
+/* buf itself when 8-byte aligned (as the codec wants), else a malloc'd
+ * copy in *copy (NULL when out of memory). */
+static const void *
+aligned(const void *buf, size_t len, void **copy)
+{
+	*copy = NULL;
+	if (buf == NULL || (uintptr_t)buf % LS_CODEC_ALIGN == 0)
+		return buf;
+	*copy = malloc(len > 0 ? len : 1);
+	if (*copy != NULL)
+		memcpy(*copy, buf, len);
+	return *copy;
+}
+
 int
 ls_map_check(const void *buf, size_t len, int *type)
 {
 	dcmd d;
-	int rc = decode(buf, len, &d, false);
+	void *copy;
+	const void *p = aligned(buf, len, &copy);
+	if (p == NULL && buf != NULL)
+		return LS_ENOMEM;
+	int rc = decode(p, len, &d, false);
+	free(copy);
 	if (rc == LS_OK && type != NULL)
 		*type = d.type;
 	return rc;
@@ -859,12 +881,19 @@ int
 ls_map_apply(ls_map *m, const void *buf, size_t len)
 {
 	dcmd d;
+	void *copy;
 	int rc;
 	if (m == NULL)
 		return LS_EINVAL;
-	rc = decode(buf, len, &d, true);
-	if (rc != LS_OK)
+	/* the decoded strings point into p until the command is applied */
+	const void *p = aligned(buf, len, &copy);
+	if (p == NULL && buf != NULL)
+		return LS_ENOMEM;
+	rc = decode(p, len, &d, true);
+	if (rc != LS_OK) {
+		free(copy);
 		return rc;
+	}
 	switch (d.type) {
 	case LS_MAP_CMD_ADD_NODE:
 		rc = apply_add_node(m, &d);
@@ -889,6 +918,7 @@ ls_map_apply(ls_map *m, const void *buf, size_t len)
 		break;
 	}
 	free(d.e);
+	free(copy);
 	return rc;
 }
 
@@ -1257,76 +1287,88 @@ str_ok(const char *s, size_t max, bool may_be_empty)
 	return n <= max && (n > 0 || may_be_empty);
 }
 
+static ls_str
+wstr(const char *s)
+{
+	return ls_str_make(s, (uint32_t)strlen(s));
+}
+
+/* Encode c into a new malloc'd *buf of *len bytes. */
+static int
+cmd_encode(const ls_map_cmd_wire *c, uint8_t **buf, size_t *len)
+{
+	ls_buf b = { NULL, 0 };
+	int rc = ls_codec_map_cmd_encode(c, &b);
+	if (rc != LS_OK)
+		return rc;
+	*buf = b.data;
+	*len = b.len;
+	return LS_OK;
+}
+
 int
 ls_map_cmd_add_node(const ls_map_node *node, uint8_t **buf, size_t *len)
 {
-	wr w;
 	if (node == NULL || buf == NULL || len == NULL || node->id == 0 ||
 	    !str_ok(node->name, LS_MAP_MAX_NAME, false) ||
 	    !str_ok(node->url, LS_MAP_MAX_URL, false) ||
 	    !str_ok(node->http != NULL ? node->http : "", LS_MAP_MAX_URL, true))
 		return LS_EINVAL;
-	w_begin(&w, "LSMC", LS_MAP_CMD_ADD_NODE);
-	w_u64(&w, node->id);
-	w_u8(&w, node->voter ? 1 : 0);
-	w_str(&w, node->name);
-	w_str(&w, node->url);
-	w_str(&w, node->http != NULL ? node->http : "");
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = {
+		.type = LS_MAP_CMD_ADD_NODE,
+		.node = node->id,
+		.voter = node->voter ? 1 : 0,
+		.name = wstr(node->name),
+		.url = wstr(node->url),
+		.http = wstr(node->http != NULL ? node->http : ""),
+	};
+	return cmd_encode(&c, buf, len);
 }
 
 int
 ls_map_cmd_set_node_state(uint64_t id, int state, uint8_t **buf, size_t *len)
 {
-	wr w;
 	if (buf == NULL || len == NULL || id == 0 || state < LS_NODE_ALIVE ||
 	    state > LS_NODE_LEFT)
 		return LS_EINVAL;
-	w_begin(&w, "LSMC", LS_MAP_CMD_SET_NODE_STATE);
-	w_u64(&w, id);
-	w_u8(&w, (uint8_t)state);
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = { .type = LS_MAP_CMD_SET_NODE_STATE, .node = id,
+		.state = (uint8_t)state };
+	return cmd_encode(&c, buf, len);
 }
 
 int
 ls_map_cmd_remove_node(uint64_t id, uint8_t **buf, size_t *len)
 {
-	wr w;
 	if (buf == NULL || len == NULL || id == 0)
 		return LS_EINVAL;
-	w_begin(&w, "LSMC", LS_MAP_CMD_REMOVE_NODE);
-	w_u64(&w, id);
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = { .type = LS_MAP_CMD_REMOVE_NODE, .node = id };
+	return cmd_encode(&c, buf, len);
 }
 
 int
 ls_map_cmd_deploy(const char *name, const char *yaml, uint8_t **buf,
                   size_t *len)
 {
-	wr w;
 	if (buf == NULL || len == NULL || !str_ok(name, LS_MAP_MAX_NAME, false))
 		return LS_EINVAL;
 	if (!str_ok(yaml, LS_MAP_MAX_YAML, false))
 		return yaml == NULL || *yaml == '\0' ? LS_EINVAL : LS_ERANGE;
-	w_begin(&w, "LSMC", LS_MAP_CMD_DEPLOY);
-	w_str(&w, name);
-	w_str(&w, yaml);
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = { .type = LS_MAP_CMD_DEPLOY, .name = wstr(name),
+		.yaml = wstr(yaml) };
+	return cmd_encode(&c, buf, len);
 }
 
 int
 ls_map_cmd_checkpoint(const char *topology, uint64_t ckpt, int final,
                       uint8_t **buf, size_t *len)
 {
-	wr w;
 	if (buf == NULL || len == NULL || ckpt == 0 ||
 	    !str_ok(topology, LS_MAP_MAX_NAME, false))
 		return LS_EINVAL;
-	w_begin(&w, "LSMC", LS_MAP_CMD_CHECKPOINT);
-	w_str(&w, topology);
-	w_u64(&w, ckpt);
-	w_u8(&w, final ? 1 : 0);
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = { .type = LS_MAP_CMD_CHECKPOINT,
+		.name = wstr(topology), .checkpoint = ckpt,
+		.final = final ? 1 : 0 };
+	return cmd_encode(&c, buf, len);
 }
 
 int
@@ -1363,12 +1405,10 @@ ls_map_run_epoch(const ls_map *m, const char *topology)
 int
 ls_map_cmd_undeploy(const char *name, uint8_t **buf, size_t *len)
 {
-	wr w;
 	if (buf == NULL || len == NULL || !str_ok(name, LS_MAP_MAX_NAME, false))
 		return LS_EINVAL;
-	w_begin(&w, "LSMC", LS_MAP_CMD_UNDEPLOY);
-	w_str(&w, name);
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = { .type = LS_MAP_CMD_UNDEPLOY, .name = wstr(name) };
+	return cmd_encode(&c, buf, len);
 }
 
 int
@@ -1376,7 +1416,6 @@ ls_map_cmd_assign(const char *topology, unsigned flags,
                   const ls_map_assignment *a, size_t n, uint8_t **buf,
                   size_t *len)
 {
-	wr w;
 	if (buf == NULL || len == NULL ||
 	    !str_ok(topology, LS_MAP_MAX_NAME, false) ||
 	    (flags & ~LS_MAP_ASSIGN_REPLACE) != 0 || (n > 0 && a == NULL))
@@ -1391,18 +1430,22 @@ ls_map_cmd_assign(const char *topology, unsigned flags,
 			if (a[i].standbys[j] == 0)
 				return LS_EINVAL;
 	}
-	w_begin(&w, "LSMC", LS_MAP_CMD_ASSIGN);
-	w_str(&w, topology);
-	w_u8(&w, (uint8_t)flags);
-	w_u32(&w, (uint32_t)n);
+	ls_assign_wire *wa = n > 0 ? malloc(n * sizeof(*wa)) : NULL;
+	if (n > 0 && wa == NULL)
+		return LS_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		w_str(&w, a[i].partition);
-		w_u64(&w, a[i].owner);
-		w_u8(&w, (uint8_t)a[i].n_standbys);
-		for (unsigned j = 0; j < a[i].n_standbys; j++)
-			w_u64(&w, a[i].standbys[j]);
+		wa[i].partition = wstr(a[i].partition);
+		wa[i].owner = a[i].owner;
+		wa[i].n_standbys = (uint8_t)a[i].n_standbys;
+		memcpy(wa[i].standbys, a[i].standbys,
+		    sizeof(wa[i].standbys));
 	}
-	return w_finish(&w, buf, len);
+	ls_map_cmd_wire c = { .type = LS_MAP_CMD_ASSIGN,
+		.name = wstr(topology), .flags = (uint8_t)flags,
+		.assigns = wa, .nassigns = n };
+	int rc = cmd_encode(&c, buf, len);
+	free(wa);
+	return rc;
 }
 
 const char *

@@ -17,12 +17,36 @@
  *   - nodes, topologies and assignments are kept sorted (by id, by name, by
  *     topology then partition), so snapshots of equal maps are equal bytes.
  *
- * Command format (version 2, integers little endian):
+ * Commands are MapCommand buffers of schemas/cluster.fbs (identifier
+ * "LSMC"; encoded and verified by the codec, schemas/codec.h; field table in
+ * docs/wire-format.md).  type says which fields a command uses:
+ *
+ *   ADD_NODE        node (id), voter, name, url, http (may be empty)
+ *   SET_NODE_STATE  node, state (enum ls_node_state)
+ *   REMOVE_NODE     node
+ *   DEPLOY          name, yaml
+ *   UNDEPLOY        name
+ *   ASSIGN          name (topology), flags (LS_MAP_ASSIGN_*),
+ *                   assignments: { partition, owner, standbys (at most 7) }
+ *   CHECKPOINT      name (topology), checkpoint id (> 0), final: every
+ *                   partition of the topology saved that checkpoint (final:
+ *                   after the end of its input); ids only grow, an older one
+ *                   is a no-op; a DEPLOY with new text resets it
+ *
+ * Strings hold no NUL bytes and are within the limits below; ids are
+ * non-zero.  Bytes after the buffer (the Raft log pads entries with zeros
+ * to a multiple of 8) are ignored, and input at any address is accepted
+ * (it is copied when not 8-byte aligned).  Integrity is left to the Raft
+ * log (its segment files checksum every batch of entries) and to TCP: the
+ * command has no check of its own, so a changed byte may yield another
+ * well-formed command (the old hand-written format carried an XXH3 check).
+ *
+ * Snapshot format (version 2, integers little endian):
  *
  *   offset  size  field
- *   0       4     magic "LSMC"
- *   4       1     version, 1
- *   5       1     type (enum ls_map_cmd_type)
+ *   0       4     magic "LSMS"
+ *   4       1     version, 2
+ *   5       1     type, 0
  *   6       2     reserved, 0
  *   8       4     body length N
  *   12      4     check: low 32 bits of XXH3-64 of the body, seeded with
@@ -30,23 +54,7 @@
  *   16      N     body; the buffer must be exactly 16 + N bytes long
  *
  * Body fields are u8, u32, u64 (little endian) and str = u32 length L then
- * L bytes (no NUL bytes inside, L within the limits below).  Bodies:
- *
- *   ADD_NODE        u64 id, u8 voter (0/1), str name, str url, str http
- *   SET_NODE_STATE  u64 id, u8 state (enum ls_node_state)
- *   REMOVE_NODE     u64 id
- *   DEPLOY          str name, str yaml
- *   UNDEPLOY        str name
- *   ASSIGN          str topology, u8 flags (LS_MAP_ASSIGN_*), u32 count,
- *                   count x { str partition, u64 owner, u8 n,
- *                             n x u64 standby }
- *   CHECKPOINT      str topology, u64 checkpoint id (> 0), u8 final (0/1):
- *                   every partition of the topology saved that checkpoint
- *                   (final: after the end of its input); ids only grow, an
- *                   older one is a no-op; a DEPLOY with new text resets it
- *
- * Snapshot format (version 2): the same 16-byte header with magic "LSMS"
- * and type 0, then the body
+ * L bytes (no NUL bytes inside, L within the limits below).  The body:
  *
  *   u64 epoch
  *   u32 node count,       each { u64 id, u8 voter, u8 state, str name,

@@ -746,13 +746,14 @@ ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn, void *arg)
 
 } /* extern "C" */
 
-/* ---- Heartbeat, CheckpointAck, MapEpoch, JoinRequest (cluster.fbs) ---- */
+/* ---- Heartbeat, MapEpoch, JoinRequest, MapCommand (cluster.fbs) ---- */
 
 namespace
 {
 
 const char map_epoch_id[] = "LSME";
 const char join_id[] = "LSJR";
+const char map_cmd_id[] = "LSMC";
 
 /* A string the cluster layer uses as a C string: no NUL inside. */
 bool
@@ -827,6 +828,73 @@ put_join(enc &e, const ls_join_wire *j)
 	auto raft = put_str(e, j->raft);
 	return w::CreateJoinRequest(e.fbb, j->id, j->inc, name, url, http,
 	                            raft);
+}
+
+/* Validate an assignment and add its size bound to *b. */
+int
+assign_cost(const ls_assign_wire *a, bound *b)
+{
+	if (!cstr_ok(a->partition))
+		return LS_EINVAL;
+	if (a->n_standbys > LS_WIRE_MAX_STANDBYS)
+		return LS_ERANGE;
+	/* Table: 8 + 2 x 4 bytes of fields with padding, soffset, 10-byte
+	 * vtable, scratch slot, its slot in the vector; standbys: length,
+	 * 8-byte alignment, elements. */
+	b->add(96);
+	b->add(str_cost(a->partition));
+	b->add(16 + 8 * (size_t)a->n_standbys);
+	return 0;
+}
+
+fb::Offset<w::Assignment>
+put_assign(enc &e, const ls_assign_wire *a)
+{
+	fb::Offset<fb::Vector<uint64_t>> sb = 0;
+	auto part = put_str(e, a->partition);
+	if (a->n_standbys > 0) {
+		size_t before = e.fbb.GetSize();
+		sb = e.fbb.CreateVector(a->standbys, a->n_standbys);
+		e.created(before, sizeof(fb::uoffset_t) + 8 * a->n_standbys);
+	}
+	return w::CreateAssignment(e.fbb, part, a->owner, sb);
+}
+
+/* Refuse what the C structs cannot hold, before anything is written. */
+int
+map_cmd_check(const w::MapCommand *c)
+{
+	if (!cstr_ok(c->name()) || !cstr_ok(c->url()) || !cstr_ok(c->http()) ||
+	    !cstr_ok(c->yaml()))
+		return LS_ECORRUPT;
+	auto as = c->assignments();
+	if (as == nullptr)
+		return 0;
+	for (fb::uoffset_t i = 0; i < as->size(); i++) {
+		const w::Assignment *a = as->Get(i);
+		if (!cstr_ok(a->partition()))
+			return LS_ECORRUPT;
+		if (a->standbys() != nullptr &&
+		    a->standbys()->size() > LS_WIRE_MAX_STANDBYS)
+			return LS_ERANGE;
+	}
+	return 0;
+}
+
+void
+assign_fill(const w::Assignment *a, ls_assign_wire *out)
+{
+	auto sb = a->standbys();
+	unsigned n = sb != nullptr ? sb->size() : 0;
+
+	memset(out, 0, sizeof(*out));
+	out->partition = get_str(a->partition());
+	out->owner = a->owner();
+	out->n_standbys = static_cast<uint8_t>(n);
+	/* memcpy: the verifier checks a vector's length field for
+	 * alignment, not its elements. */
+	if (n > 0)
+		memcpy(out->standbys, sb->Data(), 8 * (size_t)n);
 }
 
 } // namespace
@@ -999,6 +1067,97 @@ ls_codec_join_decode(const void *buf, size_t len, ls_join_wire *out)
 	out->url = get_str(j->url());
 	out->http = get_str(j->http());
 	out->raft = get_str(j->raft());
+	return 0;
+}
+
+int
+ls_codec_map_cmd_encode(const ls_map_cmd_wire *c, ls_buf *out)
+{
+	bound b;
+	int rc;
+
+	if (c == nullptr || out == nullptr ||
+	    (c->assigns == nullptr && c->nassigns != 0))
+		return LS_EINVAL;
+	if (!cstr_ok(c->name) || !cstr_ok(c->url) || !cstr_ok(c->http) ||
+	    !cstr_ok(c->yaml))
+		return LS_EINVAL;
+	/* Table: 2 x 8 + 5 x 4 + 5 bytes of fields with padding, soffset,
+	 * 28-byte vtable, scratch slot; assignments vector: 4n + 7. */
+	b.add(160);
+	b.add(str_cost(c->name));
+	b.add(str_cost(c->url));
+	b.add(str_cost(c->http));
+	b.add(str_cost(c->yaml));
+	for (size_t i = 0; i < c->nassigns && !b.over; i++)
+		if ((rc = assign_cost(&c->assigns[i], &b)) != 0)
+			return rc;
+	if (b.over)
+		return LS_ERANGE;
+	return encode(
+	    b, c->nassigns * sizeof(fb::uoffset_t), map_cmd_id,
+	    [c](enc &e, uint8_t *scratch) {
+		    auto offs =
+		        reinterpret_cast<fb::Offset<w::Assignment> *>(scratch);
+		    fb::Offset<fb::Vector<fb::Offset<w::Assignment>>> v = 0;
+		    for (size_t i = 0; i < c->nassigns; i++)
+			    offs[i] = put_assign(e, &c->assigns[i]);
+		    if (c->nassigns > 0)
+			    v = e.fbb.CreateVector(offs, c->nassigns);
+		    auto name = put_str(e, c->name);
+		    auto url = put_str(e, c->url);
+		    auto http = put_str(e, c->http);
+		    auto yaml = put_str(e, c->yaml);
+		    return w::CreateMapCommand(e.fbb, c->type, c->node,
+		                               c->voter != 0, c->state, name,
+		                               url, http, yaml, c->flags, v,
+		                               c->checkpoint, c->final != 0)
+		        .o;
+	    },
+	    out);
+}
+
+int
+ls_codec_map_cmd_verify(const void *buf, size_t len)
+{
+	const w::MapCommand *c;
+	return verify_root(buf, len, map_cmd_id, &c);
+}
+
+int
+ls_codec_map_cmd_decode(const void *buf, size_t len, ls_map_cmd_wire *out,
+                        ls_assign_fn fn, void *arg)
+{
+	const w::MapCommand *c;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, map_cmd_id, &c)) != 0 ||
+	    (rc = map_cmd_check(c)) != 0)
+		return rc;
+	auto as = c->assignments();
+	out->type = c->type();
+	out->node = c->node();
+	out->voter = c->voter() ? 1 : 0;
+	out->state = c->state();
+	out->flags = c->flags();
+	out->final = c->final() ? 1 : 0;
+	out->name = get_str(c->name());
+	out->url = get_str(c->url());
+	out->http = get_str(c->http());
+	out->yaml = get_str(c->yaml());
+	out->checkpoint = c->checkpoint();
+	out->assigns = nullptr;
+	out->nassigns = as != nullptr ? as->size() : 0;
+	if (fn == nullptr || as == nullptr)
+		return 0;
+	for (fb::uoffset_t i = 0; i < as->size(); i++) {
+		ls_assign_wire a;
+		assign_fill(as->Get(i), &a);
+		if ((rc = fn(arg, i, &a)) != 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -147,7 +147,7 @@ typedef int (*ls_envelope_fn)(void *arg, const ls_envelope *env);
 int ls_codec_frame_decode(const void *buf, size_t len, ls_envelope_fn fn,
                           void *arg);
 
-/* ---- Heartbeat, CheckpointAck, MapEpoch, JoinRequest (cluster.fbs) ---- */
+/* ---- Heartbeat, MapEpoch, JoinRequest, MapCommand (cluster.fbs) ---- */
 
 /* The strings of these messages are names and addresses used as C strings:
  * decoders refuse (LS_ECORRUPT) a string with a NUL byte inside, so every
@@ -230,6 +230,54 @@ int ls_codec_join_verify(const void *buf, size_t len);
  * Errors as for verify, LS_ECORRUPT also for a string with a NUL inside;
  * *out is untouched on error. */
 int ls_codec_join_decode(const void *buf, size_t len, ls_join_wire *out);
+
+/* Standbys per assignment of a map command. */
+#define LS_WIRE_MAX_STANDBYS 7
+
+/* One placement of an ASSIGN map command; partition borrows as above. */
+typedef struct ls_assign_wire {
+	ls_str partition;
+	uint64_t owner;
+	uint8_t n_standbys;
+	uint64_t standbys[LS_WIRE_MAX_STANDBYS];
+} ls_assign_wire;
+
+/* A cluster-map command (cluster/map.h says which fields each type uses).
+ * Strings borrow as above.  assigns: when encoding, nassigns entries
+ * borrowed from the caller (NULL when nassigns is 0); when decoding always
+ * NULL, nassigns is their number. */
+typedef struct ls_map_cmd_wire {
+	uint8_t type; /* enum ls_map_cmd_type */
+	uint64_t node;
+	uint8_t voter, state, flags, final;
+	ls_str name, url, http, yaml;
+	uint64_t checkpoint;
+	const ls_assign_wire *assigns;
+	size_t nassigns;
+} ls_map_cmd_wire;
+
+/* Encode a map command ("LSMC").  Borrows c; *out is set only on success.
+ * LS_EINVAL for NULL arguments, a string with a NULL pointer and a non-zero
+ * length or a NUL inside, NULL assigns with a non-zero nassigns;
+ * LS_ERANGE for more than LS_WIRE_MAX_STANDBYS standbys or a result that
+ * could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_map_cmd_encode(const ls_map_cmd_wire *c, ls_buf *out);
+
+/* Verify a MapCommand buffer; same results as ls_codec_event_verify(). */
+int ls_codec_map_cmd_verify(const void *buf, size_t len);
+
+/* Callback for assignment i of a map command; a and its strings as for
+ * ls_ckpt_ack_fn.  Return 0 to go on, else to stop. */
+typedef int (*ls_assign_fn)(void *arg, size_t i, const ls_assign_wire *a);
+
+/* Verify the whole command and check its strings and standby counts; then
+ * fill *out (strings borrow from buf) and call fn (may be NULL) for each
+ * assignment in order.  Errors as for verify, LS_ECORRUPT also for a string
+ * with a NUL inside, LS_ERANGE for an assignment with more than
+ * LS_WIRE_MAX_STANDBYS standbys; on error *out is untouched and fn never
+ * runs.  Otherwise 0, or the first non-zero value fn returned. */
+int ls_codec_map_cmd_decode(const void *buf, size_t len,
+                            ls_map_cmd_wire *out, ls_assign_fn fn, void *arg);
 
 /* ---- WindowResult (results.fbs) ---- */
 

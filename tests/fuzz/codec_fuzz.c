@@ -7,8 +7,8 @@
  * full (so a sanitizer sees any read outside the input), encoded again and
  * decoded again, and must come back identical; a mismatch aborts.  The
  * strings of the cluster control messages (heartbeats with their checkpoint
- * acks, the leader's MapEpoch answer, join requests) must also be C
- * strings.
+ * acks, the leader's MapEpoch answer, join requests, map commands) must
+ * also be C strings.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -401,6 +401,79 @@ fuzz_join(const uint8_t *buf, size_t len)
 	ls_buf_free(&b);
 }
 
+typedef struct assigns {
+	const uint8_t *buf;
+	size_t len;
+	size_t n;
+	ls_assign_wire a[MAX_ACKS];
+} assigns;
+
+static int
+on_assign(void *arg, size_t i, const ls_assign_wire *a)
+{
+	assigns *s = arg;
+	FUZZ_ASSERT(i == s->n);
+	ctouch(a->partition, s->buf, s->len);
+	FUZZ_ASSERT(a->n_standbys <= LS_WIRE_MAX_STANDBYS);
+	if (s->n < MAX_ACKS)
+		s->a[s->n] = *a;
+	s->n++;
+	return 0;
+}
+
+static void
+fuzz_map_cmd(const uint8_t *buf, size_t len)
+{
+	ls_map_cmd_wire c, again;
+	assigns *s = calloc(2, sizeof(*s));
+	if (s == NULL)
+		return;
+	s[0].buf = buf;
+	s[0].len = len;
+	if (ls_codec_map_cmd_decode(buf, len, &c, on_assign, &s[0]) != 0) {
+		FUZZ_ASSERT(s[0].n == 0);
+		free(s);
+		return;
+	}
+	FUZZ_ASSERT(ls_codec_map_cmd_verify(buf, len) == 0);
+	FUZZ_ASSERT(s[0].n == c.nassigns && c.assigns == NULL);
+	ctouch(c.name, buf, len);
+	ctouch(c.url, buf, len);
+	ctouch(c.http, buf, len);
+	ctouch(c.yaml, buf, len);
+	if (c.nassigns <= MAX_ACKS) {
+		ls_buf b = { NULL, 0 };
+		c.assigns = s[0].a;
+		int rc = ls_codec_map_cmd_encode(&c, &b);
+		if (rc != LS_ENOMEM) {
+			FUZZ_ASSERT(rc == 0);
+			s[1].buf = b.data;
+			s[1].len = b.len;
+			FUZZ_ASSERT(ls_codec_map_cmd_decode(b.data, b.len, &again,
+			    on_assign, &s[1]) == 0);
+			FUZZ_ASSERT(again.type == c.type && again.node == c.node &&
+			    again.voter == c.voter && again.state == c.state &&
+			    again.flags == c.flags && again.final == c.final &&
+			    again.checkpoint == c.checkpoint &&
+			    str_same(again.name, c.name) &&
+			    str_same(again.url, c.url) &&
+			    str_same(again.http, c.http) &&
+			    str_same(again.yaml, c.yaml) &&
+			    again.nassigns == c.nassigns);
+			for (size_t i = 0; i < c.nassigns; i++) {
+				const ls_assign_wire *x = &s[0].a[i], *y = &s[1].a[i];
+				FUZZ_ASSERT(str_same(x->partition, y->partition) &&
+				    x->owner == y->owner &&
+				    x->n_standbys == y->n_standbys &&
+				    memcmp(x->standbys, y->standbys,
+				        x->n_standbys * sizeof(uint64_t)) == 0);
+			}
+		}
+		ls_buf_free(&b);
+	}
+	free(s);
+}
+
 static void
 fuzz_all(const uint8_t *buf, size_t len)
 {
@@ -412,6 +485,7 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_heartbeat(buf, len);
 	fuzz_map_epoch(buf, len);
 	fuzz_join(buf, len);
+	fuzz_map_cmd(buf, len);
 }
 
 int
@@ -425,6 +499,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {"LSEN", fuzz_envelope}, {"LSFR", fuzz_frame},
 	    {"LSWR", fuzz_result},    {"LSHB", fuzz_heartbeat},
 	    {"LSME", fuzz_map_epoch}, {"LSJR", fuzz_join},
+	    {"LSMC", fuzz_map_cmd},
 	};
 	/* An exact-size, 8-byte aligned copy: reads past the end are
 	 * caught, and the alignment precondition holds. */

@@ -2,12 +2,15 @@
  * map_fuzz.c -- fuzz driver for the cluster map's command and snapshot
  * decoders (cluster/map.h).
  *
- * Each input is applied as a command to a small sample map and restored as
- * a snapshot into an empty map, once as given and once "resealed" (length
- * and check recomputed, as a hostile peer that knows the format would), so
- * mutations reach the body decoder instead of stopping at the check.  A
- * refused input must leave the map unchanged; an accepted one must survive
- * a snapshot/restore round trip unchanged.
+ * Each input is applied as a command (a MapCommand of schemas/cluster.fbs)
+ * to a small sample map and restored as a snapshot into an empty map: as
+ * given, with the command identifier "LSMC" written over bytes 4-7 (so
+ * mutations reach the command decoder), one byte off an 8-byte boundary
+ * (the map copies such input), and "resealed" (snapshot length and check
+ * recomputed, as a hostile peer that knows the format would, so mutations
+ * reach the snapshot body decoder).  A refused input must leave the map
+ * unchanged; an accepted one must survive a snapshot/restore round trip
+ * unchanged.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -120,6 +123,17 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	one(data, size);
+	if (size >= 8 && size <= (1u << 20)) {
+		uint8_t *copy = malloc(size + 1);
+		if (copy != NULL) {
+			memcpy(copy, data, size);
+			memcpy(copy + 4, "LSMC", 4);
+			one(copy, size);
+			memmove(copy + 1, copy, size);
+			one(copy + 1, size);
+			free(copy);
+		}
+	}
 	if (size >= LS_MAP_HEADER_LEN && size <= (1u << 20)) {
 		uint8_t *copy = malloc(size);
 		if (copy != NULL) {

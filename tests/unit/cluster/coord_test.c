@@ -374,7 +374,11 @@ test_three_servers(void **state)
 		assert_string_equal(where, srv[l].addr);
 	else
 		fail_msg("follower accepted a proposal: %d", rc);
-	cmd[len - 1] ^= 1;
+	/* a truncated command, and one of another message kind */
+	assert_int_equal(
+	    ls_coord_propose(srv[l].c, cmd, len - 1, on_done, NULL, NULL, 0),
+	    LS_ECORRUPT);
+	cmd[5] ^= 1;
 	assert_int_equal(
 	    ls_coord_propose(srv[l].c, cmd, len, on_done, NULL, NULL, 0),
 	    LS_ECORRUPT);

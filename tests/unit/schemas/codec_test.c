@@ -787,12 +787,13 @@ enum kind {
 	K_HEARTBEAT,
 	K_MAP_EPOCH,
 	K_JOIN,
+	K_MAP_CMD,
 	K_COUNT
 };
 
 static const char *const kind_name[K_COUNT] = {
     "event",     "batch",     "envelope", "frame",
-    "result",    "heartbeat", "map epoch", "join request"};
+    "result",    "heartbeat", "map epoch", "join request", "map command"};
 
 /* Checkpoint acks of the sample heartbeats: shared and empty strings, the
  * largest values. */
@@ -849,6 +850,22 @@ make_sample(enum kind k, ls_buf *b)
 	                   ls_str_c("tcp://127.0.0.1:7104"),
 	                   ls_str_c("127.0.0.1:8104"),
 	                   ls_str_c("127.0.0.1:7204")};
+	ls_assign_wire as[3] = {{ls_str_c("count/0"), 1, 2, {2, 3}},
+	                        {ls_str_c("count/1"), 2, 0, {0}},
+	                        {ls_str_c(""), UINT64_MAX, 7,
+	                         {1, 2, 3, 4, 5, 6, UINT64_MAX}}};
+	ls_map_cmd_wire mc = {.type = 6,
+	                      .node = 9,
+	                      .voter = 1,
+	                      .state = 2,
+	                      .flags = 1,
+	                      .final = 1,
+	                      .name = ls_str_c("web"),
+	                      .url = ls_str_c("tcp://h:1"),
+	                      .yaml = ls_str_c("name: web\n"),
+	                      .checkpoint = 77,
+	                      .assigns = as,
+	                      .nassigns = 3};
 	switch (k) {
 	case K_EVENT:
 		rc = ls_codec_event_encode(&evs[0], b);
@@ -873,6 +890,9 @@ make_sample(enum kind k, ls_buf *b)
 		break;
 	case K_JOIN:
 		rc = ls_codec_join_encode(&jr, b);
+		break;
+	case K_MAP_CMD:
+		rc = ls_codec_map_cmd_encode(&mc, b);
 		break;
 	default:
 		break;
@@ -912,6 +932,16 @@ check_ack_cb(void *arg, const ls_ckpt_ack_wire *a)
 	assert_cstr_borrowed(a->topology, b->data, b->len);
 	assert_cstr_borrowed(a->partition, b->data, b->len);
 	assert_true(a->final <= 1);
+	return 0;
+}
+
+static int
+check_assign_cb(void *arg, size_t i, const ls_assign_wire *a)
+{
+	const ls_buf *b = arg;
+	(void)i;
+	assert_cstr_borrowed(a->partition, b->data, b->len);
+	assert_true(a->n_standbys <= LS_WIRE_MAX_STANDBYS);
 	return 0;
 }
 
@@ -1005,6 +1035,20 @@ decode_all(const uint8_t *buf, size_t len)
 		ok++;
 	else
 		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+
+	ls_map_cmd_wire mc;
+	rc = ls_codec_map_cmd_decode(buf, len, &mc, check_assign_cb, &view);
+	if (rc == 0) {
+		assert_int_equal(ls_codec_map_cmd_verify(buf, len), 0);
+		assert_cstr_borrowed(mc.name, buf, len);
+		assert_cstr_borrowed(mc.url, buf, len);
+		assert_cstr_borrowed(mc.http, buf, len);
+		assert_cstr_borrowed(mc.yaml, buf, len);
+		assert_null(mc.assigns);
+		ok++;
+	} else {
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
 
 	ls_join_wire jr;
 	rc = ls_codec_join_decode(buf, len, &jr);
@@ -1213,6 +1257,10 @@ test_misaligned(void **state)
 			assert_int_equal(
 			    ls_codec_join_decode(p + shift, b.len, &jr),
 			    LS_EINVAL);
+			ls_map_cmd_wire mc;
+			assert_int_equal(ls_codec_map_cmd_decode(p + shift,
+			                     b.len, &mc, NULL, NULL),
+			                 LS_EINVAL);
 		}
 		free(p);
 		ls_buf_free(&b);
@@ -1825,6 +1873,91 @@ test_join_request(void **state)
 	assert_null(b.data);
 }
 
+/* ---- MapCommand ---- */
+
+typedef struct assigns_seen {
+	size_t n;
+	ls_assign_wire a[4];
+} assigns_seen;
+
+static int
+keep_assign(void *arg, size_t i, const ls_assign_wire *a)
+{
+	assigns_seen *s = arg;
+	assert_int_equal(i, s->n);
+	if (s->n < 4)
+		s->a[s->n] = *a;
+	s->n++;
+	return 0;
+}
+
+static void
+test_map_command(void **state)
+{
+	ls_assign_wire as[3] = {{ls_str_c("count/0"), 1, 2, {2, 3}},
+	                        {ls_str_c("count/1"), 2, 0, {0}},
+	                        {ls_str_c("p"), UINT64_MAX, 7,
+	                         {1, 2, 3, 4, 5, 6, UINT64_MAX}}};
+	ls_map_cmd_wire in = {.type = 6,
+	                      .node = 5,
+	                      .flags = 1,
+	                      .name = ls_str_c("web"),
+	                      .yaml = ls_str_c("name: web\n"),
+	                      .checkpoint = 9,
+	                      .final = 1,
+	                      .assigns = as,
+	                      .nassigns = 3},
+	                out;
+	ls_buf b = {NULL, 0};
+	assigns_seen got = {0};
+
+	(void)state;
+	assert_int_equal(ls_codec_map_cmd_encode(&in, &b), 0);
+	assert_memory_equal(b.data + 4, "LSMC", 4);
+	assert_int_equal(
+	    ls_codec_map_cmd_decode(b.data, b.len, &out, keep_assign, &got), 0);
+	assert_int_equal(out.type, 6);
+	assert_int_equal(out.node, 5);
+	assert_int_equal(out.flags, 1);
+	assert_int_equal(out.final, 1);
+	assert_int_equal(out.checkpoint, 9);
+	assert_cstr_eq(out.name, in.name);
+	assert_cstr_eq(out.yaml, in.yaml);
+	assert_int_equal(out.url.len, 0);
+	assert_int_equal(out.nassigns, 3);
+	assert_int_equal(got.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_cstr_eq(got.a[i].partition, as[i].partition);
+		assert_int_equal(got.a[i].owner, as[i].owner);
+		assert_int_equal(got.a[i].n_standbys, as[i].n_standbys);
+		for (unsigned j = 0; j < as[i].n_standbys; j++)
+			assert_int_equal(got.a[i].standbys[j],
+			                 as[i].standbys[j]);
+	}
+	/* Raft pads entries with zeros: still the same command */
+	uint8_t *pad = calloc(b.len + 8, 1);
+	assert_non_null(pad);
+	memcpy(pad, b.data, b.len);
+	assert_int_equal(ls_codec_map_cmd_verify(pad, b.len + 8), 0);
+	free(pad);
+	ls_buf_free(&b);
+	/* more standbys than the struct holds */
+	as[2].n_standbys = LS_WIRE_MAX_STANDBYS + 1;
+	assert_int_equal(ls_codec_map_cmd_encode(&in, &b), LS_ERANGE);
+	as[2].n_standbys = 7;
+	as[1].partition = ls_str_make("a\0b", 3);
+	assert_int_equal(ls_codec_map_cmd_encode(&in, &b), LS_EINVAL);
+	in.assigns = NULL;
+	assert_int_equal(ls_codec_map_cmd_encode(&in, &b), LS_EINVAL);
+	assert_null(b.data);
+	ls__codec_fail_alloc_after(0);
+	in.nassigns = 0;
+	assert_int_equal(ls_codec_map_cmd_encode(&in, &b), LS_ENOMEM);
+	ls__codec_fail_alloc_after(-1);
+	assert_null(b.data);
+	assert_int_equal(ls__codec_overflow_count(), 0);
+}
+
 /* Random shapes -- every string length modulo 8, every attribute count --
  * all round trip, and the encoders' size bound always holds. */
 static void
@@ -1997,6 +2130,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_foreign_and_garbage),
 	    cmocka_unit_test(test_cluster_out_of_memory),
 	    cmocka_unit_test(test_join_request),
+	    cmocka_unit_test(test_map_command),
 	};
 
 	if (argc != 5) {
