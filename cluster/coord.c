@@ -34,6 +34,7 @@
 #include <uv.h>
 
 #include "runtime/err.h"
+#include "runtime/log.h"
 
 #define LEADER_POLL_MS 50
 
@@ -265,7 +266,12 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	after = ls_map_epoch(c->map);
 	pthread_mutex_unlock(&c->mu);
 	/* A refused command is a deterministic no-op on every server: the
-	 * entry is applied, the refusal goes back to the proposer. */
+	 * entry is applied, the refusal goes back to the proposer.  One that
+	 * does not even decode is logged (proposals are checked first, so it
+	 * came from elsewhere). */
+	if (rc == LS_ECORRUPT)
+		ls_log(LS_LOG_WARN, "coord",
+		    "unparsable map command dropped bytes=%zu", buf->len);
 	*result = (void *)(intptr_t)rc;
 	if (after != before && c->on_map != NULL)
 		c->on_map(c->cb_arg, after);

@@ -1040,8 +1040,19 @@ on_unknown(void *arg, uint64_t from, const uint8_t *info, size_t len)
 {
 	ls_node *n = arg;
 	ls_join_req jr;
-	if (ls_join_parse(info, len, &jr) != 0 || jr.id != from)
+	if (len == 0)
+		return; /* not a joining node */
+	if (ls_join_parse(info, len, &jr) != 0 || jr.id != from) {
+		/* every frame of that node brings it again: once a second */
+		static _Atomic int64_t last_ns;
+		int64_t now = ls_clock_ns(), prev = atomic_load(&last_ns);
+		if (now - prev >= 1000000000 &&
+		    atomic_compare_exchange_strong(&last_ns, &prev, now))
+			ls_log(LS_LOG_WARN, "node",
+			    "unparsable join request dropped from=%llu bytes=%zu",
+			    (unsigned long long)from, len);
 		return;
+	}
 	pthread_mutex_lock(&n->lock);
 	joinrec *slot = join_slot(n, jr.id);
 	if (slot != NULL && !slot->pending) {
@@ -1734,8 +1745,11 @@ h_join(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	ls_join_req jr;
 	if (!ls_coord_is_leader(n->coord))
 		return ls_http_resp_error(resp, 409, "not the leader");
-	if (ls_join_parse(req->body, req->body_len, &jr) != 0)
+	if (ls_join_parse(req->body, req->body_len, &jr) != 0) {
+		ls_log(LS_LOG_WARN, "node", "bad join request dropped bytes=%zu",
+		    req->body_len);
 		return ls_http_resp_error(resp, 400, "bad join request");
+	}
 	int rv = join_local(n, &jr);
 	if (rv != 0)
 		return ls_http_resp_error(resp, 503, ls_strerror(rv));

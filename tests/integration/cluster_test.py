@@ -335,15 +335,36 @@ def case_bad_input(cl):
         assert "problems" in json.loads(e.read())
     r = run_cli("undeploy", "nosuch", "--node", cl.http(2), check=False)
     assert r.returncode == 1
-    # a heartbeat with a garbage body is refused; the node keeps serving
-    req = urllib.request.Request(
-        "http://%s/v1/internal/heartbeat" % cl.http(0),
-        data=b"\xff\x00garbage", method="POST")
-    try:
-        urllib.request.urlopen(req, timeout=10)
-    except urllib.error.HTTPError as e:
-        assert e.code in (400, 409), e.code
-    assert cl.status(0) is not None
+    # a heartbeat or join request with a garbage body (or in the old text
+    # form) is refused by every node; each keeps serving
+    bodies = [b"\xff\x00garbage",
+              b"1\nn9\ntcp://127.0.0.1:1\n127.0.0.1:2\ni 00ff\nv\n",
+              b"LSJOIN1\n1\nn9\ntcp://127.0.0.1:1\n127.0.0.1:2\n"
+              b"127.0.0.1:3\nff\n"]
+    for i in range(cl.n):
+        for path in ("heartbeat", "join"):
+            for body in bodies:
+                req = urllib.request.Request(
+                    "http://%s/v1/internal/%s" % (cl.http(i), path),
+                    data=body, method="POST")
+                try:
+                    urllib.request.urlopen(req, timeout=10)
+                    raise AssertionError("garbage %s accepted" % path)
+                except urllib.error.HTTPError as e:
+                    assert e.code in (400, 409), e.code
+        assert cl.status(i) is not None
+
+    def logged(what):
+        for i in range(cl.n):
+            with open(os.path.join(cl.dir, "n%d.log" % i), "rb") as f:
+                if what in f.read():
+                    return True
+        return False
+    # the leader says what it dropped
+    wait_for("dropped heartbeat logged",
+             lambda: logged(b"bad heartbeat dropped"))
+    wait_for("dropped join request logged",
+             lambda: logged(b"bad join request dropped"))
     # a node refuses a data dir that belongs to another node
     r = subprocess.run(
         [BIN, "node", "--id", "other", "--listen",
