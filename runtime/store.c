@@ -794,19 +794,70 @@ struct pend {
 	int kind;
 };
 
+/* One layer of writes over the committed keys: the pending writes of a
+ * handle, or a sealed generation (the writes of one checkpoint interval,
+ * not yet folded into the committed keys).  At most one entry per key:
+ * its net effect. */
+struct layer {
+	struct pend *tab; /* open addressing, power-of-two size */
+	size_t cap, used;
+	ls_arena arena; /* the entries' keys and values */
+	int cleared;    /* the committed data (and older layers) are hidden */
+	uint64_t ckpt;  /* sealed generations: the checkpoint id */
+};
+
 struct ls_state {
 	ls_store *s;
 	rocksdb_writebatch_t *wb; /* pending writes; NULL until needed */
 	size_t nops;              /* pending operations */
-	int cleared;              /* the batch deletes the committed data */
-	struct pend *tab;         /* open addressing, power-of-two size */
-	size_t cap, used;
-	ls_arena arena;   /* pending keys and values, reset at commit */
+	struct layer cur;         /* the pending writes */
+	struct layer *gen;        /* sealed generations, oldest first */
+	size_t ngen, capgen;
+	uint64_t base; /* checkpoint the committed keys hold, 0 = none */
+	uint64_t last; /* newest sealed (or folded) checkpoint id */
 	unsigned char *k; /* prefix followed by room for a user key */
 	size_t kcap;
 	size_t plen; /* 's' 0 name 0 */
 	char name[LS_STORE_NAME_MAX + 1];
 };
+
+/* 'b' 0 partition: the checkpoint id (8 bytes big-endian) the committed
+ * keys of the partition hold; its length. */
+static size_t
+base_key(unsigned char *k, const char *part, size_t pl)
+{
+	k[0] = 'b';
+	k[1] = 0;
+	memcpy(k + 2, part, pl);
+	return pl + 2;
+}
+
+static int
+read_base(ls_store *s, const char *part, size_t pl, uint64_t *base)
+{
+	unsigned char k[LS_STORE_NAME_MAX + 2];
+	void *v;
+	size_t vl;
+
+	*base = 0;
+	int rc = get_copy(s, k, base_key(k, part, pl), &v, &vl);
+	if (rc == LS_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (vl == 8)
+		*base = get_be64(v);
+	free(v);
+	return vl == 8 ? 0 : LS_ECORRUPT;
+}
+
+static void
+layer_fini(struct layer *L)
+{
+	free(L->tab);
+	ls_arena_fini(&L->arena);
+	memset(L, 0, sizeof(*L));
+}
 
 int
 ls_state_open(ls_store *s, const char *partition, ls_state **out)
@@ -833,7 +884,15 @@ ls_state_open(ls_store *s, const char *partition, ls_state **out)
 	st->k[1] = 0;
 	memcpy(st->k + 2, partition, nl);
 	st->k[2 + nl] = 0;
-	ls_arena_init(&st->arena, STATE_ARENA_CHUNK);
+	ls_arena_init(&st->cur.arena, STATE_ARENA_CHUNK);
+	int rc = read_base(s, partition, nl, &st->base);
+	if (rc != 0) {
+		ls_arena_fini(&st->cur.arena);
+		free(st->k);
+		free(st);
+		return rc;
+	}
+	st->last = st->base;
 	*out = st;
 	return 0;
 }
@@ -845,8 +904,11 @@ ls_state_close(ls_state *st)
 		return;
 	if (st->wb != NULL)
 		rocksdb_writebatch_destroy(st->wb);
-	ls_arena_fini(&st->arena);
-	free(st->tab);
+	ls_arena_fini(&st->cur.arena);
+	free(st->cur.tab);
+	for (size_t i = 0; i < st->ngen; i++)
+		layer_fini(&st->gen[i]);
+	free(st->gen);
 	free(st->k);
 	free(st);
 }
@@ -884,13 +946,13 @@ full_key(ls_state *st, const void *k, size_t kl)
 }
 
 static struct pend *
-pend_find(const ls_state *st, const void *k, size_t kl, uint64_t h)
+layer_find(const struct layer *L, const void *k, size_t kl, uint64_t h)
 {
-	if (st->tab == NULL)
+	if (L->tab == NULL)
 		return NULL;
-	size_t mask = st->cap - 1;
+	size_t mask = L->cap - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		struct pend *p = &st->tab[i];
+		struct pend *p = &L->tab[i];
 		if (p->kind == P_EMPTY)
 			return NULL;
 		if (p->hash == h && p->klen == kl &&
@@ -899,18 +961,79 @@ pend_find(const ls_state *st, const void *k, size_t kl, uint64_t h)
 	}
 }
 
+static struct pend *
+pend_find(const ls_state *st, const void *k, size_t kl, uint64_t h)
+{
+	return layer_find(&st->cur, k, kl, h);
+}
+
+/* What the pending writes and the sealed generations, newest first, say
+ * about k, as one entry *r: P_PUT, P_ABSENT or P_NUM when they decide the
+ * value, P_DELTA when it is the committed counter plus r->num, P_EMPTY
+ * when it is the committed value. */
+static void
+resolve(const ls_state *st, const void *k, size_t kl, struct pend *r)
+{
+	uint64_t h = ls_hash64(k, kl, 0), add = 0;
+	int have_add = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->hash = h;
+	r->key = k;
+	r->klen = kl;
+	for (size_t i = 0; i <= st->ngen; i++) {
+		const struct layer *L =
+		    i == 0 ? &st->cur : &st->gen[st->ngen - i];
+		const struct pend *p = layer_find(L, k, kl, h);
+		if (p != NULL) {
+			switch (p->kind) {
+			case P_PUT:
+				if (have_add) {
+					r->kind = P_NUM;
+					r->num = counter_of(p->val, p->vlen) +
+					         add;
+				} else {
+					r->kind = P_PUT;
+					r->val = p->val;
+					r->vlen = p->vlen;
+				}
+				return;
+			case P_ABSENT:
+				r->kind = have_add ? P_NUM : P_ABSENT;
+				r->num = add;
+				return;
+			case P_NUM:
+				r->kind = P_NUM;
+				r->num = p->num + add;
+				return;
+			default: /* P_DELTA: look further down */
+				add += p->num;
+				have_add = 1;
+				break;
+			}
+		}
+		if (L->cleared) {
+			r->kind = have_add ? P_NUM : P_ABSENT;
+			r->num = add;
+			return;
+		}
+	}
+	r->kind = have_add ? P_DELTA : P_EMPTY;
+	r->num = add;
+}
+
 /* Make room for one more entry; LS_ENOMEM leaves the table as it was. */
 static int
 pend_reserve(ls_state *st)
 {
-	if (st->tab != NULL && (st->used + 1) * 2 <= st->cap)
+	if (st->cur.tab != NULL && (st->cur.used + 1) * 2 <= st->cur.cap)
 		return 0;
-	size_t cap = st->cap == 0 ? KEEP_TABLE_SLOTS : st->cap * 2;
+	size_t cap = st->cur.cap == 0 ? KEEP_TABLE_SLOTS : st->cur.cap * 2;
 	struct pend *t = calloc(cap, sizeof(*t));
 	if (t == NULL)
 		return LS_ENOMEM;
-	for (size_t i = 0; i < st->cap; i++) {
-		struct pend *p = &st->tab[i];
+	for (size_t i = 0; i < st->cur.cap; i++) {
+		struct pend *p = &st->cur.tab[i];
 		if (p->kind == P_EMPTY)
 			continue;
 		size_t j = p->hash & (cap - 1);
@@ -918,9 +1041,9 @@ pend_reserve(ls_state *st)
 			j = (j + 1) & (cap - 1);
 		t[j] = *p;
 	}
-	free(st->tab);
-	st->tab = t;
-	st->cap = cap;
+	free(st->cur.tab);
+	st->cur.tab = t;
+	st->cur.cap = cap;
 	return 0;
 }
 
@@ -936,21 +1059,21 @@ pend_get(ls_state *st, const void *k, size_t kl)
 		return p;
 	if (pend_reserve(st) != 0)
 		return NULL;
-	unsigned char *copy = ls_arena_alloc(&st->arena, kl > 0 ? kl : 1);
+	unsigned char *copy = ls_arena_alloc(&st->cur.arena, kl > 0 ? kl : 1);
 	if (copy == NULL)
 		return NULL;
 	if (kl > 0)
 		memcpy(copy, k, kl);
-	size_t mask = st->cap - 1;
+	size_t mask = st->cur.cap - 1;
 	size_t i = h & mask;
-	while (st->tab[i].kind != P_EMPTY)
+	while (st->cur.tab[i].kind != P_EMPTY)
 		i = (i + 1) & mask;
-	p = &st->tab[i];
+	p = &st->cur.tab[i];
 	memset(p, 0, sizeof(*p));
 	p->hash = h;
 	p->key = copy;
 	p->klen = kl;
-	st->used++;
+	st->cur.used++;
 	return p;
 }
 
@@ -988,7 +1111,7 @@ ls_state_put(ls_state *st, const void *k, size_t kl, const void *v, size_t vl)
 		return LS_ERANGE;
 	if ((rc = ensure_batch(st)) != 0)
 		return rc;
-	unsigned char *copy = ls_arena_alloc(&st->arena, vl > 0 ? vl : 1);
+	unsigned char *copy = ls_arena_alloc(&st->cur.arena, vl > 0 ? vl : 1);
 	if (copy == NULL)
 		return LS_ENOMEM;
 	if (vl > 0)
@@ -1052,7 +1175,7 @@ ls_state_add(ls_state *st, const void *k, size_t kl, int64_t delta)
 		break;
 	default: /* new entry: the base is committed data, unless cleared */
 		p->num = (uint64_t)delta;
-		p->kind = st->cleared ? P_NUM : P_DELTA;
+		p->kind = st->cur.cleared ? P_NUM : P_DELTA;
 		break;
 	}
 	put_le64(d, (uint64_t)delta);
@@ -1087,12 +1210,10 @@ ls_state_get(ls_state *st, const void *k, size_t kl, void **v, size_t *vl)
 		return LS_EINVAL;
 	if ((rc = state_key(st, k, kl, &fl)) != 0)
 		return rc;
-	struct pend *p = pend_find(st, k, kl, ls_hash64(k, kl, 0));
-	if (p == NULL) {
-		if (st->cleared)
-			return LS_ENOENT;
+	struct pend r, *p = &r;
+	resolve(st, k, kl, &r);
+	if (p->kind == P_EMPTY)
 		return get_copy(st->s, st->k, fl, v, vl);
-	}
 	switch (p->kind) {
 	case P_PUT:
 		return dup_out(p->val, p->vlen, v, vl);
@@ -1122,29 +1243,26 @@ ls_state_counter(ls_state *st, const void *k, size_t kl, int64_t *out)
 		return LS_EINVAL;
 	if ((rc = state_key(st, k, kl, &fl)) != 0)
 		return rc;
-	struct pend *p = pend_find(st, k, kl, ls_hash64(k, kl, 0));
-	uint64_t base = 0, add = 0;
+	struct pend r;
+	uint64_t base = 0;
 	int found;
-	if (p != NULL && p->kind == P_PUT) {
-		*out = (int64_t)counter_of(p->val, p->vlen);
+	resolve(st, k, kl, &r);
+	switch (r.kind) {
+	case P_PUT:
+		*out = (int64_t)counter_of(r.val, r.vlen);
 		return 0;
-	}
-	if (p != NULL && p->kind == P_ABSENT) {
+	case P_ABSENT:
 		*out = 0;
 		return 0;
-	}
-	if (p != NULL && p->kind == P_NUM) {
-		*out = (int64_t)p->num;
+	case P_NUM:
+		*out = (int64_t)r.num;
 		return 0;
-	}
-	if (p != NULL)
-		add = p->num;
-	if (!st->cleared || p != NULL) {
+	default: /* P_DELTA, P_EMPTY (num 0): on the committed counter */
 		if ((rc = get_counter(st->s, st->k, fl, &base, &found)) != 0)
 			return rc;
+		*out = (int64_t)(base + r.num);
+		return 0;
 	}
-	*out = (int64_t)(base + add);
-	return 0;
 }
 
 int
@@ -1161,15 +1279,15 @@ ls_state_clear(ls_state *st)
 	/* Every earlier pending write is covered by the range delete, so the
 	 * batch restarts with it and the index forgets them. */
 	rocksdb_writebatch_clear(st->wb);
-	if (st->tab != NULL)
-		memset(st->tab, 0, st->cap * sizeof(*st->tab));
-	st->used = 0;
-	ls_arena_reset(&st->arena);
+	if (st->cur.tab != NULL)
+		memset(st->cur.tab, 0, st->cur.cap * sizeof(*st->cur.tab));
+	st->cur.used = 0;
+	ls_arena_reset(&st->cur.arena);
 	prefix_end(st->k, st->plen, end, &el);
 	rocksdb_writebatch_delete_range(st->wb, (const char *)st->k, st->plen,
 	                                (const char *)end, el);
 	st->nops = 1;
-	st->cleared = 1;
+	st->cur.cleared = 1;
 	return 0;
 }
 
@@ -1188,18 +1306,18 @@ state_reset(ls_state *st)
 			rocksdb_writebatch_clear(st->wb);
 		}
 	}
-	if (st->cap > KEEP_TABLE_SLOTS) {
-		free(st->tab);
-		st->tab = NULL;
-		st->cap = 0;
-	} else if (st->tab != NULL) {
-		memset(st->tab, 0, st->cap * sizeof(*st->tab));
+	if (st->cur.cap > KEEP_TABLE_SLOTS) {
+		free(st->cur.tab);
+		st->cur.tab = NULL;
+		st->cur.cap = 0;
+	} else if (st->cur.tab != NULL) {
+		memset(st->cur.tab, 0, st->cur.cap * sizeof(*st->cur.tab));
 	}
-	st->used = 0;
-	if (st->arena.used > st->arena.chunk_size)
-		ls_arena_fini(&st->arena);
+	st->cur.used = 0;
+	if (st->cur.arena.used > st->cur.arena.chunk_size)
+		ls_arena_fini(&st->cur.arena);
 	else
-		ls_arena_reset(&st->arena);
+		ls_arena_reset(&st->cur.arena);
 	if (st->kcap > st->plen + 256) {
 		unsigned char *n = realloc(st->k, st->plen + 32);
 		if (n != NULL) {
@@ -1208,7 +1326,7 @@ state_reset(ls_state *st)
 		}
 	}
 	st->nops = 0;
-	st->cleared = 0;
+	st->cur.cleared = 0;
 }
 
 int
@@ -1220,6 +1338,8 @@ ls_state_commit(ls_state *st)
 		return LS_EINVAL;
 	if (st->nops == 0)
 		return 0;
+	if (st->ngen > 0)
+		return LS_ESTATE; /* would overtake the sealed generations */
 	if ((rc = write_batch(st->s, st->wb, "state_commit")) != 0)
 		return rc;
 	state_reset(st);
@@ -1250,6 +1370,10 @@ ls_state_commit_with(ls_state *st, ls_store_batch *extra)
 	if (st == NULL) {
 		ls_store_batch_clear(extra);
 		return LS_EINVAL;
+	}
+	if (st->ngen > 0 && st->nops > 0) {
+		ls_store_batch_clear(extra);
+		return LS_ESTATE;
 	}
 	if (extra->err != 0 || extra->n == 0 || st->nops == 0) {
 		rc = ls_store_batch_commit(st->s, extra);
@@ -1336,7 +1460,7 @@ int
 ls_state_scan(ls_state *st, const void *from, size_t fl, const void *to,
               size_t tl, ls_store_scan_fn fn, void *arg)
 {
-	struct pend **pv = NULL;
+	struct pend **pv = NULL, *rv = NULL;
 	size_t np = 0;
 	unsigned char *lo = NULL, *hi = NULL;
 	size_t lol, hil;
@@ -1351,28 +1475,59 @@ ls_state_scan(ls_state *st, const void *from, size_t fl, const void *to,
 	if (from == NULL)
 		fl = 0;
 
-	/* The pending entries in range, sorted. */
-	if (st->used > 0) {
-		pv = malloc(st->used * sizeof(*pv));
-		if (pv == NULL)
+	/* The keys in range that the pending writes and the sealed
+	 * generations (newest first, down to the newest clear) touch, sorted
+	 * and each resolved to one entry. */
+	size_t nl = 0, total = 0;
+	int hidden = 0;
+	while (nl <= st->ngen && !hidden) {
+		const struct layer *L =
+		    nl == 0 ? &st->cur : &st->gen[st->ngen - nl];
+		total += L->used;
+		hidden = L->cleared;
+		nl++;
+	}
+	if (total > 0) {
+		pv = malloc(total * sizeof(*pv));
+		rv = malloc(total * sizeof(*rv));
+		if (pv == NULL || rv == NULL) {
+			free(pv);
+			free(rv);
 			return LS_ENOMEM;
-		for (size_t i = 0; i < st->cap; i++) {
-			struct pend *p = &st->tab[i];
-			if (p->kind == P_EMPTY)
-				continue;
-			if (fl > 0 && key_cmp(p->key, p->klen, from, fl) < 0)
-				continue;
-			if (to != NULL && key_cmp(p->key, p->klen, to, tl) >= 0)
-				continue;
-			pv[np++] = p;
+		}
+		for (size_t l = 0; l < nl; l++) {
+			const struct layer *L =
+			    l == 0 ? &st->cur : &st->gen[st->ngen - l];
+			for (size_t i = 0; i < L->cap; i++) {
+				struct pend *p = &L->tab[i];
+				if (p->kind == P_EMPTY)
+					continue;
+				if (fl > 0 &&
+				    key_cmp(p->key, p->klen, from, fl) < 0)
+					continue;
+				if (to != NULL &&
+				    key_cmp(p->key, p->klen, to, tl) >= 0)
+					continue;
+				pv[np++] = p;
+			}
 		}
 		qsort(pv, np, sizeof(*pv), pend_cmp);
+		size_t u = 0;
+		for (size_t i = 0; i < np; i++) {
+			if (u > 0 && key_cmp(pv[i]->key, pv[i]->klen,
+			                     rv[u - 1].key, rv[u - 1].klen) == 0)
+				continue;
+			resolve(st, pv[i]->key, pv[i]->klen, &rv[u++]);
+		}
+		np = u;
+		for (size_t i = 0; i < np; i++)
+			pv[i] = &rv[i];
 	}
 
 	/* The committed range [prefix+from, prefix+to or prefix end). */
 	rocksdb_iterator_t *it = NULL;
 	rocksdb_readoptions_t *ro = NULL;
-	if (!st->cleared) {
+	if (!hidden) {
 		lol = st->plen + fl;
 		hil = to != NULL ? st->plen + tl : st->plen;
 		lo = malloc(lol);
@@ -1441,6 +1596,369 @@ out:
 	free(lo);
 	free(hi);
 	free(pv);
+	free(rv);
+	return rc;
+}
+
+/* ---- incremental checkpoints ------------------------------------------ */
+
+uint64_t
+ls_state_base(const ls_state *st)
+{
+	return st != NULL ? st->base : 0;
+}
+
+size_t
+ls_state_sealed(const ls_state *st)
+{
+	return st != NULL ? st->ngen : 0;
+}
+
+int
+ls_state_seal(ls_state *st, uint64_t ckpt)
+{
+	if (st == NULL || ckpt <= st->last)
+		return LS_EINVAL;
+	if (st->ngen == st->capgen) {
+		size_t cap = st->capgen == 0 ? 4 : st->capgen * 2;
+		struct layer *g = realloc(st->gen, cap * sizeof(*g));
+		if (g == NULL)
+			return LS_ENOMEM;
+		st->gen = g;
+		st->capgen = cap;
+	}
+	/* The pending layer becomes the generation as it is; the handle
+	 * starts a new one.  The write batch is not needed: a fold writes a
+	 * generation's net changes from its table. */
+	struct layer *g = &st->gen[st->ngen++];
+	*g = st->cur;
+	g->ckpt = ckpt;
+	memset(&st->cur, 0, sizeof(st->cur));
+	ls_arena_init(&st->cur.arena, STATE_ARENA_CHUNK);
+	state_reset(st);
+	st->last = ckpt;
+	return 0;
+}
+
+/* The change an entry stands for. */
+static void
+change_of(const struct pend *p, ls_change *c, unsigned char num[8])
+{
+	memset(c, 0, sizeof(*c));
+	c->key = p->key;
+	c->klen = p->klen;
+	switch (p->kind) {
+	case P_PUT:
+		c->kind = LS_CHANGE_PUT;
+		c->val = p->val;
+		c->vlen = p->vlen;
+		break;
+	case P_ABSENT:
+		c->kind = LS_CHANGE_DELETE;
+		break;
+	case P_NUM:
+		c->kind = LS_CHANGE_SET;
+		c->num = (int64_t)p->num;
+		break;
+	default:
+		c->kind = LS_CHANGE_ADD;
+		c->num = (int64_t)p->num;
+		break;
+	}
+	put_le64(num, p->num);
+}
+
+int
+ls_state_changes(ls_state *st, uint64_t ckpt, ls_changeset *info,
+                 ls_change_fn fn, void *arg)
+{
+	size_t g;
+
+	if (st == NULL)
+		return LS_EINVAL;
+	for (g = 0; g < st->ngen && st->gen[g].ckpt != ckpt; g++)
+		;
+	if (g == st->ngen)
+		return LS_ENOENT;
+	const struct layer *L = &st->gen[g];
+	if (info != NULL) {
+		info->prev = g > 0 ? st->gen[g - 1].ckpt : st->base;
+		info->ckpt = ckpt;
+		info->cleared = L->cleared;
+		info->count = L->used;
+	}
+	if (fn == NULL || L->used == 0)
+		return 0;
+	struct pend **pv = malloc(L->used * sizeof(*pv));
+	if (pv == NULL)
+		return LS_ENOMEM;
+	size_t np = 0;
+	for (size_t i = 0; i < L->cap; i++)
+		if (L->tab[i].kind != P_EMPTY)
+			pv[np++] = &L->tab[i];
+	qsort(pv, np, sizeof(*pv), pend_cmp);
+	int rc = 0;
+	for (size_t i = 0; i < np && rc == 0; i++) {
+		ls_change c;
+		unsigned char num[8];
+		change_of(pv[i], &c, num);
+		rc = fn(arg, &c);
+	}
+	free(pv);
+	return rc;
+}
+
+/* Record change c of partition (full-key scratch in st->k style: k holds
+ * the prefix, kcap bytes) into wb.  0 or LS_EINVAL / LS_ERANGE. */
+static int
+wb_change(rocksdb_writebatch_t *wb, unsigned char *k, size_t plen,
+          const ls_change *c)
+{
+	unsigned char num[8];
+
+	if (c->klen > LS_STATE_KEY_MAX)
+		return LS_ERANGE;
+	if ((c->key == NULL && c->klen > 0) ||
+	    (c->val == NULL && c->vlen > 0))
+		return LS_EINVAL;
+	if (c->vlen > VALUE_MAX)
+		return LS_ERANGE;
+	if (c->klen > 0)
+		memcpy(k + plen, c->key, c->klen);
+	const char *fk = (const char *)k;
+	size_t fl = plen + c->klen;
+	switch (c->kind) {
+	case LS_CHANGE_PUT:
+		rocksdb_writebatch_put(wb, fk, fl, c->val, c->vlen);
+		return 0;
+	case LS_CHANGE_DELETE:
+		rocksdb_writebatch_delete(wb, fk, fl);
+		return 0;
+	case LS_CHANGE_SET:
+		put_le64(num, (uint64_t)c->num);
+		rocksdb_writebatch_put(wb, fk, fl, (const char *)num, 8);
+		return 0;
+	case LS_CHANGE_ADD:
+		put_le64(num, (uint64_t)c->num);
+		rocksdb_writebatch_merge(wb, fk, fl, (const char *)num, 8);
+		return 0;
+	default:
+		return LS_EINVAL;
+	}
+}
+
+/* A range delete of every committed key of the partition whose prefix
+ * k[0..plen) holds. */
+static void
+wb_clear(rocksdb_writebatch_t *wb, const unsigned char *k, size_t plen)
+{
+	unsigned char end[LS_STORE_NAME_MAX + 3];
+	size_t el;
+
+	prefix_end(k, plen, end, &el);
+	rocksdb_writebatch_delete_range(wb, (const char *)k, plen,
+	                                (const char *)end, el);
+}
+
+static void
+wb_base(rocksdb_writebatch_t *wb, const char *part, size_t pl, uint64_t id)
+{
+	unsigned char k[LS_STORE_NAME_MAX + 2], v[8];
+
+	put_be64(v, id);
+	rocksdb_writebatch_put(wb, (const char *)k, base_key(k, part, pl),
+	                       (const char *)v, 8);
+}
+
+int
+ls_state_fold(ls_state *st, uint64_t upto)
+{
+	size_t m = 0;
+	int rc = 0;
+
+	if (st == NULL)
+		return LS_EINVAL;
+	while (m < st->ngen && st->gen[m].ckpt <= upto)
+		m++;
+	if (m == 0)
+		return 0;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	for (size_t g = 0; g < m && rc == 0; g++) {
+		const struct layer *L = &st->gen[g];
+		if (L->cleared)
+			wb_clear(wb, st->k, st->plen);
+		for (size_t i = 0; i < L->cap && rc == 0; i++) {
+			const struct pend *p = &L->tab[i];
+			ls_change c;
+			unsigned char num[8];
+			if (p->kind == P_EMPTY)
+				continue;
+			if (full_key(st, p->key, p->klen) == 0) {
+				rc = LS_ENOMEM;
+				break;
+			}
+			change_of(p, &c, num);
+			rc = wb_change(wb, st->k, st->plen, &c);
+		}
+	}
+	uint64_t id = st->gen[m - 1].ckpt;
+	if (rc == 0) {
+		wb_base(wb, st->name, st->plen - 3, id);
+		rc = write_batch(st->s, wb, "state_fold");
+	}
+	rocksdb_writebatch_destroy(wb);
+	if (rc != 0)
+		return rc;
+	for (size_t g = 0; g < m; g++)
+		layer_fini(&st->gen[g]);
+	memmove(st->gen, st->gen + m, (st->ngen - m) * sizeof(*st->gen));
+	st->ngen -= m;
+	st->base = id;
+	if (st->ngen == 0 && st->capgen > 8) {
+		free(st->gen);
+		st->gen = NULL;
+		st->capgen = 0;
+	}
+	return 0;
+}
+
+int
+ls_store_state_base(ls_store *s, const char *partition, uint64_t *base)
+{
+	size_t pl;
+
+	if (s == NULL || base == NULL || name_len(partition, &pl) != 0)
+		return LS_EINVAL;
+	return read_base(s, partition, pl, base);
+}
+
+/* 's' 0 partition 0 into a new buffer with room for a user key. */
+static unsigned char *
+state_prefix(const char *part, size_t pl, size_t *plen)
+{
+	unsigned char *k = malloc(pl + 3 + LS_STATE_KEY_MAX);
+	if (k == NULL)
+		return NULL;
+	k[0] = 's';
+	k[1] = 0;
+	memcpy(k + 2, part, pl);
+	k[2 + pl] = 0;
+	*plen = pl + 3;
+	return k;
+}
+
+int
+ls_store_state_apply(ls_store *s, const ls_changeset *cs, const char *partition,
+                     const ls_change *ch, size_t n)
+{
+	size_t pl, plen;
+	uint64_t base;
+	int rc;
+
+	if (s == NULL || cs == NULL || name_len(partition, &pl) != 0 ||
+	    (ch == NULL && n > 0) || cs->ckpt <= cs->prev)
+		return LS_EINVAL;
+	if ((rc = read_base(s, partition, pl, &base)) != 0)
+		return rc;
+	if (base == cs->ckpt)
+		return LS_EEXIST;
+	if (!cs->cleared && base != cs->prev)
+		return LS_ESTATE;
+	unsigned char *k = state_prefix(partition, pl, &plen);
+	if (k == NULL)
+		return LS_ENOMEM;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	if (cs->cleared)
+		wb_clear(wb, k, plen);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = wb_change(wb, k, plen, &ch[i]);
+	if (rc == 0) {
+		wb_base(wb, partition, pl, cs->ckpt);
+		rc = write_batch(s, wb, "state_apply");
+	}
+	rocksdb_writebatch_destroy(wb);
+	free(k);
+	return rc;
+}
+
+int
+ls_store_state_drop(ls_store *s, const char *partition)
+{
+	unsigned char bk[LS_STORE_NAME_MAX + 2];
+	size_t pl, plen;
+
+	if (s == NULL || name_len(partition, &pl) != 0)
+		return LS_EINVAL;
+	unsigned char *k = state_prefix(partition, pl, &plen);
+	if (k == NULL)
+		return LS_ENOMEM;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	wb_clear(wb, k, plen);
+	rocksdb_writebatch_delete(wb, (const char *)bk,
+	                          base_key(bk, partition, pl));
+	int rc = write_batch(s, wb, "state_drop");
+	rocksdb_writebatch_destroy(wb);
+	free(k);
+	return rc;
+}
+
+int
+ls_store_state_export(ls_store *s, const char *partition, ls_changeset *info,
+                      ls_change_fn fn, void *arg)
+{
+	unsigned char bk[LS_STORE_NAME_MAX + 2], hi[LS_STORE_NAME_MAX + 3];
+	size_t pl, plen, hl;
+	char *e = NULL;
+	int rc = 0;
+
+	if (s == NULL || info == NULL || fn == NULL ||
+	    name_len(partition, &pl) != 0)
+		return LS_EINVAL;
+	unsigned char *k = state_prefix(partition, pl, &plen);
+	if (k == NULL)
+		return LS_ENOMEM;
+	/* One snapshot for the base and the keys. */
+	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->db);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_snapshot(ro, snap);
+	size_t vl = 0;
+	char *v = rocksdb_get(s->db, ro, (const char *)bk,
+	                      base_key(bk, partition, pl), &vl, &e);
+	memset(info, 0, sizeof(*info));
+	if (e != NULL) {
+		rc = rdb_err("state_export", e);
+	} else if (v != NULL && vl != 8) {
+		rc = LS_ECORRUPT;
+	} else {
+		info->ckpt = v != NULL ? get_be64((unsigned char *)v) : 0;
+		info->cleared = 1;
+	}
+	rocksdb_free(v);
+	prefix_end(k, plen, hi, &hl);
+	rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hi, hl);
+	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, ro);
+	for (rocksdb_iter_seek(it, (const char *)k, plen);
+	     rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t kl;
+		const char *ik = rocksdb_iter_key(it, &kl);
+		ls_change c;
+		memset(&c, 0, sizeof(c));
+		c.kind = LS_CHANGE_PUT;
+		c.key = ik + plen;
+		c.klen = kl - plen;
+		c.val = rocksdb_iter_value(it, &c.vlen);
+		info->count++;
+		rc = fn(arg, &c);
+	}
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &e);
+		if (e != NULL)
+			rc = rdb_err("state_export", e);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_release_snapshot(s->db, snap);
+	free(k);
 	return rc;
 }
 

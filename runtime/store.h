@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/change.h"
+
 /* Longest raw key in bytes; longer ones are refused with LS_ERANGE. */
 #define LS_STORE_KEY_MAX 16384
 /* Longest user key of an ls_state handle (the partition prefix takes the
@@ -228,6 +230,77 @@ size_t ls_state_pending(const ls_state *st);
 
 /* The partition name of the handle (borrowed, NUL-terminated). */
 const char *ls_state_partition(const ls_state *st);
+
+/* ---- incremental checkpoints of per-partition state -------------------
+ *
+ * A partition's state is checkpointed by its changes, not by a snapshot,
+ * so that a checkpoint costs what was written since the last one, not the
+ * size of the state (docs/state.md).
+ *
+ * The committed keys of a partition hold its state as of its *base*
+ * checkpoint (recorded with them under 'b' 0x00 <partition>).  At barrier
+ * k the actor seals its pending writes as generation k (ls_state_seal):
+ * they stay visible to its reads, but are not written.  Their net effect
+ * -- one change per touched key, however often it was written -- is
+ * checkpoint k's changeset (ls_state_changes), which the caller encodes
+ * (ls_codec_changelog_*), stores and sends to the standbys.  Once k is
+ * complete everywhere, ls_state_fold(k) writes every generation <= k into
+ * the committed keys and moves the base to k, in one atomic write.  A
+ * standby applies the changesets it receives to its own copy
+ * (ls_store_state_apply); a copy that missed one is rebuilt from a full
+ * export (ls_store_state_export, a changeset with cleared = 1).
+ *
+ * A handle with sealed generations only folds: ls_state_commit[_with]
+ * refuse it with LS_ESTATE while pending writes exist.
+ */
+
+/* The checkpoint the partition's committed keys hold (0: none; read at
+ * ls_state_open, advanced by ls_state_fold). */
+uint64_t ls_state_base(const ls_state *st);
+
+/* Number of sealed, unfolded generations. */
+size_t ls_state_sealed(const ls_state *st);
+
+/* Seal the pending writes (possibly none) as generation ckpt, which must
+ * be above the base and every earlier generation (else LS_EINVAL).  Nothing
+ * is written.  LS_ENOMEM (nothing changed). */
+int ls_state_seal(ls_state *st, uint64_t ckpt);
+
+/* Describe generation ckpt in *info (may be NULL; prev is the generation
+ * before it, or the base) and, when fn is not NULL, call fn for each of its
+ * changes in key order.  LS_ENOENT when no such generation is held;
+ * otherwise 0 or fn's non-zero answer. */
+int ls_state_changes(ls_state *st, uint64_t ckpt, ls_changeset *info,
+                     ls_change_fn fn, void *arg);
+
+/* Write every generation <= upto into the committed keys, oldest first,
+ * and set the base to the newest of them, atomically; forget them.  Nothing
+ * to fold is fine.  LS_EIO (nothing written, nothing forgotten),
+ * LS_ENOMEM. */
+int ls_state_fold(ls_state *st, uint64_t upto);
+
+/* The base checkpoint of partition in s (0: none). */
+int ls_store_state_base(ls_store *s, const char *partition, uint64_t *base);
+
+/* Apply a changeset -- ch[0..n) -- to partition's committed keys and set
+ * its base to cs->ckpt, atomically (a standby's copy; a restore).  The
+ * base must be cs->prev unless cs->cleared: else LS_ESTATE and nothing is
+ * written (the copy missed a changeset: rebuild it from an export).
+ * LS_EEXIST when the base already is cs->ckpt (applied before; nothing
+ * written).  LS_EINVAL (bad arguments, ckpt <= prev, unknown kind),
+ * LS_ERANGE (key or value too long), LS_EIO. */
+int ls_store_state_apply(ls_store *s, const ls_changeset *cs,
+                         const char *partition, const ls_change *ch,
+                         size_t n);
+
+/* Delete partition's committed keys and base, atomically. */
+int ls_store_state_drop(ls_store *s, const char *partition);
+
+/* The whole committed state of partition as one changeset from one
+ * snapshot: *info gets cleared = 1, ckpt = the base, the count; fn gets
+ * every key as an LS_CHANGE_PUT in key order. */
+int ls_store_state_export(ls_store *s, const char *partition,
+                          ls_changeset *info, ls_change_fn fn, void *arg);
 
 /* ---- checkpoint blobs --------------------------------------------------- */
 

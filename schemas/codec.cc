@@ -32,6 +32,7 @@
 
 #include "runtime/err.h"
 
+#include "changelog_generated.h"
 #include "cluster_generated.h"
 #include "envelope_generated.h"
 #include "log_event_generated.h"
@@ -60,6 +61,11 @@ SAME(w::MsgType_CHECKPOINT_BARRIER, LS_MSG_CHECKPOINT_BARRIER);
 SAME(w::MsgType_CHECKPOINT_ACK, LS_MSG_CHECKPOINT_ACK);
 SAME(w::MsgType_REPLICATION_BATCH, LS_MSG_REPLICATION_BATCH);
 SAME(w::MsgType_CREDIT, LS_MSG_CREDIT);
+SAME(w::ChangeKind_PUT, LS_CHANGE_PUT);
+SAME(w::ChangeKind_DELETE, LS_CHANGE_DELETE);
+SAME(w::ChangeKind_SET, LS_CHANGE_SET);
+SAME(w::ChangeKind_ADD, LS_CHANGE_ADD);
+SAME(w::ChangeKind_MAX, LS_CHANGE_ADD);
 #undef SAME
 static_assert(FLATBUFFERS_LITTLEENDIAN,
               "window results copy doubles as stored (little-endian)");
@@ -1278,6 +1284,146 @@ ls_codec_window_result_decode(const void *buf, size_t len,
 		/* memcpy: the verifier checks a vector's length field
 		 * for alignment, not its elements. */
 		memcpy(&out->agg_values[i], av->Data() + 8 * (size_t)i, 8);
+	}
+	return 0;
+}
+
+size_t
+ls_codec_change_bound(const ls_change *c)
+{
+	/* Change table: soffset, kind, two offsets and a long with padding,
+	 * a 12-byte vtable and the scratch slots; two byte vectors: length,
+	 * padding and alignment each; one slot in the changes vector. */
+	size_t n = 112;
+	if (c != nullptr)
+		n += c->klen + (c->kind == LS_CHANGE_PUT ? c->vlen : 0);
+	return n;
+}
+
+int
+ls_codec_changelog_encode(const ls_changelog_wire *h, const ls_change *ch,
+                          size_t n, ls_buf *out)
+{
+	bound b;
+
+	if (h == nullptr || out == nullptr || (ch == nullptr && n > 0))
+		return LS_EINVAL;
+	if (!str_ok(h->partition) || h->partition.len == 0 ||
+	    h->partition.len > 255)
+		return LS_EINVAL;
+	if (n > LS_CODEC_MAX_BUF / 16)
+		return LS_ERANGE;
+	b.add(256);
+	b.add(str_cost(h->partition));
+	b.add(4 * n + 8);
+	for (size_t i = 0; i < n; i++) {
+		const ls_change *c = &ch[i];
+		if (c->kind < LS_CHANGE_PUT || c->kind > LS_CHANGE_ADD ||
+		    (c->key == nullptr && c->klen > 0) ||
+		    (c->kind == LS_CHANGE_PUT && c->val == nullptr &&
+		     c->vlen > 0))
+			return LS_EINVAL;
+		if (c->klen > LS_CODEC_MAX_BUF || c->vlen > LS_CODEC_MAX_BUF)
+			return LS_ERANGE;
+		b.add(ls_codec_change_bound(c));
+	}
+	size_t scratch = n * sizeof(fb::Offset<w::Change>);
+	return encode(
+	    b, scratch, w::ChangelogIdentifier(),
+	    [h, ch, n](enc &e, uint8_t *block) {
+		    fb::FlatBufferBuilder &fbb = e.fbb;
+		    auto *offs = reinterpret_cast<fb::Offset<w::Change> *>(block);
+		    for (size_t i = 0; i < n; i++) {
+			    const ls_change *c = &ch[i];
+			    size_t before = fbb.GetSize();
+			    auto key = fbb.CreateVector(
+			        static_cast<const uint8_t *>(c->key), c->klen);
+			    e.created(before, sizeof(fb::uoffset_t) + c->klen);
+			    fb::Offset<fb::Vector<uint8_t>> val = 0;
+			    if (c->kind == LS_CHANGE_PUT)
+				    val = fbb.CreateVector(
+				        static_cast<const uint8_t *>(c->val),
+				        c->vlen);
+			    int64_t num = c->kind == LS_CHANGE_SET ||
+			                          c->kind == LS_CHANGE_ADD
+			                      ? c->num
+			                      : 0;
+			    offs[i] = w::CreateChange(
+			        fbb, static_cast<w::ChangeKind>(c->kind), key,
+			        val, num);
+		    }
+		    auto changes = fbb.CreateVector(offs, n);
+		    auto part = put_str(e, h->partition);
+		    return w::CreateChangelog(fbb, part, h->set.prev,
+		                              h->set.ckpt, h->set.cleared != 0,
+		                              h->part, h->last != 0, changes)
+		        .o;
+	    },
+	    out);
+}
+
+int
+ls_codec_changelog_verify(const void *buf, size_t len)
+{
+	const w::Changelog *r;
+	return verify_root(buf, len, w::ChangelogIdentifier(), &r);
+}
+
+int
+ls_codec_changelog_decode(const void *buf, size_t len, ls_changelog_wire *out,
+                          ls_change_fn fn, void *arg)
+{
+	const w::Changelog *r;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::ChangelogIdentifier(), &r)) != 0)
+		return rc;
+	auto part = r->partition();
+	if (part == nullptr || part->size() == 0 || part->size() > 255 ||
+	    memchr(part->c_str(), 0, part->size()) != nullptr)
+		return LS_ECORRUPT;
+	auto changes = r->changes();
+	size_t n = changes != nullptr ? changes->size() : 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = static_cast<int>(changes->Get(i)->kind());
+		if (k < LS_CHANGE_PUT || k > LS_CHANGE_ADD)
+			return LS_ECORRUPT;
+	}
+	memset(out, 0, sizeof(*out));
+	out->partition = get_str(part);
+	out->set.prev = r->prev();
+	out->set.ckpt = r->ckpt();
+	out->set.cleared = r->cleared() ? 1 : 0;
+	out->set.count = n;
+	out->part = r->part();
+	out->last = r->last() ? 1 : 0;
+	if (fn == nullptr)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const w::Change *c = changes->Get(i);
+		ls_change lc;
+		memset(&lc, 0, sizeof(lc));
+		lc.kind = static_cast<int>(c->kind());
+		auto k = c->key();
+		if (k != nullptr && k->size() > 0) {
+			lc.key = k->data();
+			lc.klen = k->size();
+		} else {
+			lc.key = "";
+		}
+		auto v = c->value();
+		if (lc.kind == LS_CHANGE_PUT && v != nullptr && v->size() > 0) {
+			lc.val = v->data();
+			lc.vlen = v->size();
+		} else if (lc.kind == LS_CHANGE_PUT) {
+			lc.val = "";
+		}
+		if (lc.kind == LS_CHANGE_SET || lc.kind == LS_CHANGE_ADD)
+			lc.num = c->num();
+		if ((rc = fn(arg, &lc)) != 0)
+			return rc;
 	}
 	return 0;
 }

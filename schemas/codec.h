@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/change.h"
 #include "runtime/event.h"
 
 #ifdef __cplusplus
@@ -317,6 +318,43 @@ int ls_codec_window_result_verify(const void *buf, size_t len);
  * untouched on error. */
 int ls_codec_window_result_decode(const void *buf, size_t len,
                                   ls_window_result_wire *out);
+
+/* ---- Changelog (changelog.fbs) ---- */
+
+/* The header of one Changelog buffer.  set.count is the number of changes
+ * in this buffer; a changeset split over several buffers has one header per
+ * buffer, numbered by part from 0, the last with last = 1. */
+typedef struct ls_changelog_wire {
+	ls_str partition; /* 1..255 bytes */
+	ls_changeset set;
+	uint32_t part;
+	uint8_t last;
+} ls_changelog_wire;
+
+/* The most bytes change c adds to an encoded Changelog; a buffer holds
+ * about 256 bytes plus the sum of its changes' bounds.  For callers that
+ * split a large changeset into buffers of bounded size. */
+size_t ls_codec_change_bound(const ls_change *c);
+
+/* Encode ch[0..n) with header h ("LSCL"; h->set.count is ignored, n is
+ * written).  Borrows everything; *out is set only on success.  LS_EINVAL for
+ * NULL arguments, a partition that is empty or longer than 255 bytes, a
+ * change of unknown kind or with a NULL key or value of non-zero length;
+ * LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_changelog_encode(const ls_changelog_wire *h, const ls_change *ch,
+                              size_t n, ls_buf *out);
+
+/* Verify a Changelog buffer; same results as ls_codec_event_verify(). */
+int ls_codec_changelog_verify(const void *buf, size_t len);
+
+/* Verify the whole buffer and every change (LS_ECORRUPT also for a change
+ * of unknown kind, a missing or bad partition name), then fill *out and,
+ * when fn is not NULL, call fn for each change in order (keys and values
+ * borrow from buf).  Errors as for verify, before any call of fn; else 0 or
+ * fn's first non-zero answer.  *out is untouched on error. */
+int ls_codec_changelog_decode(const void *buf, size_t len,
+                              ls_changelog_wire *out, ls_change_fn fn,
+                              void *arg);
 
 #ifdef __cplusplus
 }
