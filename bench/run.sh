@@ -5,8 +5,9 @@
 #
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
-# NAME is any of pingpong fanin ring spawn pipeline remote placement
-# failover (default: all, in that order).  remote and placement are C
+# NAME is any of pingpong fanin ring spawn pipeline state state-rss remote
+# placement failover (default: all, in that order).  state-rss is
+# state_bench --rss 10000000.  remote and placement are C
 # programs like the others; failover is bench/failover_bench.py, run with
 # python3 on BUILD_DIR/cmd/logstream (a 3-node cluster on loopback).
 # Environment knobs, passed on to the programs:
@@ -23,7 +24,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|remote|placement|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
@@ -31,7 +32,7 @@ dir=$1/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline remote placement failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -65,13 +66,20 @@ for n in $names; do
 		fi
 		continue
 	fi
+	args=
+	if [ "$n" = state-rss ]; then
+		# Memory of 10 M keys of state on the default budget.
+		prog=$dir/state_bench
+		args="--rss 10000000"
+	fi
 	if [ ! -x "$prog" ]; then
 		echo "FAIL $n: $prog not built" >&2
 		status=1
 		continue
 	fi
 	# shellcheck disable=SC2086 # the wrapper is a command line
-	if ! $guard ${LS_BENCH_WRAPPER:-} "$prog"; then
+	# shellcheck disable=SC2086 # args are words
+	if ! $guard ${LS_BENCH_WRAPPER:-} "$prog" $args; then
 		echo "FAIL $n: exited with an error (see above)" >&2
 		status=1
 	fi
