@@ -84,12 +84,12 @@ ls_gate_fini(ls_gate *g)
 }
 
 static void
-save_now(const ls_stage_cfg *cfg, ls_stage_save_fn save, void *st,
+save_now(const ls_stage_cfg *cfg, ls_kind_save_fn save, void *st,
     uint64_t ckpt, int final)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (save != NULL && save(st, ckpt, &buf, &len) != 0) {
+	if (save != NULL && save(st, ckpt, final, &buf, &len) != 0) {
 		ls_log(LS_LOG_ERROR, "checkpoint",
 		    "cannot save state stage=%s partition=%u ckpt=%llu",
 		    cfg->node->name, cfg->partition, (unsigned long long)ckpt);
@@ -102,7 +102,7 @@ save_now(const ls_stage_cfg *cfg, ls_stage_save_fn save, void *st,
  * unblock. */
 static void
 maybe_aligned(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
-    ls_stage_save_fn save, void *st)
+    ls_kind_save_fn save, void *st)
 {
 	if (g->cur == 0 || g->arrived + g->ended < cfg->n_upstream)
 		return;
@@ -117,7 +117,7 @@ maybe_aligned(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
 }
 
 static int gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
-    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save,
+    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_kind_save_fn save,
     void *st);
 
 /* Process held messages whose channel is no longer blocked, in arrival
@@ -125,7 +125,7 @@ static int gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
  * earlier in the queue may have been released). */
 static int
 replay(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
-    ls_stage_handle_fn handle, ls_stage_save_fn save, void *st)
+    ls_stage_handle_fn handle, ls_kind_save_fn save, void *st)
 {
 	ls_runtime *rt = ls_ctx_runtime(ctx);
 again:
@@ -162,7 +162,7 @@ again:
 
 static int
 gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
-    ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save, void *st)
+    ls_msg *m, ls_stage_handle_fn handle, ls_kind_save_fn save, void *st)
 {
 	switch (m->type) {
 	case LS_MSG_BATCH:
@@ -223,12 +223,32 @@ gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
 
 int
 ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
-    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save,
-    void *st)
+    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, void *st)
 {
+	ls_kind_save_fn save = cfg->node->kind_def->save;
 	uint64_t before = g->aligned;
 	int rv = gate_one(ctx, g, cfg, q, m, handle, save, st);
 	if (rv == 0 && g->aligned != before && g->nheld > 0)
 		rv = replay(ctx, g, cfg, q, handle, save, st);
+	return rv;
+}
+
+int
+ls_stage_restore(const ls_stage_cfg *cfg, void *st)
+{
+	static const uint8_t empty[1];
+	ls_kind_restore_fn restore = cfg->node->kind_def->restore;
+	uint8_t *buf;
+	size_t len;
+
+	if (restore == NULL)
+		return 0;
+	int rv = ls_stage_ckpt_load(cfg, &buf, &len);
+	if (rv == LS_ENOENT)
+		return restore(st, NULL, 0);
+	if (rv != 0)
+		return rv; /* unreadable state: never silently start over */
+	rv = restore(st, buf != NULL ? buf : empty, len);
+	free(buf);
 	return rv;
 }

@@ -9,6 +9,8 @@
  * filter: passes the events matching every configured condition (minimum
  * level, exact service, substring of the message) as a view of the input
  * batch.
+ *
+ * Each is one kind table (ls_kind_parse, ls_kind_filter; topology/kind.h).
  */
 #include <string.h>
 
@@ -174,7 +176,7 @@ parse_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	stage *s = state;
 	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, parse_handle,
-	    NULL, s);
+	    s);
 }
 
 static int
@@ -182,10 +184,10 @@ filter_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	stage *s = state;
 	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, filter_handle,
-	    NULL, s);
+	    s);
 }
 
-const ls_behaviour ls_parse_behaviour = {
+static const ls_behaviour parse_behaviour = {
 	.name = "parse",
 	.state_size = sizeof(stage),
 	.init = parse_init,
@@ -193,10 +195,41 @@ const ls_behaviour ls_parse_behaviour = {
 	.stop = stage_stop,
 };
 
-const ls_behaviour ls_filter_behaviour = {
+static const ls_behaviour filter_behaviour = {
 	.name = "filter",
 	.state_size = sizeof(stage),
 	.init = filter_init,
 	.receive = filter_receive,
 	.stop = stage_stop,
+};
+
+/* name, type, required, default, allowed, min, max, check, help */
+const ls_kind ls_kind_parse = {
+	.name = "parse",
+	.role = LS_TOPO_STAGE,
+	.params = LS_KIND_PARAMS(
+	    { "format", LS_TV_STRING, 0, "auto",
+	        LS_KIND_WORDS("auto", "json", "logfmt", "syslog", "rfc3164",
+	            "rfc5424", "clf", "apache_error", "nginx_error", "log4j",
+	            "bgl"),
+	        LS_KIND_ANY_INT, NULL, "line format, auto = detect per line" },
+	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_name,
+	        "sink that receives lines that do not parse" }),
+	.help = "raw line -> log event",
+	.behaviour = &parse_behaviour,
+};
+
+const ls_kind ls_kind_filter = {
+	.name = "filter",
+	.role = LS_TOPO_STAGE,
+	.params = LS_KIND_PARAMS(
+	    { "min_level", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_level, "keep events at this level or above" },
+	    { "service", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "keep events of exactly this service" },
+	    { "contains", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "keep events whose message contains this text" }),
+	.help = "keep the events that match every condition given",
+	.behaviour = &filter_behaviour,
 };

@@ -31,6 +31,8 @@ struct ls_pipeline {
 	ls_ref *refs;         /* one per plan actor */
 	size_t nnodes;
 	node_ctr *ctr;        /* one per topology node */
+	ls_rec_schema **schemas; /* one per topology node: its result
+	                            schema, or NULL (passes events on) */
 	ls_stage_out *outs;   /* all output tables */
 	ls_ref **out_refs;
 	size_t nouts_total;
@@ -180,6 +182,26 @@ ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
 	}
 }
 
+void
+ls_stage_emit_records(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    ls_records *r)
+{
+	for (uint32_t o = 0; o < cfg->nouts; o++) {
+		const ls_stage_out *out = &cfg->outs[o];
+		for (uint32_t p = 0; p < out->nparts; p++) {
+			ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx),
+			    LS_MSG_RESULTS, 0);
+			if (m == NULL)
+				continue;
+			ls_records_ref(r);
+			m->ptr = r;
+			m->dtor = ls_records_unref;
+			ls_outq_send(ctx, q, out->refs[p], m);
+		}
+	}
+	ls_records_unref(r);
+}
+
 static void
 marker_to(ls_ctx *ctx, ls_outq *q, const ls_stage_out *out, uint32_t type,
     uint64_t val)
@@ -313,17 +335,6 @@ ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 	dead_letter(ctx, cfg, q, reason, ev, source, 1);
 }
 
-void
-ls_results_unref(void *p)
-{
-	ls_results *r = p;
-	if (atomic_fetch_sub(&r->refs, 1) != 1)
-		return;
-	ls_arena_fini(&r->arena);
-	free(r->rows);
-	free(r);
-}
-
 /* ---- the pipeline ---- */
 
 void
@@ -333,26 +344,6 @@ ls__pipeline_sink_done(ls_pipeline *p)
 	atomic_fetch_add(&p->sinks_done, 1);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
-}
-
-static const ls_behaviour *
-behaviour_for(const ls_topo_node *n)
-{
-	switch (n->role) {
-	case LS_TOPO_SOURCE:
-		return &ls_source_behaviour;
-	case LS_TOPO_SINK:
-		return &ls_sink_behaviour;
-	case LS_TOPO_STAGE:
-		if (strcmp(n->kind, "parse") == 0)
-			return &ls_parse_behaviour;
-		if (strcmp(n->kind, "filter") == 0)
-			return &ls_filter_behaviour;
-		if (strcmp(n->kind, "window") == 0)
-			return &ls_window_behaviour;
-		return NULL;
-	}
-	return NULL;
 }
 
 static void
@@ -431,9 +422,26 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	size_t nedges = ls_plan_edge_count(plan);
 	p->outs = calloc(p->nactors * (nedges + 1), sizeof(*p->outs));
 	p->local = calloc(p->nactors ? p->nactors : 1, 1);
+	p->schemas = calloc(p->nnodes ? p->nnodes : 1, sizeof(*p->schemas));
 	if (p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
-	    p->outs == NULL || p->local == NULL)
+	    p->outs == NULL || p->local == NULL || p->schemas == NULL)
 		goto fail;
+	/* the result schema of every node whose kind emits records */
+	for (size_t n = 0; n < p->nnodes; n++) {
+		const ls_topo_node *tn = ls_topology_node(topo, n);
+		const ls_kind *k = tn->kind_def;
+		char why[256] = "";
+		if (k == NULL || k->results == NULL)
+			continue;
+		if ((p->schemas[n] = malloc(sizeof(*p->schemas[n]))) == NULL)
+			goto fail;
+		ls_rec_schema_init(p->schemas[n]);
+		if ((rv = k->results(tn, p->schemas[n], why, sizeof(why))) != 0) {
+			set_err(err, errlen, "%s '%s': %s", k->name, tn->name,
+			    why[0] != '\0' ? why : ls_strerror(rv));
+			goto fail;
+		}
+	}
 	for (size_t i = 0; i < p->nactors; i++)
 		p->local[i] = opts->local == NULL || opts->local(opts->arg, i);
 
@@ -463,6 +471,8 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		    : opts->checkpoint_ms;
 		cfg->ckpt_base = opts->ckpt_base;
 		cfg->jsonl_append = opts->jsonl_append;
+		cfg->kind = cfg->node->kind_def;
+		cfg->results = p->schemas[pa->node];
 		if (cfg->node->role == LS_TOPO_SINK && p->local[i])
 			p->sinks_total++;
 
@@ -496,16 +506,17 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	}
 	for (uint32_t n = 0; n < p->nnodes; n++)
 		register_metrics(p, opts->metrics, n);
-	/* window results are rows, not events: only sinks can take them */
+	/* results are records, not events: only sinks can take them */
 	for (size_t i = 0; i < p->nactors; i++) {
 		ls_stage_cfg *cfg = &p->cfgs[i];
-		if (strcmp(cfg->node->kind, "window") != 0)
+		if (cfg->results == NULL)
 			continue;
 		for (uint32_t o = 0; o < cfg->nouts; o++) {
 			if (cfg->outs[o].node->role != LS_TOPO_SINK) {
 				set_err(err, errlen,
-				    "window '%s' can only feed sinks, not '%s'",
-				    cfg->node->name, cfg->outs[o].node->name);
+				    "%s '%s' can only feed sinks, not '%s'",
+				    cfg->kind->name, cfg->node->name,
+				    cfg->outs[o].node->name);
 				rv = LS_ENOTSUP;
 				goto fail;
 			}
@@ -526,7 +537,8 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 			}
 			continue;
 		}
-		const ls_behaviour *b = behaviour_for(cfg->node);
+		const ls_behaviour *b = cfg->kind != NULL
+		    ? cfg->kind->behaviour : NULL;
 		if (b == NULL) {
 			set_err(err, errlen, "no actor for kind '%s' of '%s'",
 			    cfg->node->kind, cfg->node->name);
@@ -661,6 +673,7 @@ ls_pipeline_stats(ls_pipeline *p, ls_pipeline_node_stats *st, size_t cap)
 		st[n].dead = dead;
 		st[n].late = late;
 		st[n].results = results;
+		st[n].emits_results = p->schemas[n] != NULL;
 	}
 	return p->nnodes;
 }
@@ -675,6 +688,12 @@ ls_pipeline_free(ls_pipeline *p)
 	free(p->ctr);
 	free(p->outs);
 	free(p->local);
+	for (size_t n = 0; p->schemas != NULL && n < p->nnodes; n++) {
+		if (p->schemas[n] != NULL)
+			ls_rec_schema_fini(p->schemas[n]);
+		free(p->schemas[n]);
+	}
+	free(p->schemas);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);

@@ -79,7 +79,9 @@ typedef struct ls_pipeline_node_stats {
 	int64_t dead;       /* events sent to the dead-letter output or, with
 	                       none configured, counted here and logged */
 	int64_t late;       /* late events (window stages) */
-	int64_t results;    /* results emitted (window) or written (sinks) */
+	int64_t results;    /* results emitted (kinds with a result schema)
+	                       or written (sinks) */
+	int emits_results;  /* the node's kind has a result schema */
 } ls_pipeline_node_stats;
 
 /* Spawn and start the plan's actors on rt.  plan (and its topology) are

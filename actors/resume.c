@@ -44,6 +44,7 @@
 #include "actors/sinkfmt.h"
 #include "runtime/actor.h"
 #include "runtime/hash.h"
+#include "topology/kind.h"
 #include "runtime/le.h"
 #include "runtime/log.h"
 #include "runtime/store.h"
@@ -397,14 +398,13 @@ describe_sources(ls_resume *r)
 				w = snprintf(r->where + used,
 				             sizeof(r->where) - used,
 				             "%s%s had ended", sep, n->name);
-			else if (strcmp(n->kind, "generator") == 0)
-				w = snprintf(
-				    r->where + used, sizeof(r->where) - used,
-				    "%s%s at event %llu", sep, n->name, pos);
 			else
 				w = snprintf(
 				    r->where + used, sizeof(r->where) - used,
-				    "%s%s at byte %llu", sep, n->name, pos);
+				    "%s%s at %s %llu", sep, n->name,
+				    n->kind_def->position != NULL
+				        ? n->kind_def->position : "position",
+				    pos);
 		}
 		free(v);
 		if (w > 0 && (size_t)w < sizeof(r->where) - used)
@@ -441,7 +441,7 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	for (size_t i = 0; i < ls_topology_count(t); i++) {
 		const ls_topo_node *n = ls_topology_node(t, i);
 		if (n->role == LS_TOPO_SOURCE &&
-		    strcmp(n->kind, "stdin") == 0) {
+		    (n->kind_def->flags & LS_KIND_NO_REPLAY)) {
 			snprintf(
 			    notice, msglen,
 			    "source '%s' reads stdin, which cannot be replayed",

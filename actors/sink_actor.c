@@ -1,7 +1,8 @@
 /*
  * sink_actor.c -- the `stdout`, `jsonl` and `null` sinks.
  *
- * A sink writes window results (LS_MSG_RESULTS), events from parse/filter
+ * A sink writes results (LS_MSG_RESULTS: typed records of any kind, laid
+ * out by their schema, actors/sinkfmt.h), events from parse/filter
  * stages (LS_MSG_BATCH) and dead-letter records (LS_MSG_DEAD):
  *   - stdout, format table: a live table (header when the stage changes
  *     or every 40 rows), events as one compact line, dead letters prefixed
@@ -139,9 +140,10 @@ close_interval(sink *s, uint64_t ckpt)
  * bytes }.  Version 1 (part files) has no length. */
 
 static int
-sink_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
+sink_save(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 {
 	sink *s = state;
+	(void)final; /* the sink knows its final checkpoint by itself */
 	if (s->gate.ended >= s->cfg->n_upstream && ckpt == s->gate.eos_max)
 		s->final_ckpt = ckpt; /* the final checkpoint */
 	int rv = close_interval(s, ckpt);
@@ -208,17 +210,12 @@ truncate_to(sink *s, uint64_t len)
  * are saved in strictly increasing checkpoint order; anything else is
  * corrupt. */
 static int
-sink_restore(sink *s)
+sink_restore(void *state, const uint8_t *b, size_t len)
 {
-	uint8_t *b;
-	size_t len;
-	int rv = ls_stage_ckpt_load(s->cfg, &b, &len);
-	if (rv != 0) {
-		if (rv == LS_ENOENT && s->append)
-			return truncate_to(s, 0);
-		return rv == LS_ENOENT ? 0 : rv;
-	}
-	rv = LS_ECORRUPT;
+	sink *s = state;
+	if (b == NULL) /* a fresh start */
+		return s->append ? truncate_to(s, 0) : 0;
+	int rv = LS_ECORRUPT;
 	size_t hdr = s->append ? 21 : 13;
 	if (len < hdr || b[0] != (s->append ? 2 : 1))
 		goto out;
@@ -252,7 +249,6 @@ sink_restore(sink *s)
 	if (rv == 0 && s->append)
 		rv = truncate_to(s, ls_le_get(b + 9, 8));
 out:
-	free(b);
 	return rv;
 }
 
@@ -370,9 +366,10 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 	s->cap = 4096;
 	if ((s->buf = malloc(s->cap)) == NULL)
 		return LS_ENOMEM;
-	if (strcmp(n->kind, "null") == 0) {
-		s->kind = SINK_NULL;
-	} else if (strcmp(n->kind, "jsonl") == 0 && ls_stage_ckpt_on(cfg) &&
+	s->kind = cfg->kind->variant;
+	if (s->kind == SINK_NULL) {
+		/* counts only */
+	} else if (s->kind == SINK_JSONL && ls_stage_ckpt_on(cfg) &&
 	    cfg->jsonl_append) {
 		s->kind = SINK_JSONL;
 		s->append = 1;
@@ -396,8 +393,7 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 			    "not a regular file: its output is at least once "
 			    "across a restore path=%s",
 			    s->path);
-	} else if (strcmp(n->kind, "jsonl") == 0 && ls_stage_ckpt_on(cfg)) {
-		s->kind = SINK_JSONL;
+	} else if (s->kind == SINK_JSONL && ls_stage_ckpt_on(cfg)) {
 		s->path = ls_topo_str(n, "path");
 		char dir[4096];
 		snprintf(dir, sizeof(dir), "%s.d", s->path);
@@ -408,9 +404,8 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 			s->buf = NULL;
 			return LS_EIO;
 		}
-	} else if (strcmp(n->kind, "jsonl") == 0) {
+	} else if (s->kind == SINK_JSONL) {
 		const char *path = ls_topo_str(n, "path");
-		s->kind = SINK_JSONL;
 		s->f = fopen(path, "w");
 		if (s->f == NULL) {
 			ls_log(LS_LOG_ERROR, "sink", "cannot open path=%s err=%s",
@@ -422,7 +417,6 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 		s->own_f = 1;
 	} else {
 		const char *fmt = ls_topo_str(n, "format");
-		s->kind = SINK_STDOUT;
 		s->table = fmt == NULL || strcmp(fmt, "table") == 0;
 		s->f = cfg->out;
 	}
@@ -433,7 +427,7 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 	s->own_f = 0;
 	int rv = open_interval(s);
 	if (rv == 0)
-		rv = sink_restore(s);
+		rv = ls_stage_restore(cfg, s);
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "sink", "cannot restore sink=%s err=%s",
 		    n->name, ls_errname(rv));
@@ -588,19 +582,21 @@ write_events(sink *s, ls_batch *b)
 	ls_metric_add(s->cfg->ctr.results, b->n);
 }
 
-/* ---- window results ---- */
+/* ---- results (typed records of any kind) ---- */
 
 static void
-write_results(sink *s, const ls_results *r)
+write_results(sink *s, const ls_records *r)
 {
+	const ls_rec_schema *sc = r->schema;
+	int table = s->kind == SINK_STDOUT && s->table;
+	if (table)
+		ls_sinkfmt_table_init(&s->tab, sc); /* this message's schema */
 	for (uint32_t i = 0; i < r->n; i++) {
-		const ls_window_result *row = &r->rows[i];
+		const ls_rec_value *row = &r->v[(size_t)i * sc->n];
 		size_t n;
-		if (s->kind == SINK_STDOUT && s->table) {
+		if (table) {
 			if (s->last_stage != r->stage ||
 			    s->rows_since_header >= 40) {
-				ls_sinkfmt_table_init(&s->tab, r->key_fields,
-				    r->nkeys, r->agg_names, r->naggs);
 				n = ls_sinkfmt_table_header(&s->tab, s->buf,
 				    s->cap);
 				if (n >= s->cap && reserve(s, n) == 0)
@@ -623,11 +619,10 @@ write_results(sink *s, const ls_results *r)
 			s->rows_since_header++;
 			continue;
 		}
-		n = ls_sinkfmt_result_json(r->stage, row, r->key_fields,
-		    r->agg_names, r->naggs, s->buf, s->cap);
+		n = ls_sinkfmt_record_json(r->stage, sc, row, s->buf, s->cap);
 		if (n >= s->cap && reserve(s, n) == 0)
-			n = ls_sinkfmt_result_json(r->stage, row, r->key_fields,
-			    r->agg_names, r->naggs, s->buf, s->cap);
+			n = ls_sinkfmt_record_json(r->stage, sc, row, s->buf,
+			    s->cap);
 		if (n < s->cap) {
 			fwrite(s->buf, 1, n, s->f);
 			fputc('\n', s->f);
@@ -644,7 +639,7 @@ sink_handle(ls_ctx *ctx, void *state, ls_msg *m)
 
 	switch (m->type) {
 	case LS_MSG_RESULTS:
-		ls_metric_add(s->cfg->ctr.in, ((ls_results *)m->ptr)->n);
+		ls_metric_add(s->cfg->ctr.in, ((ls_records *)m->ptr)->n);
 		if (s->kind != SINK_NULL)
 			write_results(s, m->ptr);
 		break;
@@ -686,14 +681,50 @@ sink_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	sink *s = state;
 	if (!s->txn)
 		return sink_handle(ctx, state, m);
-	return ls_stage_receive(ctx, &s->gate, s->cfg, NULL, m, sink_handle,
-	    sink_save, s);
+	return ls_stage_receive(ctx, &s->gate, s->cfg, NULL, m, sink_handle, s);
 }
 
-const ls_behaviour ls_sink_behaviour = {
+static const ls_behaviour sink_behaviour = {
 	.name = "sink",
 	.state_size = sizeof(sink),
 	.init = sink_init,
 	.receive = sink_receive,
 	.stop = sink_stop,
+};
+
+/* name, type, required, default, allowed, min, max, check, help */
+const ls_kind ls_kind_stdout = {
+	.name = "stdout",
+	.role = LS_TOPO_SINK,
+	.params = LS_KIND_PARAMS({ "format", LS_TV_STRING, 0, "table",
+	    LS_KIND_WORDS("table", "jsonl"), LS_KIND_ANY_INT, NULL,
+	    "output format" }),
+	.help = "print results",
+	.behaviour = &sink_behaviour,
+	.save = sink_save,
+	.restore = sink_restore,
+	.variant = SINK_STDOUT,
+};
+
+const ls_kind ls_kind_jsonl = {
+	.name = "jsonl",
+	.role = LS_TOPO_SINK,
+	.params = LS_KIND_PARAMS({ "path", LS_TV_STRING, 1, NULL, NULL,
+	    LS_KIND_ANY_INT, NULL, "file to append JSON lines to" }),
+	.help = "append results as JSON lines to a file",
+	.behaviour = &sink_behaviour,
+	.save = sink_save,
+	.restore = sink_restore,
+	.variant = SINK_JSONL,
+};
+
+const ls_kind ls_kind_null = {
+	.name = "null",
+	.role = LS_TOPO_SINK,
+	.params = LS_KIND_NO_PARAMS,
+	.help = "discard results",
+	.behaviour = &sink_behaviour,
+	.save = sink_save,
+	.restore = sink_restore,
+	.variant = SINK_NULL,
 };

@@ -357,64 +357,127 @@ ls_json_escape(const char *s, size_t n, char *buf, size_t cap)
 	return w_finish(&w);
 }
 
-static int
-is_count_name(const char *name)
+static void
+w_value_json(wbuf *w, const ls_rec_field *f, const ls_rec_value *v)
 {
-	return name != NULL && strcmp(name, "count") == 0;
+	if (v->null) {
+		w_str(w, "null");
+		return;
+	}
+	switch (f->type) {
+	case LS_REC_STRING:
+		w_json_str(w, v->s.ptr, v->s.len);
+		break;
+	case LS_REC_INT:
+		w_i64(w, v->i);
+		break;
+	case LS_REC_DOUBLE:
+		w_json_num(w, v->d);
+		break;
+	case LS_REC_TIME:
+		w_char(w, '"');
+		w_time(w, v->i);
+		w_char(w, '"');
+		break;
+	case LS_REC_BOOL:
+		w_str(w, v->i ? "true" : "false");
+		break;
+	default:
+		w_str(w, "null");
+	}
+}
+
+/* One part of an id: strings percent-encoded, times in ms. */
+static void
+w_value_id(wbuf *w, const ls_rec_field *f, const ls_rec_value *v)
+{
+	char tmp[40];
+
+	if (v->null)
+		return;
+	switch (f->type) {
+	case LS_REC_STRING:
+		w_idpart(w, v->s.ptr, v->s.len);
+		break;
+	case LS_REC_TIME:
+		w_i64(w, floor_div(v->i, 1000000));
+		break;
+	case LS_REC_DOUBLE:
+		if (isfinite(v->d))
+			w_mem(w, tmp, (size_t)fmt_roundtrip(tmp, sizeof(tmp),
+			                  v->d));
+		break;
+	default:
+		w_i64(w, v->i);
+	}
+}
+
+static void
+w_key_object(wbuf *w, const ls_rec_schema *sc, const ls_rec_value *row)
+{
+	int first = 1;
+	w_str(w, ",\"key\":{");
+	for (uint32_t i = 0; i < sc->n; i++) {
+		if (!(sc->f[i].flags & LS_REC_KEY))
+			continue;
+		if (!first)
+			w_char(w, ',');
+		first = 0;
+		w_json_cstr(w, sc->f[i].name);
+		w_char(w, ':');
+		w_value_json(w, &sc->f[i], &row[i]);
+	}
+	w_char(w, '}');
 }
 
 size_t
-ls_sinkfmt_result_json(const char *stage, const ls_window_result *r,
-    const char *const *key_fields, const char *const *agg_names, size_t naggs,
-    char *buf, size_t cap)
+ls_sinkfmt_record_json(const char *stage, const ls_rec_schema *sc,
+    const ls_rec_value *row, char *buf, size_t cap)
 {
 	wbuf w;
-	uint32_t nkeys = r->nkeys <= LS_WINDOW_MAX_KEYS ? r->nkeys : 0;
+	int has_id = sc->keyed;
 
-	if (naggs > r->naggs)
-		naggs = r->naggs;
 	w_init(&w, buf, cap);
 	w_str(&w, "{\"stage\":");
 	w_json_cstr(&w, stage);
-	w_str(&w, ",\"window_start\":\"");
-	w_time(&w, r->start_ns);
-	w_str(&w, "\",\"window_end\":\"");
-	w_time(&w, r->end_ns);
-	w_str(&w, "\",\"key\":{");
-	for (uint32_t i = 0; i < nkeys; i++) {
-		if (i > 0)
-			w_char(&w, ',');
-		w_json_cstr(&w, key_fields != NULL ? key_fields[i] : NULL);
-		w_char(&w, ':');
-		w_json_str(&w, r->keys[i].ptr, r->keys[i].len);
-	}
-	w_str(&w, "},\"count\":");
-	w_u64(&w, r->count);
-	for (size_t i = 0; i < naggs; i++) {
-		const char *name = agg_names != NULL ? agg_names[i] : NULL;
-		if (is_count_name(name))
+	for (uint32_t i = 0; i <= sc->n; i++) {
+		if (sc->keyed && i == sc->key_at)
+			w_key_object(&w, sc, row);
+		if (i == sc->n)
+			break;
+		const ls_rec_field *f = &sc->f[i];
+		if (f->flags & LS_REC_ID)
+			has_id = 1;
+		if (f->flags & LS_REC_KEY)
 			continue;
 		w_char(&w, ',');
-		w_json_cstr(&w, name);
+		w_json_cstr(&w, f->name);
 		w_char(&w, ':');
-		if (r->has_value[i])
-			w_json_num(&w, r->value[i]);
-		else
-			w_str(&w, "null");
+		w_value_json(&w, f, &row[i]);
 	}
-	w_str(&w, r->final ? ",\"final\":true" : ",\"final\":false");
-	w_str(&w, ",\"id\":\"");
-	if (stage != NULL)
-		w_idpart(&w, stage, strlen(stage));
-	w_char(&w, '/');
-	for (uint32_t i = 0; i < nkeys; i++) {
-		if (i > 0)
-			w_char(&w, ',');
-		w_idpart(&w, r->keys[i].ptr, r->keys[i].len);
+	if (has_id) {
+		int first = 1;
+		w_str(&w, ",\"id\":\"");
+		if (stage != NULL)
+			w_idpart(&w, stage, strlen(stage));
+		w_char(&w, '/');
+		for (uint32_t i = 0; i < sc->n; i++) {
+			if (!(sc->f[i].flags & LS_REC_KEY))
+				continue;
+			if (!first)
+				w_char(&w, ',');
+			first = 0;
+			w_value_id(&w, &sc->f[i], &row[i]);
+		}
+		for (uint32_t i = 0; i < sc->n; i++) {
+			if (!(sc->f[i].flags & LS_REC_ID))
+				continue;
+			w_char(&w, '/');
+			w_value_id(&w, &sc->f[i], &row[i]);
+		}
+		w_char(&w, '"');
 	}
-	w_char(&w, '/');
-	w_i64(&w, floor_div(r->start_ns, 1000000));
-	w_str(&w, "\"}");
+	w_char(&w, '}');
 	return w_finish(&w);
 }
 
@@ -468,39 +531,46 @@ w_cell(wbuf *w, const char *s, size_t n, size_t width, int right_align)
 }
 
 static size_t
-col_width(const char *name)
+col_width(const char *name, size_t min)
 {
 	size_t n = display_width(name, strlen(name));
-	if (n < MIN_COL)
-		n = MIN_COL;
+	if (n < min)
+		n = min;
 	return n > MAX_COL ? MAX_COL : n;
 }
 
+static int
+right_aligned(const ls_rec_field *f)
+{
+	return f->type == LS_REC_INT || f->type == LS_REC_DOUBLE ||
+	    f->type == LS_REC_BOOL;
+}
+
 int
-ls_sinkfmt_table_init(ls_sinkfmt_table *t, const char *const *key_fields,
-    size_t nkeys, const char *const *agg_names, size_t naggs)
+ls_sinkfmt_table_init(ls_sinkfmt_table *t, const ls_rec_schema *sc)
 {
 	memset(t, 0, sizeof(*t));
-	if (nkeys > LS_WINDOW_MAX_KEYS || naggs > LS_WINDOW_MAX_AGGS ||
-	    (nkeys > 0 && key_fields == NULL) ||
-	    (naggs > 0 && agg_names == NULL))
+	if (sc == NULL || sc->n > LS_REC_MAX_FIELDS)
 		return LS_EINVAL;
-	for (size_t i = 0; i < nkeys; i++) {
-		if (key_fields[i] == NULL)
+	for (uint32_t i = 0; i < sc->n; i++) {
+		const ls_rec_field *f = &sc->f[i];
+		if (f->name == NULL)
 			return LS_EINVAL;
-		t->key_w[i] = (uint16_t)col_width(key_fields[i]);
+		if (f->flags & LS_REC_NOTABLE)
+			continue;
+		switch (f->type) {
+		case LS_REC_TIME:
+			t->w[i] = TIME_COL;
+			break;
+		case LS_REC_INT:
+		case LS_REC_BOOL:
+			t->w[i] = (uint16_t)col_width(f->name, COUNT_COL);
+			break;
+		default:
+			t->w[i] = (uint16_t)col_width(f->name, MIN_COL);
+		}
 	}
-	for (size_t i = 0; i < naggs; i++) {
-		if (agg_names[i] == NULL)
-			return LS_EINVAL;
-		t->agg_w[i] = is_count_name(agg_names[i]) ?
-		    0 :
-		    (uint16_t)col_width(agg_names[i]);
-	}
-	t->nkeys = nkeys;
-	t->naggs = naggs;
-	t->key_fields = key_fields;
-	t->agg_names = agg_names;
+	t->schema = sc;
 	return 0;
 }
 
@@ -508,22 +578,17 @@ size_t
 ls_sinkfmt_table_header(const ls_sinkfmt_table *t, char *buf, size_t cap)
 {
 	wbuf w;
+	int first = 1;
 
 	w_init(&w, buf, cap);
-	w_cell(&w, "window_start", 12, TIME_COL, 0);
-	for (size_t i = 0; i < t->nkeys; i++) {
-		w_spaces(&w, 2);
-		w_cell(&w, t->key_fields[i], strlen(t->key_fields[i]),
-		    t->key_w[i], 0);
-	}
-	w_spaces(&w, 2);
-	w_cell(&w, "count", 5, COUNT_COL, 1);
-	for (size_t i = 0; i < t->naggs; i++) {
-		if (t->agg_w[i] == 0)
+	for (uint32_t i = 0; t->schema != NULL && i < t->schema->n; i++) {
+		const ls_rec_field *f = &t->schema->f[i];
+		if (t->w[i] == 0)
 			continue;
-		w_spaces(&w, 2);
-		w_cell(&w, t->agg_names[i], strlen(t->agg_names[i]),
-		    t->agg_w[i], 1);
+		if (!first)
+			w_spaces(&w, 2);
+		first = 0;
+		w_cell(&w, f->name, strlen(f->name), t->w[i], right_aligned(f));
 	}
 	return w_finish(&w);
 }
@@ -543,41 +608,52 @@ fmt_cell_num(char *tmp, size_t cap, double v)
 }
 
 size_t
-ls_sinkfmt_table_row(const ls_sinkfmt_table *t, const ls_window_result *r,
+ls_sinkfmt_table_row(const ls_sinkfmt_table *t, const ls_rec_value *row,
     char *buf, size_t cap)
 {
 	wbuf w;
 	char tmp[64];
-	char tm[LS_SINKFMT_TIME_LEN];
-	int n;
+	int first = 1, n;
 
 	w_init(&w, buf, cap);
-	w_mem(&w, tm, ls_sinkfmt_time(r->start_ns, tm));
-	for (size_t i = 0; i < t->nkeys; i++) {
-		w_spaces(&w, 2);
-		if (i < r->nkeys)
-			w_cell(&w, r->keys[i].ptr, r->keys[i].len, t->key_w[i],
-			    0);
-		else
-			w_spaces(&w, t->key_w[i]);
-	}
-	w_spaces(&w, 2);
-	n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)r->count);
-	w_cell(&w, tmp, (size_t)n, COUNT_COL, 1);
-	for (size_t i = 0; i < t->naggs; i++) {
-		if (t->agg_w[i] == 0)
+	for (uint32_t i = 0; t->schema != NULL && i < t->schema->n; i++) {
+		const ls_rec_field *f = &t->schema->f[i];
+		const ls_rec_value *v = &row[i];
+		if (t->w[i] == 0)
 			continue;
-		w_spaces(&w, 2);
-		if (i < r->naggs && r->has_value[i])
-			n = fmt_cell_num(tmp, sizeof(tmp), r->value[i]);
-		else
-			n = snprintf(tmp, sizeof(tmp), "%s", "-");
-		/* numbers wider than their column push the row out rather
-		 * than lose digits */
-		if ((size_t)n > t->agg_w[i])
-			w_mem(&w, tmp, (size_t)n);
-		else
-			w_cell(&w, tmp, (size_t)n, t->agg_w[i], 1);
+		if (!first)
+			w_spaces(&w, 2);
+		first = 0;
+		if (v->null) {
+			w_cell(&w, "-", 1, t->w[i], right_aligned(f));
+			continue;
+		}
+		switch (f->type) {
+		case LS_REC_STRING:
+			w_cell(&w, v->s.ptr, v->s.len, t->w[i], 0);
+			break;
+		case LS_REC_TIME: {
+			char tm[LS_SINKFMT_TIME_LEN];
+			w_cell(&w, tm, ls_sinkfmt_time(v->i, tm), t->w[i], 0);
+			break;
+		}
+		case LS_REC_INT:
+			n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v->i);
+			w_cell(&w, tmp, (size_t)n, t->w[i], 1);
+			break;
+		case LS_REC_BOOL:
+			w_cell(&w, v->i ? "true" : "false", v->i ? 4 : 5,
+			    t->w[i], 1);
+			break;
+		default:
+			n = fmt_cell_num(tmp, sizeof(tmp), v->d);
+			/* numbers wider than their column push the row out
+			 * rather than lose digits */
+			if ((size_t)n > t->w[i])
+				w_mem(&w, tmp, (size_t)n);
+			else
+				w_cell(&w, tmp, (size_t)n, t->w[i], 1);
+		}
 	}
 	return w_finish(&w);
 }

@@ -1,7 +1,7 @@
 /*
- * sinkfmt.h -- text forms of results for sinks: a JSON line per window
- * result, a live aligned table for stdout, dead-letter records, and the JSON
- * string escaper they share.
+ * sinkfmt.h -- text forms of results for sinks: a JSON line per record
+ * (any kind's typed results), a live aligned table for stdout, dead-letter
+ * records, and the JSON string escaper they share.
  *
  * Every function is pure (no allocation, no global state; any thread) and
  * formats like snprintf: it writes at most cap bytes including a NUL
@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "actors/window.h"
 #include "runtime/event.h"
+#include "runtime/record.h"
 
 /* Bytes of an RFC 3339 UTC time with milliseconds ("2024-03-01T00:00:00.000Z")
  * plus its NUL. */
@@ -31,43 +31,45 @@ size_t ls_sinkfmt_time(int64_t ns, char out[LS_SINKFMT_TIME_LEN]);
  * UTF-8 replaced by U+FFFD.  Borrows s; s may be NULL when n == 0. */
 size_t ls_json_escape(const char *s, size_t n, char *buf, size_t cap);
 
-/* One JSON object for a window result:
+/* One JSON object for a row of typed records (runtime/record.h):
+ *   {"stage":"s",<"field":value for each field>,"id":"…"}
+ * in schema order, with the KEY fields nested in a "key" object placed
+ * before field key_at when the schema is keyed.  Values: strings, numbers
+ * (doubles round-trip through strtod; non-finite ones and null values are
+ * null), times as quoted RFC 3339 with milliseconds, bools.  The id, there
+ * when the schema is keyed or has ID fields, is stage, then the KEY values
+ * joined by ',', then each ID value ('/' between the parts; times in ms),
+ * percent-encoded so that it is unique and stable across runs.  For a
+ * window (ls_window_schema) that is
  *   {"stage":"s","window_start":"…","window_end":"…","key":{"f":"v",…},
  *    "count":N,"<agg name>":x|null,…,"final":true,"id":"s/v,…/start_ms"}
- * key_fields has r->nkeys names; agg_names has naggs (<= r->naggs) names,
- * as ls_window_spec_names gives them; an aggregate named "count" is left out
- * (it equals "count").  Numbers round-trip through strtod; the id is stage,
- * key values and window start in ms, percent-encoded so that it is unique
- * and stable across runs.  Borrows everything. */
-size_t ls_sinkfmt_result_json(const char *stage, const ls_window_result *r,
-    const char *const *key_fields, const char *const *agg_names, size_t naggs,
-    char *buf, size_t cap);
+ * Borrows everything; row has sc->n values. */
+size_t ls_sinkfmt_record_json(const char *stage, const ls_rec_schema *sc,
+    const ls_rec_value *row, char *buf, size_t cap);
 
-/* Column layout of the live table.  Borrows the name arrays (and their
- * strings): they must outlive the table. */
+/* Column layout of the live table: one column per field not flagged
+ * NOTABLE.  Borrows the schema: it must outlive the table. */
 typedef struct ls_sinkfmt_table {
-	size_t nkeys, naggs;
-	const char *const *key_fields;
-	const char *const *agg_names;
-	uint16_t key_w[LS_WINDOW_MAX_KEYS]; /* display columns of each key */
-	uint16_t agg_w[LS_WINDOW_MAX_AGGS]; /* 0: column left out ("count") */
+	const ls_rec_schema *schema;
+	uint16_t w[LS_REC_MAX_FIELDS]; /* display columns; 0: left out */
 } ls_sinkfmt_table;
 
-/* Lay out a table for these key fields and aggregates.  Returns 0 or
- * LS_EINVAL (too many columns, NULL names). */
-int ls_sinkfmt_table_init(ls_sinkfmt_table *t, const char *const *key_fields,
-    size_t nkeys, const char *const *agg_names, size_t naggs);
+/* Lay out a table for the fields of sc: times 24 columns, strings and
+ * doubles as wide as their name (12..32), ints and bools at least 10.
+ * Returns 0 or LS_EINVAL (NULL schema or names). */
+int ls_sinkfmt_table_init(ls_sinkfmt_table *t, const ls_rec_schema *sc);
 
-/* The header line: window_start, the key names, count, the aggregate names,
- * each padded to its column. */
+/* The header line: the field names, each padded to its column (text
+ * left-aligned, numbers right-aligned). */
 size_t ls_sinkfmt_table_header(const ls_sinkfmt_table *t, char *buf,
     size_t cap);
 
-/* One row for r, aligned under the header: text left-aligned (longer values
- * cut with an ellipsis, control bytes and invalid UTF-8 shown as '?'),
- * numbers right-aligned, "-" for an aggregate without a value. */
+/* One row aligned under the header: text left-aligned (longer values cut
+ * with an ellipsis, control bytes and invalid UTF-8 shown as '?'), numbers
+ * right-aligned (doubles wider than their column push the row out rather
+ * than lose digits), "-" for a null value. */
 size_t ls_sinkfmt_table_row(const ls_sinkfmt_table *t,
-    const ls_window_result *r, char *buf, size_t cap);
+    const ls_rec_value *row, char *buf, size_t cap);
 
 /* A dead-letter record for a raw input line that could not be processed:
  *   {"reason":"…","stage":"…","source":"…","offset":N,"line":"…"}

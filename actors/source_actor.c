@@ -18,6 +18,9 @@
  * at the end of input it saves a final position and sends EOS carrying the
  * next id.  A source restored from a checkpoint seeks to the saved
  * position (stdin cannot: it refuses).
+ *
+ * The three kinds share one behaviour; their tables (ls_kind_generator,
+ * ls_kind_file, ls_kind_stdin, at the end) tell them apart by variant.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,36 +77,47 @@ src_position(const src *s)
 	return s->kind == SRC_GENERATOR ? s->produced : s->offset;
 }
 
-static void
-src_save(const src *s, uint64_t ckpt, int final)
+/* The kind's save hook. */
+static int
+src_state(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 {
+	const src *s = state;
 	uint8_t *b = malloc(SRC_STATE_LEN);
+	(void)ckpt;
 	if (b == NULL)
-		return;
+		return LS_ENOMEM;
 	uint64_t pos = src_position(s);
 	b[0] = 1;
 	b[1] = (uint8_t)final;
 	ls_le_put(b + 2, pos, 8);
-	ls_stage_ckpt_save(s->cfg, ckpt, final, b, SRC_STATE_LEN);
+	*buf = b;
+	*len = SRC_STATE_LEN;
+	return 0;
 }
 
-/* Only LS_ENOENT means a fresh start: any other failure to read the state
- * fails the restore instead of silently producing everything again. */
-static int
-src_restore(src *s)
+static void
+src_save(const src *s, uint64_t ckpt, int final)
 {
 	uint8_t *b;
 	size_t len;
-	int rv = ls_stage_ckpt_load(s->cfg, &b, &len);
-	if (rv != 0)
-		return rv == LS_ENOENT ? 0 : rv;
-	if (len != SRC_STATE_LEN || b[0] != 1) {
-		free(b);
+	if (src_state((void *)s, ckpt, final, &b, &len) != 0)
+		return;
+	ls_stage_ckpt_save(s->cfg, ckpt, final, b, len);
+}
+
+/* The kind's restore hook.  ls_stage_restore takes only a missing state
+ * for a fresh start: any other failure to read it fails the restore
+ * instead of silently producing everything again. */
+static int
+src_restore(void *state, const uint8_t *b, size_t len)
+{
+	src *s = state;
+	if (b == NULL)
+		return 0; /* a fresh start */
+	if (len != SRC_STATE_LEN || b[0] != 1)
 		return LS_ECORRUPT;
-	}
 	uint64_t pos = ls_le_get(b + 2, 8);
 	s->ended_before = b[1] != 0;
-	free(b);
 	if (s->kind == SRC_GENERATOR) {
 		ls_generator_seek(s->gen, pos);
 		s->produced = pos;
@@ -165,10 +179,10 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 
 	s->cfg = cfg;
 	s->fd = -1;
-	if (strcmp(n->kind, "generator") == 0) {
+	s->kind = cfg->kind->variant;
+	if (s->kind == SRC_GENERATOR) {
 		ls_generator_cfg gc;
 		memset(&gc, 0, sizeof(gc));
-		s->kind = SRC_GENERATOR;
 		s->rate = (double)ls_topo_int(n, "rate");
 		s->limit = (uint64_t)ls_topo_int(n, "count");
 		gc.seed = (uint64_t)ls_topo_int(n, "seed");
@@ -199,16 +213,15 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		s->gen = ls_generator_new(&gc);
 		if (s->gen == NULL)
 			return LS_ENOMEM;
-		return restored(s, src_restore(s));
+		return restored(s, ls_stage_restore(cfg, s));
 	}
 	s->next_ckpt = cfg->ckpt_base + 1;
-	s->kind = strcmp(n->kind, "stdin") == 0 ? SRC_STDIN : SRC_FILE;
 	s->cap = READ_CHUNK * 2;
 	if ((s->buf = malloc(s->cap)) == NULL)
 		return LS_ENOMEM;
 	if (s->kind == SRC_STDIN) {
 		s->fd = STDIN_FILENO;
-		return restored(s, src_restore(s)); /* refuses a position */
+		return restored(s, ls_stage_restore(cfg, s)); /* refuses a position */
 	}
 	s->path = ls_topo_str(n, "path");
 	s->follow = ls_topo_bool(n, "follow");
@@ -220,7 +233,7 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		s->buf = NULL;
 		return LS_EIO;
 	}
-	return restored(s, src_restore(s));
+	return restored(s, ls_stage_restore(cfg, s));
 }
 
 static void
@@ -485,10 +498,64 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	}
 }
 
-const ls_behaviour ls_source_behaviour = {
+static const ls_behaviour source_behaviour = {
 	.name = "source",
 	.state_size = sizeof(src),
 	.init = src_init,
 	.receive = src_receive,
 	.stop = src_stop,
+};
+
+/* name, type, required, default, allowed, min, max, check, help */
+const ls_kind ls_kind_generator = {
+	.name = "generator",
+	.role = LS_TOPO_SOURCE,
+	.params = LS_KIND_PARAMS(
+	    { "rate", LS_TV_INT, 0, "10000", NULL, 0, 1000000000, NULL,
+	        "events per second, 0 = as fast as possible" },
+	    { "seed", LS_TV_INT, 0, "1", NULL, 0, INT64_MAX, NULL,
+	        "seed of the pseudo-random sequence" },
+	    { "format", LS_TV_STRING, 0, "json",
+	        LS_KIND_WORDS("json", "logfmt", "syslog", "clf", "mixed"),
+	        LS_KIND_ANY_INT, NULL, "format of the lines it writes" },
+	    { "count", LS_TV_INT, 0, "0", NULL, 0, INT64_MAX, NULL,
+	        "stop after this many events, 0 = unlimited" },
+	    { "start", LS_TV_STRING, 0, "now", NULL, LS_KIND_ANY_INT, NULL,
+	        "event time of the first event: now, or RFC 3339 for "
+	        "replayable runs" }),
+	.help = "realistic synthetic log lines",
+	.behaviour = &source_behaviour,
+	.save = src_state,
+	.restore = src_restore,
+	.position = "event",
+	.variant = SRC_GENERATOR,
+};
+
+const ls_kind ls_kind_file = {
+	.name = "file",
+	.role = LS_TOPO_SOURCE,
+	.params = LS_KIND_PARAMS(
+	    { "path", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "the file to read" },
+	    { "follow", LS_TV_BOOL, 0, "false", NULL, LS_KIND_ANY_INT, NULL,
+	        "keep reading as the file grows" }),
+	.help = "lines of a file",
+	.behaviour = &source_behaviour,
+	.save = src_state,
+	.restore = src_restore,
+	.position = "byte",
+	.variant = SRC_FILE,
+};
+
+const ls_kind ls_kind_stdin = {
+	.name = "stdin",
+	.role = LS_TOPO_SOURCE,
+	.flags = LS_KIND_NO_REPLAY,
+	.params = LS_KIND_NO_PARAMS,
+	.help = "lines of standard input",
+	.behaviour = &source_behaviour,
+	.save = src_state,
+	.restore = src_restore,
+	.position = "byte",
+	.variant = SRC_STDIN,
 };

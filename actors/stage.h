@@ -7,7 +7,8 @@
  *
  *   LS_MSG_BATCH   ptr = ls_batch* (dtor ls_batch_dtor)
  *   LS_MSG_EOS     end of stream from one upstream actor (no payload)
- *   LS_MSG_RESULTS ptr = ls_results* (window results, refcounted)
+ *   LS_MSG_RESULTS ptr = ls_records* (typed result rows, refcounted,
+ *                  runtime/record.h)
  *   LS_MSG_DEAD    ptr = NUL-terminated JSON record (dtor free)
  *   LS_MSG_PUMP    a source's "produce more" reminder to itself
  *   LS_MSG_DRAIN   end the stream now (sources)
@@ -27,9 +28,10 @@
 
 #include "actors/batch.h"
 #include "actors/pipeline.h"
-#include "actors/window.h"
 #include "runtime/actor.h"
 #include "runtime/arena.h"
+#include "runtime/record.h"
+#include "topology/kind.h"
 #include "topology/plan.h"
 
 enum {
@@ -75,21 +77,10 @@ typedef struct ls_stage_cfg {
 	int64_t first_checkpoint_ms; /* sources: the first barrier after start */
 	uint64_t ckpt_base;  /* sources: first barrier id is ckpt_base + 1 */
 	int jsonl_append;    /* sinks: ls_pipeline_opts.jsonl_append */
+	const ls_kind *kind; /* the node's kind table */
+	const ls_rec_schema *results; /* kinds with a result schema: the
+	                                 node's, owned by the pipeline */
 } ls_stage_cfg;
-
-/* Window results sent to sinks: rows share one arena for key strings. */
-typedef struct ls_results {
-	_Atomic uint32_t refs;
-	const char *stage;
-	uint32_t nkeys, naggs;
-	const char *key_fields[LS_WINDOW_MAX_KEYS];
-	const char *agg_names[LS_WINDOW_MAX_AGGS];
-	uint32_t n, cap;
-	ls_window_result *rows;
-	ls_arena arena;
-} ls_results;
-
-void ls_results_unref(void *r);
 
 /* Outputs refused by a full consumer, kept in send order. */
 typedef struct ls_outq {
@@ -113,6 +104,11 @@ void ls_outq_fini(ls_runtime *rt, ls_outq *q);
  * unkeyed/single-partition consumers, per-partition views otherwise. */
 void ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     ls_batch *b);
+
+/* Send result records r to every partition of every data consumer (sinks);
+ * takes the caller's reference to r. */
+void ls_stage_emit_records(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    ls_records *r);
 
 /* Send an end-of-stream marker to every consumer (dead-letter included);
  * ckpt is the final checkpoint id it carries (0 without checkpoints). */
@@ -158,18 +154,20 @@ typedef struct ls_gate {
 	uint32_t nheld, capheld;
 } ls_gate;
 
-/* Handle one message (the stage's own logic) / serialise the stage's state
- * into a malloc'd buffer (*buf NULL and *len 0 for no state). */
+/* Handle one message (the stage's own logic). */
 typedef int (*ls_stage_handle_fn)(ls_ctx *ctx, void *st, ls_msg *m);
-typedef int (*ls_stage_save_fn)(void *st, uint64_t ckpt, uint8_t **buf,
-    size_t *len);
 
 /* The receive function of a gated stage: aligns barriers, saves state
- * through save when aligned (and once more, final, after the end of every
- * input) and passes everything else to handle. */
+ * through its kind's save hook when aligned (and once more, final, after
+ * the end of every input) and passes everything else to handle. */
 int ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
-    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, ls_stage_save_fn save,
-    void *st);
+    ls_outq *q, ls_msg *m, ls_stage_handle_fn handle, void *st);
+
+/* Restore a partition's state st through its kind's restore hook: from the
+ * pipeline's saved state, or as a fresh start (restore(st, NULL, 0)) when
+ * there is none.  Any other failure to read the state is returned, never
+ * taken for a fresh start.  0 without a restore hook. */
+int ls_stage_restore(const ls_stage_cfg *cfg, void *st);
 
 /* Free what a gate holds. */
 void ls_gate_fini(ls_gate *g);
@@ -197,11 +195,5 @@ void ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 
 /* A sink saw end of stream from all its inputs. */
 void ls__pipeline_sink_done(ls_pipeline *p);
-
-extern const ls_behaviour ls_source_behaviour;
-extern const ls_behaviour ls_parse_behaviour;
-extern const ls_behaviour ls_filter_behaviour;
-extern const ls_behaviour ls_window_behaviour;
-extern const ls_behaviour ls_sink_behaviour;
 
 #endif /* LS_ACTORS_STAGE_H */

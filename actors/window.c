@@ -1624,3 +1624,73 @@ ls_window_load(ls_window *w, const void *buf, size_t len)
 	w->manual_wm = (flags & SNAP_MANUAL) != 0;
 	return 0;
 }
+
+/* ---- results as records ---- */
+
+int
+ls_window_schema(const ls_window_spec *spec, ls_rec_schema *out)
+{
+	const char *keys[LS_WINDOW_MAX_KEYS];
+	const char *aggs[LS_WINDOW_MAX_AGGS];
+	int rv;
+
+	ls_window_spec_names(spec, keys, aggs);
+	if ((rv = ls_rec_schema_add(out, "window_start", LS_REC_TIME,
+	         LS_REC_ID)) != 0 ||
+	    (rv = ls_rec_schema_add(out, "window_end", LS_REC_TIME,
+	         LS_REC_NOTABLE)) != 0)
+		return rv;
+	for (uint32_t k = 0; k < spec->nkey; k++)
+		if ((rv = ls_rec_schema_add(out, keys[k], LS_REC_STRING,
+		         LS_REC_KEY)) != 0)
+			return rv;
+	if (spec->nkey == 0) { /* an empty "key" object before count */
+		out->keyed = 1;
+		out->key_at = out->n;
+	}
+	if ((rv = ls_rec_schema_add(out, "count", LS_REC_INT, 0)) != 0)
+		return rv;
+	for (uint32_t a = 0; a < spec->naggs; a++)
+		if (strcmp(aggs[a], "count") != 0 &&
+		    (rv = ls_rec_schema_add(out, aggs[a], LS_REC_DOUBLE, 0)) != 0)
+			return rv;
+	return ls_rec_schema_add(out, "final", LS_REC_BOOL, LS_REC_NOTABLE);
+}
+
+int
+ls_window_record(const ls_window_spec *spec, const ls_window_result *r,
+    ls_records *out)
+{
+	const char *keys[LS_WINDOW_MAX_KEYS];
+	const char *aggs[LS_WINDOW_MAX_AGGS];
+	ls_rec_value *v = ls_records_add(out);
+	uint32_t f = 2;
+
+	if (v == NULL)
+		return LS_ENOMEM;
+	ls_window_spec_names(spec, keys, aggs);
+	v[0].i = r->start_ns;
+	v[1].i = r->end_ns;
+	v[0].null = v[1].null = 0;
+	for (uint32_t k = 0; k < spec->nkey; k++, f++) {
+		ls_str kv = k < r->nkeys ? r->keys[k] : ls_str_make("", 0);
+		if (ls_records_set_str(out, &v[f], kv.ptr, kv.len) != 0) {
+			out->n--;
+			return LS_ENOMEM;
+		}
+	}
+	v[f].i = (int64_t)r->count;
+	v[f++].null = 0;
+	for (uint32_t a = 0; a < spec->naggs; a++) {
+		if (strcmp(aggs[a], "count") == 0)
+			continue;
+		if (a < r->naggs && r->has_value[a]) {
+			v[f].d = r->value[a];
+			v[f].null = 0;
+		}
+		f++;
+	}
+	v[f].i = r->final != 0;
+	v[f].null = 0;
+	return 0;
+}

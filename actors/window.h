@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "runtime/event.h"
+#include "runtime/record.h"
 
 #define LS_WINDOW_MAX_KEYS  8   /* group-by fields per spec */
 #define LS_WINDOW_MAX_AGGS  16  /* aggregates per spec */
@@ -174,5 +175,18 @@ int ls_window_save(const ls_window *w, uint8_t **buf, size_t *len);
  * both, like LS_ENOMEM, leave w unchanged.  Emits nothing; the watermark
  * delay, idle timeout and callbacks stay w's own.  Borrowed buf. */
 int ls_window_load(ls_window *w, const void *buf, size_t len);
+
+/* The record schema of a window's results (runtime/record.h), added to the
+ * empty schema out: window_start (time, id), window_end (time, not in the
+ * table), one string KEY field per key field, count (int), one double per
+ * aggregate except those named "count" (they equal count; null without a
+ * value), final (bool, not in the table).  Returns 0 or an error of
+ * ls_rec_schema_add. */
+int ls_window_schema(const ls_window_spec *spec, ls_rec_schema *out);
+
+/* Append r as one row of out, whose schema came from ls_window_schema of
+ * the same spec (key bytes copied).  0 or LS_ENOMEM (out unchanged). */
+int ls_window_record(const ls_window_spec *spec, const ls_window_result *r,
+    ls_records *out);
 
 #endif /* LS_ACTORS_WINDOW_H */

@@ -3,7 +3,8 @@
  *
  * Events update the window state; results (emitted when a window closes,
  * or on every update with emit: on_update) are gathered per input batch
- * into one ls_results and sent to every consumer (sinks).  A periodic
+ * into one ls_records and sent to every consumer (sinks).  The kind table
+ * ls_kind_window (end of file) gives their schema (ls_window_schema).  A periodic
  * timer lets an idle source's windows close (idle_timeout).  Late events
  * go to the dead-letter output.  At end of stream all open windows close.
  *
@@ -16,10 +17,12 @@
  * been silent for idle_timeout no longer holds the watermark back; nor does
  * one never heard from once the stage is idle_timeout old.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actors/stage.h"
+#include "actors/window.h"
 #include "runtime/log.h"
 
 typedef struct wstage {
@@ -31,9 +34,7 @@ typedef struct wstage {
 	ls_window *w;
 	ls_ctx *ctx;      /* valid during a receive, for callbacks */
 	const char *source; /* source of the batch being added */
-	ls_results *res;  /* results gathered during this receive */
-	const char *key_names[LS_WINDOW_MAX_KEYS];
-	const char *agg_names[LS_WINDOW_MAX_AGGS];
+	ls_records *res;  /* results gathered during this receive */
 	struct chan {
 		uint64_t id;     /* sender ref */
 		int64_t max_t;   /* largest event time it sent */
@@ -92,47 +93,40 @@ advance(wstage *s)
 	        ? INT64_MIN : low - s->delay_ns);
 }
 
-static ls_results *
-results_new(wstage *s)
+static int
+spec_of(const ls_topo_node *n, ls_window_spec *spec, char *err,
+    size_t errlen)
 {
-	ls_results *r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return NULL;
-	atomic_init(&r->refs, 1);
-	r->stage = s->cfg->node->name;
-	r->nkeys = s->spec.nkey;
-	r->naggs = s->spec.naggs;
-	memcpy(r->key_fields, s->key_names, sizeof(r->key_fields));
-	memcpy(r->agg_names, s->agg_names, sizeof(r->agg_names));
-	ls_arena_init(&r->arena, 4096);
-	return r;
+	size_t naggs = 0;
+	const char **aggs = ls_topo_list(n, "aggregates", &naggs);
+	const char *emit = ls_topo_str(n, "emit");
+	return ls_window_spec_init(spec, ls_topo_ms(n, "size"),
+	    ls_topo_ms(n, "grace"), n->key, n->nkey, aggs, naggs,
+	    emit != NULL && strcmp(emit, "on_update") == 0, err, errlen);
+}
+
+static int
+window_schema(const ls_topo_node *n, ls_rec_schema *out, char *err,
+    size_t errlen)
+{
+	ls_window_spec spec;
+	int rv = spec_of(n, &spec, err, errlen);
+	if (rv == 0 && (rv = ls_window_schema(&spec, out)) != 0)
+		snprintf(err, errlen, "cannot describe results: %s",
+		    ls_strerror(rv));
+	return rv;
 }
 
 static void
 on_emit(void *arg, const ls_window_result *wr)
 {
 	wstage *s = arg;
-	if (s->res == NULL && (s->res = results_new(s)) == NULL)
+	if (s->res == NULL &&
+	    (s->res = ls_records_new(s->cfg->results, s->cfg->node->name,
+	         s->cfg->partition)) == NULL)
 		goto oom;
-	ls_results *r = s->res;
-	if (r->n == r->cap) {
-		uint32_t nc = r->cap ? r->cap * 2 : 16;
-		ls_window_result *nr = realloc(r->rows, nc * sizeof(*nr));
-		if (nr == NULL)
-			goto oom;
-		r->rows = nr;
-		r->cap = nc;
-	}
-	ls_window_result *row = &r->rows[r->n];
-	*row = *wr;
-	for (uint32_t k = 0; k < wr->nkeys; k++) {
-		char *c = ls_arena_strndup(&r->arena, wr->keys[k].ptr,
-		    wr->keys[k].len);
-		if (c == NULL)
-			goto oom;
-		row->keys[k] = ls_str_make(c, wr->keys[k].len);
-	}
-	r->n++;
+	if (ls_window_record(&s->spec, wr, s->res) != 0)
+		goto oom;
 	ls_metric_add(s->cfg->ctr.results, 1);
 	return;
 oom:
@@ -159,20 +153,16 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	const ls_stage_cfg *cfg = arg;
 	const ls_topo_node *n = cfg->node;
 	char err[256];
-	size_t naggs = 0;
 
 	s->cfg = cfg;
-	const char **aggs = ls_topo_list(n, "aggregates", &naggs);
-	const char *emit = ls_topo_str(n, "emit");
-	int rv = ls_window_spec_init(&s->spec, ls_topo_ms(n, "size"),
-	    ls_topo_ms(n, "grace"), n->key, n->nkey, aggs, naggs,
-	    emit != NULL && strcmp(emit, "on_update") == 0, err, sizeof(err));
+	int rv = spec_of(n, &s->spec, err, sizeof(err));
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "window", "bad window stage=%s reason=\"%s\"",
 		    n->name, err);
 		return rv;
 	}
-	ls_window_spec_names(&s->spec, s->key_names, s->agg_names);
+	if (cfg->results == NULL)
+		return LS_EINVAL; /* the pipeline builds it for every window */
 	int64_t delay_ms = ls_topology_setting_ms(cfg->topo, "watermark_delay",
 	    2000);
 	int64_t idle_ms = ls_topology_setting_ms(cfg->topo, "idle_timeout",
@@ -182,21 +172,8 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	if (rv != 0)
 		return rv;
 	ls_window_set_manual_watermark(s->w, 1);
-	uint8_t *saved;
-	size_t saved_len;
-	rv = ls_stage_ckpt_load(cfg, &saved, &saved_len);
-	if (rv != 0 && rv != LS_ENOENT)
-		return rv; /* unreadable state: never silently start over */
-	if (rv == 0) {
-		rv = saved_len > 0 ? ls_window_load(s->w, saved, saved_len) : 0;
-		free(saved);
-		if (rv != 0) {
-			ls_log(LS_LOG_ERROR, "window",
-			    "cannot restore state stage=%s partition=%u err=%s",
-			    n->name, cfg->partition, ls_errname(rv));
-			return rv;
-		}
-	}
+	if ((rv = ls_stage_restore(cfg, s)) != 0)
+		return rv;
 	s->delay_ns = delay_ms * 1000000;
 	s->idle_ns = idle_ms * 1000000;
 	s->born_ns = ls_wall_ns();
@@ -213,7 +190,7 @@ wstage_stop(ls_ctx *ctx, void *state)
 	free(s->ch);
 	s->ch = NULL;
 	if (s->res != NULL)
-		ls_results_unref(s->res);
+		ls_records_unref(s->res);
 	s->res = NULL;
 	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
 	ls_gate_fini(&s->gate);
@@ -223,24 +200,11 @@ wstage_stop(ls_ctx *ctx, void *state)
 static void
 ship(ls_ctx *ctx, wstage *s)
 {
-	ls_results *r = s->res;
+	ls_records *r = s->res;
 	if (r == NULL)
 		return;
 	s->res = NULL;
-	for (uint32_t o = 0; o < s->cfg->nouts; o++) {
-		const ls_stage_out *out = &s->cfg->outs[o];
-		for (uint32_t p = 0; p < out->nparts; p++) {
-			ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx),
-			    LS_MSG_RESULTS, 0);
-			if (m == NULL)
-				continue;
-			atomic_fetch_add(&r->refs, 1);
-			m->ptr = r;
-			m->dtor = ls_results_unref;
-			ls_outq_send(ctx, &s->q, out->refs[p], m);
-		}
-	}
-	ls_results_unref(r);
+	ls_stage_emit_records(ctx, s->cfg, &s->q, r);
 }
 
 static int
@@ -311,11 +275,27 @@ wstage_handle(ls_ctx *ctx, void *state, ls_msg *m)
  * per-channel progress restarts empty, which can only close windows later,
  * never make an event late (see docs/failure-semantics.md). */
 static int
-wstage_save(void *state, uint64_t ckpt, uint8_t **buf, size_t *len)
+wstage_save(void *state, uint64_t ckpt, int final, uint8_t **buf,
+    size_t *len)
 {
 	wstage *s = state;
 	(void)ckpt;
+	(void)final;
 	return ls_window_save(s->w, buf, len);
+}
+
+static int
+wstage_restore(void *state, const uint8_t *buf, size_t len)
+{
+	wstage *s = state;
+	if (buf == NULL || len == 0)
+		return 0; /* a fresh start */
+	int rv = ls_window_load(s->w, buf, len);
+	if (rv != 0)
+		ls_log(LS_LOG_ERROR, "window",
+		    "cannot restore state stage=%s partition=%u err=%s",
+		    s->cfg->node->name, s->cfg->partition, ls_errname(rv));
+	return rv;
 }
 
 static int
@@ -324,13 +304,43 @@ wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	wstage *s = state;
 	s->ctx = ctx;
 	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, wstage_handle,
-	    wstage_save, s);
+	    s);
 }
 
-const ls_behaviour ls_window_behaviour = {
+static const ls_behaviour window_behaviour = {
 	.name = "window",
 	.state_size = sizeof(wstage),
 	.init = wstage_init,
 	.receive = wstage_receive,
 	.stop = wstage_stop,
+};
+
+/* name, type, required, default, allowed, min, max, check, help */
+const ls_kind ls_kind_window = {
+	.name = "window",
+	.role = LS_TOPO_STAGE,
+	.flags = LS_KIND_KEYED,
+	.params = LS_KIND_PARAMS(
+	    { "key", LS_TV_LIST, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_field, "field(s) to group and partition by" },
+	    { "window", LS_TV_STRING, 0, "tumbling", LS_KIND_WORDS("tumbling"),
+	        LS_KIND_ANY_INT, NULL, "window kind" },
+	    { "size", LS_TV_DURATION, 1, NULL, NULL, 1, INT64_MAX, NULL,
+	        "window length" },
+	    { "grace", LS_TV_DURATION, 0, "0s", NULL, LS_KIND_ANY_INT, NULL,
+	        "how long a window stays open for late events" },
+	    { "emit", LS_TV_STRING, 0, "on_close",
+	        LS_KIND_WORDS("on_close", "on_update"), LS_KIND_ANY_INT, NULL,
+	        "when results are emitted" },
+	    { "aggregates", LS_TV_LIST, 0, "count", NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_aggregate, "count, or fn(field) with fn in count, "
+	                                 "sum, min, max, avg" },
+	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_name, "sink that receives events too late for "
+	                            "their window" }),
+	.help = "event-time windows with aggregates, grouped by key",
+	.behaviour = &window_behaviour,
+	.save = wstage_save,
+	.restore = wstage_restore,
+	.results = window_schema,
 };

@@ -14,7 +14,8 @@
  *   from  = the sending actor's local id (a channel identity only)
  *   epoch = run epoch
  *   type EVENTS:         u32 source node index, u32 0, EventBatch
- *   type WINDOW_RESULT:  u32 stage node index, u32 0, WindowResult (one row)
+ *   type RECORDS:        u32 stage node index, u32 0, RecordBatch (the rows
+ *                        of one LS_MSG_RESULTS, with their schema)
  *   type DEAD_LETTER:    the JSON record
  *   type END_OF_STREAM, CHECKPOINT_BARRIER: u64 checkpoint id
  *   type REPLICATION_BATCH (to = tag << 32): u64 ckpt, u8 final, u8 0,
@@ -278,40 +279,23 @@ proxy_batch(proxy *p, ls_msg *m)
 static void
 proxy_results(proxy *p, ls_msg *m)
 {
-	const ls_results *r = m->ptr;
+	const ls_records *r = m->ptr;
 	uint32_t stage = node_index_of(p->r->topo, r->stage);
-	for (uint32_t i = 0; i < r->n; i++) {
-		const ls_window_result *row = &r->rows[i];
-		ls_window_result_wire w;
-		memset(&w, 0, sizeof(w));
-		w.stage = ls_str_c(r->stage);
-		w.window_start_ns = row->start_ns;
-		w.window_end_ns = row->end_ns;
-		w.count = row->count;
-		w.closed = (uint8_t)row->final;
-		w.nkeys = (uint8_t)row->nkeys;
-		w.naggs = (uint8_t)row->naggs;
-		for (uint32_t k = 0; k < row->nkeys; k++) {
-			w.key_fields[k] = ls_str_c(r->key_fields[k]);
-			w.key_values[k] = row->keys[k];
-		}
-		for (uint32_t a = 0; a < row->naggs; a++) {
-			w.agg_names[a] = ls_str_c(r->agg_names[a]);
-			w.agg_values[a] = row->has_value[a] ? row->value[a] : NAN;
-		}
-		ls_buf fb = { 0 };
-		if (ls_codec_window_result_encode(&w, &fb) != 0)
-			continue;
-		uint8_t *pl = malloc(8 + fb.len);
-		if (pl != NULL) {
-			ls_le_put(pl, stage, 4);
-			ls_le_put(pl + 4, 0, 4);
-			memcpy(pl + 8, fb.data, fb.len);
-			proxy_send(p, m, W_RESULT, pl, 8 + fb.len);
-			free(pl);
-		}
-		ls_buf_free(&fb);
+	ls_buf fb = { 0 };
+	if (ls_codec_records_encode(r, &fb) != 0) {
+		ls_log(LS_LOG_ERROR, "dataplane",
+		    "cannot encode results stage=%s rows=%u", r->stage, r->n);
+		return;
 	}
+	uint8_t *pl = malloc(8 + fb.len);
+	if (pl != NULL) {
+		ls_le_put(pl, stage, 4);
+		ls_le_put(pl + 4, 0, 4);
+		memcpy(pl + 8, fb.data, fb.len);
+		proxy_send(p, m, W_RESULT, pl, 8 + fb.len);
+		free(pl);
+	}
+	ls_buf_free(&fb);
 }
 
 static void
@@ -581,63 +565,23 @@ to_msg(run *r, const ls_envelope *env)
 			return NULL;
 		void *tf;
 		const uint8_t *fb = aligned(pl + 8, len - 8, &tf);
-		ls_window_result_wire w;
-		if (fb == NULL ||
-		    ls_codec_window_result_decode(fb, len - 8, &w) != 0 ||
-		    w.nkeys > LS_WINDOW_MAX_KEYS || w.naggs > LS_WINDOW_MAX_AGGS) {
+		ls_records *res = NULL;
+		if (fb == NULL || ls_codec_records_decode(fb, len - 8, &res) != 0) {
 			free(tf);
 			return NULL;
-		}
-		uint32_t stage = (uint32_t)ls_le_get(pl, 4);
-		ls_results *res = calloc(1, sizeof(*res));
-		if (res == NULL) {
-			free(tf);
-			return NULL;
-		}
-		atomic_init(&res->refs, 1);
-		ls_arena_init(&res->arena, 1024);
-		res->stage = stage < ls_topology_count(r->topo)
-		    ? ls_topology_node(r->topo, stage)->name : "?";
-		res->nkeys = w.nkeys;
-		res->naggs = w.naggs;
-		res->rows = calloc(1, sizeof(*res->rows));
-		int oom = res->rows == NULL;
-		ls_window_result *row = res->rows;
-		for (uint32_t k = 0; !oom && k < w.nkeys; k++) {
-			char *f = ls_arena_strndup(&res->arena,
-			    w.key_fields[k].ptr, w.key_fields[k].len);
-			char *v = ls_arena_strndup(&res->arena,
-			    w.key_values[k].ptr, w.key_values[k].len);
-			oom = f == NULL || v == NULL;
-			res->key_fields[k] = f;
-			if (!oom)
-				row->keys[k] = ls_str_make(v, w.key_values[k].len);
-		}
-		for (uint32_t a = 0; !oom && a < w.naggs; a++) {
-			char *f = ls_arena_strndup(&res->arena,
-			    w.agg_names[a].ptr, w.agg_names[a].len);
-			oom = f == NULL;
-			res->agg_names[a] = f;
-			row->has_value[a] = !isnan(w.agg_values[a]);
-			row->value[a] = row->has_value[a] ? w.agg_values[a] : 0;
 		}
 		free(tf);
-		if (!oom) {
-			row->start_ns = w.window_start_ns;
-			row->end_ns = w.window_end_ns;
-			row->count = w.count;
-			row->final = w.closed;
-			row->nkeys = w.nkeys;
-			row->naggs = w.naggs;
-			res->n = res->cap = 1;
-			m = ls_msg_new(rt, LS_MSG_RESULTS, 0);
-		}
-		if (m == NULL) {
-			ls_results_unref(res);
+		/* the stage's name in the topology: a sink tells stages apart
+		 * by that pointer */
+		uint32_t stage = (uint32_t)ls_le_get(pl, 4);
+		res->stage = stage < ls_topology_count(r->topo)
+		    ? ls_topology_node(r->topo, stage)->name : "?";
+		if ((m = ls_msg_new(rt, LS_MSG_RESULTS, 0)) == NULL) {
+			ls_records_unref(res);
 			return NULL;
 		}
 		m->ptr = res;
-		m->dtor = ls_results_unref;
+		m->dtor = ls_records_unref;
 		return m;
 	}
 	case W_DEAD: {

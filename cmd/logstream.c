@@ -216,7 +216,7 @@ print_stats(ls_pipeline *pl, FILE *f, const char *prefix, double secs)
 			fprintf(f, " dead=%lld", (long long)st[i].dead);
 		if (st[i].late)
 			fprintf(f, " late=%lld", (long long)st[i].late);
-		if (st[i].results && strcmp(st[i].kind, "window") == 0)
+		if (st[i].results && st[i].emits_results)
 			fprintf(f, " results=%lld", (long long)st[i].results);
 	}
 	fprintf(f, "\n");

@@ -37,6 +37,7 @@
 #include "envelope_generated.h"
 #include "log_event_generated.h"
 #include "results_generated.h"
+#include "runtime/record.h"
 
 namespace fb = flatbuffers;
 namespace w = ls::wire;
@@ -54,7 +55,7 @@ SAME(w::Level_FATAL, LS_LEVEL_FATAL);
 SAME(w::Level_MAX + 1, LS_LEVEL_COUNT);
 SAME(w::MsgType_NONE, LS_MSG_NONE);
 SAME(w::MsgType_EVENTS, LS_MSG_EVENTS);
-SAME(w::MsgType_WINDOW_RESULT, LS_MSG_WINDOW_RESULT);
+SAME(w::MsgType_RECORDS, LS_MSG_RECORDS);
 SAME(w::MsgType_HEARTBEAT, LS_MSG_HEARTBEAT);
 SAME(w::MsgType_CONTROL, LS_MSG_CONTROL);
 SAME(w::MsgType_CHECKPOINT_BARRIER, LS_MSG_CHECKPOINT_BARRIER);
@@ -68,7 +69,9 @@ SAME(w::ChangeKind_ADD, LS_CHANGE_ADD);
 SAME(w::ChangeKind_MAX, LS_CHANGE_ADD);
 #undef SAME
 static_assert(FLATBUFFERS_LITTLEENDIAN,
-              "window results copy doubles as stored (little-endian)");
+              "records copy numbers as stored (little-endian)");
+static_assert(sizeof(ls::wire::RecordValue) == 24,
+              "RecordValue: i, d, null and padding");
 static_assert(LS_CODEC_MAX_BUF < FLATBUFFERS_MAX_BUFFER_SIZE,
               "codec limit must fit flatbuffers' offsets");
 
@@ -1168,123 +1171,203 @@ ls_codec_map_cmd_decode(const void *buf, size_t len, ls_map_cmd_wire *out,
 }
 
 int
-ls_codec_window_result_encode(const ls_window_result_wire *r, ls_buf *out)
+ls_codec_records_encode(const ls_records *r, ls_buf *out)
 {
 	bound b;
 
-	if (r == nullptr || out == nullptr)
+	if (r == nullptr || out == nullptr || r->schema == nullptr)
 		return LS_EINVAL;
-	if (r->nkeys > LS_RESULT_MAX_KEYS || r->naggs > LS_RESULT_MAX_AGGS)
-		return LS_ERANGE;
-	if (!str_ok(r->id) || !str_ok(r->stage))
+	const ls_rec_schema *sc = r->schema;
+	uint32_t nf = sc->n;
+	if (nf == 0 || nf > LS_REC_MAX_FIELDS || (r->n > 0 && r->v == nullptr))
 		return LS_EINVAL;
-	/* Table: 12 fields with padding, soffset, 28-byte vtable, scratch;
-	 * four vectors: length and padding each. */
-	b.add(512);
-	b.add(str_cost(r->id));
-	b.add(str_cost(r->stage));
-	for (unsigned i = 0; i < r->nkeys; i++) {
-		if (!str_ok(r->key_fields[i]) || !str_ok(r->key_values[i]))
-			return LS_EINVAL;
-		/* Two vector slots and two strings, empty ones included. */
-		b.add(2 * (4 + 8));
-		b.add(r->key_fields[i].len);
-		b.add(r->key_values[i].len);
+	/* The schema must be one ls_rec_schema_add builds, or the receiver
+	 * refuses it. */
+	ls_rec_schema chk;
+	ls_rec_schema_init(&chk);
+	int rc = 0;
+	for (uint32_t f = 0; f < nf && rc == 0; f++)
+		rc = ls_rec_schema_add(&chk, sc->f[f].name,
+		                       (ls_rec_type)sc->f[f].type, sc->f[f].flags);
+	bool same = rc == 0 && (!sc->keyed || sc->key_at <= nf) &&
+	            (!chk.keyed || (sc->keyed && chk.key_at == sc->key_at));
+	ls_rec_schema_fini(&chk);
+	if (rc == LS_ENOMEM)
+		return rc;
+	if (!same)
+		return LS_EINVAL;
+	ls_str stage = ls_str_c(r->stage);
+	/* Root table: 6 fields, vtable, scratch. */
+	b.add(256);
+	b.add(str_cost(stage));
+	for (uint32_t f = 0; f < nf; f++)
+		/* RecordField table (~40) + vector slot + its name. */
+		b.add(48 + 8 + strlen(sc->f[f].name));
+	for (uint32_t i = 0; i < r->n; i++) {
+		/* Record table (~32) + vector slot; values: 24 a value plus
+		 * length and alignment; strings: slot and at least 8 bytes
+		 * (length, terminator, padding) each. */
+		b.add(48 + 16 + (size_t)nf * (24 + 12));
+		const ls_rec_value *row = &r->v[(size_t)i * nf];
+		for (uint32_t f = 0; f < nf; f++) {
+			if (sc->f[f].type != LS_REC_STRING || row[f].null)
+				continue;
+			if (!str_ok(row[f].s))
+				return LS_EINVAL;
+			b.add(row[f].s.len);
+		}
 	}
-	for (unsigned i = 0; i < r->naggs; i++) {
-		if (!str_ok(r->agg_names[i]))
-			return LS_EINVAL;
-		b.add(4 + 8 + 8);
-		b.add(r->agg_names[i].len);
-	}
+	size_t prefix = (size_t)r->n * sizeof(fb::Offset<w::Record>);
 	return encode(
-	    b, 0, w::WindowResultIdentifier(),
-	    [r](enc &e, uint8_t *) {
+	    b, prefix, w::RecordBatchIdentifier(),
+	    [r, sc, nf, stage](enc &e, uint8_t *scratch) {
 		    fb::FlatBufferBuilder &fbb = e.fbb;
-		    fb::Offset<fb::String> kf[LS_RESULT_MAX_KEYS];
-		    fb::Offset<fb::String> kv[LS_RESULT_MAX_KEYS];
-		    fb::Offset<fb::String> an[LS_RESULT_MAX_AGGS];
-		    fb::Offset<fb::Vector<fb::Offset<fb::String>>> kfv = 0,
-		                                                   kvv = 0,
-		                                                   anv = 0;
-		    fb::Offset<fb::Vector<double>> avv = 0;
+		    fb::Offset<w::RecordField> fo[LS_REC_MAX_FIELDS];
+		    fb::Offset<fb::String> so[LS_REC_MAX_FIELDS];
+		    w::RecordValue vals[LS_REC_MAX_FIELDS];
+		    auto *recs =
+		        reinterpret_cast<fb::Offset<w::Record> *>(scratch);
 
-		    for (unsigned i = 0; i < r->nkeys; i++) {
-			    kf[i] = put_str_always(e, r->key_fields[i]);
-			    kv[i] = put_str_always(e, r->key_values[i]);
+		    for (uint32_t f = 0; f < nf; f++) {
+			    auto name = put_str_always(e, ls_str_c(sc->f[f].name));
+			    fo[f] = w::CreateRecordField(fbb, name, sc->f[f].type,
+			                                 sc->f[f].flags);
 		    }
-		    for (unsigned i = 0; i < r->naggs; i++)
-			    an[i] = put_str_always(e, r->agg_names[i]);
-		    if (r->nkeys > 0) {
-			    kfv = fbb.CreateVector(kf, r->nkeys);
-			    kvv = fbb.CreateVector(kv, r->nkeys);
+		    auto fields = fbb.CreateVector(fo, nf);
+		    for (uint32_t i = 0; i < r->n; i++) {
+			    const ls_rec_value *row = &r->v[(size_t)i * nf];
+			    for (uint32_t f = 0; f < nf; f++) {
+				    bool str = sc->f[f].type == LS_REC_STRING &&
+				               !row[f].null;
+				    so[f] = put_str_always(
+				        e, str ? row[f].s : ls_str_make("", 0));
+				    vals[f] = w::RecordValue(
+				        row[f].i, row[f].d, row[f].null != 0);
+			    }
+			    auto sv = fbb.CreateVector(so, nf);
+			    auto vv = fbb.CreateVectorOfStructs(vals, nf);
+			    recs[i] = w::CreateRecord(fbb, vv, sv);
 		    }
-		    if (r->naggs > 0) {
-			    anv = fbb.CreateVector(an, r->naggs);
-			    avv = fbb.CreateVector(r->agg_values, r->naggs);
-		    }
-		    auto id = put_str(e, r->id);
-		    auto stage = put_str(e, r->stage);
-		    return w::CreateWindowResult(
-		               fbb, id, stage, r->partition, r->window_start_ns,
-		               r->window_end_ns, kfv, kvv, r->count, anv, avv,
-		               r->closed != 0)
+		    auto rv = fbb.CreateVector(recs, r->n);
+		    auto st = put_str(e, stage);
+		    return w::CreateRecordBatch(fbb, st, r->partition,
+		                                sc->keyed != 0, sc->key_at,
+		                                fields, rv)
 		        .o;
 	    },
 	    out);
 }
 
 int
-ls_codec_window_result_verify(const void *buf, size_t len)
+ls_codec_records_verify(const void *buf, size_t len)
 {
-	const w::WindowResult *r;
-	return verify_root(buf, len, w::WindowResultIdentifier(), &r);
+	const w::RecordBatch *r;
+	return verify_root(buf, len, w::RecordBatchIdentifier(), &r);
 }
 
 int
-ls_codec_window_result_decode(const void *buf, size_t len,
-                              ls_window_result_wire *out)
+ls_codec_records_decode(const void *buf, size_t len, ls_records **out)
 {
-	const w::WindowResult *r;
+	const w::RecordBatch *rb;
 	int rc;
 
 	if (out == nullptr)
 		return LS_EINVAL;
-	if ((rc = verify_root(buf, len, w::WindowResultIdentifier(), &r)) != 0)
+	if ((rc = verify_root(buf, len, w::RecordBatchIdentifier(), &rb)) != 0)
 		return rc;
-	auto kf = r->key_fields();
-	auto kv = r->key_values();
-	auto an = r->agg_names();
-	auto av = r->agg_values();
-	unsigned nkf = kf != nullptr ? kf->size() : 0;
-	unsigned nkv = kv != nullptr ? kv->size() : 0;
-	unsigned nan = an != nullptr ? an->size() : 0;
-	unsigned nav = av != nullptr ? av->size() : 0;
-	if (nkf != nkv || nan != nav)
+	auto fields = rb->fields();
+	auto recs = rb->records();
+	uint32_t nf = fields != nullptr ? fields->size() : 0;
+	uint32_t nr = recs != nullptr ? recs->size() : 0;
+	if (nf == 0)
 		return LS_ECORRUPT;
-	if (nkf > LS_RESULT_MAX_KEYS || nan > LS_RESULT_MAX_AGGS)
+	if (nf > LS_REC_MAX_FIELDS)
 		return LS_ERANGE;
+	for (uint32_t i = 0; i < nr; i++) {
+		auto rec = recs->Get(i);
+		if (rec->values() == nullptr || rec->values()->size() != nf ||
+		    rec->strings() == nullptr || rec->strings()->size() != nf)
+			return LS_ECORRUPT;
+	}
 
-	memset(out, 0, sizeof(*out));
-	out->id = get_str(r->id());
-	out->stage = get_str(r->stage());
-	out->partition = r->partition();
-	out->window_start_ns = r->window_start_ns();
-	out->window_end_ns = r->window_end_ns();
-	out->count = r->count();
-	out->closed = r->closed() ? 1 : 0;
-	out->nkeys = static_cast<uint8_t>(nkf);
-	out->naggs = static_cast<uint8_t>(nan);
-	for (unsigned i = 0; i < nkf; i++) {
-		out->key_fields[i] = get_str(kf->Get(i));
-		out->key_values[i] = get_str(kv->Get(i));
+	ls_rec_schema *sc =
+	    static_cast<ls_rec_schema *>(malloc(sizeof(ls_rec_schema)));
+	if (sc == nullptr)
+		return LS_ENOMEM;
+	ls_rec_schema_init(sc);
+	char name[LS_REC_NAME_MAX + 1];
+	rc = 0;
+	for (uint32_t f = 0; f < nf && rc == 0; f++) {
+		auto fl = fields->Get(f);
+		ls_str n = get_str(fl->name());
+		if (n.len > LS_REC_NAME_MAX || memchr(n.ptr, 0, n.len) != nullptr) {
+			rc = LS_ECORRUPT;
+			break;
+		}
+		memcpy(name, n.ptr, n.len);
+		name[n.len] = '\0';
+		rc = ls_rec_schema_add(sc, name, (ls_rec_type)fl->type(),
+		                       fl->flags());
+		if (rc == LS_EINVAL)
+			rc = LS_ECORRUPT;
 	}
-	for (unsigned i = 0; i < nan; i++) {
-		out->agg_names[i] = get_str(an->Get(i));
-		/* memcpy: the verifier checks a vector's length field
-		 * for alignment, not its elements. */
-		memcpy(&out->agg_values[i], av->Data() + 8 * (size_t)i, 8);
+	if (rc == 0) {
+		/* key_at: where the first key field is, or (no key fields)
+		 * anywhere up to the end */
+		bool keyed = rb->keyed();
+		if ((sc->keyed && (!keyed || rb->key_at() != sc->key_at)) ||
+		    (!sc->keyed && keyed && rb->key_at() > nf))
+			rc = LS_ECORRUPT;
+		sc->keyed = keyed ? 1 : 0;
+		sc->key_at = keyed ? rb->key_at() : 0;
 	}
+	ls_records *r = nullptr;
+	if (rc == 0 && (r = ls_records_new(sc, nullptr, rb->partition())) ==
+	                   nullptr)
+		rc = LS_ENOMEM;
+	if (rc != 0) {
+		ls_rec_schema_fini(sc);
+		free(sc);
+		return rc;
+	}
+	r->own_schema = sc;
+	ls_str stage = get_str(rb->stage());
+	ls_rec_value sv{};
+	if (ls_records_set_str(r, &sv, stage.ptr, stage.len) != 0)
+		rc = LS_ENOMEM;
+	else
+		r->stage = sv.s.ptr;
+	for (uint32_t i = 0; i < nr && rc == 0; i++) {
+		auto rec = recs->Get(i);
+		ls_rec_value *row = ls_records_add(r);
+		if (row == nullptr) {
+			rc = LS_ENOMEM;
+			break;
+		}
+		/* memcpy: the verifier checks a vector's length field for
+		 * alignment, not its elements. */
+		const uint8_t *raw =
+		    reinterpret_cast<const uint8_t *>(rec->values()->Data());
+		for (uint32_t f = 0; f < nf && rc == 0; f++) {
+			const uint8_t *p = raw + (size_t)f * 24;
+			memcpy(&row[f].i, p, 8);
+			memcpy(&row[f].d, p + 8, 8);
+			row[f].null = p[16] != 0;
+			if (sc->f[f].type == LS_REC_STRING && !row[f].null) {
+				ls_str s = get_str(rec->strings()->Get(f));
+				if (ls_records_set_str(r, &row[f], s.ptr, s.len) !=
+				    0)
+					rc = LS_ENOMEM;
+			} else if (sc->f[f].type == LS_REC_BOOL) {
+				row[f].i = row[f].i != 0;
+			}
+		}
+	}
+	if (rc != 0) {
+		ls_records_unref(r);
+		return rc;
+	}
+	*out = r;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 
 #include "runtime/change.h"
 #include "runtime/event.h"
+#include "runtime/record.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -98,7 +99,7 @@ int ls_codec_batch_foreach(const void *buf, size_t len, ls_event_fn fn,
 enum ls_wire_type {
 	LS_MSG_NONE = 0,
 	LS_MSG_EVENTS = 1,        /* payload: EventBatch */
-	LS_MSG_WINDOW_RESULT = 2, /* payload: WindowResult */
+	LS_MSG_RECORDS = 2,       /* payload: RecordBatch */
 	LS_MSG_HEARTBEAT = 64,
 	LS_MSG_CONTROL = 65,
 	LS_MSG_CHECKPOINT_BARRIER = 66,
@@ -280,44 +281,27 @@ typedef int (*ls_assign_fn)(void *arg, size_t i, const ls_assign_wire *a);
 int ls_codec_map_cmd_decode(const void *buf, size_t len,
                             ls_map_cmd_wire *out, ls_assign_fn fn, void *arg);
 
-/* ---- WindowResult (results.fbs) ---- */
+/* ---- RecordBatch (results.fbs) ---- */
 
-#define LS_RESULT_MAX_KEYS 8  /* group-by fields per result */
-#define LS_RESULT_MAX_AGGS 16 /* aggregates per result */
+/* Encode rows of typed records with their schema ("LSRB").  Borrows r.
+ * LS_EINVAL for NULL arguments, a schema without fields or one that
+ * ls_rec_schema_add would refuse, or a string value with a NULL pointer and
+ * non-zero length; LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF;
+ * LS_ENOMEM.  *out is set only on success. */
+int ls_codec_records_encode(const ls_records *r, ls_buf *out);
 
-/* The aggregates of one key in one window.  Strings borrow: from the caller
- * when encoding, from the input buffer when decoding. */
-typedef struct ls_window_result_wire {
-	ls_str id;    /* stable: "<stage>/<key values>/<window_start_ns>" */
-	ls_str stage; /* producing stage */
-	uint32_t partition;
-	int64_t window_start_ns; /* window is [start, end), event time */
-	int64_t window_end_ns;
-	uint64_t count; /* events in the window */
-	uint8_t closed; /* 1: final (window closed); 0: early/update */
-	uint8_t nkeys;  /* used entries of key_fields[] and key_values[] */
-	uint8_t naggs;  /* used entries of agg_names[] and agg_values[] */
-	ls_str key_fields[LS_RESULT_MAX_KEYS];
-	ls_str key_values[LS_RESULT_MAX_KEYS];
-	ls_str agg_names[LS_RESULT_MAX_AGGS];
-	double agg_values[LS_RESULT_MAX_AGGS];
-} ls_window_result_wire;
+/* Verify a RecordBatch buffer; same results as ls_codec_event_verify(). */
+int ls_codec_records_verify(const void *buf, size_t len);
 
-/* Encode a window result ("LSWR").  Borrows r; *out is set only on success.
- * LS_EINVAL for NULL arguments or a string with a NULL pointer and non-zero
- * length; LS_ERANGE when nkeys or naggs exceeds its maximum or the result
- * could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
-int ls_codec_window_result_encode(const ls_window_result_wire *r, ls_buf *out);
-
-/* Verify a WindowResult buffer; same results as ls_codec_event_verify(). */
-int ls_codec_window_result_verify(const void *buf, size_t len);
-
-/* Verify, then decode a window result into *out (strings borrow from buf).
- * LS_ECORRUPT also when the key or aggregate arrays differ in length;
- * LS_ERANGE when there are more keys or aggregates than the maxima; *out is
- * untouched on error. */
-int ls_codec_window_result_decode(const void *buf, size_t len,
-                                  ls_window_result_wire *out);
+/* Verify, then decode into new records (one reference, the caller's) that
+ * own their schema and copies of every string: unlike the other decoders,
+ * the result does not borrow buf.  stage is the decoded name (in the
+ * records' arena).  LS_ECORRUPT also for a schema ls_rec_schema_add refuses
+ * (no fields, bad type or flags, empty or over-long names, key fields apart
+ * or key_at elsewhere) or a row whose value or string count differs from
+ * the field count; LS_ERANGE for more than LS_REC_MAX_FIELDS fields;
+ * LS_ENOMEM.  *out is untouched on error. */
+int ls_codec_records_decode(const void *buf, size_t len, ls_records **out);
 
 /* ---- Changelog (changelog.fbs) ---- */
 

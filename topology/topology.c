@@ -244,7 +244,7 @@ clip(const char *s, char buf[CLIP_MAX + 4])
 
 /* Join the names of a NULL-terminated spec list into buf ("a, b, c"). */
 static void
-join_specs(char *buf, size_t len, const ls__topo_pspec *ps,
+join_specs(char *buf, size_t len, const ls_topo_pspec *ps,
     const char *extra1, const char *extra2)
 {
 	size_t used = 0;
@@ -273,15 +273,15 @@ join_words(char *buf, size_t len, const char *const *w)
 }
 
 static void
-join_kinds(char *buf, size_t len, ls_topo_role role)
+join_kinds(char *buf, size_t len, const ls_kind_set *set, ls_topo_role role)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < ls__topo_nkinds && used < len; i++) {
-		if (ls__topo_kinds[i].role == role)
+	for (size_t i = 0; i < set->n && used < len; i++) {
+		if (set->kinds[i]->role == role)
 			used += (size_t)snprintf(buf + used, len - used,
-			    "%s%s", used ? ", " : "", ls__topo_kinds[i].kind);
+			    "%s%s", used ? ", " : "", set->kinds[i]->name);
 	}
 }
 
@@ -436,7 +436,7 @@ struct problem {
 
 /* What the loader knows about a node besides the public ls_topo_node. */
 struct ninfo {
-	const ls__topo_kind *kind; /* NULL when missing or unknown */
+	const ls_kind *kind; /* NULL when missing or unknown */
 	struct pos namepos, dlpos, partpos;
 	struct pos *inpos; /* one per input */
 	int *inidx;        /* resolved input, -1 when unresolved */
@@ -448,6 +448,7 @@ struct ninfo {
 };
 
 struct loader {
+	const ls_kind_set *kinds;
 	const char *file;
 	const char *text;
 	size_t len;
@@ -721,7 +722,7 @@ type_desc(ls_topo_vtype t)
 /* Check a string (or a list entry) against allowed words and the check
  * function.  0, or 1 with a message in why. */
 static int
-check_string(const ls__topo_pspec *ps, const char *s, char *why,
+check_string(const ls_topo_pspec *ps, const char *s, char *why,
     size_t wlen)
 {
 	char vb[CLIP_MAX + 4], cw[160];
@@ -791,7 +792,7 @@ word_is(const char *s, const char *const *words)
 /* Convert scalar text s (NUL-terminated, owned by the topology) into p
  * according to ps.  0, or 1 with a complete message in why. */
 static int
-scalar_convert(const ls__topo_pspec *ps, const char *s, ls_topo_param *p,
+scalar_convert(const ls_topo_pspec *ps, const char *s, ls_topo_param *p,
     char *why, size_t wlen)
 {
 	static const char *const yes[] = { "true", "yes", "on", NULL };
@@ -886,7 +887,7 @@ scalar_convert(const ls__topo_pspec *ps, const char *s, ls_topo_param *p,
  * list, *elpos (when elpos is not NULL) receives each entry's position.
  * Returns 0 on success, -1 when a problem was reported. */
 static int
-convert(struct loader *ld, const ls__topo_pspec *ps, const yaml_node_t *v,
+convert(struct loader *ld, const ls_topo_pspec *ps, const yaml_node_t *v,
     ls_topo_param *p, struct pos **elpos)
 {
 	char why[320], vb[CLIP_MAX + 4];
@@ -985,7 +986,7 @@ convert(struct loader *ld, const ls__topo_pspec *ps, const yaml_node_t *v,
 /* Fill p with the default of ps (which has one). 0 or -1 (out of memory,
  * or a bad default in the table: a bug the unit tests catch). */
 static int
-fill_default(struct loader *ld, const ls__topo_pspec *ps, ls_topo_param *p)
+fill_default(struct loader *ld, const ls_topo_pspec *ps, ls_topo_param *p)
 {
 	char why[320];
 
@@ -1017,7 +1018,7 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 	struct ninfo *ni = &ld->info[idx];
 	const char *rname = ls_topo_role_name(role);
 	const yaml_node_t *namev = NULL, *kindv = NULL;
-	const ls__topo_kind *k = NULL;
+	const ls_kind *k = NULL;
 	char kb[256], buf[CLIP_MAX + 4], list[320];
 	unsigned char seen[64];
 	size_t np, nspec = 0;
@@ -1072,7 +1073,7 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 	}
 
 	/* kind */
-	join_kinds(list, sizeof(list), role);
+	join_kinds(list, sizeof(list), ld->kinds, role);
 	if (kindv == NULL) {
 		errn(ld, m, "%s%s%s%s has no 'kind' (one of: %s)", rname,
 		    n->name ? " '" : "", n->name ? n->name : "",
@@ -1085,13 +1086,14 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 	} else {
 		char *s = scalar_dup(ld, kindv);
 		if (s != NULL)
-			k = ls__topo_kind_find(role, s);
+			k = ls_kind_find(ld->kinds, role, s);
 		if (s != NULL && k == NULL)
 			errn(ld, kindv, "unknown %s kind '%s' (known: %s)",
 			    rname, clip(s, buf), list);
 	}
 	if (k != NULL) {
-		n->kind = k->kind;
+		n->kind = k->name;
+		n->kind_def = k;
 		ni->kind = k;
 		while (k->params[nspec].name != NULL)
 			nspec++;
@@ -1106,7 +1108,7 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 	for (size_t i = 0; i < np; i++) {
 		const yaml_node_t *kn = node_at(ld, pairs[i].key);
 		const yaml_node_t *v = node_at(ld, pairs[i].value);
-		const ls__topo_pspec *ps;
+		const ls_topo_pspec *ps;
 		const char *key;
 		ls_topo_param tmp;
 
@@ -1156,14 +1158,14 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 			if (sg.best != NULL) {
 				errn(ld, kn, "unknown parameter '%s' for kind "
 				             "'%s' (did you mean '%s'?)",
-				    clip(key, buf), k->kind, sg.best);
+				    clip(key, buf), k->name, sg.best);
 			} else {
 				join_specs(list, sizeof(list), k->params,
 				    role != LS_TOPO_SOURCE ? "input" : NULL,
 				    "partitions");
 				errn(ld, kn, "unknown parameter '%s' for kind "
 				             "'%s' (known: %s)",
-				    clip(key, buf), k->kind, list);
+				    clip(key, buf), k->name, list);
 			}
 			continue;
 		}
@@ -1181,12 +1183,12 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 		n->nparams++;
 	}
 	for (size_t j = 0; j < nspec; j++) {
-		const ls__topo_pspec *ps = &k->params[j];
+		const ls_topo_pspec *ps = &k->params[j];
 		if (seen[j])
 			continue;
 		if (ps->required) {
 			errn(ld, m, "kind '%s' requires parameter '%s' (%s)",
-			    k->kind, ps->name, ps->help);
+			    k->name, ps->name, ps->help);
 		} else if (ps->dflt != NULL &&
 		    fill_default(ld, ps, &n->params[n->nparams]) == 0) {
 			n->nparams++;
@@ -1219,7 +1221,7 @@ parse_settings(struct loader *ld, const yaml_node_t *m)
 		yaml_node_pair_t *pr = &m->data.mapping.pairs.start[i];
 		const yaml_node_t *kn = node_at(ld, pr->key);
 		const yaml_node_t *v = node_at(ld, pr->value);
-		const ls__topo_pspec *ps;
+		const ls_topo_pspec *ps;
 		const char *key;
 
 		if (kn == NULL || v == NULL || bad_key(ld, m, i))
@@ -1426,12 +1428,12 @@ link_nodes(struct loader *ld)
 				    "dead_letter",
 				    n->name ? n->name : "?");
 		}
-		if (ni->kind != NULL && (ni->kind->flags & LS__KIND_KEYED) &&
+		if (ni->kind != NULL && (ni->kind->flags & LS_KIND_KEYED) &&
 		    n->partitions > 1 && n->nkey == 0)
 			errat(ld, ni->partpos,
 			    "%s '%s' has %u partitions but no 'key' to route "
 			    "by",
-			    ni->kind->kind, n->name ? n->name : "?",
+			    ni->kind->name, n->name ? n->name : "?",
 			    n->partitions);
 	}
 }
@@ -1858,6 +1860,13 @@ int
 ls_topology_parse(const char *filename, const char *text, size_t len,
     ls_topology **out, ls_diag *diag)
 {
+	return ls_topology_parse_kinds(NULL, filename, text, len, out, diag);
+}
+
+int
+ls_topology_parse_kinds(const ls_kind_set *kinds, const char *filename,
+    const char *text, size_t len, ls_topology **out, ls_diag *diag)
+{
 	struct loader ld;
 	yaml_parser_t parser;
 	yaml_document_t doc, next;
@@ -1867,6 +1876,7 @@ ls_topology_parse(const char *filename, const char *text, size_t len,
 		return LS_EINVAL;
 	*out = NULL;
 	memset(&ld, 0, sizeof(ld));
+	ld.kinds = kinds != NULL ? kinds : &ls_kinds;
 	ld.file = filename != NULL ? filename : "<topology>";
 	ld.text = text != NULL ? text : "";
 	ld.len = len;
@@ -1944,6 +1954,13 @@ done:
 int
 ls_topology_load(const char *path, ls_topology **out, ls_diag *diag)
 {
+	return ls_topology_load_kinds(NULL, path, out, diag);
+}
+
+int
+ls_topology_load_kinds(const ls_kind_set *kinds, const char *path,
+    ls_topology **out, ls_diag *diag)
+{
 	FILE *f;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -1997,7 +2014,7 @@ ls_topology_load(const char *path, ls_topology **out, ls_diag *diag)
 		    : LS_EIO;
 	}
 	fclose(f);
-	rc = ls_topology_parse(path, buf, len, out, diag);
+	rc = ls_topology_parse_kinds(kinds, path, buf, len, out, diag);
 	free(buf);
 	return rc;
 }

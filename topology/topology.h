@@ -6,7 +6,7 @@
  * reads a file, checks everything it can and reports every problem as
  * "FILE:LINE:COL: message" in an ls_diag; on success it returns an immutable
  * model whose nodes are in topological order (every node after its inputs)
- * and whose parameters carry the defaults of the kind table, so callers never
+ * and whose parameters carry the defaults of the kind tables, so callers never
  * restate a default.  A loaded topology is read-only and may be shared by
  * any number of threads.
  */
@@ -93,6 +93,7 @@ typedef struct ls_topo_node {
 	ls_topo_param *params;
 	size_t nparams;
 	int line, col;
+	const struct ls_kind *kind_def; /* the kind's table (topology/kind.h) */
 } ls_topo_node;
 
 /* Read and validate the topology file at path.  On success returns 0 and a

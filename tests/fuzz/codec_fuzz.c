@@ -229,47 +229,83 @@ fuzz_frame(const uint8_t *buf, size_t len)
 	check(rc == ls_codec_frame_verify(buf, len), "verify disagrees");
 }
 
-static void
-fuzz_result(const uint8_t *buf, size_t len)
+/* Two decoded records are the same: schema, stage, partition, values
+ * (doubles bit for bit). */
+static int
+records_same(const ls_records *a, const ls_records *b)
 {
-	ls_window_result_wire r, again;
+	const ls_rec_schema *x = a->schema, *y = b->schema;
+	if (x->n != y->n || x->keyed != y->keyed || x->key_at != y->key_at ||
+	    a->partition != b->partition || a->n != b->n ||
+	    strcmp(a->stage, b->stage) != 0)
+		return 0;
+	for (uint32_t f = 0; f < x->n; f++)
+		if (strcmp(x->f[f].name, y->f[f].name) != 0 ||
+		    x->f[f].type != y->f[f].type ||
+		    x->f[f].flags != y->f[f].flags)
+			return 0;
+	for (size_t i = 0; i < (size_t)a->n * x->n; i++) {
+		const ls_rec_value *u = &a->v[i], *v = &b->v[i];
+		uint8_t t = x->f[i % x->n].type;
+		if (u->null != v->null)
+			return 0;
+		if (u->null)
+			continue;
+		if (t == LS_REC_STRING ? !str_same(u->s, v->s)
+		    : t == LS_REC_DOUBLE ? memcmp(&u->d, &v->d, sizeof(double)) != 0
+		                         : u->i != v->i)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+fuzz_records(const uint8_t *buf, size_t len)
+{
+	ls_records *r = NULL, *again = NULL;
 	ls_buf b = {NULL, 0};
 
-	if (ls_codec_window_result_decode(buf, len, &r) != 0)
+	int rc = ls_codec_records_decode(buf, len, &r);
+	check(rc == 0 || r == NULL, "failed decode returned records");
+	if (rc != 0) {
+		check(rc == ls_codec_records_verify(buf, len) ||
+		          ls_codec_records_verify(buf, len) == 0,
+		      "verify disagrees");
 		return;
-	check(ls_codec_window_result_verify(buf, len) == 0, "verify disagrees");
-	check(r.nkeys <= LS_RESULT_MAX_KEYS && r.naggs <= LS_RESULT_MAX_AGGS,
-	      "result arrays too long");
-	touch(r.id, buf, len);
-	touch(r.stage, buf, len);
-	for (unsigned i = 0; i < r.nkeys; i++) {
-		touch(r.key_fields[i], buf, len);
-		touch(r.key_values[i], buf, len);
 	}
-	for (unsigned i = 0; i < r.naggs; i++)
-		touch(r.agg_names[i], buf, len);
-	int rc = ls_codec_window_result_encode(&r, &b);
-	if (rc == LS_ENOMEM)
-		return;
-	check(rc == 0, "re-encoding a decoded result failed");
-	check(ls_codec_window_result_decode(b.data, b.len, &again) == 0,
-	      "re-encoded result does not decode");
-	check(str_same(r.id, again.id) && str_same(r.stage, again.stage) &&
-	          r.partition == again.partition &&
-	          r.window_start_ns == again.window_start_ns &&
-	          r.window_end_ns == again.window_end_ns &&
-	          r.count == again.count && r.closed == again.closed &&
-	          r.nkeys == again.nkeys && r.naggs == again.naggs,
-	      "result changed in a round trip");
-	for (unsigned i = 0; i < r.nkeys; i++)
-		check(str_same(r.key_fields[i], again.key_fields[i]) &&
-		          str_same(r.key_values[i], again.key_values[i]),
-		      "result key changed in a round trip");
-	for (unsigned i = 0; i < r.naggs; i++)
-		check(str_same(r.agg_names[i], again.agg_names[i]) &&
-		          memcmp(&r.agg_values[i], &again.agg_values[i],
-		                 sizeof(double)) == 0,
-		      "result aggregate changed in a round trip");
+	check(ls_codec_records_verify(buf, len) == 0, "verify disagrees");
+	const ls_rec_schema *sc = r->schema;
+	check(sc->n >= 1 && sc->n <= LS_REC_MAX_FIELDS, "field count");
+	check(!sc->keyed || sc->key_at <= sc->n, "key_at out of range");
+	for (uint32_t f = 0; f < sc->n; f++)
+		check(sc->f[f].type >= LS_REC_STRING &&
+		          sc->f[f].type <= LS_REC_BOOL &&
+		          (sc->f[f].flags & ~LS_REC_FLAGS) == 0 &&
+		          sc->f[f].name[0] != '\0',
+		      "bad field decoded");
+	/* every string value is readable */
+	for (size_t i = 0; i < (size_t)r->n * sc->n; i++) {
+		const ls_rec_value *v = &r->v[i];
+		if (sc->f[i % sc->n].type != LS_REC_STRING || v->null)
+			continue;
+		volatile unsigned sum = 0;
+		for (uint32_t k = 0; k < v->s.len; k++)
+			sum += (unsigned char)v->s.ptr[k];
+		(void)sum;
+	}
+	/* what was decoded encodes, and decodes to the same */
+	rc = ls_codec_records_encode(r, &b);
+	if (rc != LS_ENOMEM) {
+		check(rc == 0, "re-encoding decoded records failed");
+		rc = ls_codec_records_decode(b.data, b.len, &again);
+		check(rc == 0 || rc == LS_ENOMEM,
+		      "re-encoded records do not decode");
+		if (rc == 0)
+			check(records_same(r, again),
+			      "records changed in a round trip");
+	}
+	ls_records_unref(again);
+	ls_records_unref(r);
 	ls_buf_free(&b);
 }
 
@@ -481,7 +517,7 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_batch(buf, len);
 	fuzz_envelope(buf, len);
 	fuzz_frame(buf, len);
-	fuzz_result(buf, len);
+	fuzz_records(buf, len);
 	fuzz_heartbeat(buf, len);
 	fuzz_map_epoch(buf, len);
 	fuzz_join(buf, len);
@@ -497,7 +533,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} kinds[] = {
 	    {"LSEV", fuzz_event},    {"LSEB", fuzz_batch},
 	    {"LSEN", fuzz_envelope}, {"LSFR", fuzz_frame},
-	    {"LSWR", fuzz_result},    {"LSHB", fuzz_heartbeat},
+	    {"LSRB", fuzz_records},   {"LSHB", fuzz_heartbeat},
 	    {"LSME", fuzz_map_epoch}, {"LSJR", fuzz_join},
 	    {"LSMC", fuzz_map_cmd},
 	};

@@ -147,28 +147,43 @@ assert_event_borrowed(const ls_event *ev, const void *buf, size_t len)
 	}
 }
 
+/* Decoded records equal the encoded ones: schema, stage, partition, and
+ * every value (doubles bit for bit). */
 static void
-assert_result_eq(const ls_window_result_wire *got,
-                 const ls_window_result_wire *want)
+assert_records_eq(const ls_records *got, const ls_records *want)
 {
-	assert_str_eq(got->id, want->id);
-	assert_str_eq(got->stage, want->stage);
-	assert_int_equal(got->partition, want->partition);
-	assert_int_equal(got->window_start_ns, want->window_start_ns);
-	assert_int_equal(got->window_end_ns, want->window_end_ns);
-	assert_int_equal(got->count, want->count);
-	assert_int_equal(got->closed, want->closed);
-	assert_int_equal(got->nkeys, want->nkeys);
-	assert_int_equal(got->naggs, want->naggs);
-	for (unsigned i = 0; i < want->nkeys; i++) {
-		assert_str_eq(got->key_fields[i], want->key_fields[i]);
-		assert_str_eq(got->key_values[i], want->key_values[i]);
+	const ls_rec_schema *g = got->schema, *w = want->schema;
+	assert_int_equal(g->n, w->n);
+	assert_int_equal(g->keyed, w->keyed);
+	assert_int_equal(g->key_at, w->key_at);
+	for (uint32_t f = 0; f < w->n; f++) {
+		assert_string_equal(g->f[f].name, w->f[f].name);
+		assert_int_equal(g->f[f].type, w->f[f].type);
+		assert_int_equal(g->f[f].flags, w->f[f].flags);
 	}
-	for (unsigned i = 0; i < want->naggs; i++) {
-		assert_str_eq(got->agg_names[i], want->agg_names[i]);
-		/* Bit for bit: NaN, -0.0 and infinities included. */
-		assert_memory_equal(&got->agg_values[i], &want->agg_values[i],
-		                    sizeof(double));
+	assert_string_equal(got->stage, want->stage != NULL ? want->stage : "");
+	assert_int_equal(got->partition, want->partition);
+	assert_int_equal(got->n, want->n);
+	for (size_t i = 0; i < (size_t)want->n * w->n; i++) {
+		const ls_rec_value *gv = &got->v[i], *wv = &want->v[i];
+		uint32_t f = (uint32_t)(i % w->n);
+		assert_int_equal(gv->null, wv->null);
+		if (wv->null)
+			continue;
+		switch (w->f[f].type) {
+		case LS_REC_STRING:
+			assert_str_eq(gv->s, wv->s);
+			break;
+		case LS_REC_DOUBLE:
+			/* Bit for bit: NaN, -0.0 and infinities included. */
+			assert_memory_equal(&gv->d, &wv->d, sizeof(double));
+			break;
+		case LS_REC_BOOL:
+			assert_int_equal(gv->i, wv->i != 0);
+			break;
+		default:
+			assert_int_equal(gv->i, wv->i);
+		}
 	}
 }
 
@@ -223,51 +238,53 @@ full_event(ls_event *ev)
 		    0);
 }
 
-static void
-full_result(ls_window_result_wire *r)
+/* Records of every type, with hostile values, in a schema like a window's
+ * (the records own it). */
+static ls_records *
+full_records(uint32_t rows)
 {
-	static const char *const kf[LS_RESULT_MAX_KEYS] = {
-	    "service", "level",  "host",   "region",
-	    "zone",    "method", "status", ""};
-	static const char *const kv[LS_RESULT_MAX_KEYS] = {
-	    "sshd", "ERROR", "n1", "eu", "", "GET", "503", "x"};
-	static const char *const an[LS_RESULT_MAX_AGGS] = {
-	    "count",        "sum(bytes)",
-	    "min(latency)", "max(latency)",
-	    "avg(latency)", "distinct(user)",
-	    "p50(latency)", "p99(latency)",
-	    "nan",          "inf",
-	    "-inf",         "-0",
-	    "tiny",         "huge",
-	    "neg",          ""};
-	const double av[LS_RESULT_MAX_AGGS] = {
-	    42,        1e12,
-	    0.25,      900.5,
-	    31.75,     17,
-	    12.0,      850.0,
-	    NAN,       INFINITY,
-	    -INFINITY, -0.0,
-	    5e-324,    1.7976931348623157e308,
-	    -3.5,      0};
-
-	memset(r, 0, sizeof(*r));
-	r->id = ls_str_c("errors/sshd,ERROR/1700000000000000000");
-	r->stage = ls_str_c("errors");
-	r->partition = 4000000000u;
-	r->window_start_ns = 1700000000000000000LL;
-	r->window_end_ns = 1700000060000000000LL;
-	r->count = UINT64_MAX - 1;
-	r->closed = 1;
-	r->nkeys = LS_RESULT_MAX_KEYS;
-	r->naggs = LS_RESULT_MAX_AGGS;
-	for (unsigned i = 0; i < LS_RESULT_MAX_KEYS; i++) {
-		r->key_fields[i] = ls_str_c(kf[i]);
-		r->key_values[i] = ls_str_c(kv[i]);
+	static const double dv[] = {12.5, NAN, INFINITY, -INFINITY, -0.0,
+	                            5e-324, 1.7976931348623157e308, -3.5};
+	ls_rec_schema *sc = malloc(sizeof(*sc));
+	assert_non_null(sc);
+	ls_rec_schema_init(sc);
+	assert_int_equal(
+	    ls_rec_schema_add(sc, "window_start", LS_REC_TIME, LS_REC_ID), 0);
+	assert_int_equal(
+	    ls_rec_schema_add(sc, "window_end", LS_REC_TIME, LS_REC_NOTABLE),
+	    0);
+	assert_int_equal(
+	    ls_rec_schema_add(sc, "service", LS_REC_STRING, LS_REC_KEY), 0);
+	assert_int_equal(
+	    ls_rec_schema_add(sc, "level", LS_REC_STRING, LS_REC_KEY), 0);
+	assert_int_equal(ls_rec_schema_add(sc, "count", LS_REC_INT, 0), 0);
+	assert_int_equal(
+	    ls_rec_schema_add(sc, "avg(latency)", LS_REC_DOUBLE, 0), 0);
+	assert_int_equal(
+	    ls_rec_schema_add(sc, "final", LS_REC_BOOL, LS_REC_NOTABLE), 0);
+	ls_records *r = ls_records_new(sc, "errors", 4000000000u);
+	assert_non_null(r);
+	r->own_schema = sc;
+	for (uint32_t i = 0; i < rows; i++) {
+		ls_rec_value *v = ls_records_add(r);
+		assert_non_null(v);
+		if (i % 4 == 3)
+			continue; /* all null */
+		v[0].i = 1700000000000000000LL + (int64_t)i;
+		v[1].i = INT64_MIN + (int64_t)i;
+		v[0].null = v[1].null = 0;
+		assert_int_equal(ls_records_set_str(r, &v[2], "ss\0hd", 5), 0);
+		if (i % 2 == 0)
+			assert_int_equal(ls_records_set_str(r, &v[3], "", 0),
+			                 0);
+		v[4].i = INT64_MAX - (int64_t)i;
+		v[4].null = 0;
+		v[5].d = dv[i % 8];
+		v[5].null = 0;
+		v[6].i = (int64_t)(i % 2);
+		v[6].null = 0;
 	}
-	for (unsigned i = 0; i < LS_RESULT_MAX_AGGS; i++) {
-		r->agg_names[i] = ls_str_c(an[i]);
-		r->agg_values[i] = av[i];
-	}
+	return r;
 }
 
 /* ---- events ---- */
@@ -736,44 +753,64 @@ test_frame_roundtrip(void **state)
 	free(envs);
 }
 
-/* ---- window results ---- */
+/* ---- records (results of any kind) ---- */
 
 static void
-test_window_result_roundtrip(void **state)
+test_records_roundtrip(void **state)
 {
-	ls_window_result_wire r, out;
 	ls_buf b = {NULL, 0};
+	ls_records *out = NULL;
 
 	(void)state;
-	full_result(&r);
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
-	assert_memory_equal(b.data + 4, "LSWR", 4);
-	assert_int_equal(ls_codec_window_result_verify(b.data, b.len), 0);
-	memset(&out, 0xee, sizeof(out));
-	assert_int_equal(ls_codec_window_result_decode(b.data, b.len, &out), 0);
-	assert_result_eq(&out, &r);
-	assert_borrowed(out.id, b.data, b.len);
-	for (unsigned i = 0; i < out.nkeys; i++)
-		assert_borrowed(out.key_values[i], b.data, b.len);
+	for (uint32_t rows = 0; rows <= 9; rows += 3) {
+		ls_records *r = full_records(rows);
+		assert_int_equal(ls_codec_records_encode(r, &b), 0);
+		assert_memory_equal(b.data + 4, "LSRB", 4);
+		assert_int_equal(ls_codec_records_verify(b.data, b.len), 0);
+		assert_int_equal(ls_codec_records_decode(b.data, b.len, &out),
+		                 0);
+		assert_records_eq(out, r);
+		/* the decoded records own everything: buf may go */
+		ls_buf_free(&b);
+		assert_records_eq(out, r);
+		ls_records_unref(out);
+		ls_records_unref(r);
+	}
+
+	/* A schema without key fields but with a "key" object at the end;
+	 * a bool stored as 7 decodes as 1. */
+	ls_rec_schema sc;
+	ls_rec_schema_init(&sc);
+	assert_int_equal(ls_rec_schema_add(&sc, "b", LS_REC_BOOL, 0), 0);
+	sc.keyed = 1;
+	sc.key_at = 1;
+	ls_records *r = ls_records_new(&sc, NULL, 0);
+	ls_rec_value *v = ls_records_add(r);
+	v->i = 7;
+	v->null = 0;
+	assert_int_equal(ls_codec_records_encode(r, &b), 0);
+	assert_int_equal(ls_codec_records_decode(b.data, b.len, &out), 0);
+	assert_records_eq(out, r);
+	ls_records_unref(out);
 	ls_buf_free(&b);
 
-	/* Nothing but defaults. */
-	memset(&r, 0, sizeof(r));
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
-	assert_int_equal(ls_codec_window_result_decode(b.data, b.len, &out), 0);
-	assert_result_eq(&out, &r);
-	ls_buf_free(&b);
-
-	full_result(&r);
-	r.nkeys = LS_RESULT_MAX_KEYS + 1;
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), LS_ERANGE);
-	full_result(&r);
-	r.naggs = LS_RESULT_MAX_AGGS + 1;
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), LS_ERANGE);
-	full_result(&r);
-	r.agg_names[3] = ls_str_make(NULL, 2);
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), LS_EINVAL);
+	/* What a receiver would refuse is not encoded. */
+	sc.key_at = 2;
+	assert_int_equal(ls_codec_records_encode(r, &b), LS_EINVAL);
+	sc.key_at = 1;
+	ls_records_set_str(r, v, "x", 1);
+	sc.f[0].type = LS_REC_STRING;
+	v->s = ls_str_make(NULL, 2);
+	assert_int_equal(ls_codec_records_encode(r, &b), LS_EINVAL);
+	sc.f[0].type = 9;
+	assert_int_equal(ls_codec_records_encode(r, &b), LS_EINVAL);
+	sc.n = 0;
+	assert_int_equal(ls_codec_records_encode(r, &b), LS_EINVAL);
 	assert_null(b.data);
+	assert_int_equal(ls_codec_records_encode(NULL, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_records_decode(b.data, 0, NULL), LS_EINVAL);
+	ls_records_unref(r);
+	ls_rec_schema_fini(&sc);
 }
 
 /* ---- the verifier ---- */
@@ -827,7 +864,7 @@ make_sample(enum kind k, ls_buf *b)
 {
 	ls_event evs[4];
 	ls_envelope envs[3];
-	ls_window_result_wire r;
+	ls_records *r;
 	int rc = -1;
 
 	full_event(&evs[0]);
@@ -844,7 +881,7 @@ make_sample(enum kind k, ls_buf *b)
 		envs[i].payload_len = (size_t)i * 13;
 	}
 	envs[0].payload = NULL;
-	full_result(&r);
+	r = full_records(5);
 	ls_heartbeat_wire hb = sample_heartbeat(4);
 	ls_join_wire jr = {UINT64_MAX, 1, ls_str_c("n4"),
 	                   ls_str_c("tcp://127.0.0.1:7104"),
@@ -880,7 +917,7 @@ make_sample(enum kind k, ls_buf *b)
 		rc = ls_codec_frame_encode(envs, 3, b);
 		break;
 	case K_RESULT:
-		rc = ls_codec_window_result_encode(&r, b);
+		rc = ls_codec_records_encode(r, b);
 		break;
 	case K_HEARTBEAT:
 		rc = ls_codec_heartbeat_encode(&hb, b);
@@ -897,6 +934,7 @@ make_sample(enum kind k, ls_buf *b)
 	default:
 		break;
 	}
+	ls_records_unref(r);
 	assert_int_equal(rc, 0);
 }
 
@@ -954,7 +992,7 @@ decode_all(const uint8_t *buf, size_t len)
 	ls_buf view = {(uint8_t *)buf, len};
 	ls_event ev;
 	ls_envelope env;
-	ls_window_result_wire r;
+	ls_records *r = NULL;
 	size_t n;
 	int ok = 0, rc;
 
@@ -1000,20 +1038,16 @@ decode_all(const uint8_t *buf, size_t len)
 	if (rc == 0)
 		ok++;
 
-	rc = ls_codec_window_result_decode(buf, len, &r);
+	rc = ls_codec_records_decode(buf, len, &r);
 	if (rc == 0) {
-		assert_int_equal(ls_codec_window_result_verify(buf, len), 0);
-		assert_borrowed(r.id, buf, len);
-		assert_borrowed(r.stage, buf, len);
-		assert_true(r.nkeys <= LS_RESULT_MAX_KEYS);
-		assert_true(r.naggs <= LS_RESULT_MAX_AGGS);
-		for (unsigned i = 0; i < r.nkeys; i++) {
-			assert_borrowed(r.key_fields[i], buf, len);
-			assert_borrowed(r.key_values[i], buf, len);
-		}
-		for (unsigned i = 0; i < r.naggs; i++)
-			assert_borrowed(r.agg_names[i], buf, len);
+		assert_int_equal(ls_codec_records_verify(buf, len), 0);
+		assert_true(r->schema->n >= 1 &&
+		            r->schema->n <= LS_REC_MAX_FIELDS);
+		ls_records_unref(r);
 		ok++;
+	} else if (rc != LS_ERANGE) {
+		assert_true(rc == LS_ECORRUPT || rc == LS_EINVAL);
+		assert_null(r);
 	}
 
 	ls_heartbeat_wire hb;
@@ -1106,7 +1140,7 @@ test_truncation(void **state)
 	ls_buf b = {NULL, 0};
 	ls_event ev;
 	ls_envelope env;
-	ls_window_result_wire r;
+	ls_records *r;
 
 	(void)state;
 	for (int k = 0; k < K_COUNT; k++) {
@@ -1155,22 +1189,13 @@ test_truncation(void **state)
 		check_truncations(&b, "frame");
 		ls_buf_free(&b);
 	}
-	memset(&r, 0, sizeof(r));
-	r.nkeys = 1; /* two empty strings */
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
-	check_truncations(&b, "result with empty key");
-	ls_buf_free(&b);
-	memset(&r, 0, sizeof(r));
-	r.naggs = 1;
-	r.agg_values[0] = 2.5;
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
-	check_truncations(&b, "result with one aggregate");
-	ls_buf_free(&b);
-	memset(&r, 0, sizeof(r));
-	r.closed = 1;
-	assert_int_equal(ls_codec_window_result_encode(&r, &b), 0);
-	check_truncations(&b, "result with a flag only");
-	ls_buf_free(&b);
+	for (uint32_t rows = 0; rows <= 4; rows++) {
+		r = full_records(rows);
+		assert_int_equal(ls_codec_records_encode(r, &b), 0);
+		check_truncations(&b, "records");
+		ls_buf_free(&b);
+		ls_records_unref(r);
+	}
 }
 
 static void
@@ -1223,7 +1248,7 @@ test_misaligned(void **state)
 		for (size_t shift = 1; shift < 8; shift++) {
 			ls_event ev;
 			ls_envelope env;
-			ls_window_result_wire r;
+			ls_records *r = NULL;
 			size_t n;
 			memcpy(p + shift, b.data, b.len);
 			assert_int_equal(
@@ -1243,8 +1268,9 @@ test_misaligned(void **state)
 			assert_int_equal(
 			    ls_codec_frame_verify(p + shift, b.len), LS_EINVAL);
 			assert_int_equal(
-			    ls_codec_window_result_decode(p + shift, b.len, &r),
+			    ls_codec_records_decode(p + shift, b.len, &r),
 			    LS_EINVAL);
+			assert_null(r);
 			ls_heartbeat_wire hb;
 			uint64_t epoch;
 			assert_int_equal(ls_codec_heartbeat_decode(p + shift,
@@ -1422,18 +1448,18 @@ test_out_of_memory(void **state)
 	ls_event evs[50];
 	ls_envelope env = {LS_MSG_EVENTS,         1,  2, 3, 4,
 	                   (const uint8_t *)pool, 100};
-	ls_window_result_wire r;
+	ls_records *r;
 
 	(void)state;
 	for (int i = 0; i < 50; i++)
 		rand_event(&evs[i], 3);
-	full_result(&r);
+	r = full_records(6);
 	/* Each encoder makes one allocation (and perhaps a shrinking
 	 * realloc): when it fails the result is LS_ENOMEM and *out is
 	 * untouched; when only the shrink fails the encoding still works. */
 	for (long after = 0; after < 3; after++) {
 		for (int k = 0; k < 5; k++) {
-			ls_buf b = {(uint8_t *)&r, 99};
+			ls_buf b = {(uint8_t *)r, 99};
 			int rc;
 			ls__codec_fail_alloc_after(after);
 			switch (k) {
@@ -1450,13 +1476,13 @@ test_out_of_memory(void **state)
 				rc = ls_codec_frame_encode(&env, 1, &b);
 				break;
 			default:
-				rc = ls_codec_window_result_encode(&r, &b);
+				rc = ls_codec_records_encode(r, &b);
 				break;
 			}
 			ls__codec_fail_alloc_after(-1);
 			if (after == 0) {
 				assert_int_equal(rc, LS_ENOMEM);
-				assert_ptr_equal(b.data, (uint8_t *)&r);
+				assert_ptr_equal(b.data, (uint8_t *)r);
 				assert_int_equal(b.len, 99);
 				continue;
 			}
@@ -1467,6 +1493,7 @@ test_out_of_memory(void **state)
 			ls_buf_free(&b);
 		}
 	}
+	ls_records_unref(r);
 }
 
 /* ---- cluster control messages (cluster.fbs) ---- */
@@ -2109,7 +2136,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_batch_loghub),
 	    cmocka_unit_test(test_envelope_roundtrip),
 	    cmocka_unit_test(test_frame_roundtrip),
-	    cmocka_unit_test(test_window_result_roundtrip),
+	    cmocka_unit_test(test_records_roundtrip),
 	    cmocka_unit_test(test_identifiers),
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_corruption),

@@ -4,8 +4,8 @@
  * Every example in examples/ must load; every file in bad/ must be rejected
  * with exactly the messages listed in its leading "# expect: LINE:COL: ..."
  * comments (so the expectations live next to the input they describe).
- * Also: durations, aggregates, cycles, defaults from the kind table, the
- * kind table against docs/topology.md, and an allocation-failure sweep.
+ * Also: durations, aggregates, cycles, defaults from the kind tables, the
+ * kind registry against docs/topology.md, and an allocation-failure sweep.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -705,7 +705,7 @@ test_limits(void **unused)
 
 /* A valid value for a parameter spec, as YAML text. */
 static const char *
-sample_value(const ls__topo_pspec *ps)
+sample_value(const ls_topo_pspec *ps)
 {
 	if (ps->allowed != NULL)
 		return ps->allowed[0];
@@ -738,17 +738,17 @@ test_kind_table_is_coherent(void **unused)
 	/* Every kind, given only its required parameters, loads; each
 	 * parameter with a default is then present with that default's
 	 * type; each without one is absent. */
-	for (size_t k = 0; k < ls__topo_nkinds; k++) {
-		const ls__topo_kind *kind = &ls__topo_kinds[k];
+	for (size_t k = 0; k < ls_kinds.n; k++) {
+		const ls_kind *kind = ls_kinds.kinds[k];
 		char node[512], text[1024];
 		size_t used;
 
 		used = (size_t)snprintf(node, sizeof(node),
-		    "{name: it, kind: %s", kind->kind);
+		    "{name: it, kind: %s", kind->name);
 		if (kind->role != LS_TOPO_SOURCE)
 			used += (size_t)snprintf(node + used,
 			    sizeof(node) - used, ", input: src");
-		for (const ls__topo_pspec *ps = kind->params; ps->name; ps++) {
+		for (const ls_topo_pspec *ps = kind->params; ps->name; ps++) {
 			assert_non_null(ps->help);
 			assert_true(ps->type != LS_TV_LIST || ps->check ||
 			            ps->allowed);
@@ -782,10 +782,12 @@ test_kind_table_is_coherent(void **unused)
 		ls_topology *t = parse_ok(text);
 		const ls_topo_node *n = ls_topology_find(t, "it");
 		assert_non_null(n);
-		assert_string_equal(n->kind, kind->kind);
-		assert_ptr_equal(ls__topo_kind_find(kind->role, kind->kind),
+		assert_string_equal(n->kind, kind->name);
+		assert_ptr_equal(n->kind_def, kind);
+		assert_ptr_equal(ls_kind_find(NULL, kind->role, kind->name),
 		    kind);
-		for (const ls__topo_pspec *ps = kind->params; ps->name; ps++) {
+		assert_non_null(kind->behaviour);
+		for (const ls_topo_pspec *ps = kind->params; ps->name; ps++) {
 			const ls_topo_param *pr = ls_topo_param_get(n,
 			    ps->name);
 			if (ps->required) {
@@ -804,7 +806,7 @@ test_kind_table_is_coherent(void **unused)
 	/* And each settings default converts. */
 	ls_topology *t = parse_ok("name: s\nsources: [{name: a, kind: stdin}]\n"
 	                          "sinks: [{name: o, kind: null, input: a}]\n");
-	for (const ls__topo_pspec *ps = ls__topo_settings; ps->name; ps++)
+	for (const ls_topo_pspec *ps = ls__topo_settings; ps->name; ps++)
 		assert_non_null(ps->dflt);
 	ls_topology_free(t);
 }
@@ -817,18 +819,18 @@ test_docs_cover_the_table(void **unused)
 	char want[128];
 
 	assert_non_null(doc);
-	for (size_t k = 0; k < ls__topo_nkinds; k++) {
-		const ls__topo_kind *kind = &ls__topo_kinds[k];
-		snprintf(want, sizeof(want), "`%s`", kind->kind);
+	for (size_t k = 0; k < ls_kinds.n; k++) {
+		const ls_kind *kind = ls_kinds.kinds[k];
+		snprintf(want, sizeof(want), "`%s`", kind->name);
 		if (strstr(doc, want) == NULL)
 			fail_msg("docs/topology.md does not mention kind %s",
 			    want);
-		for (const ls__topo_pspec *ps = kind->params; ps->name; ps++) {
+		for (const ls_topo_pspec *ps = kind->params; ps->name; ps++) {
 			snprintf(want, sizeof(want), "`%s`", ps->name);
 			if (strstr(doc, want) == NULL)
 				fail_msg("docs/topology.md does not mention "
 				         "parameter %s of %s",
-				    want, kind->kind);
+				    want, kind->name);
 			if (ps->dflt == NULL)
 				continue;
 			snprintf(want, sizeof(want), "`%s`", ps->dflt);
@@ -838,7 +840,7 @@ test_docs_cover_the_table(void **unused)
 				    want, ps->name);
 		}
 	}
-	for (const ls__topo_pspec *ps = ls__topo_settings; ps->name; ps++) {
+	for (const ls_topo_pspec *ps = ls__topo_settings; ps->name; ps++) {
 		snprintf(want, sizeof(want), "`%s`", ps->name);
 		if (strstr(doc, want) == NULL)
 			fail_msg("docs/topology.md does not mention setting %s",

@@ -1,0 +1,33 @@
+/*
+ * kinds.c -- the kind registry: every built-in kind, one line each.
+ *
+ * A kind is one table (ls_kind, topology/kind.h) defined in its own file;
+ * this list is the only place that names them all.  Topologies are
+ * validated against it (ls_topology_load / ls_topology_parse) and the
+ * pipeline spawns each node through the table its node points to, so
+ * adding a kind is writing its file and adding one line here
+ * (docs/kinds.md).  Order matters only for messages that list the kinds.
+ */
+#include "topology/kind.h"
+
+#define LS_KIND_LIST(X)                                                      \
+	X(generator) /* actors/source_actor.c */                             \
+	X(file)      /* actors/source_actor.c */                             \
+	X(stdin)     /* actors/source_actor.c */                             \
+	X(parse)     /* actors/parse_actor.c */                              \
+	X(filter)    /* actors/parse_actor.c */                              \
+	X(window)    /* actors/window_actor.c */                             \
+	X(stdout)    /* actors/sink_actor.c */                               \
+	X(jsonl)     /* actors/sink_actor.c */                               \
+	X(null)      /* actors/sink_actor.c */
+
+#define DECLARE(k) extern const ls_kind ls_kind_##k;
+LS_KIND_LIST(DECLARE)
+#undef DECLARE
+
+#define ENTRY(k) &ls_kind_##k,
+static const ls_kind *const builtin[] = { LS_KIND_LIST(ENTRY) };
+#undef ENTRY
+
+const ls_kind_set ls_kinds = { builtin,
+	sizeof(builtin) / sizeof(builtin[0]) };
