@@ -1642,7 +1642,7 @@ ls_state_seal(ls_state *st, uint64_t ckpt)
 
 /* The change an entry stands for. */
 static void
-change_of(const struct pend *p, ls_change *c, unsigned char num[8])
+change_of(const struct pend *p, ls_change *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->key = p->key;
@@ -1665,7 +1665,6 @@ change_of(const struct pend *p, ls_change *c, unsigned char num[8])
 		c->num = (int64_t)p->num;
 		break;
 	}
-	put_le64(num, p->num);
 }
 
 int
@@ -1700,8 +1699,7 @@ ls_state_changes(ls_state *st, uint64_t ckpt, ls_changeset *info,
 	int rc = 0;
 	for (size_t i = 0; i < np && rc == 0; i++) {
 		ls_change c;
-		unsigned char num[8];
-		change_of(pv[i], &c, num);
+		change_of(pv[i], &c);
 		rc = fn(arg, &c);
 	}
 	free(pv);
@@ -1790,14 +1788,13 @@ ls_state_fold(ls_state *st, uint64_t upto)
 		for (size_t i = 0; i < L->cap && rc == 0; i++) {
 			const struct pend *p = &L->tab[i];
 			ls_change c;
-			unsigned char num[8];
 			if (p->kind == P_EMPTY)
 				continue;
 			if (full_key(st, p->key, p->klen) == 0) {
 				rc = LS_ENOMEM;
 				break;
 			}
-			change_of(p, &c, num);
+			change_of(p, &c);
 			rc = wb_change(wb, st->k, st->plen, &c);
 		}
 	}
