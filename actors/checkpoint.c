@@ -18,8 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/changelog.h"
+#include "actors/kstate.h"
 #include "actors/stage.h"
 #include "runtime/log.h"
+#include "runtime/store.h"
+
+/* The keyed state of one partition (ls_stage_restore_state). */
+typedef struct ls_kstate {
+	ls_state *st;
+	char name[LS_STORE_NAME_MAX + 1];
+	int shipped; /* a blob went out since the partition started */
+	int final_folded;
+} ls_kstate;
 
 uint64_t
 ls_stage_msg_u64(ls_msg *m)
@@ -80,16 +91,138 @@ ls_gate_fini(ls_gate *g)
 			g->held[i].dtor(g->held[i].ptr);
 	free(g->held);
 	free(g->ch);
+	if (g->ks != NULL) {
+		ls_state_close(g->ks->st);
+		free(g->ks);
+	}
 	memset(g, 0, sizeof(*g));
 }
 
+/* ---- keyed state ---- */
+
+int
+ls_stage_kstate_on(const ls_stage_cfg *cfg)
+{
+	return cfg->store != NULL && ls_stage_ckpt_on(cfg) &&
+	    cfg->kind->sync != NULL && cfg->kind->load != NULL;
+}
+
+/* Checkpoint k of a partition on keyed state: the changes since the last
+ * one, sealed as generation k, as an LSKB blob; the first blob after a
+ * start is self-contained (see kstate.h). */
+static int
+kstate_save(const ls_stage_cfg *cfg, ls_kstate *ks, void *st, uint64_t k,
+    uint8_t **buf, size_t *len)
+{
+	ls_kstate_blob b = { 0 };
+	int rc = cfg->kind->sync(st, ks->st, !ks->shipped);
+	if (rc == 0)
+		rc = ls_state_seal(ks->st, k);
+	if (rc != 0)
+		return rc;
+	/* a restored partition ships the state it restored first (a fresh
+	 * one cleared it: its first changeset stands alone) */
+	if (!ks->shipped && ls_state_base(ks->st) != 0)
+		rc = ls_changelog_export(cfg->store, ks->name, 0,
+		    ls_kstate_blob_add, &b, NULL);
+	if (rc == 0)
+		rc = ls_changelog_write(ks->st, k, 0, ls_kstate_blob_add, &b,
+		    NULL);
+	if (rc != 0) {
+		ls_kstate_blob_fini(&b);
+		return rc;
+	}
+	ks->shipped = 1;
+	*buf = b.data;
+	*len = b.len;
+	return 0;
+}
+
+/* Checkpoint k completed everywhere: fold it into the committed keys. */
 static void
-save_now(const ls_stage_cfg *cfg, ls_kind_save_fn save, void *st,
+kstate_commit(const ls_stage_cfg *cfg, ls_gate *g, uint64_t k)
+{
+	ls_kstate *ks = g->ks;
+	if (ls_state_sealed(ks->st) == 0 || ks->final_folded)
+		return;
+	int rc = ls_state_fold(ks->st, k);
+	if (rc != 0) {
+		ls_log(LS_LOG_WARN, "checkpoint",
+		    "cannot fold state stage=%s partition=%u ckpt=%llu err=%s",
+		    cfg->node->name, cfg->partition, (unsigned long long)k,
+		    ls_errname(rc));
+		return; /* folded with a later commit */
+	}
+	/* once the final state is folded, the partition's blobs before it
+	 * are of no use here */
+	if (g->final_saved && ls_state_sealed(ks->st) == 0 &&
+	    ls_state_base(ks->st) >= g->eos_max) {
+		ks->final_folded = 1;
+		ls__pipeline_folded(cfg->pl, cfg->actor_index, UINT64_MAX);
+	} else {
+		ls__pipeline_folded(cfg->pl, cfg->actor_index,
+		    ls_state_base(ks->st));
+	}
+}
+
+int
+ls_stage_restore_state(const ls_stage_cfg *cfg, ls_gate *g, void *st)
+{
+	char part[LS_STORE_NAME_MAX + 1];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	ls_kstate *ks;
+	int rc;
+
+	if (!ls_stage_kstate_on(cfg))
+		return ls_stage_restore(cfg, st);
+	if ((ks = calloc(1, sizeof(*ks))) == NULL)
+		return LS_ENOMEM;
+	snprintf(part, sizeof(part), "%s/%u", cfg->node->name,
+	    cfg->partition);
+	if ((rc = ls_kstate_name(cfg->ckpt_ns, part, ks->name)) != 0) {
+		free(ks);
+		return rc;
+	}
+	rc = ls_stage_ckpt_load(cfg, &buf, &len);
+	int fresh = rc == LS_ENOENT;
+	if (rc == 0) {
+		rc = ls_kstate_catch_up(cfg->store, cfg->ckpt_ns, part, buf, len);
+		if (rc != 0)
+			ls_log(LS_LOG_ERROR, "checkpoint",
+			    "cannot restore state stage=%s partition=%u err=%s",
+			    cfg->node->name, cfg->partition, ls_errname(rc));
+	}
+	free(buf);
+	if (fresh)
+		rc = 0;
+	if (rc == 0)
+		rc = ls_state_open(cfg->store, ks->name, &ks->st);
+	/* a fresh start: whatever an earlier run left is not this state */
+	if (rc == 0 && fresh)
+		rc = ls_state_clear(ks->st);
+	if (rc == 0)
+		rc = cfg->kind->load(st, ks->st);
+	if (rc != 0) {
+		ls_state_close(ks->st);
+		free(ks);
+		return rc;
+	}
+	g->ks = ks;
+	ls__pipeline_folded(cfg->pl, cfg->actor_index, ls_state_base(ks->st));
+	return 0;
+}
+
+static void
+save_now(const ls_stage_cfg *cfg, ls_gate *g, ls_kind_save_fn save, void *st,
     uint64_t ckpt, int final)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (save != NULL && save(st, ckpt, final, &buf, &len) != 0) {
+	int rc = g->ks != NULL ? kstate_save(cfg, g->ks, st, ckpt, &buf, &len)
+	    : save != NULL     ? save(st, ckpt, final, &buf, &len)
+	                       : 0;
+	if (rc != 0) {
 		ls_log(LS_LOG_ERROR, "checkpoint",
 		    "cannot save state stage=%s partition=%u ckpt=%llu",
 		    cfg->node->name, cfg->partition, (unsigned long long)ckpt);
@@ -107,7 +240,7 @@ maybe_aligned(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
 	if (g->cur == 0 || g->arrived + g->ended < cfg->n_upstream)
 		return;
 	uint64_t k = g->cur;
-	save_now(cfg, save, st, k, 0);
+	save_now(cfg, g, save, st, k, 0);
 	ls_stage_emit_barrier(ctx, cfg, q, k);
 	for (uint32_t i = 0; i < g->nch; i++)
 		g->ch[i].blocked = 0;
@@ -214,7 +347,7 @@ gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
 		if (g->ended >= cfg->n_upstream && !g->final_saved &&
 		    ls_stage_ckpt_on(cfg) && g->eos_max != 0) {
 			g->final_saved = 1;
-			save_now(cfg, save, st, g->eos_max, 1);
+			save_now(cfg, g, save, st, g->eos_max, 1);
 		}
 		return 0;
 	}
@@ -227,6 +360,10 @@ ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
 {
 	ls_kind_save_fn save = cfg->node->kind_def->save;
 	uint64_t before = g->aligned;
+	if (m->type == LS_MSG_COMMIT && g->ks != NULL) {
+		kstate_commit(cfg, g, ls_stage_msg_u64(m));
+		return 0;
+	}
 	int rv = gate_one(ctx, g, cfg, q, m, handle, save, st);
 	if (rv == 0 && g->aligned != before && g->nheld > 0)
 		rv = replay(ctx, g, cfg, q, handle, save, st);

@@ -38,6 +38,8 @@ struct ls_pipeline {
 	size_t nouts_total;
 	uint32_t sinks_total;
 	_Atomic uint32_t sinks_done;
+	_Atomic uint64_t *folded; /* one per plan actor: keyed state base,
+	                             UINT64_MAX = none */
 	_Atomic int drained;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -423,8 +425,10 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	p->outs = calloc(p->nactors * (nedges + 1), sizeof(*p->outs));
 	p->local = calloc(p->nactors ? p->nactors : 1, 1);
 	p->schemas = calloc(p->nnodes ? p->nnodes : 1, sizeof(*p->schemas));
+	p->folded = calloc(p->nactors ? p->nactors : 1, sizeof(*p->folded));
 	if (p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
-	    p->outs == NULL || p->local == NULL || p->schemas == NULL)
+	    p->outs == NULL || p->local == NULL || p->schemas == NULL ||
+	    p->folded == NULL)
 		goto fail;
 	/* the result schema of every node whose kind emits records */
 	for (size_t n = 0; n < p->nnodes; n++) {
@@ -473,6 +477,13 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->jsonl_append = opts->jsonl_append;
 		cfg->kind = cfg->node->kind_def;
 		cfg->results = p->schemas[pa->node];
+		cfg->store = opts->store;
+		cfg->ckpt_ns = opts->ckpt_ns != NULL ? opts->ckpt_ns
+		                                    : ls_topology_name(topo);
+		/* until it restored, a partition on keyed state may need any
+		 * blob */
+		atomic_init(&p->folded[i],
+		    p->local[i] && ls_stage_kstate_on(cfg) ? 0 : UINT64_MAX);
 		if (cfg->node->role == LS_TOPO_SINK && p->local[i])
 			p->sinks_total++;
 
@@ -593,10 +604,31 @@ ls_pipeline_drain(ls_pipeline *p)
 }
 
 void
+ls__pipeline_folded(ls_pipeline *p, uint32_t actor, uint64_t base)
+{
+	if (actor < p->nactors)
+		atomic_store(&p->folded[actor], base);
+}
+
+uint64_t
+ls_pipeline_state_floor(ls_pipeline *p)
+{
+	uint64_t f = UINT64_MAX;
+	for (size_t i = 0; i < p->nactors; i++) {
+		uint64_t v = atomic_load(&p->folded[i]);
+		if (v < f)
+			f = v;
+	}
+	return f;
+}
+
+void
 ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt)
 {
 	for (size_t i = 0; i < p->nactors; i++) {
-		if (p->cfgs[i].node->role != LS_TOPO_SINK || !p->local[i])
+		/* sinks write their output; keyed state folds */
+		if (!p->local[i] || (p->cfgs[i].node->role != LS_TOPO_SINK &&
+		                        atomic_load(&p->folded[i]) == UINT64_MAX))
 			continue;
 		ls_msg *m = ls_msg_new(p->rt, LS_MSG_COMMIT, sizeof(ckpt));
 		if (m == NULL)
@@ -688,6 +720,7 @@ ls_pipeline_free(ls_pipeline *p)
 	free(p->ctr);
 	free(p->outs);
 	free(p->local);
+	free(p->folded);
 	for (size_t n = 0; p->schemas != NULL && n < p->nnodes; n++) {
 		if (p->schemas[n] != NULL)
 			ls_rec_schema_fini(p->schemas[n]);

@@ -63,6 +63,17 @@ typedef struct ls_pipeline_opts {
 	int (*ckpt_load)(void *arg, size_t actor, uint8_t **blob, size_t *len);
 	void *arg; /* for local, spawn_remote, ckpt_save, ckpt_load */
 
+	/* Keyed state (docs/state.md, "Stages on keyed state"): with a store
+	 * and checkpoints on, kinds with sync / load hooks keep their state
+	 * in ls_state handles of store (borrowed), named
+	 * "<ckpt_ns>/<stage>/<partition>"; their checkpoint blobs are
+	 * changelogs chained through the blobs stored in store under
+	 * topology ckpt_ns (the hooks above must store them there), so the
+	 * owner of the hooks deletes blobs only below
+	 * ls_pipeline_state_floor. */
+	struct ls_store *store;
+	const char *ckpt_ns;
+
 	/* With checkpoints, 1: a jsonl sink appends committed output to its
 	 * one file PATH and a restore truncates PATH to the length its
 	 * checkpoint recorded (one node whose sinks never move: `logstream
@@ -94,6 +105,12 @@ int ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 /* Checkpoint ckpt completed everywhere: local sinks write the results
  * they hold for checkpoints <= ckpt.  Any thread. */
 void ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt);
+
+/* The oldest checkpoint a local partition on keyed state still builds
+ * on (its folded base): blobs of ids <= floor are of no use to a restore
+ * here, later ones may be.  UINT64_MAX with no such partition.  Any
+ * thread. */
+uint64_t ls_pipeline_state_floor(ls_pipeline *p);
 
 /* Plan actor i's ref on this runtime (the actor, or its proxy). */
 ls_ref ls_pipeline_ref(const ls_pipeline *p, size_t i);

@@ -91,7 +91,7 @@ struct ls_resume {
 	uint64_t from; /* restored checkpoint, 0 = fresh */
 	int64_t from_ns;
 	char where[512];    /* source positions at from */
-	ls_pipeline *pl;    /* set by ls_resume_started */
+	_Atomic(ls_pipeline *) pl; /* set by ls_resume_started */
 	uint64_t committed; /* told the sinks (command thread) */
 	_Atomic uint64_t complete;
 
@@ -249,7 +249,13 @@ try_complete(ls_resume *r)
 	if ((rv = ls_store_sync(r->store)) != 0)
 		ls_log(LS_LOG_WARN, "resume", "cannot sync the state err=%s",
 		       ls_errname(rv));
-	if ((rv = ls_store_ckpt_gc(r->store, r->topo, best)) != 0)
+	/* partitions on keyed state restore from their folded base and the
+	 * blobs after it (actors/kstate.h): keep those */
+	ls_pipeline *pl = atomic_load(&r->pl);
+	uint64_t floor = pl != NULL ? ls_pipeline_state_floor(pl) : 0;
+	uint64_t keep_from = floor < best ? floor + 1 : best;
+	if (keep_from > 1 &&
+	    (rv = ls_store_ckpt_gc(r->store, r->topo, keep_from)) != 0)
 		ls_log(LS_LOG_WARN, "resume",
 		       "cannot delete old checkpoints err=%s", ls_errname(rv));
 	size_t keep = 0;
@@ -616,6 +622,8 @@ ls_resume_opts(ls_resume *r, ls_pipeline_opts *po)
 	po->ckpt_load = hook_load;
 	po->arg = r;
 	po->jsonl_append = 1;
+	po->store = r->store;
+	po->ckpt_ns = r->topo;
 }
 
 uint64_t
@@ -645,7 +653,7 @@ ls_resume_describe(const ls_resume *r, char *buf, size_t len)
 void
 ls_resume_started(ls_resume *r, ls_pipeline *pl)
 {
-	r->pl = pl;
+	atomic_store(&r->pl, pl);
 	if (r->from != 0)
 		ls_pipeline_commit(pl, r->from); /* restored sinks write it */
 }
@@ -654,9 +662,10 @@ void
 ls_resume_poll(ls_resume *r)
 {
 	uint64_t c = atomic_load(&r->complete);
-	if (r->pl == NULL || c <= r->committed)
+	ls_pipeline *pl = atomic_load(&r->pl);
+	if (pl == NULL || c <= r->committed)
 		return;
-	ls_pipeline_commit(r->pl, c);
+	ls_pipeline_commit(pl, c);
 	r->committed = c;
 }
 

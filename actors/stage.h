@@ -80,6 +80,8 @@ typedef struct ls_stage_cfg {
 	const ls_kind *kind; /* the node's kind table */
 	const ls_rec_schema *results; /* kinds with a result schema: the
 	                                 node's, owned by the pipeline */
+	struct ls_store *store; /* keyed state: the node's store, or NULL */
+	const char *ckpt_ns;  /* topology name of its checkpoint blobs */
 } ls_stage_cfg;
 
 /* Outputs refused by a full consumer, kept in send order. */
@@ -152,6 +154,7 @@ typedef struct ls_gate {
 	uint32_t nch, capch;
 	ls_gate_item *held;
 	uint32_t nheld, capheld;
+	struct ls_kstate *ks; /* keyed state of the partition, or NULL */
 } ls_gate;
 
 /* Handle one message (the stage's own logic). */
@@ -168,6 +171,20 @@ int ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
  * there is none.  Any other failure to read the state is returned, never
  * taken for a fresh start.  0 without a restore hook. */
 int ls_stage_restore(const ls_stage_cfg *cfg, void *st);
+
+/* The same for a kind that may keep keyed state (kind->sync and load):
+ * with a store and checkpoints on, opens the partition's ls_state handle
+ * (kept in g), brings it to the restored checkpoint from the chain of
+ * changelog blobs (actors/kstate.h) and calls the kind's load; else
+ * ls_stage_restore. */
+int ls_stage_restore_state(const ls_stage_cfg *cfg, ls_gate *g, void *st);
+
+/* Keyed state is on for this partition (store, checkpoints, kind hooks). */
+int ls_stage_kstate_on(const ls_stage_cfg *cfg);
+
+/* The partition's keyed state folded checkpoint base (pipeline floor for
+ * the deletion of old blobs, ls_pipeline_state_floor). */
+void ls__pipeline_folded(ls_pipeline *p, uint32_t actor, uint64_t base);
 
 /* Free what a gate holds. */
 void ls_gate_fini(ls_gate *g);

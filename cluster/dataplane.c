@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actors/kstate.h"
 #include "actors/pipeline.h"
 #include "actors/stage.h"
 #include "cluster/http.h"
@@ -1185,6 +1186,73 @@ fetch_all(fetch_set *fs)
 		pthread_join(th[i], NULL);
 }
 
+/* Can the blob of part at id be restored from here?  A kind's own blob
+ * can; a changelog (actors/kstate.h) needs this node's copy of the state
+ * and the blobs after its base, else a self-contained one is fetched. */
+static int
+chain_here(ls_dataplane *dp, const char *topo, const char *part, uint64_t id)
+{
+	void *b;
+	size_t len;
+	if (ls_store_ckpt_get(dp->store, topo, id, part, &b, &len) != 0)
+		return 0;
+	int ok = !ls_kstate_is_blob(b, len) ||
+	    ls_kstate_check(dp->store, topo, part, b, len) == 0;
+	free(b);
+	return ok;
+}
+
+/* Checkpoint ck of r completed: bring this node's copies of the keyed
+ * state of partitions it is a standby of up to ck, from the changelogs
+ * their owners sent (actors/kstate.h).  A copy that cannot follow (it
+ * missed one) stays behind; a restore here then fetches a self-contained
+ * blob from another node. */
+static void
+catch_up_copies(ls_dataplane *dp, run *r, uint64_t ck)
+{
+	for (size_t i = 0; i < r->nactors; i++) {
+		if (r->owner[i] == dp->self)
+			continue;
+		int standby = 0;
+		for (unsigned s = 0; s < r->nsb[i]; s++)
+			standby |= r->sb[i][s] == dp->self;
+		const ls_plan_actor *pa = ls_plan_actor_at(r->plan, i);
+		const ls_kind *k = ls_topology_node(r->topo, pa->node)->kind_def;
+		if (!standby || k == NULL || k->sync == NULL)
+			continue;
+		uint64_t id;
+		void *b;
+		size_t len;
+		if (ls_store_ckpt_find(dp->store, r->name, epoch_start(ck), ck,
+		        pa->name, &id, NULL) != 0 ||
+		    ls_store_ckpt_get(dp->store, r->name, id, pa->name, &b,
+		        &len) != 0)
+			continue;
+		int rv = ls_kstate_is_blob(b, len)
+		    ? ls_kstate_catch_up(dp->store, r->name, pa->name, b, len)
+		    : 0;
+		free(b);
+		if (rv != 0)
+			ls_log(LS_LOG_DEBUG, "dataplane",
+			    "state copy behind topology=%s partition=%s "
+			    "ckpt=%llu err=%s",
+			    r->name, pa->name, (unsigned long long)ck,
+			    ls_errname(rv));
+	}
+}
+
+/* Delete the blobs of r below ck that no restore needs any more: partitions
+ * on keyed state here restore from their folded base and the blobs after
+ * it. */
+static void
+ckpt_gc(ls_dataplane *dp, run *r, uint64_t ck)
+{
+	uint64_t floor = r->pl != NULL ? ls_pipeline_state_floor(r->pl) : 0;
+	uint64_t keep = floor < ck ? floor + 1 : ck;
+	if (keep > 1)
+		ls_store_ckpt_gc(dp->store, r->name, keep);
+}
+
 /* For every local actor of r, find the blob to restore it from at
  * checkpoint ck -- ck's own, or the partition's final one from earlier in
  * the same run epoch -- here or, when this node holds neither, on another
@@ -1202,7 +1270,8 @@ find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck)
 		const char *part = ls_plan_actor_at(r->plan, i)->name;
 		uint64_t id;
 		if (ls_store_ckpt_find(dp->store, r->name, epoch_start(ck), ck,
-		        part, &id, NULL) == 0)
+		        part, &id, NULL) == 0 &&
+		    chain_here(dp, r->name, part, id))
 			r->load[i] = id;
 		else
 			jobs[njobs++].part = part;
@@ -1306,6 +1375,8 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	po.ckpt_save = hook_ckpt_save;
 	po.ckpt_load = hook_ckpt_load;
 	po.arg = r;
+	po.store = dp->store;
+	po.ckpt_ns = r->name;
 	/* inbound messages for this epoch wait until publish() */
 	rv = ls_pipeline_start(r->rt, r->plan, &po, &r->pl, err, sizeof(err));
 	if (rv != 0) {
@@ -1429,7 +1500,8 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 			ls_map_topology_checkpoint(map, r->name, &ck, &fin);
 			if (ck > r->committed && (ck >> 32) == r->epoch) {
 				ls_pipeline_commit(r->pl, ck);
-				ls_store_ckpt_gc(dp->store, r->name, ck);
+				catch_up_copies(dp, r, ck);
+				ckpt_gc(dp, r, ck);
 				r->committed = ck;
 				r->progress_ns = ls_clock_ns();
 			} else if (!fin &&
@@ -1555,8 +1627,27 @@ ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology, uint64_t ckpt,
 	    ckpt, partition, &id, NULL);
 	if (rv != 0)
 		return rv;
-	return ls_store_ckpt_get(dp->store, topology, id, partition, blob,
-	    len);
+	if ((rv = ls_store_ckpt_get(dp->store, topology, id, partition, blob,
+	         len)) != 0 ||
+	    !ls_kstate_is_blob(*blob, *len))
+		return rv;
+	/* a changelog: the asking node may have nothing to apply it to */
+	uint8_t *full;
+	size_t flen;
+	for (int tries = 0; tries < 3; tries++) {
+		rv = ls_kstate_bundle(dp->store, topology, partition, *blob,
+		    *len, &full, &flen);
+		if (rv != LS_EAGAIN)
+			break;
+	}
+	free(*blob);
+	*blob = NULL;
+	*len = 0;
+	if (rv == 0) {
+		*blob = full;
+		*len = flen;
+	}
+	return rv;
 }
 
 size_t

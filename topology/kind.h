@@ -67,6 +67,21 @@ typedef int (*ls_kind_save_fn)(void *state, uint64_t ckpt, int final,
 typedef int (*ls_kind_restore_fn)(void *state, const uint8_t *buf,
     size_t len);
 
+/* Keyed state (docs/state.md, "Stages on keyed state"): a kind whose
+ * partitions keep their state as keys of an ls_state handle.  When the
+ * pipeline has a store and checkpoints are on, the stage code opens the
+ * handle of the partition at start, brings it to the checkpoint restored
+ * and calls load; at each barrier it calls sync, seals the writes and
+ * ships their changes as the checkpoint's blob (instead of save); the
+ * handle folds the generations of completed checkpoints.
+ * sync: write into st what changed in the in-memory state since the last
+ * sync (all = 1: everything the in-memory state holds).
+ * load: rebuild the in-memory state from st (empty st: a fresh start).
+ * Without a store the kind's save / restore hooks are used. */
+struct ls_state;
+typedef int (*ls_kind_sync_fn)(void *state, struct ls_state *st, int all);
+typedef int (*ls_kind_load_fn)(void *state, struct ls_state *st);
+
 /* The fields of the records node n emits, added to an empty schema.
  * Returns 0, or an LS_E* code with a reason in err. */
 typedef int (*ls_kind_schema_fn)(const ls_topo_node *n, ls_rec_schema *out,
@@ -81,6 +96,8 @@ typedef struct ls_kind {
 	const ls_behaviour *behaviour; /* one actor per partition */
 	ls_kind_save_fn save;        /* or NULL: no state */
 	ls_kind_restore_fn restore;  /* or NULL: nothing to restore */
+	ls_kind_sync_fn sync;        /* keyed state, or NULL */
+	ls_kind_load_fn load;        /* keyed state, or NULL */
 	ls_kind_schema_fn results;   /* or NULL: passes events on */
 	const char *position;        /* sources: unit of a resume position
 	                                ("event", "byte") */
