@@ -9,17 +9,22 @@
  * sends to remote refs (remote_send) and save checkpoints; the transport's
  * tick thread reports links writable again (on_writable).
  *
- * Wire use of ls_envelope (docs/cluster.md, "Data path"):
+ * Wire use of ls_envelope (docs/cluster.md, "Data path"); every payload
+ * is a flatbuffer of schemas/ that the codec verifies before anything is
+ * read, and a payload that does not decode is dropped and logged:
  *   to    = topology tag (32 bits, XXH3 of the name) << 32 | plan actor
  *   from  = the sending actor's local id (a channel identity only)
  *   epoch = run epoch
- *   type EVENTS:         u32 source node index, u32 0, EventBatch
- *   type RECORDS:        u32 stage node index, u32 0, RecordBatch (the rows
- *                        of one LS_MSG_RESULTS, with their schema)
- *   type DEAD_LETTER:    the JSON record
- *   type END_OF_STREAM, CHECKPOINT_BARRIER: u64 checkpoint id
- *   type REPLICATION_BATCH (to = tag << 32): u64 ckpt, u8 final, u8 0,
- *        u16 partition length, partition, blob
+ *   type EVENTS:             EventBatch ("LSEB") with source_node, the
+ *                            index of the batch's source in the topology
+ *   type RECORDS:            RecordBatch ("LSRB", the rows of one
+ *                            LS_MSG_RESULTS with their schema) with
+ *                            stage_node, the index of the stage
+ *   type DEAD_LETTER:        DeadLetter ("LSDL"): the JSON record
+ *   type END_OF_STREAM:      EndOfStream ("LSES"): checkpoint id
+ *   type CHECKPOINT_BARRIER: Barrier ("LSCB"): checkpoint id
+ *   type REPLICATION_BATCH (to = tag << 32): Replication ("LSRP"): ckpt,
+ *                            final, partition, the checkpoint blob
  */
 #include "cluster/dataplane.h"
 
@@ -38,7 +43,6 @@
 #include "cluster/http.h"
 #include "cluster/transport.h"
 #include "runtime/hash.h"
-#include "runtime/le.h"
 #include "runtime/log.h"
 #include "runtime/remote.h"
 #include "runtime/store.h"
@@ -56,15 +60,6 @@
  * holds: an acknowledgement lost on its way to the leader is not repaired
  * by a later save of the same partition. */
 #define REACK_AFTER_MS 1000
-
-enum {
-	W_EVENTS = 1,
-	W_RESULT = 2,
-	W_DEAD = 3,
-	W_EOS = 4,
-	W_BARRIER = 66,
-	W_REPL = 68
-};
 
 typedef struct run run;
 
@@ -262,18 +257,12 @@ proxy_batch(proxy *p, ls_msg *m)
 	for (uint32_t i = 0; i < b->n; i++)
 		p->scratch[i] = *b->items[i];
 	ls_buf fb = { 0 };
-	if (ls_codec_batch_encode(p->scratch, b->n, &fb) != 0) {
+	if (ls_codec_batch_encode_node(p->scratch, b->n,
+	        node_index_of(p->r->topo, b->source), &fb) != 0) {
 		p->err = LS_EINVAL;
 		return;
 	}
-	uint8_t *pl = malloc(8 + fb.len);
-	if (pl != NULL) {
-		ls_le_put(pl, node_index_of(p->r->topo, b->source), 4);
-		ls_le_put(pl + 4, 0, 4);
-		memcpy(pl + 8, fb.data, fb.len);
-		proxy_send(p, m, W_EVENTS, pl, 8 + fb.len);
-		free(pl);
-	}
+	proxy_send(p, m, LS_MSG_EVENTS, fb.data, fb.len);
 	ls_buf_free(&fb);
 }
 
@@ -283,25 +272,32 @@ proxy_results(proxy *p, ls_msg *m)
 	const ls_records *r = m->ptr;
 	uint32_t stage = node_index_of(p->r->topo, r->stage);
 	ls_buf fb = { 0 };
-	if (ls_codec_records_encode(r, &fb) != 0) {
+	if (ls_codec_records_encode_node(r, stage, &fb) != 0) {
 		ls_log(LS_LOG_ERROR, "dataplane",
 		    "cannot encode results stage=%s rows=%u", r->stage, r->n);
 		return;
 	}
-	uint8_t *pl = malloc(8 + fb.len);
-	if (pl != NULL) {
-		ls_le_put(pl, stage, 4);
-		ls_le_put(pl + 4, 0, 4);
-		memcpy(pl + 8, fb.data, fb.len);
-		proxy_send(p, m, W_RESULT, pl, 8 + fb.len);
-		free(pl);
-	}
+	proxy_send(p, m, LS_MSG_RECORDS, fb.data, fb.len);
 	ls_buf_free(&fb);
+}
+
+/* Send the payload an encoder made (rv its result) as one envelope. */
+static void
+proxy_wire(proxy *p, ls_msg *m, uint16_t type, int rv, ls_buf *fb)
+{
+	if (rv != 0) {
+		if (p->err == 0)
+			p->err = rv;
+		return;
+	}
+	proxy_send(p, m, type, fb->data, fb->len);
+	ls_buf_free(fb);
 }
 
 static void
 proxy_encode(proxy *p, ls_msg *m)
 {
+	ls_buf fb = { 0 };
 	switch (m->type) {
 	case LS_MSG_BATCH:
 		proxy_batch(p, m);
@@ -310,16 +306,21 @@ proxy_encode(proxy *p, ls_msg *m)
 		proxy_results(p, m);
 		break;
 	case LS_MSG_DEAD:
-		proxy_send(p, m, W_DEAD, m->ptr, strlen(m->ptr));
+		proxy_wire(p, m, LS_MSG_DEAD_LETTER,
+		    ls_codec_dead_letter_encode(ls_str_c(m->ptr), &fb), &fb);
 		break;
 	case LS_MSG_EOS:
-	case LS_MSG_BARRIER: {
-		uint8_t v[8];
-		ls_le_put(v, ls_stage_msg_u64(m), 8);
-		proxy_send(p, m, m->type == LS_MSG_EOS ? W_EOS : W_BARRIER, v,
-		    8);
+		proxy_wire(p, m, LS_MSG_END_OF_STREAM,
+		    ls_codec_mark_encode(LS_MSG_END_OF_STREAM,
+		        ls_stage_msg_u64(m), &fb),
+		    &fb);
 		break;
-	}
+	case LS_MSG_BARRIER:
+		proxy_wire(p, m, LS_MSG_CHECKPOINT_BARRIER,
+		    ls_codec_mark_encode(LS_MSG_CHECKPOINT_BARRIER,
+		        ls_stage_msg_u64(m), &fb),
+		    &fb);
+		break;
 	default:
 		break;
 	}
@@ -394,31 +395,31 @@ static void
 repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t ckpt, int final,
     const char *part, const uint8_t *blob, size_t len)
 {
-	size_t pl = strlen(part);
-	uint8_t *buf = malloc(12 + pl + len);
-	if (buf == NULL)
-		return;
-	ls_le_put(buf, ckpt, 8);
-	buf[8] = (uint8_t)final;
-	buf[9] = 0;
-	ls_le_put(buf + 10, pl, 2);
-	memcpy(buf + 12, part, pl);
-	if (len > 0)
-		memcpy(buf + 12 + pl, blob, len);
-	ls_envelope env;
-	memset(&env, 0, sizeof(env));
-	env.type = W_REPL;
-	env.to = (uint64_t)r->tag << 32;
-	env.epoch = r->epoch;
-	env.payload = buf;
-	env.payload_len = 12 + pl + len;
-	int rv = send_env(dp, r, node, &env);
+	ls_replication_wire rw = {
+		.ckpt = ckpt,
+		.final = final != 0,
+		.partition = ls_str_c(part),
+		.blob = blob,
+		.blob_len = len,
+	};
+	ls_buf buf = { 0 };
+	int rv = ls_codec_replication_encode(&rw, &buf);
+	if (rv == 0) {
+		ls_envelope env;
+		memset(&env, 0, sizeof(env));
+		env.type = LS_MSG_REPLICATION_BATCH;
+		env.to = (uint64_t)r->tag << 32;
+		env.epoch = r->epoch;
+		env.payload = buf.data;
+		env.payload_len = buf.len;
+		rv = send_env(dp, r, node, &env);
+	}
 	if (rv != 0 && rv != LS_ECLOSED)
 		ls_log(LS_LOG_WARN, "dataplane",
 		    "checkpoint not replicated topology=%s partition=%s "
-		    "err=%s",
-		    r->name, part, ls_errname(rv));
-	free(buf);
+		    "bytes=%zu err=%s",
+		    r->name, part, len, ls_errname(rv));
+	ls_buf_free(&buf);
 }
 
 static void
@@ -531,13 +532,12 @@ to_msg(run *r, const ls_envelope *env)
 	ls_msg *m = NULL;
 
 	switch (env->type) {
-	case W_EVENTS: {
-		if (len < 8)
-			return NULL;
+	case LS_MSG_EVENTS: {
 		void *tf;
-		const uint8_t *fb = aligned(pl + 8, len - 8, &tf);
+		const uint8_t *fb = aligned(pl, len, &tf);
 		size_t n;
-		if (fb == NULL || ls_codec_batch_count(fb, len - 8, &n) != 0 ||
+		uint32_t src;
+		if (fb == NULL || ls_codec_batch_info(fb, len, &n, &src) != 0 ||
 		    n > UINT32_MAX) {
 			free(tf);
 			return NULL;
@@ -547,11 +547,10 @@ to_msg(run *r, const ls_envelope *env)
 			free(tf);
 			return NULL;
 		}
-		uint32_t src = (uint32_t)ls_le_get(pl, 4);
 		b->source = src < ls_topology_count(r->topo)
 		    ? ls_topology_node(r->topo, src)->name : NULL;
 		decode_ctx d = { b };
-		int rv = ls_codec_batch_foreach(fb, len - 8, decode_event, &d);
+		int rv = ls_codec_batch_foreach(fb, len, decode_event, &d);
 		free(tf);
 		if (rv != 0 || (m = ls_msg_new(rt, LS_MSG_BATCH, 0)) == NULL) {
 			ls_batch_unref(b);
@@ -561,20 +560,19 @@ to_msg(run *r, const ls_envelope *env)
 		m->dtor = ls_batch_dtor;
 		return m;
 	}
-	case W_RESULT: {
-		if (len < 8)
-			return NULL;
+	case LS_MSG_RECORDS: {
 		void *tf;
-		const uint8_t *fb = aligned(pl + 8, len - 8, &tf);
+		const uint8_t *fb = aligned(pl, len, &tf);
 		ls_records *res = NULL;
-		if (fb == NULL || ls_codec_records_decode(fb, len - 8, &res) != 0) {
+		uint32_t stage;
+		if (fb == NULL ||
+		    ls_codec_records_decode_node(fb, len, &res, &stage) != 0) {
 			free(tf);
 			return NULL;
 		}
 		free(tf);
 		/* the stage's name in the topology: a sink tells stages apart
 		 * by that pointer */
-		uint32_t stage = (uint32_t)ls_le_get(pl, 4);
 		res->stage = stage < ls_topology_count(r->topo)
 		    ? ls_topology_node(r->topo, stage)->name : "?";
 		if ((m = ls_msg_new(rt, LS_MSG_RESULTS, 0)) == NULL) {
@@ -585,12 +583,22 @@ to_msg(run *r, const ls_envelope *env)
 		m->dtor = ls_records_unref;
 		return m;
 	}
-	case W_DEAD: {
-		char *rec = malloc(len + 1);
+	case LS_MSG_DEAD_LETTER: {
+		void *tf;
+		const uint8_t *fb = aligned(pl, len, &tf);
+		ls_str s;
+		if (fb == NULL || ls_codec_dead_letter_decode(fb, len, &s) != 0) {
+			free(tf);
+			return NULL;
+		}
+		char *rec = malloc((size_t)s.len + 1);
+		if (rec != NULL) {
+			memcpy(rec, s.ptr, s.len);
+			rec[s.len] = '\0';
+		}
+		free(tf);
 		if (rec == NULL)
 			return NULL;
-		memcpy(rec, pl, len);
-		rec[len] = '\0';
 		if ((m = ls_msg_new(rt, LS_MSG_DEAD, 0)) == NULL) {
 			free(rec);
 			return NULL;
@@ -599,12 +607,20 @@ to_msg(run *r, const ls_envelope *env)
 		m->dtor = free;
 		return m;
 	}
-	case W_EOS:
-	case W_BARRIER: {
-		if (len != 8)
+	case LS_MSG_END_OF_STREAM:
+	case LS_MSG_CHECKPOINT_BARRIER: {
+		void *tf;
+		const uint8_t *fb = aligned(pl, len, &tf);
+		uint64_t v;
+		int rv = fb != NULL
+		    ? ls_codec_mark_decode(env->type, fb, len, &v)
+		    : LS_ENOMEM;
+		free(tf);
+		if (rv != 0)
 			return NULL;
-		uint64_t v = ls_le_get(pl, 8);
-		m = ls_msg_new(rt, env->type == W_EOS ? LS_MSG_EOS : LS_MSG_BARRIER,
+		m = ls_msg_new(rt,
+		    env->type == LS_MSG_END_OF_STREAM ? LS_MSG_EOS
+		                                      : LS_MSG_BARRIER,
 		    8);
 		if (m != NULL)
 			memcpy(ls_msg_data(m), &v, 8);
@@ -783,18 +799,27 @@ on_writable(void *arg, uint64_t node)
 static void
 on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 {
-	const uint8_t *p = env->payload;
-	size_t len = env->payload_len;
-	if (len < 12)
+	void *tf;
+	const uint8_t *p = aligned(env->payload, env->payload_len, &tf);
+	ls_replication_wire rw;
+	int rv = p != NULL || env->payload_len == 0
+	    ? ls_codec_replication_decode(p, env->payload_len, &rw)
+	    : LS_ENOMEM;
+	if (rv == 0 && rw.partition.len > LS_MAP_MAX_NAME)
+		rv = LS_ECORRUPT;
+	if (rv != 0) {
+		free(tf);
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "malformed replicated state dropped epoch=%llu bytes=%zu "
+		    "err=%s",
+		    (unsigned long long)env->epoch, env->payload_len,
+		    ls_errname(rv));
 		return;
-	uint64_t ckpt = ls_le_get(p, 8);
-	int final = p[8] != 0;
-	size_t pl = (size_t)ls_le_get(p + 10, 2);
-	if (pl == 0 || pl > LS_MAP_MAX_NAME || 12 + pl > len)
-		return;
-	char part[LS_MAP_MAX_NAME + 1];
-	memcpy(part, p + 12, pl);
-	part[pl] = '\0';
+	}
+	uint64_t ckpt = rw.ckpt;
+	int final = rw.final;
+	/* a C string (the codec refuses a NUL inside) */
+	const char *part = rw.partition.ptr;
 	char topo[LS_MAP_MAX_NAME + 1] = "";
 	uint32_t tag = (uint32_t)(env->to >> 32);
 	/* The topology of this node's run or, when it has none right now
@@ -823,36 +848,39 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 			stale = dp->names[i].run_epoch > env->epoch;
 			snprintf(topo, sizeof(topo), "%s", dp->names[i].name);
 		}
-		int rv = topo[0] != '\0' ? 0
+		int wrv = topo[0] != '\0' ? 0
 		    : dp->stop            ? ETIMEDOUT
 		                          : pthread_cond_timedwait(&dp->cond,
 		                                &dp->lock, &deadline);
 		pthread_mutex_unlock(&dp->lock);
 		if (topo[0] != '\0')
 			break;
-		if (rv == ETIMEDOUT) {
+		if (wrv == ETIMEDOUT) {
 			ls_log(LS_LOG_WARN, "dataplane",
 			    "replicated state of an unknown topology dropped "
 			    "epoch=%llu partition=%s",
 			    (unsigned long long)env->epoch, part);
+			free(tf);
 			return;
 		}
 	}
 	if (stale) {
+		free(tf);
 		ls_metric_add(dp->m_fenced, 1);
 		return;
 	}
 	(void)from;
-	const uint8_t *blob = p + 12 + pl;
-	size_t blen = len - 12 - pl;
-	int rv = final
-	    ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part, blob, blen)
-	    : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob, blen);
-	if (rv != 0)
-		return;
-	ls_metric_add(dp->m_repl_in, 1);
-	if (dp->ack != NULL)
-		dp->ack(dp->arg, topo, env->epoch, ckpt, final, part);
+	const uint8_t *blob = rw.blob != NULL ? rw.blob : (const uint8_t *)"";
+	rv = final ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part, blob,
+	                 rw.blob_len)
+	           : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob,
+	                 rw.blob_len);
+	if (rv == 0) {
+		ls_metric_add(dp->m_repl_in, 1);
+		if (dp->ack != NULL)
+			dp->ack(dp->arg, topo, env->epoch, ckpt, final, part);
+	}
+	free(tf);
 }
 
 /* What try_env did with an envelope. */
@@ -1034,7 +1062,7 @@ on_envelope(void *arg, uint64_t from, const ls_envelope *env)
 {
 	ls_dataplane *dp = arg;
 
-	if (env->type == W_REPL) {
+	if (env->type == LS_MSG_REPLICATION_BATCH) {
 		on_replication(dp, from, env);
 		return;
 	}

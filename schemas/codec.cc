@@ -34,6 +34,7 @@
 
 #include "changelog_generated.h"
 #include "cluster_generated.h"
+#include "dataplane_generated.h"
 #include "envelope_generated.h"
 #include "log_event_generated.h"
 #include "results_generated.h"
@@ -56,6 +57,8 @@ SAME(w::Level_MAX + 1, LS_LEVEL_COUNT);
 SAME(w::MsgType_NONE, LS_MSG_NONE);
 SAME(w::MsgType_EVENTS, LS_MSG_EVENTS);
 SAME(w::MsgType_RECORDS, LS_MSG_RECORDS);
+SAME(w::MsgType_DEAD_LETTER, LS_MSG_DEAD_LETTER);
+SAME(w::MsgType_END_OF_STREAM, LS_MSG_END_OF_STREAM);
 SAME(w::MsgType_HEARTBEAT, LS_MSG_HEARTBEAT);
 SAME(w::MsgType_CONTROL, LS_MSG_CONTROL);
 SAME(w::MsgType_CHECKPOINT_BARRIER, LS_MSG_CHECKPOINT_BARRIER);
@@ -528,6 +531,13 @@ ls_codec_event_encode(const ls_event *ev, ls_buf *out)
 int
 ls_codec_batch_encode(const ls_event *evs, size_t n, ls_buf *out)
 {
+	return ls_codec_batch_encode_node(evs, n, LS_WIRE_NO_NODE, out);
+}
+
+int
+ls_codec_batch_encode_node(const ls_event *evs, size_t n,
+                           uint32_t source_node, ls_buf *out)
+{
 	bound b;
 	int rc;
 
@@ -538,18 +548,19 @@ ls_codec_batch_encode(const ls_event *evs, size_t n, ls_buf *out)
 			return rc;
 		b.add(4); /* the slot in the events vector */
 	}
+	b.add(8); /* source_node */
 	if (b.over)
 		return LS_ERANGE;
 	/* Scratch for the events' offsets, in front of the builder's area. */
 	return encode(
 	    b, n * sizeof(fb::uoffset_t), batch_id,
-	    [evs, n](enc &e, uint8_t *scratch) {
+	    [evs, n, source_node](enc &e, uint8_t *scratch) {
 		    auto offs =
 		        reinterpret_cast<fb::Offset<w::LogEvent> *>(scratch);
 		    for (size_t i = 0; i < n; i++)
 			    offs[i] = put_event(e, &evs[i]);
 		    auto v = e.fbb.CreateVector(offs, n);
-		    return w::CreateEventBatch(e.fbb, v).o;
+		    return w::CreateEventBatch(e.fbb, v, source_node).o;
 	    },
 	    out);
 }
@@ -586,6 +597,13 @@ ls_codec_event_decode(const void *buf, size_t len, ls_event *out)
 int
 ls_codec_batch_count(const void *buf, size_t len, size_t *n)
 {
+	return ls_codec_batch_info(buf, len, n, nullptr);
+}
+
+int
+ls_codec_batch_info(const void *buf, size_t len, size_t *n,
+                    uint32_t *source_node)
+{
 	const w::EventBatch *b;
 	int rc;
 
@@ -594,6 +612,8 @@ ls_codec_batch_count(const void *buf, size_t len, size_t *n)
 	if ((rc = verify_root(buf, len, batch_id, &b)) != 0)
 		return rc;
 	*n = b->events() != nullptr ? b->events()->size() : 0;
+	if (source_node != nullptr)
+		*source_node = b->source_node();
 	return 0;
 }
 
@@ -1173,6 +1193,13 @@ ls_codec_map_cmd_decode(const void *buf, size_t len, ls_map_cmd_wire *out,
 int
 ls_codec_records_encode(const ls_records *r, ls_buf *out)
 {
+	return ls_codec_records_encode_node(r, LS_WIRE_NO_NODE, out);
+}
+
+int
+ls_codec_records_encode_node(const ls_records *r, uint32_t stage_node,
+                             ls_buf *out)
+{
 	bound b;
 
 	if (r == nullptr || out == nullptr || r->schema == nullptr)
@@ -1197,8 +1224,8 @@ ls_codec_records_encode(const ls_records *r, ls_buf *out)
 	if (!same)
 		return LS_EINVAL;
 	ls_str stage = ls_str_c(r->stage);
-	/* Root table: 6 fields, vtable, scratch. */
-	b.add(256);
+	/* Root table: 7 fields, vtable, scratch. */
+	b.add(264);
 	b.add(str_cost(stage));
 	for (uint32_t f = 0; f < nf; f++)
 		/* RecordField table (~40) + vector slot + its name. */
@@ -1220,7 +1247,7 @@ ls_codec_records_encode(const ls_records *r, ls_buf *out)
 	size_t prefix = (size_t)r->n * sizeof(fb::Offset<w::Record>);
 	return encode(
 	    b, prefix, w::RecordBatchIdentifier(),
-	    [r, sc, nf, stage](enc &e, uint8_t *scratch) {
+	    [r, sc, nf, stage, stage_node](enc &e, uint8_t *scratch) {
 		    fb::FlatBufferBuilder &fbb = e.fbb;
 		    fb::Offset<w::RecordField> fo[LS_REC_MAX_FIELDS];
 		    fb::Offset<fb::String> so[LS_REC_MAX_FIELDS];
@@ -1252,7 +1279,7 @@ ls_codec_records_encode(const ls_records *r, ls_buf *out)
 		    auto st = put_str(e, stage);
 		    return w::CreateRecordBatch(fbb, st, r->partition,
 		                                sc->keyed != 0, sc->key_at,
-		                                fields, rv)
+		                                fields, rv, stage_node)
 		        .o;
 	    },
 	    out);
@@ -1268,10 +1295,18 @@ ls_codec_records_verify(const void *buf, size_t len)
 int
 ls_codec_records_decode(const void *buf, size_t len, ls_records **out)
 {
+	uint32_t node;
+	return ls_codec_records_decode_node(buf, len, out, &node);
+}
+
+int
+ls_codec_records_decode_node(const void *buf, size_t len, ls_records **out,
+                             uint32_t *stage_node)
+{
 	const w::RecordBatch *rb;
 	int rc;
 
-	if (out == nullptr)
+	if (out == nullptr || stage_node == nullptr)
 		return LS_EINVAL;
 	if ((rc = verify_root(buf, len, w::RecordBatchIdentifier(), &rb)) != 0)
 		return rc;
@@ -1368,6 +1403,7 @@ ls_codec_records_decode(const void *buf, size_t len, ls_records **out)
 		return rc;
 	}
 	*out = r;
+	*stage_node = rb->stage_node();
 	return 0;
 }
 
@@ -1507,6 +1543,179 @@ ls_codec_changelog_decode(const void *buf, size_t len, ls_changelog_wire *out,
 			lc.num = c->num();
 		if ((rc = fn(arg, &lc)) != 0)
 			return rc;
+	}
+	return 0;
+}
+
+} /* extern "C" */
+
+/* ---- DeadLetter, EndOfStream, Barrier, Replication (dataplane.fbs) ---- */
+
+namespace
+{
+
+const char dead_letter_id[] = "LSDL";
+const char eos_id[] = "LSES";
+const char barrier_id[] = "LSCB";
+
+/* The partition names of a Replication: 1..255 bytes, no NUL. */
+const size_t max_partition = 255;
+
+} // namespace
+
+extern "C" {
+
+int
+ls_codec_dead_letter_encode(ls_str record, ls_buf *out)
+{
+	bound b;
+
+	if (out == nullptr || !cstr_ok(record))
+		return LS_EINVAL;
+	b.add(64);
+	b.add(str_cost(record));
+	return encode(
+	    b, 0, dead_letter_id,
+	    [record](enc &e, uint8_t *) {
+		    auto rec = put_str(e, record);
+		    return w::CreateDeadLetter(e.fbb, rec).o;
+	    },
+	    out);
+}
+
+int
+ls_codec_dead_letter_decode(const void *buf, size_t len, ls_str *record)
+{
+	const w::DeadLetter *d;
+	int rc;
+
+	if (record == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, dead_letter_id, &d)) != 0)
+		return rc;
+	if (!cstr_ok(d->record()))
+		return LS_ECORRUPT;
+	*record = get_str(d->record());
+	return 0;
+}
+
+int
+ls_codec_mark_encode(uint16_t type, uint64_t ckpt, ls_buf *out)
+{
+	bound b;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	/* Table: one 8-byte field with padding, soffset, vtable, scratch. */
+	b.add(64);
+	if (type == LS_MSG_END_OF_STREAM)
+		return encode(
+		    b, 0, eos_id,
+		    [ckpt](enc &e, uint8_t *) {
+			    return w::CreateEndOfStream(e.fbb, ckpt).o;
+		    },
+		    out);
+	if (type == LS_MSG_CHECKPOINT_BARRIER)
+		return encode(
+		    b, 0, barrier_id,
+		    [ckpt](enc &e, uint8_t *) {
+			    return w::CreateBarrier(e.fbb, ckpt).o;
+		    },
+		    out);
+	return LS_EINVAL;
+}
+
+int
+ls_codec_mark_decode(uint16_t type, const void *buf, size_t len,
+                     uint64_t *ckpt)
+{
+	int rc;
+
+	if (ckpt == nullptr)
+		return LS_EINVAL;
+	if (type == LS_MSG_END_OF_STREAM) {
+		const w::EndOfStream *m;
+		if ((rc = verify_root(buf, len, eos_id, &m)) != 0)
+			return rc;
+		*ckpt = m->ckpt();
+		return 0;
+	}
+	if (type == LS_MSG_CHECKPOINT_BARRIER) {
+		const w::Barrier *m;
+		if ((rc = verify_root(buf, len, barrier_id, &m)) != 0)
+			return rc;
+		*ckpt = m->ckpt();
+		return 0;
+	}
+	return LS_EINVAL;
+}
+
+int
+ls_codec_replication_encode(const ls_replication_wire *r, ls_buf *out)
+{
+	bound b;
+
+	if (r == nullptr || out == nullptr)
+		return LS_EINVAL;
+	if (!cstr_ok(r->partition) || r->partition.len == 0 ||
+	    r->partition.len > max_partition ||
+	    (r->blob == nullptr && r->blob_len != 0))
+		return LS_EINVAL;
+	if (r->blob_len > LS_CODEC_MAX_BUF)
+		return LS_ERANGE;
+	/* Table: 8 + 1 + 2 x 4 bytes of fields with padding, soffset, vtable,
+	 * scratch; the blob: length, 8-byte alignment, padding. */
+	b.add(128);
+	b.add(str_cost(r->partition));
+	b.add(r->blob_len);
+	b.add(24);
+	return encode(
+	    b, 0, w::ReplicationIdentifier(),
+	    [r](enc &e, uint8_t *) {
+		    fb::FlatBufferBuilder &fbb = e.fbb;
+		    fb::Offset<fb::Vector<uint8_t>> blob = 0;
+		    if (r->blob_len != 0) {
+			    size_t before = fbb.GetSize();
+			    /* 8-byte aligned, so that a blob that is a
+			     * flatbuffer can be read in place. */
+			    fbb.ForceVectorAlignment(r->blob_len, 1, 8);
+			    blob = fbb.CreateVector(r->blob, r->blob_len);
+			    e.created(before,
+			              sizeof(fb::uoffset_t) + r->blob_len);
+		    }
+		    auto part = put_str(e, r->partition);
+		    return w::CreateReplication(fbb, r->ckpt, r->final != 0,
+		                                part, blob)
+		        .o;
+	    },
+	    out);
+}
+
+int
+ls_codec_replication_decode(const void *buf, size_t len,
+                            ls_replication_wire *out)
+{
+	const w::Replication *r;
+	int rc;
+
+	if (out == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::ReplicationIdentifier(), &r)) != 0)
+		return rc;
+	auto part = r->partition();
+	if (part == nullptr || part->size() == 0 ||
+	    part->size() > max_partition || !cstr_ok(part))
+		return LS_ECORRUPT;
+	auto blob = r->blob();
+	out->ckpt = r->ckpt();
+	out->final = r->final() ? 1 : 0;
+	out->partition = get_str(part);
+	if (blob != nullptr && blob->size() > 0) {
+		out->blob = blob->data();
+		out->blob_len = blob->size();
+	} else {
+		out->blob = nullptr;
+		out->blob_len = 0;
 	}
 	return 0;
 }

@@ -56,6 +56,15 @@ int ls_codec_event_encode(const ls_event *ev, ls_buf *out);
  * ownership as ls_codec_event_encode(). */
 int ls_codec_batch_encode(const ls_event *evs, size_t n, ls_buf *out);
 
+/* A topology node index that is not known (the schema default). */
+#define LS_WIRE_NO_NODE UINT32_MAX
+
+/* ls_codec_batch_encode() that also records the index of the source node
+ * in the sender's topology (LS_WIRE_NO_NODE: not written).  Same errors and
+ * ownership. */
+int ls_codec_batch_encode_node(const ls_event *evs, size_t n,
+                               uint32_t source_node, ls_buf *out);
+
 /* Verify a LogEvent buffer without decoding it.  0 when well-formed;
  * LS_ECORRUPT when malformed or of another message type; LS_ERANGE when len >
  * LS_CODEC_MAX_BUF; LS_EINVAL when buf is NULL (len > 0) or misaligned. */
@@ -73,6 +82,13 @@ int ls_codec_event_decode(const void *buf, size_t len, ls_event *out);
 /* Verify a whole EventBatch and set *n to its number of events.  Errors as for
  * ls_codec_batch_verify(); *n is untouched on error. */
 int ls_codec_batch_count(const void *buf, size_t len, size_t *n);
+
+/* Verify a whole EventBatch; set *n to its number of events and, when
+ * source_node is not NULL, *source_node to the index it carries
+ * (LS_WIRE_NO_NODE when absent).  Errors as for ls_codec_batch_count();
+ * nothing is set on error. */
+int ls_codec_batch_info(const void *buf, size_t len, size_t *n,
+                        uint32_t *source_node);
 
 /* Decode event i of a batch into *out (strings borrow from buf).  Verifies
  * the batch header and event i only, so a loop over ls_codec_batch_count()
@@ -100,11 +116,13 @@ enum ls_wire_type {
 	LS_MSG_NONE = 0,
 	LS_MSG_EVENTS = 1,        /* payload: EventBatch */
 	LS_MSG_RECORDS = 2,       /* payload: RecordBatch */
+	LS_MSG_DEAD_LETTER = 3,   /* payload: DeadLetter */
+	LS_MSG_END_OF_STREAM = 4, /* payload: EndOfStream */
 	LS_MSG_HEARTBEAT = 64,
 	LS_MSG_CONTROL = 65,
-	LS_MSG_CHECKPOINT_BARRIER = 66,
+	LS_MSG_CHECKPOINT_BARRIER = 66, /* payload: Barrier */
 	LS_MSG_CHECKPOINT_ACK = 67,
-	LS_MSG_REPLICATION_BATCH = 68,
+	LS_MSG_REPLICATION_BATCH = 68,  /* payload: Replication */
 	LS_MSG_CREDIT = 69
 };
 
@@ -290,6 +308,12 @@ int ls_codec_map_cmd_decode(const void *buf, size_t len,
  * LS_ENOMEM.  *out is set only on success. */
 int ls_codec_records_encode(const ls_records *r, ls_buf *out);
 
+/* ls_codec_records_encode() that also records the index of the stage node
+ * in the sender's topology (LS_WIRE_NO_NODE: not written).  Same errors and
+ * ownership. */
+int ls_codec_records_encode_node(const ls_records *r, uint32_t stage_node,
+                                 ls_buf *out);
+
 /* Verify a RecordBatch buffer; same results as ls_codec_event_verify(). */
 int ls_codec_records_verify(const void *buf, size_t len);
 
@@ -302,6 +326,12 @@ int ls_codec_records_verify(const void *buf, size_t len);
  * the field count; LS_ERANGE for more than LS_REC_MAX_FIELDS fields;
  * LS_ENOMEM.  *out is untouched on error. */
 int ls_codec_records_decode(const void *buf, size_t len, ls_records **out);
+
+/* ls_codec_records_decode() that also sets *stage_node (not NULL) to the
+ * stage node index the batch carries (LS_WIRE_NO_NODE when absent); same
+ * errors, *stage_node untouched on error. */
+int ls_codec_records_decode_node(const void *buf, size_t len,
+                                 ls_records **out, uint32_t *stage_node);
 
 /* ---- Changelog (changelog.fbs) ---- */
 
@@ -339,6 +369,57 @@ int ls_codec_changelog_verify(const void *buf, size_t len);
 int ls_codec_changelog_decode(const void *buf, size_t len,
                               ls_changelog_wire *out, ls_change_fn fn,
                               void *arg);
+
+/* ---- DeadLetter, EndOfStream, Barrier, Replication (dataplane.fbs) ---- */
+
+/* Encode a dead-letter record ("LSDL"); record borrows.  LS_EINVAL for a
+ * NULL out, a NULL pointer with a non-zero length or a NUL byte inside;
+ * LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_dead_letter_encode(ls_str record, ls_buf *out);
+
+/* Verify, then decode a DeadLetter: *record borrows from buf (empty when
+ * absent) and is a NUL-terminated C string of record->len bytes.  Errors as
+ * for ls_codec_event_verify(), LS_ECORRUPT also for a NUL byte inside;
+ * *record is untouched on error. */
+int ls_codec_dead_letter_decode(const void *buf, size_t len, ls_str *record);
+
+/* Encode a stream marker: type LS_MSG_END_OF_STREAM ("LSES") or
+ * LS_MSG_CHECKPOINT_BARRIER ("LSCB") carrying checkpoint id ckpt.
+ * LS_EINVAL for another type or a NULL out; LS_ENOMEM. */
+int ls_codec_mark_encode(uint16_t type, uint64_t ckpt, ls_buf *out);
+
+/* Verify a marker of the given type (its identifier: a barrier is not an
+ * end of stream), then set *ckpt.  LS_EINVAL for another type or a NULL
+ * ckpt, else errors as for ls_codec_event_verify(); *ckpt untouched on
+ * error. */
+int ls_codec_mark_decode(uint16_t type, const void *buf, size_t len,
+                         uint64_t *ckpt);
+
+/* The state of one partition as of one checkpoint, for a standby.
+ * partition and blob borrow: from the caller when encoding, from the input
+ * buffer when decoding (blob 8-byte aligned there, NULL when blob_len is
+ * 0). */
+typedef struct ls_replication_wire {
+	uint64_t ckpt;
+	uint8_t final; /* 0 or 1 */
+	ls_str partition; /* 1..255 bytes, no NUL inside */
+	const uint8_t *blob;
+	size_t blob_len;
+} ls_replication_wire;
+
+/* Encode a replication payload ("LSRP"); copies the blob once, into the
+ * new buffer.  LS_EINVAL for NULL arguments, a partition that is empty,
+ * longer than 255 bytes or with a NUL inside, a NULL blob with a non-zero
+ * length; LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF (a blob
+ * of about LS_CODEC_MAX_BUF - 512 bytes at most); LS_ENOMEM. */
+int ls_codec_replication_encode(const ls_replication_wire *r, ls_buf *out);
+
+/* Verify, then decode a Replication into *out without copying.  Errors as
+ * for ls_codec_event_verify(), LS_ECORRUPT also for a missing, empty,
+ * over-long partition or one with a NUL inside; *out untouched on
+ * error. */
+int ls_codec_replication_decode(const void *buf, size_t len,
+                                ls_replication_wire *out);
 
 #ifdef __cplusplus
 }

@@ -7,8 +7,9 @@
  * full (so a sanitizer sees any read outside the input), encoded again and
  * decoded again, and must come back identical; a mismatch aborts.  The
  * strings of the cluster control messages (heartbeats with their checkpoint
- * acks, the leader's MapEpoch answer, join requests, map commands) must
- * also be C strings.
+ * acks, the leader's MapEpoch answer, join requests, map commands) and of
+ * the data-plane payloads (dead letters, replication partitions) must
+ * also be C strings; the node indexes of batches survive a round trip.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -265,7 +266,8 @@ fuzz_records(const uint8_t *buf, size_t len)
 	ls_records *r = NULL, *again = NULL;
 	ls_buf b = {NULL, 0};
 
-	int rc = ls_codec_records_decode(buf, len, &r);
+	uint32_t node = 0, node_again = 0;
+	int rc = ls_codec_records_decode_node(buf, len, &r, &node);
 	check(rc == 0 || r == NULL, "failed decode returned records");
 	if (rc != 0) {
 		check(rc == ls_codec_records_verify(buf, len) ||
@@ -294,14 +296,15 @@ fuzz_records(const uint8_t *buf, size_t len)
 		(void)sum;
 	}
 	/* what was decoded encodes, and decodes to the same */
-	rc = ls_codec_records_encode(r, &b);
+	rc = ls_codec_records_encode_node(r, node, &b);
 	if (rc != LS_ENOMEM) {
 		check(rc == 0, "re-encoding decoded records failed");
-		rc = ls_codec_records_decode(b.data, b.len, &again);
+		rc = ls_codec_records_decode_node(b.data, b.len, &again,
+		                                  &node_again);
 		check(rc == 0 || rc == LS_ENOMEM,
 		      "re-encoded records do not decode");
 		if (rc == 0)
-			check(records_same(r, again),
+			check(records_same(r, again) && node == node_again,
 			      "records changed in a round trip");
 	}
 	ls_records_unref(again);
@@ -510,6 +513,120 @@ fuzz_map_cmd(const uint8_t *buf, size_t len)
 	free(s);
 }
 
+/* ---- data-plane payloads (dataplane.fbs) ---- */
+
+/* The node index of a batch agrees with its count and survives a round
+ * trip of the events. */
+static void
+fuzz_batch_node(const uint8_t *buf, size_t len)
+{
+	size_t n, m;
+	uint32_t node;
+	int rc = ls_codec_batch_info(buf, len, &n, &node);
+	FUZZ_ASSERT(rc == ls_codec_batch_count(buf, len, &m));
+	if (rc != 0 || n > MAX_GETS)
+		return;
+	FUZZ_ASSERT(n == m);
+	ls_event *evs = calloc(n > 0 ? n : 1, sizeof(*evs));
+	if (evs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (ls_codec_batch_get(buf, len, i, &evs[i]) != 0) {
+			free(evs); /* too many attributes: refused */
+			return;
+		}
+	ls_buf b = { NULL, 0 };
+	rc = ls_codec_batch_encode_node(evs, n, node, &b);
+	if (rc == 0) {
+		uint32_t again;
+		FUZZ_ASSERT(ls_codec_batch_info(b.data, b.len, &m, &again) == 0);
+		FUZZ_ASSERT(m == n && again == node);
+	} else {
+		FUZZ_ASSERT(rc == LS_ENOMEM);
+	}
+	ls_buf_free(&b);
+	free(evs);
+}
+
+static void
+fuzz_dead_letter(const uint8_t *buf, size_t len)
+{
+	ls_str rec, again;
+	ls_buf b = { NULL, 0 };
+	if (ls_codec_dead_letter_decode(buf, len, &rec) != 0)
+		return;
+	ctouch(rec, buf, len);
+	int rc = ls_codec_dead_letter_encode(rec, &b);
+	if (rc == LS_ENOMEM)
+		return;
+	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(ls_codec_dead_letter_decode(b.data, b.len, &again) == 0);
+	FUZZ_ASSERT(str_same(rec, again));
+	ls_buf_free(&b);
+}
+
+static void
+fuzz_mark_of(uint16_t type, uint16_t other, const uint8_t *buf, size_t len)
+{
+	uint64_t ckpt, again;
+	ls_buf b = { NULL, 0 };
+	if (ls_codec_mark_decode(type, buf, len, &ckpt) != 0)
+		return;
+	/* one identifier per kind of marker */
+	FUZZ_ASSERT(ls_codec_mark_decode(other, buf, len, &again) ==
+	    LS_ECORRUPT);
+	int rc = ls_codec_mark_encode(type, ckpt, &b);
+	if (rc == LS_ENOMEM)
+		return;
+	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(ls_codec_mark_decode(type, b.data, b.len, &again) == 0);
+	FUZZ_ASSERT(again == ckpt);
+	ls_buf_free(&b);
+}
+
+static void
+fuzz_eos(const uint8_t *buf, size_t len)
+{
+	fuzz_mark_of(LS_MSG_END_OF_STREAM, LS_MSG_CHECKPOINT_BARRIER, buf, len);
+}
+
+static void
+fuzz_barrier(const uint8_t *buf, size_t len)
+{
+	fuzz_mark_of(LS_MSG_CHECKPOINT_BARRIER, LS_MSG_END_OF_STREAM, buf, len);
+}
+
+static void
+fuzz_replication(const uint8_t *buf, size_t len)
+{
+	ls_replication_wire r, again;
+	ls_buf b = { NULL, 0 };
+	if (ls_codec_replication_decode(buf, len, &r) != 0)
+		return;
+	ctouch(r.partition, buf, len);
+	FUZZ_ASSERT(r.partition.len >= 1 && r.partition.len <= 255 &&
+	    r.final <= 1);
+	FUZZ_ASSERT(r.blob_len == 0
+	        ? r.blob == NULL
+	        : r.blob > buf && r.blob + r.blob_len <= buf + len);
+	volatile unsigned sum = 0;
+	for (size_t i = 0; i < r.blob_len; i++)
+		sum += r.blob[i];
+	(void)sum;
+	int rc = ls_codec_replication_encode(&r, &b);
+	if (rc == LS_ENOMEM)
+		return;
+	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(ls_codec_replication_decode(b.data, b.len, &again) == 0);
+	FUZZ_ASSERT(again.ckpt == r.ckpt && again.final == r.final &&
+	    str_same(again.partition, r.partition) &&
+	    again.blob_len == r.blob_len &&
+	    (r.blob_len == 0 || memcmp(again.blob, r.blob, r.blob_len) == 0));
+	/* the blob lands 8-byte aligned */
+	FUZZ_ASSERT(again.blob_len == 0 || (again.blob - b.data) % 8 == 0);
+	ls_buf_free(&b);
+}
+
 static void
 fuzz_all(const uint8_t *buf, size_t len)
 {
@@ -522,6 +639,11 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_map_epoch(buf, len);
 	fuzz_join(buf, len);
 	fuzz_map_cmd(buf, len);
+	fuzz_batch_node(buf, len);
+	fuzz_dead_letter(buf, len);
+	fuzz_eos(buf, len);
+	fuzz_barrier(buf, len);
+	fuzz_replication(buf, len);
 }
 
 int
@@ -535,7 +657,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {"LSEN", fuzz_envelope}, {"LSFR", fuzz_frame},
 	    {"LSRB", fuzz_records},   {"LSHB", fuzz_heartbeat},
 	    {"LSME", fuzz_map_epoch}, {"LSJR", fuzz_join},
-	    {"LSMC", fuzz_map_cmd},
+	    {"LSMC", fuzz_map_cmd},   {"LSEB", fuzz_batch_node},
+	    {"LSDL", fuzz_dead_letter}, {"LSES", fuzz_eos},
+	    {"LSCB", fuzz_barrier},   {"LSRP", fuzz_replication},
 	};
 	/* An exact-size, 8-byte aligned copy: reads past the end are
 	 * caught, and the alignment precondition holds. */

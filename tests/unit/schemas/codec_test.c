@@ -1,11 +1,13 @@
 /*
  * codec_test.c -- tests of the wire codec (schemas/codec.h): round trips of
- * every message kind (the cluster control messages of cluster.fbs too), the
+ * every message kind (the cluster control messages of cluster.fbs and the
+ * data-plane payloads of dataplane.fbs too), the
  * verifier against truncated, corrupted, misaligned and hostile buffers,
  * out-of-memory handling, real Loghub events, and golden buffers that flatc
  * wrote from JSON at build time.
  *
  * Usage: codec_test GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 GOLDEN_BATCH_17
+ *        GOLDEN_REPL GOLDEN_REPL_LONG
  * (the buffers flatc made from golden_*.json; meson passes them).
  */
 #include <stdarg.h>
@@ -24,7 +26,8 @@
 #include "schemas/codec.h"
 #include "schemas/codec_int.h"
 
-static const char *golden_path[4];
+#define N_GOLDEN 6
+static const char *golden_path[N_GOLDEN];
 
 /* ---- helpers ---- */
 
@@ -825,12 +828,17 @@ enum kind {
 	K_MAP_EPOCH,
 	K_JOIN,
 	K_MAP_CMD,
+	K_DEAD_LETTER,
+	K_EOS,
+	K_BARRIER,
+	K_REPLICATION,
 	K_COUNT
 };
 
 static const char *const kind_name[K_COUNT] = {
     "event",     "batch",     "envelope", "frame",
-    "result",    "heartbeat", "map epoch", "join request", "map command"};
+    "result",    "heartbeat", "map epoch", "join request", "map command",
+    "dead letter", "end of stream", "barrier", "replication"};
 
 /* Checkpoint acks of the sample heartbeats: shared and empty strings, the
  * largest values. */
@@ -908,7 +916,7 @@ make_sample(enum kind k, ls_buf *b)
 		rc = ls_codec_event_encode(&evs[0], b);
 		break;
 	case K_BATCH:
-		rc = ls_codec_batch_encode(evs, 4, b);
+		rc = ls_codec_batch_encode_node(evs, 4, 3, b);
 		break;
 	case K_ENVELOPE:
 		rc = ls_codec_envelope_encode(&envs[1], b);
@@ -917,7 +925,7 @@ make_sample(enum kind k, ls_buf *b)
 		rc = ls_codec_frame_encode(envs, 3, b);
 		break;
 	case K_RESULT:
-		rc = ls_codec_records_encode(r, b);
+		rc = ls_codec_records_encode_node(r, 7, b);
 		break;
 	case K_HEARTBEAT:
 		rc = ls_codec_heartbeat_encode(&hb, b);
@@ -931,6 +939,24 @@ make_sample(enum kind k, ls_buf *b)
 	case K_MAP_CMD:
 		rc = ls_codec_map_cmd_encode(&mc, b);
 		break;
+	case K_DEAD_LETTER:
+		rc = ls_codec_dead_letter_encode(
+		    ls_str_c("{\"stage\":\"parse\",\"error\":\"bad\"}"), b);
+		break;
+	case K_EOS:
+		rc = ls_codec_mark_encode(LS_MSG_END_OF_STREAM, 41, b);
+		break;
+	case K_BARRIER:
+		rc = ls_codec_mark_encode(LS_MSG_CHECKPOINT_BARRIER,
+		                          (12ull << 32) | 5, b);
+		break;
+	case K_REPLICATION: {
+		ls_replication_wire rw = {(12ull << 32) | 5, 1,
+		                          ls_str_c("count/1"),
+		                          (const uint8_t *)pool, 77};
+		rc = ls_codec_replication_encode(&rw, b);
+		break;
+	}
 	default:
 		break;
 	}
@@ -986,6 +1012,51 @@ check_assign_cb(void *arg, size_t i, const ls_assign_wire *a)
 /* Feed buf to every decoder.  Whatever it holds, nothing may crash or read
  * outside it; a decoder succeeds only where the matching verifier does, and
  * what it returns lies inside buf.  Returns how many decoders accepted. */
+/* The decoders of dataplane.fbs; the number that accepted buf. */
+static int
+decode_dataplane(const uint8_t *buf, size_t len)
+{
+	int ok = 0, rc;
+
+	ls_str dl;
+	rc = ls_codec_dead_letter_decode(buf, len, &dl);
+	if (rc == 0) {
+		assert_cstr_borrowed(dl, buf, len);
+		ok++;
+	} else {
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
+
+	static const uint16_t marks[] = {LS_MSG_END_OF_STREAM,
+	                                 LS_MSG_CHECKPOINT_BARRIER};
+	for (int i = 0; i < 2; i++) {
+		uint64_t ckpt;
+		rc = ls_codec_mark_decode(marks[i], buf, len, &ckpt);
+		if (rc == 0)
+			ok++;
+		else
+			assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
+
+	ls_replication_wire rw;
+	rc = ls_codec_replication_decode(buf, len, &rw);
+	if (rc == 0) {
+		assert_cstr_borrowed(rw.partition, buf, len);
+		assert_true(rw.partition.len >= 1 && rw.partition.len <= 255);
+		assert_true(rw.final <= 1);
+		if (rw.blob_len > 0) {
+			assert_true(rw.blob >= buf &&
+			            rw.blob + rw.blob_len <= buf + len);
+		} else {
+			assert_null(rw.blob);
+		}
+		ok++;
+	} else {
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
+	return ok;
+}
+
 static int
 decode_all(const uint8_t *buf, size_t len)
 {
@@ -1096,7 +1167,7 @@ decode_all(const uint8_t *buf, size_t len)
 	} else {
 		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
 	}
-	return ok;
+	return ok + decode_dataplane(buf, len);
 }
 
 static void
@@ -2124,6 +2195,348 @@ test_golden_batch_17_attrs(void **state)
 	free(buf);
 }
 
+/* ---- data-plane payloads (dataplane.fbs, node indexes of batches) ---- */
+
+/* The first occurrence of the n bytes at s in b (the test fails if none). */
+static uint8_t *
+find_bytes(const ls_buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i + n <= b->len; i++)
+		if (memcmp(b->data + i, s, n) == 0)
+			return b->data + i;
+	fail_msg("'%.*s' not in the buffer", (int)n, s);
+	return NULL;
+}
+
+static void
+test_node_index(void **state)
+{
+	ls_event evs[3];
+	ls_buf a = {NULL, 0}, b = {NULL, 0};
+	size_t n = 0;
+	uint32_t node = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		rand_event(&evs[i], 4);
+	/* EventBatch.source_node */
+	assert_int_equal(ls_codec_batch_encode_node(evs, 3, 5, &a), 0);
+	assert_int_equal(ls_codec_batch_info(a.data, a.len, &n, &node), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(node, 5);
+	assert_int_equal(ls_codec_batch_info(a.data, a.len, &n, NULL), 0);
+	ls_buf_free(&a);
+	/* absent: the default, and the same bytes as without a node */
+	assert_int_equal(ls_codec_batch_encode(evs, 3, &a), 0);
+	assert_int_equal(
+	    ls_codec_batch_encode_node(evs, 3, LS_WIRE_NO_NODE, &b), 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	assert_int_equal(ls_codec_batch_info(a.data, a.len, &n, &node), 0);
+	assert_int_equal(node, LS_WIRE_NO_NODE);
+	ls_buf_free(&a);
+	ls_buf_free(&b);
+	assert_int_equal(ls_codec_batch_encode_node(evs, 3, 0, &a), 0);
+	assert_int_equal(ls_codec_batch_info(a.data, a.len, &n, &node), 0);
+	assert_int_equal(node, 0);
+	/* not a batch */
+	a.data[4] ^= 1;
+	node = 77;
+	assert_int_equal(ls_codec_batch_info(a.data, a.len, &n, &node),
+	                 LS_ECORRUPT);
+	assert_int_equal(node, 77);
+	ls_buf_free(&a);
+
+	/* RecordBatch.stage_node */
+	ls_records *r = full_records(3), *got = NULL;
+	assert_int_equal(ls_codec_records_encode_node(r, 9, &a), 0);
+	assert_int_equal(ls_codec_records_decode_node(a.data, a.len, &got,
+	                                              &node),
+	                 0);
+	assert_int_equal(node, 9);
+	assert_int_equal(got->n, r->n);
+	ls_records_unref(got);
+	/* the old decoder reads the new field's buffers */
+	assert_int_equal(ls_codec_records_decode(a.data, a.len, &got), 0);
+	ls_records_unref(got);
+	assert_int_equal(ls_codec_records_decode_node(a.data, a.len, &got,
+	                                              NULL),
+	                 LS_EINVAL);
+	ls_buf_free(&a);
+	assert_int_equal(ls_codec_records_encode(r, &a), 0);
+	assert_int_equal(ls_codec_records_decode_node(a.data, a.len, &got,
+	                                              &node),
+	                 0);
+	assert_int_equal(node, LS_WIRE_NO_NODE);
+	ls_records_unref(got);
+	ls_buf_free(&a);
+	ls_records_unref(r);
+}
+
+static void
+test_dead_letter(void **state)
+{
+	static const char rec[] = "{\"stage\":\"parse\",\"line\":\"x\"}";
+	ls_buf b = {NULL, 0};
+	ls_str got = {NULL, 0};
+
+	(void)state;
+	assert_int_equal(ls_codec_dead_letter_encode(ls_str_c(rec), &b), 0);
+	assert_int_equal(ls_codec_dead_letter_decode(b.data, b.len, &got), 0);
+	assert_true(ls_str_eq(got, rec));
+	assert_cstr_borrowed(got, b.data, b.len);
+	/* a NUL inside is refused both ways */
+	uint8_t *at = find_bytes(&b, "parse", 5);
+	at[2] = 0;
+	got = ls_str_make("keep", 4);
+	assert_int_equal(ls_codec_dead_letter_decode(b.data, b.len, &got),
+	                 LS_ECORRUPT);
+	assert_true(ls_str_eq(got, "keep"));
+	ls_buf_free(&b);
+	assert_int_equal(
+	    ls_codec_dead_letter_encode(ls_str_make("a\0b", 3), &b), LS_EINVAL);
+	assert_int_equal(ls_codec_dead_letter_encode(ls_str_make(NULL, 1), &b),
+	                 LS_EINVAL);
+	assert_int_equal(ls_codec_dead_letter_encode(ls_str_c(rec), NULL),
+	                 LS_EINVAL);
+	assert_null(b.data);
+	/* empty reads as empty */
+	assert_int_equal(ls_codec_dead_letter_encode(ls_str_make(NULL, 0), &b),
+	                 0);
+	assert_int_equal(ls_codec_dead_letter_decode(b.data, b.len, &got), 0);
+	assert_int_equal(got.len, 0);
+	assert_int_equal(ls_codec_dead_letter_decode(b.data, b.len, NULL),
+	                 LS_EINVAL);
+	ls_buf_free(&b);
+}
+
+static void
+test_marks(void **state)
+{
+	ls_buf eos = {NULL, 0}, bar = {NULL, 0};
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(ls_codec_mark_encode(LS_MSG_END_OF_STREAM, 0, &eos),
+	                 0);
+	assert_int_equal(
+	    ls_codec_mark_encode(LS_MSG_CHECKPOINT_BARRIER, UINT64_MAX, &bar), 0);
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_END_OF_STREAM, eos.data, eos.len, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(ls_codec_mark_decode(LS_MSG_CHECKPOINT_BARRIER,
+	                                      bar.data, bar.len, &v),
+	                 0);
+	assert_int_equal(v, UINT64_MAX);
+	/* the same shape, another identifier: a barrier is no end of stream */
+	v = 5;
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_END_OF_STREAM, bar.data, bar.len, &v),
+	    LS_ECORRUPT);
+	assert_int_equal(ls_codec_mark_decode(LS_MSG_CHECKPOINT_BARRIER,
+	                                      eos.data, eos.len, &v),
+	                 LS_ECORRUPT);
+	assert_int_equal(v, 5);
+	/* other types are no markers */
+	ls_buf x = {NULL, 0};
+	assert_int_equal(ls_codec_mark_encode(LS_MSG_EVENTS, 1, &x), LS_EINVAL);
+	assert_int_equal(ls_codec_mark_encode(LS_MSG_END_OF_STREAM, 1, NULL),
+	                 LS_EINVAL);
+	assert_null(x.data);
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_DEAD_LETTER, eos.data, eos.len, &v),
+	    LS_EINVAL);
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_END_OF_STREAM, eos.data, eos.len, NULL),
+	    LS_EINVAL);
+	/* the old form, a bare little-endian u64, is refused */
+	uint64_t *raw = malloc(8);
+	assert_non_null(raw);
+	*raw = 41;
+	assert_int_equal(ls_codec_mark_decode(LS_MSG_END_OF_STREAM, raw, 8, &v),
+	                 LS_ECORRUPT);
+	assert_int_equal(decode_all((const uint8_t *)raw, 8), 0);
+	free(raw);
+	ls_buf_free(&eos);
+	ls_buf_free(&bar);
+}
+
+static void
+test_replication(void **state)
+{
+	ls_buf b = {NULL, 0};
+	ls_replication_wire in = {(3ull << 32) | 9, 1, ls_str_c("count/0"),
+	                          (const uint8_t *)pool + 1, 1000};
+	ls_replication_wire out;
+
+	(void)state;
+	assert_int_equal(ls_codec_replication_encode(&in, &b), 0);
+	assert_int_equal(ls_codec_replication_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.ckpt, in.ckpt);
+	assert_int_equal(out.final, 1);
+	assert_true(ls_str_eq(out.partition, "count/0"));
+	assert_cstr_borrowed(out.partition, b.data, b.len);
+	assert_int_equal(out.blob_len, 1000);
+	assert_memory_equal(out.blob, pool + 1, 1000);
+	/* borrowed in place, 8-byte aligned */
+	assert_true(out.blob > b.data && out.blob + 1000 <= b.data + b.len);
+	assert_int_equal((out.blob - b.data) % 8, 0);
+	assert_int_equal(decode_all(b.data, b.len), 1);
+	/* a NUL inside the partition is refused */
+	uint8_t *at = find_bytes(&b, "count/0", 7);
+	at[5] = 0;
+	memset(&out, 0xab, sizeof(out));
+	assert_int_equal(ls_codec_replication_decode(b.data, b.len, &out),
+	                 LS_ECORRUPT);
+	assert_int_equal(out.ckpt, 0xababababababababull);
+	ls_buf_free(&b);
+	/* no blob, not final */
+	in.blob = NULL;
+	in.blob_len = 0;
+	in.final = 0;
+	assert_int_equal(ls_codec_replication_encode(&in, &b), 0);
+	assert_int_equal(ls_codec_replication_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.final, 0);
+	assert_null(out.blob);
+	assert_int_equal(out.blob_len, 0);
+	check_truncations(&b, "replication without a blob");
+	ls_buf_free(&b);
+	/* what the encoder refuses */
+	char longname[257];
+	memset(longname, 'p', 256);
+	longname[256] = 0;
+	ls_replication_wire bad = in;
+	bad.partition = ls_str_make("", 0);
+	assert_int_equal(ls_codec_replication_encode(&bad, &b), LS_EINVAL);
+	bad.partition = ls_str_make(longname, 256);
+	assert_int_equal(ls_codec_replication_encode(&bad, &b), LS_EINVAL);
+	bad.partition = ls_str_make(longname, 255);
+	assert_int_equal(ls_codec_replication_encode(&bad, &b), 0);
+	ls_buf_free(&b);
+	bad.partition = ls_str_make("a\0b", 3);
+	assert_int_equal(ls_codec_replication_encode(&bad, &b), LS_EINVAL);
+	bad = in;
+	bad.blob_len = 3;
+	assert_int_equal(ls_codec_replication_encode(&bad, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_replication_encode(NULL, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_replication_encode(&in, NULL), LS_EINVAL);
+	assert_null(b.data);
+	/* the old hand-written form is refused: u64 ckpt, u8 final, u8 0,
+	 * u16 partition length, partition, blob */
+	uint8_t *old = calloc(1, 64);
+	assert_non_null(old);
+	old[0] = 9;
+	old[8] = 1;
+	old[10] = 7;
+	memcpy(old + 12, "count/0", 7);
+	assert_int_equal(ls_codec_replication_decode(old, 64, &out),
+	                 LS_ECORRUPT);
+	assert_int_equal(decode_all(old, 64), 0);
+	free(old);
+	/* longer than the codec reads: refused before anything is read */
+	uint64_t word[2] = {0, 0};
+	assert_int_equal(ls_codec_replication_decode(
+	                     word, (size_t)LS_CODEC_MAX_BUF + 8, &out),
+	                 LS_ERANGE);
+}
+
+/* A checkpoint blob of tens of MiB, and one that cannot fit. */
+static void
+test_replication_large(void **state)
+{
+	size_t big = 40u << 20;
+	uint8_t *blob = malloc(big);
+	ls_buf b = {NULL, 0};
+	ls_replication_wire in = {7, 0, ls_str_c("w/3"), blob, big}, out;
+
+	(void)state;
+	assert_non_null(blob);
+	for (size_t i = 0; i < big; i += 4096)
+		blob[i] = (uint8_t)(i >> 12);
+	memset(blob + big - 4096, 0x5a, 4096);
+	unsigned long over = ls__codec_overflow_count();
+	assert_int_equal(ls_codec_replication_encode(&in, &b), 0);
+	assert_int_equal(ls__codec_overflow_count(), over);
+	assert_true(b.len < big + 256);
+	assert_int_equal(ls_codec_replication_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.blob_len, big);
+	assert_memory_equal(out.blob, blob, big);
+	ls_buf_free(&b);
+	free(blob);
+	/* a blob that fills the whole limit leaves no room for the rest */
+	blob = calloc(1, LS_CODEC_MAX_BUF);
+	assert_non_null(blob);
+	in.blob = blob;
+	in.blob_len = LS_CODEC_MAX_BUF;
+	assert_int_equal(ls_codec_replication_encode(&in, &b), LS_ERANGE);
+	in.blob_len = LS_CODEC_MAX_BUF - 4096;
+	assert_int_equal(ls_codec_replication_encode(&in, &b), 0);
+	assert_true(b.len <= LS_CODEC_MAX_BUF);
+	assert_int_equal(ls_codec_replication_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.blob_len, LS_CODEC_MAX_BUF - 4096);
+	ls_buf_free(&b);
+	free(blob);
+}
+
+static void
+test_dataplane_out_of_memory(void **state)
+{
+	ls_replication_wire rw = {1, 0, ls_str_c("p"), (const uint8_t *)pool,
+	                          500};
+
+	(void)state;
+	for (long after = 0; after < 3; after++) {
+		for (int k = 0; k < 3; k++) {
+			ls_buf b = {(uint8_t *)pool, 99};
+			int rc;
+			ls__codec_fail_alloc_after(after);
+			if (k == 0)
+				rc = ls_codec_dead_letter_encode(ls_str_c("{}"),
+				                                 &b);
+			else if (k == 1)
+				rc = ls_codec_mark_encode(
+				    LS_MSG_CHECKPOINT_BARRIER, 3, &b);
+			else
+				rc = ls_codec_replication_encode(&rw, &b);
+			ls__codec_fail_alloc_after(-1);
+			if (after == 0) {
+				assert_int_equal(rc, LS_ENOMEM);
+				assert_ptr_equal(b.data, (uint8_t *)pool);
+				assert_int_equal(b.len, 99);
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_int_equal(decode_all(b.data, b.len), 1);
+			ls_buf_free(&b);
+		}
+	}
+}
+
+/* Replication buffers that flatc wrote: one valid, one whose partition is
+ * longer than 255 bytes. */
+static void
+test_golden_replication(void **state)
+{
+	size_t len;
+	uint8_t *buf = read_file(golden_path[4], &len);
+	ls_replication_wire out;
+
+	(void)state;
+	assert_int_equal(ls_codec_replication_decode(buf, len, &out), 0);
+	assert_int_equal(out.ckpt, UINT64_MAX);
+	assert_int_equal(out.final, 1);
+	assert_true(ls_str_eq(out.partition, "count/3"));
+	assert_int_equal(out.blob_len, 4);
+	assert_memory_equal(out.blob, "\x00\x01\x02\xff", 4);
+	assert_int_equal(decode_all(buf, len), 1);
+	free(buf);
+	buf = read_file(golden_path[5], &len);
+	assert_int_equal(ls_codec_replication_decode(buf, len, &out),
+	                 LS_ECORRUPT);
+	assert_int_equal(decode_all(buf, len), 0);
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2158,16 +2571,23 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_cluster_out_of_memory),
 	    cmocka_unit_test(test_join_request),
 	    cmocka_unit_test(test_map_command),
+	    cmocka_unit_test(test_node_index),
+	    cmocka_unit_test(test_dead_letter),
+	    cmocka_unit_test(test_marks),
+	    cmocka_unit_test(test_replication),
+	    cmocka_unit_test(test_replication_large),
+	    cmocka_unit_test(test_dataplane_out_of_memory),
+	    cmocka_unit_test(test_golden_replication),
 	};
 
-	if (argc != 5) {
+	if (argc != N_GOLDEN + 1) {
 		fprintf(stderr,
 		        "usage: %s GOLDEN_EVENT GOLDEN_17_ATTRS GOLDEN_LEVEL9 "
-		        "GOLDEN_BATCH_17\n",
+		        "GOLDEN_BATCH_17 GOLDEN_REPL GOLDEN_REPL_LONG\n",
 		        argv[0]);
 		return 2;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < N_GOLDEN; i++)
 		golden_path[i] = argv[i + 1];
 	pool_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
