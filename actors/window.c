@@ -223,6 +223,8 @@ struct win {
 	unsigned char *keys; /* encoded keys, back to back */
 	size_t klen, kcap;
 	struct win *next_free;
+	uint8_t changed; /* an event touched it since the last handout */
+	uint8_t handed;  /* its part was handed out: report its close */
 };
 
 /* One row of the sort scratch used to emit a window in key order. */
@@ -261,6 +263,10 @@ struct ls_window {
 	int manual_wm;       /* the caller drives the watermark */
 	uint64_t nkeys;      /* groups across the open windows */
 	uint64_t events, late_count, emitted, closed;
+	/* starts of handed-out windows closed since the last handout; cap is
+	 * kept >= ngone + open windows handed, so a close never allocates */
+	int64_t *gone;
+	size_t ngone, capgone;
 
 	/* the event's encoded key: nkey u32 lengths, then the bytes */
 	unsigned char kbuf[LS_WINDOW_MAX_KEYS * 4 + LS_WINDOW_KEY_MAX];
@@ -536,6 +542,8 @@ win_clear(struct win *wn)
 {
 	wn->n = 0;
 	wn->klen = 0;
+	wn->changed = 0;
+	wn->handed = 0;
 	if (wn->slot != NULL)
 		memset(wn->slot, 0, (size_t)wn->nslot * sizeof(*wn->slot));
 }
@@ -630,6 +638,8 @@ open_remove(ls_window *w, size_t pos)
 	w->nopen--;
 	w->hint = 0;
 	w->nkeys -= wn->n;
+	if (wn->handed && w->ngone < w->capgone)
+		w->gone[w->ngone++] = wn->start_ns;
 	win_put(w, wn);
 }
 
@@ -951,6 +961,7 @@ ls_window_free(ls_window *w)
 	}
 	free(w->open);
 	free(w->sort);
+	free(w->gone);
 	free(w);
 }
 
@@ -1036,6 +1047,7 @@ ls_window_add(ls_window *w, const ls_event *ev)
 	}
 	ent_hdr *h = (ent_hdr *)e;
 	h->count++;
+	wn->changed = 1;
 	for (uint32_t i = 0; i < w->spec.naggs; i++) {
 		if (!w->ops[i]->needs_field)
 			continue;
@@ -1158,6 +1170,8 @@ ls_window_get_stats(const ls_window *w, ls_window_stats *out)
 #define SNAP_TRAILER  8  /* XXH3-64 of everything before it */
 #define SNAP_SEED     UINT64_C(0x6c7377736e617031) /* "lswsnap1" */
 #define SNAP_MANUAL   1u /* state flag: manual watermark */
+#define META_MAGIC    "LSWM" /* meta part: snapshot head, no windows */
+#define PART_SEED     UINT64_C(0x6c73777061727431) /* "lswpart1" */
 
 static uint8_t *
 put_u8(uint8_t *p, uint8_t v)
@@ -1279,32 +1293,56 @@ spec_put(uint8_t *p, const ls_window_spec *s)
 	return p;
 }
 
-int
-ls_window_save(const ls_window *w, uint8_t **buf, size_t *len)
+/* Bytes of the snapshot section of one window (its part without the
+ * trailer): wn->klen is exactly the sum of the entries' key lengths. */
+static size_t
+win_section_size(const ls_window *w, const struct win *wn)
 {
-	uint32_t nkey, k;
-	size_t gfix, total;
-	uint8_t *out, *p;
+	size_t gfix = 8 + (size_t)SNAP_AGG * state_aggs(w);
 
-	if (buf != NULL)
-		*buf = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (w == NULL || buf == NULL || len == NULL)
-		return LS_EINVAL;
-	nkey = w->spec.nkey;
-	k = state_aggs(w);
-	gfix = 8 + (size_t)SNAP_AGG * k; /* count, aggregate states */
-	total = SNAP_HDR + spec_size(&w->spec) + SNAP_STATE + SNAP_TRAILER;
-	for (size_t i = 0; i < w->nopen; i++) {
-		const struct win *wn = w->open[i];
-		/* wn->klen is exactly the sum of the entries' key lengths */
-		total += SNAP_WIN + wn->klen + (size_t)wn->n * gfix;
+	return SNAP_WIN + wn->klen + (size_t)wn->n * gfix;
+}
+
+/* Write the snapshot section of one window: start, groups, key bytes, then
+ * each group's key lengths, key values, count and aggregate states. */
+static uint8_t *
+win_section_put(const ls_window *w, const struct win *wn, uint8_t *p)
+{
+	uint32_t nkey = w->spec.nkey;
+
+	p = put_u64(p, (uint64_t)wn->start_ns);
+	p = put_u32(p, wn->n);
+	p = put_u32(p, (uint32_t)wn->klen);
+	for (uint32_t g = 0; g < wn->n; g++) {
+		const unsigned char *e = ent_at(w, wn, g);
+		const ent_hdr *h = (const ent_hdr *)e;
+		const unsigned char *key = wn->keys + h->key_off;
+		for (uint32_t f = 0; f < nkey; f++)
+			p = put_u32(p, get_u32(key + 4 * (size_t)f));
+		p = put_bytes(p, key + 4 * (size_t)nkey,
+		    h->key_len - 4 * (size_t)nkey);
+		p = put_u64(p, h->count);
+		for (uint32_t a = 0; a < w->spec.naggs; a++) {
+			num_state st;
+			uint64_t bits;
+			if (!w->ops[a]->needs_field)
+				continue;
+			memcpy(&st, e + w->aoff[a], sizeof(st));
+			memcpy(&bits, &st.v, sizeof(bits));
+			p = put_u64(p, bits);
+			p = put_u64(p, st.n);
+		}
 	}
-	if ((out = malloc(total)) == NULL)
-		return LS_ENOMEM;
+	return p;
+}
 
-	p = put_bytes(out, SNAP_MAGIC, 4);
+/* Write header, spec and state block (magic, total length, and the
+ * number of window sections that follow). */
+static uint8_t *
+head_put(const ls_window *w, uint8_t *p, const char *magic, size_t total,
+    uint32_t nopen)
+{
+	p = put_bytes(p, magic, 4);
 	p = put_u16(p, SNAP_VERSION);
 	p = put_u16(p, 0);
 	p = put_u64(p, (uint64_t)total);
@@ -1317,33 +1355,31 @@ ls_window_save(const ls_window *w, uint8_t **buf, size_t *len)
 	p = put_u64(p, w->emitted);
 	p = put_u64(p, w->closed);
 	p = put_u32(p, w->manual_wm ? SNAP_MANUAL : 0);
-	p = put_u32(p, (uint32_t)w->nopen);
-	for (size_t i = 0; i < w->nopen; i++) {
-		const struct win *wn = w->open[i];
-		p = put_u64(p, (uint64_t)wn->start_ns);
-		p = put_u32(p, wn->n);
-		p = put_u32(p, (uint32_t)wn->klen);
-		for (uint32_t g = 0; g < wn->n; g++) {
-			const unsigned char *e = ent_at(w, wn, g);
-			const ent_hdr *h = (const ent_hdr *)e;
-			const unsigned char *key = wn->keys + h->key_off;
-			for (uint32_t f = 0; f < nkey; f++)
-				p = put_u32(p, get_u32(key + 4 * (size_t)f));
-			p = put_bytes(p, key + 4 * (size_t)nkey,
-			    h->key_len - 4 * (size_t)nkey);
-			p = put_u64(p, h->count);
-			for (uint32_t a = 0; a < w->spec.naggs; a++) {
-				num_state st;
-				uint64_t bits;
-				if (!w->ops[a]->needs_field)
-					continue;
-				memcpy(&st, e + w->aoff[a], sizeof(st));
-				memcpy(&bits, &st.v, sizeof(bits));
-				p = put_u64(p, bits);
-				p = put_u64(p, st.n);
-			}
-		}
-	}
+	p = put_u32(p, nopen);
+	return p;
+}
+
+int
+ls_window_save(const ls_window *w, uint8_t **buf, size_t *len)
+{
+	size_t total;
+	uint8_t *out, *p;
+
+	if (buf != NULL)
+		*buf = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (w == NULL || buf == NULL || len == NULL)
+		return LS_EINVAL;
+	total = SNAP_HDR + spec_size(&w->spec) + SNAP_STATE + SNAP_TRAILER;
+	for (size_t i = 0; i < w->nopen; i++)
+		total += win_section_size(w, w->open[i]);
+	if ((out = malloc(total)) == NULL)
+		return LS_ENOMEM;
+
+	p = head_put(w, out, SNAP_MAGIC, total, (uint32_t)w->nopen);
+	for (size_t i = 0; i < w->nopen; i++)
+		p = win_section_put(w, w->open[i], p);
 	put_u64(p, ls_hash64(out, total - SNAP_TRAILER, SNAP_SEED));
 	*buf = out;
 	*len = total;
@@ -1622,7 +1658,208 @@ ls_window_load(ls_window *w, const void *buf, size_t len)
 	w->emitted = le64(st + 40);
 	w->closed = le64(st + 48);
 	w->manual_wm = (flags & SNAP_MANUAL) != 0;
+	w->ngone = 0; /* closes of the replaced state are no longer news */
 	return 0;
+}
+
+/* ---- incremental parts (docs/windows.md, "Incremental parts") ----
+ *
+ * The meta part is a snapshot with magic META_MAGIC and no windows; a
+ * window part is one window section of the snapshot followed by its own
+ * XXH3-64 (seed PART_SEED).  load_parts assembles the snapshot the parts
+ * came from and hands it to ls_window_load, so both paths share one
+ * validator. */
+
+int
+ls_window_save_meta(const ls_window *w, uint8_t **buf, size_t *len)
+{
+	size_t total;
+	uint8_t *out, *p;
+
+	if (buf != NULL)
+		*buf = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (w == NULL || buf == NULL || len == NULL)
+		return LS_EINVAL;
+	total = SNAP_HDR + spec_size(&w->spec) + SNAP_STATE + SNAP_TRAILER;
+	if ((out = malloc(total)) == NULL)
+		return LS_ENOMEM;
+	p = head_put(w, out, META_MAGIC, total, 0);
+	put_u64(p, ls_hash64(out, total - SNAP_TRAILER, SNAP_SEED));
+	*buf = out;
+	*len = total;
+	return 0;
+}
+
+/* Make room in gone[] for every open window to close after a handout. */
+static int
+gone_reserve(ls_window *w, size_t extra)
+{
+	size_t need = w->ngone + extra;
+
+	if (need <= w->capgone)
+		return 0;
+	int64_t *ng = realloc(w->gone, need * sizeof(*ng));
+	if (ng == NULL)
+		return LS_ENOMEM;
+	w->gone = ng;
+	w->capgone = need;
+	return 0;
+}
+
+int
+ls_window_save_changed(ls_window *w, int all, ls_window_part_fn fn,
+    void *arg)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int rc;
+
+	if (w == NULL || fn == NULL)
+		return LS_EINVAL;
+	if ((rc = gone_reserve(w, w->nopen)) != 0)
+		return rc;
+	/* windows close oldest first, and none opens before a closed one,
+	 * so every gone start precedes every open start */
+	for (size_t i = 0; i < w->ngone; i++)
+		if ((rc = fn(arg, w->gone[i], NULL, 0)) != 0)
+			return rc;
+	for (size_t i = 0; i < w->nopen; i++) {
+		struct win *wn = w->open[i];
+		size_t n;
+		if (!all && !wn->changed)
+			continue;
+		n = win_section_size(w, wn) + SNAP_TRAILER;
+		if (n > cap) {
+			uint8_t *nb = realloc(buf, n);
+			if (nb == NULL) {
+				free(buf);
+				return LS_ENOMEM;
+			}
+			buf = nb;
+			cap = n;
+		}
+		uint8_t *p = win_section_put(w, wn, buf);
+		put_u64(p, ls_hash64(buf, n - SNAP_TRAILER, PART_SEED));
+		wn->handed = 1; /* its holder may keep it: report its close */
+		if ((rc = fn(arg, wn->start_ns, buf, n)) != 0) {
+			free(buf);
+			return rc;
+		}
+	}
+	free(buf);
+	w->ngone = 0;
+	for (size_t i = 0; i < w->nopen; i++)
+		w->open[i]->changed = 0;
+	return 0;
+}
+
+/* One window part, checked, ordered by start. */
+typedef struct part_ref {
+	int64_t start;
+	const uint8_t *p;
+	size_t len; /* without the trailer */
+} part_ref;
+
+static int
+part_cmp(const void *a, const void *b)
+{
+	const part_ref *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+int
+ls_window_load_parts(ls_window *w, const uint8_t *meta, size_t mlen,
+    const uint8_t *const *parts, const size_t *lens, size_t n)
+{
+	part_ref *ref = NULL;
+	uint8_t *snap = NULL;
+	size_t total;
+	int rc;
+
+	if (w == NULL || (n > 0 && (parts == NULL || lens == NULL)))
+		return LS_EINVAL;
+	if (meta == NULL) {
+		if (n != 0 || mlen != 0)
+			return LS_EINVAL;
+		/* a fresh state: an empty snapshot of w's own spec */
+		if ((rc = gone_reserve(w, 0)) != 0)
+			return rc;
+		total = SNAP_HDR + spec_size(&w->spec) + SNAP_STATE +
+		    SNAP_TRAILER;
+		if ((snap = malloc(total)) == NULL)
+			return LS_ENOMEM;
+		uint8_t *p = put_bytes(snap, SNAP_MAGIC, 4);
+		p = put_u16(p, SNAP_VERSION);
+		p = put_u16(p, 0);
+		p = put_u64(p, (uint64_t)total);
+		p = spec_put(p, &w->spec);
+		p = put_u64(p, (uint64_t)INT64_MIN);
+		p = put_u64(p, (uint64_t)INT64_MIN);
+		p = put_u64(p, (uint64_t)INT64_MIN);
+		for (int i = 0; i < 4; i++)
+			p = put_u64(p, 0);
+		p = put_u32(p, w->manual_wm ? SNAP_MANUAL : 0);
+		p = put_u32(p, 0);
+		put_u64(p, ls_hash64(snap, total - SNAP_TRAILER, SNAP_SEED));
+		rc = ls_window_load(w, snap, total);
+		free(snap);
+		if (rc == 0)
+			w->ngone = 0;
+		return rc;
+	}
+	if (mlen < SNAP_HDR + SNAP_STATE + SNAP_TRAILER ||
+	    memcmp(meta, META_MAGIC, 4) != 0 || le64(meta + 8) != mlen ||
+	    ls_hash64(meta, mlen - SNAP_TRAILER, SNAP_SEED) !=
+	        le64(meta + mlen - SNAP_TRAILER))
+		return LS_ECORRUPT;
+	if (le16(meta + 4) != SNAP_VERSION)
+		return LS_ENOTSUP;
+	if (le32(meta + mlen - SNAP_TRAILER - 4) != 0 || n > UINT32_MAX)
+		return LS_ECORRUPT; /* a meta part lists no windows */
+	if (n > 0 && (ref = malloc(n * sizeof(*ref))) == NULL)
+		return LS_ENOMEM;
+	total = mlen;
+	for (size_t i = 0; i < n; i++) {
+		if (parts[i] == NULL || lens[i] < SNAP_WIN + SNAP_TRAILER ||
+		    ls_hash64(parts[i], lens[i] - SNAP_TRAILER, PART_SEED) !=
+		        le64(parts[i] + lens[i] - SNAP_TRAILER) ||
+		    lens[i] > SIZE_MAX - total) {
+			free(ref);
+			return LS_ECORRUPT;
+		}
+		ref[i].start = (int64_t)le64(parts[i]);
+		ref[i].p = parts[i];
+		ref[i].len = lens[i] - SNAP_TRAILER;
+		total += ref[i].len;
+	}
+	if (n > 1)
+		qsort(ref, n, sizeof(*ref), part_cmp);
+	if ((rc = gone_reserve(w, n)) != 0 ||
+	    (snap = malloc(total)) == NULL) {
+		free(ref);
+		return rc != 0 ? rc : LS_ENOMEM;
+	}
+	/* the snapshot these parts came from: meta body, the window sections
+	 * in start order (duplicates fail its strict order), a new trailer */
+	uint8_t *p = put_bytes(snap, meta, mlen - SNAP_TRAILER);
+	memcpy(snap, SNAP_MAGIC, 4);
+	put_u64(snap + 8, (uint64_t)total);
+	put_u32(p - 4, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		p = put_bytes(p, ref[i].p, ref[i].len);
+	put_u64(p, ls_hash64(snap, total - SNAP_TRAILER, SNAP_SEED));
+	free(ref);
+	rc = ls_window_load(w, snap, total);
+	free(snap);
+	if (rc == 0) {
+		w->ngone = 0;
+		for (size_t i = 0; i < w->nopen; i++)
+			w->open[i]->handed = 1;
+	}
+	return rc;
 }
 
 /* ---- results as records ---- */

@@ -176,6 +176,42 @@ int ls_window_save(const ls_window *w, uint8_t **buf, size_t *len);
  * delay, idle timeout and callbacks stay w's own.  Borrowed buf. */
 int ls_window_load(ls_window *w, const void *buf, size_t len);
 
+/* ---- incremental saves (docs/windows.md) ----
+ * The state as parts: one meta part (spec to check on load, watermark,
+ * largest event time, last ingest time, manual flag, counters) and one part
+ * per open window (its start and groups with their keys and aggregate
+ * states).  A stage keeps them as keys of its ls_state and rewrites, at each
+ * checkpoint, only the windows changed since the previous one. */
+
+/* The meta part, malloc'd (caller frees).  LS_EINVAL, LS_ENOMEM. */
+int ls_window_save_meta(const ls_window *w, uint8_t **buf, size_t *len);
+
+/* Receives one window part: part != NULL is the window starting at
+ * start_ns as it is now (borrowed for the call); part NULL (len 0) says the
+ * window closed and its part is gone.  Non-zero stops the walk. */
+typedef int (*ls_window_part_fn)(void *arg, int64_t start_ns,
+    const uint8_t *part, size_t len);
+
+/* Call fn for every window changed since the previous call, in start
+ * order: a part for each open window an event touched (all = 1: for every
+ * open window), and part NULL for each window that closed after it had
+ * been handed out by an earlier call (or restored by ls_window_load_parts).
+ * Once every call of fn returned 0 the marks are cleared and 0 is
+ * returned; otherwise fn's answer is returned and the marks stay, so the
+ * next call hands out the same windows again.  LS_ENOMEM. */
+int ls_window_save_changed(ls_window *w, int all, ls_window_part_fn fn,
+    void *arg);
+
+/* Replace w's state with a meta part and n window parts (any order; each
+ * borrowed).  Validates everything ls_window_load validates (a malformed
+ * part: LS_ECORRUPT; another spec: LS_EINVAL; another format version:
+ * LS_ENOTSUP; duplicate starts: LS_ECORRUPT); on any error w is unchanged.
+ * Afterwards no window counts as changed, and every restored window counts
+ * as handed out (its close is reported).  meta NULL and n 0: a fresh state
+ * (as ls_window_new made it, spec kept).  LS_ENOMEM. */
+int ls_window_load_parts(ls_window *w, const uint8_t *meta, size_t mlen,
+    const uint8_t *const *parts, const size_t *lens, size_t n);
+
 /* The record schema of a window's results (runtime/record.h), added to the
  * empty schema out: window_start (time, id), window_end (time, not in the
  * table), one string KEY field per key field, count (int), one double per

@@ -23,7 +23,9 @@
 
 #include "actors/stage.h"
 #include "actors/window.h"
+#include "runtime/le.h"
 #include "runtime/log.h"
+#include "runtime/store.h"
 
 typedef struct wstage {
 	const ls_stage_cfg *cfg;
@@ -172,7 +174,7 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	if (rv != 0)
 		return rv;
 	ls_window_set_manual_watermark(s->w, 1);
-	if ((rv = ls_stage_restore(cfg, s)) != 0)
+	if ((rv = ls_stage_restore_state(cfg, &s->gate, s)) != 0)
 		return rv;
 	s->delay_ns = delay_ms * 1000000;
 	s->idle_ns = idle_ms * 1000000;
@@ -298,6 +300,115 @@ wstage_restore(void *state, const uint8_t *buf, size_t len)
 	return rv;
 }
 
+/* Keyed state: key "m" holds the meta part (watermark, counters), "w" and
+ * the window start (8 bytes big-endian, sign bit flipped, so keys sort by
+ * time) one part per open window.  A checkpoint rewrites the meta part
+ * and the windows events touched since the last one, and deletes the
+ * keys of windows that closed (docs/windows.md). */
+#define META_KEY "m"
+#define WIN_KEY_LEN 9
+
+static void
+win_key(int64_t start, uint8_t k[WIN_KEY_LEN])
+{
+	uint64_t u = (uint64_t)start ^ ((uint64_t)1 << 63);
+	k[0] = 'w';
+	for (int i = 0; i < 8; i++)
+		k[1 + i] = (uint8_t)(u >> (56 - 8 * i));
+}
+
+static int
+sync_part(void *arg, int64_t start, const uint8_t *part, size_t len)
+{
+	uint8_t k[WIN_KEY_LEN];
+	win_key(start, k);
+	return part != NULL ? ls_state_put(arg, k, sizeof(k), part, len)
+	                    : ls_state_delete(arg, k, sizeof(k));
+}
+
+static int
+wstage_sync(void *state, ls_state *st, int all)
+{
+	wstage *s = state;
+	uint8_t *meta;
+	size_t mlen;
+	int rv = ls_window_save_meta(s->w, &meta, &mlen);
+	if (rv != 0)
+		return rv;
+	rv = ls_state_put(st, META_KEY, 1, meta, mlen);
+	free(meta);
+	if (rv == 0)
+		rv = ls_window_save_changed(s->w, all, sync_part, st);
+	return rv;
+}
+
+typedef struct parts {
+	uint8_t **p;
+	size_t *len;
+	size_t n, cap;
+	int rv;
+} parts;
+
+static int
+collect_part(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	parts *ps = arg;
+	if (kl != WIN_KEY_LEN) {
+		ps->rv = LS_ECORRUPT;
+		return 1;
+	}
+	if (ps->n == ps->cap) {
+		size_t nc = ps->cap ? ps->cap * 2 : 16;
+		uint8_t **np = realloc(ps->p, nc * sizeof(*np));
+		if (np == NULL)
+			goto oom;
+		ps->p = np;
+		size_t *nl = realloc(ps->len, nc * sizeof(*nl));
+		if (nl == NULL)
+			goto oom;
+		ps->len = nl;
+		ps->cap = nc;
+	}
+	if ((ps->p[ps->n] = malloc(vl > 0 ? vl : 1)) == NULL)
+		goto oom;
+	memcpy(ps->p[ps->n], v, vl);
+	ps->len[ps->n++] = vl;
+	return 0;
+oom:
+	ps->rv = LS_ENOMEM;
+	return 1;
+}
+
+static int
+wstage_load(void *state, ls_state *st)
+{
+	wstage *s = state;
+	parts ps = { 0 };
+	void *meta = NULL;
+	size_t mlen = 0;
+	int rv = ls_state_get(st, META_KEY, 1, &meta, &mlen);
+	if (rv == LS_ENOENT)
+		return 0; /* a fresh start */
+	if (rv == 0) {
+		rv = ls_state_scan(st, "w", 1, "x", 1, collect_part, &ps);
+		if (rv == 0 || ps.rv != 0)
+			rv = ps.rv;
+	}
+	if (rv == 0)
+		rv = ls_window_load_parts(s->w, meta, mlen,
+		    (const uint8_t *const *)ps.p, ps.len, ps.n);
+	if (rv != 0)
+		ls_log(LS_LOG_ERROR, "window",
+		    "cannot restore state stage=%s partition=%u err=%s",
+		    s->cfg->node->name, s->cfg->partition, ls_errname(rv));
+	for (size_t i = 0; i < ps.n; i++)
+		free(ps.p[i]);
+	free(ps.p);
+	free(ps.len);
+	free(meta);
+	return rv;
+}
+
 static int
 wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
@@ -342,5 +453,7 @@ const ls_kind ls_kind_window = {
 	.behaviour = &window_behaviour,
 	.save = wstage_save,
 	.restore = wstage_restore,
+	.sync = wstage_sync,
+	.load = wstage_load,
 	.results = window_schema,
 };

@@ -10,6 +10,11 @@
  * spec) and nothing else; a snapshot that loads saves back to the very same
  * bytes; the loaded window then takes events, an idle tick, an advance and
  * a flush, and load(save(w)) into a fresh window saves the same bytes again.
+ * The loaded state also goes through its incremental parts (meta and every
+ * window, ls_window_save_changed) into a fresh window, which must save the
+ * same bytes.  With bit 7 of byte 0 set, bytes 1.. are parts instead
+ * (u32 little-endian length + bytes, repeated, the meta part first) for
+ * ls_window_load_parts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -135,6 +140,95 @@ round_trip(const ls_window *w, int s)
 	free(buf);
 }
 
+/* The state as parts (meta + every open window, save_changed with
+ * all = 1) loads into a fresh window that saves the same snapshot. */
+#define MAX_PARTS 64
+typedef struct parts {
+	uint8_t *p[MAX_PARTS];
+	size_t len[MAX_PARTS];
+	size_t n;
+} parts;
+
+static int
+take_part(void *arg, int64_t start, const uint8_t *part, size_t len)
+{
+	parts *ps = arg;
+	(void)start;
+	if (part == NULL || ps->n == MAX_PARTS)
+		return part == NULL ? 0 : LS_ERANGE;
+	if ((ps->p[ps->n] = malloc(len)) == NULL)
+		return LS_ENOMEM;
+	memcpy(ps->p[ps->n], part, len);
+	ps->len[ps->n++] = len;
+	return 0;
+}
+
+static void
+parts_trip(ls_window *w, int s)
+{
+	parts ps = { .n = 0 };
+	uint8_t *meta = NULL, *snap = NULL;
+	size_t mlen = 0, slen = 0;
+	ls_window *w2 = NULL;
+	if (ls_window_save_meta(w, &meta, &mlen) == 0 &&
+	    ls_window_save_changed(w, 1, take_part, &ps) == 0 &&
+	    ls_window_save(w, &snap, &slen) == 0 && (w2 = make(s)) != NULL) {
+		FUZZ_ASSERT(ls_window_load_parts(w2, meta, mlen,
+		    (const uint8_t *const *)ps.p, ps.len, ps.n) == 0);
+		check_same_save(w2, snap, slen);
+	}
+	ls_window_free(w2);
+	for (size_t i = 0; i < ps.n; i++)
+		free(ps.p[i]);
+	free(meta);
+	free(snap);
+}
+
+/* Input as parts: u32 little-endian length + bytes, repeated; the first is
+ * the meta part.  Whatever load_parts accepts saves and trips again. */
+static void
+load_parts_input(const uint8_t *d, size_t size, int s)
+{
+	parts ps = { .n = 0 };
+	uint8_t *meta = NULL;
+	size_t mlen = 0;
+	while (size >= 4 && ps.n < MAX_PARTS) {
+		size_t l = (size_t)d[0] | (size_t)d[1] << 8 |
+		    (size_t)d[2] << 16 | (size_t)d[3] << 24;
+		d += 4;
+		size -= 4;
+		if (l > size)
+			l = size;
+		/* exact-size copies: a read past a part is caught */
+		uint8_t *c = malloc(l ? l : 1);
+		if (c == NULL)
+			break;
+		memcpy(c, d, l);
+		if (meta == NULL) {
+			meta = c;
+			mlen = l;
+		} else {
+			ps.p[ps.n] = c;
+			ps.len[ps.n++] = l;
+		}
+		d += l;
+		size -= l;
+	}
+	ls_window *w = make(s);
+	if (w != NULL && meta != NULL) {
+		int rc = ls_window_load_parts(w, meta, mlen,
+		    (const uint8_t *const *)ps.p, ps.len, ps.n);
+		FUZZ_ASSERT(rc == 0 || rc == LS_ECORRUPT || rc == LS_ENOTSUP ||
+		    rc == LS_EINVAL || rc == LS_ENOMEM);
+		if (rc == 0)
+			parts_trip(w, s);
+	}
+	ls_window_free(w);
+	free(meta);
+	for (size_t i = 0; i < ps.n; i++)
+		free(ps.p[i]);
+}
+
 /* A few events around the loaded state's time: on time, out of order and
  * (most likely) late, a query, an idle tick and an advance; then a round
  * trip, a flush and another round trip. */
@@ -199,11 +293,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(snap);
 		return 0;
 	}
+	if (data[0] & 0x80) {
+		load_parts_input(data + 1, size - 1, data[0] & 3);
+		ls_window_free(w);
+		free(snap);
+		return 0;
+	}
 	rc = ls_window_load(w, snap, len);
 	FUZZ_ASSERT(rc == 0 || rc == LS_ECORRUPT || rc == LS_ENOTSUP ||
 	    rc == LS_EINVAL || rc == LS_ENOMEM);
 	if (rc == 0) {
 		check_same_save(w, snap, len);
+		parts_trip(w, data[0] & 3);
 		exercise(w, data[0] & 3);
 	} else {
 		/* refused: the window is still the fresh one it was */

@@ -1938,6 +1938,420 @@ test_snapshot_empty(void **state)
 	xlog_fini(&log);
 }
 
+/* ---- incremental parts ---- */
+
+/* The key-value store a stage keeps its window parts in: start -> bytes. */
+typedef struct kv_ent {
+	int64_t start;
+	uint8_t *v;
+	size_t len;
+} kv_ent;
+
+typedef struct kv {
+	kv_ent e[512];
+	size_t n;
+	size_t puts, dels; /* calls of the last walk */
+	int fail_at;       /* answer LS_EIO to the call with this index */
+	int calls;
+} kv;
+
+static int
+kv_apply(void *arg, int64_t start, const uint8_t *part, size_t len)
+{
+	kv *m = arg;
+	size_t i;
+
+	if (m->calls++ == m->fail_at)
+		return LS_EIO;
+	for (i = 0; i < m->n && m->e[i].start != start; i++)
+		;
+	if (part == NULL) {
+		assert_int_equal(len, 0);
+		/* only windows handed out before are reported closed */
+		assert_true(i < m->n);
+		free(m->e[i].v);
+		m->e[i] = m->e[--m->n];
+		m->dels++;
+		return 0;
+	}
+	if (i == m->n) {
+		assert_true(m->n < 512);
+		m->e[m->n++].start = start;
+	} else {
+		free(m->e[i].v);
+	}
+	m->e[i].v = malloc(len);
+	assert_non_null(m->e[i].v);
+	memcpy(m->e[i].v, part, len);
+	m->e[i].len = len;
+	m->puts++;
+	return 0;
+}
+
+static void
+kv_walk(ls_window *w, int all, kv *m)
+{
+	m->puts = m->dels = 0;
+	m->calls = 0;
+	m->fail_at = -1;
+	assert_int_equal(ls_window_save_changed(w, all, kv_apply, m), 0);
+}
+
+static void
+kv_fini(kv *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->e[i].v);
+	m->n = 0;
+}
+
+/* Load the model (and meta) into t. */
+static int
+kv_load(ls_window *t, const kv *m, const uint8_t *meta, size_t mlen)
+{
+	const uint8_t *parts[512];
+	size_t lens[512];
+
+	for (size_t i = 0; i < m->n; i++) {
+		parts[i] = m->e[i].v;
+		lens[i] = m->e[i].len;
+	}
+	return ls_window_load_parts(t, meta, mlen, parts, lens, m->n);
+}
+
+/* Like run_script, but each cut writes only the changed windows to a
+ * key-value model kept across cuts, writes meta, and continues with a new
+ * window restored from the model alone; the restored state must save as
+ * the same snapshot as the original. */
+static void
+run_parts(const op *ops, size_t n, const ls_window_spec *spec, size_t step,
+    xlog *log, ls_window_stats *st, size_t *cuts, size_t *partial)
+{
+	ls_window *w = sc_new(spec, log);
+	kv m = { .n = 0 };
+
+	*cuts = 0;
+	*partial = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i % step == 0 || i == n) {
+			uint8_t *meta, *snap;
+			size_t mlen, slen, before = log->n;
+			ls_window_stats ws;
+			kv_walk(w, 0, &m);
+			ls_window_get_stats(w, &ws);
+			assert_int_equal(m.n, ws.open_windows);
+			if (m.puts < ws.open_windows)
+				(*partial)++;
+			assert_int_equal(ls_window_save_meta(w, &meta, &mlen),
+			    0);
+			assert_int_equal(ls_window_save(w, &snap, &slen), 0);
+			ls_window_free(w);
+			w = sc_new(spec, log);
+			assert_int_equal(kv_load(w, &m, meta, mlen), 0);
+			assert_int_equal(log->n, before);
+			assert_saves_as(w, snap, slen);
+			/* nothing changed since: an empty walk */
+			kv_walk(w, 0, &m);
+			assert_int_equal(m.puts + m.dels, 0);
+			free(meta);
+			free(snap);
+			(*cuts)++;
+		}
+		if (i < n)
+			apply_op(w, &ops[i], i);
+	}
+	assert_int_equal(ls_window_query(w, INT64_MIN, INT64_MAX, x_emit, log),
+	    0);
+	ls_window_get_stats(w, st);
+	(void)ls_window_flush(w);
+	/* the flush closes every window the model holds */
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.n, 0);
+	ls_window_free(w);
+	kv_fini(&m);
+}
+
+static void
+test_parts_model(void **state)
+{
+	(void)state;
+	static op ops[SCRIPT_N];
+	static const size_t steps[] = { 1, 7, 61, 500 };
+
+	for (int manual = 0; manual <= 1; manual++) {
+		for (int upd = 0; upd <= 1; upd++) {
+			ls_window_spec spec;
+			xlog a = { 0 };
+			ls_window_stats sa;
+			size_t cuts, partial;
+			assert_int_equal(ls_window_spec_init(&spec, 1000, 300,
+			                     sc_keys, 2, sc_aggs, 7, upd, NULL,
+			                     0),
+			    0);
+			gen_script(ops, SCRIPT_N, 21 + (uint64_t)manual,
+			    manual);
+			run_script(ops, SCRIPT_N, &spec, 0, 0, &a, &sa, &cuts);
+			for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]);
+			     s++) {
+				xlog b = { 0 };
+				ls_window_stats sb;
+				run_parts(ops, SCRIPT_N, &spec, steps[s], &b,
+				    &sb, &cuts, &partial);
+				assert_true(cuts >= 2);
+				/* some cuts wrote only part of the windows */
+				/* (over 61 events or more, every open window is
+				 * touched) */
+				if (steps[s] < 10)
+					assert_true(partial > 0);
+				assert_stats_equal(&sa, &sb);
+				assert_int_equal(a.n, b.n);
+				for (size_t i = 0; i < a.n; i++)
+					assert_xent_equal(&a.e[i], &b.e[i], i);
+				xlog_fini(&b);
+			}
+			xlog_fini(&a);
+		}
+	}
+}
+
+/* Three open windows with two groups each, the watermark far behind. */
+static ls_window *
+three_windows(const ls_window_spec *spec, xlog *log)
+{
+	ls_window *w = NULL;
+	evb b;
+	assert_int_equal(ls_window_new(&w, spec, 60000, 0, x_emit, x_late,
+	                     log),
+	    0);
+	for (int i = 0; i < 6; i++) {
+		mk(&b, (int64_t)(i / 2) * 1000 * MS + 5 * MS,
+		    i % 2 ? "api" : "db", LS_LEVEL_INFO, "1.5", "10");
+		b.ev.ingest_ns = 1;
+		assert_int_equal(ls_window_add(w, &b.ev), 0);
+	}
+	return w;
+}
+
+static void
+test_parts_changed_only(void **state)
+{
+	(void)state;
+	ls_window_spec spec;
+	xlog log = { 0 };
+	kv m = { .n = 0 };
+	evb b;
+
+	assert_int_equal(ls_window_spec_init(&spec, 1000, 0, sc_keys, 2,
+	                     sc_aggs, 7, 0, NULL, 0),
+	    0);
+	ls_window *w = three_windows(&spec, &log);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts, 3);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts, 0);
+
+	/* events into the middle window: one part */
+	for (int i = 0; i < 3; i++) {
+		mk(&b, 1000 * MS + 7 * MS, "auth", LS_LEVEL_INFO, "2", NULL);
+		b.ev.ingest_ns = 2;
+		assert_int_equal(ls_window_add(w, &b.ev), 0);
+	}
+	uint8_t *old = malloc(m.e[1].len);
+	size_t i1;
+	for (i1 = 0; m.e[i1].start != 1000 * MS; i1++)
+		;
+	memcpy(old, m.e[i1].v, m.e[i1].len);
+	size_t oldlen = m.e[i1].len;
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts, 1);
+	assert_int_equal(m.n, 3);
+	assert_true(m.e[i1].len > oldlen); /* a group more */
+	free(old);
+
+	/* all = 1: every open window */
+	kv_walk(w, 1, &m);
+	assert_int_equal(m.puts, 3);
+
+	/* a failing fn keeps the marks: the same windows next time */
+	mk(&b, 5 * MS, "api", LS_LEVEL_INFO, "2", NULL);
+	b.ev.ingest_ns = 3;
+	assert_int_equal(ls_window_add(w, &b.ev), 0);
+	mk(&b, 2005 * MS, "api", LS_LEVEL_INFO, "2", NULL);
+	b.ev.ingest_ns = 3;
+	assert_int_equal(ls_window_add(w, &b.ev), 0);
+	m.puts = m.dels = 0;
+	m.calls = 0;
+	m.fail_at = 1;
+	assert_int_equal(ls_window_save_changed(w, 0, kv_apply, &m), LS_EIO);
+	assert_int_equal(m.puts, 1);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts, 2);
+
+	/* closes are reported once, in start order, with no part */
+	assert_int_equal(ls_window_advance(w, 1500 * MS), 1);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts, 0);
+	assert_int_equal(m.dels, 1);
+	assert_int_equal(m.n, 2);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.dels, 0);
+
+	/* a window never handed out closes silently; a pooled window does
+	 * not carry its flags into the next one */
+	mk(&b, 9005 * MS, "api", LS_LEVEL_INFO, "2", NULL);
+	b.ev.ingest_ns = 4;
+	assert_int_equal(ls_window_add(w, &b.ev), 0);
+	assert_int_equal(ls_window_flush(w), 3);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts, 0);
+	assert_int_equal(m.dels, 2);
+	assert_int_equal(m.n, 0);
+	mk(&b, 20005 * MS, "api", LS_LEVEL_INFO, "2", NULL);
+	b.ev.ingest_ns = 5;
+	assert_int_equal(ls_window_add(w, &b.ev), 0);
+	assert_int_equal(ls_window_flush(w), 1);
+	kv_walk(w, 0, &m);
+	assert_int_equal(m.puts + m.dels, 0);
+
+	ls_window_free(w);
+	kv_fini(&m);
+	xlog_fini(&log);
+}
+
+/* Every bad part is refused with its code and leaves the target as it
+ * was; restored windows report their close. */
+static void
+test_parts_refused(void **state)
+{
+	(void)state;
+	ls_window_spec spec, other;
+	xlog log = { 0 };
+	kv m = { .n = 0 };
+	uint8_t *meta, *t0, *b2, *ometa;
+	size_t mlen, t0len, l2, omlen;
+
+	assert_int_equal(ls_window_spec_init(&spec, 1000, 0, sc_keys, 2,
+	                     sc_aggs, 7, 0, NULL, 0),
+	    0);
+	assert_int_equal(ls_window_spec_init(&other, 2000, 0, sc_keys, 2,
+	                     sc_aggs, 7, 0, NULL, 0),
+	    0);
+	ls_window *w = three_windows(&spec, &log);
+	kv_walk(w, 0, &m);
+	assert_int_equal(ls_window_save_meta(w, &meta, &mlen), 0);
+	ls_window *t = sc_new(&spec, &log);
+	evb b;
+	mk(&b, 77000 * MS, "x", LS_LEVEL_INFO, NULL, NULL);
+	b.ev.ingest_ns = 1;
+	assert_int_equal(ls_window_add(t, &b.ev), 0);
+	assert_int_equal(ls_window_save(t, &t0, &t0len), 0);
+#define UNCHANGED()                                                     \
+	do {                                                            \
+		assert_int_equal(ls_window_save(t, &b2, &l2), 0);       \
+		assert_int_equal(l2, t0len);                            \
+		assert_memory_equal(b2, t0, t0len);                     \
+		free(b2);                                               \
+	} while (0)
+
+	/* truncated and flipped meta */
+	for (size_t cut = 0; cut < mlen; cut++) {
+		assert_int_equal(kv_load(t, &m, meta, cut), LS_ECORRUPT);
+		UNCHANGED();
+	}
+	for (size_t i = 0; i < mlen; i++) {
+		meta[i] ^= 0x10;
+		assert_int_equal(kv_load(t, &m, meta, mlen), LS_ECORRUPT);
+		meta[i] ^= 0x10;
+	}
+	UNCHANGED();
+	/* truncated and flipped window parts */
+	kv_ent *e = &m.e[1];
+	size_t full = e->len;
+	for (size_t cut = 0; cut < full; cut++) {
+		e->len = cut;
+		assert_int_equal(kv_load(t, &m, meta, mlen), LS_ECORRUPT);
+	}
+	e->len = full;
+	for (size_t i = 0; i < full; i++) {
+		e->v[i] ^= 0x01;
+		assert_int_equal(kv_load(t, &m, meta, mlen), LS_ECORRUPT);
+		e->v[i] ^= 0x01;
+	}
+	UNCHANGED();
+	/* a duplicate start */
+	{
+		const uint8_t *parts[4] = { m.e[0].v, m.e[1].v, m.e[2].v,
+			m.e[1].v };
+		size_t lens[4] = { m.e[0].len, m.e[1].len, m.e[2].len,
+			m.e[1].len };
+		assert_int_equal(ls_window_load_parts(t, meta, mlen, parts,
+		                     lens, 4),
+		    LS_ECORRUPT);
+		UNCHANGED();
+	}
+	/* a full snapshot is not a meta part, a part not a snapshot */
+	assert_int_equal(kv_load(t, &m, t0, t0len), LS_ECORRUPT);
+	assert_int_equal(ls_window_load(t, m.e[0].v, m.e[0].len), LS_ECORRUPT);
+	UNCHANGED();
+	/* another version (resealed), another spec */
+	{
+		uint8_t *v = malloc(mlen);
+		memcpy(v, meta, mlen);
+		v[4] = 2;
+		uint64_t h = ls_hash64(v, mlen - 8,
+		    UINT64_C(0x6c7377736e617031));
+		for (int i = 0; i < 8; i++)
+			v[mlen - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
+		assert_int_equal(kv_load(t, &m, v, mlen), LS_ENOTSUP);
+		free(v);
+	}
+	ls_window *o = sc_new(&other, &log);
+	assert_int_equal(ls_window_save_meta(o, &ometa, &omlen), 0);
+	assert_int_equal(kv_load(t, &m, ometa, omlen), LS_EINVAL);
+	UNCHANGED();
+	/* counters that cannot hold these windows: meta of an older state */
+	ls_window *young = sc_new(&spec, &log);
+	uint8_t *ymeta;
+	size_t ymlen;
+	assert_int_equal(ls_window_save_meta(young, &ymeta, &ymlen), 0);
+	assert_int_equal(kv_load(t, &m, ymeta, ymlen), LS_ECORRUPT);
+	UNCHANGED();
+
+	/* the good parts load, in any order; closes of restored windows are
+	 * reported, and a fresh state is what ls_window_new makes */
+	kv_ent tmp = m.e[0];
+	m.e[0] = m.e[2];
+	m.e[2] = tmp;
+	assert_int_equal(kv_load(t, &m, meta, mlen), 0);
+	uint8_t *ws;
+	size_t wl;
+	assert_int_equal(ls_window_save(w, &ws, &wl), 0);
+	assert_saves_as(t, ws, wl);
+	kv_walk(t, 0, &m);
+	assert_int_equal(m.puts + m.dels, 0);
+	assert_int_equal(ls_window_flush(t), 3);
+	kv_walk(t, 0, &m);
+	assert_int_equal(m.dels, 3);
+	assert_int_equal(ls_window_load_parts(t, NULL, 0, NULL, NULL, 0), 0);
+	uint8_t *f0;
+	size_t f0len;
+	assert_int_equal(ls_window_save(young, &f0, &f0len), 0);
+	assert_saves_as(t, f0, f0len);
+#undef UNCHANGED
+	free(f0);
+	free(ws);
+	free(ymeta);
+	free(ometa);
+	free(meta);
+	free(t0);
+	ls_window_free(young);
+	ls_window_free(o);
+	ls_window_free(t);
+	ls_window_free(w);
+	kv_fini(&m);
+	xlog_fini(&log);
+}
+
 /* Without a sanitizer, this executable's malloc family can be told to fail
  * from the Nth call on (tests/unit/alloc_fail.h). */
 #include "../alloc_fail.h"
@@ -2056,6 +2470,9 @@ main(void)
 		cmocka_unit_test(test_snapshot_structure),
 		cmocka_unit_test(test_snapshot_empty),
 		cmocka_unit_test(test_snapshot_out_of_memory),
+		cmocka_unit_test(test_parts_model),
+		cmocka_unit_test(test_parts_changed_only),
+		cmocka_unit_test(test_parts_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
