@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
 #include "cluster/join.h"
+#include "cluster/jsonbuf.h"
 #include "cluster/map.h"
 #include "cluster/ring.h"
 #include "cluster/transport.h"
@@ -130,63 +130,6 @@ struct ls_node {
 };
 
 /* ---- small helpers ---- */
-
-typedef struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		if (b->oom)
-			return;
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p != NULL ? b->p + b->len : NULL, room, fmt,
-		    ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t nc = (b->cap + (size_t)n + 64) * 2;
-		char *np = realloc(b->p, nc);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-}
-
-/* A JSON string; names and addresses are plain, but escape anyway. */
-static void
-sb_json_str(sbuf *b, const char *s)
-{
-	sb_printf(b, "\"");
-	for (; s != NULL && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			sb_printf(b, "\\%c", c);
-		else if (c < 0x20)
-			sb_printf(b, "\\u%04x", c);
-		else
-			sb_printf(b, "%c", c);
-	}
-	sb_printf(b, "\"");
-}
 
 static int
 copy_str(char *dst, size_t cap, const char *src)
@@ -1291,17 +1234,25 @@ ticker_main(void *arg)
 
 /* ---- HTTP handlers ---- */
 
+/* Answer with b's content (freed here) as type, or 500 when building it
+ * ran out of memory. */
 static int
-reply_json(ls_http_resp *resp, int status, sbuf *b)
+reply_buf(ls_http_resp *resp, int status, const char *type, ls_jsonbuf *b)
 {
 	if (b->oom) {
-		free(b->p);
+		ls_jsonbuf_fini(b);
 		return ls_http_resp_error(resp, 500, "out of memory");
 	}
 	ls_http_resp_status(resp, status);
-	int rv = ls_http_resp_body(resp, "application/json", b->p, b->len);
-	free(b->p);
+	int rv = ls_http_resp_body(resp, type, b->p, b->len);
+	ls_jsonbuf_fini(b);
 	return rv;
+}
+
+static int
+reply_json(ls_http_resp *resp, int status, ls_jsonbuf *b)
+{
+	return reply_buf(resp, status, "application/json", b);
 }
 
 /* Partitions owned and standby copies held by node id. */
@@ -1324,12 +1275,12 @@ count_parts(const ls_map *map, uint64_t id, size_t *owned, size_t *standby)
 
 /* The human-readable status (logstream status without --json). */
 static void
-status_text(ls_node *n, const ls_map *map, const char *leader, sbuf *b)
+status_text(ls_node *n, const ls_map *map, const char *leader, ls_jsonbuf *b)
 {
-	sb_printf(b, "node %s  leader %s  epoch %llu\n\n", n->name,
+	ls_jsonbuf_printf(b, "node %s  leader %s  epoch %llu\n\n", n->name,
 	    leader[0] ? leader : "(none)",
 	    (unsigned long long)ls_map_epoch(map));
-	sb_printf(b, "%-12s %-8s %-6s %10s %9s  %-22s %s\n", "NODE", "STATE",
+	ls_jsonbuf_printf(b, "%-12s %-8s %-6s %10s %9s  %-22s %s\n", "NODE", "STATE",
 	    "VOTER", "PARTITIONS", "STANDBYS", "HTTP", "URL");
 	for (size_t i = 0; i < ls_map_node_count(map); i++) {
 		ls_map_node mn;
@@ -1337,20 +1288,20 @@ status_text(ls_node *n, const ls_map *map, const char *leader, sbuf *b)
 		if (ls_map_node_at(map, i, &mn) != 0)
 			continue;
 		count_parts(map, mn.id, &owned, &standby);
-		sb_printf(b, "%-12s %-8s %-6s %10zu %9zu  %-22s %s%s\n", mn.name,
+		ls_jsonbuf_printf(b, "%-12s %-8s %-6s %10zu %9zu  %-22s %s%s\n", mn.name,
 		    ls_map_node_state_name(mn.state), mn.voter ? "yes" : "no",
 		    owned, standby, mn.http, mn.url,
 		    strcmp(mn.name, leader) == 0 ? "  (leader)" : "");
 	}
-	sb_printf(b, "\ntopologies:");
+	ls_jsonbuf_printf(b, "\ntopologies:");
 	if (ls_map_topology_count(map) == 0)
-		sb_printf(b, " none");
+		ls_jsonbuf_printf(b, " none");
 	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
 		const char *name, *yaml;
 		if (ls_map_topology_at(map, i, &name, &yaml) == 0)
-			sb_printf(b, " %s", name);
+			ls_jsonbuf_printf(b, " %s", name);
 	}
-	sb_printf(b, "\n");
+	ls_jsonbuf_printf(b, "\n");
 }
 
 /* The value of key in an undecoded query string, into out. */
@@ -1381,7 +1332,7 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	ls_map *map;
 	uint64_t lid = 0;
 	char laddr[MAX_ADDR] = "";
-	sbuf b = { 0 };
+	ls_jsonbuf b = { 0 };
 	(void)req;
 
 	ls_coord_leader(n->coord, &lid, laddr, sizeof(laddr));
@@ -1396,31 +1347,24 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	    strcmp(fmt, "text") == 0) {
 		status_text(n, map, lname, &b);
 		ls_map_free(map);
-		if (b.oom) {
-			free(b.p);
-			return ls_http_resp_error(resp, 500, "out of memory");
-		}
-		ls_http_resp_status(resp, 200);
-		int rv = ls_http_resp_body(resp, "text/plain", b.p, b.len);
-		free(b.p);
-		return rv;
+		return reply_buf(resp, 200, "text/plain", &b);
 	}
-	sb_printf(&b, "{\"node\":");
-	sb_json_str(&b, n->name);
-	sb_printf(&b, ",\"id\":\"%llu\",\"is_leader\":%s,\"leader\":",
+	ls_jsonbuf_printf(&b, "{\"node\":");
+	ls_jsonbuf_str(&b, n->name);
+	ls_jsonbuf_printf(&b, ",\"id\":\"%llu\",\"is_leader\":%s,\"leader\":",
 	    (unsigned long long)n->raft_id,
 	    ls_coord_is_leader(n->coord) ? "true" : "false");
-	sb_json_str(&b, lname);
-	sb_printf(&b, ",\"leader_id\":\"%llu\",\"leader_raft\":",
+	ls_jsonbuf_str(&b, lname);
+	ls_jsonbuf_printf(&b, ",\"leader_id\":\"%llu\",\"leader_raft\":",
 	    (unsigned long long)lid);
-	sb_json_str(&b, laddr);
+	ls_jsonbuf_str(&b, laddr);
 	pthread_mutex_lock(&n->lock);
 	int leaving = n->leaving;
 	pthread_mutex_unlock(&n->lock);
-	sb_printf(&b, ",\"voter\":%s,\"leaving\":%s,\"left\":%s",
+	ls_jsonbuf_printf(&b, ",\"voter\":%s,\"leaving\":%s,\"left\":%s",
 	    n->voter ? "true" : "false", leaving ? "true" : "false",
 	    atomic_load(&n->left) ? "true" : "false");
-	sb_printf(&b, ",\"epoch\":%llu,\"nodes\":[",
+	ls_jsonbuf_printf(&b, ",\"epoch\":%llu,\"nodes\":[",
 	    (unsigned long long)ls_map_epoch(map));
 	size_t nn = ls_map_node_count(map);
 	size_t na = ls_map_assignment_count(map);
@@ -1430,28 +1374,28 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 			continue;
 		size_t owned, standby;
 		count_parts(map, mn.id, &owned, &standby);
-		sb_printf(&b, "%s{\"name\":", i ? "," : "");
-		sb_json_str(&b, mn.name);
-		sb_printf(&b, ",\"id\":\"%llu\",\"url\":",
+		ls_jsonbuf_printf(&b, "%s{\"name\":", i ? "," : "");
+		ls_jsonbuf_str(&b, mn.name);
+		ls_jsonbuf_printf(&b, ",\"id\":\"%llu\",\"url\":",
 		    (unsigned long long)mn.id);
-		sb_json_str(&b, mn.url);
-		sb_printf(&b, ",\"http\":");
-		sb_json_str(&b, mn.http);
-		sb_printf(&b,
+		ls_jsonbuf_str(&b, mn.url);
+		ls_jsonbuf_printf(&b, ",\"http\":");
+		ls_jsonbuf_str(&b, mn.http);
+		ls_jsonbuf_printf(&b,
 		    ",\"voter\":%s,\"state\":\"%s\",\"partitions\":%zu,"
 		    "\"standbys\":%zu}",
 		    mn.voter ? "true" : "false",
 		    ls_map_node_state_name(mn.state), owned, standby);
 	}
-	sb_printf(&b, "],\"topologies\":[");
+	ls_jsonbuf_printf(&b, "],\"topologies\":[");
 	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
 		const char *name, *yaml;
 		if (ls_map_topology_at(map, i, &name, &yaml) == 0) {
-			sb_printf(&b, "%s", i ? "," : "");
-			sb_json_str(&b, name);
+			ls_jsonbuf_printf(&b, "%s", i ? "," : "");
+			ls_jsonbuf_str(&b, name);
 		}
 	}
-	sb_printf(&b, "],\"runs\":[");
+	ls_jsonbuf_printf(&b, "],\"runs\":[");
 	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
 		const char *name;
 		uint64_t ck = 0;
@@ -1459,21 +1403,21 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 		if (ls_map_topology_at(map, i, &name, NULL) != 0)
 			continue;
 		ls_map_topology_checkpoint(map, name, &ck, &fin);
-		sb_printf(&b, "%s{\"topology\":", i ? "," : "");
-		sb_json_str(&b, name);
-		sb_printf(&b,
+		ls_jsonbuf_printf(&b, "%s{\"topology\":", i ? "," : "");
+		ls_jsonbuf_str(&b, name);
+		ls_jsonbuf_printf(&b,
 		    ",\"run_epoch\":%llu,\"checkpoint\":%llu,"
 		    "\"finished\":%s}",
 		    (unsigned long long)ls_map_run_epoch(map, name),
 		    (unsigned long long)ck, fin ? "true" : "false");
 	}
-	sb_printf(&b, "],\"local_runs\":[");
+	ls_jsonbuf_printf(&b, "],\"local_runs\":[");
 	ls_dataplane_run_info ri[64];
 	size_t nr = n->dp != NULL ? ls_dataplane_runs(n->dp, ri, 64) : 0;
 	for (size_t i = 0; i < nr && i < 64; i++) {
-		sb_printf(&b, "%s{\"topology\":", i ? "," : "");
-		sb_json_str(&b, ri[i].topology);
-		sb_printf(&b,
+		ls_jsonbuf_printf(&b, "%s{\"topology\":", i ? "," : "");
+		ls_jsonbuf_str(&b, ri[i].topology);
+		ls_jsonbuf_printf(&b,
 		    ",\"run_epoch\":%llu,\"restored_from\":%llu,"
 		    "\"started_ms\":%lld,\"local_actors\":%u,"
 		    "\"finished\":%s}",
@@ -1482,30 +1426,30 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 		    (long long)ri[i].started_ms, ri[i].local_actors,
 		    ri[i].finished ? "true" : "false");
 	}
-	sb_printf(&b, "],\"assignments\":[");
+	ls_jsonbuf_printf(&b, "],\"assignments\":[");
 	for (size_t k = 0; k < na; k++) {
 		ls_map_assignment a;
 		ls_map_node on;
 		if (ls_map_assignment_at(map, k, &a) != 0)
 			continue;
-		sb_printf(&b, "%s{\"topology\":", k ? "," : "");
-		sb_json_str(&b, a.topology);
-		sb_printf(&b, ",\"partition\":");
-		sb_json_str(&b, a.partition);
-		sb_printf(&b, ",\"owner\":");
-		sb_json_str(&b, ls_map_node_find(map, a.owner, &on) == 0
+		ls_jsonbuf_printf(&b, "%s{\"topology\":", k ? "," : "");
+		ls_jsonbuf_str(&b, a.topology);
+		ls_jsonbuf_printf(&b, ",\"partition\":");
+		ls_jsonbuf_str(&b, a.partition);
+		ls_jsonbuf_printf(&b, ",\"owner\":");
+		ls_jsonbuf_str(&b, ls_map_node_find(map, a.owner, &on) == 0
 		        ? on.name : "");
-		sb_printf(&b, ",\"epoch\":%llu,\"standbys\":[",
+		ls_jsonbuf_printf(&b, ",\"epoch\":%llu,\"standbys\":[",
 		    (unsigned long long)a.epoch);
 		for (unsigned s = 0; s < a.n_standbys; s++) {
-			sb_printf(&b, "%s", s ? "," : "");
-			sb_json_str(&b, ls_map_node_find(map, a.standbys[s],
+			ls_jsonbuf_printf(&b, "%s", s ? "," : "");
+			ls_jsonbuf_str(&b, ls_map_node_find(map, a.standbys[s],
 			                    &on) == 0
 			        ? on.name : "");
 		}
-		sb_printf(&b, "]}");
+		ls_jsonbuf_printf(&b, "]}");
 	}
-	sb_printf(&b, "]}\n");
+	ls_jsonbuf_printf(&b, "]}\n");
 	ls_map_free(map);
 	return reply_json(resp, 200, &b);
 }
@@ -1540,7 +1484,7 @@ h_deploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	ls_diag d;
 	ls_topology *t = NULL;
 	ls_plan *p = NULL;
-	sbuf b = { 0 };
+	ls_jsonbuf b = { 0 };
 
 	if (!ls_coord_is_leader(n->coord))
 		return forward(n, req, resp);
@@ -1554,12 +1498,12 @@ h_deploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	if (rv == 0)
 		rv = ls_plan_build(t, &p, &d);
 	if (rv != 0) {
-		sb_printf(&b, "{\"error\":\"invalid topology\",\"problems\":[");
+		ls_jsonbuf_printf(&b, "{\"error\":\"invalid topology\",\"problems\":[");
 		for (size_t i = 0; i < d.n; i++) {
-			sb_printf(&b, "%s", i ? "," : "");
-			sb_json_str(&b, d.msgs[i]);
+			ls_jsonbuf_printf(&b, "%s", i ? "," : "");
+			ls_jsonbuf_str(&b, d.msgs[i]);
 		}
-		sb_printf(&b, "]}\n");
+		ls_jsonbuf_printf(&b, "]}\n");
 		ls_diag_free(&d);
 		ls_topology_free(t);
 		free(yaml);
@@ -1588,9 +1532,9 @@ h_deploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	if (rv != 0)
 		return ls_http_resp_error(resp, rv == LS_ESTATE ? 503 : 500,
 		    ls_strerror(rv));
-	sb_printf(&b, "{\"deployed\":");
-	sb_json_str(&b, name);
-	sb_printf(&b, ",\"partitions\":%zu,\"epoch\":%llu}\n", nactors,
+	ls_jsonbuf_printf(&b, "{\"deployed\":");
+	ls_jsonbuf_str(&b, name);
+	ls_jsonbuf_printf(&b, ",\"partitions\":%zu,\"epoch\":%llu}\n", nactors,
 	    (unsigned long long)ls_coord_epoch(n->coord));
 	return reply_json(resp, 200, &b);
 }
@@ -1619,10 +1563,10 @@ h_undeploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
 		rv = propose_sync(n, cmd, len);
 	if (rv != 0)
 		return ls_http_resp_error(resp, 500, ls_strerror(rv));
-	sbuf b = { 0 };
-	sb_printf(&b, "{\"undeployed\":");
-	sb_json_str(&b, name);
-	sb_printf(&b, ",\"epoch\":%llu}\n",
+	ls_jsonbuf b = { 0 };
+	ls_jsonbuf_printf(&b, "{\"undeployed\":");
+	ls_jsonbuf_str(&b, name);
+	ls_jsonbuf_printf(&b, ",\"epoch\":%llu}\n",
 	    (unsigned long long)ls_coord_epoch(n->coord));
 	return reply_json(resp, 200, &b);
 }
@@ -1773,10 +1717,10 @@ h_leave(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	n->urgent = 1;
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
-	sbuf b = { 0 };
-	sb_printf(&b, "{\"node\":");
-	sb_json_str(&b, n->name);
-	sb_printf(&b, ",\"leaving\":true}\n");
+	ls_jsonbuf b = { 0 };
+	ls_jsonbuf_printf(&b, "{\"node\":");
+	ls_jsonbuf_str(&b, n->name);
+	ls_jsonbuf_printf(&b, ",\"leaving\":true}\n");
 	return reply_json(resp, 202, &b);
 }
 
