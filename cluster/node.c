@@ -23,6 +23,7 @@
 #include "cluster/acks.h"
 #include "cluster/coord.h"
 #include "cluster/dataplane.h"
+#include "cluster/detector.h"
 #include "cluster/http.h"
 #include "cluster/join.h"
 #include "cluster/jsonbuf.h"
@@ -40,12 +41,6 @@
 #include "topology/topology.h"
 
 #define MAX_ADDR 256
-
-typedef struct peer {
-	uint64_t id;
-	int64_t seen_ns; /* last heartbeat (leader clock) */
-	uint64_t inc;    /* its process incarnation, 0 = not seen yet */
-} peer;
 
 /* A node that asked to join (its hello reached this node), to be passed to
  * the leader by the ticker. */
@@ -99,8 +94,7 @@ struct ls_node {
 	_Atomic int stop;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t cond;
-	peer *peers;
-	size_t npeers, cappeers;
+	ls_detector *det;     /* leader: when each node was last heard */
 	int was_leader;
 	int64_t leader_since_ns;
 	uint64_t placed_epoch;
@@ -702,26 +696,6 @@ hb_ack(void *arg, const ls_ckpt_ack_wire *a)
 
 static void check_members(ls_node *n, const ls_map *map);
 
-static peer *
-peer_get(ls_node *n, uint64_t id, int64_t now)
-{
-	for (size_t i = 0; i < n->npeers; i++)
-		if (n->peers[i].id == id)
-			return &n->peers[i];
-	if (n->npeers == n->cappeers) {
-		size_t nc = n->cappeers ? n->cappeers * 2 : 8;
-		peer *np = realloc(n->peers, nc * sizeof(*np));
-		if (np == NULL)
-			return NULL;
-		n->peers = np;
-		n->cappeers = nc;
-	}
-	peer *p = &n->peers[n->npeers++];
-	p->id = id;
-	p->seen_ns = now; /* grace: judged from now on */
-	return p;
-}
-
 static void
 self_entry(ls_node *n, ls_map_node *mn)
 {
@@ -743,24 +717,14 @@ leader_tick(ls_node *n)
 		return;
 	pthread_mutex_lock(&n->lock);
 	if (!n->was_leader) {
-		/* new leadership: everyone gets a fresh grace period */
-		n->npeers = 0;
+		/* new leadership: everyone gets a fresh grace period, the
+		 * previous leader (silent long enough for an election) a short
+		 * one, so that its partitions fail over about as fast as any
+		 * other node's */
+		ls_detector_lead(n->det, now, n->last_leader);
 		n->was_leader = 1;
 		n->leader_since_ns = now;
 		n->placed_epoch = 0;
-		/* The previous leader went silent long enough for an election:
-		 * it gets a short grace only, so that its partitions fail over
-		 * about as fast as any other node's. */
-		if (n->last_leader != 0 && n->last_leader != n->raft_id) {
-			int64_t grace = 2 * n->heartbeat_ns;
-			if (grace < 300000000)
-				grace = 300000000;
-			if (grace > n->dead_ns)
-				grace = n->dead_ns;
-			peer *p = peer_get(n, n->last_leader, now);
-			if (p != NULL)
-				p->seen_ns = now - n->dead_ns + grace;
-		}
 	}
 	pthread_mutex_unlock(&n->lock);
 
@@ -790,23 +754,19 @@ leader_tick(ls_node *n)
 	}
 	for (size_t i = 0; i < ls_map_node_count(map); i++) {
 		ls_map_node mn;
-		if (ls_map_node_at(map, i, &mn) != 0 || mn.id == n->raft_id)
+		if (ls_map_node_at(map, i, &mn) != 0)
 			continue;
-		if (mn.state == LS_NODE_DEAD || mn.state == LS_NODE_LEFT)
-			continue;
+		int64_t silent;
 		pthread_mutex_lock(&n->lock);
-		peer *p = peer_get(n, mn.id, now);
-		int64_t silent = p != NULL ? now - p->seen_ns : 0;
+		int verdict = ls_detector_judge(n->det, mn.id, mn.state, now,
+		    &silent);
 		pthread_mutex_unlock(&n->lock);
-		if (silent > n->dead_ns) {
+		if (verdict == LS_NODE_DEAD)
 			ls_log(LS_LOG_WARN, "node",
 			    "node failed node=%s silent_ms=%lld", mn.name,
 			    (long long)(silent / 1000000));
-			propose_state(n, mn.id, LS_NODE_DEAD);
-		} else if (silent > n->suspect_ns &&
-		    mn.state == LS_NODE_ALIVE) {
-			propose_state(n, mn.id, LS_NODE_SUSPECT);
-		}
+		if (verdict != 0)
+			propose_state(n, mn.id, verdict);
 	}
 	ls_map_free(map);
 
@@ -1039,11 +999,7 @@ join_local(ls_node *n, const ls_join_req *jr)
 		return rv;
 	int64_t now = ls_clock_ns();
 	pthread_mutex_lock(&n->lock);
-	peer *p = peer_get(n, jr->id, now);
-	if (p != NULL) {
-		p->inc = jr->inc;
-		p->seen_ns = now;
-	}
+	ls_detector_admitted(n->det, jr->id, jr->inc, now);
 	joinrec *slot = join_slot(n, jr->id);
 	if (slot != NULL && !slot->pending)
 		slot->r = *jr;
@@ -1626,24 +1582,13 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	free(buf);
 
 	int64_t now = ls_clock_ns();
-	uint64_t prev_inc = 0;
 	pthread_mutex_lock(&n->lock);
-	peer *p = peer_get(n, id, now);
-	if (p != NULL) {
-		p->seen_ns = now;
-		prev_inc = p->inc;
-		if (inc != 0)
-			p->inc = inc;
-	}
+	uint64_t prev_inc = ls_detector_heard(n->det, id, inc, now);
 	if (acks) {
 		n->urgent = 1;
 		pthread_cond_broadcast(&n->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
-	/* The same process that was admitted through a join: its first
-	 * heartbeat is no restart. */
-	if (restarted && inc != 0 && prev_inc == inc)
-		restarted = 0;
 
 	ls_map *map;
 	if (ls_coord_map_snapshot(n->coord, &map) != 0)
@@ -1653,25 +1598,24 @@ h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	int state = known ? mn.state : 0;
 	ls_map_free(map);
 	rv = 0;
-	if (known && leaving) {
-		if (state != LS_NODE_LEFT) {
-			ls_log(LS_LOG_INFO, "node", "node leaving node=%s", name);
-			rv = propose_state(n, id, LS_NODE_LEFT);
-		}
-	} else if (known && restarted &&
-	    (state == LS_NODE_ALIVE || state == LS_NODE_SUSPECT)) {
+	int verdict = ls_detector_verdict(known, state, leaving, restarted, inc,
+	    prev_inc);
+	if (verdict == LS_NODE_LEFT) {
+		ls_log(LS_LOG_INFO, "node", "node leaving node=%s", name);
+		rv = propose_state(n, id, LS_NODE_LEFT);
+	} else if (verdict == LS_NODE_DEAD) {
 		/* a new process under a known name, back before it was found
 		 * dead: its old runs are gone, so every run must restart */
 		ls_log(LS_LOG_WARN, "node",
 		    "node restarted, fencing its previous incarnation node=%s",
 		    name);
 		rv = propose_state(n, id, LS_NODE_DEAD);
-	} else if (!known) {
+	} else if (verdict == LS_NODE_ALIVE && !known) {
 		ls_map_node add = { id, name, url, http, voter != 0,
 			LS_NODE_ALIVE };
 		ls_log(LS_LOG_INFO, "node", "node joined node=%s", name);
 		rv = propose_node(n, &add);
-	} else if (state != LS_NODE_ALIVE) {
+	} else if (verdict == LS_NODE_ALIVE) {
 		ls_log(LS_LOG_INFO, "node", "node alive again node=%s", name);
 		rv = propose_state(n, id, LS_NODE_ALIVE);
 	}
@@ -1925,6 +1869,9 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	n->suspect_ns = (cfg->suspect_ms > 0 ? cfg->suspect_ms : 500) * 1000000;
 	n->dead_ns = (cfg->dead_ms > 0 ? cfg->dead_ms : 1000) * 1000000;
 	n->replicas = cfg->replicas > 0 ? cfg->replicas : 2;
+	if ((rv = ls_detector_new(n->raft_id, n->heartbeat_ns, n->suspect_ns,
+	         n->dead_ns, &n->det)) != 0)
+		goto fail;
 
 	if (ls_mkdir_p(n->data_dir) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", n->data_dir,
@@ -2114,7 +2061,7 @@ ls_node_stop(ls_node *n)
 		free(n->acks_out[i].topo);
 	free(n->acks_out);
 	ls_metrics_free(n->metrics);
-	free(n->peers);
+	ls_detector_free(n->det);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
