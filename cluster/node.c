@@ -1,6 +1,9 @@
 /*
- * node.c -- a cluster node: coordinator, HTTP API, heartbeats, failure
- * detection and placement (see node.h).
+ * node.c -- a cluster node: start and stop, the ticker that drives the
+ * leader's and the followers' duties (failure detection, placement,
+ * checkpoint completion, heartbeats with acks, joins, leaving), and map
+ * proposals (see node.h).  The HTTP API is api.c, the detector's rules
+ * detector.c, placement place.c; node_int.h is what they share.
  *
  * Leader duties run on the ticker thread and in HTTP handlers; both read
  * the map through ls_coord_map_snapshot() (a private copy) and change it
@@ -20,119 +23,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/acks.h"
-#include "cluster/coord.h"
-#include "cluster/dataplane.h"
-#include "cluster/detector.h"
-#include "cluster/http.h"
-#include "cluster/join.h"
-#include "cluster/jsonbuf.h"
-#include "cluster/map.h"
-#include "cluster/ring.h"
+#include "cluster/node_int.h"
+#include "cluster/place.h"
 #include "cluster/transport.h"
 #include "runtime/actor.h"
-#include "runtime/err.h"
 #include "runtime/fs.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
-#include "runtime/metrics.h"
 #include "schemas/codec.h"
-#include "topology/plan.h"
-#include "topology/topology.h"
 
-#define MAX_ADDR 256
-
-/* A node that asked to join (its hello reached this node), to be passed to
- * the leader by the ticker. */
-typedef struct joinrec {
-	ls_join_req r;
-	int64_t last_ns; /* last time it was passed on */
-	int pending;
-} joinrec;
-
-#define MAX_JOINS 64
-
-#define MAX_ACKS 200000 /* the leader's bound on tracked acks */
-
-/* A checkpoint acknowledgement a follower keeps for its next heartbeat. */
-typedef struct pending_ack {
-	char *topo;  /* one allocation: topology, NUL, partition, NUL */
-	char *part;
-	uint64_t epoch, ckpt;
-	int final;
-} pending_ack;
-
-/* Follower: the bound on acks waiting for a heartbeat (more are dropped:
- * that checkpoint will not complete, a later one will), and the share of
- * them one heartbeat carries, in estimated bytes, so that a heartbeat stays
- * well below the leader's request body limit (LS_HTTP_MAX_BODY_DEFAULT). */
-#define MAX_PENDING_ACKS 200000
-#define HB_ACK_BYTES     (512u << 10)
-
-struct ls_node {
-	char name[LS_MAP_MAX_NAME + 1];
-	char url[MAX_ADDR];
-	char http_addr[MAX_ADDR];
-	char raft_addr[MAX_ADDR];
-	char data_dir[1024];
-	uint64_t raft_id;
-	uint64_t inc; /* this process: random, new at every start */
-	int voter;
-	int64_t heartbeat_ns, suspect_ns, dead_ns;
-	uint32_t replicas;
-	uint8_t hello[LS_JOIN_MAX]; /* join request in our hellos */
-	size_t hello_len;
-
-	ls_coord *coord;
-	ls_http *http;
-	ls_metrics *metrics;
-	_Atomic int64_t *m_leader, *m_epoch, *m_alive, *m_hb_sent,
-	    *m_hb_failed, *m_proposals;
-
-	pthread_t ticker;
-	int ticker_started;
-	_Atomic int stop;
-	pthread_mutex_t lock; /* guards everything below */
-	pthread_cond_t cond;
-	ls_detector *det;     /* leader: when each node was last heard */
-	int was_leader;
-	int64_t leader_since_ns;
-	uint64_t placed_epoch;
-	uint64_t last_leader; /* the leader as last seen as a follower */
-	int urgent;           /* acks to pass on: tick again soon */
-	joinrec joins[MAX_JOINS];
-	size_t njoins;
-	/* Graceful leave (POST /v1/leave): the node asks to be marked LEFT,
-	 * waits until its partitions run elsewhere and have a checkpoint
-	 * there, then reports left (ls_node_left). */
-	int leaving;
-	int64_t leave_start_ns;
-	int64_t members_checked_ns; /* leader: last raft membership check */
-	_Atomic int left;
-
-	ls_dataplane *dp;
-	uint64_t dp_epoch;   /* map epoch last given to the data plane */
-	/* A new incarnation (this process) must not join runs its previous
-	 * incarnation took part in: it first has itself marked dead (every
-	 * run gets a new epoch), and feeds its data plane only maps from
-	 * after that (announce_epoch). */
-	int announced;
-	uint64_t announce_epoch;
-	pending_ack *acks_out; /* follower: acks for the next heartbeat */
-	size_t nacks_out, capacks_out;
-	ls_acks *acks;       /* leader: acknowledgements collected */
-};
-
-/* ---- small helpers ---- */
-
-static int
-copy_str(char *dst, size_t cap, const char *src)
-{
-	if (src == NULL || strlen(src) >= cap)
-		return LS_ERANGE;
-	memcpy(dst, src, strlen(src) + 1);
-	return 0;
-}
+/* ---- Raft addresses ---- */
 
 int
 ls_node_raft_address(const char *url, char *buf, size_t cap)
@@ -181,10 +81,8 @@ on_done(void *arg, int status)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* Propose cmd (freed here) and wait for it to apply; LS_ESTATE when this
- * node is not the leader. */
-static int
-propose_sync(ls_node *n, uint8_t *cmd, size_t len)
+int
+ls__node_propose(ls_node *n, uint8_t *cmd, size_t len)
 {
 	waiter w;
 	int rv;
@@ -219,273 +117,42 @@ propose_sync(ls_node *n, uint8_t *cmd, size_t len)
 	return rv;
 }
 
-static int
-propose_node(ls_node *n, const ls_map_node *mn)
+int
+ls__node_propose_node(ls_node *n, const ls_map_node *mn)
 {
 	uint8_t *cmd;
 	size_t len;
 	int rv = ls_map_cmd_add_node(mn, &cmd, &len);
-	return rv != 0 ? rv : propose_sync(n, cmd, len);
+	return rv != 0 ? rv : ls__node_propose(n, cmd, len);
 }
 
-static int
-propose_state(ls_node *n, uint64_t id, int state)
+int
+ls__node_propose_state(ls_node *n, uint64_t id, int state)
 {
 	uint8_t *cmd;
 	size_t len;
 	int rv = ls_map_cmd_set_node_state(id, state, &cmd, &len);
-	return rv != 0 ? rv : propose_sync(n, cmd, len);
+	return rv != 0 ? rv : ls__node_propose(n, cmd, len);
 }
 
 /* ---- placement (leader) ---- */
 
-/* The map's current placement of topology `name` as an ls_placement, for
- * ls_ring_rebalance() (partition names qualified "name/stage/partition").
- * LS_ENOENT when the map has none (a new deploy). */
-static int
-map_placement(const ls_map *map, const char *name, ls_placement *pv)
-{
-	size_t na = ls_map_assignment_count(map), cnt = 0;
-	uint32_t rep = LS_MAP_MAX_STANDBYS + 1;
-	ls_map_assignment a;
-
-	memset(pv, 0, sizeof(*pv));
-	for (size_t k = 0; k < na; k++)
-		if (ls_map_assignment_at(map, k, &a) == 0 &&
-		    strcmp(a.topology, name) == 0) {
-			cnt++;
-			if (a.n_standbys + 1 < rep)
-				rep = a.n_standbys + 1;
-		}
-	if (cnt == 0)
-		return LS_ENOENT;
-	uint32_t sb = rep - 1;
-	size_t maxn = cnt * rep;
-	uint64_t *ids = calloc(maxn, sizeof(*ids));
-	pv->partitions = calloc(cnt, sizeof(char *));
-	pv->owner = calloc(cnt, sizeof(uint32_t));
-	pv->standby = calloc(cnt * sb + 1, sizeof(uint32_t));
-	pv->node_ids = calloc(maxn, sizeof(char *));
-	pv->weights = calloc(maxn, sizeof(uint32_t));
-	int rv = LS_ENOMEM;
-	if (ids == NULL || pv->partitions == NULL || pv->owner == NULL ||
-	    pv->standby == NULL || pv->node_ids == NULL || pv->weights == NULL)
-		goto fail;
-	size_t nids = 0, i = 0;
-	for (size_t k = 0; k < na; k++) {
-		if (ls_map_assignment_at(map, k, &a) != 0 ||
-		    strcmp(a.topology, name) != 0)
-			continue;
-		uint64_t want[LS_MAP_MAX_STANDBYS + 1];
-		want[0] = a.owner;
-		for (uint32_t s = 0; s < sb; s++)
-			want[s + 1] = a.standbys[s];
-		for (uint32_t s = 0; s < rep; s++) {
-			size_t j = 0;
-			while (j < nids && ids[j] != want[s])
-				j++;
-			if (j == nids) {
-				ls_map_node mn;
-				rv = LS_ENOENT;
-				if (ls_map_node_find(map, want[s], &mn) != 0)
-					goto fail;
-				rv = LS_ENOMEM;
-				if ((pv->node_ids[j] = strdup(mn.name)) == NULL)
-					goto fail;
-				pv->weights[j] = 1;
-				ids[nids++] = want[s];
-				pv->n_nodes = nids;
-			}
-			if (s == 0)
-				pv->owner[i] = (uint32_t)j;
-			else
-				pv->standby[i * sb + s - 1] = (uint32_t)j;
-		}
-		size_t l = strlen(name) + strlen(a.partition) + 2;
-		if ((pv->partitions[i] = malloc(l)) == NULL)
-			goto fail;
-		snprintf(pv->partitions[i], l, "%s/%s", name, a.partition);
-		pv->n_partitions = ++i;
-	}
-	pv->replicas = rep;
-	free(ids);
-	return 0;
-fail:
-	free(ids);
-	ls_placement_fini(pv);
-	return rv;
-}
-
-/* The plan actors of a deployed topology, as "stage/partition" names. */
-static int
-topology_partitions(const char *name, const char *yaml, char ***out,
-    size_t *nout)
-{
-	ls_topology *t = NULL;
-	ls_plan *p = NULL;
-	int rv = ls_topology_parse(name, yaml, strlen(yaml), &t, NULL);
-	if (rv == 0)
-		rv = ls_plan_build(t, &p, NULL);
-	if (rv != 0) {
-		ls_topology_free(t);
-		return rv;
-	}
-	size_t na = ls_plan_actor_count(p);
-	char **v = calloc(na ? na : 1, sizeof(*v));
-	rv = v != NULL ? 0 : LS_ENOMEM;
-	for (size_t i = 0; rv == 0 && i < na; i++) {
-		v[i] = strdup(ls_plan_actor_at(p, i)->name);
-		if (v[i] == NULL)
-			rv = LS_ENOMEM;
-	}
-	ls_plan_free(p);
-	ls_topology_free(t);
-	if (rv != 0) {
-		for (size_t i = 0; v != NULL && i < na; i++)
-			free(v[i]);
-		free(v);
-		return rv;
-	}
-	*out = v;
-	*nout = na;
-	return 0;
-}
-
-static void
-free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Place one topology over the live nodes of map and propose the result if
- * it differs from the map's current assignments. */
-static int
-place_topology(ls_node *n, const ls_map *map, const char *name,
+int
+ls__node_place(ls_node *n, const ls_map *map, const char *name,
     const char *yaml)
 {
-	char **parts;
-	size_t np;
-	int rv = topology_partitions(name, yaml, &parts, &np);
-	if (rv != 0)
+	uint8_t *cmd;
+	size_t len;
+	ls_place_info pi;
+	int rv = ls_place_topology(map, name, yaml, n->replicas, &cmd, &len,
+	    &pi);
+	if (rv != 0 || cmd == NULL)
 		return rv;
-
-	ls_ring *ring;
-	if ((rv = ls_ring_new(&ring)) != 0) {
-		free_names(parts, np);
-		return rv;
-	}
-	size_t nn = ls_map_node_count(map);
-	uint64_t *ids = calloc(nn ? nn : 1, sizeof(*ids));
-	char **names = calloc(nn ? nn : 1, sizeof(*names));
-	size_t live = 0;
-	for (size_t i = 0; ids != NULL && names != NULL && i < nn; i++) {
-		ls_map_node mn;
-		if (ls_map_node_at(map, i, &mn) != 0)
-			continue;
-		if (mn.state != LS_NODE_ALIVE && mn.state != LS_NODE_SUSPECT)
-			continue;
-		if (ls_ring_add_node(ring, mn.name, 1) != 0)
-			continue;
-		ids[live] = mn.id;
-		names[live] = strdup(mn.name);
-		live++;
-	}
-	ls_placement pl;
-	memset(&pl, 0, sizeof(pl));
-	ls_map_assignment *as = NULL;
-	if (live == 0 || ids == NULL || names == NULL) {
-		rv = live == 0 ? LS_ESTATE : LS_ENOMEM;
-		goto out;
-	}
-	uint32_t replicas = n->replicas < live ? n->replicas : (uint32_t)live;
-	/* hash partitions by topology-qualified names */
-	char **qual = calloc(np ? np : 1, sizeof(*qual));
-	if (qual == NULL) {
-		rv = LS_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < np; i++) {
-		size_t l = strlen(name) + strlen(parts[i]) + 2;
-		if ((qual[i] = malloc(l)) != NULL)
-			snprintf(qual[i], l, "%s/%s", name, parts[i]);
-		else
-			rv = LS_ENOMEM;
-	}
-	if (rv == 0) {
-		/* move little: from the current placement when there is one
-		 * (a join takes close to 1/N, a leave or failure moves only
-		 * the departed node's partitions) */
-		ls_placement prev;
-		if (map_placement(map, name, &prev) == 0) {
-			rv = ls_ring_rebalance(ring, &prev,
-			    (const char *const *)qual, np, replicas, &pl);
-			ls_placement_fini(&prev);
-		} else {
-			rv = ls_ring_place(ring, (const char *const *)qual, np,
-			    replicas, &pl);
-		}
-	}
-	free_names(qual, np);
-	if (rv != 0)
-		goto out;
-
-	as = calloc(np ? np : 1, sizeof(*as));
-	if (as == NULL) {
-		rv = LS_ENOMEM;
-		goto out;
-	}
-	int changed = 0;
-	uint64_t epoch = ls_map_epoch(map) + 1;
-	for (size_t i = 0; i < np; i++) {
-		as[i].topology = name;
-		as[i].partition = parts[i];
-		as[i].epoch = epoch;
-		const char *owner = pl.node_ids[pl.owner[i]];
-		for (size_t k = 0; k < live; k++)
-			if (strcmp(names[k], owner) == 0)
-				as[i].owner = ids[k];
-		as[i].n_standbys = pl.replicas - 1;
-		for (uint32_t s = 0; s + 1 < pl.replicas; s++) {
-			const char *sb = pl.node_ids[pl.standby[i * (pl.replicas - 1) + s]];
-			for (size_t k = 0; k < live; k++)
-				if (strcmp(names[k], sb) == 0)
-					as[i].standbys[s] = ids[k];
-		}
-		ls_map_assignment cur;
-		if (ls_map_assignment_find(map, name, parts[i], &cur) != 0 ||
-		    cur.owner != as[i].owner ||
-		    cur.n_standbys != as[i].n_standbys ||
-		    memcmp(cur.standbys, as[i].standbys,
-		        as[i].n_standbys * sizeof(uint64_t)) != 0) {
-			changed = 1;
-		} else {
-			as[i].epoch = cur.epoch; /* unchanged: keep its epoch */
-		}
-	}
-	if (changed) {
-		uint8_t *cmd;
-		size_t len;
-		rv = ls_map_cmd_assign(name, LS_MAP_ASSIGN_REPLACE, as, np, &cmd,
-		    &len);
-		if (rv == 0)
-			rv = propose_sync(n, cmd, len);
-		if (rv == 0)
-			ls_log(LS_LOG_INFO, "node",
-			    "placed topology=%s partitions=%zu nodes=%zu "
-			    "replicas=%u",
-			    name, np, live, pl.replicas);
-	}
-out:
-	free(as);
-	ls_placement_fini(&pl);
-	for (size_t k = 0; k < live; k++)
-		free(names[k]);
-	free(names);
-	free(ids);
-	ls_ring_free(ring);
-	free_names(parts, np);
+	rv = ls__node_propose(n, cmd, len);
+	if (rv == 0)
+		ls_log(LS_LOG_INFO, "node",
+		    "placed topology=%s partitions=%zu nodes=%zu replicas=%u",
+		    name, pi.partitions, pi.nodes, pi.replicas);
 	return rv;
 }
 
@@ -495,21 +162,15 @@ place_all(ls_node *n, const ls_map *map)
 	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
 		const char *name, *yaml;
 		if (ls_map_topology_at(map, i, &name, &yaml) == 0)
-			place_topology(n, map, name, yaml);
+			ls__node_place(n, map, name, yaml);
 	}
 }
 
 /* ---- checkpoint acknowledgements ---- */
 
-/* The acknowledgements live in cluster/acks.h, under n->lock.  A full
- * table or no memory drops the ack: that checkpoint will not complete, a
- * later one will. */
-static void
-ack_add_locked(ls_node *n, const char *topo, uint64_t epoch, uint64_t ckpt,
-    int final, const char *part, uint64_t node)
-{
-	(void)ls_acks_add(n->acks, topo, epoch, part, node, ckpt, final);
-}
+/* The leader's acknowledgements live in n->acks (cluster/acks.h), under
+ * n->lock.  A full table or no memory drops an ack: that checkpoint will
+ * not complete, a later one will. */
 
 /* Room for need pending acks in n->acks_out (n->lock held); -1 when
  * over the bound or out of memory. */
@@ -539,7 +200,8 @@ on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
 	ls_node *n = arg;
 	pthread_mutex_lock(&n->lock);
 	if (n->was_leader) {
-		ack_add_locked(n, topo, epoch, ckpt, final, part, n->raft_id);
+		(void)ls_acks_add(n->acks, topo, epoch, part, n->raft_id, ckpt,
+		    final);
 	} else if (acks_out_reserve(n, n->nacks_out + 1) == 0) {
 		size_t tl = strlen(topo), pl = strlen(part);
 		char *str = malloc(tl + pl + 2);
@@ -641,7 +303,7 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 		uint8_t *cmd;
 		size_t len;
 		if (ls_map_cmd_checkpoint(name, best, best_final, &cmd, &len) ==
-		    0 && propose_sync(n, cmd, len) == 0)
+		    0 && ls__node_propose(n, cmd, len) == 0)
 			ls_log(best_final ? LS_LOG_INFO : LS_LOG_DEBUG, "node",
 			    "checkpoint complete topology=%s ckpt=%llu final=%d",
 			    name, (unsigned long long)best, best_final);
@@ -653,46 +315,7 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Content type of the binary (FlatBuffers) bodies of the internal API. */
-#define WIRE_TYPE "application/octet-stream"
-
-/* A heartbeat's sender fields within the map's limits? */
-static int
-hb_ok(const ls_heartbeat_wire *hb)
-{
-	return hb->id != 0 && hb->name.len > 0 &&
-	    hb->name.len <= LS_MAP_MAX_NAME && hb->url.len <= LS_MAP_MAX_URL &&
-	    hb->http.len <= LS_MAP_MAX_URL;
-}
-
-/* A follower's heartbeat being decoded (schemas/cluster.fbs). */
-typedef struct hb_acks {
-	ls_node *n;
-	const ls_heartbeat_wire *hb; /* filled before the first ack */
-	int any;
-} hb_acks;
-
-/* Heartbeat decoder callback: one ack of a follower.  The decoder checked
- * that the strings are C strings; checkpoint 0 means nothing.  Acks of a
- * heartbeat whose sender fields are bad are not taken (LS_EINVAL stops the
- * decoder). */
-static int
-hb_ack(void *arg, const ls_ckpt_ack_wire *a)
-{
-	hb_acks *h = arg;
-	if (!hb_ok(h->hb))
-		return LS_EINVAL;
-	if (a->ckpt == 0)
-		return 0;
-	pthread_mutex_lock(&h->n->lock);
-	ack_add_locked(h->n, a->topology.ptr, a->epoch, a->ckpt, a->final,
-	    a->partition.ptr, h->hb->id);
-	pthread_mutex_unlock(&h->n->lock);
-	h->any = 1;
-	return 0;
-}
-
-/* ---- failure detector (leader) ---- */
+/* ---- ticks: the leader's duties and the followers' heartbeats ---- */
 
 static void check_members(ls_node *n, const ls_map *map);
 
@@ -732,14 +355,14 @@ leader_tick(ls_node *n)
 	if (ls_map_node_find(map, n->raft_id, &self) != 0) {
 		ls_map_node mn;
 		self_entry(n, &mn);
-		if (propose_node(n, &mn) == 0 && !n->announced) {
+		if (ls__node_propose_node(n, &mn) == 0 && !n->announced) {
 			n->announce_epoch = ls_coord_epoch(n->coord);
 			n->announced = 1;
 		}
 	} else if (!n->announced) {
 		/* restarted: fence the runs of the previous incarnation */
 		if (self.state == LS_NODE_DEAD ||
-		    propose_state(n, n->raft_id, LS_NODE_DEAD) == 0) {
+		    ls__node_propose_state(n, n->raft_id, LS_NODE_DEAD) == 0) {
 			n->announce_epoch = ls_coord_epoch(n->coord);
 			n->announced = 1;
 		}
@@ -747,10 +370,10 @@ leader_tick(ls_node *n)
 		if (self.state != LS_NODE_LEFT) {
 			ls_log(LS_LOG_INFO, "node", "node leaving node=%s",
 			    n->name);
-			propose_state(n, n->raft_id, LS_NODE_LEFT);
+			ls__node_propose_state(n, n->raft_id, LS_NODE_LEFT);
 		}
 	} else if (self.state != LS_NODE_ALIVE) {
-		propose_state(n, n->raft_id, LS_NODE_ALIVE);
+		ls__node_propose_state(n, n->raft_id, LS_NODE_ALIVE);
 	}
 	for (size_t i = 0; i < ls_map_node_count(map); i++) {
 		ls_map_node mn;
@@ -766,7 +389,7 @@ leader_tick(ls_node *n)
 			    "node failed node=%s silent_ms=%lld", mn.name,
 			    (long long)(silent / 1000000));
 		if (verdict != 0)
-			propose_state(n, mn.id, verdict);
+			ls__node_propose_state(n, mn.id, verdict);
 	}
 	ls_map_free(map);
 
@@ -788,9 +411,8 @@ leader_tick(ls_node *n)
 	ls_map_free(map);
 }
 
-/* The leader's HTTP address from the map, or -1. */
-static int
-leader_http(ls_node *n, char *buf, size_t cap)
+int
+ls__node_leader_http(ls_node *n, char *buf, size_t cap)
 {
 	uint64_t lid;
 	char addr[MAX_ADDR];
@@ -804,7 +426,7 @@ leader_http(ls_node *n, char *buf, size_t cap)
 	if (ls_coord_map_snapshot(n->coord, &map) != 0)
 		return -1;
 	if (ls_map_node_find(map, lid, &mn) == 0 && mn.http != NULL &&
-	    copy_str(buf, cap, mn.http) == 0)
+	    ls__copy_str(buf, cap, mn.http) == 0)
 		rv = 0;
 	ls_map_free(map);
 	return rv;
@@ -820,7 +442,7 @@ follower_tick(ls_node *n)
 	uint64_t lid = 0;
 	if (ls_coord_leader(n->coord, &lid, NULL, 0) == 0 && lid != 0)
 		n->last_leader = lid;
-	if (leader_http(n, lh, sizeof(lh)) != 0)
+	if (ls__node_leader_http(n, lh, sizeof(lh)) != 0)
 		return;
 	int restarted = !n->announced;
 	/* The oldest pending acks, as many as one heartbeat carries; the rest
@@ -909,9 +531,6 @@ follower_tick(ls_node *n)
 
 /* ---- joining and leaving ---- */
 
-static void count_parts(const ls_map *map, uint64_t id, size_t *owned,
-    size_t *standby);
-
 /* The slot for node id in the join table (n->lock held); a new one, or the
  * oldest idle one when full, or NULL. */
 static joinrec *
@@ -981,8 +600,8 @@ on_map_change(void *arg, uint64_t epoch)
 
 /* Leader: admit a joining node -- first as a Raft standby (it receives the
  * map), then into the map as a non-voter, which places partitions on it. */
-static int
-join_local(ls_node *n, const ls_join_req *jr)
+int
+ls__node_join_local(ls_node *n, const ls_join_req *jr)
 {
 	ls_map *map;
 	ls_map_node mn;
@@ -1010,7 +629,7 @@ join_local(ls_node *n, const ls_join_req *jr)
 		LS_NODE_ALIVE };
 	ls_log(LS_LOG_INFO, "node", "node joined node=%s url=%s voter=no",
 	    jr->name, jr->url);
-	return propose_node(n, &add);
+	return ls__node_propose_node(n, &add);
 }
 
 /* Ticker: pass pending join requests to the leader (or admit them). */
@@ -1033,7 +652,7 @@ joins_tick(ls_node *n, int leader)
 	pthread_mutex_unlock(&n->lock);
 	for (size_t i = 0; i < nt; i++) {
 		if (leader) {
-			int rv = join_local(n, &todo[i]);
+			int rv = ls__node_join_local(n, &todo[i]);
 			if (rv != 0 && rv != LS_EBUSY)
 				ls_log(LS_LOG_WARN, "node",
 				    "cannot admit node=%s: %s", todo[i].name,
@@ -1043,7 +662,7 @@ joins_tick(ls_node *n, int leader)
 		char lh[MAX_ADDR];
 		uint8_t body[LS_JOIN_MAX];
 		int len = ls_join_encode(&todo[i], body, sizeof(body));
-		if (len < 0 || leader_http(n, lh, sizeof(lh)) != 0)
+		if (len < 0 || ls__node_leader_http(n, lh, sizeof(lh)) != 0)
 			continue;
 		int status = 0;
 		char *resp = NULL;
@@ -1076,7 +695,7 @@ check_members(ls_node *n, const ls_map *map)
 		pthread_mutex_lock(&n->lock);
 		for (size_t j = 0; j < n->njoins; j++)
 			if (n->joins[j].r.id == mn.id)
-				copy_str(raft, sizeof(raft), n->joins[j].r.raft);
+				ls__copy_str(raft, sizeof(raft), n->joins[j].r.raft);
 		pthread_mutex_unlock(&n->lock);
 		if (raft[0] == '\0' &&
 		    ls_node_raft_address(mn.url, raft, sizeof(raft)) != 0)
@@ -1111,7 +730,7 @@ leave_tick(ls_node *n)
 	int done = ls_map_node_find(map, n->raft_id, &self) == 0 &&
 	    self.state == LS_NODE_LEFT;
 	if (done) {
-		count_parts(map, n->raft_id, &owned, &standby);
+		ls_place_count(map, n->raft_id, &owned, &standby);
 		done = owned == 0 && standby == 0;
 	}
 	for (size_t i = 0; done && i < ls_map_topology_count(map); i++) {
@@ -1186,513 +805,6 @@ ticker_main(void *arg)
 		}
 	}
 	return NULL;
-}
-
-/* ---- HTTP handlers ---- */
-
-/* Answer with b's content (freed here) as type, or 500 when building it
- * ran out of memory. */
-static int
-reply_buf(ls_http_resp *resp, int status, const char *type, ls_jsonbuf *b)
-{
-	if (b->oom) {
-		ls_jsonbuf_fini(b);
-		return ls_http_resp_error(resp, 500, "out of memory");
-	}
-	ls_http_resp_status(resp, status);
-	int rv = ls_http_resp_body(resp, type, b->p, b->len);
-	ls_jsonbuf_fini(b);
-	return rv;
-}
-
-static int
-reply_json(ls_http_resp *resp, int status, ls_jsonbuf *b)
-{
-	return reply_buf(resp, status, "application/json", b);
-}
-
-/* Partitions owned and standby copies held by node id. */
-static void
-count_parts(const ls_map *map, uint64_t id, size_t *owned, size_t *standby)
-{
-	size_t na = ls_map_assignment_count(map);
-	*owned = *standby = 0;
-	for (size_t k = 0; k < na; k++) {
-		ls_map_assignment a;
-		if (ls_map_assignment_at(map, k, &a) != 0)
-			continue;
-		if (a.owner == id)
-			(*owned)++;
-		for (unsigned s = 0; s < a.n_standbys; s++)
-			if (a.standbys[s] == id)
-				(*standby)++;
-	}
-}
-
-/* The human-readable status (logstream status without --json). */
-static void
-status_text(ls_node *n, const ls_map *map, const char *leader, ls_jsonbuf *b)
-{
-	ls_jsonbuf_printf(b, "node %s  leader %s  epoch %llu\n\n", n->name,
-	    leader[0] ? leader : "(none)",
-	    (unsigned long long)ls_map_epoch(map));
-	ls_jsonbuf_printf(b, "%-12s %-8s %-6s %10s %9s  %-22s %s\n", "NODE", "STATE",
-	    "VOTER", "PARTITIONS", "STANDBYS", "HTTP", "URL");
-	for (size_t i = 0; i < ls_map_node_count(map); i++) {
-		ls_map_node mn;
-		size_t owned, standby;
-		if (ls_map_node_at(map, i, &mn) != 0)
-			continue;
-		count_parts(map, mn.id, &owned, &standby);
-		ls_jsonbuf_printf(b, "%-12s %-8s %-6s %10zu %9zu  %-22s %s%s\n", mn.name,
-		    ls_map_node_state_name(mn.state), mn.voter ? "yes" : "no",
-		    owned, standby, mn.http, mn.url,
-		    strcmp(mn.name, leader) == 0 ? "  (leader)" : "");
-	}
-	ls_jsonbuf_printf(b, "\ntopologies:");
-	if (ls_map_topology_count(map) == 0)
-		ls_jsonbuf_printf(b, " none");
-	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
-		const char *name, *yaml;
-		if (ls_map_topology_at(map, i, &name, &yaml) == 0)
-			ls_jsonbuf_printf(b, " %s", name);
-	}
-	ls_jsonbuf_printf(b, "\n");
-}
-
-/* The value of key in an undecoded query string, into out. */
-static int
-query_get(const char *q, const char *key, char *out, size_t cap)
-{
-	size_t kl = strlen(key);
-	for (const char *p = q; p != NULL && *p != '\0';) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			size_t vl = len - kl - 1;
-			if (vl >= cap)
-				return -1;
-			memcpy(out, p + kl + 1, vl);
-			out[vl] = '\0';
-			return 0;
-		}
-		p = amp != NULL ? amp + 1 : NULL;
-	}
-	return -1;
-}
-
-static int
-h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-	ls_map *map;
-	uint64_t lid = 0;
-	char laddr[MAX_ADDR] = "";
-	ls_jsonbuf b = { 0 };
-	(void)req;
-
-	ls_coord_leader(n->coord, &lid, laddr, sizeof(laddr));
-	if (ls_coord_map_snapshot(n->coord, &map) != 0)
-		return ls_http_resp_error(resp, 503, "map not available");
-	ls_map_node lnode;
-	const char *lname = ls_map_node_find(map, lid, &lnode) == 0
-	    ? lnode.name : "";
-	char fmt[16];
-	if (req->query != NULL &&
-	    query_get(req->query, "format", fmt, sizeof(fmt)) == 0 &&
-	    strcmp(fmt, "text") == 0) {
-		status_text(n, map, lname, &b);
-		ls_map_free(map);
-		return reply_buf(resp, 200, "text/plain", &b);
-	}
-	ls_jsonbuf_printf(&b, "{\"node\":");
-	ls_jsonbuf_str(&b, n->name);
-	ls_jsonbuf_printf(&b, ",\"id\":\"%llu\",\"is_leader\":%s,\"leader\":",
-	    (unsigned long long)n->raft_id,
-	    ls_coord_is_leader(n->coord) ? "true" : "false");
-	ls_jsonbuf_str(&b, lname);
-	ls_jsonbuf_printf(&b, ",\"leader_id\":\"%llu\",\"leader_raft\":",
-	    (unsigned long long)lid);
-	ls_jsonbuf_str(&b, laddr);
-	pthread_mutex_lock(&n->lock);
-	int leaving = n->leaving;
-	pthread_mutex_unlock(&n->lock);
-	ls_jsonbuf_printf(&b, ",\"voter\":%s,\"leaving\":%s,\"left\":%s",
-	    n->voter ? "true" : "false", leaving ? "true" : "false",
-	    atomic_load(&n->left) ? "true" : "false");
-	ls_jsonbuf_printf(&b, ",\"epoch\":%llu,\"nodes\":[",
-	    (unsigned long long)ls_map_epoch(map));
-	size_t nn = ls_map_node_count(map);
-	size_t na = ls_map_assignment_count(map);
-	for (size_t i = 0; i < nn; i++) {
-		ls_map_node mn;
-		if (ls_map_node_at(map, i, &mn) != 0)
-			continue;
-		size_t owned, standby;
-		count_parts(map, mn.id, &owned, &standby);
-		ls_jsonbuf_printf(&b, "%s{\"name\":", i ? "," : "");
-		ls_jsonbuf_str(&b, mn.name);
-		ls_jsonbuf_printf(&b, ",\"id\":\"%llu\",\"url\":",
-		    (unsigned long long)mn.id);
-		ls_jsonbuf_str(&b, mn.url);
-		ls_jsonbuf_printf(&b, ",\"http\":");
-		ls_jsonbuf_str(&b, mn.http);
-		ls_jsonbuf_printf(&b,
-		    ",\"voter\":%s,\"state\":\"%s\",\"partitions\":%zu,"
-		    "\"standbys\":%zu}",
-		    mn.voter ? "true" : "false",
-		    ls_map_node_state_name(mn.state), owned, standby);
-	}
-	ls_jsonbuf_printf(&b, "],\"topologies\":[");
-	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
-		const char *name, *yaml;
-		if (ls_map_topology_at(map, i, &name, &yaml) == 0) {
-			ls_jsonbuf_printf(&b, "%s", i ? "," : "");
-			ls_jsonbuf_str(&b, name);
-		}
-	}
-	ls_jsonbuf_printf(&b, "],\"runs\":[");
-	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
-		const char *name;
-		uint64_t ck = 0;
-		int fin = 0;
-		if (ls_map_topology_at(map, i, &name, NULL) != 0)
-			continue;
-		ls_map_topology_checkpoint(map, name, &ck, &fin);
-		ls_jsonbuf_printf(&b, "%s{\"topology\":", i ? "," : "");
-		ls_jsonbuf_str(&b, name);
-		ls_jsonbuf_printf(&b,
-		    ",\"run_epoch\":%llu,\"checkpoint\":%llu,"
-		    "\"finished\":%s}",
-		    (unsigned long long)ls_map_run_epoch(map, name),
-		    (unsigned long long)ck, fin ? "true" : "false");
-	}
-	ls_jsonbuf_printf(&b, "],\"local_runs\":[");
-	ls_dataplane_run_info ri[64];
-	size_t nr = n->dp != NULL ? ls_dataplane_runs(n->dp, ri, 64) : 0;
-	for (size_t i = 0; i < nr && i < 64; i++) {
-		ls_jsonbuf_printf(&b, "%s{\"topology\":", i ? "," : "");
-		ls_jsonbuf_str(&b, ri[i].topology);
-		ls_jsonbuf_printf(&b,
-		    ",\"run_epoch\":%llu,\"restored_from\":%llu,"
-		    "\"started_ms\":%lld,\"local_actors\":%u,"
-		    "\"finished\":%s}",
-		    (unsigned long long)ri[i].run_epoch,
-		    (unsigned long long)ri[i].restored_from,
-		    (long long)ri[i].started_ms, ri[i].local_actors,
-		    ri[i].finished ? "true" : "false");
-	}
-	ls_jsonbuf_printf(&b, "],\"assignments\":[");
-	for (size_t k = 0; k < na; k++) {
-		ls_map_assignment a;
-		ls_map_node on;
-		if (ls_map_assignment_at(map, k, &a) != 0)
-			continue;
-		ls_jsonbuf_printf(&b, "%s{\"topology\":", k ? "," : "");
-		ls_jsonbuf_str(&b, a.topology);
-		ls_jsonbuf_printf(&b, ",\"partition\":");
-		ls_jsonbuf_str(&b, a.partition);
-		ls_jsonbuf_printf(&b, ",\"owner\":");
-		ls_jsonbuf_str(&b, ls_map_node_find(map, a.owner, &on) == 0
-		        ? on.name : "");
-		ls_jsonbuf_printf(&b, ",\"epoch\":%llu,\"standbys\":[",
-		    (unsigned long long)a.epoch);
-		for (unsigned s = 0; s < a.n_standbys; s++) {
-			ls_jsonbuf_printf(&b, "%s", s ? "," : "");
-			ls_jsonbuf_str(&b, ls_map_node_find(map, a.standbys[s],
-			                    &on) == 0
-			        ? on.name : "");
-		}
-		ls_jsonbuf_printf(&b, "]}");
-	}
-	ls_jsonbuf_printf(&b, "]}\n");
-	ls_map_free(map);
-	return reply_json(resp, 200, &b);
-}
-
-/* Relay a request to the leader and its answer back. */
-static int
-forward(ls_node *n, const ls_http_req *req, ls_http_resp *resp)
-{
-	char lh[MAX_ADDR];
-	if (leader_http(n, lh, sizeof(lh)) != 0)
-		return ls_http_resp_error(resp, 503,
-		    "no leader known yet; retry shortly");
-	int status = 0;
-	char *body = NULL;
-	size_t len = 0;
-	int rv = ls_http_request(lh, req->method, req->path, req->body,
-	    req->body_len, &status, &body, &len, 15000);
-	if (rv != 0) {
-		free(body);
-		return ls_http_resp_error(resp, 502, "leader unreachable");
-	}
-	ls_http_resp_status(resp, status);
-	rv = ls_http_resp_body(resp, "application/json", body, len);
-	free(body);
-	return rv;
-}
-
-static int
-h_deploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-	ls_diag d;
-	ls_topology *t = NULL;
-	ls_plan *p = NULL;
-	ls_jsonbuf b = { 0 };
-
-	if (!ls_coord_is_leader(n->coord))
-		return forward(n, req, resp);
-	char *yaml = malloc(req->body_len + 1);
-	if (yaml == NULL)
-		return ls_http_resp_error(resp, 500, "out of memory");
-	memcpy(yaml, req->body, req->body_len);
-	yaml[req->body_len] = '\0';
-	ls_diag_init(&d);
-	int rv = ls_topology_parse("request", yaml, req->body_len, &t, &d);
-	if (rv == 0)
-		rv = ls_plan_build(t, &p, &d);
-	if (rv != 0) {
-		ls_jsonbuf_printf(&b, "{\"error\":\"invalid topology\",\"problems\":[");
-		for (size_t i = 0; i < d.n; i++) {
-			ls_jsonbuf_printf(&b, "%s", i ? "," : "");
-			ls_jsonbuf_str(&b, d.msgs[i]);
-		}
-		ls_jsonbuf_printf(&b, "]}\n");
-		ls_diag_free(&d);
-		ls_topology_free(t);
-		free(yaml);
-		return reply_json(resp, 400, &b);
-	}
-	ls_diag_free(&d);
-	char name[LS_MAP_MAX_NAME + 1];
-	copy_str(name, sizeof(name), ls_topology_name(t));
-	size_t nactors = ls_plan_actor_count(p);
-	ls_plan_free(p);
-	ls_topology_free(t);
-
-	uint8_t *cmd;
-	size_t len;
-	rv = ls_map_cmd_deploy(name, yaml, &cmd, &len);
-	if (rv == 0)
-		rv = propose_sync(n, cmd, len);
-	if (rv == 0) {
-		ls_map *map;
-		if ((rv = ls_coord_map_snapshot(n->coord, &map)) == 0) {
-			rv = place_topology(n, map, name, yaml);
-			ls_map_free(map);
-		}
-	}
-	free(yaml);
-	if (rv != 0)
-		return ls_http_resp_error(resp, rv == LS_ESTATE ? 503 : 500,
-		    ls_strerror(rv));
-	ls_jsonbuf_printf(&b, "{\"deployed\":");
-	ls_jsonbuf_str(&b, name);
-	ls_jsonbuf_printf(&b, ",\"partitions\":%zu,\"epoch\":%llu}\n", nactors,
-	    (unsigned long long)ls_coord_epoch(n->coord));
-	return reply_json(resp, 200, &b);
-}
-
-static int
-h_undeploy(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-	const char *name = req->path + strlen("/v1/topologies/");
-	if (!ls_coord_is_leader(n->coord))
-		return forward(n, req, resp);
-	if (*name == '\0' || strlen(name) > LS_MAP_MAX_NAME)
-		return ls_http_resp_error(resp, 400, "missing topology name");
-	ls_map *map;
-	if (ls_coord_map_snapshot(n->coord, &map) != 0)
-		return ls_http_resp_error(resp, 503, "map not available");
-	const char *yaml;
-	int found = ls_map_topology_find(map, name, &yaml) == 0;
-	ls_map_free(map);
-	if (!found)
-		return ls_http_resp_error(resp, 404, "no such topology");
-	uint8_t *cmd;
-	size_t len;
-	int rv = ls_map_cmd_undeploy(name, &cmd, &len);
-	if (rv == 0)
-		rv = propose_sync(n, cmd, len);
-	if (rv != 0)
-		return ls_http_resp_error(resp, 500, ls_strerror(rv));
-	ls_jsonbuf b = { 0 };
-	ls_jsonbuf_printf(&b, "{\"undeployed\":");
-	ls_jsonbuf_str(&b, name);
-	ls_jsonbuf_printf(&b, ",\"epoch\":%llu}\n",
-	    (unsigned long long)ls_coord_epoch(n->coord));
-	return reply_json(resp, 200, &b);
-}
-
-/* 200 with the map epoch (a MapEpoch, schemas/cluster.fbs), the answer
- * to a heartbeat or a join. */
-static int
-reply_epoch(ls_node *n, ls_http_resp *resp)
-{
-	ls_buf b = { NULL, 0 };
-	int rv = ls_codec_map_epoch_encode(ls_coord_epoch(n->coord), &b);
-	if (rv != 0)
-		return ls_http_resp_error(resp, 500, ls_strerror(rv));
-	ls_http_resp_status(resp, 200);
-	rv = ls_http_resp_body(resp, WIRE_TYPE, b.data, b.len);
-	ls_buf_free(&b);
-	return rv;
-}
-
-/* Body: a Heartbeat (schemas/cluster.fbs) with the sender's identity and
- * addresses, its flags and the checkpoint acks it collected.  An
- * unparsable one is logged and refused (400); nothing of it is used. */
-static int
-h_heartbeat(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-
-	if (!ls_coord_is_leader(n->coord))
-		return ls_http_resp_error(resp, 409, "not the leader");
-	/* the decoder wants 8-byte aligned input: a copy in malloc'd memory */
-	uint8_t *buf = malloc(req->body_len > 0 ? req->body_len : 1);
-	if (buf == NULL)
-		return ls_http_resp_error(resp, 503, "out of memory");
-	if (req->body_len > 0)
-		memcpy(buf, req->body, req->body_len);
-	ls_heartbeat_wire hb;
-	hb_acks ha = { n, &hb, 0 };
-	int rv = ls_codec_heartbeat_decode(buf, req->body_len, &hb, hb_ack,
-	    &ha);
-	if (rv == 0 && !hb_ok(&hb))
-		rv = LS_EINVAL;
-	if (rv != 0) {
-		free(buf);
-		ls_log(LS_LOG_WARN, "node",
-		    "bad heartbeat dropped bytes=%zu: %s", req->body_len,
-		    ls_strerror(rv));
-		return ls_http_resp_error(resp, 400, "bad heartbeat");
-	}
-	uint64_t id = hb.id, inc = hb.inc;
-	char name[LS_MAP_MAX_NAME + 1], url[LS_MAP_MAX_URL + 1],
-	    http[LS_MAP_MAX_URL + 1];
-	snprintf(name, sizeof(name), "%s", hb.name.ptr);
-	snprintf(url, sizeof(url), "%s", hb.url.ptr);
-	snprintf(http, sizeof(http), "%s", hb.http.ptr);
-	int restarted = hb.restarted, leaving = hb.leaving, voter = hb.voter;
-	int acks = ha.any;
-	free(buf);
-
-	int64_t now = ls_clock_ns();
-	pthread_mutex_lock(&n->lock);
-	uint64_t prev_inc = ls_detector_heard(n->det, id, inc, now);
-	if (acks) {
-		n->urgent = 1;
-		pthread_cond_broadcast(&n->cond);
-	}
-	pthread_mutex_unlock(&n->lock);
-
-	ls_map *map;
-	if (ls_coord_map_snapshot(n->coord, &map) != 0)
-		return ls_http_resp_error(resp, 503, "map not available");
-	ls_map_node mn;
-	int known = ls_map_node_find(map, id, &mn) == 0;
-	int state = known ? mn.state : 0;
-	ls_map_free(map);
-	rv = 0;
-	int verdict = ls_detector_verdict(known, state, leaving, restarted, inc,
-	    prev_inc);
-	if (verdict == LS_NODE_LEFT) {
-		ls_log(LS_LOG_INFO, "node", "node leaving node=%s", name);
-		rv = propose_state(n, id, LS_NODE_LEFT);
-	} else if (verdict == LS_NODE_DEAD) {
-		/* a new process under a known name, back before it was found
-		 * dead: its old runs are gone, so every run must restart */
-		ls_log(LS_LOG_WARN, "node",
-		    "node restarted, fencing its previous incarnation node=%s",
-		    name);
-		rv = propose_state(n, id, LS_NODE_DEAD);
-	} else if (verdict == LS_NODE_ALIVE && !known) {
-		ls_map_node add = { id, name, url, http, voter != 0,
-			LS_NODE_ALIVE };
-		ls_log(LS_LOG_INFO, "node", "node joined node=%s", name);
-		rv = propose_node(n, &add);
-	} else if (verdict == LS_NODE_ALIVE) {
-		ls_log(LS_LOG_INFO, "node", "node alive again node=%s", name);
-		rv = propose_state(n, id, LS_NODE_ALIVE);
-	}
-	if (rv != 0)
-		return ls_http_resp_error(resp, 503, ls_strerror(rv));
-	return reply_epoch(n, resp);
-}
-
-/* POST /v1/internal/join: a join request (cluster/join.h) passed on by the
- * node that got the joining node's hello. */
-static int
-h_join(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-	ls_join_req jr;
-	if (!ls_coord_is_leader(n->coord))
-		return ls_http_resp_error(resp, 409, "not the leader");
-	if (ls_join_parse(req->body, req->body_len, &jr) != 0) {
-		ls_log(LS_LOG_WARN, "node", "bad join request dropped bytes=%zu",
-		    req->body_len);
-		return ls_http_resp_error(resp, 400, "bad join request");
-	}
-	int rv = join_local(n, &jr);
-	if (rv != 0)
-		return ls_http_resp_error(resp, 503, ls_strerror(rv));
-	return reply_epoch(n, resp);
-}
-
-/* POST /v1/leave: leave the cluster gracefully.  The node's partitions move
- * to the others; once they have a checkpoint there, the node reports left
- * and its process exits. */
-static int
-h_leave(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-	(void)req;
-	pthread_mutex_lock(&n->lock);
-	if (!n->leaving) {
-		n->leaving = 1;
-		n->leave_start_ns = ls_clock_ns();
-		ls_log(LS_LOG_INFO, "node", "leave requested node=%s", n->name);
-	}
-	n->urgent = 1;
-	pthread_cond_broadcast(&n->cond);
-	pthread_mutex_unlock(&n->lock);
-	ls_jsonbuf b = { 0 };
-	ls_jsonbuf_printf(&b, "{\"node\":");
-	ls_jsonbuf_str(&b, n->name);
-	ls_jsonbuf_printf(&b, ",\"leaving\":true}\n");
-	return reply_json(resp, 202, &b);
-}
-
-/* GET /v1/internal/ckpt?topology=T&ckpt=N&partition=P: a stored
- * checkpoint state, for a node that takes the partition over. */
-static int
-h_ckpt(void *arg, const ls_http_req *req, ls_http_resp *resp)
-{
-	ls_node *n = arg;
-	char topo[LS_MAP_MAX_NAME + 1], part[LS_MAP_MAX_NAME + 1], ck[32];
-	if (req->query == NULL || query_get(req->query, "topology", topo,
-	        sizeof(topo)) != 0 ||
-	    query_get(req->query, "partition", part, sizeof(part)) != 0 ||
-	    query_get(req->query, "ckpt", ck, sizeof(ck)) != 0)
-		return ls_http_resp_error(resp, 400,
-		    "want topology, ckpt and partition");
-	char *end;
-	uint64_t id = strtoull(ck, &end, 10);
-	if (*end != '\0' || id == 0)
-		return ls_http_resp_error(resp, 400, "bad ckpt");
-	void *blob;
-	size_t len;
-	if (ls_dataplane_ckpt_get(n->dp, topo, id, part, &blob, &len) != 0)
-		return ls_http_resp_error(resp, 404, "no such checkpoint here");
-	ls_http_resp_status(resp, 200);
-	int rv = ls_http_resp_body(resp, "application/octet-stream", blob, len);
-	free(blob);
-	return rv;
 }
 
 /* ---- start / stop ---- */
@@ -1821,10 +933,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	if ((rv = ls_acks_new(MAX_ACKS, &n->acks)) != 0)
 		goto fail;
 	rv = LS_ERANGE;
-	if (copy_str(n->name, sizeof(n->name), cfg->name) != 0 ||
-	    copy_str(n->url, sizeof(n->url), cfg->listen) != 0 ||
-	    copy_str(n->http_addr, sizeof(n->http_addr), cfg->http) != 0 ||
-	    copy_str(n->data_dir, sizeof(n->data_dir), cfg->data_dir) != 0) {
+	if (ls__copy_str(n->name, sizeof(n->name), cfg->name) != 0 ||
+	    ls__copy_str(n->url, sizeof(n->url), cfg->listen) != 0 ||
+	    ls__copy_str(n->http_addr, sizeof(n->http_addr), cfg->http) != 0 ||
+	    ls__copy_str(n->data_dir, sizeof(n->data_dir), cfg->data_dir) != 0) {
 		snprintf(err, errlen, "an argument is too long");
 		goto fail;
 	}
@@ -1836,7 +948,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 			rv = LS_EINVAL;
 			goto fail;
 		}
-		rv = copy_str(n->raft_addr, sizeof(n->raft_addr), cfg->raft);
+		rv = ls__copy_str(n->raft_addr, sizeof(n->raft_addr), cfg->raft);
 	}
 	if ((rv = ls_transport_url_check(cfg->listen)) != 0) {
 		snprintf(err, errlen, "bad --listen URL '%s' (%s)", cfg->listen,
@@ -1967,10 +1079,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		memset(&me, 0, sizeof(me));
 		me.id = n->raft_id;
 		me.inc = n->inc;
-		copy_str(me.name, sizeof(me.name), n->name);
-		copy_str(me.url, sizeof(me.url), n->url);
-		copy_str(me.http, sizeof(me.http), n->http_addr);
-		copy_str(me.raft, sizeof(me.raft), n->raft_addr);
+		ls__copy_str(me.name, sizeof(me.name), n->name);
+		ls__copy_str(me.url, sizeof(me.url), n->url);
+		ls__copy_str(me.http, sizeof(me.http), n->http_addr);
+		ls__copy_str(me.raft, sizeof(me.raft), n->raft_addr);
 		int hl = ls_join_encode(&me, n->hello, sizeof(n->hello));
 		if (hl < 0) {
 			snprintf(err, errlen, "node name or addresses too long");
@@ -2008,19 +1120,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		    rv == LS_EEXIST ? "the address is in use" : ls_strerror(rv));
 		goto fail;
 	}
-	if ((rv = ls_http_route(n->http, "GET", "/v1/status", h_status, n)) !=
-	        0 ||
-	    (rv = ls_http_route(n->http, "POST", "/v1/topologies", h_deploy,
-	         n)) != 0 ||
-	    (rv = ls_http_route(n->http, "DELETE", "/v1/topologies/",
-	         h_undeploy, n)) != 0 ||
-	    (rv = ls_http_route(n->http, "POST", "/v1/internal/heartbeat",
-	         h_heartbeat, n)) != 0 ||
-	    (rv = ls_http_route(n->http, "GET", "/v1/internal/ckpt", h_ckpt,
-	         n)) != 0 ||
-	    (rv = ls_http_route(n->http, "POST", "/v1/internal/join", h_join,
-	         n)) != 0 ||
-	    (rv = ls_http_route(n->http, "POST", "/v1/leave", h_leave, n)) != 0)
+	if ((rv = ls__api_routes(n)) != 0)
 		goto fail;
 	if (pthread_create(&n->ticker, NULL, ticker_main, n) != 0) {
 		rv = LS_ENOMEM;
