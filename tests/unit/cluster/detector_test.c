@@ -238,43 +238,45 @@ test_incarnations(void **state)
 	ls_detector_free(d);
 }
 
+/* One heartbeat's sender and flags, and what the leader proposes. */
+typedef struct verdict_case {
+	int known, state, leaving, restarted;
+	uint64_t inc, prev_inc;
+	int want;
+	const char *why;
+} verdict_case;
+
+static const verdict_case VERDICTS[] = {
+	{ 0, 0, 0, 0, 5, 0, LS_NODE_ALIVE, "unknown: add it" },
+	{ 0, 0, 0, 1, 5, 0, LS_NODE_ALIVE, "unknown, restarted: add it" },
+	{ 0, 0, 1, 0, 5, 0, LS_NODE_ALIVE, "unknown, leaving: add it" },
+	{ 1, LS_NODE_ALIVE, 0, 0, 5, 5, 0, "known and alive: nothing" },
+	{ 1, LS_NODE_SUSPECT, 0, 0, 5, 5, LS_NODE_ALIVE, "suspect: back alive" },
+	{ 1, LS_NODE_DEAD, 0, 0, 5, 5, LS_NODE_ALIVE, "dead: back alive" },
+	{ 1, LS_NODE_LEFT, 0, 0, 5, 5, LS_NODE_ALIVE, "left, back: alive" },
+	{ 1, LS_NODE_ALIVE, 1, 0, 5, 5, LS_NODE_LEFT, "leaving: LEFT" },
+	{ 1, LS_NODE_SUSPECT, 1, 1, 5, 0, LS_NODE_LEFT, "leaving wins" },
+	{ 1, LS_NODE_LEFT, 1, 0, 5, 5, 0, "leaving, already LEFT: nothing" },
+	{ 1, LS_NODE_ALIVE, 0, 1, 6, 5, LS_NODE_DEAD, "restart: fenced" },
+	{ 1, LS_NODE_SUSPECT, 0, 1, 6, 0, LS_NODE_DEAD, "restart of suspect" },
+	{ 1, LS_NODE_ALIVE, 0, 1, 0, 0, LS_NODE_DEAD, "restart, no inc" },
+	{ 1, LS_NODE_DEAD, 0, 1, 6, 5, LS_NODE_ALIVE, "restart, already dead" },
+	{ 1, LS_NODE_ALIVE, 0, 1, 6, 6, 0, "the admitted process: no restart" },
+	{ 1, LS_NODE_SUSPECT, 0, 1, 6, 6, LS_NODE_ALIVE,
+	    "the admitted process, suspect: alive" },
+};
+
 static void
 test_verdict(void **state)
 {
 	(void)state;
-	/* unknown sender: add it (alive), whatever its flags */
-	assert_int_equal(ls_detector_verdict(0, 0, 0, 0, 5, 0), LS_NODE_ALIVE);
-	assert_int_equal(ls_detector_verdict(0, 0, 0, 1, 5, 0), LS_NODE_ALIVE);
-	assert_int_equal(ls_detector_verdict(0, 0, 1, 0, 5, 0), LS_NODE_ALIVE);
-	/* known and alive: nothing */
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_ALIVE, 0, 0, 5, 5), 0);
-	/* back alive on a heartbeat */
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_SUSPECT, 0, 0, 5, 5),
-	    LS_NODE_ALIVE);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_DEAD, 0, 0, 5, 5),
-	    LS_NODE_ALIVE);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_LEFT, 0, 0, 5, 5),
-	    LS_NODE_ALIVE);
-	/* leaving: LEFT once, then nothing */
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_ALIVE, 1, 0, 5, 5),
-	    LS_NODE_LEFT);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_SUSPECT, 1, 1, 5, 0),
-	    LS_NODE_LEFT);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_LEFT, 1, 0, 5, 5), 0);
-	/* a restarted process back before it was found dead: fenced */
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_ALIVE, 0, 1, 6, 5),
-	    LS_NODE_DEAD);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_SUSPECT, 0, 1, 6, 0),
-	    LS_NODE_DEAD);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_ALIVE, 0, 1, 0, 0),
-	    LS_NODE_DEAD);
-	/* ... already dead: alive again (its runs restart anyway) */
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_DEAD, 0, 1, 6, 5),
-	    LS_NODE_ALIVE);
-	/* the process admitted through a join is no restart */
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_ALIVE, 0, 1, 6, 6), 0);
-	assert_int_equal(ls_detector_verdict(1, LS_NODE_SUSPECT, 0, 1, 6, 6),
-	    LS_NODE_ALIVE);
+	for (size_t i = 0; i < sizeof(VERDICTS) / sizeof(VERDICTS[0]); i++) {
+		const verdict_case *c = &VERDICTS[i];
+		int got = ls_detector_verdict(c->known, c->state, c->leaving,
+		    c->restarted, c->inc, c->prev_inc);
+		if (got != c->want)
+			fail_msg("%s: got %d, want %d", c->why, got, c->want);
+	}
 }
 
 int
