@@ -8,6 +8,8 @@
  *   logstream deploy FILE [--node ADDR]
  *   logstream undeploy NAME [--node ADDR]
  *   logstream status [--node ADDR] [--json]
+ *   logstream anomaly --input FILE --output FILE [--set NAME=VALUE]...
+ *   logstream nab --data DIR [--results DIR] [--verbose]
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -23,6 +25,7 @@
 
 #include "actors/pipeline.h"
 #include "actors/resume.h"
+#include "cmd/anomaly_cmd.h"
 #include "cluster/http.h"
 #include "cluster/node.h"
 #include "runtime/actor.h"
@@ -56,6 +59,8 @@ usage_main(FILE *f)
 	    "  undeploy NAME   remove a deployed topology\n"
 	    "  status          show the cluster: nodes, leader, epoch, partitions\n"
 	    "  leave           make a node leave the cluster gracefully\n"
+	    "  anomaly         score a timestamp,value CSV series for anomalies\n"
+	    "  nab             score the anomaly detector on the NAB corpus\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -902,6 +907,10 @@ main(int argc, char **argv)
 		return cmd_validate(argc - 2, argv + 2);
 	if (strcmp(cmd, "node") == 0)
 		return cmd_node(argc - 2, argv + 2);
+	if (strcmp(cmd, "anomaly") == 0)
+		return ls_cmd_anomaly(argc - 2, argv + 2);
+	if (strcmp(cmd, "nab") == 0)
+		return ls_cmd_nab(argc - 2, argv + 2);
 	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
 	    strcmp(cmd, "status") == 0 || strcmp(cmd, "leave") == 0)
 		return cmd_client(cmd, argc - 2, argv + 2);
