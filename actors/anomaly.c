@@ -18,28 +18,34 @@
 #define NS_PER_DAY (86400LL * 1000000000LL)
 #define Z_CAP 7.0        /* a deviation of Z_CAP sds is surprise 1 */
 #define LEVEL_CLIP 4.0   /* one point moves the CUSUM by at most this */
+#define LEVEL_FROM 0.7   /* the CUSUM reports from this share of h */
 #define LIK_SD_MIN 0.01  /* floor of the surprise distribution's sd */
-#define LOG_EPS 1e-10    /* the score is log(tail + eps) / log(eps) */
+#define CAL_SD_MIN 0.3   /* floor of a detector's deviation sd */  /* floor of the surprise distribution's sd */
+#define SEASON_SD_SHARE 0.2 /* seasonal sd floor, share of the overall sd */
+#define RAW_MAX 1.0    /* surprise of one point at most */
+#define SCORE_HALF 10.0  /* the tail 1e-10 scores 0.5 */
 
 void
 ls_anomaly_cfg_default(ls_anomaly_cfg *cfg)
 {
 	*cfg = (ls_anomaly_cfg){
-		.warmup = 100,
+		.warmup = 300,
 		.lik_short = 4,
 		.min_duration = 1,
-		.cooldown = 50,
+		.cooldown = 200,
 		.period_ns = 0,
 		.zscore_alpha = 0.002,
 		.ewma_alpha = 0.1,
 		.quantile_rate = 0.02,
 		.season_alpha = 0.1,
 		.season_gain = 0.5,
-		.cusum_k = 0.5,
+		.cusum_k = 1.0,
 		.cusum_h = 6.0,
+		.cal_alpha = 0.001,
 		.lik_alpha = 0.001,
-		.alert_on = 0.5,
-		.alert_off = 0.3,
+		.alert_on = 0.4,
+		.alert_off = 0.25,
+		.repeat_weight = 0.1,
 	};
 }
 
@@ -64,6 +70,8 @@ cfg_check(const ls_anomaly_cfg *c)
 		return "quantile_rate (0..1)";
 	if (!OPEN01(c->season_alpha))
 		return "season_alpha (0..1)";
+	if (!OPEN01(c->cal_alpha))
+		return "cal_alpha (0..1)";
 	if (!OPEN01(c->lik_alpha))
 		return "lik_alpha (0..1)";
 	if (!(isfinite(c->season_gain) && c->season_gain > 0 &&
@@ -78,6 +86,9 @@ cfg_check(const ls_anomaly_cfg *c)
 	if (!(isfinite(c->alert_off) && c->alert_off >= 0 &&
 	        c->alert_off <= c->alert_on))
 		return "alert_off (0..alert_on]";
+	if (!(isfinite(c->repeat_weight) && c->repeat_weight >= 0 &&
+	        c->repeat_weight <= 1))
+		return "repeat_weight [0..1]";
 	/* A period must hold at least one ns per bin. */
 	if (c->period_ns > 0 && c->period_ns < LS_ANOMALY_BINS)
 		return "period_ns (>= 128 ns, 0 or negative)";
@@ -171,6 +182,25 @@ season_pick(const ls_anomaly *d, int64_t t)
 	return best;
 }
 
+/* The score of a point whose recent surprise lies zl sds above the usual:
+ * L = -log10 of the Gaussian upper tail at zl (its asymptotic form where
+ * erfc underflows), mapped to [0,1) as L / (L + SCORE_HALF). */
+static double
+tail_score(double zl)
+{
+	double lt;
+	if (zl <= 0)
+		return 0.0;
+	if (zl < 30) {
+		lt = -log10(0.5 * erfc(zl * M_SQRT1_2));
+	} else {
+		lt = zl * zl / (2 * M_LN10) + log10(zl * sqrt(2 * M_PI));
+	}
+	if (lt < 0)
+		lt = 0;
+	return lt / (lt + SCORE_HALF);
+}
+
 static void
 first_point(ls_anomaly *d, int64_t t, double x)
 {
@@ -232,7 +262,8 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 		double b = s->bin[season_bin(s, t)];
 		if (!isnan(b)) {
 			base = b;
-			season_sd = sqrt(s->res.var + floor * floor);
+			season_sd = sqrt(s->res.var + floor * floor +
+			    SEASON_SD_SHARE * SEASON_SD_SHARE * d->lng.var);
 			z[LS_ANOMALY_SEASONAL] = fabs(x - b) / season_sd;
 		} else {
 			sc = -1;
@@ -249,16 +280,35 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	cp = cp > 0 ? cp : 0;
 	cn = cn > 0 ? cn : 0;
 	double cmax = cp > cn ? cp : cn;
-	z[LS_ANOMALY_LEVEL] = 4.0 * cmax / cfg->cusum_h;
+	z[LS_ANOMALY_LEVEL] = cmax > LEVEL_FROM * cfg->cusum_h ? 4.0 * cmax / cfg->cusum_h : 0.0;
 	if (cmax > cfg->cusum_h)
 		cp = cn = 0; /* a shift was signalled: start over */
 
+	/* Each deviation against the detector's own history: a detector
+	 * that is always far off on this series (an EWMA chart on a
+	 * seasonal one) says nothing unless it is further off than usual. */
 	int strongest = LS_ANOMALY_ZSCORE;
-	for (int i = LS_ANOMALY_ZSCORE + 1; i < LS_ANOMALY_NDETECTORS; i++)
-		if (z[i] > z[strongest])
+	double cmax_dev = 0.0;
+	for (int i = LS_ANOMALY_ZSCORE; i < LS_ANOMALY_NDETECTORS; i++) {
+		ls_anomaly_moments *m = &d->cal[i];
+		double csd = sqrt(m->var);
+		if (csd < CAL_SD_MIN)
+			csd = CAL_SD_MIN;
+		double c = (z[i] - m->mean) / csd;
+		if (d->n == 2)
+			*m = (ls_anomaly_moments){ z[i], 0.0 };
+		else
+			moments_add(m, z[i], cfg->cal_alpha);
+		if (c > cmax_dev) {
+			cmax_dev = c;
 			strongest = i;
-	double zmax = z[strongest] / Z_CAP;
-	double raw = zmax >= 1.0 ? 1.0 : zmax * zmax;
+		}
+	}
+	memcpy(out->dev, z, sizeof(z));
+	double zmax = cmax_dev / Z_CAP;
+	double raw = zmax * zmax;
+	if (raw > RAW_MAX)
+		raw = RAW_MAX;
 
 	/* ---- the state update ---- */
 	moments_add(&d->lng, x, cfg->zscore_alpha);
@@ -288,7 +338,12 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 		}
 		double r = x - *bin;
 		moments_add(&s->res, r, cfg->zscore_alpha);
-		*bin += cfg->season_alpha * r;
+		/* A bin is the mean of its first visits, then forgets: the
+		 * k-th period seen weighs max(1/k, season_alpha). */
+		double k = (double)((t - d->t_first) / s->period_ns) + 1.0;
+		double a = 1.0 / k > cfg->season_alpha ? 1.0 / k
+		                                       : cfg->season_alpha;
+		*bin += a * r;
 	}
 
 	/* ---- the likelihood step ---- */
@@ -310,12 +365,11 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	double lsd = sqrt(d->lik.var);
 	if (lsd < LIK_SD_MIN)
 		lsd = LIK_SD_MIN;
-	double tail = 0.5 * erfc((avg - d->lik.mean) / lsd * M_SQRT1_2);
+	double zl = (avg - d->lik.mean) / lsd;
 	moments_add(&d->lik, avg, cfg->lik_alpha);
 	if (d->n <= cfg->warmup)
 		return;
-	double score = log(tail + LOG_EPS) / log(LOG_EPS);
-	score = score < 0 ? 0 : score > 1 ? 1 : score;
+	double score = tail_score(zl);
 
 	out->score = score;
 	out->detector = (uint8_t)strongest;
@@ -365,6 +419,10 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 		d->run = 0;
 	}
 	out->active = d->active;
+	/* One anomaly, one high score: the points after its alert are
+	 * scored down, as they raise no new alert. */
+	if ((d->active && !out->alert) || d->quiet > 0)
+		out->score *= cfg->repeat_weight;
 }
 
 /* ---- saved state ----
@@ -460,9 +518,11 @@ state_walk(walker *io, ls_anomaly *d)
 	io_f64(io, &c->season_gain);
 	io_f64(io, &c->cusum_k);
 	io_f64(io, &c->cusum_h);
+	io_f64(io, &c->cal_alpha);
 	io_f64(io, &c->lik_alpha);
 	io_f64(io, &c->alert_on);
 	io_f64(io, &c->alert_off);
+	io_f64(io, &c->repeat_weight);
 	io_u64(io, &d->n);
 	io_i64(io, &d->t_first);
 	io_i64(io, &d->t_last);
@@ -479,6 +539,8 @@ state_walk(walker *io, ls_anomaly *d)
 		for (int i = 0; i < LS_ANOMALY_BINS; i++)
 			io_f64(io, &d->season[s].bin[i]);
 	}
+	for (int i = 0; i < LS_ANOMALY_NDETECTORS; i++)
+		io_moments(io, &d->cal[i]);
 	io_moments(io, &d->lik);
 	for (int i = 0; i < LS_ANOMALY_LIK_SHORT; i++)
 		io_f64(io, &d->recent[i]);
@@ -537,6 +599,9 @@ state_ok(const ls_anomaly *d)
 		return 0;
 	if (d->n > 0 && d->t_first > d->t_last)
 		return 0;
+	for (int i = 0; i < LS_ANOMALY_NDETECTORS; i++)
+		if (!moments_ok(&d->cal[i]))
+			return 0;
 	if (!moments_ok(&d->lng) || !moments_ok(&d->lik) ||
 	    !isfinite(d->fast) || !finite_nonneg(d->mad) ||
 	    !finite_nonneg(d->cusum_pos) || !finite_nonneg(d->cusum_neg))

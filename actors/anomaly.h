@@ -61,9 +61,13 @@ typedef struct ls_anomaly_cfg {
 	                        * period is taken as present */
 	double cusum_k;        /* CUSUM slack, in standard deviations */
 	double cusum_h;        /* CUSUM decision interval, in sds */
+	double cal_alpha;      /* forgetting of each detector's own
+	                        * distribution of deviations */
 	double lik_alpha;      /* forgetting of the surprise distribution */
 	double alert_on;       /* score that opens an alert */
 	double alert_off;      /* score under which an open alert closes */
+	double repeat_weight;  /* factor on the score of points of an alert
+	                        * already raised (open or cooling down) */
 } ls_anomaly_cfg;
 
 /* The outcome of one point.  expected_lo/hi is the range the firing
@@ -73,6 +77,9 @@ typedef struct ls_anomaly_result {
 	double raw;         /* surprise of this point alone, in [0,1] */
 	double expected_lo; /* range the strongest detector expected */
 	double expected_hi;
+	double dev[LS_ANOMALY_NDETECTORS]; /* each detector's deviation, in
+	                                    * standard deviations (index 0
+	                                    * unused) */
 	uint8_t detector;   /* ls_anomaly_detector: strongest deviation */
 	uint8_t alert;      /* 1: this point raises a new alert */
 	uint8_t active;     /* 1: an alert is open after this point */
@@ -104,6 +111,7 @@ typedef struct ls_anomaly {
 	double mad;                 /* streaming median of |x - median| */
 	double cusum_pos, cusum_neg;
 	ls_anomaly_season season[LS_ANOMALY_SEASONS];
+	ls_anomaly_moments cal[LS_ANOMALY_NDETECTORS]; /* of each deviation */
 	ls_anomaly_moments lik;     /* distribution of the short averages */
 	double recent[LS_ANOMALY_LIK_SHORT]; /* ring of recent surprises */
 	double recent_sum;

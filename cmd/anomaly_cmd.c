@@ -80,7 +80,7 @@ cfg_set(ls_anomaly_cfg *cfg, const char *cmd, const char *arg)
 		P(cooldown, 1), P(period_ns, 2), P(zscore_alpha, 0),
 		P(ewma_alpha, 0), P(quantile_rate, 0), P(season_alpha, 0),
 		P(season_gain, 0), P(cusum_k, 0), P(cusum_h, 0),
-		P(lik_alpha, 0), P(alert_on, 0), P(alert_off, 0),
+		P(cal_alpha, 0), P(lik_alpha, 0), P(alert_on, 0), P(alert_off, 0), P(repeat_weight, 0),
 #undef P
 	};
 	const char *eq = arg != NULL ? strchr(arg, '=') : NULL;
