@@ -16,13 +16,15 @@
 #include "runtime/le.h"
 
 #define NS_PER_DAY (86400LL * 1000000000LL)
-#define Z_CAP 7.0        /* a deviation of Z_CAP sds is surprise 1 */
+#define Z_CAP 15.0       /* a deviation of Z_CAP sds is surprise 1 */
 #define LEVEL_CLIP 4.0   /* one point moves the CUSUM by at most this */
-#define LEVEL_FROM 0.7   /* the CUSUM reports from this share of h */
-#define LIK_SD_MIN 0.01  /* floor of the surprise distribution's sd */
-#define CAL_SD_MIN 0.3   /* floor of a detector's deviation sd */  /* floor of the surprise distribution's sd */
+#define LEVEL_FROM 1.0   /* the CUSUM reports from this share of h */
+#define LOG_FLOOR 0.03   /* the likelihood sees log(surprise + this) */
+#define LIK_SD_MIN 0.3   /* floor of the surprise distribution's sd */
+#define CAL_SD_MIN 0.3   /* floor of a detector's deviation sd */
+#define SEASON_TRUST 1.0 /* see the combination of deviations */
 #define SEASON_SD_SHARE 0.2 /* seasonal sd floor, share of the overall sd */
-#define RAW_MAX 1.0    /* surprise of one point at most */
+#define RAW_MAX 1.0      /* surprise of one point at most */
 #define SCORE_HALF 10.0  /* the tail 1e-10 scores 0.5 */
 
 void
@@ -40,7 +42,7 @@ ls_anomaly_cfg_default(ls_anomaly_cfg *cfg)
 		.season_alpha = 0.1,
 		.season_gain = 0.5,
 		.cusum_k = 1.0,
-		.cusum_h = 6.0,
+		.cusum_h = 8.0,
 		.cal_alpha = 0.001,
 		.lik_alpha = 0.001,
 		.alert_on = 0.4,
@@ -148,6 +150,16 @@ moments_add(ls_anomaly_moments *m, double x, double a)
 	double incr = a * diff;
 	m->mean += incr;
 	m->var = (1.0 - a) * (m->var + diff * incr);
+}
+
+/* The weight of the k-th sample (k >= 1) of an exponentially forgotten
+ * statistic: 1/k until that falls under alpha, so that the first samples
+ * are averaged exactly instead of decaying from a start value. */
+static inline double
+warm_alpha(double alpha, uint64_t k)
+{
+	double a = 1.0 / (double)k;
+	return a > alpha ? a : alpha;
 }
 
 static inline int
@@ -287,18 +299,33 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	/* Each deviation against the detector's own history: a detector
 	 * that is always far off on this series (an EWMA chart on a
 	 * seasonal one) says nothing unless it is further off than usual. */
+	uint64_t n_cal = d->n > cfg->warmup / 3 ? d->n - cfg->warmup / 3 : 0;
 	int strongest = LS_ANOMALY_ZSCORE;
 	double cmax_dev = 0.0;
+	double c_all[LS_ANOMALY_NDETECTORS] = { 0 };
 	for (int i = LS_ANOMALY_ZSCORE; i < LS_ANOMALY_NDETECTORS; i++) {
 		ls_anomaly_moments *m = &d->cal[i];
 		double csd = sqrt(m->var);
 		if (csd < CAL_SD_MIN)
 			csd = CAL_SD_MIN;
-		double c = (z[i] - m->mean) / csd;
-		if (d->n == 2)
-			*m = (ls_anomaly_moments){ z[i], 0.0 };
-		else
-			moments_add(m, z[i], cfg->cal_alpha);
+		double c = n_cal > 1 ? (z[i] - m->mean) / csd : 0.0;
+		/* The CUSUM is 0 but after a run off the mean: its own
+		 * distribution is no yardstick, its decision interval is. */
+		if (i == LS_ANOMALY_LEVEL)
+			c = z[i];
+		if (n_cal > 0)
+			moments_add(m, z[i], warm_alpha(cfg->cal_alpha, n_cal));
+		c_all[i] = c;
+	}
+	/* A seasonal baseline in use that expects the point vouches for it:
+	 * the other detectors, blind to the season, may exceed it only by
+	 * SEASON_TRUST sds. */
+	double cap = sc >= 0 ? c_all[LS_ANOMALY_SEASONAL] + SEASON_TRUST : INFINITY;
+	if (cap < SEASON_TRUST)
+		cap = SEASON_TRUST;
+	for (int i = LS_ANOMALY_ZSCORE; i < LS_ANOMALY_NDETECTORS; i++) {
+		double c = i == LS_ANOMALY_SEASONAL || c_all[i] < cap ? c_all[i]
+		                                                      : cap;
 		if (c > cmax_dev) {
 			cmax_dev = c;
 			strongest = i;
@@ -311,7 +338,7 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 		raw = RAW_MAX;
 
 	/* ---- the state update ---- */
-	moments_add(&d->lng, x, cfg->zscore_alpha);
+	moments_add(&d->lng, x, warm_alpha(cfg->zscore_alpha, d->n));
 	d->fast = fast;
 	d->cusum_pos = cp;
 	d->cusum_neg = cn;
@@ -327,6 +354,15 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	d->mad += step * (adev < d->mad ? -0.5 : 0.5);
 	if (d->mad < 0)
 		d->mad = 0;
+	if (d->n <= cfg->warmup / 3) {
+		/* Too few points for the quantiles to have moved: start them
+		 * where a normal distribution of these moments has them. */
+		double s1 = sqrt(d->lng.var);
+		d->q[0] = d->lng.mean - 0.6745 * s1;
+		d->q[1] = d->lng.mean;
+		d->q[2] = d->lng.mean + 0.6745 * s1;
+		d->mad = 0.6745 * s1;
+	}
 	for (int c = 0; c < LS_ANOMALY_SEASONS; c++) {
 		ls_anomaly_season *s = &d->season[c];
 		if (s->period_ns <= 0)
@@ -354,19 +390,19 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	if (d->recent_sum < 0)
 		d->recent_sum = 0;
 	double avg = d->recent_sum / L;
+	/* The distribution of recent surprise is skewed to the right; its
+	 * logarithm is close enough to normal for a Gaussian tail. */
+	avg = log(avg + LOG_FLOOR);
 	out->raw = raw;
 
-	if (d->n < (uint64_t)cfg->warmup / 2 + 1)
+	uint64_t lik_from = 2 * (uint64_t)cfg->warmup / 3;
+	if (d->n <= lik_from)
 		return;
-	if (d->n == (uint64_t)cfg->warmup / 2 + 1) {
-		d->lik = (ls_anomaly_moments){ avg, 0.0 };
-		return;
-	}
 	double lsd = sqrt(d->lik.var);
 	if (lsd < LIK_SD_MIN)
 		lsd = LIK_SD_MIN;
 	double zl = (avg - d->lik.mean) / lsd;
-	moments_add(&d->lik, avg, cfg->lik_alpha);
+	moments_add(&d->lik, avg, warm_alpha(cfg->lik_alpha, d->n - lik_from));
 	if (d->n <= cfg->warmup)
 		return;
 	double score = tail_score(zl);
