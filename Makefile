@@ -7,6 +7,7 @@
 #   make valgrind   the unit suites under valgrind (leaks are errors)
 #   make bench      benchmarks (figures in docs/benchmarks.md)
 #   make fuzz       run each libFuzzer driver for FUZZ_SECONDS (clang)
+#   make nab        score the anomaly detector on the NAB corpus (NAB_DATA)
 #   make chaos      kill nodes of local clusters while a topology runs, verify
 #   make clean
 
@@ -16,11 +17,13 @@ BUILD_BENCH ?= build-bench
 BUILD_FUZZ ?= build-fuzz
 DURATION ?= 30
 FUZZ_SECONDS ?= 60
+# The Numenta Anomaly Benchmark corpus, read in place (docs/anomaly.md).
+NAB_DATA ?= $(abspath $(CURDIR)/../shared/datasets/nab)
 # Warnings are errors in CI (CI=true) and wherever WERROR=true is set.
 WERROR ?= $(if $(filter true 1,$(CI)),true,false)
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build run test test-asan valgrind bench fuzz chaos clean
+.PHONY: all deps build run test test-asan valgrind bench fuzz chaos nab clean
 
 all: build
 
@@ -77,6 +80,13 @@ fuzz: deps
 	  mkdir -p $(BUILD_FUZZ)/corpus-$$name; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) $(BUILD_FUZZ)/corpus-$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
+
+# The detector over every series of the NAB corpus (one configuration for
+# all), scored with the NAB method: the standard, reward_low_FP_rate and
+# reward_low_FN_rate profiles (docs/anomaly.md, figures in
+# docs/benchmarks.md).
+nab: build
+	$(BUILD)/cmd/logstream nab --data $(NAB_DATA) --verbose
 
 # Every chaos scenario on fresh local clusters (chaos/README.md); about
 # 10 minutes.  Exit status 1 when any result was lost, duplicated or wrong.

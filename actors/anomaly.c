@@ -16,6 +16,15 @@
 #include "runtime/le.h"
 
 #define NS_PER_DAY (86400LL * 1000000000LL)
+#define ALPHA_MIN 1e-9     /* smallest weight of a forgetting statistic */
+/* Bounds that keep every statistic finite (checked on load, kept by
+ * ls_anomaly_update): values beyond VALUE_MAX are refused; means of
+ * values and residuals stay within STAT_MAX, deviations (in sds) within
+ * DEV_MAX, variances within VAR_MAX, so no square overflows. */
+#define VALUE_MAX 1e100
+#define STAT_MAX 4e150
+#define DEV_MAX 1e110
+#define VAR_MAX 1e303
 #define Z_CAP 15.0       /* a deviation of Z_CAP sds is surprise 1 */
 #define LEVEL_CLIP 4.0   /* one point moves the CUSUM by at most this */
 #define LEVEL_FROM 1.0   /* the CUSUM reports from this share of h */
@@ -55,7 +64,7 @@ ls_anomaly_cfg_default(ls_anomaly_cfg *cfg)
 static const char *
 cfg_check(const ls_anomaly_cfg *c)
 {
-#define OPEN01(v) (isfinite(v) && (v) > 0.0 && (v) < 1.0)
+#define OPEN01(v) (isfinite(v) && (v) >= ALPHA_MIN && (v) < 1.0)
 	if (c->lik_short < 1 || c->lik_short > LS_ANOMALY_LIK_SHORT)
 		return "lik_short (1..16)";
 	if (c->warmup > 1000000)
@@ -65,17 +74,17 @@ cfg_check(const ls_anomaly_cfg *c)
 	if (c->cooldown > 100000000)
 		return "cooldown (0..100000000)";
 	if (!OPEN01(c->zscore_alpha))
-		return "zscore_alpha (0..1)";
+		return "zscore_alpha [1e-9..1)";
 	if (!OPEN01(c->ewma_alpha))
-		return "ewma_alpha (0..1)";
+		return "ewma_alpha [1e-9..1)";
 	if (!OPEN01(c->quantile_rate))
-		return "quantile_rate (0..1)";
+		return "quantile_rate [1e-9..1)";
 	if (!OPEN01(c->season_alpha))
-		return "season_alpha (0..1)";
+		return "season_alpha [1e-9..1)";
 	if (!OPEN01(c->cal_alpha))
-		return "cal_alpha (0..1)";
+		return "cal_alpha [1e-9..1)";
 	if (!OPEN01(c->lik_alpha))
-		return "lik_alpha (0..1)";
+		return "lik_alpha [1e-9..1)";
 	if (!(isfinite(c->season_gain) && c->season_gain > 0 &&
 	        c->season_gain <= 1))
 		return "season_gain (0..1]";
@@ -173,6 +182,14 @@ season_bin(const ls_anomaly_season *s, int64_t t)
 	return b < LS_ANOMALY_BINS ? b : LS_ANOMALY_BINS - 1;
 }
 
+/* Time since the first point; t >= t_first, and the difference may not
+ * fit int64 (it always fits uint64). */
+static inline uint64_t
+elapsed(const ls_anomaly *d, int64_t t)
+{
+	return (uint64_t)t - (uint64_t)d->t_first;
+}
+
 /* The seasonal candidate in use at time t, or -1. */
 static int
 season_pick(const ls_anomaly *d, int64_t t)
@@ -181,7 +198,8 @@ season_pick(const ls_anomaly *d, int64_t t)
 	double best_var = 0.0;
 	for (int c = 0; c < LS_ANOMALY_SEASONS; c++) {
 		const ls_anomaly_season *s = &d->season[c];
-		if (s->period_ns <= 0 || t - d->t_first < 2 * s->period_ns)
+		if (s->period_ns <= 0 ||
+		    elapsed(d, t) < 2 * (uint64_t)s->period_ns)
 			continue;
 		if (d->cfg.period_ns <= 0 &&
 		    !(s->res.var < d->cfg.season_gain * d->lng.var))
@@ -233,7 +251,7 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 
 	*out = (ls_anomaly_result){ 0 };
 	out->active = d->active;
-	if (!isfinite(x))
+	if (!isfinite(x) || fabs(x) > VALUE_MAX)
 		return;
 	if (d->n++ == 0) {
 		first_point(d, t, x);
@@ -299,6 +317,9 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	/* Each deviation against the detector's own history: a detector
 	 * that is always far off on this series (an EWMA chart on a
 	 * seasonal one) says nothing unless it is further off than usual. */
+	for (int i = LS_ANOMALY_ZSCORE; i < LS_ANOMALY_NDETECTORS; i++)
+		if (!(z[i] <= DEV_MAX))
+			z[i] = DEV_MAX;
 	uint64_t n_cal = d->n > cfg->warmup / 3 ? d->n - cfg->warmup / 3 : 0;
 	int strongest = LS_ANOMALY_ZSCORE;
 	double cmax_dev = 0.0;
@@ -354,6 +375,11 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	d->mad += step * (adev < d->mad ? -0.5 : 0.5);
 	if (d->mad < 0)
 		d->mad = 0;
+	for (int i = 0; i < 3; i++)
+		d->q[i] = d->q[i] > STAT_MAX ? STAT_MAX
+		        : d->q[i] < -STAT_MAX ? -STAT_MAX : d->q[i];
+	if (d->mad > STAT_MAX)
+		d->mad = STAT_MAX;
 	if (d->n <= cfg->warmup / 3) {
 		/* Too few points for the quantiles to have moved: start them
 		 * where a normal distribution of these moments has them. */
@@ -376,7 +402,7 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 		moments_add(&s->res, r, cfg->zscore_alpha);
 		/* A bin is the mean of its first visits, then forgets: the
 		 * k-th period seen weighs max(1/k, season_alpha). */
-		double k = (double)((t - d->t_first) / s->period_ns) + 1.0;
+		double k = (double)(elapsed(d, t) / (uint64_t)s->period_ns) + 1.0;
 		double a = 1.0 / k > cfg->season_alpha ? 1.0 / k
 		                                       : cfg->season_alpha;
 		*bin += a * r;
@@ -615,15 +641,22 @@ ls_anomaly_save(const ls_anomaly *d, uint8_t *buf, size_t cap, size_t *len)
 }
 
 static int
-moments_ok(const ls_anomaly_moments *m)
+within(double v, double max)
 {
-	return isfinite(m->mean) && isfinite(m->var) && m->var >= 0;
+	return isfinite(v) && fabs(v) <= max;
 }
 
 static int
-finite_nonneg(double v)
+moments_ok(const ls_anomaly_moments *m, double mean_max)
 {
-	return isfinite(v) && v >= 0;
+	return within(m->mean, mean_max) && within(m->var, VAR_MAX) &&
+	    m->var >= 0;
+}
+
+static int
+finite_nonneg(double v, double max)
+{
+	return within(v, max) && v >= 0;
 }
 
 /* Every invariant ls_anomaly_update relies on or keeps. */
@@ -636,14 +669,17 @@ state_ok(const ls_anomaly *d)
 	if (d->n > 0 && d->t_first > d->t_last)
 		return 0;
 	for (int i = 0; i < LS_ANOMALY_NDETECTORS; i++)
-		if (!moments_ok(&d->cal[i]))
+		if (!moments_ok(&d->cal[i], DEV_MAX))
 			return 0;
-	if (!moments_ok(&d->lng) || !moments_ok(&d->lik) ||
-	    !isfinite(d->fast) || !finite_nonneg(d->mad) ||
-	    !finite_nonneg(d->cusum_pos) || !finite_nonneg(d->cusum_neg))
+	double cusum_max = c->cusum_h + LEVEL_CLIP;
+	if (!moments_ok(&d->lng, STAT_MAX) || !moments_ok(&d->lik, 10.0) ||
+	    d->lik.var > 100.0 || !within(d->fast, STAT_MAX) ||
+	    !finite_nonneg(d->mad, STAT_MAX) ||
+	    !finite_nonneg(d->cusum_pos, cusum_max) ||
+	    !finite_nonneg(d->cusum_neg, cusum_max))
 		return 0;
 	for (int i = 0; i < 3; i++)
-		if (!isfinite(d->q[i]))
+		if (!within(d->q[i], STAT_MAX))
 			return 0;
 	if (!(d->q[0] <= d->q[1] && d->q[1] <= d->q[2]))
 		return 0;
@@ -651,7 +687,7 @@ state_ok(const ls_anomaly *d)
 		const ls_anomaly_season *ss = &d->season[s];
 		if (ss->period_ns < 0 ||
 		    (ss->period_ns > 0 && ss->period_ns < LS_ANOMALY_BINS) ||
-		    !moments_ok(&ss->res))
+		    !moments_ok(&ss->res, 2 * STAT_MAX))
 			return 0;
 		/* The candidates follow from cfg.period_ns. */
 		if (c->period_ns < 0 && ss->period_ns != 0)
@@ -663,18 +699,15 @@ state_ok(const ls_anomaly *d)
 		    ss->period_ns != (s == 0 ? NS_PER_DAY : 7 * NS_PER_DAY))
 			return 0;
 		for (int i = 0; i < LS_ANOMALY_BINS; i++)
-			if (isinf(ss->bin[i]))
+			if (!isnan(ss->bin[i]) && !within(ss->bin[i], STAT_MAX))
 				return 0;
 	}
-	double sum = 0;
 	for (int i = 0; i < LS_ANOMALY_LIK_SHORT; i++) {
 		if (!(d->recent[i] >= 0 && d->recent[i] <= 1))
 			return 0;
 		if (i >= (int)c->lik_short && d->recent[i] != 0)
 			return 0;
-		sum += d->recent[i];
 	}
-	(void)sum;
 	if (!(d->recent_sum >= 0 && d->recent_sum <= LS_ANOMALY_LIK_SHORT))
 		return 0;
 	if (d->recent_pos >= c->lik_short || d->run >= c->min_duration ||

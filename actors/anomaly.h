@@ -133,8 +133,9 @@ int ls_anomaly_init(ls_anomaly *d, const ls_anomaly_cfg *cfg, char *err,
 
 /* Feed one point: t_ns (ns since the epoch, not decreasing; a point older
  * than the previous one is scored but does not move the seasonal phase
- * backwards) and value.  A value that is not finite is scored 0 and leaves
- * the state unchanged.  Fills *out (required). */
+ * backwards) and value.  A value that is not finite, or larger than 1e100
+ * in magnitude, is scored 0 and leaves the state unchanged.  Fills *out
+ * (required). */
 void ls_anomaly_update(ls_anomaly *d, int64_t t_ns, double value,
     ls_anomaly_result *out);
 

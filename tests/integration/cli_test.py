@@ -2049,6 +2049,133 @@ sinks:
 
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Anomaly detection: `logstream anomaly` and the NAB scorer `logstream nab`
+# ---------------------------------------------------------------------------
+
+def nab_series(name, n, spike_at=None):
+    """A NAB-style series: 5-minute points of a slow wave, a spike."""
+    lines = ['timestamp,value']
+    t0 = datetime.datetime(2014, 4, 1)
+    for i in range(n):
+        t = t0 + datetime.timedelta(minutes=5 * i)
+        v = 10.0 + (i % 7) * 0.25
+        if i == spike_at:
+            v = 60.0
+        lines.append('%s,%s' % (t.strftime('%Y-%m-%d %H:%M:%S'), repr(v)))
+    return write(name, '\n'.join(lines) + '\n')
+
+
+def case_anomaly():
+    src = nab_series('in.csv', 1500, spike_at=1200)
+    out = path('out.csv')
+    rc, _, err = run(['anomaly', '--input', src, '--output', out])
+    check_eq(rc, 0, 'anomaly: exit status (%s)' % err)
+    check('1500 points, 1 alerts' in err, 'alerts counted: %r' % err)
+    with open(src) as f:
+        want = [l.rstrip('\n').split(',') for l in f]
+    with open(out) as f:
+        got = [l.rstrip('\n').split(',') for l in f]
+    check_eq(got[0], ['timestamp', 'value', 'anomaly_score'], 'header')
+    check_eq(len(got), len(want), 'rows')
+    scores = []
+    for g, w in zip(got[1:], want[1:]):
+        check_eq(g[:2], w, 'timestamp and value as read')
+        sc = float(g[2])
+        check(0.0 <= sc <= 1.0, 'score in [0,1]: %r' % g)
+        scores.append(sc)
+    check_eq(scores.index(max(scores)), 1200, 'highest score at the spike')
+    check(all(s == 0.0 for s in scores[:300]), 'warm-up scores 0')
+
+    # Bad lines: the line number, exit 1, no output written.
+    for text, where in (
+            ('timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00\n',
+             'bad.csv:3: 1 field(s)'),
+            ('timestamp,value\n2014-01-01 00:00:00,x1\n',
+             "bad.csv:2: bad value 'x1'"),
+            ('timestamp,value\n2014-01-01 00:00:00,1\n\n'
+             '2014-01-01 00:10:00,2\n', 'bad.csv:3: 1 field(s)'),
+            ('timestamp,value\n2014-13-01 00:00:00,1\n',
+             "bad.csv:2: bad timestamp '2014-13-01 00:00:00'"),
+            ('time,value\n', 'bad.csv:1: header'),
+            ('timestamp,value\n2014-01-01 00:00:00,1,2\n',
+             'bad.csv:2: 3 field(s)'),
+            ('timestamp,value\n2014-01-01 00:00:00,nan\n',
+             "bad.csv:2: bad value 'nan'")):
+        bad = write('bad.csv', text)
+        res = path('bad-out.csv')
+        rc, _, err = run(['anomaly', '--input', bad, '--output', res])
+        check_eq(rc, 1, '%r: exit status' % text)
+        check(where in err, '%r: stderr %r names %r' % (text, err, where))
+        check(not os.path.exists(res), '%r: no output written' % text)
+
+    for args in (['anomaly'], ['anomaly', '--input', src],
+                 ['anomaly', '--input', src, '--output', out, '--bogus'],
+                 ['anomaly', '--input', src, '--output', out, '--set',
+                  'ewma_alpha=2'],
+                 ['anomaly', '--input', src, '--output', out, '--set',
+                  'nosuch=1'],
+                 ['nab'], ['nab', '--data']):
+        rc, o, err = run(args)
+        check_eq(rc, 2, '%s: exit status' % args)
+        check_eq(o, b'', '%s: stdout' % args)
+    for cmd in ('anomaly', 'nab'):
+        rc, o, err = run([cmd, '--help'])
+        check_eq(rc, 0, '%s --help' % cmd)
+        check(o.decode().startswith('usage: logstream ' + cmd), 'usage')
+    rc, o, err = run(['--help'])
+    for cmd in ('anomaly', 'nab'):
+        check(re.search(r'^\s+%s\b' % cmd, o.decode(), re.M) is not None,
+              'main usage lists %s' % cmd)
+
+
+def case_nab():
+    # A corpus of two files: a perfect results file scores 100 in every
+    # profile, the detector's own results as written by `anomaly` score as
+    # `nab` computes them in-process (to the 6 decimals written).
+    data = path('data')
+    os.makedirs(os.path.join(data, 'set'))
+    results = path('results')
+    os.makedirs(os.path.join(results, 'set'))
+    nab_series(os.path.join('data', 'set', 'a.csv'), 2000, spike_at=1500)
+    nab_series(os.path.join('data', 'set', 'b.csv'), 1000)
+    t0 = datetime.datetime(2014, 4, 1)
+    ts = lambda i: (t0 + datetime.timedelta(minutes=5 * i)).strftime(
+        '%Y-%m-%d %H:%M:%S')
+    write(os.path.join('data', 'labels_windows.json'), json.dumps({
+        'set/a.csv': [[ts(1450) + '.000000', ts(1549) + '.000000']],
+        'set/b.csv': []}))
+    for name, n, hit in (('a.csv', 2000, 1450), ('b.csv', 1000, None)):
+        lines = ['timestamp,value,anomaly_score']
+        for i in range(n):
+            lines.append('%s,1,%s' % (ts(i), '1' if i == hit else '0'))
+        write(os.path.join('results', 'set', name), '\n'.join(lines) + '\n')
+    rc, out, err = run(['nab', '--data', data, '--results', results])
+    check_eq(rc, 0, 'nab --results: exit status (%s)' % err)
+    text = out.decode()
+    for prof in ('standard', 'reward_low_FP_rate', 'reward_low_FN_rate'):
+        m = re.search(r'^%s\s+(-?[0-9.]+)\s' % prof, text, re.M)
+        check(m is not None, 'profile %s printed: %r' % (prof, text))
+        check_eq(m.group(1), '100.00', prof + ' of the perfect detector')
+
+    rc, out, err = run(['nab', '--data', data])
+    check_eq(rc, 0, 'nab: exit status (%s)' % err)
+    m = re.search(r'^standard\s+(-?[0-9.]+)\s', out.decode(), re.M)
+    check(m is not None and float(m.group(1)) > 50,
+          'the detector finds the spike: %r' % out)
+    # A results file whose rows differ from the data is refused.
+    write(os.path.join('results', 'set', 'b.csv'),
+          'timestamp,value,anomaly_score\n%s,1,0\n' % ts(0))
+    rc, out, err = run(['nab', '--data', data, '--results', results])
+    check_eq(rc, 1, 'mismatched results: exit status')
+    check('rows differ' in err, 'mismatch explained: %r' % err)
+    # A broken labels file names its line.
+    write(os.path.join('data', 'labels_windows.json'), '{\n "x": [[1]]}')
+    rc, out, err = run(['nab', '--data', data])
+    check_eq(rc, 1, 'bad labels: exit status')
+    check('labels_windows.json:2:' in err, 'bad labels: %r' % err)
+
+
 CASES = {
     'validate_examples': case_validate_examples,
     'validate_errors': case_validate_errors,
@@ -2074,6 +2201,8 @@ CASES = {
     'resume_generator': case_resume_generator,
     'resume_file': case_resume_file,
     'resume_refused': case_resume_refused,
+    'anomaly': case_anomaly,
+    'nab': case_nab,
 }
 for _s in LOGHUB:
     CASES['loghub_' + _s.lower()] = (lambda s: lambda: loghub_case(s))(_s)
