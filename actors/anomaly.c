@@ -262,8 +262,10 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	d->t_last = t;
 
 	/* ---- the detectors, on the state before this point ---- */
-	double floor = 1e-9 + 1e-3 * fabs(d->lng.mean);
-	double sd = sqrt(d->lng.var + floor * floor);
+	/* The smallest scale: 0.1 % of the level, so that a flat series
+	 * still has a yardstick. */
+	double eps = 1e-9 + 1e-3 * fabs(d->lng.mean);
+	double sd = sqrt(d->lng.var + eps * eps);
 	double z[LS_ANOMALY_NDETECTORS] = { 0 };
 
 	double dev = x - d->lng.mean;
@@ -274,12 +276,12 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 	z[LS_ANOMALY_EWMA] = fabs(fast - d->lng.mean) / ewma_sd;
 
 	double med = d->q[1];
-	double mad = d->mad > floor ? d->mad : floor;
+	double mad = d->mad > eps ? d->mad : eps;
 	z[LS_ANOMALY_MAD] = 0.6745 * fabs(x - med) / mad;
 
 	double iqr = d->q[2] - d->q[0];
-	if (iqr < floor)
-		iqr = floor;
+	if (iqr < eps)
+		iqr = eps;
 	if (x > d->q[2])
 		z[LS_ANOMALY_IQR] = 0.6745 + 1.349 * (x - d->q[2]) / iqr;
 	else if (x < d->q[0])
@@ -292,7 +294,7 @@ ls_anomaly_update(ls_anomaly *d, int64_t t, double x, ls_anomaly_result *out)
 		double b = s->bin[season_bin(s, t)];
 		if (!isnan(b)) {
 			base = b;
-			season_sd = sqrt(s->res.var + floor * floor +
+			season_sd = sqrt(s->res.var + eps * eps +
 			    SEASON_SD_SHARE * SEASON_SD_SHARE * d->lng.var);
 			z[LS_ANOMALY_SEASONAL] = fabs(x - b) / season_sd;
 		} else {
@@ -538,8 +540,9 @@ io_u64(walker *io, uint64_t *v)
 	io_bytes(io, v, 8);
 }
 
+/* Any 8-byte field (i64, double) through its bit pattern. */
 static void
-io_i64(walker *io, int64_t *v)
+io_raw64(walker *io, void *v)
 {
 	uint64_t x;
 	memcpy(&x, v, 8);
@@ -548,12 +551,15 @@ io_i64(walker *io, int64_t *v)
 }
 
 static void
+io_i64(walker *io, int64_t *v)
+{
+	io_raw64(io, v);
+}
+
+static void
 io_f64(walker *io, double *v)
 {
-	uint64_t x;
-	memcpy(&x, v, 8);
-	io_bytes(io, &x, 8);
-	memcpy(v, &x, 8);
+	io_raw64(io, v);
 }
 
 static void

@@ -13,7 +13,7 @@
  * anomaly raises one alert.  docs/anomaly.md describes the method and every
  * parameter.
  *
- * An ls_anomaly is a flat struct with no pointers (about 4 KB): the caller
+ * An ls_anomaly is a flat struct with no pointers (2.6 KB): the caller
  * allocates one per key, and nothing here allocates, locks or reads a clock.
  * Every update costs O(1) time; the state never grows.  One ls_anomaly must
  * not be used by two threads at once; distinct ones are independent.  Its

@@ -122,44 +122,71 @@ cfg_set(ls_anomaly_cfg *cfg, const char *cmd, const char *arg)
 	return -1;
 }
 
+/* An option of a command: with `value`, it takes the next argument;
+ * with `flag`, none. */
+typedef struct cmd_opt {
+	const char *name;
+	const char **value;
+	int *flag;
+} cmd_opt;
+
+/* Parse argv against opts (ended by a NULL name), plus --set and --help,
+ * and check the resulting detector configuration.  Returns -1 when the
+ * command is to run, else its exit code (0 after --help, 2 on misuse). */
+static int
+parse_args(const char *cmd, int argc, char **argv, const cmd_opt *opts,
+    ls_anomaly_cfg *cfg, void (*usage)(FILE *))
+{
+	char err[512];
+
+	ls_anomaly_cfg_default(cfg);
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const cmd_opt *o = opts;
+		while (o->name != NULL && strcmp(o->name, argv[i]) != 0)
+			o++;
+		if (is_help(argv[i])) {
+			usage(stdout);
+			return 0;
+		} else if (o->name != NULL && o->flag != NULL) {
+			*o->flag = 1;
+		} else if (o->name != NULL && v != NULL) {
+			*o->value = v;
+			i++;
+		} else if (strcmp(argv[i], "--set") == 0) {
+			if (cfg_set(cfg, cmd, v) != 0)
+				return 2;
+			i++;
+		} else {
+			fprintf(stderr, "logstream %s: unexpected '%s'%s\n", cmd,
+			    argv[i], v == NULL ? " (or its value missing)" : "");
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (ls_anomaly_init(&(ls_anomaly){ 0 }, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "logstream %s: %s\n", cmd, err);
+		return 2;
+	}
+	return -1;
+}
+
 int
 ls_cmd_anomaly(int argc, char **argv)
 {
 	const char *in = NULL, *outp = NULL;
 	ls_anomaly_cfg cfg;
 	char err[512];
+	const cmd_opt opts[] = { { "--input", &in, NULL },
+		{ "--output", &outp, NULL }, { NULL, NULL, NULL } };
 
-	ls_anomaly_cfg_default(&cfg);
-	for (int i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (is_help(argv[i])) {
-			usage_anomaly(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--input") == 0 && v != NULL) {
-			in = v;
-			i++;
-		} else if (strcmp(argv[i], "--output") == 0 && v != NULL) {
-			outp = v;
-			i++;
-		} else if (strcmp(argv[i], "--set") == 0) {
-			if (cfg_set(&cfg, "anomaly", v) != 0)
-				return 2;
-			i++;
-		} else {
-			fprintf(stderr, "logstream anomaly: unexpected '%s'%s\n",
-			    argv[i], v == NULL ? " (or its value missing)" : "");
-			usage_anomaly(stderr);
-			return 2;
-		}
-	}
+	int rc = parse_args("anomaly", argc, argv, opts, &cfg, usage_anomaly);
+	if (rc >= 0)
+		return rc;
 	if (in == NULL || outp == NULL) {
 		fprintf(stderr, "logstream anomaly: --input and --output are "
 		                "required\n");
 		usage_anomaly(stderr);
-		return 2;
-	}
-	if (ls_anomaly_init(&(ls_anomaly){ 0 }, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "logstream anomaly: %s\n", err);
 		return 2;
 	}
 	ls_series s;
@@ -180,7 +207,7 @@ ls_cmd_anomaly(int argc, char **argv)
 		ls_series_free(&s);
 		return 1;
 	}
-	int rc = ls_series_write(&s, f);
+	rc = ls_series_write(&s, f);
 	if (f != stdout && fclose(f) != 0)
 		rc = LS_EIO;
 	if (rc != 0)
@@ -190,41 +217,6 @@ ls_cmd_anomaly(int argc, char **argv)
 		    s.n, alerts);
 	ls_series_free(&s);
 	return rc != 0 ? 1 : 0;
-}
-
-/* Read the whole file at path into a new buffer. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1 << 14;
-			char *nb = realloc(buf, cap);
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
 }
 
 /* Load the series of file k of the labels: run the detector over the data,
@@ -271,52 +263,28 @@ ls_cmd_nab(int argc, char **argv)
 	int verbose = 0;
 	ls_anomaly_cfg cfg;
 	char err[512];
+	const cmd_opt opts[] = { { "--data", &data, NULL },
+		{ "--results", &results, NULL }, { "--verbose", NULL, &verbose },
+		{ NULL, NULL, NULL } };
 
-	ls_anomaly_cfg_default(&cfg);
-	for (int i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (is_help(argv[i])) {
-			usage_nab(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--data") == 0 && v != NULL) {
-			data = v;
-			i++;
-		} else if (strcmp(argv[i], "--results") == 0 && v != NULL) {
-			results = v;
-			i++;
-		} else if (strcmp(argv[i], "--set") == 0) {
-			if (cfg_set(&cfg, "nab", v) != 0)
-				return 2;
-			i++;
-		} else if (strcmp(argv[i], "--verbose") == 0) {
-			verbose = 1;
-		} else {
-			fprintf(stderr, "logstream nab: unexpected '%s'%s\n",
-			    argv[i], v == NULL ? " (or its value missing)" : "");
-			usage_nab(stderr);
-			return 2;
-		}
-	}
+	int rc = parse_args("nab", argc, argv, opts, &cfg, usage_nab);
+	if (rc >= 0)
+		return rc;
 	if (data == NULL) {
 		fprintf(stderr, "logstream nab: --data is required\n");
 		usage_nab(stderr);
 		return 2;
 	}
-	if (ls_anomaly_init(&(ls_anomaly){ 0 }, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "logstream nab: %s\n", err);
-		return 2;
-	}
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/labels_windows.json", data);
 	size_t len = 0;
-	char *buf = slurp(path, &len);
-	if (buf == NULL) {
-		fprintf(stderr, "logstream nab: %s: %s\n", path,
-		    strerror(errno));
+	char *buf = NULL;
+	if (ls_series_read_file(path, &buf, &len, err, sizeof(err)) != 0) {
+		fprintf(stderr, "logstream nab: %s\n", err);
 		return 1;
 	}
 	ls_nab_labels labels;
-	int rc = ls_nab_labels_parse(path, buf, len, &labels, err, sizeof(err));
+	rc = ls_nab_labels_parse(path, buf, len, &labels, err, sizeof(err));
 	free(buf);
 	if (rc != 0) {
 		fprintf(stderr, "logstream nab: %s\n", err);

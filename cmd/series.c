@@ -201,7 +201,7 @@ bad:
 }
 
 int
-ls_series_read(const char *path, int want_score, ls_series *s, char *err,
+ls_series_read_file(const char *path, char **out, size_t *outlen, char *err,
     size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -233,7 +233,22 @@ ls_series_read(const char *path, int want_score, ls_series *s, char *err,
 		free(buf);
 		return fail(err, errlen, LS_EIO, "%s: read error", path);
 	}
-	int rc = ls_series_parse(path, buf, len, want_score, s, err, errlen);
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int
+ls_series_read(const char *path, int want_score, ls_series *s, char *err,
+    size_t errlen)
+{
+	char *buf;
+	size_t len;
+	memset(s, 0, sizeof(*s));
+	int rc = ls_series_read_file(path, &buf, &len, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = ls_series_parse(path, buf, len, want_score, s, err, errlen);
 	free(buf);
 	return rc;
 }

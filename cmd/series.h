@@ -38,6 +38,11 @@ typedef struct ls_series {
 int ls_series_read(const char *path, int want_score, ls_series *s,
     char *err, size_t errlen);
 
+/* Read the whole file at path into a new buffer *buf (caller frees) of
+ * *len bytes.  Returns 0, or LS_EIO / LS_ENOMEM with "path: what" in err. */
+int ls_series_read_file(const char *path, char **buf, size_t *len,
+    char *err, size_t errlen);
+
 /* The same from a buffer: name is used only in messages. */
 int ls_series_parse(const char *name, const char *buf, size_t len,
     int want_score, ls_series *s, char *err, size_t errlen);
