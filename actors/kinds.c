@@ -8,6 +8,7 @@
  * adding a kind is writing its file and adding one line here
  * (docs/kinds.md).  Order matters only for messages that list the kinds.
  */
+#include "actors/userfmt.h"
 #include "topology/kind.h"
 
 #define LS_KIND_LIST(X)                                                      \
@@ -29,5 +30,6 @@ LS_KIND_LIST(DECLARE)
 static const ls_kind *const builtin[] = { LS_KIND_LIST(ENTRY) };
 #undef ENTRY
 
+/* Patterns of formats declared under formats: compile at load time. */
 const ls_kind_set ls_kinds = { builtin,
-	sizeof(builtin) / sizeof(builtin[0]) };
+	sizeof(builtin) / sizeof(builtin[0]), ls_userfmt_check };

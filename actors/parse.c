@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "actors/timefmt.h"
+#include "actors/userfmt.h"
 #include "runtime/err.h"
 
 /* Nesting limit of JSON values kept as raw text. */
@@ -28,11 +29,12 @@ typedef struct pctx {
 	ls_arena *arena;
 	const char *reason;
 	int year; /* resolved default year, 0 until needed */
+	int64_t ingest_ns; /* the fallback's time for a line without one */
 } pctx;
 
 static const char *const format_names[LS_FMT_COUNT] = {
     "auto", "json",         "logfmt",      "syslog", "rfc3164", "rfc5424",
-    "clf",  "apache_error", "nginx_error", "log4j",  "bgl",
+    "clf",  "apache_error", "nginx_error", "log4j",  "bgl", "freeform",
 };
 
 int
@@ -62,6 +64,7 @@ ls_parser_init(ls_parser *p, ls_format format)
 {
 	p->format = format;
 	p->default_year = 0;
+	p->custom = NULL;
 }
 
 /* ---- helpers ---- */
@@ -1679,6 +1682,282 @@ ls_format_detect(const char *s, size_t n)
 	return LS_FMT_AUTO;
 }
 
+/* ---- fallback: any readable line ---- */
+
+/* 0 when s[0..n) is valid UTF-8 without NUL bytes, else a static reason.
+ * ASCII runs are skipped 8 bytes at a time. */
+static const char *
+text_problem(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		if (n - i >= 8) {
+			uint64_t x;
+			memcpy(&x, u + i, 8);
+			/* no high bit and no zero byte */
+			if ((x & SWAR_HIGHS) == 0 &&
+			    ((x - SWAR_ONES) & ~x & SWAR_HIGHS) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned ch = u[i];
+		if (ch == 0)
+			return "not text: NUL byte";
+		if (ch < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		unsigned cp, min;
+		if (ch >= 0xC2 && ch <= 0xDF) {
+			len = 2;
+			cp = ch & 0x1F;
+			min = 0x80;
+		} else if (ch >= 0xE0 && ch <= 0xEF) {
+			len = 3;
+			cp = ch & 0x0F;
+			min = 0x800;
+		} else if (ch >= 0xF0 && ch <= 0xF4) {
+			len = 4;
+			cp = ch & 0x07;
+			min = 0x10000;
+		} else {
+			return "not text: invalid UTF-8";
+		}
+		if (n - i < len)
+			return "not text: invalid UTF-8";
+		for (size_t k = 1; k < len; k++) {
+			if ((u[i + k] & 0xC0) != 0x80)
+				return "not text: invalid UTF-8";
+			cp = cp << 6 | (u[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return "not text: invalid UTF-8";
+		i += len;
+	}
+	return NULL;
+}
+
+static int
+is_word_char(char ch)
+{
+	return is_alpha(ch) || is_digit(ch) || ch == '_';
+}
+
+/* The level of a whole word, case-insensitively; the three-letter forms
+ * of Serilog and friends (INF, WRN, DBG, ...) only in upper case. */
+static ls_level
+word_level(const char *p, size_t n)
+{
+	static const struct {
+		const char *w;
+		ls_level l;
+	} words[] = {
+	    {"error", LS_LEVEL_ERROR},      {"err", LS_LEVEL_ERROR},
+	    {"warn", LS_LEVEL_WARN},        {"warning", LS_LEVEL_WARN},
+	    {"info", LS_LEVEL_INFO},        {"information", LS_LEVEL_INFO},
+	    {"debug", LS_LEVEL_DEBUG},      {"trace", LS_LEVEL_TRACE},
+	    {"verbose", LS_LEVEL_TRACE},    {"fatal", LS_LEVEL_FATAL},
+	    {"critical", LS_LEVEL_FATAL},   {"crit", LS_LEVEL_FATAL},
+	    {"severe", LS_LEVEL_FATAL},     {"panic", LS_LEVEL_FATAL},
+	    {"emerg", LS_LEVEL_FATAL},      {"emergency", LS_LEVEL_FATAL},
+	    {"alert", LS_LEVEL_FATAL},      {"notice", LS_LEVEL_NOTICE},
+	};
+	static const struct {
+		const char *w;
+		ls_level l;
+	} upper[] = {
+	    {"INF", LS_LEVEL_INFO},  {"WRN", LS_LEVEL_WARN},
+	    {"DBG", LS_LEVEL_DEBUG}, {"FTL", LS_LEVEL_FATAL},
+	    {"VRB", LS_LEVEL_TRACE}, {"TRC", LS_LEVEL_TRACE},
+	    {"EMERGENCY", LS_LEVEL_FATAL},
+	};
+
+	if (n < 3 || n > 11)
+		return LS_LEVEL_UNKNOWN;
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+		if (strlen(words[k].w) == n && strncasecmp(p, words[k].w, n) == 0)
+			return words[k].l;
+	}
+	for (size_t k = 0; k < sizeof(upper) / sizeof(upper[0]); k++) {
+		if (strlen(upper[k].w) == n && memcmp(p, upper[k].w, n) == 0)
+			return upper[k].l;
+	}
+	return LS_LEVEL_UNKNOWN;
+}
+
+static ls_level
+letter_level(char ch)
+{
+	switch (ch) {
+	case 'V':
+		return LS_LEVEL_TRACE;
+	case 'D':
+		return LS_LEVEL_DEBUG;
+	case 'I':
+		return LS_LEVEL_INFO;
+	case 'W':
+		return LS_LEVEL_WARN;
+	case 'E':
+		return LS_LEVEL_ERROR;
+	case 'F':
+	case 'A':
+		return LS_LEVEL_FATAL;
+	default:
+		return LS_LEVEL_UNKNOWN;
+	}
+}
+
+/* Redis "pid:role " at the start of the line (role X, C, S or M). */
+static int
+looks_redis(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && is_digit(s[k]))
+		k++;
+	return k > 0 && k + 2 < n && s[k] == ':' &&
+	       (s[k + 1] == 'M' || s[k + 1] == 'S' || s[k + 1] == 'C' ||
+	        s[k + 1] == 'X') &&
+	       s[k + 2] == ' ';
+}
+
+/* A level letter where the common layouts put one: "E/Tag" at the start
+ * (logcat brief), klog's "E1207 ...", or the first token after the
+ * timestamp s[te..] and any numeric pid/tid columns ("... 1234 5678 E
+ * Tag: msg", logcat threadtime), including redis' ". - * #" marks.
+ * Returns 1 and sets the event's level. */
+static int
+positional_level(ls_event *ev, const char *s, size_t n, int have_time,
+                 size_t ts, size_t te)
+{
+	ls_level l;
+
+	if (n > 2 && s[1] == '/' && is_word_char(s[2]) &&
+	    (l = letter_level(s[0])) != LS_LEVEL_UNKNOWN) {
+		ev->level = (uint8_t)l;
+		ev->level_text = str_of(s, 1);
+		return 1;
+	}
+	if (!have_time)
+		return 0;
+	if (ts == 0 && te > 5 && digits_at(s, n, 1, 4) && s[5] == ' ' &&
+	    strchr("IWEF", s[0]) != NULL) {
+		ev->level = (uint8_t)letter_level(s[0]);
+		ev->level_text = str_of(s, 1);
+		return 1;
+	}
+	size_t i = te;
+	for (int tok = 0; tok < 4; tok++) {
+		i = skip_spaces(s, n, i);
+		size_t e = token_end(s, n, i);
+		if (e == i)
+			return 0;
+		if ((e - i == 1 || s[i + 1] == '/') &&
+		    (l = letter_level(s[i])) != LS_LEVEL_UNKNOWN) {
+			ev->level = (uint8_t)l;
+			ev->level_text = str_of(s + i, 1);
+			return 1;
+		}
+		if (e - i == 1 && tok == 0 && looks_redis(s, n)) {
+			static const char marks[] = ".-*#";
+			static const ls_level lv[] = {LS_LEVEL_DEBUG, LS_LEVEL_INFO,
+			                              LS_LEVEL_NOTICE,
+			                              LS_LEVEL_WARN};
+			const char *m = memchr(marks, s[i], 4);
+			if (m != NULL) {
+				ev->level = (uint8_t)lv[m - marks];
+				ev->level_text = str_of(s + i, 1);
+				return 1;
+			}
+		}
+		for (size_t k = i; k < e; k++) {
+			if (!is_digit(s[k]))
+				return 0;
+		}
+		i = e;
+	}
+	return 0;
+}
+
+/* The first level word of the line, preferring one that is written in
+ * upper case or set off as a field ("[warn]", "<error>", "level=info",
+ * "Error:") over one inside prose ("no error found"). */
+static void
+word_level_scan(ls_event *ev, const char *s, size_t n)
+{
+	size_t weak_at = 0, weak_len = 0;
+	ls_level weak = LS_LEVEL_UNKNOWN;
+
+	for (size_t i = 0; i < n;) {
+		if (!is_alpha(s[i]) || (i > 0 && is_word_char(s[i - 1]))) {
+			i++;
+			continue;
+		}
+		size_t e = i, nup = 0;
+		while (e < n && is_word_char(s[e])) {
+			nup += s[e] >= 'A' && s[e] <= 'Z';
+			e++;
+		}
+		ls_level l = word_level(s + i, e - i);
+		if (l != LS_LEVEL_UNKNOWN) {
+			char before = i > 0 ? s[i - 1] : ' ';
+			char after = e < n ? s[e] : ' ';
+			int strong = nup == e - i || strchr("[<(|=", before) ||
+			             strchr("]>)|:", after);
+			if (strong) {
+				ev->level = (uint8_t)l;
+				ev->level_text = str_of(s + i, e - i);
+				return;
+			}
+			if (weak == LS_LEVEL_UNKNOWN) {
+				weak = l;
+				weak_at = i;
+				weak_len = e - i;
+			}
+		}
+		i = e;
+	}
+	if (weak != LS_LEVEL_UNKNOWN) {
+		ev->level = (uint8_t)weak;
+		ev->level_text = str_of(s + weak_at, weak_len);
+	}
+}
+
+/* Any line no format recognises (docs/log-formats.md, "Fallback"): the
+ * message is the whole line, the time the first timestamp found in it
+ * (else the ingest time), the level a letter in a typical position or
+ * the first level word.  Only empty lines and non-text fail. */
+static int
+parse_fallback(pctx *c, const char *s, size_t n)
+{
+	ls_event *ev = c->ev;
+	const char *why = text_problem(s, n);
+	size_t at = 0, used = 0;
+	int64_t t;
+
+	if (why != NULL)
+		return fail(c, why);
+	int64_t not_after =
+	    c->cfg->default_year == 0 ? (int64_t)time(NULL) * 1000000000LL : 0;
+	int have_time =
+	    ls_timefmt_find(s, n, year_of(c), not_after, &t, &at, &used) == 0;
+	if (have_time) {
+		ev->time_ns = t;
+		attr(ev, "time_source", "line", 4);
+	} else {
+		ev->time_ns = c->ingest_ns;
+		attr(ev, "time_source", "ingest", 6);
+	}
+	if (!positional_level(ev, s, n, have_time, at, at + used))
+		word_level_scan(ev, s, n);
+	ev->message = str_of(s, n);
+	return 0;
+}
+
 /* ---- entry point ---- */
 
 /* ls_event_clear() without zeroing the unused attrs[] slots (they are
@@ -1714,6 +1993,8 @@ parse_as(pctx *c, ls_format f, const char *s, size_t n)
 		return parse_log4j(c, s, n);
 	case LS_FMT_BGL:
 		return parse_bgl(c, s, n);
+	case LS_FMT_FREEFORM:
+		return parse_fallback(c, s, n);
 	default:
 		return fail(c, "unrecognised log format");
 	}
@@ -1723,7 +2004,16 @@ int
 ls_parser_parse(const ls_parser *p, const char *line, size_t len, ls_event *ev,
                 ls_arena *arena, const char **reason)
 {
-	pctx c = {p, ev, arena, NULL, 0};
+	return ls_parser_parse_at(p, line, len, LS_TIME_UNKNOWN, ev, arena,
+	                          reason);
+}
+
+int
+ls_parser_parse_at(const ls_parser *p, const char *line, size_t len,
+                   int64_t ingest_ns, ls_event *ev, ls_arena *arena,
+                   const char **reason)
+{
+	pctx c = {p, ev, arena, NULL, 0, ingest_ns};
 	const char *dummy;
 	int rc;
 
@@ -1751,18 +2041,31 @@ ls_parser_parse(const ls_parser *p, const char *line, size_t len, ls_event *ev,
 		return LS_EPARSE;
 	}
 	ls_format f = p->format;
+	if (p->custom != NULL) {
+		rc = ls_userfmt_parse(p->custom, line, len, ev, arena, reason);
+		if (rc == LS_ENOMEM)
+			*reason = "out of memory";
+		return rc;
+	}
 	if (f == LS_FMT_AUTO) {
 		f = ls_format_detect(line, len);
 		rc = parse_as(&c, f, line, len);
 		if (rc == LS_EPARSE && f == LS_FMT_LOG4J) {
 			/* "2024-03-01T10:00:00+01:00 host prog: msg" is
 			 * rsyslog's file format, not log4j. */
-			const char *why = c.reason;
 			event_reset(ev);
 			c.year = 0;
 			rc = parse_3164(&c, line, len);
-			if (rc == LS_EPARSE)
-				c.reason = why;
+			/* rsyslog always writes "host prog[pid]:": without a
+			 * tag the line is something else. */
+			if (rc == 0 && ev->service.len == 0)
+				rc = LS_EPARSE;
+		}
+		if (rc == LS_EPARSE) {
+			/* No known format: keep the line anyway. */
+			event_reset(ev);
+			c.year = 0;
+			rc = parse_fallback(&c, line, len);
 		}
 	} else {
 		rc = parse_as(&c, f, line, len);

@@ -4,7 +4,9 @@
  * parse: raw lines -> parsed events (actors/parse.h).  The parsed batch
  * borrows the raw lines from the input batch (its parent), so nothing is
  * copied except JSON strings that need unescaping.  A line that does not
- * parse goes to the dead-letter output with the parser's reason.
+ * parse goes to the dead-letter output with the parser's reason.  A format
+ * declared under the topology's formats: is compiled here, once per
+ * partition (each partition's actor owns its match scratch).
  *
  * filter: passes the events matching every configured condition (minimum
  * level, exact service, substring of the message) as a view of the input
@@ -16,6 +18,7 @@
 
 #include "actors/parse.h"
 #include "actors/stage.h"
+#include "actors/userfmt.h"
 #include "runtime/log.h"
 
 typedef struct stage {
@@ -25,6 +28,7 @@ typedef struct stage {
 	uint32_t eos;
 	/* parse */
 	ls_parser parser;
+	ls_userfmt *custom; /* a declared format, or NULL */
 	/* filter */
 	int min_level;
 	const char *service;
@@ -47,9 +51,24 @@ parse_init(ls_ctx *ctx, void *state, const void *arg)
 	(void)ctx;
 	common_init(s, arg);
 	const char *name = ls_topo_str(s->cfg->node, "format");
-	if (name != NULL && ls_format_from_name(name, &f) != 0)
-		return LS_EINVAL;
+	const ls_topo_format *tf = NULL;
+	if (name != NULL && ls_format_from_name(name, &f) != 0) {
+		tf = ls_topology_find_format(s->cfg->topo, name);
+		if (tf == NULL)
+			return LS_EINVAL;
+	}
 	ls_parser_init(&s->parser, f);
+	if (tf != NULL) {
+		char why[256];
+		int rc = ls_userfmt_compile(tf->pattern, tf->len, &s->custom,
+		    why, sizeof(why), NULL);
+		if (rc != 0) {
+			ls_log(LS_LOG_ERROR, "parse", "format %s: %s",
+			    tf->name, rc == LS_ENOMEM ? "out of memory" : why);
+			return rc;
+		}
+		s->parser.custom = s->custom;
+	}
 	return 0;
 }
 
@@ -73,6 +92,8 @@ stage_stop(ls_ctx *ctx, void *state)
 	stage *s = state;
 	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
 	ls_gate_fini(&s->gate);
+	ls_userfmt_free(s->custom);
+	s->custom = NULL;
 }
 
 static void
@@ -87,8 +108,8 @@ parse_batch(ls_ctx *ctx, stage *s, ls_batch *in)
 		const ls_event *raw = in->items[i];
 		ls_event *ev = ls_batch_add(out);
 		const char *reason = NULL;
-		int rv = ls_parser_parse(&s->parser, raw->message.ptr,
-		    raw->message.len, ev, &out->arena, &reason);
+		int rv = ls_parser_parse_at(&s->parser, raw->message.ptr,
+		    raw->message.len, raw->ingest_ns, ev, &out->arena, &reason);
 		if (rv != 0) {
 			ls_batch_unadd(out);
 			ls_stage_dead(ctx, s->cfg, &s->q,
@@ -211,8 +232,10 @@ const ls_kind ls_kind_parse = {
 	    { "format", LS_TV_STRING, 0, "auto",
 	        LS_KIND_WORDS("auto", "json", "logfmt", "syslog", "rfc3164",
 	            "rfc5424", "clf", "apache_error", "nginx_error", "log4j",
-	            "bgl"),
-	        LS_KIND_ANY_INT, NULL, "line format, auto = detect per line" },
+	            "bgl", "freeform"),
+	        LS_KIND_ANY_INT, ls_topo_check_format,
+	        "line format: auto = detect per line, or a name declared "
+	        "under formats:" },
 	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
 	        ls_topo_check_name,
 	        "sink that receives lines that do not parse" }),

@@ -5,6 +5,7 @@
  */
 #include "timefmt.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "runtime/err.h"
@@ -521,4 +522,466 @@ ls_timefmt_any(const char *p, size_t n, int year, int64_t *ns, size_t *used)
 	if ((rc = ls_timefmt_bsd(p, n, year, ns, used)) != LS_EPARSE)
 		return rc;
 	return ls_timefmt_epoch(p, n, ns, used);
+}
+
+/* ---- finding a timestamp anywhere (ls_timefmt_find) ---- */
+
+static int
+is_alnum_at(const char *p, size_t n, size_t i)
+{
+	if (i >= n)
+		return 0;
+	unsigned char ch = (unsigned char)p[i];
+	return (ch >= '0' && ch <= '9') || (lower(ch) >= 'a' && lower(ch) <= 'z');
+}
+
+/* 1 or 2 digits at p[i]; the value, with *len set, or -1. */
+static int
+digits12(const char *p, size_t n, size_t i, size_t *len)
+{
+	if (!is_digit_at(p, n, i))
+		return -1;
+	if (is_digit_at(p, n, i + 1)) {
+		*len = 2;
+		return (p[i] - '0') * 10 + (p[i + 1] - '0');
+	}
+	*len = 1;
+	return p[i] - '0';
+}
+
+/* "H:MM:SS" or "HH:MM:SS" at p[i] with an optional '.' or ',' fraction;
+ * *end is set past it.  0 on success. */
+static int
+hms_flex(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	size_t l;
+
+	c->hour = digits12(p, n, i, &l);
+	if (c->hour < 0)
+		return LS_EPARSE;
+	i += l;
+	c->min = char_at(p, n, i, ':') ? digits(p, n, i + 1, 2) : -1;
+	c->sec = char_at(p, n, i + 3, ':') ? digits(p, n, i + 4, 2) : -1;
+	if (c->min < 0 || c->sec < 0)
+		return LS_EPARSE;
+	i += 6;
+	fraction(p, n, &i, 1, &c->nsec);
+	*end = i;
+	return 0;
+}
+
+/* An optional zone after a time at p[*i]: one glued to it (Z, +hh:mm,
+ * -hhmm), or after one space "+0000", "UTC", "GMT".  Absent or malformed
+ * leaves *i and c->utcoff alone. */
+static void
+zone_after(const char *p, size_t n, size_t *i, ls_civil *c)
+{
+	size_t k = *i;
+	int32_t off;
+
+	if (k < n && p[k] != ' ') {
+		if (zone(p, n, &k, &off) == 1 && !is_alnum_at(p, n, k)) {
+			c->utcoff = off;
+			*i = k;
+		}
+		return;
+	}
+	if (!char_at(p, n, k, ' '))
+		return;
+	k++;
+	if ((char_at(p, n, k, '+') || char_at(p, n, k, '-')) &&
+	    digits(p, n, k + 1, 4) >= 0 && !is_digit_at(p, n, k + 5)) {
+		if (zone(p, n, &k, &off) == 1) {
+			c->utcoff = off;
+			*i = k;
+		}
+		return;
+	}
+	if (k + 3 <= n && !is_alnum_at(p, n, k + 3) &&
+	    (memcmp(p + k, "UTC", 3) == 0 || memcmp(p + k, "GMT", 3) == 0)) {
+		c->utcoff = 0;
+		*i = k + 3;
+	}
+}
+
+/* " AM" / " PM" after a 12-hour time. */
+static void
+ampm(const char *p, size_t n, size_t *i, ls_civil *c)
+{
+	size_t k = *i;
+
+	if (!char_at(p, n, k, ' ') || k + 3 > n || is_alnum_at(p, n, k + 3))
+		return;
+	char a = (char)lower((unsigned char)p[k + 1]);
+	char m = (char)lower((unsigned char)p[k + 2]);
+	if ((a != 'a' && a != 'p') || m != 'm' || c->hour < 1 || c->hour > 12)
+		return;
+	if (a == 'a' && c->hour == 12)
+		c->hour = 0;
+	else if (a == 'p' && c->hour != 12)
+		c->hour += 12;
+	*i = k + 3;
+}
+
+/* A layout at p[i]: fills *c (year 0 = the line has none) and *end. */
+typedef int (*layout_fn)(const char *p, size_t n, size_t i, ls_civil *c,
+                         size_t *end);
+
+/* yyyy-MM-dd[T ]HH:mm:ss..., yyyy/MM/dd and yy/MM/dd HH:mm:ss. */
+static int
+lay_ymd(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	size_t k;
+
+	if (char_at(p, n, i + 4, '-')) {
+		c->year = digits(p, n, i, 4);
+		c->mon = digits(p, n, i + 5, 2);
+		c->day = digits(p, n, i + 8, 2);
+		if (c->mon < 0 || c->day < 0 || !char_at(p, n, i + 7, '-') ||
+		    i + 10 >= n ||
+		    (p[i + 10] != 'T' && p[i + 10] != ' ' && p[i + 10] != 't'))
+			return LS_EPARSE;
+		k = i + 11;
+	} else if (char_at(p, n, i + 4, '/') || char_at(p, n, i + 2, '/')) {
+		size_t d0 = char_at(p, n, i + 2, '/') ? i + 3 : i + 5;
+		c->year = d0 == i + 3 ? digits(p, n, i, 2) : digits(p, n, i, 4);
+		if (c->year < 0)
+			return LS_EPARSE;
+		if (d0 == i + 3)
+			c->year = year2(c->year);
+		c->mon = digits(p, n, d0, 2);
+		c->day = digits(p, n, d0 + 3, 2);
+		if (c->mon < 0 || c->day < 0 || !char_at(p, n, d0 + 2, '/') ||
+		    !char_at(p, n, d0 + 5, ' '))
+			return LS_EPARSE;
+		k = d0 + 6;
+	} else {
+		return LS_EPARSE;
+	}
+	if (digits(p, n, k, 2) < 0 || hms_flex(p, n, k, c, end) != 0)
+		return LS_EPARSE;
+	zone_after(p, n, end, c);
+	return 0;
+}
+
+/* BGL "yyyy-MM-dd-HH.mm.ss.ffffff". */
+static int
+lay_bgl(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	c->year = digits(p, n, i, 4);
+	c->mon = digits(p, n, i + 5, 2);
+	c->day = digits(p, n, i + 8, 2);
+	c->hour = digits(p, n, i + 11, 2);
+	c->min = digits(p, n, i + 14, 2);
+	c->sec = digits(p, n, i + 17, 2);
+	if (c->year < 0 || c->mon < 0 || c->day < 0 || c->hour < 0 ||
+	    c->min < 0 || c->sec < 0 || !char_at(p, n, i + 4, '-') ||
+	    !char_at(p, n, i + 7, '-') || !char_at(p, n, i + 10, '-') ||
+	    !char_at(p, n, i + 13, '.') || !char_at(p, n, i + 16, '.'))
+		return LS_EPARSE;
+	*end = i + 19;
+	fraction(p, n, end, 0, &c->nsec);
+	return 0;
+}
+
+/* yyyyMMdd-HH:mm:ss:SSS, yyyyMMdd HH:mm:ss(.SSS), yyyyMMddTHHmmss(.f)(Z). */
+static int
+lay_compact(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	c->year = digits(p, n, i, 4);
+	c->mon = digits(p, n, i + 4, 2);
+	c->day = digits(p, n, i + 6, 2);
+	if (c->year < 0 || c->mon < 0 || c->day < 0 || i + 9 > n)
+		return LS_EPARSE;
+	char sep = p[i + 8];
+	if (sep == 'T') {
+		c->hour = digits(p, n, i + 9, 2);
+		c->min = digits(p, n, i + 11, 2);
+		c->sec = digits(p, n, i + 13, 2);
+		if (c->hour < 0 || c->min < 0 || c->sec < 0)
+			return LS_EPARSE;
+		*end = i + 15;
+		fraction(p, n, end, 1, &c->nsec);
+		zone_after(p, n, end, c);
+		return 0;
+	}
+	if (sep != '-' && sep != ' ')
+		return LS_EPARSE;
+	if (hms(p, n, i + 9, c) != 0)
+		return LS_EPARSE;
+	*end = i + 17;
+	if (char_at(p, n, *end, ':') && digits(p, n, *end + 1, 3) >= 0) {
+		/* HealthApp's ":SSS" milliseconds */
+		c->nsec = digits(p, n, *end + 1, 3) * 1000000;
+		*end += 4;
+	} else {
+		fraction(p, n, end, 1, &c->nsec);
+	}
+	zone_after(p, n, end, c);
+	return 0;
+}
+
+/* MM/dd/yyyy H:mm:ss [AM|PM] (US order; dd/MM/yyyy when the first field
+ * is above 12). */
+static int
+lay_us(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	size_t l1, l2, k;
+	int a = digits12(p, n, i, &l1), b;
+
+	if (a < 0 || !char_at(p, n, i + l1, '/'))
+		return LS_EPARSE;
+	k = i + l1 + 1;
+	b = digits12(p, n, k, &l2);
+	if (b < 0 || !char_at(p, n, k + l2, '/'))
+		return LS_EPARSE;
+	k += l2 + 1;
+	c->year = digits(p, n, k, 4);
+	if (c->year < 0 || is_digit_at(p, n, k + 4) ||
+	    !(char_at(p, n, k + 4, ' ') || char_at(p, n, k + 4, ':')))
+		return LS_EPARSE;
+	c->mon = a > 12 ? b : a;
+	c->day = a > 12 ? a : b;
+	if (hms_flex(p, n, k + 5, c, end) != 0)
+		return LS_EPARSE;
+	ampm(p, n, end, c);
+	zone_after(p, n, end, c);
+	return 0;
+}
+
+/* dd/Mmm/yyyy:HH:mm:ss[.fff][ zone] and dd Mmm yyyy HH:mm:ss[.fff][ zone]. */
+static int
+lay_dmy(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	size_t l, k;
+
+	c->day = digits12(p, n, i, &l);
+	if (c->day < 0 || i + l + 9 > n)
+		return LS_EPARSE;
+	char sep = p[i + l];
+	if (sep != '/' && sep != ' ' && sep != '-')
+		return LS_EPARSE;
+	k = i + l + 1;
+	c->mon = ls_timefmt_month3(p + k, n - k);
+	if (c->mon == 0 || !char_at(p, n, k + 3, sep))
+		return LS_EPARSE;
+	c->year = digits(p, n, k + 4, 4);
+	k += 8;
+	if (c->year < 0 ||
+	    !(char_at(p, n, k, sep == '/' ? ':' : ' ') ||
+	      (sep != '/' && char_at(p, n, k, ':'))))
+		return LS_EPARSE;
+	if (hms_flex(p, n, k + 1, c, end) != 0)
+		return LS_EPARSE;
+	zone_after(p, n, end, c);
+	return 0;
+}
+
+/* MM-dd HH:mm:ss.SSS (Android logcat) and MM.dd HH:mm:ss (Proxifier):
+ * no year. */
+static int
+lay_md(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	c->mon = digits(p, n, i, 2);
+	c->day = digits(p, n, i + 3, 2);
+	if (c->mon < 0 || c->day < 0 ||
+	    !(char_at(p, n, i + 2, '-') || char_at(p, n, i + 2, '.')) ||
+	    !char_at(p, n, i + 5, ' ') || hms(p, n, i + 6, c) != 0)
+		return LS_EPARSE;
+	c->year = 0;
+	*end = i + 14;
+	fraction(p, n, end, 1, &c->nsec);
+	return 0;
+}
+
+/* Mmm dd HH:mm:ss (BSD), Mmm dd yyyy HH:mm:ss, Mmm d, yyyy H:mm:ss AM. */
+static int
+lay_month(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	size_t k = i + 4, l;
+
+	c->mon = ls_timefmt_month3(p + i, n - i);
+	if (c->mon == 0 || !char_at(p, n, i + 3, ' '))
+		return LS_EPARSE;
+	if (char_at(p, n, k, ' '))
+		k++;
+	c->day = digits12(p, n, k, &l);
+	if (c->day < 0)
+		return LS_EPARSE;
+	k += l;
+	if (char_at(p, n, k, ','))
+		k++;
+	if (!char_at(p, n, k, ' '))
+		return LS_EPARSE;
+	k++;
+	c->year = 0;
+	if (digits(p, n, k, 4) >= 0 && char_at(p, n, k + 4, ' ')) {
+		c->year = digits(p, n, k, 4);
+		k += 5;
+	}
+	if (hms_flex(p, n, k, c, end) != 0)
+		return LS_EPARSE;
+	if (c->year != 0)
+		ampm(p, n, end, c);
+	zone_after(p, n, end, c);
+	return 0;
+}
+
+/* ctime "Www Mmm dd HH:mm:ss yyyy". */
+static int
+lay_ctime(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	int64_t t;
+	size_t used;
+
+	if (weekday3(p + i, n - i) == 0 ||
+	    ls_timefmt_ctime(p + i, n - i, &t, &used) != 0)
+		return LS_EPARSE;
+	/* Re-read the fields: the layout is fixed once ctime accepted it. */
+	size_t k = i + 8, l;
+	c->mon = ls_timefmt_month3(p + i + 4, n - i - 4);
+	if (char_at(p, n, k, ' '))
+		k++;
+	c->day = digits12(p, n, k, &l);
+	if (c->day < 0 || hms_flex(p, n, k + l + 1, c, end) != 0)
+		return LS_EPARSE;
+	c->year = digits(p, n, *end + 1, 4);
+	if (c->year < 0)
+		return LS_EPARSE;
+	*end += 5;
+	return 0;
+}
+
+/* Only at the start of a line: klog "I1207 09:30:00.123456" and HDFS
+ * "yyMMdd HHmmss". */
+static int
+lay_start(const char *p, size_t n, size_t i, ls_civil *c, size_t *end)
+{
+	if (i != 0)
+		return LS_EPARSE;
+	if (n > 5 && (p[0] == 'I' || p[0] == 'W' || p[0] == 'E' ||
+	              p[0] == 'F')) {
+		c->mon = digits(p, n, 1, 2);
+		c->day = digits(p, n, 3, 2);
+		if (c->mon < 0 || c->day < 0 || !char_at(p, n, 5, ' ') ||
+		    hms(p, n, 6, c) != 0)
+			return LS_EPARSE;
+		c->year = 0;
+		*end = 14;
+		fraction(p, n, end, 0, &c->nsec);
+		return 0;
+	}
+	int yy = digits(p, n, 0, 2);
+	c->mon = digits(p, n, 2, 2);
+	c->day = digits(p, n, 4, 2);
+	c->hour = digits(p, n, 7, 2);
+	c->min = digits(p, n, 9, 2);
+	c->sec = digits(p, n, 11, 2);
+	if (yy < 0 || c->mon < 0 || c->day < 0 || c->hour < 0 || c->min < 0 ||
+	    c->sec < 0 || !char_at(p, n, 6, ' ') || is_alnum_at(p, n, 13))
+		return LS_EPARSE;
+	c->year = year2(yy);
+	*end = 13;
+	return 0;
+}
+
+/* A plausible epoch: 10 digits (seconds) or 13 (milliseconds), optional
+ * fraction, between 2000-01-01 and 2100-01-01. */
+static int
+epoch_at(const char *p, size_t n, size_t i, int64_t *ns, size_t *end)
+{
+	size_t k = i;
+	int64_t t;
+	size_t used;
+
+	while (is_digit_at(p, n, k))
+		k++;
+	if ((k - i != 10 && k - i != 13) || is_alnum_at(p, n, k))
+		return LS_EPARSE;
+	if (ls_timefmt_epoch(p + i, n - i, &t, &used) != 0 ||
+	    is_alnum_at(p, n, i + used) || t < 946684800LL * NS_PER_SEC ||
+	    t >= 4102444800LL * NS_PER_SEC)
+		return LS_EPARSE;
+	*ns = t;
+	*end = i + used;
+	return 0;
+}
+
+/* Try the layouts that may start at p[i] (a word boundary). */
+static int
+find_at(const char *p, size_t n, size_t i, int year, int64_t not_after_ns,
+        int64_t *ns, size_t *end)
+{
+	static const layout_fn digit_first[] = {lay_start, lay_bgl,  lay_ymd,
+	                                        lay_compact, lay_dmy, lay_us,
+	                                        lay_md};
+	static const layout_fn alpha_first[] = {lay_start, lay_ctime,
+	                                        lay_month};
+	const layout_fn *tab;
+	size_t ntab;
+
+	if (is_digit_at(p, n, i)) {
+		tab = digit_first;
+		ntab = sizeof(digit_first) / sizeof(digit_first[0]);
+	} else {
+		tab = alpha_first;
+		ntab = sizeof(alpha_first) / sizeof(alpha_first[0]);
+	}
+	for (size_t k = 0; k < ntab; k++) {
+		ls_civil c = {0};
+		size_t e;
+		if (tab[k](p, n, i, &c, &e) != 0 || is_digit_at(p, n, e))
+			continue;
+		int yearless = c.year == 0;
+		if (yearless)
+			c.year = year;
+		if (c.year < 1970 || c.year > 2199)
+			continue;
+		int64_t t;
+		if (ls_timefmt_from_civil(&c, &t) != 0)
+			continue;
+		if (yearless && not_after_ns != 0 &&
+		    t - not_after_ns > 7LL * 86400 * NS_PER_SEC) {
+			c.year--;
+			if (ls_timefmt_from_civil(&c, &t) != 0)
+				continue;
+		}
+		*ns = t;
+		*end = e;
+		return 0;
+	}
+	return LS_EPARSE;
+}
+
+int
+ls_timefmt_find(const char *p, size_t n, int year, int64_t not_after_ns,
+                int64_t *ns, size_t *at, size_t *used)
+{
+	size_t e;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		int digit = ch >= '0' && ch <= '9';
+		int upper = ch >= 'A' && ch <= 'Z';
+		if ((!digit && !upper) || (i > 0 && is_alnum_at(p, n, i - 1)))
+			continue;
+		if (find_at(p, n, i, year, not_after_ns, ns, &e) == 0) {
+			*at = i;
+			*used = e - i;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit_at(p, n, i) || (i > 0 && (is_alnum_at(p, n, i - 1) ||
+		                                        p[i - 1] == '.')))
+			continue;
+		if (epoch_at(p, n, i, ns, &e) == 0) {
+			*at = i;
+			*used = e - i;
+			return 0;
+		}
+		while (is_digit_at(p, n, i + 1))
+			i++;
+	}
+	return LS_EPARSE;
 }

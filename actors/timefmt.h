@@ -98,4 +98,23 @@ int ls_timefmt_epoch(const char *p, size_t n, int64_t *ns, size_t *used);
 int ls_timefmt_any(const char *p, size_t n, int year, int64_t *ns,
                    size_t *used);
 
+/* Find the first recognisable timestamp anywhere in p[0..n) (free-form
+ * lines, docs/log-formats.md "Fallback").  A candidate starts at a word
+ * boundary; the layouts are ISO 8601 (T or space, fraction with '.' or ',',
+ * zone Z / +hh:mm / +hhmm / " UTC" / " GMT" / " +0000"), BGL's
+ * "yyyy-MM-dd-HH.mm.ss", "yyyy/MM/dd" and "yy/MM/dd HH:mm:ss",
+ * "MM/dd/yyyy H:mm:ss" with an optional AM/PM, "yyyyMMdd-HH:mm:ss:SSS",
+ * "yyyyMMdd HH:mm:ss", basic ISO "yyyyMMddTHHmmss", "dd/Mmm/yyyy:HH:mm:ss"
+ * (zone and fraction optional), "dd Mmm yyyy HH:mm:ss", "Mmm d, yyyy
+ * H:mm:ss AM", ctime, BSD "Mmm dd HH:mm:ss", "MM-dd HH:mm:ss.SSS",
+ * "MM.dd HH:mm:ss", klog "Lmmdd HH:mm:ss.ffffff" and "yyMMdd HHmmss" at the
+ * start of the line.  Only when none of these occurs, a 10-digit epoch
+ * second or 13-digit epoch millisecond number (optionally with a fraction)
+ * between 2000 and 2100 is taken.  Layouts without a year use year, or
+ * year - 1 when not_after_ns is nonzero and the instant would lie more than
+ * a week after it.  Returns 0 with the instant in *ns and the timestamp's
+ * place in p[*at .. *at + *used); LS_EPARSE when there is none.  Pure. */
+int ls_timefmt_find(const char *p, size_t n, int year, int64_t not_after_ns,
+                    int64_t *ns, size_t *at, size_t *used);
+
 #endif /* LS_TIMEFMT_H */

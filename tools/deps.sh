@@ -23,6 +23,7 @@ libuv1-dev           /usr/include/uv.h
 libcmocka-dev        /usr/include/cmocka.h
 libyaml-dev          /usr/include/yaml.h
 libxxhash-dev        /usr/include/xxhash.h
+libpcre2-dev         /usr/include/pcre2.h
 '
 # extra packages for optional targets: `tools/deps.sh valgrind`
 EXTRA="$*"

@@ -50,6 +50,10 @@ int ls_topo_check_level(const char *v, char *why, size_t len);
 int ls_topo_check_field(const char *v, char *why, size_t len);
 int ls_topo_check_aggregate(const char *v, char *why, size_t len);
 int ls_topo_check_name(const char *v, char *why, size_t len);
+/* A parameter checked by this names a log format: one of its allowed words
+ * (the built-in formats) or a format declared under the topology's
+ * formats: (the loader resolves those before the allowed words). */
+int ls_topo_check_format(const char *v, char *why, size_t len);
 
 /* The kind routes by 'key' when it has more than one partition (a stateful
  * stage), so partitions > 1 without a key is an error. */
@@ -111,10 +115,18 @@ typedef struct ls_kind {
 #define LS_KIND_NO_PARAMS ((const ls_topo_pspec[]){ { 0 } })
 #define LS_KIND_ANY_INT 0, 0
 
-/* A set of kinds to validate against. */
+/* Compile-check the pattern of a format declared under `formats:`
+ * (pattern[0..len), NUL-terminated).  Returns 0 when it compiles, else 1
+ * with a reason in why and the byte offset of the problem in *erroff. */
+typedef int (*ls_topo_format_check_fn)(const char *pattern, size_t len,
+    char *why, size_t whylen, size_t *erroff);
+
+/* A set of kinds to validate against, and the check of declared formats
+ * (NULL: patterns are taken unchecked). */
 typedef struct ls_kind_set {
 	const ls_kind *const *kinds;
 	size_t n;
+	ls_topo_format_check_fn check_format;
 } ls_kind_set;
 
 /* The registry: every built-in kind (defined by actors/kinds.c). */

@@ -43,9 +43,22 @@ struct ls_topology {
 	size_t n;
 	ls_topo_param *settings;
 	size_t nsettings;
+	ls_topo_format *formats; /* declared under formats:, file order */
+	size_t nformats;
 	uint32_t *slots; /* name hash: node index + 1, 0 = empty */
 	size_t nslots;   /* power of two */
 };
+
+/* The declared format called name, or NULL. */
+static const ls_topo_format *
+find_format(const ls_topology *t, const char *name)
+{
+	for (size_t i = 0; i < t->nformats; i++) {
+		if (strcmp(t->formats[i].name, name) == 0)
+			return &t->formats[i];
+	}
+	return NULL;
+}
 
 /* ---- diagnostics ------------------------------------------------------ */
 
@@ -1010,6 +1023,16 @@ fill_default(struct loader *ld, const ls_topo_pspec *ps, ls_topo_param *p)
 
 /* ---- nodes ------------------------------------------------------------ */
 
+static int
+word_listed(const char *s, const char *const *words)
+{
+	for (; *words != NULL; words++) {
+		if (strcmp(s, *words) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
     size_t idx)
@@ -1171,6 +1194,46 @@ parse_node(struct loader *ld, ls_topo_role role, const yaml_node_t *m,
 		}
 		if ((size_t)(ps - k->params) < nspec)
 			seen[ps - k->params] = 1;
+		/* A parameter checked by ls_topo_check_format may also name a
+		 * format declared under formats: (topology-wide, as
+		 * dead_letter names a sink). */
+		if (ps->check == ls_topo_check_format &&
+		    v->type == YAML_SCALAR_NODE && !is_null(v)) {
+			char *fs = scalar_dup(ld, v);
+			if (fs != NULL && find_format(ld->t, fs) != NULL) {
+				ls_topo_param *fp = &n->params[n->nparams++];
+				struct pos vp = pos_of(v);
+				memset(fp, 0, sizeof(*fp));
+				fp->name = ps->name;
+				fp->type = LS_TV_STRING;
+				fp->s = fs;
+				fp->line = vp.line;
+				fp->col = vp.col;
+				continue;
+			}
+			if (fs != NULL && ps->allowed != NULL &&
+			    !word_listed(fs, ps->allowed)) {
+				struct suggest sg;
+				suggest_init(&sg, fs);
+				for (size_t w = 0; ps->allowed[w] != NULL; w++)
+					suggest_add(&sg, ps->allowed[w]);
+				for (size_t j = 0; j < ld->t->nformats; j++)
+					suggest_add(&sg, ld->t->formats[j].name);
+				if (sg.best != NULL) {
+					errn(ld, v, "unknown format '%s' (did you "
+					            "mean '%s'?)",
+					    clip(fs, buf), sg.best);
+				} else {
+					join_words(list, sizeof(list),
+					    ps->allowed);
+					errn(ld, v, "unknown format '%s' (built-in: "
+					            "%s; or declare it under "
+					            "formats:)",
+					    clip(fs, buf), list);
+				}
+				continue;
+			}
+		}
 		if (convert(ld, ps, v, &n->params[n->nparams], NULL) != 0)
 			continue;
 		if (strcmp(ps->name, "key") == 0) {
@@ -1675,14 +1738,150 @@ find_cycles(struct loader *ld, const struct graph *g, const uint32_t *order,
 
 /* ---- the top level ---------------------------------------------------- */
 
-static const char *const top_keys[] = { "name", "settings", "sources",
-	"stages", "sinks", NULL };
+static const char *const top_keys[] = { "name", "settings", "formats",
+	"sources", "stages", "sinks", NULL };
+
+/* The position in the file of byte off of scalar v's value: exact for
+ * plain, single- and double-quoted scalars (their escapes are walked), the
+ * scalar's own position for block scalars. */
+static struct pos
+pos_in_scalar(const struct loader *ld, const yaml_node_t *v, size_t off)
+{
+	struct pos p = pos_of(v);
+	yaml_scalar_style_t st = v->data.scalar.style;
+	size_t i = v->start_mark.index;
+
+	if (st != YAML_PLAIN_SCALAR_STYLE &&
+	    st != YAML_SINGLE_QUOTED_SCALAR_STYLE &&
+	    st != YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+		return p;
+	if (st != YAML_PLAIN_SCALAR_STYLE) {
+		i++;
+		p.col++;
+	}
+	for (size_t k = 0; k < off && i < ld->len; k++) {
+		size_t step = 1;
+		if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE &&
+		    ld->text[i] == '\'' && i + 1 < ld->len &&
+		    ld->text[i + 1] == '\'')
+			step = 2;
+		else if (st == YAML_DOUBLE_QUOTED_SCALAR_STYLE &&
+		    ld->text[i] == '\\' && i + 1 < ld->len)
+			step = ld->text[i + 1] == 'x' ? 4
+			    : ld->text[i + 1] == 'u'  ? 6
+			    : ld->text[i + 1] == 'U'  ? 10
+			                              : 2;
+		for (size_t j = 0; j < step && i < ld->len; j++, i++) {
+			if (ld->text[i] == '\n') {
+				p.line++;
+				p.col = 1;
+			} else {
+				p.col++;
+			}
+		}
+	}
+	return p;
+}
+
+/* A built-in format name: an allowed word of a parameter checked by
+ * ls_topo_check_format in any kind. */
+static int
+builtin_format(const struct loader *ld, const char *name)
+{
+	for (size_t k = 0; k < ld->kinds->n; k++) {
+		const ls_topo_pspec *ps = ld->kinds->kinds[k]->params;
+		for (; ps != NULL && ps->name != NULL; ps++) {
+			if (ps->check != ls_topo_check_format ||
+			    ps->allowed == NULL)
+				continue;
+			for (size_t w = 0; ps->allowed[w] != NULL; w++) {
+				if (strcmp(ps->allowed[w], name) == 0)
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* formats: a mapping of name -> pattern (docs/topology.md).  Each pattern
+ * is compiled by the kind set's check_format, and a bad one is reported at
+ * the place in the pattern where it went wrong. */
+static void
+parse_formats(struct loader *ld, const yaml_node_t *m)
+{
+	ls_topology *t = ld->t;
+	char kb[256], buf[CLIP_MAX + 4], why[256];
+	size_t np;
+
+	if (m == NULL || is_null(m))
+		return;
+	if (m->type != YAML_MAPPING_NODE) {
+		errn(ld, m, "'formats' must be a mapping of format names to "
+		            "patterns, got %s",
+		    node_desc(m));
+		return;
+	}
+	np = map_len(m);
+	t->formats = aalloc(ld, (np ? np : 1) * sizeof(*t->formats));
+	if (t->formats == NULL)
+		return;
+	for (size_t i = 0; i < np; i++) {
+		yaml_node_pair_t *pr = &m->data.mapping.pairs.start[i];
+		const yaml_node_t *kn = node_at(ld, pr->key);
+		const yaml_node_t *v = node_at(ld, pr->value);
+		const char *key;
+		size_t off = 0;
+
+		if (kn == NULL || v == NULL || bad_key(ld, m, i))
+			continue;
+		key = key_text(kn, kb, sizeof(kb));
+		if (!ls__topo_name_ok(key)) {
+			errn(ld, kn, "bad format name '%s': use letters, digits, "
+			             "'_' and '-' (at most %d bytes)",
+			    clip(key, buf), LS_TOPO_NAME_MAX);
+			continue;
+		}
+		if (builtin_format(ld, key)) {
+			errn(ld, kn, "format '%s' is a built-in format; choose "
+			             "another name",
+			    key);
+			continue;
+		}
+		if (v->type != YAML_SCALAR_NODE || is_null(v) ||
+		    v->data.scalar.length == 0) {
+			errn(ld, v, "format '%s' must be a regular expression "
+			            "(a string), got %s",
+			    key, v->type == YAML_SCALAR_NODE && !is_null(v)
+			        ? "an empty string"
+			        : node_desc(v));
+			continue;
+		}
+		char *name = scalar_dup(ld, kn), *pat = scalar_dup(ld, v);
+		if (name == NULL || pat == NULL)
+			continue;
+		/* Kept even when the pattern is bad, so that stages naming
+		 * it are not reported too. */
+		ls_topo_format *f = &t->formats[t->nformats++];
+		struct pos vp = pos_of(v);
+		f->name = name;
+		f->pattern = pat;
+		f->len = strlen(pat);
+		f->line = vp.line;
+		f->col = vp.col;
+		if (ld->kinds->check_format != NULL &&
+		    ld->kinds->check_format(pat, f->len, why, sizeof(why),
+		        &off) != 0)
+			errat(ld, pos_in_scalar(ld, v, off),
+			    "bad pattern for format '%s': %s (at offset %zu)",
+			    key, why, off);
+	}
+}
 
 static void
 parse_root(struct loader *ld, const yaml_node_t *root)
 {
 	const yaml_node_t *sec[3] = { NULL, NULL, NULL }, *namev = NULL,
-	                  *setv = NULL;
+	                  *setv = NULL, *fmtv = NULL;
 	const yaml_node_t *seckey[3] = { NULL, NULL, NULL };
 	static const char *const secname[3] = { "sources", "stages", "sinks" };
 	char kb[256], buf[CLIP_MAX + 4], list[128];
@@ -1712,6 +1911,10 @@ parse_root(struct loader *ld, const yaml_node_t *root)
 		}
 		if (strcmp(key, "settings") == 0) {
 			setv = v;
+			continue;
+		}
+		if (strcmp(key, "formats") == 0) {
+			fmtv = v;
 			continue;
 		}
 		for (r = 0; r < 3; r++) {
@@ -1754,6 +1957,7 @@ parse_root(struct loader *ld, const yaml_node_t *root)
 			ld->t->name = s;
 	}
 	parse_settings(ld, setv);
+	parse_formats(ld, fmtv);
 
 	for (int r = 0; r < 3; r++) {
 		if (sec[r] == NULL || is_null(sec[r]))
@@ -2108,6 +2312,24 @@ ls_topology_setting_int(const ls_topology *t, const char *name, int64_t dflt)
 	const ls_topo_param *p = setting(t, name, LS_TV_INT);
 
 	return p != NULL ? p->i : dflt;
+}
+
+size_t
+ls_topology_format_count(const ls_topology *t)
+{
+	return t->nformats;
+}
+
+const ls_topo_format *
+ls_topology_format(const ls_topology *t, size_t i)
+{
+	return i < t->nformats ? &t->formats[i] : NULL;
+}
+
+const ls_topo_format *
+ls_topology_find_format(const ls_topology *t, const char *name)
+{
+	return t != NULL && name != NULL ? find_format(t, name) : NULL;
 }
 
 const ls_topo_param *

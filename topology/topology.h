@@ -141,6 +141,25 @@ int64_t ls_topology_setting_ms(const ls_topology *t, const char *name,
 int64_t ls_topology_setting_int(const ls_topology *t, const char *name,
     int64_t dflt);
 
+/* An operator-defined log format, declared under `formats:` (name ->
+ * regular expression, actors/userfmt.h); its pattern compiled when the
+ * topology was loaded.  line/col locate the pattern.  All memory belongs to
+ * the topology. */
+typedef struct ls_topo_format {
+	const char *name;
+	const char *pattern; /* NUL-terminated, len bytes */
+	size_t len;
+	int line, col;
+} ls_topo_format;
+
+/* Number of declared formats, format i (NULL past the end) in file order,
+ * and the one called name (NULL when none; t or name NULL give NULL).  A
+ * parse stage's "format" names a built-in format or one of these. */
+size_t ls_topology_format_count(const ls_topology *t);
+const ls_topo_format *ls_topology_format(const ls_topology *t, size_t i);
+const ls_topo_format *ls_topology_find_format(const ls_topology *t,
+    const char *name);
+
 /* The parameter called name of node n (given or defaulted), or NULL when
  * the kind has no such parameter or it is optional and was not given. */
 const ls_topo_param *ls_topo_param_get(const ls_topo_node *n,

@@ -1,8 +1,9 @@
 /*
  * parse_fuzz.c -- libFuzzer driver for the log parsers (actors/parse.h).
  *
- * Feeds the input, as one line, to every format including "auto" and
- * checks the parser's contract: a result of 0 or LS_EPARSE (with a
+ * Feeds the input, as one line, to every format including "auto" and the
+ * fallback alone ("freeform", with an ingest time), and checks the
+ * parser's contract: a result of 0 or LS_EPARSE (with a
  * reason), a sane event, and every string of the event readable (the
  * sanitizers catch a string pointing outside the line or the arena).
  */
@@ -47,7 +48,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *reason = NULL;
 		ls_parser_init(&p, (ls_format)f);
 		p.default_year = 2024;
-		int rc = ls_parser_parse(&p, line, size, &ev, &arena, &reason);
+		int rc = ls_parser_parse_at(&p, line, size, 1700000000000000000LL,
+		                            &ev, &arena, &reason);
 		if (rc == LS_EPARSE) {
 			if (reason == NULL || reason[0] == '\0')
 				abort();

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -147,7 +148,7 @@ test_format_names(void **state)
 	static const char *const names[] = {
 	    "auto",        "json",    "logfmt", "syslog",
 	    "rfc3164",     "rfc5424", "clf",    "apache_error",
-	    "nginx_error", "log4j",   "bgl"};
+	    "nginx_error", "log4j",   "bgl",          "freeform"};
 	ls_format f = LS_FMT_JSON;
 
 	(void)state;
@@ -674,13 +675,10 @@ test_broken(void **state)
 		bad(f, (ls_format)fmt, "  \t ", "empty");
 		bad(f, (ls_format)fmt, "\r", "empty");
 	}
-	bad(f, LS_FMT_AUTO, "%%% garbage !!!", "unrecognised");
-	bad(f, LS_FMT_AUTO, "\tat org.example.Foo.bar(Foo.java:42)",
-	    "unrecognised");
 
 	/* JSON */
 	bad(f, LS_FMT_JSON, "{\"a\":\"b", "unterminated string");
-	bad(f, LS_FMT_AUTO, "{\"a\":\"b\"", "unterminated object");
+	bad(f, LS_FMT_JSON, "{\"a\":\"b\"", "unterminated object");
 	bad(f, LS_FMT_JSON, "{\"a\":\"b\",", "unterminated object");
 	bad(f, LS_FMT_JSON, "{\"a\":}", "bad number");
 	bad(f, LS_FMT_JSON, "{\"a\" \"b\"}", "expected ':'");
@@ -705,7 +703,7 @@ test_broken(void **state)
 	/* syslog */
 	bad(f, LS_FMT_SYSLOG, "<999>1 - - - - - -", "bad <PRI>");
 	bad(f, LS_FMT_SYSLOG, "<192>Oct 11 22:14:15 h su: x", "bad <PRI>");
-	bad(f, LS_FMT_AUTO, "<abc>Oct 11 22:14:15 h su: x", "bad <PRI>");
+	bad(f, LS_FMT_SYSLOG, "<abc>Oct 11 22:14:15 h su: x", "bad <PRI>");
 	bad(f, LS_FMT_RFC3164, "<13", "bad <PRI>");
 	bad(f, LS_FMT_RFC5424, "<013>1 - - - - - -", "bad <PRI>");
 	bad(f, LS_FMT_RFC5424, "<13>2 - - - - - -", "version");
@@ -752,6 +750,259 @@ test_broken(void **state)
 	bad(f, LS_FMT_LOGFMT, "hello world", "no key=value");
 	bad(f, LS_FMT_LOGFMT, "a=\"x\"y", "after a quoted value");
 	bad(f, LS_FMT_LOGFMT, "=x", "expected a key");
+}
+
+/* ---- the fallback: lines no format knows ---- */
+
+/* Unix ns of a UTC civil time, via the C library (independent of
+ * actors/timefmt.c). */
+static int64_t
+utc(int y, int mo, int d, int h, int mi, int sec, long ns)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	return (int64_t)timegm(&tm) * 1000000000LL + ns;
+}
+
+#define NOTIME INT64_MIN
+
+/* Realistic lines of formats no built-in parser knows (none of them was
+ * used to tune the scanner): under auto every one is an event with this
+ * time (NOTIME: none in the line) and level (level_text as written, ""
+ * for none).  A line taken by the fallback has the whole line as its
+ * message and time_source set. */
+static const struct anyline {
+	const char *line;
+	int64_t time;
+	ls_level level;
+	const char *level_text;
+} anylines[] = {
+    /* Android logcat, threadtime and brief */
+    {"12-07 09:30:00.123  1234  5678 E ActivityManager: ANR in "
+     "com.example.app",
+     0, LS_LEVEL_ERROR, "E"},
+    {"12-07 09:30:01.456  1234  1290 D NetworkMonitor/100: PROBE_DNS "
+     "www.google.com 12ms OK",
+     1, LS_LEVEL_DEBUG, "D"},
+    {"W/ActivityManager( 1234): Slow operation: 120ms so far", NOTIME,
+     LS_LEVEL_WARN, "W"},
+    /* Java stack traces and java.util.logging */
+    {"Exception in thread \"main\" java.lang.NullPointerException: Cannot "
+     "invoke \"String.length()\"",
+     NOTIME, LS_LEVEL_UNKNOWN, ""},
+    {"\tat org.example.Foo.bar(Foo.java:42)", NOTIME, LS_LEVEL_UNKNOWN, ""},
+    {"\t... 23 more", NOTIME, LS_LEVEL_UNKNOWN, ""},
+    {"Caused by: java.io.IOException: Connection reset by peer", NOTIME,
+     LS_LEVEL_UNKNOWN, ""},
+    {"Dec 07, 2026 9:30:00 AM org.apache.catalina.startup.Catalina start",
+     2, LS_LEVEL_UNKNOWN, ""},
+    {"SEVERE: Failed to initialize end point associated with "
+     "ProtocolHandler [\"http-nio-8080\"]",
+     NOTIME, LS_LEVEL_FATAL, "SEVERE"},
+    /* Python */
+    {"Traceback (most recent call last):", NOTIME, LS_LEVEL_UNKNOWN, ""},
+    {"  File \"/app/main.py\", line 10, in <module>", NOTIME,
+     LS_LEVEL_UNKNOWN, ""},
+    {"ValueError: invalid literal for int() with base 10: 'abc'", NOTIME,
+     LS_LEVEL_UNKNOWN, ""},
+    {"ERROR:root:Something went wrong", NOTIME, LS_LEVEL_ERROR, "ERROR"},
+    {"2026-12-07 09:30:00,123 - myapp.db - WARNING - Connection pool "
+     "exhausted",
+     3, LS_LEVEL_WARN, "WARNING"},
+    {"[2026-12-07 09:30:00,123] {scheduler_job.py:42} CRITICAL - "
+     "Scheduler crashed",
+     3, LS_LEVEL_FATAL, "CRITICAL"},
+    /* Go: the log package and zap's console encoder */
+    {"2026/12/07 09:30:00 http: TLS handshake error from 10.0.0.1:5555: "
+     "EOF",
+     2, LS_LEVEL_ERROR, "error"},
+    {"2026-12-07T09:30:00.123+01:00\twarn\tserver/main.go:42\tslow "
+     "request\t{\"ms\": 950}",
+     4, LS_LEVEL_WARN, "warn"},
+    /* Kubernetes klog */
+    {"I1207 09:30:00.123456       1 controller.go:42] Starting "
+     "controller",
+     5, LS_LEVEL_INFO, "I"},
+    {"E1207 09:30:01.000001    1 reflector.go:138] Failed to watch "
+     "*v1.Pod: unauthorized",
+     6, LS_LEVEL_ERROR, "E"},
+    /* Windows event text (wevtutil /f:text) and Event Viewer copy */
+    {"  Date: 2026-12-07T09:30:00.1230000Z", 3, LS_LEVEL_UNKNOWN, ""},
+    {"  Level: Error", NOTIME, LS_LEVEL_ERROR, "Error"},
+    {"Warning\t12/7/2026 9:30:00 PM\tService Control Manager\t7031\tNone",
+     7, LS_LEVEL_WARN, "Warning"},
+    /* HAProxy without a syslog header */
+    {"10.0.0.1:54321 [07/Dec/2026:09:30:00.123] http-in backend/srv1 "
+     "0/0/1/2/3 200 512 - - ---- 1/1/0/0/0 0/0 \"GET /index.html "
+     "HTTP/1.1\"",
+     3, LS_LEVEL_UNKNOWN, ""},
+    /* PostgreSQL, MySQL 8 and 5.7, redis */
+    {"2026-12-07 09:30:00.123 UTC [123] ERROR:  relation \"users\" does "
+     "not exist at character 15",
+     3, LS_LEVEL_ERROR, "ERROR"},
+    {"2026-12-07 10:30:00.123 CET [123] WARNING:  there is no "
+     "transaction in progress",
+     8, LS_LEVEL_WARN, "WARNING"},
+    {"2026-12-07T09:30:00.123456Z 0 [Warning] [MY-010068] [Server] CA "
+     "certificate ca.pem is self signed.",
+     9, LS_LEVEL_WARN, "Warning"},
+    {"2026-12-07 09:30:00 12345 [ERROR] InnoDB: Unable to lock "
+     "./ibdata1, error: 11",
+     0 + 10, LS_LEVEL_ERROR, "ERROR"},
+    {"1:M 07 Dec 2026 09:30:00.123 * Ready to accept connections tcp", 3,
+     LS_LEVEL_NOTICE, "*"},
+    {"1:M 07 Dec 2026 09:30:00.123 # WARNING overcommit_memory is set to "
+     "0!",
+     3, LS_LEVEL_WARN, "#"},
+    /* Ruby Logger, Proxifier, HealthApp, epoch stamps */
+    {"I, [2026-12-07T09:30:00.123456 #1234]  INFO -- : Started GET "
+     "\"/\" for 127.0.0.1",
+     9, LS_LEVEL_INFO, "INFO"},
+    {"[12.07 09:30:00] chrome.exe - www.example.com:443 open through "
+     "proxy proxy.example.com:5070 HTTPS",
+     10, LS_LEVEL_UNKNOWN, ""},
+    {"20261207-09:30:00:123|Step_LSC|30002312|onStandStepChanged 3579",
+     3, LS_LEVEL_UNKNOWN, ""},
+    {"1796635800 web-1 cpu 0.93 mem 0.41", 10, LS_LEVEL_UNKNOWN, ""},
+    {"[1796635800123] GET /healthz 200 debug", 3, LS_LEVEL_DEBUG,
+     "debug"},
+    {"Mon Dec  7 09:30:00 2026 watchdog: heartbeat missed", 10,
+     LS_LEVEL_UNKNOWN, ""},
+    {"Grüße aus Köln: Sicherung fehlgeschlagen (Fehler 5) [warn]", NOTIME,
+     LS_LEVEL_WARN, "warn"},
+};
+
+/* The expected instants, by the code in anylines[].time. */
+static int64_t
+anyline_time(int64_t code)
+{
+	switch (code) {
+	case 0:
+		return utc(2026, 12, 7, 9, 30, 0, 123000000);
+	case 1:
+		return utc(2026, 12, 7, 9, 30, 1, 456000000);
+	case 2:
+		return utc(2026, 12, 7, 9, 30, 0, 0);
+	case 3:
+		return utc(2026, 12, 7, 9, 30, 0, 123000000);
+	case 4:
+		return utc(2026, 12, 7, 8, 30, 0, 123000000);
+	case 5:
+		return utc(2026, 12, 7, 9, 30, 0, 123456000);
+	case 6:
+		return utc(2026, 12, 7, 9, 30, 1, 1000);
+	case 7:
+		return utc(2026, 12, 7, 21, 30, 0, 0);
+	case 8: /* a zone name other than UTC/GMT is not known: UTC */
+		return utc(2026, 12, 7, 10, 30, 0, 123000000);
+	case 9:
+		return utc(2026, 12, 7, 9, 30, 0, 123456000);
+	case 10:
+		return utc(2026, 12, 7, 9, 30, 0, 0);
+	default:
+		return code;
+	}
+}
+
+static void
+test_fallback_lines(void **state)
+{
+	struct fixture *f = *state;
+
+	f->year = 2026;
+	for (size_t i = 0; i < sizeof(anylines) / sizeof(anylines[0]); i++) {
+		const struct anyline *a = &anylines[i];
+		int64_t want = anyline_time(a->time);
+		int rc = parse(f, LS_FMT_AUTO, a->line);
+		if (rc != 0)
+			fail_msg("rc %d (%s) for: %s", rc, f->reason, a->line);
+		if (f->ev.time_ns != want)
+			fail_msg("time %lld, want %lld for: %s",
+			         (long long)f->ev.time_ns, (long long)want,
+			         a->line);
+		if (f->ev.level != a->level)
+			fail_msg("level %s, want %s for: %s",
+			         ls_level_name(f->ev.level),
+			         ls_level_name(a->level), a->line);
+		assert_ls(f->ev.level_text, a->level_text);
+		ls_str src;
+		if (ls_event_field(&f->ev, "time_source", 11, &src)) {
+			assert_ls(f->ev.message, a->line);
+			assert_ls(src, want == NOTIME ? "ingest" : "line");
+		}
+		/* freeform takes the same line the same way */
+		rc = parse(f, LS_FMT_FREEFORM, a->line);
+		assert_int_equal(rc, 0);
+		assert_ls(f->ev.message, a->line);
+		assert_field(&f->ev, "time_source",
+		             want == NOTIME ? "ingest" : "line");
+	}
+}
+
+static void
+test_fallback_rules(void **state)
+{
+	struct fixture *f = *state;
+	ls_parser p;
+	static const char nul[] = "2026-12-07 09:30:00 a\0b";
+	static const char bad_utf8[] = "2026-12-07 oops \xC3\x28 here";
+	static const char overlong[] = "slash \xC0\xAF";
+	static const char surrogate[] = "x \xED\xA0\x80 y";
+
+	/* The ingest time stands in for a missing timestamp. */
+	ls_parser_init(&p, LS_FMT_AUTO);
+	assert_int_equal(ls_parser_parse_at(&p, "\tat x.Y.z(Y.java:1)", 19,
+	                                    S(1700000000), &f->ev, &f->arena,
+	                                    &f->reason),
+	                 0);
+	assert_int_equal(f->ev.time_ns, S(1700000000));
+	assert_field(&f->ev, "time_source", "ingest");
+	/* ... but never replaces one the line has. */
+	assert_int_equal(ls_parser_parse_at(&p, "x 2026-12-07T09:30:00Z y", 24,
+	                                    S(1700000000), &f->ev, &f->arena,
+	                                    &f->reason),
+	                 0);
+	assert_int_equal(f->ev.time_ns, S(1796635800));
+	/* Known formats keep their own parse (no time_source). */
+	assert_int_equal(parse(f, LS_FMT_AUTO, "{\"msg\":\"x\"}"), 0);
+	assert_field(&f->ev, "time_source", NULL);
+	/* Under auto a line that breaks its detected format still becomes an
+	 * event; the declared format keeps it a dead letter. */
+	assert_int_equal(parse(f, LS_FMT_AUTO, "{\"a\":\"b\" ERROR"), 0);
+	assert_int_equal(f->ev.level, LS_LEVEL_ERROR);
+	bad(f, LS_FMT_JSON, "{\"a\":\"b\" ERROR", "expected ','");
+	bad(f, LS_FMT_LOG4J, "2015-10-18 18:01:47,978 [main] hello", "no level");
+	/* Not text: a dead letter with the reason. */
+	parse_bad(f, LS_FMT_AUTO, nul, sizeof(nul) - 1, "NUL");
+	parse_bad(f, LS_FMT_FREEFORM, nul, sizeof(nul) - 1, "NUL");
+	bad(f, LS_FMT_AUTO, bad_utf8, "invalid UTF-8");
+	bad(f, LS_FMT_AUTO, overlong, "invalid UTF-8");
+	bad(f, LS_FMT_AUTO, surrogate, "invalid UTF-8");
+	bad(f, LS_FMT_AUTO, "truncated \xE2\x82", "invalid UTF-8");
+	/* Level words are whole words; upper case or set off beats prose. */
+	assert_int_equal(parse(f, LS_FMT_AUTO, "errors=0 terrorist infos"), 0);
+	assert_int_equal(f->ev.level, LS_LEVEL_UNKNOWN);
+	assert_int_equal(parse(f, LS_FMT_AUTO, "no error found, state WARN"), 0);
+	assert_ls(f->ev.level_text, "WARN");
+	assert_int_equal(parse(f, LS_FMT_AUTO, "retry after error"), 0);
+	assert_ls(f->ev.level_text, "error");
+	/* Implausible epochs and impossible dates are not timestamps. */
+	assert_int_equal(parse(f, LS_FMT_AUTO, "id 9999999999 next"), 0);
+	assert_int_equal(f->ev.time_ns, LS_TIME_UNKNOWN);
+	assert_int_equal(parse(f, LS_FMT_AUTO, "x 2026-02-30 10:00:00 y"), 0);
+	assert_int_equal(f->ev.time_ns, LS_TIME_UNKNOWN);
+	/* A structured date wins over an earlier epoch-like number. */
+	assert_int_equal(parse(f, LS_FMT_AUTO,
+	                       "1234567890 at 2026-12-07T09:30:00Z done"),
+	                 0);
+	assert_int_equal(f->ev.time_ns, S(1796635800));
 }
 
 static void
@@ -854,6 +1105,8 @@ main(void)
 	    T(test_json),
 	    T(test_logfmt),
 	    T(test_broken),
+	    T(test_fallback_lines),
+	    T(test_fallback_rules),
 	    T(test_bad_arguments),
 	    cmocka_unit_test(test_detect),
 	    T(test_event_cleared),

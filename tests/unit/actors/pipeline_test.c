@@ -324,6 +324,117 @@ test_drain_unlimited_source(void **unused)
 	ls_topology_free(t);
 }
 
+/* Lines of path, read whole (at most 16 of 4 KiB). */
+static size_t
+read_lines(const char *path, char lines[16][4096])
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	assert_non_null(f);
+	while (n < 16 && fgets(lines[n], 4096, f) != NULL)
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* A file source read by two parse stages: one with a format declared
+ * under formats: (its captures land in the events, a line that does not
+ * match goes to the dead-letter sink with the reason), one with auto (no
+ * dead letters: a stack-trace line is an event with the ingest time). */
+static void
+test_custom_and_fallback_formats(void **unused)
+{
+	char dir[] = "/tmp/ls-pipeline-fmt-XXXXXX";
+	char in[256], out[256], any[256], rej[256], text[4096];
+	char lines[16][4096];
+	(void)unused;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(in, sizeof(in), "%s/app.log", dir);
+	snprintf(out, sizeof(out), "%s/out.jsonl", dir);
+	snprintf(any, sizeof(any), "%s/any.jsonl", dir);
+	snprintf(rej, sizeof(rej), "%s/rejects.jsonl", dir);
+	FILE *f = fopen(in, "w");
+	assert_non_null(f);
+	fputs("2026-12-07T09:30:00Z web-1 [WARN] disk low\n"
+	      "\tat org.example.Disk.check(Disk.java:42)\n"
+	      "2026-12-07T09:30:01Z web-2 [ERROR] disk full\n",
+	    f);
+	fclose(f);
+	snprintf(text, sizeof(text),
+	    "name: fmt\n"
+	    "formats:\n"
+	    "  app: '^%%{TIMESTAMP_ISO8601:ts} %%{HOSTNAME:host} "
+	    "\\[%%{LOGLEVEL:level}\\] %%{GREEDYDATA:message}$'\n"
+	    "sources:\n"
+	    "  - {name: src, kind: file, path: '%s'}\n"
+	    "stages:\n"
+	    "  - {name: custom, kind: parse, input: src, format: app,\n"
+	    "     dead_letter: rejects}\n"
+	    "  - {name: anyp, kind: parse, input: src, dead_letter: rejects}\n"
+	    "sinks:\n"
+	    "  - {name: out, kind: jsonl, input: custom, path: '%s'}\n"
+	    "  - {name: anyout, kind: jsonl, input: anyp, path: '%s'}\n"
+	    "  - {name: rejects, kind: jsonl, path: '%s'}\n",
+	    in, out, any, rej);
+
+	ls_diag d;
+	ls_topology *t;
+	ls_plan *plan;
+	ls_diag_init(&d);
+	int rc = ls_topology_parse("t.yaml", text, strlen(text), &t, &d);
+	if (rc != 0)
+		ls_diag_print(&d, stderr);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ls_plan_build(t, &plan, &d), 0);
+	ls_diag_free(&d);
+	ls_runtime_opts ro = { .workers = 2 };
+	ls_runtime *rt;
+	assert_int_equal(ls_runtime_create(&ro, &rt), 0);
+	ls_pipeline *pl;
+	char err[256];
+	assert_int_equal(ls_pipeline_start(rt, plan, NULL, &pl, err,
+	                     sizeof(err)),
+	    0);
+	assert_int_equal(ls_pipeline_wait(pl, 120000), 0);
+	ls_runtime_destroy(rt);
+	ls_pipeline_free(pl);
+	ls_plan_free(plan);
+	ls_topology_free(t);
+
+	assert_int_equal(read_lines(out, lines), 2);
+	for (int i = 0; i < 2; i++) {
+		const char *l = lines[strstr(lines[0], "web-1") ? i : 1 - i];
+		assert_non_null(strstr(l, i == 0 ? "\"host\":\"web-1\""
+		                                 : "\"host\":\"web-2\""));
+		assert_non_null(strstr(l, i == 0 ? "\"level\":\"WARN\""
+		                                 : "\"level\":\"ERROR\""));
+		assert_non_null(strstr(l, i == 0 ? "\"message\":\"disk low\""
+		                                 : "\"message\":\"disk full\""));
+		assert_non_null(strstr(l, i == 0 ? "\"ts\":\"2026-12-07T09:30:00"
+		                                 : "\"ts\":\"2026-12-07T09:30:01"));
+	}
+	assert_int_equal(read_lines(rej, lines), 1);
+	assert_non_null(strstr(lines[0], "does not match the custom format"));
+	assert_non_null(strstr(lines[0], "Disk.java:42"));
+	assert_int_equal(read_lines(any, lines), 3);
+	int ingest = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(strstr(lines[i], "\"ts\":\""));
+		if (strstr(lines[i], "\"time_source\":\"ingest\"") != NULL) {
+			assert_non_null(strstr(lines[i], "Disk.java:42"));
+			ingest++;
+		}
+	}
+	assert_int_equal(ingest, 1);
+	unlink(in);
+	unlink(out);
+	unlink(any);
+	unlink(rej);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -331,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_pipeline_matches_reference),
 		cmocka_unit_test(test_pipeline_under_backpressure),
 		cmocka_unit_test(test_drain_unlimited_source),
+		cmocka_unit_test(test_custom_and_fallback_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,7 +241,7 @@ test_several_errors_all_reported(void **unused)
 	    "t.yaml:14:21: 'w' is listed twice in 'input'");
 	assert_string_equal(d.msgs[5], "t.yaml:15:1: unknown top-level key "
 	                               "'bogus' (known: name, settings, "
-	                               "sources, stages, sinks)");
+	                               "formats, sources, stages, sinks)");
 	ls_diag_free(&d);
 }
 
@@ -560,6 +560,80 @@ test_defaults(void **unused)
 }
 
 static void
+test_formats(void **unused)
+{
+	(void)unused;
+	ls_topology *t = parse_ok(
+	    "name: formats\n"
+	    "formats:\n"
+	    "  app: '^%{TIMESTAMP_ISO8601:ts} \\[(?<level>\\w+)\\] "
+	    "%{GREEDYDATA:message}$'\n"
+	    "  kv: |\n"
+	    "    ^(?<host>\\S+) (?<msg>.*)$\n"
+	    "sources: [{name: s, kind: stdin}]\n"
+	    "stages:\n"
+	    "  - {name: p, kind: parse, input: s, format: app}\n"
+	    "  - {name: q, kind: parse, input: p, format: json}\n"
+	    "sinks: [{name: o, kind: stdout, input: q}]\n");
+	const ls_topo_format *f;
+
+	assert_int_equal(ls_topology_format_count(t), 2);
+	f = ls_topology_format(t, 0);
+	assert_string_equal(f->name, "app");
+	assert_string_equal(f->pattern, "^%{TIMESTAMP_ISO8601:ts} "
+	                                "\\[(?<level>\\w+)\\] "
+	                                "%{GREEDYDATA:message}$");
+	assert_int_equal(f->len, strlen(f->pattern));
+	assert_int_equal(f->line, 3);
+	assert_int_equal(f->col, 8);
+	assert_string_equal(ls_topology_format(t, 1)->pattern,
+	    "^(?<host>\\S+) (?<msg>.*)$\n");
+	assert_null(ls_topology_format(t, 2));
+	assert_ptr_equal(ls_topology_find_format(t, "kv"),
+	    ls_topology_format(t, 1));
+	assert_null(ls_topology_find_format(t, "json"));
+	assert_null(ls_topology_find_format(t, NULL));
+	/* The stage's format names the declared one; built-ins still work. */
+	assert_string_equal(ls_topo_str(ls_topology_find(t, "p"), "format"),
+	    "app");
+	assert_string_equal(ls_topo_str(ls_topology_find(t, "q"), "format"),
+	    "json");
+	ls_topology_free(t);
+
+	/* A format name given to a parameter that takes only built-in
+	 * formats (the generator's) is still rejected. */
+	ls_diag d = parse_bad("name: g\n"
+	                      "formats: {mine: 'x'}\n"
+	                      "sources: [{name: s, kind: generator, "
+	                      "format: mine}]\n"
+	                      "sinks: [{name: o, kind: stdout, input: s}]\n");
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.msgs[0], "t.yaml:3:46: bad value 'mine' for "
+	                               "'format' (did you mean 'mixed'?)");
+	ls_diag_free(&d);
+	/* formats: must be a mapping. */
+	d = parse_bad("name: g\nformats: [a]\n"
+	              "sources: [{name: s, kind: stdin}]\n"
+	              "sinks: [{name: o, kind: stdout, input: s}]\n");
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.msgs[0], "t.yaml:2:10: 'formats' must be a "
+	                               "mapping of format names to patterns, "
+	                               "got a list");
+	ls_diag_free(&d);
+	/* A bad pattern in a double-quoted scalar with escapes is located
+	 * exactly (the file's "\\\\" is one backslash of the pattern):
+	 * the end of the pattern is the closing quote. */
+	d = parse_bad("name: g\nformats:\n  x: \"\\\\d+(\"\n"
+	              "sources: [{name: s, kind: stdin}]\n"
+	              "sinks: [{name: o, kind: stdout, input: s}]\n");
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.msgs[0], "t.yaml:3:12: bad pattern for format "
+	                               "'x': missing closing parenthesis (at "
+	                               "offset 4)");
+	ls_diag_free(&d);
+}
+
+static void
 test_given_values(void **unused)
 {
 	(void)unused;
@@ -669,7 +743,8 @@ test_limits(void **unused)
 		/* 1:1 no sources, 1:1 no sinks, then the keys in order */
 		assert_string_equal(d.msgs[2], "t.yaml:2:1: unknown top-level "
 		                               "key 'bogus0' (known: name, "
-		                               "settings, sources, stages, sinks)");
+		                               "settings, formats, sources, "
+		                               "stages, sinks)");
 		assert_string_equal(d.msgs[LS_DIAG_MAX],
 		    "too many errors; only the first 100 are shown");
 		ls_diag_free(&d);
@@ -964,6 +1039,7 @@ main(void)
 		cmocka_unit_test(test_topological_order),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_given_values),
+		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_kind_table_is_coherent),
 		cmocka_unit_test(test_docs_cover_the_table),
