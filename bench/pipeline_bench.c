@@ -4,7 +4,9 @@
  * 1. Split: the generator alone (ls_generator_next, lines/s) and the parser
  *    alone (ls_parser_parse in auto mode on those lines, lines/s on one
  *    core), measured in alternating chunks of 4,096 lines over the same
- *    N lines the pipeline will see.  The pass also computes, from the
+ *    N lines the pipeline will see, and the fallback alone (format
+ *    freeform: scan each line for a timestamp and a level word, as for a
+ *    line no format knows) on the same lines.  The pass also computes, from the
  *    parsed events, how many (service, 10 s window) pairs exist: the number
  *    of results the window stage must emit.
  * 2. End to end: generator (rate 0, count N, JSON, seed 42, fixed start)
@@ -89,10 +91,11 @@ pairs_free(pairs *p)
 		free(p->seen[s]);
 }
 
-/* One pass over n lines: generator and parser timed separately, pairs
- * counted when p != NULL. */
+/* One pass over n lines: generator, parser and fallback timed separately,
+ * pairs counted when p != NULL. */
 static int
-split_once(uint64_t n, double *gen_rate, double *parse_rate, pairs *p)
+split_once(uint64_t n, double *gen_rate, double *parse_rate,
+           double *fallback_rate, pairs *p)
 {
 	ls_generator_cfg gc;
 	memset(&gc, 0, sizeof(gc));
@@ -105,13 +108,14 @@ split_once(uint64_t n, double *gen_rate, double *parse_rate, pairs *p)
 	uint32_t *off = malloc(CHUNK * sizeof(*off));
 	uint32_t *len = malloc(CHUNK * sizeof(*len));
 	ls_event *ev = malloc(sizeof(*ev));
-	ls_parser parser;
+	ls_parser parser, fallback;
 	ls_arena arena;
-	int64_t gen_ns = 0, parse_ns = 0;
+	int64_t gen_ns = 0, parse_ns = 0, fallback_ns = 0;
 	uint64_t done = 0, failed = 0;
 	int rv = 0;
 
 	ls_parser_init(&parser, LS_FMT_AUTO);
+	ls_parser_init(&fallback, LS_FMT_FREEFORM);
 	ls_arena_init(&arena, 0);
 	if (g == NULL || buf == NULL || off == NULL || len == NULL ||
 	    ev == NULL) {
@@ -153,8 +157,17 @@ split_once(uint64_t n, double *gen_rate, double *parse_rate, pairs *p)
 		}
 		ls_arena_reset(&arena);
 		int64_t t2 = ls_clock_ns();
+		for (uint32_t i = 0; i < k; i++) {
+			if (ls_parser_parse(&fallback, buf + off[i], len[i], ev,
+			                    &arena, NULL) != 0 ||
+			    ev->time_ns == LS_TIME_UNKNOWN)
+				failed++;
+		}
+		ls_arena_reset(&arena);
+		int64_t t3 = ls_clock_ns();
 		gen_ns += t1 - t0;
 		parse_ns += t2 - t1;
+		fallback_ns += t3 - t2;
 		done += k;
 	}
 	if (failed != 0) {
@@ -167,6 +180,7 @@ split_once(uint64_t n, double *gen_rate, double *parse_rate, pairs *p)
 	}
 	*gen_rate = (double)n * 1e9 / (double)gen_ns;
 	*parse_rate = (double)n * 1e9 / (double)parse_ns;
+	*fallback_rate = (double)n * 1e9 / (double)fallback_ns;
 out:
 	ls_arena_fini(&arena);
 	free(ev);
@@ -304,14 +318,14 @@ main(void)
 {
 	uint64_t n = ls_bench_scaled(2000000, 1000);
 	int runs = ls_bench_runs(3);
-	double gen[99] = {0}, parse[99] = {0}, e2e[99] = {0};
+	double gen[99] = {0}, parse[99] = {0}, fb[99] = {0}, e2e[99] = {0};
 	pairs p;
 
 	/* Reference pass (also the first timed split run). */
 	memset(&p, 0, sizeof(p));
 	p.base = LS_GENERATOR_DEFAULT_START_NS / WINDOW_NS - 1;
 	p.nwin = (uint64_t)((double)n / SOURCE_TIME_RATE * 1e9 / WINDOW_NS) + 4;
-	if (split_once(n, &gen[0], &parse[0], &p) != 0 || p.overflow) {
+	if (split_once(n, &gen[0], &parse[0], &fb[0], &p) != 0 || p.overflow) {
 		pairs_free(&p);
 		return p.overflow ? ls_bench_fail("pipeline split",
 		                                  "reference pass failed")
@@ -320,10 +334,12 @@ main(void)
 	uint64_t expect = p.count;
 	pairs_free(&p);
 	for (int r = 1; r < runs; r++)
-		if (split_once(n, &gen[r], &parse[r], NULL) != 0)
+		if (split_once(n, &gen[r], &parse[r], &fb[r], NULL) != 0)
 			return 1;
 	ls_bench_print_rate("generator (1 core)", gen, runs, "lines/s");
 	ls_bench_print_rate("parse auto/json (1 core)", parse, runs, "lines/s");
+	ls_bench_print_rate("fallback alone, json lines (1 core)", fb, runs,
+	                    "lines/s");
 
 	for (unsigned parts = 1; parts <= 2; parts++) {
 		char name[64];
