@@ -303,6 +303,7 @@ gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
 	case LS_MSG_DEAD:
 	case LS_MSG_EOS:
 	case LS_MSG_BARRIER:
+	case LS_MSG_MARK:
 		break;
 	default:
 		return handle(ctx, st, m);
@@ -310,6 +311,15 @@ gate_one(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg, ls_outq *q,
 	struct ls_gate_chan *c = chan(g, m->from.id);
 	if (c == NULL)
 		return LS_ENOMEM;
+	if (m->type == LS_MSG_MARK) {
+		c->marked = 1;
+		return 0;
+	}
+	/* restarted: a channel's messages before its replay mark are of an
+	 * older incarnation of the sender, or were sent to ours before the
+	 * sender knew of it (they come again in its replay) */
+	if (cfg->restarted && !c->marked)
+		return 0;
 	if (c->blocked)
 		return hold(g, m);
 	if (m->type == LS_MSG_BARRIER) {
@@ -360,6 +370,13 @@ ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
 {
 	ls_kind_save_fn save = cfg->node->kind_def->save;
 	uint64_t before = g->aligned;
+	if (m->type == LS_MSG_REWIND) {
+		if (q != NULL)
+			ls_outq_rewind(ctx, cfg, q);
+		return 0;
+	}
+	if (m->type == LS_MSG_COMMIT && q != NULL)
+		ls_outq_commit(q, ls_stage_msg_u64(m));
 	if (m->type == LS_MSG_COMMIT && g->ks != NULL) {
 		kstate_commit(cfg, g, ls_stage_msg_u64(m));
 		return 0;

@@ -41,18 +41,36 @@ struct ls_pipeline {
 	_Atomic uint64_t *folded; /* one per plan actor: keyed state base,
 	                             UINT64_MAX = none */
 	_Atomic int drained;
+	/* regional restore: per plan actor, its incarnation (the epoch it
+	 * last restarted in, 0 = the pipeline's start) and the checkpoint it
+	 * restarted from; every sender replays to it once it sees a newer
+	 * incarnation than it knew */
+	_Atomic uint64_t *inc;
+	_Atomic uint64_t *rewind_ck;
+	_Atomic uint8_t *sink_done; /* per plan actor */
+	_Atomic int64_t log_events; /* weight held by every replay log */
+	_Atomic int log_lost;       /* a log missed a message (no memory) */
+	_Atomic uint64_t barrier_hi; /* highest barrier of a local source */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 };
 
-/* ---- output queue ---- */
+/* ---- output queue and replay log ---- */
+
+/* Plan actor d's ref: rewind() replaces it while senders run. */
+static ls_ref
+ref_at(const ls_pipeline *p, uint32_t d)
+{
+	ls_ref r = { __atomic_load_n(&p->refs[d].id, __ATOMIC_ACQUIRE) };
+	return r;
+}
 
 static int
-outq_push(ls_outq *q, ls_ref to, ls_msg *m)
+outq_push(ls_outq *q, uint32_t to, ls_msg *m)
 {
 	if (q->n == q->cap) {
 		uint32_t nc = q->cap ? q->cap * 2 : 8;
-		ls_ref *nt = realloc(q->to, nc * sizeof(*nt));
+		uint32_t *nt = realloc(q->to, nc * sizeof(*nt));
 		if (nt == NULL)
 			return LS_ENOMEM;
 		q->to = nt;
@@ -77,11 +95,14 @@ send_failed(ls_ctx *ctx, ls_msg *m, int rv)
 	ls_msg_free(ls_ctx_runtime(ctx), m);
 }
 
-void
-ls_outq_send(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_msg *m)
+/* Send m to plan actor d after anything already queued; takes m.  A
+ * refusal keeps it queued and pauses this actor's input.  LS_ENOENT /
+ * LS_ENOMEM: dropped with a log line (the consumer is gone). */
+static void
+raw_send(ls_ctx *ctx, ls_outq *q, uint32_t d, ls_msg *m)
 {
 	if (q->n == 0) {
-		int rv = ls_ctx_send(ctx, to, m);
+		int rv = ls_ctx_send(ctx, ref_at(q->cfg->pl, d), m);
 		if (rv == 0)
 			return;
 		if (rv != LS_EAGAIN) {
@@ -89,11 +110,230 @@ ls_outq_send(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_msg *m)
 			return;
 		}
 	}
-	if (outq_push(q, to, m) != 0) {
+	if (outq_push(q, d, m) != 0) {
 		send_failed(ctx, m, LS_ENOMEM);
 		return;
 	}
 	ls_ctx_pause(ctx);
+}
+
+static int64_t
+log_weight(uint32_t type, const void *ptr)
+{
+	return type == LS_MSG_BATCH && ptr != NULL
+	    ? (int64_t)((const ls_batch *)ptr)->n + 1
+	    : 1;
+}
+
+/* A new reference on a logged payload (NULL: out of memory). */
+static void *
+payload_ref(uint32_t type, void *ptr)
+{
+	switch (type) {
+	case LS_MSG_BATCH:
+		ls_batch_ref(ptr);
+		return ptr;
+	case LS_MSG_RESULTS:
+		ls_records_ref(ptr);
+		return ptr;
+	case LS_MSG_DEAD:
+		return strdup(ptr);
+	default:
+		return NULL;
+	}
+}
+
+/* A message carrying what log entry e holds (NULL: out of memory). */
+static ls_msg *
+log_msg(ls_runtime *rt, const ls_outq_log *e)
+{
+	ls_msg *m = ls_msg_new(rt, e->type, sizeof(e->val));
+	if (m == NULL)
+		return NULL;
+	memcpy(ls_msg_data(m), &e->val, sizeof(e->val));
+	if (e->ptr != NULL) {
+		if ((m->ptr = payload_ref(e->type, e->ptr)) == NULL) {
+			ls_msg_free(rt, m);
+			return NULL;
+		}
+		m->dtor = e->dtor;
+	}
+	return m;
+}
+
+static void
+log_entry_free(ls_pipeline *p, ls_outq_log *e)
+{
+	atomic_fetch_sub(&p->log_events, log_weight(e->type, e->ptr));
+	if (e->ptr != NULL && e->dtor != NULL)
+		e->dtor(e->ptr);
+}
+
+static void
+log_append(ls_outq *q, uint32_t d, const ls_msg *m)
+{
+	ls_pipeline *p = q->cfg->pl;
+	if (q->nlog == q->caplog) {
+		if (q->head > 0) {
+			memmove(q->log, q->log + q->head,
+			    (q->nlog - q->head) * sizeof(*q->log));
+			q->nlog -= q->head;
+			q->head = 0;
+		}
+		if (q->nlog == q->caplog) {
+			size_t nc = q->caplog ? q->caplog * 2 : 64;
+			ls_outq_log *n = realloc(q->log, nc * sizeof(*n));
+			if (n == NULL)
+				goto lost;
+			q->log = n;
+			q->caplog = nc;
+		}
+	}
+	ls_outq_log *e = &q->log[q->nlog];
+	e->dest = d;
+	e->type = m->type;
+	e->dtor = m->dtor;
+	e->val = m->size >= sizeof(e->val) ? ls_stage_msg_u64((ls_msg *)m) : 0;
+	e->ptr = NULL;
+	if (m->ptr != NULL && (e->ptr = payload_ref(m->type, m->ptr)) == NULL)
+		goto lost;
+	atomic_fetch_add(&p->log_events, log_weight(e->type, e->ptr));
+	q->nlog++;
+	return;
+lost:
+	/* a replay to a restarted consumer would miss it: say so; the
+	 * restore that needs it then fails its check (docs) */
+	atomic_store(&p->log_lost, 1);
+	ls_log(LS_LOG_ERROR, "pipeline",
+	    "out of memory: output not kept for replay stage=%s",
+	    q->cfg->node->name);
+}
+
+/* Every consumer of cfg, in order: fn(dest) for each plan actor. */
+#define FOR_EACH_DEST(cfg, d, body)                                       \
+	do {                                                              \
+		for (uint32_t o_ = 0; o_ <= (cfg)->nouts; o_++) {         \
+			const ls_stage_out *so_ = o_ < (cfg)->nouts        \
+			    ? &(cfg)->outs[o_] : (cfg)->dlq;               \
+			if (so_ == NULL)                                   \
+				continue;                                  \
+			for (uint32_t p_ = 0; p_ < so_->nparts; p_++) {    \
+				uint32_t d = so_->first + p_;              \
+				body;                                      \
+			}                                                  \
+		}                                                          \
+	} while (0)
+
+static void
+send_mark(ls_ctx *ctx, ls_outq *q, uint32_t d, uint64_t ckpt)
+{
+	ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_MARK, sizeof(ckpt));
+	if (m == NULL) {
+		ls_log(LS_LOG_ERROR, "pipeline", "out of memory: replay mark");
+		return;
+	}
+	memcpy(ls_msg_data(m), &ckpt, sizeof(ckpt));
+	raw_send(ctx, q, d, m);
+}
+
+/* Everything up to log entry e is in checkpoint ck: a barrier of ck or
+ * before, or the end of stream of a final checkpoint there. */
+static int
+cut_at(const ls_outq_log *e, uint64_t ck)
+{
+	return (e->type == LS_MSG_BARRIER || e->type == LS_MSG_EOS) &&
+	    e->val != 0 && e->val <= ck;
+}
+
+/* Consumer d was restarted from checkpoint ck: drop what waits for its
+ * old incarnation, send the mark, then everything logged for d after
+ * ck's barrier (and the end of stream if it left the log already). */
+static void
+replay_to(ls_ctx *ctx, ls_outq *q, uint32_t d, uint64_t ck)
+{
+	ls_runtime *rt = ls_ctx_runtime(ctx);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < q->n; i++) {
+		if (q->to[i] == d) {
+			ls_msg_free(rt, q->m[i]);
+			continue;
+		}
+		q->to[k] = q->to[i];
+		q->m[k] = q->m[i];
+		k++;
+	}
+	q->n = k;
+	send_mark(ctx, q, d, ck);
+	size_t from = q->head;
+	for (size_t i = q->head; i < q->nlog; i++)
+		if (q->log[i].dest == d && cut_at(&q->log[i], ck))
+			from = i + 1;
+	if (from > q->head && q->log[from - 1].type == LS_MSG_EOS)
+		from--; /* it ended before ck: its end of stream again */
+	int eos = 0;
+	size_t sent = 0;
+	for (size_t i = from; i < q->nlog; i++) {
+		const ls_outq_log *e = &q->log[i];
+		if (e->dest != d)
+			continue;
+		ls_msg *m = log_msg(rt, e);
+		if (m == NULL) {
+			atomic_store(&q->cfg->pl->log_lost, 1);
+			continue;
+		}
+		eos |= e->type == LS_MSG_EOS;
+		raw_send(ctx, q, d, m);
+		sent++;
+	}
+	if (q->eos_trimmed && !eos) {
+		ls_outq_log e = { d, LS_MSG_EOS, NULL, NULL, q->eos_val };
+		ls_msg *m = log_msg(rt, &e);
+		if (m != NULL)
+			raw_send(ctx, q, d, m);
+	}
+	ls_log(LS_LOG_DEBUG, "pipeline",
+	    "replayed stage=%s partition=%u to=%u after=%llu messages=%zu",
+	    q->cfg->node->name, q->cfg->partition, d, (unsigned long long)ck,
+	    sent);
+}
+
+/* Bring every consumer of q up to date: replay marks first (restarted
+ * actor), replays to consumers restarted since the last look. */
+static void
+check_dests(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
+{
+	ls_pipeline *p = cfg->pl;
+	if (q->cfg == NULL)
+		q->cfg = cfg;
+	if (cfg->restarted && !q->marked) {
+		q->marked = 1;
+		FOR_EACH_DEST(cfg, d, send_mark(ctx, q, d, cfg->ckpt_base));
+	}
+	if (p->opts.replay_log_events == 0)
+		return;
+	if (q->seen == NULL &&
+	    (q->seen = calloc(p->nactors, sizeof(*q->seen))) == NULL)
+		return;
+	FOR_EACH_DEST(cfg, d, {
+		uint64_t inc = atomic_load_explicit(&p->inc[d],
+		    memory_order_acquire);
+		uint64_t seen = q->seen[d] != 0 ? q->seen[d] : cfg->view;
+		if (inc > seen) {
+			replay_to(ctx, q, d, atomic_load(&p->rewind_ck[d]));
+			q->seen[d] = inc;
+		}
+	});
+}
+
+/* Send m to plan actor d: the stages' one way out. */
+static void
+outq_send(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, uint32_t d,
+    ls_msg *m)
+{
+	check_dests(ctx, cfg, q);
+	if (cfg->pl->opts.replay_log_events > 0)
+		log_append(q, d, m);
+	raw_send(ctx, q, d, m);
 }
 
 void
@@ -101,7 +341,7 @@ ls_outq_flush(ls_ctx *ctx, ls_outq *q)
 {
 	uint32_t i = 0;
 	while (i < q->n) {
-		int rv = ls_ctx_send(ctx, q->to[i], q->m[i]);
+		int rv = ls_ctx_send(ctx, ref_at(q->cfg->pl, q->to[i]), q->m[i]);
 		if (rv == LS_EAGAIN)
 			break;
 		if (rv != 0)
@@ -118,19 +358,67 @@ ls_outq_flush(ls_ctx *ctx, ls_outq *q)
 }
 
 void
+ls_outq_commit(ls_outq *q, uint64_t ckpt)
+{
+	if (q->cfg == NULL || q->nlog == q->head)
+		return;
+	size_t upto = q->head;
+	for (size_t i = q->head; i < q->nlog; i++)
+		if (cut_at(&q->log[i], ckpt))
+			upto = i + 1;
+	for (size_t i = q->head; i < upto; i++) {
+		if (q->log[i].type == LS_MSG_EOS) {
+			q->eos_trimmed = 1;
+			q->eos_val = q->log[i].val;
+		}
+		log_entry_free(q->cfg->pl, &q->log[i]);
+	}
+	q->head = upto;
+	if (q->head == q->nlog)
+		q->head = q->nlog = 0;
+}
+
+void
+ls_outq_rewind(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
+{
+	check_dests(ctx, cfg, q);
+}
+
+void
 ls_outq_fini(ls_runtime *rt, ls_outq *q)
 {
 	for (uint32_t i = 0; i < q->n; i++)
 		ls_msg_free(rt, q->m[i]);
+	for (size_t i = q->head; i < q->nlog; i++)
+		log_entry_free(q->cfg->pl, &q->log[i]);
 	free(q->to);
 	free(q->m);
+	free(q->log);
+	free(q->seen);
 	memset(q, 0, sizeof(*q));
+}
+
+void
+ls__pipeline_barrier(ls_pipeline *p, uint64_t ckpt)
+{
+	uint64_t cur = atomic_load(&p->barrier_hi);
+	while (ckpt > cur &&
+	    !atomic_compare_exchange_weak(&p->barrier_hi, &cur, ckpt))
+		;
+}
+
+int
+ls__pipeline_log_full(const ls_pipeline *p)
+{
+	return p->opts.replay_log_events > 0 &&
+	    atomic_load(&p->log_events) >= (int64_t)p->opts.replay_log_events;
 }
 
 /* ---- routing ---- */
 
 static void
-send_batch(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_batch *b)
+send_batch(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, uint32_t to,
+    ls_batch *b)
 {
 	ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), LS_MSG_BATCH, 0);
 	if (m == NULL) {
@@ -140,7 +428,7 @@ send_batch(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_batch *b)
 	}
 	m->ptr = b;
 	m->dtor = ls_batch_dtor;
-	ls_outq_send(ctx, q, to, m);
+	outq_send(ctx, cfg, q, to, m);
 }
 
 void
@@ -153,7 +441,7 @@ ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
 		if (out->nparts == 1 || out->node->nkey == 0) {
 			uint32_t p = out->rr++ % out->nparts;
 			ls_batch_ref(b);
-			send_batch(ctx, q, out->refs[p], b);
+			send_batch(ctx, cfg, q, out->first + p, b);
 			continue;
 		}
 		/* keyed: one view per partition that gets events */
@@ -178,7 +466,7 @@ ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
 		}
 		for (uint32_t p = 0; p < out->nparts; p++)
 			if (pv[p] != NULL)
-				send_batch(ctx, q, out->refs[p], pv[p]);
+				send_batch(ctx, cfg, q, out->first + p, pv[p]);
 		if (pv != parts)
 			free(pv);
 	}
@@ -198,22 +486,22 @@ ls_stage_emit_records(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 			ls_records_ref(r);
 			m->ptr = r;
 			m->dtor = ls_records_unref;
-			ls_outq_send(ctx, q, out->refs[p], m);
+			outq_send(ctx, cfg, q, out->first + p, m);
 		}
 	}
 	ls_records_unref(r);
 }
 
 static void
-marker_to(ls_ctx *ctx, ls_outq *q, const ls_stage_out *out, uint32_t type,
-    uint64_t val)
+marker_to(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const ls_stage_out *out, uint32_t type, uint64_t val)
 {
 	for (uint32_t p = 0; p < out->nparts; p++) {
 		ls_msg *m = ls_msg_new(ls_ctx_runtime(ctx), type, sizeof(val));
 		if (m == NULL)
 			continue;
 		memcpy(ls_msg_data(m), &val, sizeof(val));
-		ls_outq_send(ctx, q, out->refs[p], m);
+		outq_send(ctx, cfg, q, out->first + p, m);
 	}
 }
 
@@ -222,9 +510,9 @@ marker(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, uint32_t type,
     uint64_t val)
 {
 	for (uint32_t o = 0; o < cfg->nouts; o++)
-		marker_to(ctx, q, &cfg->outs[o], type, val);
+		marker_to(ctx, cfg, q, &cfg->outs[o], type, val);
 	if (cfg->dlq != NULL)
-		marker_to(ctx, q, cfg->dlq, type, val);
+		marker_to(ctx, cfg, q, cfg->dlq, type, val);
 }
 
 void
@@ -320,7 +608,7 @@ dead_letter(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 	}
 	m->ptr = rec;
 	m->dtor = free;
-	ls_outq_send(ctx, q, cfg->dlq->refs[0], m);
+	outq_send(ctx, cfg, q, cfg->dlq->first, m);
 }
 
 void
@@ -340,10 +628,11 @@ ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 /* ---- the pipeline ---- */
 
 void
-ls__pipeline_sink_done(ls_pipeline *p)
+ls__pipeline_sink_done(ls_pipeline *p, uint32_t actor)
 {
 	pthread_mutex_lock(&p->lock);
-	atomic_fetch_add(&p->sinks_done, 1);
+	if (actor < p->nactors && !atomic_exchange(&p->sink_done[actor], 1))
+		atomic_fetch_add(&p->sinks_done, 1);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -395,6 +684,34 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Plan actor k here (p->local[k]) or its remote ref, into *ref. */
+static int
+spawn_one(ls_pipeline *p, size_t k, ls_ref *ref, char *err, size_t errlen)
+{
+	ls_stage_cfg *cfg = &p->cfgs[k];
+	int rv;
+	if (!p->local[k]) {
+		rv = p->opts.spawn_remote(p->opts.arg, p->rt, k, ref);
+		if (rv != 0)
+			set_err(err, errlen, "cannot reach '%s': %s",
+			    ls_plan_actor_at(p->plan, k)->name, ls_strerror(rv));
+		return rv;
+	}
+	const ls_behaviour *b = cfg->kind != NULL ? cfg->kind->behaviour
+	                                          : NULL;
+	if (b == NULL) {
+		set_err(err, errlen, "no actor for kind '%s' of '%s'",
+		    cfg->node->kind, cfg->node->name);
+		return LS_ENOTSUP;
+	}
+	ls_spawn_opts so = { .arg = cfg, .arg_size = 0 };
+	rv = ls_spawn(p->rt, b, &so, ref);
+	if (rv != 0)
+		set_err(err, errlen, "cannot start '%s': %s",
+		    ls_plan_actor_at(p->plan, k)->name, ls_strerror(rv));
+	return rv;
+}
+
 int
 ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
     const ls_pipeline_opts *opts, ls_pipeline **out, char *err,
@@ -426,9 +743,15 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	p->local = calloc(p->nactors ? p->nactors : 1, 1);
 	p->schemas = calloc(p->nnodes ? p->nnodes : 1, sizeof(*p->schemas));
 	p->folded = calloc(p->nactors ? p->nactors : 1, sizeof(*p->folded));
+	p->inc = calloc(p->nactors ? p->nactors : 1, sizeof(*p->inc));
+	p->rewind_ck = calloc(p->nactors ? p->nactors : 1,
+	    sizeof(*p->rewind_ck));
+	p->sink_done = calloc(p->nactors ? p->nactors : 1,
+	    sizeof(*p->sink_done));
 	if (p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
 	    p->outs == NULL || p->local == NULL || p->schemas == NULL ||
-	    p->folded == NULL)
+	    p->folded == NULL || p->inc == NULL || p->rewind_ck == NULL ||
+	    p->sink_done == NULL)
 		goto fail;
 	/* the result schema of every node whose kind emits records */
 	for (size_t n = 0; n < p->nnodes; n++) {
@@ -480,6 +803,7 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->store = opts->store;
 		cfg->ckpt_ns = opts->ckpt_ns != NULL ? opts->ckpt_ns
 		                                    : ls_topology_name(topo);
+		cfg->view = opts->view;
 		/* until it restored, a partition on keyed state may need any
 		 * blob */
 		atomic_init(&p->folded[i],
@@ -497,8 +821,8 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 			so->node = to;
 			so->nparts = to->partitions;
 			so->rr = pa->partition;
-			so->refs = &p->refs[ls_plan_first_actor(plan,
-			    edges[e].to)];
+			so->first = (uint32_t)ls_plan_first_actor(plan,
+			    edges[e].to);
 			if (edges[e].dead_letter) {
 				/* keep dead-letter output out of outs[] */
 				ls_stage_out tmp = *so;
@@ -536,34 +860,9 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 
 	/* spawn consumers before producers (reverse topological order), so
 	 * every ref an actor is given already names a live actor */
-	for (size_t k = p->nactors; k-- > 0;) {
-		ls_stage_cfg *cfg = &p->cfgs[k];
-		if (!p->local[k]) {
-			rv = opts->spawn_remote(opts->arg, rt, k, &p->refs[k]);
-			if (rv != 0) {
-				set_err(err, errlen, "cannot reach '%s': %s",
-				    ls_plan_actor_at(plan, k)->name,
-				    ls_strerror(rv));
-				goto fail_spawned;
-			}
-			continue;
-		}
-		const ls_behaviour *b = cfg->kind != NULL
-		    ? cfg->kind->behaviour : NULL;
-		if (b == NULL) {
-			set_err(err, errlen, "no actor for kind '%s' of '%s'",
-			    cfg->node->kind, cfg->node->name);
-			rv = LS_ENOTSUP;
+	for (size_t k = p->nactors; k-- > 0;)
+		if ((rv = spawn_one(p, k, &p->refs[k], err, errlen)) != 0)
 			goto fail_spawned;
-		}
-		ls_spawn_opts so = { .arg = cfg, .arg_size = 0 };
-		rv = ls_spawn(rt, b, &so, &p->refs[k]);
-		if (rv != 0) {
-			set_err(err, errlen, "cannot start '%s': %s",
-			    ls_plan_actor_at(plan, k)->name, ls_strerror(rv));
-			goto fail_spawned;
-		}
-	}
 	/* go: sources start producing */
 	for (size_t i = 0; i < p->nactors; i++)
 		if (p->cfgs[i].node->role == LS_TOPO_SOURCE && p->local[i])
@@ -581,6 +880,113 @@ fail:
 	return rv;
 }
 
+/* A control message that must not be lost to a full mailbox: retried
+ * (from a control thread). */
+static void
+tell_surely(ls_pipeline *p, ls_ref to, uint32_t type, int with_val,
+    uint64_t val)
+{
+	ls_msg *m = ls_msg_new(p->rt, type, with_val ? sizeof(val) : 0);
+	if (m == NULL)
+		return;
+	if (with_val)
+		memcpy(ls_msg_data(m), &val, sizeof(val));
+	int rv;
+	while ((rv = ls_send(p->rt, to, m)) == LS_EAGAIN) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (rv != 0)
+		ls_msg_free(p->rt, m);
+}
+
+int
+ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
+    uint64_t ckpt, uint64_t hint, char *err, size_t errlen)
+{
+	const ls_pipeline_opts *o = &p->opts;
+	uint8_t *chg = calloc(p->nactors ? p->nactors : 1, 1);
+	uint64_t catch_up = atomic_load(&p->barrier_hi);
+	if (hint > catch_up)
+		catch_up = hint;
+	int rv = 0;
+	if (o->replay_log_events == 0) {
+		set_err(err, errlen, "no replay log");
+		free(chg);
+		return LS_ENOTSUP;
+	}
+	if (chg == NULL)
+		return LS_ENOMEM;
+	/* 1. the old incarnations stop (their user messages are dropped) */
+	for (size_t i = 0; i < p->nactors; i++) {
+		if (inc[i] <= atomic_load(&p->inc[i]))
+			continue;
+		chg[i] = 1;
+		if (p->local[i])
+			(void)ls_stop(p->rt, p->refs[i]);
+	}
+	int64_t deadline = ls_clock_ns() + INT64_C(10000000000);
+	for (size_t i = 0; i < p->nactors; i++) {
+		while (chg[i] && p->local[i] && ls_alive(p->rt, p->refs[i])) {
+			if (ls_clock_ns() > deadline) {
+				set_err(err, errlen, "'%s' does not stop",
+				    ls_plan_actor_at(p->plan, i)->name);
+				free(chg);
+				return LS_ETIMEDOUT;
+			}
+			/* a control thread, not a worker: actors stop within
+			 * their current message */
+			struct timespec ts = { 0, 200000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* 2. the new ones start from ckpt, consumers first; a sender sees
+	 * the new ref before the new incarnation (release / acquire) */
+	for (size_t k = p->nactors; rv == 0 && k-- > 0;) {
+		if (!chg[k])
+			continue;
+		ls_stage_cfg *cfg = &p->cfgs[k];
+		int was_sink = cfg->node->role == LS_TOPO_SINK && p->local[k];
+		p->local[k] = o->local == NULL || o->local(o->arg, k);
+		cfg->ckpt_base = ckpt;
+		cfg->restarted = 1;
+		cfg->view = view;
+		cfg->catch_up = catch_up > ckpt ? catch_up : ckpt;
+		pthread_mutex_lock(&p->lock);
+		if (was_sink) {
+			p->sinks_total--;
+			if (atomic_exchange(&p->sink_done[k], 0))
+				atomic_fetch_sub(&p->sinks_done, 1);
+		}
+		if (cfg->node->role == LS_TOPO_SINK && p->local[k])
+			p->sinks_total++;
+		pthread_mutex_unlock(&p->lock);
+		atomic_store(&p->folded[k],
+		    p->local[k] && ls_stage_kstate_on(cfg) ? 0 : UINT64_MAX);
+		atomic_store(&p->rewind_ck[k], ckpt);
+		ls_ref ref = LS_REF_NONE;
+		if ((rv = spawn_one(p, k, &ref, err, errlen)) != 0)
+			break;
+		__atomic_store_n(&p->refs[k].id, ref.id, __ATOMIC_RELEASE);
+		atomic_store_explicit(&p->inc[k], inc[k], memory_order_release);
+	}
+	/* 3. the others replay to them; restarted sources start */
+	for (size_t i = 0; rv == 0 && i < p->nactors; i++) {
+		if (!p->local[i] || p->cfgs[i].node->role == LS_TOPO_SINK)
+			continue;
+		if (chg[i] && p->cfgs[i].node->role != LS_TOPO_SOURCE)
+			continue;
+		tell_surely(p, p->refs[i], chg[i] ? LS_MSG_PUMP : LS_MSG_REWIND,
+		    0, 0);
+	}
+	free(chg);
+	if (rv == 0 && atomic_load(&p->log_lost)) {
+		set_err(err, errlen, "a replay log lost output (out of memory)");
+		rv = LS_ENOMEM;
+	}
+	return rv;
+}
+
 void
 ls_pipeline_drain(ls_pipeline *p)
 {
@@ -589,17 +995,8 @@ ls_pipeline_drain(ls_pipeline *p)
 	for (size_t i = 0; i < p->nactors; i++) {
 		if (p->cfgs[i].node->role != LS_TOPO_SOURCE || !p->local[i])
 			continue;
-		ls_msg *m = ls_msg_new(p->rt, LS_MSG_DRAIN, 0);
-		if (m == NULL)
-			continue;
-		/* DRAIN must not be lost to a full mailbox: retry */
-		int rv;
-		while ((rv = ls_send(p->rt, p->refs[i], m)) == LS_EAGAIN) {
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
-		}
-		if (rv != 0)
-			ls_msg_free(p->rt, m);
+		/* DRAIN must not be lost to a full mailbox */
+		tell_surely(p, p->refs[i], LS_MSG_DRAIN, 0, 0);
 	}
 }
 
@@ -626,23 +1023,15 @@ void
 ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt)
 {
 	for (size_t i = 0; i < p->nactors; i++) {
-		/* sinks write their output; keyed state folds */
+		/* sinks write their output; keyed state folds; replay logs
+		 * forget what came before */
 		if (!p->local[i] || (p->cfgs[i].node->role != LS_TOPO_SINK &&
-		                        atomic_load(&p->folded[i]) == UINT64_MAX))
+		                        atomic_load(&p->folded[i]) == UINT64_MAX &&
+		                        p->opts.replay_log_events == 0))
 			continue;
-		ls_msg *m = ls_msg_new(p->rt, LS_MSG_COMMIT, sizeof(ckpt));
-		if (m == NULL)
-			continue;
-		memcpy(ls_msg_data(m), &ckpt, sizeof(ckpt));
 		/* the output of a completed checkpoint must not be lost to a
-		 * full mailbox: retry */
-		int rv;
-		while ((rv = ls_send(p->rt, p->refs[i], m)) == LS_EAGAIN) {
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
-		}
-		if (rv != 0)
-			ls_msg_free(p->rt, m);
+		 * full mailbox */
+		tell_surely(p, p->refs[i], LS_MSG_COMMIT, 1, ckpt);
 	}
 }
 
@@ -721,6 +1110,9 @@ ls_pipeline_free(ls_pipeline *p)
 	free(p->outs);
 	free(p->local);
 	free(p->folded);
+	free(p->inc);
+	free(p->rewind_ck);
+	free(p->sink_done);
 	for (size_t n = 0; p->schemas != NULL && n < p->nnodes; n++) {
 		if (p->schemas[n] != NULL)
 			ls_rec_schema_fini(p->schemas[n]);

@@ -79,6 +79,14 @@ typedef struct ls_pipeline_opts {
 	 * checkpoint recorded (one node whose sinks never move: `logstream
 	 * run --data-dir`); 0: one part file per checkpoint in PATH.d/. */
 	int jsonl_append;
+	/* Regional restore (ls_pipeline_rewind): > 0 keeps every actor's
+	 * output since the last completed checkpoint in a replay log; when
+	 * the logs of the pipeline hold this many events, sources hold new
+	 * input until a completed checkpoint frees room.  0: no log (a
+	 * rewind is refused). */
+	size_t replay_log_events;
+	/* The epoch the pipeline's actors start in (ls_stage_cfg.view). */
+	uint64_t view;
 } ls_pipeline_opts;
 
 /* Counters of one topology node (summed over its partitions). */
@@ -111,6 +119,24 @@ void ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt);
  * here, later ones may be.  UINT64_MAX with no such partition.  Any
  * thread. */
 uint64_t ls_pipeline_state_floor(ls_pipeline *p);
+
+/* Regional restore (docs/failure-semantics.md, "Regional restore"): every
+ * plan actor i whose incarnation inc[i] is above its current one starts
+ * again from checkpoint ckpt, here or elsewhere (opts->local decides, and
+ * opts->ckpt_load gives the state as at a start); the others keep running
+ * and replay to the restarted ones, from their logs, what they sent after
+ * ckpt's barrier.  Restarted actors start in epoch `view`.  The caller
+ * must restart, across the cluster, the downstream closure of every
+ * restarted actor and nothing upstream of one that is not in that closure
+ * (a plan actor downstream of a restarted one must be restarted too).
+ * Restarted sources send at once the barriers after ckpt up to the highest
+ * a local source sent or hint, whichever is higher (their checkpoints do
+ * not trail the others').  Stops the old incarnations first (waits up to
+ * 10 s).  Not concurrent
+ * with itself or ls_pipeline_commit.  LS_ENOTSUP without a replay log;
+ * on other errors the pipeline cannot go on (free it). */
+int ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
+    uint64_t ckpt, uint64_t hint, char *err, size_t errlen);
 
 /* Plan actor i's ref on this runtime (the actor, or its proxy). */
 ls_ref ls_pipeline_ref(const ls_pipeline *p, size_t i);

@@ -349,7 +349,7 @@ commit(sink *s, uint64_t upto)
 	s->nparts = keep;
 	if (s->final_ckpt != 0 && upto >= s->final_ckpt && !s->done) {
 		s->done = 1;
-		ls__pipeline_sink_done(s->cfg->pl);
+		ls__pipeline_sink_done(s->cfg->pl, s->cfg->actor_index);
 	}
 }
 
@@ -660,7 +660,7 @@ sink_handle(ls_ctx *ctx, void *state, ls_msg *m)
 		if (++s->eos == s->cfg->n_upstream && !s->txn) {
 			if (s->f != NULL)
 				fflush(s->f);
-			ls__pipeline_sink_done(s->cfg->pl);
+			ls__pipeline_sink_done(s->cfg->pl, s->cfg->actor_index);
 		}
 		return 0;
 	case LS_MSG_COMMIT:

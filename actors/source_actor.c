@@ -156,6 +156,16 @@ maybe_barrier(ls_ctx *ctx, src *s)
 	if (s->cfg->checkpoint_ms <= 0)
 		return;
 	int64_t now = ls_wall_ns();
+	/* restarted by a regional restore: the barriers the other sources
+	 * sent since the restart point go out at once (nothing between
+	 * them), so this source's checkpoints do not trail theirs */
+	while (s->next_ckpt <= s->cfg->catch_up) {
+		src_save(s, s->next_ckpt, 0);
+		ls_stage_emit_barrier(ctx, s->cfg, &s->q, s->next_ckpt);
+		ls__pipeline_barrier(s->cfg->pl, s->next_ckpt);
+		s->next_ckpt++;
+		s->last_barrier_ns = now;
+	}
 	if (s->last_barrier_ns == 0)
 		s->last_barrier_ns = now; /* started */
 	int64_t period = s->next_ckpt == s->cfg->ckpt_base + 1
@@ -166,6 +176,7 @@ maybe_barrier(ls_ctx *ctx, src *s)
 	s->last_barrier_ns = now;
 	src_save(s, s->next_ckpt, 0);
 	ls_stage_emit_barrier(ctx, s->cfg, &s->q, s->next_ckpt);
+	ls__pipeline_barrier(s->cfg->pl, s->next_ckpt);
 	s->next_ckpt++;
 }
 
@@ -288,6 +299,10 @@ gen_pump(ls_ctx *ctx, src *s)
 		s->t0_ns = now - (s->rate > 0
 		        ? (int64_t)((double)s->produced * 1e9 / s->rate) : 0);
 	maybe_barrier(ctx, s);
+	if (ls__pipeline_log_full(s->cfg->pl)) {
+		pump_later(ctx, 5); /* replay logs full: wait for a commit */
+		return;
+	}
 	if (s->rate > 0) {
 		double due = s->rate * (double)(now - s->t0_ns) / 1e9;
 		if (due <= (double)s->produced) {
@@ -404,6 +419,10 @@ static void
 file_pump(ls_ctx *ctx, src *s)
 {
 	maybe_barrier(ctx, s);
+	if (ls__pipeline_log_full(s->cfg->pl)) {
+		pump_later(ctx, 5); /* replay logs full: wait for a commit */
+		return;
+	}
 	if (s->kind == SRC_STDIN) {
 		struct pollfd pfd = { s->fd, POLLIN, 0 };
 		int r = poll(&pfd, 1, 0);
@@ -480,6 +499,12 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 		if (s->kind != SRC_GENERATOR)
 			emit_lines(ctx, s, 1);
 		finish(ctx, s);
+		return 0;
+	case LS_MSG_COMMIT:
+		ls_outq_commit(&s->q, ls_stage_msg_u64(m));
+		return 0;
+	case LS_MSG_REWIND:
+		ls_outq_rewind(ctx, s->cfg, &s->q);
 		return 0;
 	case LS_MSG_PUMP:
 		if (s->done)

@@ -15,6 +15,12 @@
  *   LS_MSG_BARRIER checkpoint barrier, inline uint64 checkpoint id
  *   LS_MSG_COMMIT  checkpoint id completed cluster-wide (sinks), inline
  *                  uint64
+ *   LS_MSG_MARK    replay mark, inline uint64 checkpoint id: the first
+ *                  message of a channel into a partition restarted by
+ *                  ls_pipeline_rewind (what follows starts after that
+ *                  checkpoint)
+ *   LS_MSG_REWIND  from the pipeline to a running actor: consumers of it
+ *                  were restarted, replay its output to them (no payload)
  *
  * With checkpoints on (ls_pipeline_opts.checkpoint_ms > 0) an EOS carries
  * an inline uint64 too: the id of the final checkpoint, taken once a stage
@@ -42,7 +48,9 @@ enum {
 	LS_MSG_PUMP,
 	LS_MSG_DRAIN,
 	LS_MSG_BARRIER,
-	LS_MSG_COMMIT
+	LS_MSG_COMMIT,
+	LS_MSG_MARK,
+	LS_MSG_REWIND
 };
 
 #define LS_BATCH_EVENTS 512 /* events per batch a source emits */
@@ -55,7 +63,7 @@ typedef struct ls_stage_ctr {
 typedef struct ls_stage_out {
 	const ls_topo_node *node;
 	uint32_t nparts;
-	ls_ref *refs;
+	uint32_t first; /* plan index of partition 0 */
 	uint32_t rr; /* round-robin cursor for unkeyed consumers */
 } ls_stage_out;
 
@@ -82,25 +90,64 @@ typedef struct ls_stage_cfg {
 	                                 node's, owned by the pipeline */
 	struct ls_store *store; /* keyed state: the node's store, or NULL */
 	const char *ckpt_ns;  /* topology name of its checkpoint blobs */
+	/* Regional restore (ls_pipeline_rewind): the epoch this incarnation
+	 * of the actor started in (consumers restarted later get a replay of
+	 * its output), and whether it was restarted -- then its first output
+	 * to every consumer is a replay mark, ckpt_base is the checkpoint it
+	 * restarted from, and its gate drops what a channel delivers before
+	 * that channel's mark. */
+	uint64_t view;
+	int restarted;
+	uint64_t catch_up; /* restarted sources: barriers up to this id go
+	                      out at once */
 } ls_stage_cfg;
 
-/* Outputs refused by a full consumer, kept in send order. */
+/* One message kept in an actor's replay log (a reference on its payload). */
+typedef struct ls_outq_log {
+	uint32_t dest; /* plan actor */
+	uint32_t type;
+	void *ptr;
+	void (*dtor)(void *);
+	uint64_t val;
+} ls_outq_log;
+
+/* An actor's outputs: those refused by a full consumer, kept in send order
+ * (by plan actor index: the ref is looked up when sent), and, with the
+ * pipeline's replay log on, everything sent since the last completed
+ * checkpoint (ls_pipeline_opts.replay_log_events). */
 typedef struct ls_outq {
-	ls_ref *to;
+	const ls_stage_cfg *cfg; /* set by the first send */
+	uint32_t *to;
 	ls_msg **m;
 	uint32_t n, cap;
+	ls_outq_log *log;
+	size_t head, nlog, caplog;
+	uint64_t *seen;  /* per plan actor: incarnation replayed to (0: view) */
+	int marked;      /* restarted: replay marks sent */
+	int eos_trimmed; /* an EOS left the log: replays end with eos_val */
+	uint64_t eos_val;
 } ls_outq;
-
-/* Send m to `to` after anything already queued; takes m.  A refusal keeps
- * it queued and pauses this actor's input.  LS_ENOENT/LS_ENOMEM: dropped
- * with a log line (the consumer is gone). */
-void ls_outq_send(ls_ctx *ctx, ls_outq *q, ls_ref to, ls_msg *m);
 
 /* Retry queued outputs in order; resumes input once all went out. */
 void ls_outq_flush(ls_ctx *ctx, ls_outq *q);
 
-/* Free everything still queued. */
+/* Free everything still queued or logged. */
 void ls_outq_fini(ls_runtime *rt, ls_outq *q);
+
+/* Checkpoint ckpt completed: forget the logged output up to its barrier. */
+void ls_outq_commit(ls_outq *q, uint64_t ckpt);
+
+/* LS_MSG_REWIND: replay the log to every consumer restarted since the
+ * last look (ls_pipeline_rewind). */
+void ls_outq_rewind(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q);
+
+/* The node's replay logs are at their bound: sources hold new input
+ * (barriers still go out) until a completed checkpoint frees room. */
+int ls__pipeline_log_full(const ls_pipeline *p);
+
+/* A local source sent barrier ckpt (the highest is a restarted source's
+ * catch_up). */
+void ls__pipeline_barrier(ls_pipeline *p, uint64_t ckpt);
 
 /* Route the events of b (borrowed) to every data consumer: whole batch to
  * unkeyed/single-partition consumers, per-partition views otherwise. */
@@ -150,6 +197,7 @@ typedef struct ls_gate {
 	struct ls_gate_chan {
 		uint64_t id;
 		uint8_t blocked, ended;
+		uint8_t marked; /* its replay mark arrived (restarted stage) */
 	} *ch;
 	uint32_t nch, capch;
 	ls_gate_item *held;
@@ -210,7 +258,7 @@ void ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 void ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     const char *reason, const ls_event *ev, const char *source);
 
-/* A sink saw end of stream from all its inputs. */
-void ls__pipeline_sink_done(ls_pipeline *p);
+/* Sink plan actor `actor` saw end of stream from all its inputs. */
+void ls__pipeline_sink_done(ls_pipeline *p, uint32_t actor);
 
 #endif /* LS_ACTORS_STAGE_H */

@@ -1557,6 +1557,7 @@ namespace
 const char dead_letter_id[] = "LSDL";
 const char eos_id[] = "LSES";
 const char barrier_id[] = "LSCB";
+const char replay_mark_id[] = "LSRM";
 
 /* The partition names of a Replication: 1..255 bytes, no NUL. */
 const size_t max_partition = 255;
@@ -1622,6 +1623,13 @@ ls_codec_mark_encode(uint16_t type, uint64_t ckpt, ls_buf *out)
 			    return w::CreateBarrier(e.fbb, ckpt).o;
 		    },
 		    out);
+	if (type == LS_MSG_REPLAY_MARK)
+		return encode(
+		    b, 0, replay_mark_id,
+		    [ckpt](enc &e, uint8_t *) {
+			    return w::CreateReplayMark(e.fbb, ckpt).o;
+		    },
+		    out);
 	return LS_EINVAL;
 }
 
@@ -1643,6 +1651,13 @@ ls_codec_mark_decode(uint16_t type, const void *buf, size_t len,
 	if (type == LS_MSG_CHECKPOINT_BARRIER) {
 		const w::Barrier *m;
 		if ((rc = verify_root(buf, len, barrier_id, &m)) != 0)
+			return rc;
+		*ckpt = m->ckpt();
+		return 0;
+	}
+	if (type == LS_MSG_REPLAY_MARK) {
+		const w::ReplayMark *m;
+		if ((rc = verify_root(buf, len, replay_mark_id, &m)) != 0)
 			return rc;
 		*ckpt = m->ckpt();
 		return 0;

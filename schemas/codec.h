@@ -118,6 +118,7 @@ enum ls_wire_type {
 	LS_MSG_RECORDS = 2,       /* payload: RecordBatch */
 	LS_MSG_DEAD_LETTER = 3,   /* payload: DeadLetter */
 	LS_MSG_END_OF_STREAM = 4, /* payload: EndOfStream */
+	LS_MSG_REPLAY_MARK = 5,   /* payload: ReplayMark */
 	LS_MSG_HEARTBEAT = 64,
 	LS_MSG_CONTROL = 65,
 	LS_MSG_CHECKPOINT_BARRIER = 66, /* payload: Barrier */
@@ -383,8 +384,9 @@ int ls_codec_dead_letter_encode(ls_str record, ls_buf *out);
  * *record is untouched on error. */
 int ls_codec_dead_letter_decode(const void *buf, size_t len, ls_str *record);
 
-/* Encode a stream marker: type LS_MSG_END_OF_STREAM ("LSES") or
- * LS_MSG_CHECKPOINT_BARRIER ("LSCB") carrying checkpoint id ckpt.
+/* Encode a stream marker: type LS_MSG_END_OF_STREAM ("LSES"),
+ * LS_MSG_CHECKPOINT_BARRIER ("LSCB") or LS_MSG_REPLAY_MARK ("LSRM")
+ * carrying checkpoint id ckpt.
  * LS_EINVAL for another type or a NULL out; LS_ENOMEM. */
 int ls_codec_mark_encode(uint16_t type, uint64_t ckpt, ls_buf *out);
 

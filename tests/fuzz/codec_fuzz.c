@@ -597,6 +597,12 @@ fuzz_barrier(const uint8_t *buf, size_t len)
 }
 
 static void
+fuzz_replay_mark(const uint8_t *buf, size_t len)
+{
+	fuzz_mark_of(LS_MSG_REPLAY_MARK, LS_MSG_CHECKPOINT_BARRIER, buf, len);
+}
+
+static void
 fuzz_replication(const uint8_t *buf, size_t len)
 {
 	ls_replication_wire r, again;
@@ -643,6 +649,7 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_dead_letter(buf, len);
 	fuzz_eos(buf, len);
 	fuzz_barrier(buf, len);
+	fuzz_replay_mark(buf, len);
 	fuzz_replication(buf, len);
 }
 
@@ -660,6 +667,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {"LSMC", fuzz_map_cmd},   {"LSEB", fuzz_batch_node},
 	    {"LSDL", fuzz_dead_letter}, {"LSES", fuzz_eos},
 	    {"LSCB", fuzz_barrier},   {"LSRP", fuzz_replication},
+	    {"LSRM", fuzz_replay_mark},
 	};
 	/* An exact-size, 8-byte aligned copy: reads past the end are
 	 * caught, and the alignment precondition holds. */

@@ -684,6 +684,14 @@ hook_save(void *arg, size_t actor, uint64_t ckpt, int final, uint8_t *blob,
 		          actor, (unsigned long long)ckpt);
 		goto drop;
 	}
+	if (l->final_id != 0 && final && ckpt == l->final_id) {
+		/* restored from its final state by a regional restore, it
+		 * ended again: the same state once more */
+		free(l->v[l->n - 1].blob);
+		l->v[l->n - 1] = (saved){ckpt, final, blob, len};
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
 	if (l->final_id != 0) {
 		violation(c, "actor %zu saved %llu after its final %llu", actor,
 		          (unsigned long long)ckpt,
@@ -766,13 +774,18 @@ coord_latest(const coord *c)
 	return best;
 }
 
-/* ckpt_load hook: the crashed run's state at from_ckpt. */
+static int hook_load_self(void *arg, size_t actor, uint8_t **blob,
+                          size_t *len);
+
+/* ckpt_load hook: the crashed run's state at from_ckpt (a regional
+ * restore: the run's own). */
 static int
 hook_load(void *arg, size_t actor, uint8_t **blob, size_t *len)
 {
 	coord *c = arg;
 	if (c->from == NULL)
-		return LS_ENOENT;
+		return c->from_ckpt != 0 ? hook_load_self(arg, actor, blob, len)
+		                         : LS_ENOENT;
 	const saved *s = coord_find(c->from, actor, c->from_ckpt);
 	pthread_mutex_lock(&c->mu);
 	if (s == NULL)
@@ -832,6 +845,10 @@ coord_source_barriers(coord *c)
 typedef struct run {
 	const fx *f;
 	coord *c;
+	/* stop driving once this many checkpoints were committed (0: never),
+	 * for a regional restore */
+	size_t pause_commits;
+	int paused;
 	ls_runtime *rt;
 	ls_pipeline *p;
 	/* crash once the run's checkpoint crash_ckpt completed (before it is
@@ -854,6 +871,7 @@ static struct {
 	uint64_t commit_every; /* 0 = 1 */
 	int64_t ckpt_ms;       /* 0 = CKPT_MS */
 	int64_t first_ms;      /* ls_pipeline_opts.first_checkpoint_ms */
+	size_t replay_log;     /* ls_pipeline_opts.replay_log_events */
 	fx f;
 	int f_open;
 	coord c[4];
@@ -927,6 +945,11 @@ run_step(void *arg)
 		c->ncommits++;
 		ls_pipeline_commit(r->p, k);
 	}
+	if (r->pause_commits != 0 && c->ncommits >= r->pause_commits) {
+		r->pause_commits = 0;
+		r->paused = 1;
+		return 1;
+	}
 	if (r->crash_events > 0) {
 		ls_pipeline_node_stats st[8];
 		ls_pipeline_stats(r->p, st, 8);
@@ -956,6 +979,7 @@ run_start(run *r, const fx *f, coord *c, unsigned gen, const coord *from,
 	ls_pipeline_opts po = {
 	    .checkpoint_ms = T.ckpt_ms > 0 ? T.ckpt_ms : CKPT_MS,
 	    .first_checkpoint_ms = T.first_ms,
+	    .replay_log_events = T.replay_log,
 	    .ckpt_base = gen * GEN_BASE,
 	    .ckpt_save = hook_save,
 	    .ckpt_load = hook_load,
@@ -985,7 +1009,7 @@ run_drive(run *r)
 		fail_msg("checkpoint protocol: %s", r->c->bad);
 	if (r->bad[0] != '\0')
 		fail_msg("%s", r->bad);
-	if (r->crashing)
+	if (r->crashing || r->paused)
 		return 0;
 	assert_int_equal(ls_pipeline_wait(r->p, 0), 0);
 	return 1;
@@ -1528,6 +1552,218 @@ test_stdin_refuses_restore(void **unused)
 	ls_topology_free(f->topo);
 }
 
+/* ---- regional restore (ls_pipeline_rewind) ---- */
+
+/* ckpt_load hook of a rewind: the run's own state at its restore point. */
+static int
+hook_load_self(void *arg, size_t actor, uint8_t **blob, size_t *len)
+{
+	coord *c = arg;
+	pthread_mutex_lock(&c->mu);
+	const saved *s = c->from_ckpt != 0 ? coord_find(c, actor, c->from_ckpt)
+	                                   : NULL;
+	int rv = LS_ENOENT;
+	if (s == NULL && c->from_ckpt != 0)
+		violation(c, "actor %zu asked for state checkpoint %llu lacks",
+		          actor, (unsigned long long)c->from_ckpt);
+	if (s != NULL && (*blob = malloc(s->len ? s->len : 1)) != NULL) {
+		if (s->len > 0)
+			memcpy(*blob, s->blob, s->len);
+		*len = s->len;
+		c->nloads++;
+		rv = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rv;
+}
+
+static int64_t
+stage_in(ls_pipeline *p, const char *name)
+{
+	ls_pipeline_node_stats st[16];
+	size_t n = ls_pipeline_stats(p, st, 16);
+	for (size_t i = 0; i < n && i < 16; i++)
+		if (strcmp(st[i].name, name) == 0)
+			return st[i].in;
+	fail_msg("no stage %s", name);
+	return -1;
+}
+
+/* Restart the plan actors of the stages in `stages` ("name" or
+ * "name/partition") from the last committed checkpoint K, as the cluster
+ * does when they moved: what they saved after K is forgotten (the leader
+ * drops those acks), the others keep running. */
+static void
+rewind_region(run *r, const char *const *stages, size_t n, uint64_t view)
+{
+	coord *c = r->c;
+	const fx *f = r->f;
+	uint64_t *inc = calloc(f->nactors, sizeof(*inc));
+	assert_non_null(inc);
+	uint64_t k = c->committed;
+	assert_true(k > c->base);
+	pthread_mutex_lock(&c->mu);
+	for (size_t a = 0; a < f->nactors; a++) {
+		const char *an = ls_plan_actor_at(f->plan, a)->name;
+		int hit = 0;
+		for (size_t j = 0; j < n; j++) {
+			size_t l = strlen(stages[j]);
+			hit |= strcmp(an, stages[j]) == 0 ||
+			       (strncmp(an, stages[j], l) == 0 && an[l] == '/' &&
+			        strchr(stages[j], '/') == NULL);
+		}
+		if (!hit)
+			continue;
+		inc[a] = view;
+		actor_log *l = &c->a[a];
+		while (l->n > 0 && l->v[l->n - 1].ckpt > k) {
+			free(l->v[l->n - 1].blob);
+			l->n--;
+		}
+		if (l->final_id > k)
+			l->final_id = 0;
+	}
+	c->from_ckpt = k;
+	pthread_mutex_unlock(&c->mu);
+	char err[256] = "";
+	int rv = ls_pipeline_rewind(r->p, inc, view, k, 0, err, sizeof(err));
+	free(inc);
+	if (rv != 0)
+		fail_msg("rewind: %s (%s)", ls_errname(rv), err);
+	r->paused = 0;
+}
+
+/* Run f with replay logs, restart the given region once the run committed
+ * `after` checkpoints (twice when again != NULL), and finish: the output
+ * must be the reference's. */
+static void
+rewind_case(const char *const *region, size_t n, size_t after,
+            const char *const *again, size_t nagain)
+{
+	T.replay_log = 1u << 20;
+	run *r = &T.r;
+	run_start(r, &T.f, &T.c[0], 0, NULL, 0);
+	r->pause_commits = after;
+	assert_int_equal(run_drive(r), 0);
+	rewind_region(r, region, n, 2);
+	if (again != NULL) {
+		r->pause_commits = r->c->ncommits + 3;
+		assert_int_equal(run_drive(r), 0);
+		rewind_region(r, again, nagain, 3);
+	}
+	assert_int_equal(run_drive(r), 1);
+	assert_string_equal(r->c->bad, "");
+}
+
+/* A window partition and the sink it feeds restart; the source and the
+ * parse stage are never rewound: the source produced each event once and
+ * parse saw each once, and the output is the reference. */
+static void
+test_rewind_window_partition(void **unused)
+{
+	(void)unused;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	const char *const region[] = {"w/1", "agg"};
+	rewind_case(region, 2, 6, NULL, 0);
+	assert_int_equal(stage_in(T.r.p, "gen"), COUNT);
+	assert_int_equal(stage_in(T.r.p, "parse"), COUNT);
+	assert_true(T.r.c->nloads >= 2);
+	run_end(&T.r);
+	check_output(&T.f);
+}
+
+/* A parse partition restarts with its downstream closure (every window
+ * and filter partition and both sinks): the source replays to it from its
+ * log and is not rewound. */
+static void
+test_rewind_parse_partition(void **unused)
+{
+	(void)unused;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	const char *const region[] = {"parse/0", "w", "warn", "agg", "ev"};
+	rewind_case(region, 5, 5, NULL, 0);
+	assert_int_equal(stage_in(T.r.p, "gen"), COUNT);
+	run_end(&T.r);
+	check_output(&T.f);
+}
+
+/* Two regional restores in a row, the second of a region that overlaps
+ * the first; under two-slot mailboxes, so replays wait in output queues. */
+static void
+test_rewind_twice_under_backpressure(void **unused)
+{
+	(void)unused;
+	T.mailbox_cap = 2;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	const char *const first[] = {"parse/1", "w", "warn", "agg", "ev"};
+	const char *const second[] = {"w/2", "w/3", "agg"};
+	rewind_case(first, 5, 4, second, 3);
+	assert_int_equal(stage_in(T.r.p, "gen"), COUNT);
+	run_end(&T.r);
+	check_output(&T.f);
+}
+
+/* The whole graph restarts in place (the source too): the same output. */
+static void
+test_rewind_everything(void **unused)
+{
+	(void)unused;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	const char *const region[] = {"gen", "parse", "w", "warn", "agg", "ev"};
+	rewind_case(region, 6, 5, NULL, 0);
+	assert_true(stage_in(T.r.p, "gen") > COUNT); /* it replayed */
+	run_end(&T.r);
+	check_output(&T.f);
+}
+
+/* The short source's branch ended (parse_s's end of stream left its log
+ * at a commit) before its window restarts, with the shared one: the replay
+ * to ws ends with the end of stream again, the windows close, the output
+ * is the reference. */
+static void
+test_rewind_after_a_source_ended(void **unused)
+{
+	(void)unused;
+	fx *f = &T.f;
+	fx_open_two(f);
+	T.f_open = 1;
+	lines want[2] = {{0}, {0}};
+	run_reference(f, want);
+	const char *const region[] = {"w", "ws", "agg", "ev"};
+	/* the short source ends within its first 30 ms; 8 commits later
+	 * parse_s's EOS is out of its log */
+	rewind_case(region, 4, 8, NULL, 0);
+	assert_int_equal(stage_in(T.r.p, "gen"), COUNT);
+	assert_int_equal(stage_in(T.r.p, "short"), SHORT_COUNT);
+	run_end(&T.r);
+	check_output_with(f, want);
+	lines_free(&want[0]);
+	lines_free(&want[1]);
+}
+
+/* Without a replay log a rewind is refused and nothing stops. */
+static void
+test_rewind_needs_log(void **unused)
+{
+	(void)unused;
+	fx_open(&T.f, RATE);
+	T.f_open = 1;
+	run_start(&T.r, &T.f, &T.c[0], 0, NULL, 0);
+	uint64_t inc[11] = {0};
+	inc[1] = 2;
+	char err[128] = "";
+	assert_int_equal(ls_pipeline_rewind(T.r.p, inc, 2, 0, 0, err,
+	                                    sizeof(err)),
+	                 LS_ENOTSUP);
+	assert_int_equal(run_drive(&T.r), 1);
+	run_end(&T.r);
+	check_output(&T.f);
+}
+
 int
 main(void)
 {
@@ -1548,6 +1784,14 @@ main(void)
 	    cmocka_unit_test_teardown(test_unreadable_state_fails_start,
 	                              cleanup),
 	    cmocka_unit_test_teardown(test_stdin_refuses_restore, cleanup),
+	    cmocka_unit_test_teardown(test_rewind_window_partition, cleanup),
+	    cmocka_unit_test_teardown(test_rewind_parse_partition, cleanup),
+	    cmocka_unit_test_teardown(test_rewind_twice_under_backpressure,
+	                              cleanup),
+	    cmocka_unit_test_teardown(test_rewind_everything, cleanup),
+	    cmocka_unit_test_teardown(test_rewind_after_a_source_ended,
+	                              cleanup),
+	    cmocka_unit_test_teardown(test_rewind_needs_log, cleanup),
 	};
 	return cmocka_run_group_tests(tests, reference_setup,
 	                              reference_teardown);

@@ -1028,8 +1028,9 @@ decode_dataplane(const uint8_t *buf, size_t len)
 	}
 
 	static const uint16_t marks[] = {LS_MSG_END_OF_STREAM,
-	                                 LS_MSG_CHECKPOINT_BARRIER};
-	for (int i = 0; i < 2; i++) {
+	                                 LS_MSG_CHECKPOINT_BARRIER,
+	                                 LS_MSG_REPLAY_MARK};
+	for (int i = 0; i < 3; i++) {
 		uint64_t ckpt;
 		rc = ls_codec_mark_decode(marks[i], buf, len, &ckpt);
 		if (rc == 0)
@@ -2337,6 +2338,19 @@ test_marks(void **state)
 	                                      eos.data, eos.len, &v),
 	                 LS_ECORRUPT);
 	assert_int_equal(v, 5);
+	/* a replay mark is neither */
+	ls_buf rm = {NULL, 0};
+	assert_int_equal(ls_codec_mark_encode(LS_MSG_REPLAY_MARK, 77, &rm), 0);
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_REPLAY_MARK, rm.data, rm.len, &v), 0);
+	assert_int_equal(v, 77);
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_CHECKPOINT_BARRIER, rm.data, rm.len, &v),
+	    LS_ECORRUPT);
+	assert_int_equal(
+	    ls_codec_mark_decode(LS_MSG_REPLAY_MARK, bar.data, bar.len, &v),
+	    LS_ECORRUPT);
+	ls_buf_free(&rm);
 	/* other types are no markers */
 	ls_buf x = {NULL, 0};
 	assert_int_equal(ls_codec_mark_encode(LS_MSG_EVENTS, 1, &x), LS_EINVAL);
