@@ -980,6 +980,10 @@ ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
 		    0, 0);
 	}
 	free(chg);
+	/* restarted sinks write ckpt's parts again (their old incarnation
+	 * may have died before it did) */
+	if (rv == 0)
+		ls_pipeline_commit(p, ckpt);
 	if (rv == 0 && atomic_load(&p->log_lost)) {
 		set_err(err, errlen, "a replay log lost output (out of memory)");
 		rv = LS_ENOMEM;

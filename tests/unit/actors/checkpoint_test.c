@@ -684,11 +684,13 @@ hook_save(void *arg, size_t actor, uint64_t ckpt, int final, uint8_t *blob,
 		          actor, (unsigned long long)ckpt);
 		goto drop;
 	}
-	if (l->final_id != 0 && final && ckpt == l->final_id) {
+	if (final && l->n > 0 && l->v[l->n - 1].final &&
+	    l->v[l->n - 1].ckpt == ckpt) {
 		/* restored from its final state by a regional restore, it
 		 * ended again: the same state once more */
 		free(l->v[l->n - 1].blob);
 		l->v[l->n - 1] = (saved){ckpt, final, blob, len};
+		l->final_id = ckpt;
 		pthread_mutex_unlock(&c->mu);
 		return;
 	}
@@ -1627,9 +1629,17 @@ rewind_region(run *r, const char *const *stages, size_t n, uint64_t view)
 	pthread_mutex_unlock(&c->mu);
 	char err[256] = "";
 	int rv = ls_pipeline_rewind(r->p, inc, view, k, 0, err, sizeof(err));
-	free(inc);
 	if (rv != 0)
 		fail_msg("rewind: %s (%s)", ls_errname(rv), err);
+	/* a restarted partition that had ended must end again (the leader
+	 * takes no final ack of an older incarnation): until it saves its
+	 * final state once more, no later checkpoint completes */
+	pthread_mutex_lock(&c->mu);
+	for (size_t a = 0; a < f->nactors; a++)
+		if (inc[a] != 0)
+			c->a[a].final_id = 0;
+	pthread_mutex_unlock(&c->mu);
+	free(inc);
 	r->paused = 0;
 }
 
