@@ -804,6 +804,10 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->ckpt_ns = opts->ckpt_ns != NULL ? opts->ckpt_ns
 		                                    : ls_topology_name(topo);
 		cfg->view = opts->view;
+		/* every actor is of the pipeline's start until a rewind */
+		atomic_init(&p->inc[i], opts->view);
+		cfg->restarted = opts->restarted;
+		cfg->catch_up = opts->catch_up;
 		/* until it restored, a partition on keyed state may need any
 		 * blob */
 		atomic_init(&p->folded[i],
@@ -902,7 +906,8 @@ tell_surely(ls_pipeline *p, ls_ref to, uint32_t type, int with_val,
 
 int
 ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
-    uint64_t ckpt, uint64_t hint, char *err, size_t errlen)
+    uint64_t ckpt, uint64_t hint, void (*stopped)(void *), void *arg,
+    char *err, size_t errlen)
 {
 	const ls_pipeline_opts *o = &p->opts;
 	uint8_t *chg = calloc(p->nactors ? p->nactors : 1, 1);
@@ -940,6 +945,8 @@ ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (stopped != NULL)
+		stopped(arg);
 	/* 2. the new ones start from ckpt, consumers first; a sender sees
 	 * the new ref before the new incarnation (release / acquire) */
 	for (size_t k = p->nactors; rv == 0 && k-- > 0;) {
@@ -1042,7 +1049,7 @@ ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt)
 ls_ref
 ls_pipeline_ref(const ls_pipeline *p, size_t i)
 {
-	return i < p->nactors ? p->refs[i] : LS_REF_NONE;
+	return i < p->nactors ? ref_at(p, (uint32_t)i) : LS_REF_NONE;
 }
 
 int

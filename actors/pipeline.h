@@ -85,8 +85,15 @@ typedef struct ls_pipeline_opts {
 	 * input until a completed checkpoint frees room.  0: no log (a
 	 * rewind is refused). */
 	size_t replay_log_events;
-	/* The epoch the pipeline's actors start in (ls_stage_cfg.view). */
+	/* The epoch the pipeline's actors start in (ls_stage_cfg.view), and
+	 * their incarnation until a rewind restarts them. */
 	uint64_t view;
+	/* 1: every local actor starts as restarted by a regional restore
+	 * from ckpt_base (a node that takes over partitions of a running
+	 * topology): replay marks first, channels dropped until theirs, and
+	 * sources send the barriers up to catch_up at once. */
+	int restarted;
+	uint64_t catch_up;
 } ls_pipeline_opts;
 
 /* Counters of one topology node (summed over its partitions). */
@@ -132,11 +139,13 @@ uint64_t ls_pipeline_state_floor(ls_pipeline *p);
  * Restarted sources send at once the barriers after ckpt up to the highest
  * a local source sent or hint, whichever is higher (their checkpoints do
  * not trail the others').  Stops the old incarnations first (waits up to
- * 10 s).  Not concurrent
+ * 10 s), then calls stopped(arg) (may be NULL) before any new one starts:
+ * the caller's placement tables may change there.  Not concurrent
  * with itself or ls_pipeline_commit.  LS_ENOTSUP without a replay log;
  * on other errors the pipeline cannot go on (free it). */
 int ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
-    uint64_t ckpt, uint64_t hint, char *err, size_t errlen);
+    uint64_t ckpt, uint64_t hint, void (*stopped)(void *), void *arg,
+    char *err, size_t errlen);
 
 /* Plan actor i's ref on this runtime (the actor, or its proxy). */
 ls_ref ls_pipeline_ref(const ls_pipeline *p, size_t i);

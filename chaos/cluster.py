@@ -447,7 +447,8 @@ def run_of(status, topology):
 
 
 def checkpoint_epoch(ckpt):
-    """The run epoch a checkpoint id was taken in (its high 32 bits)."""
+    """The lineage a checkpoint id belongs to (its high 32 bits): the run
+    epoch of the topology's first run, kept by regional restores."""
     return int(ckpt) >> 32
 
 
@@ -510,7 +511,8 @@ class StatusMonitor:
                 r = run_of(s, self.topology)
                 seen[i] = None if r is None else (
                     int(r.get("run_epoch", 0)), int(r.get("checkpoint", 0)),
-                    bool(r.get("finished", False)))
+                    bool(r.get("finished", False)),
+                    int(r.get("checkpoint_epoch", 0)))
                 r = local_run_of(s, self.topology)
                 local[i] = None if r is None else (
                     int(r.get("run_epoch", 0)), bool(r.get("finished",
@@ -618,8 +620,7 @@ class StatusMonitor:
                 continue
             if v[2]:
                 return True
-            if v[0] > before and v[1] != 0 and \
-                    checkpoint_epoch(v[1]) == v[0]:
+            if v[0] > before and v[1] != 0 and v[3] == v[0]:
                 return True
         return False
 
@@ -629,7 +630,7 @@ class StatusMonitor:
         v = self.latest()
         if v is None:
             return False
-        return v[2] or (v[1] != 0 and checkpoint_epoch(v[1]) == v[0])
+        return v[2] or (v[1] != 0 and v[3] == v[0])
 
     def _polls(self, after, until):
         with self.lock:
@@ -670,7 +671,7 @@ class StatusMonitor:
             for i, v in seen.items():
                 if i in excluded or v is None:
                     continue
-                ep, ck, _ = v
-                if ep > before and ck != 0 and checkpoint_epoch(ck) == ep:
+                ep, ck, _, ce = v
+                if ep > before and ck != 0 and ce == ep:
                     return ts - t_fault
         return None

@@ -372,7 +372,7 @@ ls_acks_ckpts(const ls_acks *a, const char *topo_name, uint64_t epoch,
 	size_t nids = 0, cap = 0;
 	for (size_t i = 0; i < a->ecap; i++)
 		for (const ent *e = a->eb[i]; e != NULL; e = e->next) {
-			if (e->g->t != t || e->g->epoch != epoch ||
+			if (e->g->t != t || e->g->epoch < epoch ||
 			    e->ckpt <= above)
 				continue;
 			if (nids == cap) {

@@ -47,21 +47,22 @@ int ls_acks_add(ls_acks *a, const char *topo, uint64_t epoch,
 int ls_acks_held(const ls_acks *a, const char *topo, uint64_t epoch,
     const char *part, uint64_t node, uint64_t ckpt, int *final);
 
-/* The distinct checkpoint ids above `above` acknowledged for (topo,
- * epoch) by any node for any partition, highest first, into a new array
+/* The distinct checkpoint ids above `above` acknowledged for topo under an
+ * epoch >= epoch by any node for any partition, highest first, into a new array
  * *out (caller frees; NULL when there are none) of *n ids.  0 or
  * LS_ENOMEM. */
 int ls_acks_ckpts(const ls_acks *a, const char *topo, uint64_t epoch,
     uint64_t above, uint64_t **out, size_t *n);
 
-/* What the caller knows of topology topo: returns 0 and sets its current
- * run epoch and its last completed checkpoint (0: none) in *epoch and
- * *done, or non-zero when the topology is gone. */
+/* What the caller knows of topology topo: returns 0 and sets the oldest
+ * epoch whose acknowledgements still count (its run epoch, or the oldest
+ * incarnation of its partitions) and its last completed checkpoint (0:
+ * none) in *epoch and *done, or non-zero when the topology is gone. */
 typedef int (*ls_acks_run_fn)(void *arg, const char *topo, uint64_t *epoch,
     uint64_t *done);
 
 /* Forget what can no longer matter: every acknowledgement of a gone
- * topology or of a run older than its current one, and those of the
+ * topology or of an epoch older than *epoch of ls_acks_run_fn, and those of the
  * current run below its last completed checkpoint, except final ones
  * (they count for every later checkpoint of the run).  fn is called
  * once per topology in the table. */

@@ -56,8 +56,8 @@ hb_ack(void *arg, const ls_ckpt_ack_wire *a)
 	/* a full table or no memory drops the ack: that checkpoint will not
 	 * complete, a later one will */
 	pthread_mutex_lock(&h->n->lock);
-	(void)ls_acks_add(h->n->acks, a->topology.ptr, a->epoch,
-	    a->partition.ptr, h->hb->id, a->ckpt, a->final);
+	ls__node_ack_add(h->n, a->topology.ptr, a->epoch, a->partition.ptr,
+	    h->hb->id, a->ckpt, a->final);
 	pthread_mutex_unlock(&h->n->lock);
 	h->any = 1;
 	return 0;
@@ -206,6 +206,8 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 			ls_jsonbuf_str(&b, name);
 		}
 	}
+	ls_dataplane_run_info ri[64];
+	size_t nr = n->dp != NULL ? ls_dataplane_runs(n->dp, ri, 64) : 0;
 	ls_jsonbuf_printf(&b, "],\"runs\":[");
 	for (size_t i = 0; i < ls_map_topology_count(map); i++) {
 		const char *name;
@@ -214,26 +216,33 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 		if (ls_map_topology_at(map, i, &name, NULL) != 0)
 			continue;
 		ls_map_topology_checkpoint(map, name, &ck, &fin);
+		/* this node's view: the run epoch its run last committed a
+		 * checkpoint in (a checkpoint of the current placement) */
+		uint64_t ce = 0;
+		for (size_t k = 0; k < nr && k < 64; k++)
+			if (strcmp(ri[k].topology, name) == 0)
+				ce = ri[k].checkpoint_epoch;
 		ls_jsonbuf_printf(&b, "%s{\"topology\":", i ? "," : "");
 		ls_jsonbuf_str(&b, name);
 		ls_jsonbuf_printf(&b,
 		    ",\"run_epoch\":%llu,\"checkpoint\":%llu,"
-		    "\"finished\":%s}",
+		    "\"checkpoint_epoch\":%llu,\"finished\":%s}",
 		    (unsigned long long)ls_map_run_epoch(map, name),
-		    (unsigned long long)ck, fin ? "true" : "false");
+		    (unsigned long long)ck, (unsigned long long)ce,
+		    fin ? "true" : "false");
 	}
 	ls_jsonbuf_printf(&b, "],\"local_runs\":[");
-	ls_dataplane_run_info ri[64];
-	size_t nr = n->dp != NULL ? ls_dataplane_runs(n->dp, ri, 64) : 0;
 	for (size_t i = 0; i < nr && i < 64; i++) {
 		ls_jsonbuf_printf(&b, "%s{\"topology\":", i ? "," : "");
 		ls_jsonbuf_str(&b, ri[i].topology);
 		ls_jsonbuf_printf(&b,
 		    ",\"run_epoch\":%llu,\"restored_from\":%llu,"
+		    "\"checkpoint_epoch\":%llu,"
 		    "\"started_ms\":%lld,\"local_actors\":%u,"
 		    "\"finished\":%s}",
 		    (unsigned long long)ri[i].run_epoch,
 		    (unsigned long long)ri[i].restored_from,
+		    (unsigned long long)ri[i].checkpoint_epoch,
 		    (long long)ri[i].started_ms, ri[i].local_actors,
 		    ri[i].finished ? "true" : "false");
 	}

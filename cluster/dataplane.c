@@ -23,6 +23,7 @@
  *   type DEAD_LETTER:        DeadLetter ("LSDL"): the JSON record
  *   type END_OF_STREAM:      EndOfStream ("LSES"): checkpoint id
  *   type CHECKPOINT_BARRIER: Barrier ("LSCB"): checkpoint id
+ *   type REPLAY_MARK:        ReplayMark ("LSRM"): checkpoint id
  *   type REPLICATION_BATCH (to = tag << 32): Replication ("LSRP"): ckpt,
  *                            final, partition, the checkpoint blob
  */
@@ -41,6 +42,7 @@
 #include "actors/pipeline.h"
 #include "actors/stage.h"
 #include "cluster/http.h"
+#include "cluster/region.h"
 #include "cluster/transport.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
@@ -61,13 +63,21 @@
  * by a later save of the same partition. */
 #define REACK_AFTER_MS 1000
 
+/* Replay logs of a run (ls_pipeline_opts.replay_log_events): events kept
+ * for partitions a regional restore may restart; beyond it sources wait
+ * for a completed checkpoint. */
+#define REPLAY_LOG_EVENTS (1u << 20)
+
 typedef struct run run;
 
 struct run {
 	ls_dataplane *dp;
 	char name[LS_MAP_MAX_NAME + 1];
 	uint32_t tag;
-	uint64_t epoch;
+	_Atomic uint64_t epoch; /* the map's run epoch this run follows */
+	uint64_t lineage;     /* checkpoint ids are lineage << 32 | n */
+	_Atomic uint64_t *inc; /* per plan actor: its incarnation (region.h);
+	                          envelopes of older epochs are fenced */
 	uint64_t yaml_hash;
 	uint64_t restored;
 	uint64_t *load;       /* per plan actor: blob id to restore from */
@@ -84,7 +94,8 @@ struct run {
 	/* Remote refs (runtime/remote.h): link k leads to node links[k-1];
 	 * plan actor i owned elsewhere is ls_remote_ref(link, i). */
 	uint64_t *links;
-	uint32_t nlinks;
+	_Atomic uint32_t nlinks; /* grows when a regional restore moves a
+	                            partition to a node new to the run */
 	ls_remote_ops ops;
 	/* Inbound messages a full mailbox refused, per sending node, in
 	 * arrival order; the ingress actor delivers them (see deliver()). */
@@ -94,6 +105,7 @@ struct run {
 	size_t ninq;
 	ls_ref ingress;
 	uint64_t committed;
+	uint64_t ck_epoch;   /* epoch in which committed last advanced */
 	int64_t progress_ns; /* run thread: start or last checkpoint advance */
 	int64_t reack_ns;    /* no progress for this long: reack_finals */
 	_Atomic int stopping;
@@ -109,7 +121,7 @@ struct ls_dataplane {
 	void (*unknown)(void *, uint64_t, const uint8_t *, size_t);
 	void *unknown_arg;
 	_Atomic int64_t *m_fenced, *m_restarts, *m_ckpt_saved, *m_repl_in;
-	_Atomic int64_t *m_held, *m_early, *m_paused;
+	_Atomic int64_t *m_held, *m_early, *m_paused, *m_regional;
 	ls_store *store;
 	ls_transport *tr;
 
@@ -321,7 +333,15 @@ proxy_encode(proxy *p, ls_msg *m)
 		        ls_stage_msg_u64(m), &fb),
 		    &fb);
 		break;
+	case LS_MSG_MARK:
+		proxy_wire(p, m, LS_MSG_REPLAY_MARK,
+		    ls_codec_mark_encode(LS_MSG_REPLAY_MARK, ls_stage_msg_u64(m),
+		        &fb),
+		    &fb);
+		break;
 	default:
+		/* no wire form: say so instead of dropping it unseen */
+		p->err = LS_ENOTSUP;
 		break;
 	}
 }
@@ -370,6 +390,16 @@ link_of(const run *r, uint64_t node)
 	return 0;
 }
 
+/* The plan index of the actor named part (r->nactors when none). */
+static size_t
+actor_named(const run *r, const char *part)
+{
+	for (size_t i = 0; i < r->nactors; i++)
+		if (strcmp(ls_plan_actor_at(r->plan, i)->name, part) == 0)
+			return i;
+	return r->nactors;
+}
+
 /* ---- pipeline hooks ---- */
 
 static int
@@ -392,8 +422,9 @@ hook_spawn_remote(void *arg, ls_runtime *rt, size_t i, ls_ref *out)
 }
 
 static void
-repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t ckpt, int final,
-    const char *part, const uint8_t *blob, size_t len)
+repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t epoch,
+    uint64_t ckpt, int final, const char *part, const uint8_t *blob,
+    size_t len)
 {
 	ls_replication_wire rw = {
 		.ckpt = ckpt,
@@ -409,7 +440,7 @@ repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t ckpt, int final,
 		memset(&env, 0, sizeof(env));
 		env.type = LS_MSG_REPLICATION_BATCH;
 		env.to = (uint64_t)r->tag << 32;
-		env.epoch = r->epoch;
+		env.epoch = epoch; /* the partition's incarnation */
 		env.payload = buf.data;
 		env.payload_len = buf.len;
 		rv = send_env(dp, r, node, &env);
@@ -441,11 +472,15 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 		return;
 	}
 	ls_metric_add(dp->m_ckpt_saved, 1);
+	/* acknowledged in the partition's incarnation: a state an old one
+	 * saves while a regional restore stops it does not count */
+	uint64_t inc = atomic_load(&r->inc[i]);
 	for (unsigned s = 0; s < r->nsb[i]; s++)
-		repl_send(dp, r, r->sb[i][s], ckpt, final, part, blob, len);
+		repl_send(dp, r, r->sb[i][s], inc, ckpt, final, part, blob,
+		    len);
 	free(blob);
 	if (dp->ack != NULL)
-		dp->ack(dp->arg, r->name, r->epoch, ckpt, final, part);
+		dp->ack(dp->arg, r->name, inc, ckpt, final, part);
 }
 
 /* The state run_start found for actor i (the blob of the checkpoint the
@@ -608,7 +643,8 @@ to_msg(run *r, const ls_envelope *env)
 		return m;
 	}
 	case LS_MSG_END_OF_STREAM:
-	case LS_MSG_CHECKPOINT_BARRIER: {
+	case LS_MSG_CHECKPOINT_BARRIER:
+	case LS_MSG_REPLAY_MARK: {
 		void *tf;
 		const uint8_t *fb = aligned(pl, len, &tf);
 		uint64_t v;
@@ -619,7 +655,8 @@ to_msg(run *r, const ls_envelope *env)
 		if (rv != 0)
 			return NULL;
 		m = ls_msg_new(rt,
-		    env->type == LS_MSG_END_OF_STREAM ? LS_MSG_EOS
+		    env->type == LS_MSG_END_OF_STREAM  ? LS_MSG_EOS
+		    : env->type == LS_MSG_REPLAY_MARK ? LS_MSG_MARK
 		                                      : LS_MSG_BARRIER,
 		    8);
 		if (m != NULL)
@@ -835,7 +872,10 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 		pthread_rwlock_rdlock(&dp->runs_lock);
 		run *r = run_by_tag(dp, tag);
 		if (r != NULL) {
-			stale = r->epoch > env->epoch;
+			/* of an older incarnation of the partition */
+			size_t k = actor_named(r, part);
+			stale = k < r->nactors &&
+			    atomic_load(&r->inc[k]) > env->epoch;
 			snprintf(topo, sizeof(topo), "%s", r->name);
 		}
 		pthread_rwlock_unlock(&dp->runs_lock);
@@ -845,7 +885,6 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 		for (size_t i = 0; i < dp->nnames; i++) {
 			if (dp->names[i].tag != tag)
 				continue;
-			stale = dp->names[i].run_epoch > env->epoch;
 			snprintf(topo, sizeof(topo), "%s", dp->names[i].name);
 		}
 		int wrv = topo[0] != '\0' ? 0
@@ -896,8 +935,12 @@ try_env(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 	uint32_t idx = (uint32_t)env->to;
 	pthread_rwlock_rdlock(&dp->runs_lock);
 	run *r = run_by_tag(dp, tag);
-	if (r != NULL && r->epoch == env->epoch) {
-		if (idx >= r->nactors || r->owner[idx] != dp->self) {
+	if (r != NULL && env->epoch <= r->epoch) {
+		/* an older epoch is fine for a partition that has not
+		 * restarted since (a regional restore leaves the others
+		 * running while the nodes switch) */
+		if (idx >= r->nactors || r->owner[idx] != dp->self ||
+		    env->epoch < atomic_load(&r->inc[idx])) {
 			pthread_rwlock_unlock(&dp->runs_lock);
 			ls_metric_add(dp->m_fenced, 1);
 			return ENV_DONE;
@@ -916,12 +959,7 @@ try_env(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 		pthread_rwlock_unlock(&dp->runs_lock);
 		return ENV_DONE;
 	}
-	int newer = r != NULL && r->epoch > env->epoch;
 	pthread_rwlock_unlock(&dp->runs_lock);
-	if (newer) {
-		ls_metric_add(dp->m_fenced, 1); /* an old epoch: fenced */
-		return ENV_DONE;
-	}
 	return ENV_NOT_YET;
 }
 
@@ -1116,6 +1154,7 @@ run_free(run *r)
 	ls_plan_free(r->plan);
 	ls_topology_free(r->topo);
 	free(r->owner);
+	free((void *)r->inc);
 	free(r->load);
 	free(r->nsb);
 	free(r->sb);
@@ -1286,15 +1325,17 @@ ckpt_gc(ls_dataplane *dp, run *r, uint64_t ck)
  * the same run epoch -- here or, when this node holds neither, on another
  * node (stored here under ck).  Fills r->load. */
 static int
-find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck)
+find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck,
+    const uint8_t *only)
 {
 	fetch_job *jobs = calloc(r->nactors ? r->nactors : 1, sizeof(*jobs));
 	if (jobs == NULL)
 		return LS_ENOMEM;
 	size_t njobs = 0;
 	for (size_t i = 0; i < r->nactors; i++) {
-		if (r->owner[i] != dp->self)
+		if (r->owner[i] != dp->self || (only != NULL && !only[i]))
 			continue;
+		r->load[i] = 0;
 		const char *part = ls_plan_actor_at(r->plan, i)->name;
 		uint64_t id;
 		if (ls_store_ckpt_find(dp->store, r->name, epoch_start(ck), ck,
@@ -1318,11 +1359,29 @@ find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck)
 			rv = LS_ENOENT;
 		}
 		for (size_t i = 0; rv == 0 && i < r->nactors; i++)
-			if (r->owner[i] == dp->self && r->load[i] == 0)
+			if (r->owner[i] == dp->self && r->load[i] == 0 &&
+			    (only == NULL || only[i]))
 				r->load[i] = ck; /* fetched */
 	}
 	free(jobs);
 	return rv;
+}
+
+/* The newest checkpoint of r's lineage this node holds a state of (its
+ * own or replicated): the sources of the topology are at least there, so
+ * a restarted source sends the barriers up to it at once. */
+static uint64_t
+newest_held(ls_dataplane *dp, const run *r)
+{
+	uint64_t best = 0;
+	for (size_t i = 0; i < r->nactors; i++) {
+		uint64_t id;
+		if (ls_store_ckpt_latest(dp->store, r->name,
+		        ls_plan_actor_at(r->plan, i)->name, &id) == 0 &&
+		    (id >> 32) == r->lineage && id > best)
+			best = id;
+	}
+	return best;
 }
 
 static int
@@ -1349,9 +1408,10 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	r->sb = calloc(r->nactors ? r->nactors : 1, sizeof(*r->sb));
 	r->load = calloc(r->nactors ? r->nactors : 1, sizeof(*r->load));
 	r->links = calloc(r->nactors ? r->nactors : 1, sizeof(*r->links));
+	r->inc = calloc(r->nactors ? r->nactors : 1, sizeof(*r->inc));
 	rv = LS_ENOMEM;
 	if (r->owner == NULL || r->nsb == NULL || r->sb == NULL ||
-	    r->load == NULL || r->links == NULL)
+	    r->load == NULL || r->links == NULL || r->inc == NULL)
 		goto fail;
 	pthread_mutex_init(&r->in_lock, NULL);
 	r->in_lock_init = 1;
@@ -1372,7 +1432,22 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	uint64_t ck = 0;
 	ls_map_topology_checkpoint(map, name, &ck, NULL);
 	r->restored = ck;
-	if (ck != 0 && (rv = find_states(dp, map, r, ck)) != 0)
+	/* Before the topology's first completed checkpoint a run starts
+	 * afresh, on every node (ids of a lineage of its own); after it, a
+	 * node that starts a run joins the lineage of that checkpoint: its
+	 * partitions restarted there (moved here, region.h), and the others
+	 * replay to them. */
+	r->lineage = ck != 0 ? ck >> 32 : epoch;
+	uint64_t *inc = calloc(r->nactors ? r->nactors : 1, sizeof(*inc));
+	if (inc == NULL || (rv = ls_region_inc(map, name, r->plan, inc)) != 0) {
+		free(inc);
+		rv = rv != 0 ? rv : LS_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < r->nactors; i++)
+		atomic_init(&r->inc[i], ck != 0 ? inc[i] : epoch);
+	free(inc);
+	if (ck != 0 && (rv = find_states(dp, map, r, ck, NULL)) != 0)
 		goto fail;
 	ls_runtime_opts ro;
 	memset(&ro, 0, sizeof(ro));
@@ -1399,7 +1474,11 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	                      ? po.checkpoint_ms * 2
 	                      : REACK_AFTER_MS) *
 	    INT64_C(1000000);
-	po.ckpt_base = epoch << 32;
+	po.ckpt_base = ck != 0 ? ck : epoch << 32;
+	po.replay_log_events = REPLAY_LOG_EVENTS;
+	po.view = epoch;
+	po.restarted = ck != 0;
+	po.catch_up = newest_held(dp, r);
 	po.ckpt_save = hook_ckpt_save;
 	po.ckpt_load = hook_ckpt_load;
 	po.arg = r;
@@ -1481,8 +1560,8 @@ reack_one(void *arg, const char *part, uint64_t ckpt)
 		for (unsigned s = 0; s < r->nsb[i]; s++)
 			holder |= r->sb[i][s] == ra->dp->self;
 		if (holder) {
-			ra->dp->ack(ra->dp->arg, r->name, r->epoch, ckpt, 1,
-			    part);
+			ra->dp->ack(ra->dp->arg, r->name,
+			    atomic_load(&r->inc[i]), ckpt, 1, part);
 			ra->n++;
 		}
 		return;
@@ -1497,13 +1576,122 @@ reack_finals(ls_dataplane *dp, run *r)
 	if (dp->ack == NULL)
 		return;
 	reack ra = { dp, r, 0 };
-	ls_store_ckpt_finals(dp->store, r->name, r->epoch << 32, reack_one,
+	ls_store_ckpt_finals(dp->store, r->name, r->lineage << 32, reack_one,
 	    &ra);
 	if (ra.n > 0)
 		ls_log(LS_LOG_INFO, "dataplane",
 		    "no checkpoint progress: final states acknowledged again "
 		    "topology=%s epoch=%llu states=%zu",
 		    r->name, (unsigned long long)r->epoch, ra.n);
+}
+
+/* What run_rewind's stopped hook applies once the old incarnations of
+ * the restarted partitions are gone. */
+typedef struct rewind_ctx {
+	run *r;
+	const ls_map *map;
+	const uint64_t *inc;
+} rewind_ctx;
+
+static void
+rewind_stopped(void *arg)
+{
+	rewind_ctx *rc = arg;
+	run *r = rc->r;
+	for (size_t i = 0; i < r->nactors; i++) {
+		if (rc->inc[i] <= atomic_load(&r->inc[i]))
+			continue;
+		ls_map_assignment a;
+		if (ls_map_assignment_find(rc->map, r->name,
+		        ls_plan_actor_at(r->plan, i)->name, &a) != 0)
+			continue;
+		if (a.owner != r->dp->self && link_of(r, a.owner) == 0) {
+			r->links[r->nlinks] = a.owner;
+			r->nlinks++;
+		}
+		r->owner[i] = a.owner;
+		r->nsb[i] = (uint8_t)a.n_standbys;
+		memcpy(r->sb[i], a.standbys, sizeof(r->sb[i]));
+		atomic_store(&r->inc[i], rc->inc[i]);
+	}
+}
+
+/*
+ * Regional restore of a running r to the placement of map (run epoch e):
+ * the partitions whose incarnation grew restart from the map's last
+ * completed checkpoint K (here, or on the node that owns them now), the
+ * others keep running and replay to them.  Possible when K is of r's
+ * lineage.  1: done; 0: not possible, restart the run (global); -1:
+ * failed for now (a state not found), r unchanged -- retried with the
+ * next map.
+ */
+static int
+run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
+{
+	uint64_t ck = 0;
+	ls_map_topology_checkpoint(map, r->name, &ck, NULL);
+	if (ck == 0 || (ck >> 32) != r->lineage)
+		return 0;
+	uint64_t *inc = calloc(r->nactors ? r->nactors : 1, sizeof(*inc));
+	uint8_t *here = calloc(r->nactors ? r->nactors : 1, 1);
+	uint64_t *owner = calloc(r->nactors ? r->nactors : 1, sizeof(*owner));
+	int rv = -1;
+	if (inc == NULL || here == NULL || owner == NULL ||
+	    ls_region_inc(map, r->name, r->plan, inc) != 0)
+		goto out;
+	int64_t t0 = ls_clock_ns();
+	size_t nrestart = 0, nhere = 0;
+	/* the restarted partitions that will run here: their states first
+	 * (nothing changes when one is missing) */
+	memcpy(owner, r->owner, r->nactors * sizeof(*owner));
+	for (size_t i = 0; i < r->nactors; i++) {
+		if (inc[i] <= atomic_load(&r->inc[i]))
+			continue;
+		nrestart++;
+		ls_map_assignment a;
+		if (ls_map_assignment_find(map, r->name,
+		        ls_plan_actor_at(r->plan, i)->name, &a) != 0)
+			goto out;
+		r->owner[i] = a.owner;
+		if (a.owner == dp->self) {
+			here[i] = 1;
+			nhere++;
+		}
+	}
+	r->restored = ck;
+	int frv = nhere > 0 ? find_states(dp, map, r, ck, here) : 0;
+	memcpy(r->owner, owner, r->nactors * sizeof(*owner));
+	if (frv != 0)
+		goto out;
+	uint64_t hint = newest_held(dp, r);
+	rewind_ctx rc = { r, map, inc };
+	char err[256] = "";
+	r->epoch = e;
+	int prv = ls_pipeline_rewind(r->pl, inc, e, ck, hint, rewind_stopped,
+	    &rc, err, sizeof(err));
+	if (prv != 0) {
+		ls_log(LS_LOG_ERROR, "dataplane",
+		    "regional restore failed topology=%s epoch=%llu "
+		    "reason=\"%s\"",
+		    r->name, (unsigned long long)e, err);
+		rv = 0; /* the run cannot go on: restart it */
+		goto out;
+	}
+	r->committed = ck;
+	r->ck_epoch = 0;
+	r->progress_ns = ls_clock_ns();
+	ls_log(LS_LOG_INFO, "dataplane",
+	    "regional restore topology=%s epoch=%llu restored_from=%llu "
+	    "restarted=%zu here=%zu of=%zu took_ms=%.1f",
+	    r->name, (unsigned long long)e, (unsigned long long)ck, nrestart,
+	    nhere, r->nactors, (double)(ls_clock_ns() - t0) / 1e6);
+	ls_metric_add(dp->m_regional, 1);
+	rv = 1;
+out:
+	free(inc);
+	free(here);
+	free(owner);
+	return rv;
 }
 
 static void
@@ -1521,16 +1709,26 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 		run *r = dp->runs[i];
 		const char *yaml;
 		int gone = ls_map_topology_find(map, r->name, &yaml) != 0;
-		if (!gone && ls_map_run_epoch(map, r->name) == r->epoch &&
-		    ls_hash64(yaml, strlen(yaml), 0) == r->yaml_hash) {
+		int same = !gone &&
+		    ls_hash64(yaml, strlen(yaml), 0) == r->yaml_hash;
+		uint64_t me = same ? ls_map_run_epoch(map, r->name) : 0;
+		if (same && me > r->epoch) {
+			int rr = run_rewind(dp, map, r, me);
+			if (rr < 0) {
+				i++; /* retried with the next map */
+				continue;
+			}
+		}
+		if (same && me == r->epoch) {
 			uint64_t ck = 0;
 			int fin = 0;
 			ls_map_topology_checkpoint(map, r->name, &ck, &fin);
-			if (ck > r->committed && (ck >> 32) == r->epoch) {
+			if (ck > r->committed && (ck >> 32) == r->lineage) {
 				ls_pipeline_commit(r->pl, ck);
 				catch_up_copies(dp, r, ck);
 				ckpt_gc(dp, r, ck);
 				r->committed = ck;
+				r->ck_epoch = r->epoch;
 				r->progress_ns = ls_clock_ns();
 			} else if (!fin &&
 			    ls_clock_ns() - r->progress_ns >= r->reack_ns) {
@@ -1690,6 +1888,7 @@ ls_dataplane_runs(ls_dataplane *dp, ls_dataplane_run_info *out, size_t cap)
 		snprintf(o->topology, sizeof(o->topology), "%s", r->name);
 		o->run_epoch = r->epoch;
 		o->restored_from = r->restored;
+		o->checkpoint_epoch = r->ck_epoch;
 		o->started_ms = r->started_ms;
 		o->local_actors = r->nlocal;
 		o->finished = r->pl != NULL && ls_pipeline_done(r->pl);
@@ -1735,6 +1934,10 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 		dp->m_paused = ls_metrics_counter(dp->metrics,
 		    "logstream_inbound_pauses_total",
 		    "Times credit was withheld from a sending node.", "");
+		dp->m_regional = ls_metrics_counter(dp->metrics,
+		    "logstream_regional_restores_total",
+		    "Placement changes applied by restarting only the moved "
+		    "partitions and what they feed.", "");
 		dp->m_repl_in = ls_metrics_counter(dp->metrics,
 		    "logstream_checkpoint_states_replicated_total",
 		    "Partition states stored for other owners (as standby).",

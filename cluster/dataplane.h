@@ -88,6 +88,9 @@ typedef struct ls_dataplane_run_info {
 	char topology[LS_MAP_MAX_NAME + 1];
 	uint64_t run_epoch;
 	uint64_t restored_from; /* checkpoint it started from, 0 = none */
+	uint64_t checkpoint_epoch; /* run epoch in which it last committed a
+	                              checkpoint (0: none since it started or
+	                              was restored) */
 	int64_t started_ms;     /* wall clock */
 	uint32_t local_actors;
 	int finished;           /* every local sink committed its final output */

@@ -25,6 +25,7 @@
 
 #include "cluster/node_int.h"
 #include "cluster/place.h"
+#include "cluster/region.h"
 #include "cluster/transport.h"
 #include "runtime/actor.h"
 #include "runtime/fs.h"
@@ -200,8 +201,7 @@ on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
 	ls_node *n = arg;
 	pthread_mutex_lock(&n->lock);
 	if (n->was_leader) {
-		(void)ls_acks_add(n->acks, topo, epoch, part, n->raft_id, ckpt,
-		    final);
+		ls__node_ack_add(n, topo, epoch, part, n->raft_id, ckpt, final);
 	} else if (acks_out_reserve(n, n->nacks_out + 1) == 0) {
 		size_t tl = strlen(topo), pl = strlen(part);
 		char *str = malloc(tl + pl + 2);
@@ -218,12 +218,27 @@ on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Has node acknowledged partition for ckpt (or ended at or before it)? */
-static int
-acked(const ls_node *n, const char *topo, uint64_t epoch, const char *part,
-    uint64_t node, uint64_t ckpt, int *final)
+void
+ls__node_ack_add(ls_node *n, const char *topo, uint64_t epoch,
+    const char *part, uint64_t node, uint64_t ckpt, int final)
 {
-	return ls_acks_held(n->acks, topo, epoch, part, node, ckpt, final);
+	uint64_t inc = ls_region_cache_inc(n->incs, topo, part);
+	/* unknown yet (a map this leader has not computed): kept under its
+	 * own epoch, which a later computation may find */
+	if (inc != 0 && epoch != inc)
+		return;
+	(void)ls_acks_add(n->acks, topo, epoch, part, node, ckpt, final);
+}
+
+/* Has node acknowledged partition for ckpt (or ended at or before it) in
+ * the partition's current incarnation? */
+static int
+acked(const ls_node *n, const char *topo, const char *part, uint64_t node,
+    uint64_t ckpt, int *final)
+{
+	uint64_t inc = ls_region_cache_inc(n->incs, topo, part);
+	return inc != 0 &&
+	    ls_acks_held(n->acks, topo, inc, part, node, ckpt, final);
 }
 
 /* Is checkpoint k of topo complete: every partition's state held by its
@@ -231,7 +246,7 @@ acked(const ls_node *n, const char *topo, uint64_t epoch, const char *part,
  * ended. */
 static int
 ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
-    uint64_t epoch, uint64_t k, int *all_final)
+    uint64_t k, int *all_final)
 {
 	int any = 0;
 	*all_final = 1;
@@ -242,7 +257,7 @@ ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
 			continue;
 		any = 1;
 		int fin = 0;
-		if (!acked(n, topo, epoch, a.partition, a.owner, k, &fin))
+		if (!acked(n, topo, a.partition, a.owner, k, &fin))
 			return 0;
 		if (!fin)
 			*all_final = 0;
@@ -251,23 +266,27 @@ ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
 			if (ls_map_node_find(map, a.standbys[s], &sn) != 0 ||
 			    sn.state != LS_NODE_ALIVE)
 				continue;
-			if (!acked(n, topo, epoch, a.partition, a.standbys[s], k,
-			        NULL))
+			if (!acked(n, topo, a.partition, a.standbys[s], k, NULL))
 				return 0;
 		}
 	}
 	return any;
 }
 
-/* ls_acks_gc() asks: topo's run epoch and last completed checkpoint in
- * the map, non-zero when it is no longer deployed. */
+typedef struct ack_gc {
+	const ls_node *n;
+	const ls_map *map;
+} ack_gc;
+
+/* ls_acks_gc() asks: topo's oldest current incarnation and last completed
+ * checkpoint in the map, non-zero when it is no longer deployed. */
 static int
 ack_run(void *arg, const char *topo, uint64_t *epoch, uint64_t *done)
 {
-	const ls_map *map = arg;
-	if (ls_map_topology_checkpoint(map, topo, done, NULL) != 0)
+	const ack_gc *g = arg;
+	if (ls_map_topology_checkpoint(g->map, topo, done, NULL) != 0)
 		return -1;
-	*epoch = ls_map_run_epoch(map, topo);
+	*epoch = ls_region_cache_min(g->n->incs, topo);
 	return 0;
 }
 
@@ -275,23 +294,29 @@ ack_run(void *arg, const char *topo, uint64_t *epoch, uint64_t *done)
 static void
 complete_checkpoints(ls_node *n, const ls_map *map)
 {
+	pthread_mutex_lock(&n->lock);
+	ls_region_cache_update(n->incs, map);
+	pthread_mutex_unlock(&n->lock);
 	for (size_t t = 0; t < ls_map_topology_count(map); t++) {
 		const char *name;
 		if (ls_map_topology_at(map, t, &name, NULL) != 0)
 			continue;
 		uint64_t epoch = ls_map_run_epoch(map, name), done = 0;
 		ls_map_topology_checkpoint(map, name, &done, NULL);
+		/* checkpoint ids of the lineage of the last completed one (a
+		 * regional restore keeps it), or of the run before any */
+		uint64_t lineage = done != 0 ? done >> 32 : epoch;
 		uint64_t best = 0, *ids = NULL;
 		int best_final = 0;
 		size_t nids = 0;
 		pthread_mutex_lock(&n->lock);
-		/* the highest acknowledged checkpoint of the run that is
-		 * complete */
-		ls_acks_ckpts(n->acks, name, epoch, done, &ids, &nids);
+		/* the highest acknowledged checkpoint that is complete */
+		ls_acks_ckpts(n->acks, name, ls_region_cache_min(n->incs, name),
+		    done, &ids, &nids);
 		for (size_t i = 0; i < nids && best == 0; i++) {
 			int fin;
-			if ((ids[i] >> 32) == epoch &&
-			    ckpt_complete(n, map, name, epoch, ids[i], &fin)) {
+			if ((ids[i] >> 32) == lineage &&
+			    ckpt_complete(n, map, name, ids[i], &fin)) {
 				best = ids[i];
 				best_final = fin;
 			}
@@ -311,7 +336,8 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 	/* forget acks that can no longer matter (final ones stay while their
 	 * run lasts: they count for every later checkpoint) */
 	pthread_mutex_lock(&n->lock);
-	ls_acks_gc(n->acks, ack_run, (void *)map);
+	ack_gc g = { n, map };
+	ls_acks_gc(n->acks, ack_run, &g);
 	pthread_mutex_unlock(&n->lock);
 }
 
@@ -740,9 +766,27 @@ leave_tick(ls_node *n)
 		if (ls_map_topology_at(map, i, &name, NULL) != 0)
 			continue;
 		ls_map_topology_checkpoint(map, name, &ck, &fin);
-		uint64_t re = ls_map_run_epoch(map, name);
-		if (!fin && re != 0 && (ck >> 32) != re)
+		if (fin || ls_map_run_epoch(map, name) == 0)
+			continue;
+		/* a checkpoint completed after this node held nothing of the
+		 * topology any more */
+		struct leave_ck *lc = NULL;
+		for (size_t k = 0; k < n->nleave_ck; k++)
+			if (strcmp(n->leave_ck[k].name, name) == 0)
+				lc = &n->leave_ck[k];
+		if (lc == NULL) {
+			struct leave_ck *nl = realloc(n->leave_ck,
+			    (n->nleave_ck + 1) * sizeof(*nl));
+			if (nl != NULL) {
+				n->leave_ck = nl;
+				lc = &nl[n->nleave_ck++];
+				snprintf(lc->name, sizeof(lc->name), "%s", name);
+				lc->ck = ck;
+			}
 			done = 0;
+		} else if (ck <= lc->ck) {
+			done = 0;
+		}
 	}
 	ls_map_free(map);
 	int64_t waited = ls_clock_ns() - n->leave_start_ns;
@@ -930,7 +974,8 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		return LS_ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
-	if ((rv = ls_acks_new(MAX_ACKS, &n->acks)) != 0)
+	if ((rv = ls_acks_new(MAX_ACKS, &n->acks)) != 0 ||
+	    (rv = ls_region_cache_new(&n->incs)) != 0)
 		goto fail;
 	rv = LS_ERANGE;
 	if (ls__copy_str(n->name, sizeof(n->name), cfg->name) != 0 ||
@@ -1157,6 +1202,8 @@ ls_node_stop(ls_node *n)
 	if (n->coord != NULL)
 		ls_coord_stop(n->coord);
 	ls_acks_free(n->acks);
+	ls_region_cache_free(n->incs);
+	free(n->leave_ck);
 	for (size_t i = 0; i < n->nacks_out; i++)
 		free(n->acks_out[i].topo);
 	free(n->acks_out);

@@ -107,6 +107,14 @@ struct ls_node {
 	pending_ack *acks_out; /* follower: acks for the next heartbeat */
 	size_t nacks_out, capacks_out;
 	ls_acks *acks;       /* leader: acknowledgements collected */
+	struct ls_region_cache *incs; /* leader: partition incarnations */
+	/* leaving: per topology, the checkpoint completed when this node
+	 * first held nothing of it (one after that proves the handoff) */
+	struct leave_ck {
+		char name[LS_MAP_MAX_NAME + 1];
+		uint64_t ck;
+	} *leave_ck;
+	size_t nleave_ck;
 };
 
 /* Copy the C string src into dst (cap bytes); LS_ERANGE when it does not
@@ -121,6 +129,12 @@ ls__copy_str(char *dst, size_t cap, const char *src)
 }
 
 /* ---- node.c ---- */
+
+/* Leader, n->lock held: record an acknowledgement of partition part of
+ * topo by node, sent in incarnation epoch (cluster/region.h); one of
+ * another incarnation than the partition's current one is dropped. */
+void ls__node_ack_add(ls_node *n, const char *topo, uint64_t epoch,
+    const char *part, uint64_t node, uint64_t ckpt, int final);
 
 /* Propose the map command cmd (taken: freed here, whatever the outcome)
  * and wait for it to apply, up to 10 s.  0, LS_ESTATE when this node is

@@ -121,7 +121,8 @@ def map_run(cl, alive):
         s = cl.status(i)
         if s and s.get("runs"):
             r = s["runs"][0]
-            return r["run_epoch"], r["checkpoint"]
+            return r["run_epoch"], r["checkpoint"], \
+                r.get("checkpoint_epoch", 0)
     return None
 
 
@@ -140,7 +141,7 @@ def resumed_after(cl, alive, epoch):
     """The map's run once a run epoch newer than `epoch` has a completed
     checkpoint of its own."""
     r = map_run(cl, alive)
-    if r and r[0] > epoch and (r[1] >> 32) == r[0]:
+    if r and r[0] > epoch and r[2] == r[0]:
         return r
     return None
 
@@ -192,7 +193,7 @@ def run_cluster(cl, ypath, out_short):
     def later():
         r = map_run(cl, everyone)
         return r if r and r[1] > F and (r[1] >> 32) == (F >> 32) else None
-    epoch, K = ct.wait_for("a checkpoint after the final one", later, 60)
+    epoch, K, _ = ct.wait_for("a checkpoint after the final one", later, 60)
     assert not ct.run_finished(cl, everyone), \
         "the long source ended already: nothing left to test"
     print("checkpoint %#x > %#x completed (run epoch %d)" % (K, F, epoch))
@@ -204,7 +205,7 @@ def run_cluster(cl, ypath, out_short):
     cl.kill(victim)
     t1 = time.monotonic()
     print("killed %s (owner of short/0)" % owner)
-    epoch2, K2 = ct.wait_for(
+    epoch2, K2, _ = ct.wait_for(
         "the survivors to resume from the short branch's final state",
         lambda: resumed_after(cl, survivors, epoch), 60)
     print("survivors resumed: run epoch %d, checkpoint %#x, %.2f s after "

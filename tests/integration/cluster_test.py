@@ -563,7 +563,7 @@ def new_run_checkpointed(cl, nodes, epoch0):
         if s and s.get("runs"):
             r = s["runs"][0]
             if r["run_epoch"] > epoch0 and \
-                    (r["checkpoint"] >> 32) == r["run_epoch"]:
+                    r.get("checkpoint_epoch") == r["run_epoch"]:
                 return r
     return None
 
@@ -851,7 +851,8 @@ def main():
         cl.stop_all()
         if not ok:
             cl.dump_logs()
-        shutil.rmtree(work, ignore_errors=True)
+        if ok or not os.environ.get("LS_KEEP_WORK"):
+            shutil.rmtree(work, ignore_errors=True)
     print("ok")
 
 

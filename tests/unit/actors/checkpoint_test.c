@@ -1628,7 +1628,8 @@ rewind_region(run *r, const char *const *stages, size_t n, uint64_t view)
 	c->from_ckpt = k;
 	pthread_mutex_unlock(&c->mu);
 	char err[256] = "";
-	int rv = ls_pipeline_rewind(r->p, inc, view, k, 0, err, sizeof(err));
+	int rv = ls_pipeline_rewind(r->p, inc, view, k, 0, NULL, NULL, err,
+	                            sizeof(err));
 	if (rv != 0)
 		fail_msg("rewind: %s (%s)", ls_errname(rv), err);
 	/* a restarted partition that had ended must end again (the leader
@@ -1766,8 +1767,8 @@ test_rewind_needs_log(void **unused)
 	uint64_t inc[11] = {0};
 	inc[1] = 2;
 	char err[128] = "";
-	assert_int_equal(ls_pipeline_rewind(T.r.p, inc, 2, 0, 0, err,
-	                                    sizeof(err)),
+	assert_int_equal(ls_pipeline_rewind(T.r.p, inc, 2, 0, 0, NULL, NULL,
+	                                    err, sizeof(err)),
 	                 LS_ENOTSUP);
 	assert_int_equal(run_drive(&T.r), 1);
 	run_end(&T.r);

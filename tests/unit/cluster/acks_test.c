@@ -102,13 +102,19 @@ test_ckpts(void **state)
 	}
 	assert_int_equal(ls_acks_add(a, "t", 2, "p0", 1, CK(2, 7), 0), 0);
 	assert_int_equal(ls_acks_add(a, "u", 1, "p0", 1, CK(1, 8), 0), 0);
-	/* distinct ids of (t, 1) above CK(1, 2), highest first */
+	/* distinct ids of t under epochs >= 1 above CK(1, 2), highest
+	 * first: an incarnation of epoch 2 acknowledges too */
 	assert_int_equal(ls_acks_ckpts(a, "t", 1, CK(1, 2), &ids, &n), 0);
-	const uint64_t want[] = { CK(1, 9), CK(1, 6), CK(1, 5), CK(1, 4),
-		CK(1, 3) };
-	assert_int_equal(n, 5);
+	const uint64_t want[] = { CK(2, 7), CK(1, 9), CK(1, 6), CK(1, 5),
+		CK(1, 4), CK(1, 3) };
+	assert_int_equal(n, 6);
 	for (size_t i = 0; i < n; i++)
 		assert_true(ids[i] == want[i]);
+	free(ids);
+	/* epochs >= 2: only its own */
+	assert_int_equal(ls_acks_ckpts(a, "t", 2, 0, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(ids[0] == CK(2, 7));
 	free(ids);
 	assert_int_equal(ls_acks_ckpts(a, "nosuch", 1, 0, &ids, &n), 0);
 	assert_int_equal(n, 0);
