@@ -76,6 +76,7 @@ struct run {
 	uint32_t tag;
 	_Atomic uint64_t epoch; /* the map's run epoch this run follows */
 	uint64_t lineage;     /* checkpoint ids are lineage << 32 | n */
+	int regional;         /* the topology's regional_restore setting */
 	_Atomic uint64_t *inc; /* per plan actor: its incarnation (region.h);
 	                          envelopes of older epochs are fenced */
 	uint64_t yaml_hash;
@@ -1437,7 +1438,9 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	 * node that starts a run joins the lineage of that checkpoint: its
 	 * partitions restarted there (moved here, region.h), and the others
 	 * replay to them. */
-	r->lineage = ck != 0 ? ck >> 32 : epoch;
+	r->regional = ls_topology_setting_bool(r->topo, "regional_restore", 0);
+	int joined = r->regional && ck != 0;
+	r->lineage = joined ? ck >> 32 : epoch;
 	uint64_t *inc = calloc(r->nactors ? r->nactors : 1, sizeof(*inc));
 	if (inc == NULL || (rv = ls_region_inc(map, name, r->plan, inc)) != 0) {
 		free(inc);
@@ -1445,7 +1448,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 		goto fail;
 	}
 	for (size_t i = 0; i < r->nactors; i++)
-		atomic_init(&r->inc[i], ck != 0 ? inc[i] : epoch);
+		atomic_init(&r->inc[i], joined ? inc[i] : epoch);
 	free(inc);
 	if (ck != 0 && (rv = find_states(dp, map, r, ck, NULL)) != 0)
 		goto fail;
@@ -1474,10 +1477,10 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	                      ? po.checkpoint_ms * 2
 	                      : REACK_AFTER_MS) *
 	    INT64_C(1000000);
-	po.ckpt_base = ck != 0 ? ck : epoch << 32;
-	po.replay_log_events = REPLAY_LOG_EVENTS;
+	po.ckpt_base = joined ? ck : epoch << 32;
+	po.replay_log_events = r->regional ? REPLAY_LOG_EVENTS : 0;
 	po.view = epoch;
-	po.restarted = ck != 0;
+	po.restarted = joined;
 	po.catch_up = newest_held(dp, r);
 	po.ckpt_save = hook_ckpt_save;
 	po.ckpt_load = hook_ckpt_load;
@@ -1630,7 +1633,7 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 {
 	uint64_t ck = 0;
 	ls_map_topology_checkpoint(map, r->name, &ck, NULL);
-	if (ck == 0 || (ck >> 32) != r->lineage)
+	if (!r->regional || ck == 0 || (ck >> 32) != r->lineage)
 		return 0;
 	uint64_t *inc = calloc(r->nactors ? r->nactors : 1, sizeof(*inc));
 	uint8_t *here = calloc(r->nactors ? r->nactors : 1, 1);

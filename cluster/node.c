@@ -222,9 +222,10 @@ void
 ls__node_ack_add(ls_node *n, const char *topo, uint64_t epoch,
     const char *part, uint64_t node, uint64_t ckpt, int final)
 {
-	uint64_t inc = ls_region_cache_inc(n->incs, topo, part);
-	/* unknown yet (a map this leader has not computed): kept under its
-	 * own epoch, which a later computation may find */
+	/* regional restore: only in the partition's current incarnation;
+	 * else (or not computed yet) kept under its run epoch */
+	uint64_t inc = ls_region_cache_regional(n->incs, topo)
+	    ? ls_region_cache_inc(n->incs, topo, part) : 0;
 	if (inc != 0 && epoch != inc)
 		return;
 	(void)ls_acks_add(n->acks, topo, epoch, part, node, ckpt, final);
@@ -233,12 +234,13 @@ ls__node_ack_add(ls_node *n, const char *topo, uint64_t epoch,
 /* Has node acknowledged partition for ckpt (or ended at or before it) in
  * the partition's current incarnation? */
 static int
-acked(const ls_node *n, const char *topo, const char *part, uint64_t node,
-    uint64_t ckpt, int *final)
+acked(const ls_node *n, const char *topo, uint64_t run_epoch,
+    const char *part, uint64_t node, uint64_t ckpt, int *final)
 {
-	uint64_t inc = ls_region_cache_inc(n->incs, topo, part);
-	return inc != 0 &&
-	    ls_acks_held(n->acks, topo, inc, part, node, ckpt, final);
+	uint64_t key = ls_region_cache_regional(n->incs, topo)
+	    ? ls_region_cache_inc(n->incs, topo, part) : run_epoch;
+	return key != 0 &&
+	    ls_acks_held(n->acks, topo, key, part, node, ckpt, final);
 }
 
 /* Is checkpoint k of topo complete: every partition's state held by its
@@ -246,9 +248,10 @@ acked(const ls_node *n, const char *topo, const char *part, uint64_t node,
  * ended. */
 static int
 ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
-    uint64_t k, int *all_final)
+    uint64_t k, int *all_final, const char **miss, uint64_t *miss_node)
 {
 	int any = 0;
+	uint64_t re = ls_map_run_epoch(map, topo);
 	*all_final = 1;
 	for (size_t i = 0; i < ls_map_assignment_count(map); i++) {
 		ls_map_assignment a;
@@ -257,8 +260,11 @@ ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
 			continue;
 		any = 1;
 		int fin = 0;
-		if (!acked(n, topo, a.partition, a.owner, k, &fin))
+		if (!acked(n, topo, re, a.partition, a.owner, k, &fin)) {
+			*miss = a.partition;
+			*miss_node = a.owner;
 			return 0;
+		}
 		if (!fin)
 			*all_final = 0;
 		for (unsigned s = 0; s < a.n_standbys; s++) {
@@ -266,8 +272,12 @@ ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
 			if (ls_map_node_find(map, a.standbys[s], &sn) != 0 ||
 			    sn.state != LS_NODE_ALIVE)
 				continue;
-			if (!acked(n, topo, a.partition, a.standbys[s], k, NULL))
+			if (!acked(n, topo, re, a.partition, a.standbys[s], k,
+			        NULL)) {
+				*miss = a.partition;
+				*miss_node = a.standbys[s];
 				return 0;
+			}
 		}
 	}
 	return any;
@@ -286,7 +296,9 @@ ack_run(void *arg, const char *topo, uint64_t *epoch, uint64_t *done)
 	const ack_gc *g = arg;
 	if (ls_map_topology_checkpoint(g->map, topo, done, NULL) != 0)
 		return -1;
-	*epoch = ls_region_cache_min(g->n->incs, topo);
+	*epoch = ls_region_cache_regional(g->n->incs, topo)
+	    ? ls_region_cache_min(g->n->incs, topo)
+	    : ls_map_run_epoch(g->map, topo);
 	return 0;
 }
 
@@ -305,24 +317,55 @@ complete_checkpoints(ls_node *n, const ls_map *map)
 		ls_map_topology_checkpoint(map, name, &done, NULL);
 		/* checkpoint ids of the lineage of the last completed one (a
 		 * regional restore keeps it), or of the run before any */
-		uint64_t lineage = done != 0 ? done >> 32 : epoch;
+		int regional = ls_region_cache_regional(n->incs, name);
+		uint64_t lineage = regional && done != 0 ? done >> 32 : epoch;
 		uint64_t best = 0, *ids = NULL;
 		int best_final = 0;
 		size_t nids = 0;
 		pthread_mutex_lock(&n->lock);
 		/* the highest acknowledged checkpoint that is complete */
-		ls_acks_ckpts(n->acks, name, ls_region_cache_min(n->incs, name),
-		    done, &ids, &nids);
+		ls_acks_ckpts(n->acks, name,
+		    regional ? ls_region_cache_min(n->incs, name) : epoch, done,
+		    &ids, &nids);
+		const char *miss = NULL;
+		uint64_t miss_node = 0, miss_id = 0;
 		for (size_t i = 0; i < nids && best == 0; i++) {
 			int fin;
-			if ((ids[i] >> 32) == lineage &&
-			    ckpt_complete(n, map, name, ids[i], &fin)) {
+			const char *m = NULL;
+			uint64_t mn = 0;
+			if ((ids[i] >> 32) != lineage)
+				continue;
+			if (ckpt_complete(n, map, name, ids[i], &fin, &m, &mn)) {
 				best = ids[i];
 				best_final = fin;
+			} else if (miss == NULL) {
+				miss = m;
+				miss_node = mn;
+				miss_id = ids[i];
 			}
 		}
+		/* stuck (no checkpoint for 5 s): say what the newest one waits
+		 * for, every 5 s */
+		uint64_t inc = miss == NULL ? 0
+		    : regional ? ls_region_cache_inc(n->incs, name, miss)
+		               : epoch;
 		pthread_mutex_unlock(&n->lock);
 		free(ids);
+		int64_t now = ls_clock_ns();
+		if (best != 0 || done != n->wait_ck || n->wait_since_ns == 0) {
+			n->wait_ck = done;
+			n->wait_since_ns = now;
+		} else if (miss != NULL &&
+		    now - n->wait_since_ns > INT64_C(5000000000)) {
+			n->wait_since_ns = now;
+			ls_log(LS_LOG_INFO, "node",
+			    "checkpoint waiting for an acknowledgement "
+			    "topology=%s ckpt=%llu partition=%s node=%llu "
+			    "incarnation=%llu",
+			    name, (unsigned long long)miss_id, miss,
+			    (unsigned long long)miss_node,
+			    (unsigned long long)inc);
+		}
 		if (best == 0)
 			continue;
 		uint8_t *cmd;

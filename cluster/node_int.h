@@ -108,6 +108,8 @@ struct ls_node {
 	size_t nacks_out, capacks_out;
 	ls_acks *acks;       /* leader: acknowledgements collected */
 	struct ls_region_cache *incs; /* leader: partition incarnations */
+	uint64_t wait_ck;      /* ticker: checkpoint completion stuck at */
+	int64_t wait_since_ns; /* ... since */
 	/* leaving: per topology, the checkpoint completed when this node
 	 * first held nothing of it (one after that proves the handoff) */
 	struct leave_ck {

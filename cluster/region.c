@@ -70,6 +70,7 @@ typedef struct ctopo {
 	uint64_t *inc;
 	uint64_t min;
 	int valid;
+	int regional;
 	int seen; /* in the last map */
 } ctopo;
 
@@ -147,6 +148,8 @@ ls_region_cache_update(ls_region_cache *c, const ls_map *map)
 				continue;
 			size_t na = ls_plan_actor_count(t->plan);
 			t->inc = calloc(na ? na : 1, sizeof(*t->inc));
+			t->regional = ls_topology_setting_bool(t->topo,
+			    "regional_restore", 0);
 		}
 		t->valid = t->inc != NULL &&
 		    ls_region_inc(map, name, t->plan, t->inc) == 0;
@@ -184,4 +187,11 @@ ls_region_cache_min(const ls_region_cache *c, const char *topo)
 {
 	const ctopo *t = cfind(c, topo);
 	return t != NULL && t->valid ? t->min : 0;
+}
+
+int
+ls_region_cache_regional(const ls_region_cache *c, const char *topo)
+{
+	const ctopo *t = cfind(c, topo);
+	return t != NULL && t->valid && t->regional;
 }

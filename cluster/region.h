@@ -43,6 +43,9 @@ void ls_region_cache_update(ls_region_cache *c, const ls_map *map);
 uint64_t ls_region_cache_inc(const ls_region_cache *c, const char *topo,
     const char *part);
 
+/* 1 when topo restores regionally (its regional_restore setting). */
+int ls_region_cache_regional(const ls_region_cache *c, const char *topo);
+
 /* The smallest incarnation of topo's partitions (acknowledgements of
  * older epochs are of no use), 0 when unknown. */
 uint64_t ls_region_cache_min(const ls_region_cache *c, const char *topo);

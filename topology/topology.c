@@ -2332,6 +2332,14 @@ ls_topology_find_format(const ls_topology *t, const char *name)
 	return t != NULL && name != NULL ? find_format(t, name) : NULL;
 }
 
+int
+ls_topology_setting_bool(const ls_topology *t, const char *name, int dflt)
+{
+	const ls_topo_param *p = setting(t, name, LS_TV_BOOL);
+
+	return p != NULL ? p->b : dflt;
+}
+
 const ls_topo_param *
 ls_topo_param_get(const ls_topo_node *n, const char *name)
 {

@@ -140,6 +140,8 @@ int64_t ls_topology_setting_ms(const ls_topology *t, const char *name,
     int64_t dflt);
 int64_t ls_topology_setting_int(const ls_topology *t, const char *name,
     int64_t dflt);
+int ls_topology_setting_bool(const ls_topology *t, const char *name,
+    int dflt);
 
 /* An operator-defined log format, declared under `formats:` (name ->
  * regular expression, actors/userfmt.h); its pattern compiled when the

@@ -416,6 +416,11 @@ def all_alive(cl):
     return r if names == {"n%d" % i: "alive" for i in range(cl.n)} else None
 
 
+# The *_regional cases run the same cases with `regional_restore: true`
+# (docs/failure-semantics.md, "Regional restore").
+REGIONAL = False
+
+
 def dist_files(cl, count, rate):
     """Write the cluster topology and its single-node reference twin;
     return (cluster yaml, output dir of its parts, reference lines)."""
@@ -424,7 +429,11 @@ def dist_files(cl, count, rate):
     ypath = os.path.join(cl.dir, "dist.yaml")
     rpath = os.path.join(cl.dir, "reference.yaml")
     with open(ypath, "w") as f:
-        f.write(DIST_TOPOLOGY % {"rate": rate, "count": count, "path": out})
+        text = DIST_TOPOLOGY % {"rate": rate, "count": count, "path": out}
+        if REGIONAL:
+            text = text.replace("settings:\n",
+                                "settings:\n  regional_restore: true\n", 1)
+        f.write(text)
     with open(rpath, "w") as f:
         # the same rate: it also sets the spacing of event times
         f.write(DIST_TOPOLOGY % {"rate": rate, "count": count, "path": ref})
@@ -468,6 +477,16 @@ def stage_counter(cl, i, metric, stage):
         for line in m.read().decode().splitlines():
             if line.startswith(metric + "{") and \
                     ('stage="%s"' % stage) in line:
+                return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def node_counter(cl, i, metric):
+    """A counter without labels from node i's /metrics (0 when absent)."""
+    with urllib.request.urlopen("http://%s/metrics" % cl.http(i),
+                                timeout=5) as m:
+        for line in m.read().decode().splitlines():
+            if line.startswith(metric + " "):
                 return int(float(line.rsplit(" ", 1)[1]))
     return 0
 
@@ -658,9 +677,31 @@ def case_join(cl):
     wait_for("the run to finish", lambda: run_finished(cl, range(4)), 240)
     print("inbound (held, early, pauses) per node %s" %
           inbound_counters(cl, range(4)))
+    if REGIONAL:
+        check_regional_join(cl, before, after)
     got = cluster_output(parts)
     compare(got, want)
     print("%d results equal the single-node run" % len(got))
+
+
+def check_regional_join(cl, before, after):
+    # partition-local: the join restarted the moved partitions and what
+    # they feed on the three running nodes, never a whole run there
+    restarts = [node_counter(cl, i, "logstream_run_restarts_total")
+                for i in range(3)]
+    regional = [node_counter(cl, i, "logstream_regional_restores_total")
+                for i in range(3)]
+    print("run restarts %s, regional restores %s" % (restarts, regional))
+    assert restarts == [0, 0, 0], restarts
+    assert all(r >= 1 for r in regional), regional
+    if before.get("gen/0") == after.get("gen/0"):
+        # the source did not move: it was never rewound, every event was
+        # produced once
+        produced = sum(stage_counter(cl, i, "logstream_events_in_total",
+                                     "gen") for i in range(4))
+        print("gen/0 stayed on %s and produced %d events" % (
+            after["gen/0"], produced))
+        assert produced == 200000, produced
 
 
 def case_leave(cl):
@@ -835,6 +876,18 @@ CASES = {
     "raft_listen": case_raft_listen,
     "bad_args": case_bad_args,
 }
+
+
+def regional(case):
+    def run(cl):
+        global REGIONAL
+        REGIONAL = True
+        case(cl)
+    return run
+
+
+for _name in ("kill_owner", "join", "leave"):
+    CASES[_name + "_regional"] = regional(CASES[_name])
 
 
 def main():
