@@ -51,6 +51,7 @@ struct ls_pipeline {
 	_Atomic int64_t log_events; /* weight held by every replay log */
 	_Atomic int log_lost;       /* a log missed a message (no memory) */
 	_Atomic uint64_t barrier_hi; /* highest barrier of a local source */
+	_Atomic uint64_t rewinds;    /* ls_pipeline_rewind calls done */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 };
@@ -309,7 +310,10 @@ check_dests(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
 		q->marked = 1;
 		FOR_EACH_DEST(cfg, d, send_mark(ctx, q, d, cfg->ckpt_base));
 	}
-	if (p->opts.replay_log_events == 0)
+	/* the scan below only when a rewind happened since the last one
+	 * (release by rewind after its incarnations, acquire here) */
+	uint64_t gen = atomic_load_explicit(&p->rewinds, memory_order_acquire);
+	if (p->opts.replay_log_events == 0 || gen == q->rewinds)
 		return;
 	if (q->seen == NULL &&
 	    (q->seen = calloc(p->nactors, sizeof(*q->seen))) == NULL)
@@ -323,6 +327,7 @@ check_dests(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q)
 			q->seen[d] = inc;
 		}
 	});
+	q->rewinds = gen;
 }
 
 /* Send m to plan actor d: the stages' one way out. */
@@ -977,6 +982,7 @@ ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
 		__atomic_store_n(&p->refs[k].id, ref.id, __ATOMIC_RELEASE);
 		atomic_store_explicit(&p->inc[k], inc[k], memory_order_release);
 	}
+	atomic_fetch_add_explicit(&p->rewinds, 1, memory_order_release);
 	/* 3. the others replay to them; restarted sources start */
 	for (size_t i = 0; rv == 0 && i < p->nactors; i++) {
 		if (!p->local[i] || p->cfgs[i].node->role == LS_TOPO_SINK)

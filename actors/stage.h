@@ -123,6 +123,7 @@ typedef struct ls_outq {
 	ls_outq_log *log;
 	size_t head, nlog, caplog;
 	uint64_t *seen;  /* per plan actor: incarnation replayed to (0: view) */
+	uint64_t rewinds; /* the pipeline's rewind count at the last look */
 	int marked;      /* restarted: replay marks sent */
 	int eos_trimmed; /* an EOS left the log: replays end with eos_val */
 	uint64_t eos_val;
