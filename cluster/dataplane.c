@@ -75,6 +75,11 @@ struct run {
 	char name[LS_MAP_MAX_NAME + 1];
 	uint32_t tag;
 	_Atomic uint64_t epoch; /* the map's run epoch this run follows */
+	/* envelopes of epochs up to this one are delivered, later ones wait
+	 * (early queue): it follows epoch once a regional restore has
+	 * spawned the restarted partitions, so nothing sent to them in the
+	 * new epoch reaches a stopped incarnation */
+	_Atomic uint64_t recv_epoch;
 	uint64_t lineage;     /* checkpoint ids are lineage << 32 | n */
 	int regional;         /* the topology's regional_restore setting */
 	_Atomic uint64_t *inc; /* per plan actor: its incarnation (region.h);
@@ -764,7 +769,12 @@ deliver(run *r, uint64_t node, ls_ref to, ls_msg *m)
 		m = NULL;
 	}
 	pthread_mutex_unlock(&r->in_lock);
-	if (m != NULL) {
+	if (m != NULL && rv == LS_ENOENT) {
+		/* to an incarnation that stopped (a regional restore or the
+		 * run stopping): of the old epoch, fenced as such */
+		ls_metric_add(r->dp->m_fenced, 1);
+		ls_msg_free(r->rt, m);
+	} else if (m != NULL) {
 		ls_log(LS_LOG_WARN, "dataplane",
 		    "inbound message dropped topology=%s err=%s", r->name,
 		    ls_errname(rv == LS_EAGAIN ? LS_ENOMEM : rv));
@@ -936,7 +946,7 @@ try_env(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 	uint32_t idx = (uint32_t)env->to;
 	pthread_rwlock_rdlock(&dp->runs_lock);
 	run *r = run_by_tag(dp, tag);
-	if (r != NULL && env->epoch <= r->epoch) {
+	if (r != NULL && env->epoch <= atomic_load(&r->recv_epoch)) {
 		/* an older epoch is fine for a partition that has not
 		 * restarted since (a regional restore leaves the others
 		 * running while the nodes switch) */
@@ -1397,6 +1407,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->tag = topo_tag(name);
 	r->epoch = epoch;
+	r->recv_epoch = epoch;
 	r->yaml_hash = ls_hash64(yaml, strlen(yaml), 0);
 	int rv = ls_topology_parse(name, yaml, strlen(yaml), &r->topo, NULL);
 	if (rv == 0)
@@ -1680,6 +1691,8 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 		rv = 0; /* the run cannot go on: restart it */
 		goto out;
 	}
+	/* the restarted partitions run: envelopes of epoch e reach them */
+	atomic_store(&r->recv_epoch, e);
 	r->committed = ck;
 	r->ck_epoch = 0;
 	r->progress_ns = ls_clock_ns();
