@@ -110,21 +110,57 @@ ls_stage_kstate_on(const ls_stage_cfg *cfg)
 /* Checkpoint k of a partition on keyed state: the changes since the last
  * one, sealed as generation k, as an LSKB blob; the first blob after a
  * start is self-contained (see kstate.h). */
+/* Write into b the generations of st sealed before k (not folded yet),
+ * oldest first. */
+static int
+write_sealed_before(ls_state *st, uint64_t k, ls_kstate_blob *b)
+{
+	size_t n = ls_state_sealed(st);
+	if (n <= 1)
+		return 0;
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	if (ids == NULL)
+		return LS_ENOMEM;
+	size_t m = 0;
+	ls_changeset cs;
+	uint64_t id = k;
+	int rc = 0;
+	/* back from k along the chain to the base */
+	while (rc == 0 && m < n &&
+	    (rc = ls_state_changes(st, id, &cs, NULL, NULL)) == 0 &&
+	    cs.prev != ls_state_base(st) && cs.prev != 0) {
+		ids[m++] = cs.prev;
+		id = cs.prev;
+	}
+	while (rc == 0 && m-- > 0)
+		rc = ls_changelog_write(st, ids[m], 0, ls_kstate_blob_add, b,
+		    NULL);
+	free(ids);
+	return rc;
+}
+
 static int
 kstate_save(const ls_stage_cfg *cfg, ls_kstate *ks, void *st, uint64_t k,
     uint8_t **buf, size_t *len)
 {
 	ls_kstate_blob b = { 0 };
+	/* a standby the partition gained has no copy: ship the whole state
+	 * again, as after a restore */
+	if (ks->shipped && ls__pipeline_reship_take(cfg->pl, cfg->actor_index))
+		ks->shipped = 0;
 	int rc = cfg->kind->sync(st, ks->st, !ks->shipped);
 	if (rc == 0)
 		rc = ls_state_seal(ks->st, k);
 	if (rc != 0)
 		return rc;
 	/* a restored partition ships the state it restored first (a fresh
-	 * one cleared it: its first changeset stands alone) */
+	 * one cleared it: its first changeset stands alone), then what it
+	 * sealed since (generations not folded yet), oldest first */
 	if (!ks->shipped && ls_state_base(ks->st) != 0)
 		rc = ls_changelog_export(cfg->store, ks->name, 0,
 		    ls_kstate_blob_add, &b, NULL);
+	if (rc == 0 && !ks->shipped)
+		rc = write_sealed_before(ks->st, k, &b);
 	if (rc == 0)
 		rc = ls_changelog_write(ks->st, k, 0, ls_kstate_blob_add, &b,
 		    NULL);

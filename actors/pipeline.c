@@ -52,6 +52,7 @@ struct ls_pipeline {
 	_Atomic int log_lost;       /* a log missed a message (no memory) */
 	_Atomic uint64_t barrier_hi; /* highest barrier of a local source */
 	_Atomic uint64_t rewinds;    /* ls_pipeline_rewind calls done */
+	_Atomic uint8_t *reship;     /* per plan actor: ship whole state */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 };
@@ -753,7 +754,9 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 	    sizeof(*p->rewind_ck));
 	p->sink_done = calloc(p->nactors ? p->nactors : 1,
 	    sizeof(*p->sink_done));
-	if (p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
+	p->reship = calloc(p->nactors ? p->nactors : 1, sizeof(*p->reship));
+	if (p->reship == NULL ||
+	    p->cfgs == NULL || p->refs == NULL || p->ctr == NULL ||
 	    p->outs == NULL || p->local == NULL || p->schemas == NULL ||
 	    p->folded == NULL || p->inc == NULL || p->rewind_ck == NULL ||
 	    p->sink_done == NULL)
@@ -1018,6 +1021,19 @@ ls_pipeline_drain(ls_pipeline *p)
 }
 
 void
+ls_pipeline_reship(ls_pipeline *p, size_t actor)
+{
+	if (actor < p->nactors)
+		atomic_store(&p->reship[actor], 1);
+}
+
+int
+ls__pipeline_reship_take(ls_pipeline *p, uint32_t actor)
+{
+	return actor < p->nactors && atomic_exchange(&p->reship[actor], 0);
+}
+
+void
 ls__pipeline_folded(ls_pipeline *p, uint32_t actor, uint64_t base)
 {
 	if (actor < p->nactors)
@@ -1130,6 +1146,7 @@ ls_pipeline_free(ls_pipeline *p)
 	free(p->inc);
 	free(p->rewind_ck);
 	free(p->sink_done);
+	free(p->reship);
 	for (size_t n = 0; p->schemas != NULL && n < p->nnodes; n++) {
 		if (p->schemas[n] != NULL)
 			ls_rec_schema_fini(p->schemas[n]);

@@ -147,6 +147,12 @@ int ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
     uint64_t ckpt, uint64_t hint, void (*stopped)(void *), void *arg,
     char *err, size_t errlen);
 
+/* Plan actor i (local, on keyed state) gained a standby, which has no copy
+ * of its state: its next checkpoint ships the whole state, as after a
+ * restore (once no earlier checkpoint of it waits to be folded; a later
+ * one then).  Any thread. */
+void ls_pipeline_reship(ls_pipeline *p, size_t actor);
+
 /* Plan actor i's ref on this runtime (the actor, or its proxy). */
 ls_ref ls_pipeline_ref(const ls_pipeline *p, size_t i);
 

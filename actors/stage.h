@@ -235,6 +235,9 @@ int ls_stage_kstate_on(const ls_stage_cfg *cfg);
  * the deletion of old blobs, ls_pipeline_state_floor). */
 void ls__pipeline_folded(ls_pipeline *p, uint32_t actor, uint64_t base);
 
+/* Take a pending ls_pipeline_reship request of actor (1: there was one). */
+int ls__pipeline_reship_take(ls_pipeline *p, uint32_t actor);
+
 /* Free what a gate holds. */
 void ls_gate_fini(ls_gate *g);
 

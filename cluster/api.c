@@ -259,8 +259,10 @@ h_status(void *arg, const ls_http_req *req, ls_http_resp *resp)
 		ls_jsonbuf_printf(&b, ",\"owner\":");
 		ls_jsonbuf_str(&b, ls_map_node_find(map, a.owner, &on) == 0
 		        ? on.name : "");
-		ls_jsonbuf_printf(&b, ",\"epoch\":%llu,\"standbys\":[",
-		    (unsigned long long)a.epoch);
+		ls_jsonbuf_printf(&b,
+		    ",\"epoch\":%llu,\"owner_epoch\":%llu,\"standbys\":[",
+		    (unsigned long long)a.epoch,
+		    (unsigned long long)a.owner_epoch);
 		for (unsigned s = 0; s < a.n_standbys; s++) {
 			ls_jsonbuf_printf(&b, "%s", s ? "," : "");
 			ls_jsonbuf_str(&b, ls_map_node_find(map, a.standbys[s],

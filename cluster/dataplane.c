@@ -106,6 +106,9 @@ struct run {
 	/* Inbound messages a full mailbox refused, per sending node, in
 	 * arrival order; the ingress actor delivers them (see deliver()). */
 	pthread_mutex_t in_lock;
+	/* nsb and sb: read by checkpoint saves (workers), changed by the run
+	 * thread when only the standbys of a running partition change */
+	pthread_mutex_t sb_lock;
 	int in_lock_init;
 	struct inq *inq;
 	size_t ninq;
@@ -481,9 +484,13 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 	/* acknowledged in the partition's incarnation: a state an old one
 	 * saves while a regional restore stops it does not count */
 	uint64_t inc = atomic_load(&r->inc[i]);
-	for (unsigned s = 0; s < r->nsb[i]; s++)
-		repl_send(dp, r, r->sb[i][s], inc, ckpt, final, part, blob,
-		    len);
+	uint64_t sb[LS_MAP_MAX_STANDBYS];
+	pthread_mutex_lock(&r->sb_lock);
+	unsigned nsb = r->nsb[i];
+	memcpy(sb, r->sb[i], sizeof(sb));
+	pthread_mutex_unlock(&r->sb_lock);
+	for (unsigned s = 0; s < nsb; s++)
+		repl_send(dp, r, sb[s], inc, ckpt, final, part, blob, len);
 	free(blob);
 	if (dp->ack != NULL)
 		dp->ack(dp->arg, r->name, inc, ckpt, final, part);
@@ -1158,8 +1165,10 @@ run_free(run *r)
 		free(q->to);
 	}
 	free(r->inq);
-	if (r->in_lock_init)
+	if (r->in_lock_init) {
 		pthread_mutex_destroy(&r->in_lock);
+		pthread_mutex_destroy(&r->sb_lock);
+	}
 	free(r->links);
 	ls_pipeline_free(r->pl);
 	ls_plan_free(r->plan);
@@ -1426,6 +1435,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	    r->load == NULL || r->links == NULL || r->inc == NULL)
 		goto fail;
 	pthread_mutex_init(&r->in_lock, NULL);
+	pthread_mutex_init(&r->sb_lock, NULL);
 	r->in_lock_init = 1;
 	for (size_t i = 0; i < r->nactors; i++) {
 		ls_map_assignment a;
@@ -1624,10 +1634,50 @@ rewind_stopped(void *arg)
 			r->nlinks++;
 		}
 		r->owner[i] = a.owner;
+		pthread_mutex_lock(&r->sb_lock);
 		r->nsb[i] = (uint8_t)a.n_standbys;
 		memcpy(r->sb[i], a.standbys, sizeof(r->sb[i]));
+		pthread_mutex_unlock(&r->sb_lock);
 		atomic_store(&r->inc[i], rc->inc[i]);
 	}
+}
+
+/* The partitions of r that keep running take the standbys of map (a
+ * standby change alone restarts nothing); an owner here ships the whole
+ * state with its next checkpoint to a standby it gained, which has no
+ * copy to apply changes to.  The number of partitions changed. */
+static size_t
+follow_standbys(ls_dataplane *dp, const ls_map *map, run *r)
+{
+	size_t changed = 0;
+	for (size_t i = 0; i < r->nactors; i++) {
+		ls_map_assignment a;
+		if (ls_map_assignment_find(map, r->name,
+		        ls_plan_actor_at(r->plan, i)->name, &a) != 0 ||
+		    a.owner != r->owner[i])
+			continue;
+		if (a.n_standbys == r->nsb[i] &&
+		    memcmp(a.standbys, r->sb[i],
+		        a.n_standbys * sizeof(uint64_t)) == 0)
+			continue;
+		int gained = 0;
+		for (unsigned s = 0; s < a.n_standbys; s++) {
+			int had = 0;
+			for (unsigned t = 0; t < r->nsb[i]; t++)
+				had |= r->sb[i][t] == a.standbys[s];
+			gained |= !had;
+		}
+		pthread_mutex_lock(&r->sb_lock);
+		r->nsb[i] = (uint8_t)a.n_standbys;
+		memset(r->sb[i], 0, sizeof(r->sb[i]));
+		memcpy(r->sb[i], a.standbys,
+		    a.n_standbys * sizeof(uint64_t));
+		pthread_mutex_unlock(&r->sb_lock);
+		if (gained && a.owner == dp->self)
+			ls_pipeline_reship(r->pl, i);
+		changed++;
+	}
+	return changed;
 }
 
 /*
@@ -1644,7 +1694,7 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 {
 	uint64_t ck = 0;
 	ls_map_topology_checkpoint(map, r->name, &ck, NULL);
-	if (!r->regional || ck == 0 || (ck >> 32) != r->lineage)
+	if (!r->regional)
 		return 0;
 	uint64_t *inc = calloc(r->nactors ? r->nactors : 1, sizeof(*inc));
 	uint8_t *here = calloc(r->nactors ? r->nactors : 1, 1);
@@ -1672,6 +1722,22 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 			nhere++;
 		}
 	}
+	if (nrestart == 0) {
+		/* only standbys changed: nothing restarts */
+		size_t nsb = follow_standbys(dp, map, r);
+		r->epoch = e;
+		atomic_store(&r->recv_epoch, e);
+		ls_log(LS_LOG_INFO, "dataplane",
+		    "standbys changed topology=%s epoch=%llu partitions=%zu",
+		    r->name, (unsigned long long)e, nsb);
+		rv = 1;
+		goto out;
+	}
+	if (ck == 0 || (ck >> 32) != r->lineage) {
+		memcpy(r->owner, owner, r->nactors * sizeof(*owner));
+		rv = 0; /* no checkpoint of this run to restore from */
+		goto out;
+	}
 	r->restored = ck;
 	int frv = nhere > 0 ? find_states(dp, map, r, ck, here) : 0;
 	memcpy(r->owner, owner, r->nactors * sizeof(*owner));
@@ -1693,6 +1759,7 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 	}
 	/* the restarted partitions run: envelopes of epoch e reach them */
 	atomic_store(&r->recv_epoch, e);
+	(void)follow_standbys(dp, map, r);
 	r->committed = ck;
 	r->ck_epoch = 0;
 	r->progress_ns = ls_clock_ns();

@@ -20,7 +20,8 @@ _Static_assert(LS_MAP_MAX_STANDBYS == LS_WIRE_MAX_STANDBYS,
     "an assignment's standbys must fit the wire struct");
 
 #define CHECK_SEED 0x4c534dull
-#define VERSION    2
+#define VERSION    3
+#define VERSION_MIN 2 /* read: version 2 has no owner epochs */
 
 typedef struct mnode {
 	uint64_t id;
@@ -43,7 +44,8 @@ typedef struct massign {
 	char *topology;
 	char *partition;
 	uint64_t owner;
-	uint64_t epoch;
+	uint64_t epoch;       /* owner or standbys last changed */
+	uint64_t owner_epoch; /* owner last changed (<= epoch) */
 	uint8_t n;
 	uint64_t sb[LS_MAP_MAX_STANDBYS];
 } massign;
@@ -135,14 +137,16 @@ check_of(const uint8_t *hdr, const uint8_t *body, size_t n)
 
 /* Validates the header; on success r covers the body. */
 static int
-open_buf(const void *buf, size_t len, const char *magic, uint8_t *type, rd *r)
+open_buf(const void *buf, size_t len, const char *magic, uint8_t *type,
+    uint8_t *version, rd *r)
 {
 	const uint8_t *b = buf;
 	rd h;
 	uint32_t n, check;
 	if (buf == NULL || len < LS_MAP_HEADER_LEN)
 		return LS_ECORRUPT;
-	if (memcmp(b, magic, 4) != 0 || b[4] != VERSION || b[6] != 0 ||
+	if (memcmp(b, magic, 4) != 0 || b[4] < VERSION_MIN ||
+	    b[4] > VERSION || b[6] != 0 ||
 	    b[7] != 0)
 		return LS_ECORRUPT;
 	h.p = b + 8;
@@ -154,6 +158,7 @@ open_buf(const void *buf, size_t len, const char *magic, uint8_t *type, rd *r)
 	if (check_of(b, b + LS_MAP_HEADER_LEN, n) != check)
 		return LS_ECORRUPT;
 	*type = b[5];
+	*version = b[4];
 	r->p = b + LS_MAP_HEADER_LEN;
 	r->left = n;
 	return LS_OK;
@@ -851,10 +856,13 @@ apply_assign(ls_map *m, dcmd *d)
 				j++;
 				continue;
 			}
+			if (a.owner != e->owner)
+				a.owner_epoch = epoch;
 		} else {
 			a.topology = e->fresh;
 			a.partition = e->fresh + d->a.n + 1;
 			e->fresh = NULL;
+			a.owner_epoch = epoch;
 		}
 		a.owner = e->owner;
 		a.epoch = epoch;
@@ -942,6 +950,7 @@ as_out(const massign *a, ls_map_assignment *out)
 	out->partition = a->partition;
 	out->owner = a->owner;
 	out->epoch = a->epoch;
+	out->owner_epoch = a->owner_epoch;
 	out->n_standbys = a->n;
 	memcpy(out->standbys, a->sb, sizeof(out->standbys));
 }
@@ -1079,6 +1088,7 @@ ls_map_snapshot(const ls_map *m, uint8_t **buf, size_t *len)
 		w_str(&w, a->partition);
 		w_u64(&w, a->owner);
 		w_u64(&w, a->epoch);
+		w_u64(&w, a->owner_epoch);
 		w_u8(&w, a->n);
 		for (unsigned j = 0; j < a->n; j++)
 			w_u64(&w, a->sb[j]);
@@ -1087,7 +1097,7 @@ ls_map_snapshot(const ls_map *m, uint8_t **buf, size_t *len)
 }
 
 static int
-restore_into(ls_map *t, rd *r)
+restore_into(ls_map *t, rd *r, uint8_t version)
 {
 	uint32_t n;
 	int rc;
@@ -1164,9 +1174,13 @@ restore_into(ls_map *t, rd *r)
 		    (rc = rd_str(r, LS_MAP_MAX_NAME, false, &b)) != LS_OK ||
 		    (rc = rd_u64(r, &x->owner)) != LS_OK ||
 		    (rc = rd_u64(r, &x->epoch)) != LS_OK ||
+		    (version >= 3 && (rc = rd_u64(r, &x->owner_epoch)) != LS_OK) ||
 		    (rc = rd_u8(r, &x->n)) != LS_OK)
 			return rc;
-		if (x->n > LS_MAP_MAX_STANDBYS || x->epoch > t->epoch)
+		if (version < 3)
+			x->owner_epoch = x->epoch; /* as if the owner moved then */
+		if (x->n > LS_MAP_MAX_STANDBYS || x->epoch > t->epoch ||
+		    x->owner_epoch > x->epoch || x->owner_epoch == 0)
 			return LS_ECORRUPT;
 		(void)topo_index(t, a, &found);
 		if (!found || !node_exists(t, x->owner))
@@ -1202,17 +1216,17 @@ ls_map_restore(ls_map *m, const void *buf, size_t len)
 {
 	ls_map t;
 	rd r;
-	uint8_t type;
+	uint8_t type, version;
 	int rc;
 	if (m == NULL)
 		return LS_EINVAL;
-	rc = open_buf(buf, len, "LSMS", &type, &r);
+	rc = open_buf(buf, len, "LSMS", &type, &version, &r);
 	if (rc == LS_OK && type != 0)
 		rc = LS_ECORRUPT;
 	if (rc != LS_OK)
 		return rc;
 	memset(&t, 0, sizeof(t));
-	rc = restore_into(&t, &r);
+	rc = restore_into(&t, &r, version);
 	if (rc != LS_OK) {
 		free_contents(&t);
 		return rc;
@@ -1269,6 +1283,7 @@ ls_map_equal(const ls_map *a, const ls_map *b)
 		if (as_cmp(x->topology, x->partition, y->topology,
 		           y->partition) != 0 ||
 		    x->owner != y->owner || x->epoch != y->epoch ||
+		    x->owner_epoch != y->owner_epoch ||
 		    x->n != y->n ||
 		    memcmp(x->sb, y->sb, x->n * sizeof(uint64_t)) != 0)
 			return false;

@@ -41,11 +41,12 @@
  * command has no check of its own, so a changed byte may yield another
  * well-formed command (the old hand-written format carried an XXH3 check).
  *
- * Snapshot format (version 2, integers little endian):
+ * Snapshot format (version 3, integers little endian; version 2, read
+ * too, lacks owner_epoch, taken as equal to epoch):
  *
  *   offset  size  field
  *   0       4     magic "LSMS"
- *   4       1     version, 2
+ *   4       1     version, 3
  *   5       1     type, 0
  *   6       2     reserved, 0
  *   8       4     body length N
@@ -62,7 +63,8 @@
  *   u32 topology count,   each { str name, str yaml, u64 checkpoint,
  *                                u8 final }
  *   u32 assignment count, each { str topology, str partition, u64 owner,
- *                                u64 epoch, u8 n, n x u64 standby }
+ *                                u64 epoch, u64 owner_epoch, u8 n,
+ *                                n x u64 standby }
  *
  * in the map's sorted order; restore refuses anything out of order.
  */
@@ -122,12 +124,14 @@ typedef struct ls_map_node {
 } ls_map_node;
 
 /* An assignment; strings borrowed as for ls_map_node.  epoch is the map
- * epoch at which owner or standbys last changed (ignored as input). */
+ * epoch at which owner or standbys last changed, owner_epoch the one at
+ * which the owner last changed (both ignored as input). */
 typedef struct ls_map_assignment {
 	const char *topology;
 	const char *partition; /* e.g. "count/3" */
 	uint64_t owner;
 	uint64_t epoch;
+	uint64_t owner_epoch;
 	unsigned n_standbys;
 	uint64_t standbys[LS_MAP_MAX_STANDBYS];
 } ls_map_assignment;

@@ -26,9 +26,10 @@ ls_region_inc(const ls_map *map, const char *name, const ls_plan *plan,
 			free(node);
 			return LS_ENOENT;
 		}
-		inc[i] = a.epoch;
-		if (a.epoch > node[pa->node])
-			node[pa->node] = a.epoch;
+		/* a standby change does not restart the partition */
+		inc[i] = a.owner_epoch;
+		if (a.owner_epoch > node[pa->node])
+			node[pa->node] = a.owner_epoch;
 	}
 	/* every partition of a node receives from every partition of its
 	 * inputs: push the largest epoch down the graph (a DAG: at most nn

@@ -192,14 +192,14 @@ sinks:
 N_ACTORS = 1 + 4 + 32 + 1
 
 
-def placed(cl, i, name, live_names):
+def placed(cl, i, name, live_names, n_actors=N_ACTORS):
     """Status of node i once every actor of `name` has an owner and a
     standby on distinct live nodes."""
     s = cl.status(i)
     if s is None:
         return None
     a = [x for x in s["assignments"] if x["topology"] == name]
-    if len(a) != N_ACTORS:
+    if len(a) != n_actors:
         return None
     for x in a:
         if x["owner"] not in live_names or len(x["standbys"]) != 1:
@@ -421,7 +421,7 @@ def all_alive(cl):
 REGIONAL = False
 
 
-def dist_files(cl, count, rate):
+def dist_files(cl, count, rate, parse_partitions=4):
     """Write the cluster topology and its single-node reference twin;
     return (cluster yaml, output dir of its parts, reference lines)."""
     out = os.path.join(cl.dir, "results.jsonl")
@@ -430,6 +430,8 @@ def dist_files(cl, count, rate):
     rpath = os.path.join(cl.dir, "reference.yaml")
     with open(ypath, "w") as f:
         text = DIST_TOPOLOGY % {"rate": rate, "count": count, "path": out}
+        text = text.replace("partitions: 4\n",
+                            "partitions: %d\n" % parse_partitions, 1)
         if REGIONAL:
             text = text.replace("settings:\n",
                                 "settings:\n  regional_restore: true\n", 1)
@@ -759,6 +761,94 @@ def case_leave(cl):
     print("n3 rejoined and holds partitions again")
 
 
+def assignments(s, name):
+    return {x["partition"]: x for x in s["assignments"]
+            if x["topology"] == name}
+
+
+def case_standby_moves(cl):
+    """Regional restore: a node's death leaves running the partitions it
+    only stood by for (their incarnation does not change: only their
+    standbys do), and their owners ship the whole state to the new standby,
+    which holds no copy yet.  Then such an owner dies too: the new standby
+    restores the partition from what it was sent, and the results equal a
+    single-node run (a standby sent only changes could not restore it, and
+    nothing would finish)."""
+    global REGIONAL
+    REGIONAL = True
+    # upstream of every window partition: gen/0 and parse/0 only
+    ypath, parts, want = dist_files(cl, 200000, 10000, parse_partitions=1)
+    cl.start_all()
+    leader, _, _ = wait_for("all nodes alive", lambda: all_alive(cl))
+    cl.start_joiner(3, [0, 1])
+    cl.start_joiner(4, [0, 1])
+    names = {"n%d" % i for i in range(5)}
+    voters = {"n0", "n1", "n2"}
+    wait_for("n3 and n4 to join",
+             lambda: all(node_states(cl.status(0) or {"nodes": []}).get(n)
+                         == ("alive", False) for n in ("n3", "n4")))
+    run_cli("deploy", ypath, "--node", cl.http(0))
+    s = wait_for("placement on five nodes",
+                 lambda: placed(cl, 0, "dist", names, N_ACTORS - 3) and
+                 first_checkpoint(cl, 0))
+    epoch0 = s["runs"][0]["run_epoch"]
+    before = assignments(s, "dist")
+    up = {before["gen/0"]["owner"], before["parse/0"]["owner"]}
+    # v1 dies first: not the leader, owns nothing upstream; P is a window
+    # partition v1 stands by for, owned by v2 (not the leader); at most
+    # one voter among the two keeps a quorum
+    pick = None
+    for v1 in sorted(names - {leader} - up):
+        for p, a in sorted(before.items()):
+            v2 = a["owner"]
+            if p.startswith("per_service/") and v1 in a["standbys"] and \
+                    v2 not in (leader, v1) and \
+                    len({v1, v2} & voters) <= 1:
+                pick = (v1, v2)
+                break
+        if pick:
+            break
+    assert pick, "no node pair to kill in this placement: %s" % before
+    v1, v2 = pick
+    print("kill %s (standby of partitions of %s), then %s" % (v1, v2, v2))
+    cl.kill(int(v1[1:]))
+    left = [i for i in range(5) if "n%d" % i != v1]
+
+    def moved():
+        s = cl.status(left[0])
+        if s is None:
+            return None
+        a = assignments(s, "dist")
+        return s if a and all(v1 != x["owner"] and v1 not in x["standbys"]
+                              for x in a.values()) else None
+    s = wait_for("the placement without %s" % v1, moved)
+    after = assignments(s, "dist")
+    # partitions of v2 that kept their owner and upstream and got a new
+    # standby in place of v1: not restarted
+    kept = [p for p, a in after.items()
+            if p.startswith("per_service/") and a["owner"] == v2 and
+            before[p]["owner"] == v2 and v1 in before[p]["standbys"] and
+            a["owner_epoch"] == before[p]["owner_epoch"]]
+    assert kept, (before, after)
+    for p in ("gen/0", "parse/0"):
+        assert after[p]["owner_epoch"] == before[p]["owner_epoch"], p
+    print("%d partitions of %s only changed standbys: %s" % (
+        len(kept), v2, ", ".join("%s -> %s" % (p, after[p]["standbys"])
+                                 for p in kept)))
+    r = wait_for("a checkpoint after the standby change",
+                 lambda: new_run_checkpointed(cl, left, epoch0))
+    epoch1 = r["run_epoch"]
+    assert not r.get("final"), "the run ended before %s died" % v2
+    cl.kill(int(v2[1:]))
+    left = [i for i in left if "n%d" % i != v2]
+    wait_for("a checkpoint after %s died" % v2,
+             lambda: new_run_checkpointed(cl, left, epoch1))
+    wait_for("the run to finish", lambda: run_finished(cl, left), 240)
+    got = cluster_output(parts)
+    compare(got, want)
+    print("%d results equal the single-node run" % len(got))
+
+
 def refused(sock_port):
     """True when nothing listens on 127.0.0.1:sock_port."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -875,6 +965,7 @@ CASES = {
     "same_seeds": case_same_seeds,
     "raft_listen": case_raft_listen,
     "bad_args": case_bad_args,
+    "standby_moves_regional": case_standby_moves,
 }
 
 

@@ -367,6 +367,74 @@ test_builders_refuse_bad_input(void **state)
 	assert_null(p);
 }
 
+/* The owner epoch moves only with the owner (a standby change leaves it),
+ * survives snapshots, and a version 2 snapshot (none recorded) takes the
+ * assignment's epoch for it. */
+static void
+test_owner_epochs(void **state)
+{
+	(void)state;
+	ls_map *m = sample_map(), *r;
+	ls_map_assignment a;
+	assert_int_equal(ls_map_assignment_find(m, "web", "count/1", &a),
+	                 LS_OK);
+	assert_int_equal(a.epoch, 5);
+	assert_int_equal(a.owner_epoch, 5);
+	ls_map_assignment sb = as("count/1", 2, 1, 3, 0);
+	assert_int_equal(apply(m, cmd_assign("web", 0, &sb, 1)), LS_OK);
+	assert_int_equal(ls_map_assignment_find(m, "web", "count/1", &a),
+	                 LS_OK);
+	assert_int_equal(a.epoch, 6);
+	assert_int_equal(a.owner_epoch, 5);
+	ls_map_assignment moved = as("count/1", 3, 1, 2, 0);
+	assert_int_equal(apply(m, cmd_assign("web", 0, &moved, 1)), LS_OK);
+	assert_int_equal(ls_map_assignment_find(m, "web", "count/1", &a),
+	                 LS_OK);
+	assert_int_equal(a.epoch, 7);
+	assert_int_equal(a.owner_epoch, 7);
+	/* REPLACE with the same owner keeps it too */
+	ls_map_assignment again = as("count/1", 3, 0, 0, 0);
+	assert_int_equal(
+	    apply(m, cmd_assign("web", LS_MAP_ASSIGN_REPLACE, &again, 1)),
+	    LS_OK);
+	assert_int_equal(ls_map_assignment_find(m, "web", "count/1", &a),
+	                 LS_OK);
+	assert_int_equal(a.epoch, 8);
+	assert_int_equal(a.owner_epoch, 7);
+	buf s = snap(m);
+	assert_int_equal(ls_map_new(&r), LS_OK);
+	assert_int_equal(ls_map_restore(r, s.p, s.n), LS_OK);
+	assert_true(ls_map_equal(m, r));
+	assert_int_equal(ls_map_assignment_find(r, "web", "count/1", &a),
+	                 LS_OK);
+	assert_int_equal(a.owner_epoch, 7);
+	/* version 2: the same body without the owner epoch (the one
+	 * assignment, no standbys, ends the body: u64 owner_epoch, u8 n) */
+	assert_int_equal(ls_map_assignment_count(m), 1);
+	uint8_t *v2 = malloc(s.n - 8);
+	assert_non_null(v2);
+	memcpy(v2, s.p, s.n - 9);
+	v2[s.n - 9] = s.p[s.n - 1];
+	v2[4] = 2;
+	reseal(v2, s.n - 8);
+	ls_map *o;
+	assert_int_equal(ls_map_new(&o), LS_OK);
+	assert_int_equal(ls_map_restore(o, v2, s.n - 8), LS_OK);
+	assert_int_equal(ls_map_assignment_find(o, "web", "count/1", &a),
+	                 LS_OK);
+	assert_int_equal(a.epoch, 8);
+	assert_int_equal(a.owner_epoch, 8);
+	/* as a version 3 buffer it is short: refused */
+	v2[4] = 3;
+	reseal(v2, s.n - 8);
+	assert_int_equal(ls_map_restore(o, v2, s.n - 8), LS_ECORRUPT);
+	free(v2);
+	free(s.p);
+	ls_map_free(o);
+	ls_map_free(r);
+	ls_map_free(m);
+}
+
 static void
 test_snapshot_round_trip(void **state)
 {
@@ -796,6 +864,7 @@ main(void)
 	    cmocka_unit_test(test_sequence_and_epochs),
 	    cmocka_unit_test(test_assignment_rules),
 	    cmocka_unit_test(test_builders_refuse_bad_input),
+	    cmocka_unit_test(test_owner_epochs),
 	    cmocka_unit_test(test_snapshot_round_trip),
 	    cmocka_unit_test(test_corrupt_commands_refused),
 	    cmocka_unit_test(test_hostile_commands),

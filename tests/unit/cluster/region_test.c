@@ -3,9 +3,10 @@
  * maps placed by the leader's placement: after a first placement every
  * partition has the placement's epoch; after a node dies, each partition's
  * incarnation is checked against a reference computed here from the stage
- * order of the linear topology (its own assignment epoch, and the largest
- * of every partition of every stage before it); partitions neither moved
- * nor downstream of a move keep theirs.  The leader's cache answers the
+ * order of the linear topology (the epoch its owner last changed, and the
+ * largest of every partition of every stage before it); partitions neither
+ * moved nor downstream of a move keep theirs, and a change of standbys
+ * alone restarts nothing.  The leader's cache answers the
  * same, and forgets an undeployed topology.
  */
 #include <setjmp.h>
@@ -53,7 +54,7 @@ stage_of(const char *actor)
 	return -1;
 }
 
-/* The reference: own epoch, and the largest epoch of every stage before. */
+/* The reference: own owner epoch, and the largest of every stage before. */
 static void
 reference(const ls_map *m, const ls_plan *p, uint64_t *want)
 {
@@ -63,10 +64,10 @@ reference(const ls_map *m, const ls_plan *p, uint64_t *want)
 		const char *n = ls_plan_actor_at(p, i)->name;
 		ls_map_assignment a;
 		assert_int_equal(ls_map_assignment_find(m, "wide", n, &a), 0);
-		own[i] = a.epoch;
+		own[i] = a.owner_epoch;
 		int s = stage_of(n);
-		if (a.epoch > stage_max[s])
-			stage_max[s] = a.epoch;
+		if (a.owner_epoch > stage_max[s])
+			stage_max[s] = a.owner_epoch;
 	}
 	for (size_t i = 0; i < N_ACTORS; i++) {
 		int s = stage_of(ls_plan_actor_at(p, i)->name);
@@ -175,6 +176,18 @@ test_only_downstream(void **state)
 		else
 			assert_true(inc[i] > e0); /* w/7 and the sink */
 	}
+	/* the source gets another standby: the run epoch grows, no
+	 * incarnation does */
+	uint64_t e1 = ls_map_run_epoch(m, "wide"), inc1[N_ACTORS];
+	assert_int_equal(ls_map_assignment_find(m, "wide", "gen/0", &a), 0);
+	ls_map_assignment sb = a;
+	sb.standbys[sb.n_standbys++] = a.owner == 3 ? 2 : 3;
+	assert_int_equal(ls_map_cmd_assign("wide", 0, &sb, 1, &cmd, &len), 0);
+	apply(m, cmd, len);
+	assert_true(ls_map_run_epoch(m, "wide") > e1);
+	assert_int_equal(ls_region_inc(m, "wide", p, inc1), 0);
+	for (size_t i = 0; i < N_ACTORS; i++)
+		assert_true(inc1[i] == inc[i]);
 	ls_map_free(m);
 	ls_plan_free(p);
 	ls_topology_free(t);
