@@ -1459,7 +1459,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	 * node that starts a run joins the lineage of that checkpoint: its
 	 * partitions restarted there (moved here, region.h), and the others
 	 * replay to them. */
-	r->regional = ls_topology_setting_bool(r->topo, "regional_restore", 0);
+	r->regional = ls_topology_setting_bool(r->topo, "regional_restore", 1);
 	int joined = r->regional && ck != 0;
 	r->lineage = joined ? ck >> 32 : epoch;
 	uint64_t *inc = calloc(r->nactors ? r->nactors : 1, sizeof(*inc));

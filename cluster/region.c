@@ -150,7 +150,7 @@ ls_region_cache_update(ls_region_cache *c, const ls_map *map)
 			size_t na = ls_plan_actor_count(t->plan);
 			t->inc = calloc(na ? na : 1, sizeof(*t->inc));
 			t->regional = ls_topology_setting_bool(t->topo,
-			    "regional_restore", 0);
+			    "regional_restore", 1);
 		}
 		t->valid = t->inc != NULL &&
 		    ls_region_inc(map, name, t->plan, t->inc) == 0;

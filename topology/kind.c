@@ -87,7 +87,7 @@ const ls_topo_pspec ls__topo_settings[] = {
 	    "advance watermarks when a source is idle this long" },
 	{ "checkpoint_interval", LS_TV_DURATION, 0, "1s", NULL, 1, INT64_MAX,
 	    NULL, "time between checkpoints when run on a cluster" },
-	{ "regional_restore", LS_TV_BOOL, 0, "false", NULL, ANY_INT, NULL,
+	{ "regional_restore", LS_TV_BOOL, 0, "true", NULL, ANY_INT, NULL,
 	    "a placement change restarts only the moved partitions and what "
 	    "they feed (docs/failure-semantics.md)" },
 	{ 0 },

@@ -416,9 +416,10 @@ def all_alive(cl):
     return r if names == {"n%d" % i: "alive" for i in range(cl.n)} else None
 
 
-# The *_regional cases run the same cases with `regional_restore: true`
-# (docs/failure-semantics.md, "Regional restore").
-REGIONAL = False
+# Regional restore is the default (docs/failure-semantics.md, "Regional
+# restore"); the *_global cases run the same cases with
+# `regional_restore: false`.
+REGIONAL = True
 
 
 def dist_files(cl, count, rate, parse_partitions=4):
@@ -432,9 +433,9 @@ def dist_files(cl, count, rate, parse_partitions=4):
         text = DIST_TOPOLOGY % {"rate": rate, "count": count, "path": out}
         text = text.replace("partitions: 4\n",
                             "partitions: %d\n" % parse_partitions, 1)
-        if REGIONAL:
+        if not REGIONAL:
             text = text.replace("settings:\n",
-                                "settings:\n  regional_restore: true\n", 1)
+                                "settings:\n  regional_restore: false\n", 1)
         f.write(text)
     with open(rpath, "w") as f:
         # the same rate: it also sets the spacing of event times
@@ -774,8 +775,6 @@ def case_standby_moves(cl):
     restores the partition from what it was sent, and the results equal a
     single-node run (a standby sent only changes could not restore it, and
     nothing would finish)."""
-    global REGIONAL
-    REGIONAL = True
     # upstream of every window partition: gen/0 and parse/0 only
     ypath, parts, want = dist_files(cl, 200000, 10000, parse_partitions=1)
     cl.start_all()
@@ -965,20 +964,20 @@ CASES = {
     "same_seeds": case_same_seeds,
     "raft_listen": case_raft_listen,
     "bad_args": case_bad_args,
-    "standby_moves_regional": case_standby_moves,
+    "standby_moves": case_standby_moves,
 }
 
 
-def regional(case):
+def global_restore(case):
     def run(cl):
         global REGIONAL
-        REGIONAL = True
+        REGIONAL = False
         case(cl)
     return run
 
 
 for _name in ("kill_owner", "join", "leave"):
-    CASES[_name + "_regional"] = regional(CASES[_name])
+    CASES[_name + "_global"] = global_restore(CASES[_name])
 
 
 def main():
