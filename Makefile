@@ -8,6 +8,8 @@
 #   make bench      benchmarks (figures in docs/benchmarks.md)
 #   make fuzz       run each libFuzzer driver for FUZZ_SECONDS (clang)
 #   make nab        score the anomaly detector on the NAB corpus (NAB_DATA)
+#   make patterns-accuracy  the template miner on the Loghub samples
+#                   (LOGHUB_DATA): grouping accuracy per system and average
 #   make chaos      kill nodes of local clusters while a topology runs, verify
 #   make clean
 
@@ -19,11 +21,14 @@ DURATION ?= 30
 FUZZ_SECONDS ?= 60
 # The Numenta Anomaly Benchmark corpus, read in place (docs/anomaly.md).
 NAB_DATA ?= $(abspath $(CURDIR)/../shared/datasets/nab)
+# The Loghub 2k samples, read in place (docs/patterns.md).
+LOGHUB_DATA ?= $(abspath $(CURDIR)/../shared/datasets/loghub)
 # Warnings are errors in CI (CI=true) and wherever WERROR=true is set.
 WERROR ?= $(if $(filter true 1,$(CI)),true,false)
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build run test test-asan valgrind bench fuzz chaos nab clean
+.PHONY: all deps build run test test-asan valgrind bench fuzz chaos nab \
+	patterns-accuracy clean
 
 all: build
 
@@ -87,6 +92,12 @@ fuzz: deps
 # docs/benchmarks.md).
 nab: build
 	$(BUILD)/cmd/logstream nab --data $(NAB_DATA) --verbose
+
+# The template miner over the eight Loghub samples (one configuration for
+# all), scored with the Loghub grouping accuracy (docs/patterns.md,
+# figures in docs/benchmarks.md).
+patterns-accuracy: build
+	$(BUILD)/cmd/logstream patterns --loghub $(LOGHUB_DATA)
 
 # Every chaos scenario on fresh local clusters (chaos/README.md); about
 # 10 minutes.  Exit status 1 when any result was lost, duplicated or wrong.

@@ -18,6 +18,7 @@
 	X(parse)     /* actors/parse_actor.c */                              \
 	X(filter)    /* actors/parse_actor.c */                              \
 	X(window)    /* actors/window_actor.c */                             \
+	X(patterns)  /* actors/patterns_actor.c */                           \
 	X(stdout)    /* actors/sink_actor.c */                               \
 	X(jsonl)     /* actors/sink_actor.c */                               \
 	X(null)      /* actors/sink_actor.c */

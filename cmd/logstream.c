@@ -10,6 +10,7 @@
  *   logstream status [--node ADDR] [--json]
  *   logstream anomaly --input FILE --output FILE [--set NAME=VALUE]...
  *   logstream nab --data DIR [--results DIR] [--verbose]
+ *   logstream patterns FILE [--format FMT] [--top N] | --loghub DIR
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -26,6 +27,7 @@
 #include "actors/pipeline.h"
 #include "actors/resume.h"
 #include "cmd/anomaly_cmd.h"
+#include "cmd/patterns_cmd.h"
 #include "cluster/http.h"
 #include "cluster/node.h"
 #include "runtime/actor.h"
@@ -61,6 +63,7 @@ usage_main(FILE *f)
 	    "  leave           make a node leave the cluster gracefully\n"
 	    "  anomaly         score a timestamp,value CSV series for anomalies\n"
 	    "  nab             score the anomaly detector on the NAB corpus\n"
+	    "  patterns FILE   print the log templates of FILE with counts\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -911,6 +914,8 @@ main(int argc, char **argv)
 		return ls_cmd_anomaly(argc - 2, argv + 2);
 	if (strcmp(cmd, "nab") == 0)
 		return ls_cmd_nab(argc - 2, argv + 2);
+	if (strcmp(cmd, "patterns") == 0)
+		return ls_cmd_patterns(argc - 2, argv + 2);
 	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
 	    strcmp(cmd, "status") == 0 || strcmp(cmd, "leave") == 0)
 		return cmd_client(cmd, argc - 2, argv + 2);
