@@ -131,6 +131,12 @@ struct ls_dataplane {
 	void *unknown_arg;
 	_Atomic int64_t *m_fenced, *m_restarts, *m_ckpt_saved, *m_repl_in;
 	_Atomic int64_t *m_held, *m_early, *m_paused, *m_regional;
+	_Atomic int64_t *m_slices;
+	size_t repl_chunk; /* replicated blobs go in slices of this size */
+	/* replicated blobs arriving in slices (repl_assemble) */
+	pthread_mutex_t asm_lock;
+	struct repl_asm *asms;
+	size_t nasm;
 	ls_store *store;
 	ls_transport *tr;
 
@@ -430,36 +436,51 @@ hook_spawn_remote(void *arg, ls_runtime *rt, size_t i, ls_ref *out)
 	return 0;
 }
 
+/* Send a partition's checkpoint blob to standby node: one message, or
+ * for a blob above dp->repl_chunk (a frame holds 16 MiB at most) that
+ * many slices in order, put together again by the standby. */
 static void
 repl_send(ls_dataplane *dp, run *r, uint64_t node, uint64_t epoch,
     uint64_t ckpt, int final, const char *part, const uint8_t *blob,
     size_t len)
 {
-	ls_replication_wire rw = {
-		.ckpt = ckpt,
-		.final = final != 0,
-		.partition = ls_str_c(part),
-		.blob = blob,
-		.blob_len = len,
-	};
-	ls_buf buf = { 0 };
-	int rv = ls_codec_replication_encode(&rw, &buf);
-	if (rv == 0) {
-		ls_envelope env;
-		memset(&env, 0, sizeof(env));
-		env.type = LS_MSG_REPLICATION_BATCH;
-		env.to = (uint64_t)r->tag << 32;
-		env.epoch = epoch; /* the partition's incarnation */
-		env.payload = buf.data;
-		env.payload_len = buf.len;
-		rv = send_env(dp, r, node, &env);
+	size_t chunk = dp->repl_chunk;
+	size_t parts = len <= chunk ? 1 : (len + chunk - 1) / chunk;
+	int rv = parts > UINT32_MAX ? LS_ERANGE : 0;
+	for (size_t k = 0; rv == 0 && k < parts; k++) {
+		size_t off = k * chunk;
+		size_t n = parts == 1 ? len : len - off < chunk ? len - off : chunk;
+		ls_replication_wire rw = {
+			.ckpt = ckpt,
+			.final = final != 0,
+			.partition = ls_str_c(part),
+			.blob = n > 0 ? blob + off : NULL,
+			.blob_len = n,
+			.part = (uint32_t)k,
+			.parts = (uint32_t)parts,
+			.total = len,
+		};
+		ls_buf buf = { 0 };
+		rv = ls_codec_replication_encode(&rw, &buf);
+		if (rv == 0) {
+			ls_envelope env;
+			memset(&env, 0, sizeof(env));
+			env.type = LS_MSG_REPLICATION_BATCH;
+			env.to = (uint64_t)r->tag << 32;
+			env.epoch = epoch; /* the partition's incarnation */
+			env.payload = buf.data;
+			env.payload_len = buf.len;
+			rv = send_env(dp, r, node, &env);
+		}
+		ls_buf_free(&buf);
+		if (rv == 0 && parts > 1)
+			ls_metric_add(dp->m_slices, 1);
 	}
 	if (rv != 0 && rv != LS_ECLOSED)
 		ls_log(LS_LOG_WARN, "dataplane",
 		    "checkpoint not replicated topology=%s partition=%s "
 		    "bytes=%zu err=%s",
 		    r->name, part, len, ls_errname(rv));
-	ls_buf_free(&buf);
 }
 
 static void
@@ -851,32 +872,119 @@ on_writable(void *arg, uint64_t node)
 	pthread_rwlock_unlock(&dp->runs_lock);
 }
 
+/*
+ * A blob larger than a slice arrives as rw.parts replication messages in
+ * order on one link (repl_send).  Slices are put together per sending
+ * node and partition; a first slice starts over (the blob before it was
+ * superseded or its sender restarted), a slice out of order drops what
+ * was gathered (the next checkpoint's blob comes whole again).  At most
+ * REPL_ASM_MAX blobs gather at once (the oldest goes), each of at most
+ * REPL_MAX_BLOB bytes.
+ */
+#define REPL_ASM_MAX  64
+#define REPL_MAX_BLOB ((uint64_t)1 << 30)
+
+typedef struct repl_asm {
+	uint64_t from, epoch, ckpt, total, got;
+	uint32_t tag, next, parts;
+	int final;
+	char part[LS_MAP_MAX_NAME + 1];
+	uint8_t *buf;
+} repl_asm;
+
 static void
-on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
+asm_drop(ls_dataplane *dp, size_t i)
 {
-	void *tf;
-	const uint8_t *p = aligned(env->payload, env->payload_len, &tf);
-	ls_replication_wire rw;
-	int rv = p != NULL || env->payload_len == 0
-	    ? ls_codec_replication_decode(p, env->payload_len, &rw)
-	    : LS_ENOMEM;
-	if (rv == 0 && rw.partition.len > LS_MAP_MAX_NAME)
-		rv = LS_ECORRUPT;
-	if (rv != 0) {
-		free(tf);
-		ls_log(LS_LOG_WARN, "dataplane",
-		    "malformed replicated state dropped epoch=%llu bytes=%zu "
-		    "err=%s",
-		    (unsigned long long)env->epoch, env->payload_len,
-		    ls_errname(rv));
-		return;
+	free(dp->asms[i].buf);
+	memmove(&dp->asms[i], &dp->asms[i + 1],
+	    (dp->nasm - i - 1) * sizeof(*dp->asms));
+	dp->nasm--;
+}
+
+/* Take slice rw of a blob; 1 with the whole blob in *out (out->buf the
+ * caller's to free) once its last slice arrived, else 0. */
+static int
+repl_assemble(ls_dataplane *dp, uint64_t from, uint32_t tag, uint64_t epoch,
+    const ls_replication_wire *rw, repl_asm *out)
+{
+	int done = 0;
+	pthread_mutex_lock(&dp->asm_lock);
+	size_t i = 0;
+	while (i < dp->nasm &&
+	    (dp->asms[i].from != from || dp->asms[i].tag != tag ||
+	        strcmp(dp->asms[i].part, rw->partition.ptr) != 0))
+		i++;
+	if (rw->part == 0) {
+		if (i < dp->nasm)
+			asm_drop(dp, i);
+		if (rw->total > REPL_MAX_BLOB) {
+			ls_log(LS_LOG_WARN, "dataplane",
+			    "replicated state too large, dropped partition=%s "
+			    "bytes=%llu limit=%llu",
+			    rw->partition.ptr, (unsigned long long)rw->total,
+			    (unsigned long long)REPL_MAX_BLOB);
+			goto out;
+		}
+		if (dp->nasm == REPL_ASM_MAX)
+			asm_drop(dp, 0);
+		uint8_t *buf = malloc(rw->total ? (size_t)rw->total : 1);
+		if (buf == NULL) {
+			ls_log(LS_LOG_ERROR, "dataplane",
+			    "out of memory: replicated state dropped "
+			    "partition=%s bytes=%llu",
+			    rw->partition.ptr, (unsigned long long)rw->total);
+			goto out;
+		}
+		i = dp->nasm++;
+		repl_asm *a = &dp->asms[i];
+		memset(a, 0, sizeof(*a));
+		a->from = from;
+		a->tag = tag;
+		a->epoch = epoch;
+		a->ckpt = rw->ckpt;
+		a->final = rw->final;
+		a->total = rw->total;
+		a->parts = rw->parts;
+		a->buf = buf;
+		snprintf(a->part, sizeof(a->part), "%s", rw->partition.ptr);
+	} else if (i == dp->nasm) {
+		goto out; /* its first slice was not seen (or dropped) */
 	}
-	uint64_t ckpt = rw.ckpt;
-	int final = rw.final;
-	/* a C string (the codec refuses a NUL inside) */
-	const char *part = rw.partition.ptr;
+	repl_asm *a = &dp->asms[i];
+	if (a->ckpt != rw->ckpt || a->next != rw->part ||
+	    a->parts != rw->parts || a->total != rw->total ||
+	    a->epoch != epoch || rw->blob_len > a->total - a->got) {
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "replicated state slice out of order, dropped partition=%s "
+		    "ckpt=%llu slice=%u of=%u",
+		    a->part, (unsigned long long)rw->ckpt, rw->part, rw->parts);
+		asm_drop(dp, i);
+		goto out;
+	}
+	if (rw->blob_len > 0)
+		memcpy(a->buf + a->got, rw->blob, rw->blob_len);
+	a->got += rw->blob_len;
+	a->next++;
+	if (a->next == a->parts) {
+		if (a->got == a->total) {
+			*out = *a;
+			a->buf = NULL; /* the caller's now */
+			done = 1;
+		}
+		asm_drop(dp, i);
+	}
+out:
+	pthread_mutex_unlock(&dp->asm_lock);
+	return done;
+}
+
+/* Store a replicated state (blob, whole) of partition part in the run of
+ * tag and acknowledge it in incarnation epoch. */
+static void
+repl_store(ls_dataplane *dp, uint32_t tag, uint64_t epoch, uint64_t ckpt,
+    int final, const char *part, const uint8_t *blob, size_t blob_len)
+{
 	char topo[LS_MAP_MAX_NAME + 1] = "";
-	uint32_t tag = (uint32_t)(env->to >> 32);
 	/* The topology of this node's run or, when it has none right now
 	 * (between the old run's stop and the new one's start, or not
 	 * started yet), of the newest map; a map that does not name it yet
@@ -893,7 +1001,7 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 			/* of an older incarnation of the partition */
 			size_t k = actor_named(r, part);
 			stale = k < r->nactors &&
-			    atomic_load(&r->inc[k]) > env->epoch;
+			    atomic_load(&r->inc[k]) > epoch;
 			snprintf(topo, sizeof(topo), "%s", r->name);
 		}
 		pthread_rwlock_unlock(&dp->runs_lock);
@@ -916,27 +1024,63 @@ on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
 			ls_log(LS_LOG_WARN, "dataplane",
 			    "replicated state of an unknown topology dropped "
 			    "epoch=%llu partition=%s",
-			    (unsigned long long)env->epoch, part);
-			free(tf);
+			    (unsigned long long)epoch, part);
 			return;
 		}
 	}
 	if (stale) {
-		free(tf);
 		ls_metric_add(dp->m_fenced, 1);
 		return;
 	}
-	(void)from;
-	const uint8_t *blob = rw.blob != NULL ? rw.blob : (const uint8_t *)"";
-	rv = final ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part, blob,
-	                 rw.blob_len)
-	           : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob,
-	                 rw.blob_len);
+	if (blob == NULL)
+		blob = (const uint8_t *)"";
+	int rv = final ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part,
+	                     blob, blob_len)
+	               : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob,
+	                     blob_len);
 	if (rv == 0) {
 		ls_metric_add(dp->m_repl_in, 1);
 		if (dp->ack != NULL)
-			dp->ack(dp->arg, topo, env->epoch, ckpt, final, part);
+			dp->ack(dp->arg, topo, epoch, ckpt, final, part);
 	}
+}
+
+
+static void
+on_replication(ls_dataplane *dp, uint64_t from, const ls_envelope *env)
+{
+	void *tf;
+	const uint8_t *p = aligned(env->payload, env->payload_len, &tf);
+	ls_replication_wire rw;
+	int rv = p != NULL || env->payload_len == 0
+	    ? ls_codec_replication_decode(p, env->payload_len, &rw)
+	    : LS_ENOMEM;
+	if (rv == 0 && rw.partition.len > LS_MAP_MAX_NAME)
+		rv = LS_ECORRUPT;
+	if (rv != 0) {
+		free(tf);
+		ls_log(LS_LOG_WARN, "dataplane",
+		    "malformed replicated state dropped epoch=%llu bytes=%zu "
+		    "err=%s",
+		    (unsigned long long)env->epoch, env->payload_len,
+		    ls_errname(rv));
+		return;
+	}
+	const char *part = rw.partition.ptr; /* the codec refuses a NUL */
+	uint32_t tag = (uint32_t)(env->to >> 32);
+	if (rw.parts > 1) {
+		repl_asm whole;
+		int done = repl_assemble(dp, from, tag, env->epoch, &rw, &whole);
+		free(tf);
+		if (done) {
+			repl_store(dp, tag, whole.epoch, whole.ckpt, whole.final,
+			    whole.part, whole.buf, (size_t)whole.total);
+			free(whole.buf);
+		}
+		return;
+	}
+	repl_store(dp, tag, env->epoch, rw.ckpt, rw.final, part, rw.blob,
+	    rw.blob_len);
 	free(tf);
 }
 
@@ -1997,6 +2141,21 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	pthread_mutex_init(&dp->lock, NULL);
 	pthread_cond_init(&dp->cond, NULL);
 	pthread_mutex_init(&dp->early_lock, NULL);
+	pthread_mutex_init(&dp->asm_lock, NULL);
+	dp->repl_chunk = cfg->replication_chunk != 0
+	    ? cfg->replication_chunk : LS_DATAPLANE_REPL_CHUNK;
+	if (dp->repl_chunk > LS_DATAPLANE_REPL_CHUNK_MAX)
+		dp->repl_chunk = LS_DATAPLANE_REPL_CHUNK_MAX;
+	dp->asms = calloc(REPL_ASM_MAX, sizeof(*dp->asms));
+	if (dp->asms == NULL) {
+		pthread_mutex_destroy(&dp->asm_lock);
+		pthread_mutex_destroy(&dp->early_lock);
+		pthread_cond_destroy(&dp->cond);
+		pthread_mutex_destroy(&dp->lock);
+		pthread_rwlock_destroy(&dp->runs_lock);
+		free(dp);
+		return LS_ENOMEM;
+	}
 	if (dp->metrics != NULL) {
 		dp->m_fenced = ls_metrics_counter(dp->metrics,
 		    "logstream_fenced_messages_total",
@@ -2025,6 +2184,10 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 		    "logstream_checkpoint_states_replicated_total",
 		    "Partition states stored for other owners (as standby).",
 		    "");
+		dp->m_slices = ls_metrics_counter(dp->metrics,
+		    "logstream_checkpoint_slices_sent_total",
+		    "Slices sent of partition states larger than a slice "
+		    "(--replication-chunk).", "");
 	}
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/state", cfg->data_dir);
@@ -2095,6 +2258,10 @@ ls_dataplane_stop(ls_dataplane *dp)
 	ls_transport_destroy(dp->tr);
 	early_free(dp);
 	pthread_mutex_destroy(&dp->early_lock);
+	while (dp->nasm > 0)
+		asm_drop(dp, dp->nasm - 1);
+	free(dp->asms);
+	pthread_mutex_destroy(&dp->asm_lock);
 	ls_store_close(dp->store);
 	ls_map_free(dp->pending);
 	ls_map_free(dp->current);

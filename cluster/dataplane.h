@@ -58,7 +58,14 @@ typedef struct ls_dataplane_config {
 	size_t hello_len;
 	void (*unknown)(void *arg, uint64_t node, const uint8_t *info,
 	    size_t len);
+	/* Checkpoint states larger than this go to standbys in slices of
+	 * it (a frame is at most 16 MiB); 0 = LS_DATAPLANE_REPL_CHUNK, at
+	 * most LS_DATAPLANE_REPL_CHUNK_MAX. */
+	size_t replication_chunk;
 } ls_dataplane_config;
+
+#define LS_DATAPLANE_REPL_CHUNK     ((size_t)8 << 20)
+#define LS_DATAPLANE_REPL_CHUNK_MAX ((size_t)15 << 20)
 
 /* Start (transport listening, store open, the run thread).  Strings are
  * copied.  On failure an error and a reason in err. */

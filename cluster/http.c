@@ -40,7 +40,9 @@
 
 #define MAX_METHOD      16
 #define MAX_URI         8192
-#define CLIENT_MAX_RESP ((size_t)64 << 20)
+/* the largest answer: a partition's checkpoint state fetched for a restore
+ * (cluster/dataplane.c) can be as large as a replicated one */
+#define CLIENT_MAX_RESP ((size_t)1 << 30)
 #define CLIENT_MAX_HEAD ((size_t)64 << 10)
 
 struct route {

@@ -103,7 +103,7 @@ int ls_http_resp_error(ls_http_resp *resp, int status, const char *msg);
  * Content-Type application/json.  On success *status is the HTTP status and
  * *resp_body a new NUL-terminated buffer of *resp_len bytes that the caller
  * frees.  LS_EINVAL bad arguments, LS_ETIMEDOUT, LS_EIO connect or I/O
- * failure, LS_EPARSE malformed answer, LS_ERANGE answer over 64 MiB,
+ * failure, LS_EPARSE malformed answer, LS_ERANGE answer over 1 GiB,
  * LS_ENOMEM.  Blocking; any thread. */
 int ls_http_request(const char *host_port, const char *method, const char *path,
                     const void *body, size_t len, int *status, char **resp_body,

@@ -1158,6 +1158,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	dc.data_dir = n->data_dir;
 	dc.workers = cfg->workers;
 	dc.cache_bytes = cfg->cache_bytes;
+	dc.replication_chunk = cfg->replication_chunk;
 	dc.ack = on_ack;
 	dc.arg = n;
 	dc.metrics = n->metrics;

@@ -58,6 +58,7 @@ typedef struct ls_node_config {
 	uint32_t replicas;     /* copies per partition; 0 = 2 */
 	unsigned workers;      /* actor threads per topology; 0 = per core */
 	size_t cache_bytes;    /* state store block cache; 0 = 64 MiB */
+	size_t replication_chunk; /* 0 = 8 MiB (cluster/dataplane.h) */
 } ls_node_config;
 
 /* Start a node (strings are copied).  On failure returns an error and, when

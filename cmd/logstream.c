@@ -28,6 +28,7 @@
 #include "actors/resume.h"
 #include "cmd/anomaly_cmd.h"
 #include "cmd/patterns_cmd.h"
+#include "cluster/dataplane.h"
 #include "cluster/http.h"
 #include "cluster/node.h"
 #include "runtime/actor.h"
@@ -490,6 +491,10 @@ usage_node(FILE *f)
 	    "  --dead-ms MS     silence before a node is declared dead and its\n"
 	    "                   partitions move (default 1000)\n"
 	    "  --workers N      actor threads per topology (default: per core)\n"
+	    "  --replication-chunk BYTES\n"
+	    "                   checkpoint states larger than this go to the\n"
+	    "                   standbys in slices of it (default 8388608,\n"
+	    "                   1024 to 15728640)\n"
 	    "  --config FILE    read options from FILE, one `name = value` per\n"
 	    "                   line (names as the options, without --);\n"
 	    "                   options on the command line win\n"
@@ -528,12 +533,12 @@ usage_client(FILE *f, const char *cmd)
 
 typedef struct node_opts {
 	char *v[12]; /* id listen http data-dir join raft-listen replicas
-	                voter suspect-ms dead-ms workers */
+	                voter suspect-ms dead-ms workers replication-chunk */
 } node_opts;
 
 static const char *const node_keys[] = { "id", "listen", "http", "data-dir",
 	"join", "raft-listen", "replicas", "voter", "suspect-ms", "dead-ms",
-	"workers", NULL };
+	"workers", "replication-chunk", NULL };
 
 static int
 node_key(const char *k)
@@ -684,12 +689,15 @@ cmd_node(int argc, char **argv)
 	nc.voter = o.v[7] != NULL && (strcmp(o.v[7], "true") == 0 ||
 	                                 strcmp(o.v[7], "yes") == 0 ||
 	                                 strcmp(o.v[7], "1") == 0);
-	long long replicas = 0, suspect = 0, dead = 0, workers = 0;
+	long long replicas = 0, suspect = 0, dead = 0, workers = 0, chunk = 0;
 	if (node_num(&o, 6, 1, 16, &replicas) != 0 ||
 	    node_num(&o, 8, 1, 3600000, &suspect) != 0 ||
 	    node_num(&o, 9, 1, 3600000, &dead) != 0 ||
-	    node_num(&o, 10, 0, 1024, &workers) != 0)
+	    node_num(&o, 10, 0, 1024, &workers) != 0 ||
+	    node_num(&o, 11, 1024, (long long)LS_DATAPLANE_REPL_CHUNK_MAX,
+	        &chunk) != 0)
 		goto out;
+	nc.replication_chunk = (size_t)chunk;
 	nc.replicas = (uint32_t)replicas;
 	nc.suspect_ms = suspect;
 	nc.dead_ms = dead;

@@ -1674,7 +1674,8 @@ ls_codec_replication_encode(const ls_replication_wire *r, ls_buf *out)
 		return LS_EINVAL;
 	if (!cstr_ok(r->partition) || r->partition.len == 0 ||
 	    r->partition.len > max_partition ||
-	    (r->blob == nullptr && r->blob_len != 0))
+	    (r->blob == nullptr && r->blob_len != 0) ||
+	    (r->parts > 1 && (r->part >= r->parts || r->blob_len > r->total)))
 		return LS_EINVAL;
 	if (r->blob_len > LS_CODEC_MAX_BUF)
 		return LS_ERANGE;
@@ -1699,8 +1700,11 @@ ls_codec_replication_encode(const ls_replication_wire *r, ls_buf *out)
 			              sizeof(fb::uoffset_t) + r->blob_len);
 		    }
 		    auto part = put_str(e, r->partition);
+		    int sliced = r->parts > 1;
 		    return w::CreateReplication(fbb, r->ckpt, r->final != 0,
-		                                part, blob)
+		                                part, blob, sliced ? r->part : 0,
+		                                sliced ? r->parts : 0,
+		                                sliced ? r->total : 0)
 		        .o;
 	    },
 	    out);
@@ -1722,6 +1726,15 @@ ls_codec_replication_decode(const void *buf, size_t len,
 	    part->size() > max_partition || !cstr_ok(part))
 		return LS_ECORRUPT;
 	auto blob = r->blob();
+	size_t blen = blob != nullptr ? blob->size() : 0;
+	uint32_t parts = r->parts();
+	if (parts > 1 && (r->part() >= parts || blen > r->total()))
+		return LS_ECORRUPT;
+	if (parts <= 1 && (r->part() != 0 || r->total() != 0))
+		return LS_ECORRUPT;
+	out->part = parts > 1 ? r->part() : 0;
+	out->parts = parts > 1 ? parts : 1;
+	out->total = parts > 1 ? r->total() : blen;
 	out->ckpt = r->ckpt();
 	out->final = r->final() ? 1 : 0;
 	out->partition = get_str(part);

@@ -407,19 +407,24 @@ typedef struct ls_replication_wire {
 	ls_str partition; /* 1..255 bytes, no NUL inside */
 	const uint8_t *blob;
 	size_t blob_len;
+	/* A blob sent in slices: blob is slice `part` (0 .. parts - 1) of a
+	 * blob of `total` bytes.  parts 0 or 1 on encode: the whole blob;
+	 * decode gives parts 1, part 0, total = blob_len then. */
+	uint32_t part, parts;
+	uint64_t total;
 } ls_replication_wire;
 
 /* Encode a replication payload ("LSRP"); copies the blob once, into the
  * new buffer.  LS_EINVAL for NULL arguments, a partition that is empty,
  * longer than 255 bytes or with a NUL inside, a NULL blob with a non-zero
- * length; LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF (a blob
+ * length, a slice (parts > 1) with part >= parts or longer than total; LS_ERANGE when the result could exceed LS_CODEC_MAX_BUF (a blob
  * of about LS_CODEC_MAX_BUF - 512 bytes at most); LS_ENOMEM. */
 int ls_codec_replication_encode(const ls_replication_wire *r, ls_buf *out);
 
 /* Verify, then decode a Replication into *out without copying.  Errors as
  * for ls_codec_event_verify(), LS_ECORRUPT also for a missing, empty,
- * over-long partition or one with a NUL inside; *out untouched on
- * error. */
+ * over-long partition or one with a NUL inside, a part not below parts, a
+ * slice longer than total; *out untouched on error. */
 int ls_codec_replication_decode(const void *buf, size_t len,
                                 ls_replication_wire *out);
 
