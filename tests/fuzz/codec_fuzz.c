@@ -623,7 +623,11 @@ fuzz_replication(const uint8_t *buf, size_t len)
 	if (rc == LS_ENOMEM)
 		return;
 	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(r.parts >= 1 && r.part < r.parts && r.blob_len <= r.total &&
+	    (r.parts > 1 || r.total == r.blob_len));
 	FUZZ_ASSERT(ls_codec_replication_decode(b.data, b.len, &again) == 0);
+	FUZZ_ASSERT(again.part == r.part && again.parts == r.parts &&
+	    again.total == r.total);
 	FUZZ_ASSERT(again.ckpt == r.ckpt && again.final == r.final &&
 	    str_same(again.partition, r.partition) &&
 	    again.blob_len == r.blob_len &&
