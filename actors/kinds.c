@@ -19,6 +19,7 @@
 	X(filter)    /* actors/parse_actor.c */                              \
 	X(window)    /* actors/window_actor.c */                             \
 	X(patterns)  /* actors/patterns_actor.c */                           \
+	X(session)   /* actors/session_actor.c */                            \
 	X(stdout)    /* actors/sink_actor.c */                               \
 	X(jsonl)     /* actors/sink_actor.c */                               \
 	X(null)      /* actors/sink_actor.c */

@@ -2176,6 +2176,246 @@ def case_nab():
     check('labels_windows.json:2:' in err, 'bad labels: %r' % err)
 
 
+# ---------------------------------------------------------------------------
+# Sessions (docs/sessions.md) against a computation of their own
+# ---------------------------------------------------------------------------
+
+MONTHS = {m: i for i, m in enumerate(
+    ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct',
+     'Nov', 'Dec'], 1)}
+SSH_COUNTERS = {'failed': 'Failed password', 'root': 'user=root'}
+
+
+def ssh_sessions(rows, gap_ms, max_ms):
+    """Sessions per sshd process (host, pid) from the structured CSV, by
+    the definition: each key's events sorted by time (then message), split
+    where two are more than gap apart or on both sides of a multiple of
+    max_duration.  Times are taken in 2000 (the parser picks the year):
+    only month, day and time of day are compared."""
+    per = collections.defaultdict(list)
+    for r in rows:
+        h, mi, se = (int(x) for x in r['Time'].split(':'))
+        t = calendar.timegm((2000, MONTHS[r['Date']], int(r['Day']), h, mi,
+                             se)) * 1000
+        per[(r['Component'], r['Pid'])].append((t, r['Content']))
+    out = {}
+    for key, evs in per.items():
+        evs.sort(key=lambda e: (e[0], e[1].encode()))
+        cur = None
+        for t, msg in evs:
+            if (cur is None or t - cur['end'] > gap_ms or
+                    (max_ms and t // max_ms != cur['start'] // max_ms)):
+                cur = {'start': t, 'end': t, 'events': 0, 'first': msg,
+                       'msgs': set(), 'failed': 0, 'root': 0}
+                out[key + (cur['start'],)] = cur
+            cur['end'] = t
+            cur['last'] = msg
+            cur['events'] += 1
+            cur['msgs'].add(msg)
+            for name, text in SSH_COUNTERS.items():
+                cur[name] += text in msg
+    return out
+
+
+def ssh_topology(name, log, parse_parts, sess_parts, gap, max_d, grace, out,
+                 follow=False, extra=''):
+    return '''name: %s
+settings:
+  checkpoint_interval: 200ms
+%s
+sources:
+  - name: src
+    kind: file
+    path: %s
+    follow: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: rfc3164
+    partitions: %d
+  - name: sshd
+    kind: session
+    input: parse
+    key: [host, pid]
+    partitions: %d
+    gap: %s
+    max_duration: %s
+    grace: %s
+    path_field: message
+    counters: ["failed: message~Failed password", "root: message~user=root",
+               "warnings: level>=warn"]
+sinks:
+  - name: out
+    kind: jsonl
+    input: sshd
+    path: %s
+''' % (name, extra, q(log), 'true' if follow else 'false', parse_parts,
+       sess_parts, gap, max_d, grace, q(out))
+
+
+def year_free_ms(iso):
+    """ms of an RFC 3339 time with its year replaced by 2000."""
+    return iso_ms('2000' + iso[4:])
+
+
+def check_ssh_sessions(rows, want, what):
+    got = {}
+    for r in rows:
+        check_eq(r['stage'], 'sshd', what + ': stage')
+        k = (r['key']['host'], r['key']['pid'],
+             year_free_ms(r['session_start']))
+        check(k not in got, '%s: session %r emitted twice' % (what, k))
+        got[k] = r
+    check_eq(sorted(got), sorted(want), what + ': sessions (host, pid, '
+             'start)')
+    for k, w in want.items():
+        g = got[k]
+        check_eq(year_free_ms(g['session_end']), w['end'],
+                 '%s: end of %r' % (what, k))
+        check_eq(g['duration_ms'], w['end'] - w['start'],
+                 '%s: duration of %r' % (what, k))
+        check_eq(g['events'], w['events'], '%s: events of %r' % (what, k))
+        check_eq(g['first_message'], w['first'], '%s: first message of %r'
+                 % (what, k))
+        check_eq(g['last_message'], w['last'], '%s: last message of %r'
+                 % (what, k))
+        for name in SSH_COUNTERS:
+            check_eq(g[name], w[name], '%s: %s of %r' % (what, name, k))
+        check_eq(g['warnings'], 0, '%s: warnings (sshd lines have no '
+                 'level)' % what)
+        n = len(w['msgs'])
+        d = g['distinct_message']
+        if n <= 8:
+            check_eq(d, n, '%s: distinct messages of %r (exact)' % (what, k))
+        else:
+            check(abs(d - n) <= max(2, 0.2 * n), '%s: distinct messages of '
+                  '%r: estimate %d, exact %d' % (what, k, d, n))
+
+
+def case_sessions():
+    """Sessions per sshd process of the Loghub OpenSSH sample: one
+    partition each, then several with the events of the parse partitions
+    interleaved (grace and per-input watermarks keep it exact), against
+    ssh_sessions() computed from the structured CSV."""
+    log, csvp = loghub('OpenSSH')
+    rows = csv_rows(csvp)
+    for n, (pp, sp, gap, max_d, gap_ms, max_ms, grace) in enumerate((
+            (1, 1, '10s', '0s', 10000, 0, '0s'),
+            (2, 3, '3s', '1h', 3000, 3600000, '5s'))):
+        want = ssh_sessions(rows, gap_ms, max_ms)
+        check(len(want) > 100, 'test bug: only %d sessions' % len(want))
+        out = path('s%d.jsonl' % n)
+        topo = write('s%d.yaml' % n, ssh_topology(
+            'sessions-%d' % n, log, pp, sp, gap, max_d, grace, out))
+        run_ok(topo, 'sessions %d' % n)
+        check_ssh_sessions(read_jsonl(out), want, 'run %d' % n)
+
+
+def case_sessions_resume():
+    """A followed OpenSSH log with --data-dir: killed after its first
+    checkpoint, the rest of the file arrives while it is down, the rerun
+    restores the open sessions from the state store (RocksDB, incremental
+    checkpoints) and goes on; after Ctrl-C the sessions are those of the
+    whole file."""
+    log, csvp = loghub('OpenSSH')
+    want = ssh_sessions(csv_rows(csvp), 10000, 0)
+    with open(log, 'rb') as f:
+        data = f.read()
+    offs = line_offsets(data)
+    half = offs[len(offs) // 2]
+    inp, out, dd = path('ssh.log'), path('out.jsonl'), path('data')
+    write('ssh.log', data[:half])
+    topo = write('follow.yaml', ssh_topology(
+        'sessions-resume', inp, 1, 2, '10s', '0s', '0s', out, follow=True,
+        extra='  idle_timeout: 1000h'))
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        wait_until(lambda: len(read_lines(out)) > 0, p, 'the first sessions')
+    finally:
+        err = kill9(p)
+    check(p.returncode == -signal.SIGKILL, 'run 1 ended by itself (rc %r): '
+          '%r' % (p.returncode, err))
+    with open(inp, 'ab') as f:
+        f.write(data[half:])
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        # every session but the last few, which only Ctrl-C closes
+        wait_until(lambda: len(read_lines(out)) >= len(want) - 20, p,
+                   'the sessions of the whole file')
+    finally:
+        err = interrupt(p)
+    check_eq(p.returncode, 0, 'run 2: exit status (stderr %r)' % err)
+    resumed_from(err, 'run 2')
+    check_ssh_sessions(read_jsonl(out), want, 'resumed run')
+
+
+def case_sessions_late():
+    """An event more than grace behind the watermark goes to the session
+    stage's dead_letter sink with the reason, is counted as late, and
+    changes no session."""
+    lines = ['{"ts":"2024-03-01T00:00:%02dZ","user":"a","message":"a%d"}'
+             % (s, s) for s in (1, 3, 5)]
+    lines.append('{"ts":"2024-03-01T00:00:09Z","user":"b","message":"b"}')
+    # 3 s behind the newest: within delay 2s + grace 3s, joins a's session
+    lines.append('{"ts":"2024-03-01T00:00:06Z","user":"a","message":"a6"}')
+    lines += ['{"ts":"2024-03-01T00:00:30Z","user":"c","message":"c%d"}' % i
+              for i in range(5000)]
+    late = '{"ts":"2024-03-01T00:00:07Z","user":"a","level":"warn",' \
+        '"message":"late one"}'
+    lines.append(late)
+    data = ''.join(ln + '\n' for ln in lines).encode()
+    log = write('late.log', data)
+    late_off = line_offsets(data)[len(lines) - 1]
+    out, dl, dd = path('res.jsonl'), path('late.jsonl'), path('data')
+    topo = write('late.yaml', '''name: late
+settings:
+  watermark_delay: 2s
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: json
+  - name: s
+    kind: session
+    input: parse
+    key: user
+    gap: 2s
+    grace: 3s
+    dead_letter: late
+sinks:
+  - name: out
+    kind: jsonl
+    input: s
+    path: %s
+  - name: late
+    kind: jsonl
+    path: %s
+''' % (q(log), q(out), q(dl)))
+    run_ok(topo, 'late events', ['--data-dir', dd])
+    got = {(r['key']['user'], r['session_start']): r['events']
+           for r in read_jsonl(out)}
+    check_eq(got, {('a', '2024-03-01T00:00:01.000Z'): 4,
+                   ('b', '2024-03-01T00:00:09.000Z'): 1,
+                   ('c', '2024-03-01T00:00:30.000Z'): 5000},
+             'sessions (the late event changes none)')
+    check_eq(last_run(dd)['s']['late'], 1, 'late events counted')
+    recs = read_jsonl(dl)
+    check_eq(len(recs), 1, 'records in the late-event sink')
+    r = recs[0]
+    check_eq(r.get('stage'), 's', 'dead letter: stage')
+    check_eq(r.get('offset'), late_off, 'dead letter: offset')
+    check_eq(r.get('event', {}).get('message'), 'late one',
+             'dead letter: the event')
+    check(re.fullmatch(r'late event: 21000 ms behind the watermark, more '
+                       r'than grace \(3000 ms\)', r.get('reason', '')),
+          'dead letter: reason %r' % r.get('reason'))
+
+
 CASES = {
     'validate_examples': case_validate_examples,
     'validate_errors': case_validate_errors,
@@ -2203,6 +2443,9 @@ CASES = {
     'resume_refused': case_resume_refused,
     'anomaly': case_anomaly,
     'nab': case_nab,
+    'sessions': case_sessions,
+    'sessions_resume': case_sessions_resume,
+    'sessions_late': case_sessions_late,
 }
 for _s in LOGHUB:
     CASES['loghub_' + _s.lower()] = (lambda s: lambda: loghub_case(s))(_s)
