@@ -1067,8 +1067,17 @@ ls_session_add(ls_session *s, const ls_event *ev)
 	if (left != NONE) {
 		const struct sess *l = &s->ss[left];
 		const struct sess *r = right != NONE ? &s->ss[right] : NULL;
-		need_msg = (uint32_t)l->flen + (r != NULL ? r->llen : l->llen) +
-		    2 * m.len;
+		const struct sess *e = r != NULL ? r : l; /* holds the end */
+		int first = t < l->start ||
+		    (t == l->start && bytes_cmp(m.ptr, m.len, l->msg, l->flen) < 0);
+		int last = t > e->end ||
+		    (t == e->end && bytes_cmp(m.ptr, m.len, e->msg + e->flen,
+		                        e->llen) > 0);
+		/* room for every step: the merge, then the new first, then
+		 * the new last */
+		uint32_t nf = first ? m.len : l->flen, nl = last ? m.len : e->llen;
+		need_msg = (nf > l->flen ? nf : l->flen) +
+		    (nl > e->llen ? nl : e->llen);
 		uint32_t n = l->nset;
 		if (r != NULL && l->nset != HLL_TAG && r->nset != HLL_TAG)
 			n = union_size(l, r);

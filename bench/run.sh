@@ -6,7 +6,7 @@
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
 # NAME is any of pingpong fanin ring spawn pipeline state state-rss remote
-# placement anomaly patterns failover (default: all, in that order).
+# placement anomaly patterns session failover (default: all, in that order).
 # state-rss is state_bench --rss 10000000.  remote and placement are C
 # programs like the others; failover is bench/failover_bench.py, run with
 # python3 on BUILD_DIR/cmd/logstream (a 3-node cluster on loopback).
@@ -24,7 +24,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|session|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
@@ -32,7 +32,7 @@ dir=$1/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns session failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)

@@ -44,8 +44,9 @@ typedef struct tev {
 
 static const char *const services[] = { "api", "web" };
 static const char *const users[] = { "u1", "u2", "u3" };
-static const char *const msgs[NMSGS] = { "alpha", "beta", "gamma x",
-	"delta", "x epsilon", "zeta" };
+static char long_msg[301]; /* cut to LS_SESSION_MSG_MAX bytes */
+static const char *msgs[NMSGS] = { "alpha", "beta", "gamma x", "delta",
+	"x epsilon", long_msg };
 static char path_text[NPATHS][8];
 
 static void
@@ -70,7 +71,7 @@ typedef struct sres {
 	int64_t start, end;
 	uint64_t events, distinct;
 	int exact;
-	char first[16], last[16];
+	char first[LS_SESSION_MSG_MAX + 1], last[LS_SESSION_MSG_MAX + 1];
 	uint64_t ctr[4];
 } sres;
 
@@ -191,12 +192,12 @@ brute_force(const tev *in, size_t n, int64_t gap_ns, int64_t max_ns,
 			sres *s = &r[nr++];
 			s->key = e[i].key;
 			s->start = e[i].t;
-			strcpy(s->first, msgs[e[i].msg]);
+			snprintf(s->first, sizeof(s->first), "%s", msgs[e[i].msg]);
 			memset(seen, 0, sizeof(seen));
 		}
 		sres *s = &r[nr - 1];
 		s->end = e[i].t;
-		strcpy(s->last, msgs[e[i].msg]);
+		snprintf(s->last, sizeof(s->last), "%s", msgs[e[i].msg]);
 		s->events++;
 		if (e[i].path >= 0 && !seen[e[i].path]) {
 			seen[e[i].path] = 1;
@@ -730,6 +731,8 @@ main(void)
 {
 	for (int i = 0; i < NPATHS; i++)
 		snprintf(path_text[i], sizeof(path_text[i]), "/p%d", i);
+	for (int i = 0; i < 300; i++)
+		long_msg[i] = (char)('a' + i % 26);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bruteforce),
 		cmocka_unit_test_setup_teardown(test_restore_state, setup,
