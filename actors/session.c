@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/i64.h"
+#include "actors/parts.h"
 #include "runtime/err.h"
 #include "runtime/hash.h"
 #include "runtime/le.h"
@@ -97,24 +99,6 @@ struct ls_session {
 	uint8_t *part; /* encoding scratch */
 	size_t partcap;
 };
-
-static int64_t
-sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
-static int64_t
-sat_sub(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_sub_overflow(a, b, &r))
-		return b > 0 ? INT64_MIN : INT64_MAX;
-	return r;
-}
 
 static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -358,9 +342,9 @@ bucket_end(const ls_session *s, int64_t t)
 static int64_t
 deadline(const ls_session *s, const struct sess *x)
 {
-	int64_t reach = sat_add(x->end, s->gap_ns);
+	int64_t reach = ls_i64_add_sat(x->end, s->gap_ns);
 	int64_t be = bucket_end(s, x->start) - 1;
-	return sat_add(reach < be ? reach : be, s->grace_ns);
+	return ls_i64_add_sat(reach < be ? reach : be, s->grace_ns);
 }
 
 /* Cut a message to LS_SESSION_MSG_MAX bytes without splitting a UTF-8
@@ -980,9 +964,9 @@ find_near(const ls_session *s, uint32_t gi, int64_t t, uint32_t *left,
 		const struct sess *x = &s->ss[i];
 		if (bucket_end(s, x->start) != be)
 			continue;
-		if (t < sat_sub(x->start, s->gap_ns))
+		if (t < ls_i64_sub_sat(x->start, s->gap_ns))
 			break;
-		if (t > sat_add(x->end, s->gap_ns))
+		if (t > ls_i64_add_sat(x->end, s->gap_ns))
 			continue;
 		if (*left == NONE)
 			*left = i;
@@ -1035,7 +1019,7 @@ ls_session_add(ls_session *s, const ls_event *ev)
 	if (kl < 0)
 		return LS_ERANGE;
 
-	if (t < sat_sub(s->wm, s->grace_ns)) {
+	if (t < ls_i64_sub_sat(s->wm, s->grace_ns)) {
 		s->events++;
 		s->late_n++;
 		if (ev->ingest_ns != LS_TIME_UNKNOWN && ev->ingest_ns > s->last_ingest)
@@ -1162,7 +1146,7 @@ ls_session_add(ls_session *s, const ls_event *ev)
 		s->last_ingest = ev->ingest_ns;
 	if (t > s->max_t) {
 		s->max_t = t;
-		int64_t cand = sat_sub(t, s->delay_ns);
+		int64_t cand = ls_i64_sub_sat(t, s->delay_ns);
 		if (!s->manual && cand > s->wm) {
 			s->wm = cand;
 			close_due(s);
@@ -1192,11 +1176,11 @@ ls_session_idle(ls_session *s, int64_t now_ns)
 	if (s->max_t == INT64_MIN || s->last_ingest == INT64_MIN ||
 	    now_ns <= s->last_ingest)
 		return 0;
-	int64_t idle = sat_sub(now_ns, s->last_ingest);
+	int64_t idle = ls_i64_sub_sat(now_ns, s->last_ingest);
 	if (idle < s->idle_ns)
 		return 0;
 	return ls_session_advance(s,
-	    sat_sub(sat_add(s->max_t, idle), s->delay_ns));
+	    ls_i64_sub_sat(ls_i64_add_sat(s->max_t, idle), s->delay_ns));
 }
 
 size_t
@@ -1211,7 +1195,7 @@ ls_session_flush(ls_session *s)
 			continue;
 		int64_t d = deadline(s, &s->ss[i]);
 		if (d >= top)
-			top = sat_add(d, 1);
+			top = ls_i64_add_sat(d, 1);
 		s->cl[n++] = i;
 	}
 	s->wm = top;
@@ -1591,7 +1575,7 @@ ls_session_load_parts(ls_session *s, const uint8_t *meta, size_t mlen,
 		if (d[i].khash == d[i - 1].khash && d[i].klen == d[i - 1].klen &&
 		    memcmp(d[i].key, d[i - 1].key, d[i].klen) == 0 &&
 		    bucket_end(t, d[i].start) == bucket_end(t, d[i - 1].end) &&
-		    d[i].start <= sat_add(d[i - 1].end, t->gap_ns)) {
+		    d[i].start <= ls_i64_add_sat(d[i - 1].end, t->gap_ns)) {
 			rc = LS_ECORRUPT; /* they would be one session */
 			goto out;
 		}
@@ -1681,75 +1665,21 @@ out:
 
 /* ---- the state from an ls_state handle ---- */
 
-typedef struct parts {
-	uint8_t **p;
-	size_t *len;
-	size_t n, cap;
-	int rv;
-} parts;
-
-static void
-parts_fini(parts *ps)
-{
-	for (size_t i = 0; i < ps->n; i++)
-		free(ps->p[i]);
-	free(ps->p);
-	free(ps->len);
-}
-
-/* Append a copy of v (vl bytes) to ps.  0 or LS_ENOMEM. */
-static int
-parts_add(parts *ps, const void *v, size_t vl)
-{
-	if (ps->n == ps->cap) {
-		size_t nc = ps->cap ? ps->cap * 2 : 16;
-		uint8_t **np = realloc(ps->p, nc * sizeof(*np));
-		if (np == NULL)
-			return LS_ENOMEM;
-		ps->p = np;
-		size_t *nl = realloc(ps->len, nc * sizeof(*nl));
-		if (nl == NULL)
-			return LS_ENOMEM;
-		ps->len = nl;
-		ps->cap = nc;
-	}
-	if ((ps->p[ps->n] = malloc(vl > 0 ? vl : 1)) == NULL)
-		return LS_ENOMEM;
-	if (vl > 0)
-		memcpy(ps->p[ps->n], v, vl);
-	ps->len[ps->n++] = vl;
-	return 0;
-}
-
-static int
-collect(void *arg, const void *k, size_t kl, const void *v, size_t vl)
-{
-	parts *ps = arg;
-	if (kl != SESS_KEY_LEN)
-		ps->rv = LS_ECORRUPT;
-	else
-		ps->rv = parts_add(ps, v, vl);
-	return ps->rv != 0;
-}
-
 int
 ls_session_load(ls_session *s, ls_state *st)
 {
-	parts ps = { 0 };
+	ls_parts ps = { 0 };
 	void *meta = NULL;
 	size_t mlen = 0;
 	int rc = ls_state_get(st, "m", 1, &meta, &mlen);
 	if (rc == LS_ENOENT)
 		return ls_session_load_parts(s, NULL, 0, NULL, NULL, 0);
-	if (rc == 0) {
-		rc = ls_state_scan(st, "S", 1, "T", 1, collect, &ps);
-		if (rc == 0 || ps.rv != 0)
-			rc = ps.rv;
-	}
+	if (rc == 0)
+		rc = ls_parts_scan(st, "S", 1, "T", 1, SESS_KEY_LEN, &ps);
 	if (rc == 0)
 		rc = ls_session_load_parts(s, meta, mlen,
 		    (const uint8_t *const *)ps.p, ps.len, ps.n);
-	parts_fini(&ps);
+	ls_parts_fini(&ps);
 	free(meta);
 	return rc;
 }

@@ -5,10 +5,11 @@
  * (actors/session.h); sessions that the watermark closes are gathered per
  * receive into one ls_records and sent to every consumer (sinks).  The kind
  * table ls_kind_session (end of file) gives their schema
- * (ls_session_schema).  Watermarks are per input, as in the window stage
- * (actors/wmark.h); a periodic timer lets an idle source's sessions close
- * (idle_timeout).  Late events go to the dead-letter output with the
- * reason.  At end of stream every open session closes.
+ * (ls_session_schema).  Batches, ticks and end of stream go through the
+ * frame shared with the window stage (actors/evstage.h): per-input
+ * watermarks (actors/wmark.h), a periodic timer that lets an idle source's
+ * sessions close (idle_timeout), and at end of stream every open session
+ * closes.  Late events go to the dead-letter output with the reason.
  *
  * State: with a store, the partition's sessions are keys of its ls_state
  * handle and checkpoints ship the sessions changed since the previous one
@@ -19,23 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/evstage.h"
 #include "actors/session.h"
-#include "actors/stage.h"
-#include "actors/wmark.h"
 #include "runtime/log.h"
 #include "runtime/store.h"
 
 typedef struct sstage {
-	const ls_stage_cfg *cfg;
-	ls_outq q;
-	ls_gate gate;
-	uint32_t eos;
+	ls_evstage f; /* first: the frame's receive passes the whole state */
 	ls_session_spec spec;
 	ls_session *s;
-	ls_wmark wm;
-	ls_ctx *ctx;        /* valid during a receive, for callbacks */
-	const char *source; /* source of the batch being added */
-	ls_records *res;    /* results gathered during this receive */
 } sstage;
 
 static int
@@ -65,17 +58,9 @@ static void
 on_emit(void *arg, const ls_session_result *r)
 {
 	sstage *s = arg;
-	if (s->res == NULL &&
-	    (s->res = ls_records_new(s->cfg->results, s->cfg->node->name,
-	         s->cfg->partition)) == NULL)
-		goto oom;
-	if (ls_session_record(&s->spec, r, s->res) != 0)
-		goto oom;
-	ls_metric_add(s->cfg->ctr.results, 1);
-	return;
-oom:
-	ls_log(LS_LOG_ERROR, "session", "out of memory: result dropped stage=%s",
-	    s->cfg->node->name);
+	ls_records *out = ls_evstage_rows(&s->f);
+	if (out != NULL)
+		ls_evstage_counted(&s->f, ls_session_record(&s->spec, r, out));
 }
 
 static void
@@ -89,17 +74,36 @@ on_late(void *arg, const ls_event *ev, int64_t watermark_ns)
 	    "(%lld ms)",
 	    (long long)((watermark_ns - t) / 1000000),
 	    (long long)s->spec.grace_ms);
-	ls_metric_add(s->cfg->ctr.late, 1);
-	ls_stage_dead_event(s->ctx, s->cfg, &s->q, why, ev, s->source);
+	ls_metric_add(s->f.cfg->ctr.late, 1);
+	ls_stage_dead_event(s->f.ctx, s->f.cfg, &s->f.q, why, ev, s->f.source);
+}
+
+static int
+s_add(void *st, const ls_event *ev)
+{
+	return ls_session_add(st, ev);
 }
 
 static void
-advance(sstage *s)
+s_advance(void *st, int64_t wm)
 {
-	int64_t w;
-	if (ls_wmark_get(&s->wm, ls_wall_ns(), &w))
-		ls_session_advance(s->s, w);
+	ls_session_advance(st, wm);
 }
+
+static void
+s_idle(void *st, int64_t now)
+{
+	ls_session_idle(st, now);
+}
+
+static void
+s_flush(void *st)
+{
+	ls_session_flush(st);
+}
+
+static const ls_evstage_ops session_ops = { s_add, s_advance, s_idle,
+	s_flush };
 
 static int
 sstage_init(ls_ctx *ctx, void *state, const void *arg)
@@ -108,7 +112,6 @@ sstage_init(ls_ctx *ctx, void *state, const void *arg)
 	const ls_stage_cfg *cfg = arg;
 	char err[256];
 
-	s->cfg = cfg;
 	int rv = spec_of(cfg->node, &s->spec, err, sizeof(err));
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "session",
@@ -117,21 +120,17 @@ sstage_init(ls_ctx *ctx, void *state, const void *arg)
 	}
 	if (cfg->results == NULL)
 		return LS_EINVAL; /* the pipeline builds it for every session */
-	int64_t delay_ms = ls_topology_setting_ms(cfg->topo, "watermark_delay",
-	    2000);
-	int64_t idle_ms = ls_topology_setting_ms(cfg->topo, "idle_timeout",
-	    5000);
-	rv = ls_session_new(&s->s, &s->spec, delay_ms, idle_ms, on_emit,
+	rv = ls_session_new(&s->s, &s->spec,
+	    ls_topology_setting_ms(cfg->topo, "watermark_delay", 2000),
+	    ls_topology_setting_ms(cfg->topo, "idle_timeout", 5000), on_emit,
 	    on_late, s);
 	if (rv != 0)
 		return rv;
 	ls_session_set_manual_watermark(s->s, 1);
-	if ((rv = ls_stage_restore_state(cfg, &s->gate, s)) != 0)
+	ls_evstage_init(&s->f, cfg, &session_ops, s->s, "session");
+	if ((rv = ls_stage_restore_state(cfg, &s->f.gate, s)) != 0)
 		return rv;
-	ls_wmark_init(&s->wm, cfg->n_upstream, delay_ms * 1000000,
-	    idle_ms * 1000000, ls_wall_ns());
-	return ls_timer_start(ls_ctx_runtime(ctx), ls_self(ctx), cfg->tick_ms,
-	    cfg->tick_ms, 0, NULL);
+	return ls_evstage_start(ctx, &s->f);
 }
 
 static void
@@ -140,78 +139,7 @@ sstage_stop(ls_ctx *ctx, void *state)
 	sstage *s = state;
 	ls_session_free(s->s);
 	s->s = NULL;
-	ls_wmark_fini(&s->wm);
-	if (s->res != NULL)
-		ls_records_unref(s->res);
-	s->res = NULL;
-	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
-	ls_gate_fini(&s->gate);
-}
-
-/* Send what this receive gathered to every consumer. */
-static void
-ship(ls_ctx *ctx, sstage *s)
-{
-	ls_records *r = s->res;
-	if (r == NULL)
-		return;
-	s->res = NULL;
-	ls_stage_emit_records(ctx, s->cfg, &s->q, r);
-}
-
-static int
-sstage_handle(ls_ctx *ctx, void *state, ls_msg *m)
-{
-	sstage *s = state;
-
-	s->ctx = ctx;
-	switch (m->type) {
-	case LS_MSG_BATCH: {
-		ls_batch *b = m->ptr;
-		int64_t bmax = INT64_MIN;
-		s->source = b->source;
-		for (uint32_t i = 0; i < b->n; i++) {
-			const ls_event *ev = b->items[i];
-			int64_t t = ev->time_ns != LS_TIME_UNKNOWN ? ev->time_ns
-			                                          : ev->ingest_ns;
-			if (t != LS_TIME_UNKNOWN && t > bmax)
-				bmax = t;
-			int rv = ls_session_add(s->s, ev);
-			if (rv == LS_ENOMEM)
-				return rv; /* supervision restarts us */
-			if (rv != 0)
-				ls_stage_dead_event(ctx, s->cfg, &s->q,
-				    rv == LS_EINVAL ? "event has no time"
-				                    : "key or time out of range",
-				    ev, b->source);
-		}
-		ls_metric_add(s->cfg->ctr.in, b->n);
-		(void)ls_wmark_heard(&s->wm, m->from.id, bmax, ls_wall_ns());
-		advance(s);
-		ship(ctx, s);
-		return 0;
-	}
-	case LS_MSG_TIMER:
-		advance(s);
-		ls_session_idle(s->s, ls_wall_ns());
-		ship(ctx, s);
-		return 0;
-	case LS_MSG_WRITABLE:
-		ls_outq_flush(ctx, &s->q);
-		return 0;
-	case LS_MSG_EOS:
-		(void)ls_wmark_eos(&s->wm, m->from.id, ls_wall_ns());
-		advance(s);
-		ship(ctx, s);
-		if (++s->eos == s->cfg->n_upstream) {
-			ls_session_flush(s->s);
-			ship(ctx, s);
-			ls_stage_emit_eos(ctx, s->cfg, &s->q, s->gate.eos_max);
-		}
-		return 0;
-	default:
-		return 0;
-	}
+	ls_evstage_fini(ctx, &s->f);
 }
 
 /* Checkpoints hold the open sessions, the watermark and the counters;
@@ -232,7 +160,7 @@ restore_failed(const sstage *s, int rv)
 {
 	ls_log(LS_LOG_ERROR, "session",
 	    "cannot restore state stage=%s partition=%u err=%s",
-	    s->cfg->node->name, s->cfg->partition, ls_errname(rv));
+	    s->f.cfg->node->name, s->f.cfg->partition, ls_errname(rv));
 }
 
 static int
@@ -268,9 +196,7 @@ static int
 sstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	sstage *s = state;
-	s->ctx = ctx;
-	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, sstage_handle,
-	    s);
+	return ls_evstage_receive(ctx, &s->f, m);
 }
 
 static int

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/i64.h"
 #include "runtime/err.h"
 #include "runtime/hash.h"
 
@@ -271,24 +272,6 @@ struct ls_window {
 	/* the event's encoded key: nkey u32 lengths, then the bytes */
 	unsigned char kbuf[LS_WINDOW_MAX_KEYS * 4 + LS_WINDOW_KEY_MAX];
 };
-
-static int64_t
-sat_add(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
-static int64_t
-sat_sub(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_sub_overflow(a, b, &r))
-		return b > 0 ? INT64_MIN : INT64_MAX;
-	return r;
-}
 
 /* ---- spec parsing ---- */
 
@@ -849,7 +832,7 @@ win_emit_sorted(ls_window *w, struct win *wn, int final, ls_window_emit_fn fn,
 static int64_t
 close_time(const ls_window *w, int64_t start)
 {
-	return sat_add(start + w->size_ns, w->grace_ns);
+	return ls_i64_add_sat(start + w->size_ns, w->grace_ns);
 }
 
 static void
@@ -1067,7 +1050,7 @@ ls_window_add(ls_window *w, const ls_event *ev)
 		w->last_ingest = ev->ingest_ns;
 	if (t > w->max_t) {
 		w->max_t = t;
-		int64_t cand = sat_sub(t, w->delay_ns);
+		int64_t cand = ls_i64_sub_sat(t, w->delay_ns);
 		if (!w->manual_wm && cand > w->wm) {
 			w->wm = cand;
 			close_due(w);
@@ -1084,10 +1067,10 @@ ls_window_idle(ls_window *w, int64_t now_ns)
 	if (w->max_t == INT64_MIN || w->last_ingest == INT64_MIN ||
 	    now_ns <= w->last_ingest)
 		return 0;
-	idle = sat_sub(now_ns, w->last_ingest);
+	idle = ls_i64_sub_sat(now_ns, w->last_ingest);
 	if (idle < w->idle_ns)
 		return 0;
-	cand = sat_sub(sat_add(w->max_t, idle), w->delay_ns);
+	cand = ls_i64_sub_sat(ls_i64_add_sat(w->max_t, idle), w->delay_ns);
 	if (cand <= w->wm)
 		return 0;
 	w->wm = cand;

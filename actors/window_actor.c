@@ -15,85 +15,26 @@
  * order, so one slow upstream partition holds windows open instead of
  * making the others' events late.  A channel that has ended (EOS) or has
  * been silent for idle_timeout no longer holds the watermark back; nor does
- * one never heard from once the stage is idle_timeout old.
+ * one never heard from once the stage is idle_timeout old (actors/wmark.h).
+ * Batches, ticks and end of stream are handled by the frame shared with
+ * the session stage (actors/evstage.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/stage.h"
+#include "actors/evstage.h"
+#include "actors/parts.h"
 #include "actors/window.h"
 #include "runtime/le.h"
 #include "runtime/log.h"
 #include "runtime/store.h"
 
 typedef struct wstage {
-	const ls_stage_cfg *cfg;
-	ls_outq q;
-	ls_gate gate;
-	uint32_t eos;
+	ls_evstage f; /* first: the frame's receive passes the whole state */
 	ls_window_spec spec;
 	ls_window *w;
-	ls_ctx *ctx;      /* valid during a receive, for callbacks */
-	const char *source; /* source of the batch being added */
-	ls_records *res;  /* results gathered during this receive */
-	struct chan {
-		uint64_t id;     /* sender ref */
-		int64_t max_t;   /* largest event time it sent */
-		int64_t heard;   /* wall time of its last message */
-		int eos;
-	} *ch;
-	uint32_t nch, capch;
-	int64_t delay_ns, idle_ns, born_ns;
 } wstage;
-
-static struct chan *
-chan_get(wstage *s, uint64_t id)
-{
-	for (uint32_t i = 0; i < s->nch; i++)
-		if (s->ch[i].id == id)
-			return &s->ch[i];
-	if (s->nch == s->capch) {
-		uint32_t nc = s->capch ? s->capch * 2 : 8;
-		struct chan *n = realloc(s->ch, nc * sizeof(*n));
-		if (n == NULL)
-			return NULL;
-		s->ch = n;
-		s->capch = nc;
-	}
-	struct chan *c = &s->ch[s->nch++];
-	c->id = id;
-	c->max_t = INT64_MIN;
-	c->heard = ls_wall_ns();
-	c->eos = 0;
-	return c;
-}
-
-/* Advance the window to min over live channels of their progress. */
-static void
-advance(wstage *s)
-{
-	int64_t now = ls_wall_ns();
-	int64_t low = INT64_MAX;
-	uint32_t live = 0;
-
-	if (s->nch < s->cfg->n_upstream && now - s->born_ns < s->idle_ns)
-		return; /* an input not heard from yet may still be behind */
-	for (uint32_t i = 0; i < s->nch; i++) {
-		const struct chan *c = &s->ch[i];
-		if (c->eos || now - c->heard > s->idle_ns)
-			continue;
-		if (c->max_t == INT64_MIN)
-			return;
-		if (c->max_t < low)
-			low = c->max_t;
-		live++;
-	}
-	if (live == 0 || low == INT64_MIN)
-		return;
-	ls_window_advance(s->w, low < INT64_MIN + s->delay_ns
-	        ? INT64_MIN : low - s->delay_ns);
-}
 
 static int
 spec_of(const ls_topo_node *n, ls_window_spec *spec, char *err,
@@ -123,17 +64,9 @@ static void
 on_emit(void *arg, const ls_window_result *wr)
 {
 	wstage *s = arg;
-	if (s->res == NULL &&
-	    (s->res = ls_records_new(s->cfg->results, s->cfg->node->name,
-	         s->cfg->partition)) == NULL)
-		goto oom;
-	if (ls_window_record(&s->spec, wr, s->res) != 0)
-		goto oom;
-	ls_metric_add(s->cfg->ctr.results, 1);
-	return;
-oom:
-	ls_log(LS_LOG_ERROR, "window", "out of memory: result dropped stage=%s",
-	    s->cfg->node->name);
+	ls_records *r = ls_evstage_rows(&s->f);
+	if (r != NULL)
+		ls_evstage_counted(&s->f, ls_window_record(&s->spec, wr, r));
 }
 
 static void
@@ -143,10 +76,37 @@ on_late(void *arg, const ls_event *ev, int64_t window_start_ns,
 	wstage *s = arg;
 	(void)window_start_ns;
 	(void)watermark_ns;
-	ls_metric_add(s->cfg->ctr.late, 1);
-	ls_stage_dead_event(s->ctx, s->cfg, &s->q,
-	    "late event: its window had closed", ev, s->source);
+	ls_metric_add(s->f.cfg->ctr.late, 1);
+	ls_stage_dead_event(s->f.ctx, s->f.cfg, &s->f.q,
+	    "late event: its window had closed", ev, s->f.source);
 }
+
+static int
+w_add(void *st, const ls_event *ev)
+{
+	return ls_window_add(st, ev);
+}
+
+static void
+w_advance(void *st, int64_t wm)
+{
+	ls_window_advance(st, wm);
+}
+
+static void
+w_idle(void *st, int64_t now)
+{
+	ls_window_idle(st, now);
+}
+
+static void
+w_flush(void *st)
+{
+	ls_window_flush(st);
+}
+
+static const ls_evstage_ops window_ops = { w_add, w_advance, w_idle,
+	w_flush };
 
 static int
 wstage_init(ls_ctx *ctx, void *state, const void *arg)
@@ -156,7 +116,6 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	const ls_topo_node *n = cfg->node;
 	char err[256];
 
-	s->cfg = cfg;
 	int rv = spec_of(n, &s->spec, err, sizeof(err));
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "window", "bad window stage=%s reason=\"%s\"",
@@ -174,13 +133,10 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 	if (rv != 0)
 		return rv;
 	ls_window_set_manual_watermark(s->w, 1);
-	if ((rv = ls_stage_restore_state(cfg, &s->gate, s)) != 0)
+	ls_evstage_init(&s->f, cfg, &window_ops, s->w, "window");
+	if ((rv = ls_stage_restore_state(cfg, &s->f.gate, s)) != 0)
 		return rv;
-	s->delay_ns = delay_ms * 1000000;
-	s->idle_ns = idle_ms * 1000000;
-	s->born_ns = ls_wall_ns();
-	return ls_timer_start(ls_ctx_runtime(ctx), ls_self(ctx), cfg->tick_ms,
-	    cfg->tick_ms, 0, NULL);
+	return ls_evstage_start(ctx, &s->f);
 }
 
 static void
@@ -189,88 +145,7 @@ wstage_stop(ls_ctx *ctx, void *state)
 	wstage *s = state;
 	ls_window_free(s->w);
 	s->w = NULL;
-	free(s->ch);
-	s->ch = NULL;
-	if (s->res != NULL)
-		ls_records_unref(s->res);
-	s->res = NULL;
-	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
-	ls_gate_fini(&s->gate);
-}
-
-/* Send what this receive gathered to every consumer. */
-static void
-ship(ls_ctx *ctx, wstage *s)
-{
-	ls_records *r = s->res;
-	if (r == NULL)
-		return;
-	s->res = NULL;
-	ls_stage_emit_records(ctx, s->cfg, &s->q, r);
-}
-
-static int
-wstage_handle(ls_ctx *ctx, void *state, ls_msg *m)
-{
-	wstage *s = state;
-
-	s->ctx = ctx;
-	switch (m->type) {
-	case LS_MSG_BATCH: {
-		ls_batch *b = m->ptr;
-		int64_t bmax = INT64_MIN;
-		s->source = b->source;
-		for (uint32_t i = 0; i < b->n; i++) {
-			const ls_event *ev = b->items[i];
-			int64_t t = ev->time_ns != LS_TIME_UNKNOWN ? ev->time_ns
-			                                          : ev->ingest_ns;
-			if (t != LS_TIME_UNKNOWN && t > bmax)
-				bmax = t;
-			int rv = ls_window_add(s->w, ev);
-			if (rv == LS_ENOMEM)
-				return rv; /* supervision restarts us */
-			if (rv != 0)
-				ls_stage_dead_event(ctx, s->cfg, &s->q,
-				    rv == LS_EINVAL ? "event has no time"
-				                    : "key or time out of range",
-				    ev, b->source);
-		}
-		ls_metric_add(s->cfg->ctr.in, b->n);
-		struct chan *c = chan_get(s, m->from.id);
-		if (c != NULL) {
-			c->heard = ls_wall_ns();
-			if (bmax > c->max_t)
-				c->max_t = bmax;
-		}
-		advance(s);
-		ship(ctx, s);
-		return 0;
-	}
-	case LS_MSG_TIMER:
-		advance(s);
-		ls_window_idle(s->w, ls_wall_ns());
-		ship(ctx, s);
-		return 0;
-	case LS_MSG_WRITABLE:
-		ls_outq_flush(ctx, &s->q);
-		return 0;
-	case LS_MSG_EOS: {
-		struct chan *c = chan_get(s, m->from.id);
-		if (c != NULL)
-			c->eos = 1;
-		advance(s);
-		ship(ctx, s);
-		if (++s->eos == s->cfg->n_upstream) {
-			ls_window_flush(s->w);
-			ship(ctx, s);
-			ls_stage_emit_eos(ctx, s->cfg, &s->q,
-			    s->gate.eos_max);
-		}
-		return 0;
-	}
-	default:
-		return 0;
-	}
+	ls_evstage_fini(ctx, &s->f);
 }
 
 /* A checkpoint holds the window state (open windows, groups, watermark);
@@ -296,7 +171,7 @@ wstage_restore(void *state, const uint8_t *buf, size_t len)
 	if (rv != 0)
 		ls_log(LS_LOG_ERROR, "window",
 		    "cannot restore state stage=%s partition=%u err=%s",
-		    s->cfg->node->name, s->cfg->partition, ls_errname(rv));
+		    s->f.cfg->node->name, s->f.cfg->partition, ls_errname(rv));
 	return rv;
 }
 
@@ -342,69 +217,26 @@ wstage_sync(void *state, ls_state *st, int all)
 	return rv;
 }
 
-typedef struct parts {
-	uint8_t **p;
-	size_t *len;
-	size_t n, cap;
-	int rv;
-} parts;
-
-static int
-collect_part(void *arg, const void *k, size_t kl, const void *v, size_t vl)
-{
-	parts *ps = arg;
-	if (kl != WIN_KEY_LEN) {
-		ps->rv = LS_ECORRUPT;
-		return 1;
-	}
-	if (ps->n == ps->cap) {
-		size_t nc = ps->cap ? ps->cap * 2 : 16;
-		uint8_t **np = realloc(ps->p, nc * sizeof(*np));
-		if (np == NULL)
-			goto oom;
-		ps->p = np;
-		size_t *nl = realloc(ps->len, nc * sizeof(*nl));
-		if (nl == NULL)
-			goto oom;
-		ps->len = nl;
-		ps->cap = nc;
-	}
-	if ((ps->p[ps->n] = malloc(vl > 0 ? vl : 1)) == NULL)
-		goto oom;
-	memcpy(ps->p[ps->n], v, vl);
-	ps->len[ps->n++] = vl;
-	return 0;
-oom:
-	ps->rv = LS_ENOMEM;
-	return 1;
-}
-
 static int
 wstage_load(void *state, ls_state *st)
 {
 	wstage *s = state;
-	parts ps = { 0 };
+	ls_parts ps = { 0 };
 	void *meta = NULL;
 	size_t mlen = 0;
 	int rv = ls_state_get(st, META_KEY, 1, &meta, &mlen);
 	if (rv == LS_ENOENT)
 		return 0; /* a fresh start */
-	if (rv == 0) {
-		rv = ls_state_scan(st, "w", 1, "x", 1, collect_part, &ps);
-		if (rv == 0 || ps.rv != 0)
-			rv = ps.rv;
-	}
+	if (rv == 0)
+		rv = ls_parts_scan(st, "w", 1, "x", 1, WIN_KEY_LEN, &ps);
 	if (rv == 0)
 		rv = ls_window_load_parts(s->w, meta, mlen,
 		    (const uint8_t *const *)ps.p, ps.len, ps.n);
 	if (rv != 0)
 		ls_log(LS_LOG_ERROR, "window",
 		    "cannot restore state stage=%s partition=%u err=%s",
-		    s->cfg->node->name, s->cfg->partition, ls_errname(rv));
-	for (size_t i = 0; i < ps.n; i++)
-		free(ps.p[i]);
-	free(ps.p);
-	free(ps.len);
+		    s->f.cfg->node->name, s->f.cfg->partition, ls_errname(rv));
+	ls_parts_fini(&ps);
 	free(meta);
 	return rv;
 }
@@ -413,9 +245,7 @@ static int
 wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	wstage *s = state;
-	s->ctx = ctx;
-	return ls_stage_receive(ctx, &s->gate, s->cfg, &s->q, m, wstage_handle,
-	    s);
+	return ls_evstage_receive(ctx, &s->f, m);
 }
 
 static const ls_behaviour window_behaviour = {

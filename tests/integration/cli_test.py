@@ -1068,6 +1068,40 @@ sinks:
           'reason of the truncated line: %r' % reasons[offs[1]])
 
 
+def run_late(lines, stage):
+    """Run the JSON lines through parse and the stage (YAML text of one
+    node named after the results: reads parse, dead_letter late) into
+    res.jsonl, with late.jsonl as the dead-letter sink and watermark_delay
+    2s; returns the input bytes and the two paths and the data dir."""
+    data = ''.join(ln + '\n' for ln in lines).encode()
+    log = write('late.log', data)
+    node = re.match(r'\s*- name: (\S+)', stage).group(1)
+    out, dl, dd = path('res.jsonl'), path('late.jsonl'), path('data')
+    topo = write('late.yaml', '''name: late
+settings:
+  watermark_delay: 2s
+sources:
+  - name: src
+    kind: file
+    path: %s
+stages:
+  - name: parse
+    kind: parse
+    input: src
+    format: json
+%ssinks:
+  - name: out
+    kind: jsonl
+    input: %s
+    path: %s
+  - name: late
+    kind: jsonl
+    path: %s
+''' % (q(log), stage, node, q(out), q(dl)))
+    run_ok(topo, 'late events', ['--data-dir', dd])
+    return data, out, dl, dd
+
+
 def case_late_events():
     """Events older than watermark_delay + grace behind the newest event
     are late: they go to the window's dead_letter sink as event records
@@ -1087,39 +1121,15 @@ def case_late_events():
         '"host":"h1","message":"late one","code":"7"}'
     lines += [late,
               '{"ts":"2024-03-01T00:00:21Z","service":"b","message":"open"}']
-    data = ''.join(ln + '\n' for ln in lines).encode()
-    log = write('late.log', data)
-    late_off = line_offsets(data)[len(lines) - 2]
-    out, dl, dd = path('res.jsonl'), path('late.jsonl'), path('data')
-    topo = write('late.yaml', '''name: late
-settings:
-  watermark_delay: 2s
-sources:
-  - name: src
-    kind: file
-    path: %s
-stages:
-  - name: parse
-    kind: parse
-    input: src
-    format: json
-  - name: w
+    data, out, dl, dd = run_late(lines, '''  - name: w
     kind: window
     input: parse
     key: service
     size: 10s
     grace: 5s
     dead_letter: late
-sinks:
-  - name: out
-    kind: jsonl
-    input: w
-    path: %s
-  - name: late
-    kind: jsonl
-    path: %s
-''' % (q(log), q(out), q(dl)))
-    run_ok(topo, 'late events', ['--data-dir', dd])
+''')
+    late_off = line_offsets(data)[len(lines) - 2]
 
     got = {(r['window_start'], r['key']['service']): r['count']
            for r in read_jsonl(out)}
@@ -2364,39 +2374,15 @@ def case_sessions_late():
     late = '{"ts":"2024-03-01T00:00:07Z","user":"a","level":"warn",' \
         '"message":"late one"}'
     lines.append(late)
-    data = ''.join(ln + '\n' for ln in lines).encode()
-    log = write('late.log', data)
-    late_off = line_offsets(data)[len(lines) - 1]
-    out, dl, dd = path('res.jsonl'), path('late.jsonl'), path('data')
-    topo = write('late.yaml', '''name: late
-settings:
-  watermark_delay: 2s
-sources:
-  - name: src
-    kind: file
-    path: %s
-stages:
-  - name: parse
-    kind: parse
-    input: src
-    format: json
-  - name: s
+    data, out, dl, dd = run_late(lines, '''  - name: s
     kind: session
     input: parse
     key: user
     gap: 2s
     grace: 3s
     dead_letter: late
-sinks:
-  - name: out
-    kind: jsonl
-    input: s
-    path: %s
-  - name: late
-    kind: jsonl
-    path: %s
-''' % (q(log), q(out), q(dl)))
-    run_ok(topo, 'late events', ['--data-dir', dd])
+''')
+    late_off = line_offsets(data)[len(lines) - 1]
     got = {(r['key']['user'], r['session_start']): r['events']
            for r in read_jsonl(out)}
     check_eq(got, {('a', '2024-03-01T00:00:01.000Z'): 4,
