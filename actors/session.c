@@ -1532,6 +1532,7 @@ ls_session_load_parts(ls_session *s, const uint8_t *meta, size_t mlen,
 	    s->emit, s->late, s->arg);
 	if (rc != 0)
 		return rc;
+	t->manual = s->manual; /* a fresh state keeps how it is driven */
 	if (meta != NULL) {
 		t->wm = (int64_t)ls_le_get(meta + 16, 8);
 		t->max_t = (int64_t)ls_le_get(meta + 24, 8);

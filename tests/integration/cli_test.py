@@ -2306,8 +2306,9 @@ def check_ssh_sessions(rows, want, what):
 def case_sessions():
     """Sessions per sshd process of the Loghub OpenSSH sample: one
     partition each, then several with the events of the parse partitions
-    interleaved (grace and per-input watermarks keep it exact), against
-    ssh_sessions() computed from the structured CSV."""
+    interleaved (grace and per-input watermarks keep it exact) and the
+    state in a store (--data-dir), against ssh_sessions() computed from
+    the structured CSV."""
     log, csvp = loghub('OpenSSH')
     rows = csv_rows(csvp)
     for n, (pp, sp, gap, max_d, gap_ms, max_ms, grace) in enumerate((
@@ -2318,7 +2319,8 @@ def case_sessions():
         out = path('s%d.jsonl' % n)
         topo = write('s%d.yaml' % n, ssh_topology(
             'sessions-%d' % n, log, pp, sp, gap, max_d, grace, out))
-        run_ok(topo, 'sessions %d' % n)
+        run_ok(topo, 'sessions %d' % n,
+               ['--data-dir', path('d%d' % n)] if n == 1 else [])
         check_ssh_sessions(read_jsonl(out), want, 'run %d' % n)
 
 

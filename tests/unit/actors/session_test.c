@@ -638,12 +638,18 @@ test_close_time(void **state)
 	sink k = { 0 };
 	ls_session *s = new_state(&p, &k);
 	ls_session_set_manual_watermark(s, 1);
+	/* a fresh start from an empty state keeps the manual watermark */
+	assert_int_equal(ls_session_load_parts(s, NULL, 0, NULL, NULL, 0), 0);
 	add_at(s, 0, 1000, 0);
 	add_at(s, 0, 1090, 1);
+	add_at(s, 1, 900000, 1); /* far ahead: closes nothing by itself */
+	assert_int_equal(k.n, 0);
 	assert_int_equal(ls_session_advance(s, (1090 + 150) * MS), 0);
 	assert_int_equal(ls_session_advance(s, (1090 + 150) * MS + 1), 1);
 	assert_int_equal(k.n, 1);
 	assert_int_equal(k.r[0].events, 2);
+	ls_session_flush(s);
+	assert_int_equal(k.n, 2);
 	ls_session_free(s);
 	free(k.r);
 }
