@@ -341,6 +341,29 @@ stages:
         (('size: 10\n', 0, 6),
          r"bad duration '10' for 'size': duration needs a unit"),
     ]),
+    ('bad-session.yaml', '''name: t
+sources:
+  - name: gen
+    kind: generator
+stages:
+  - name: parse
+    kind: parse
+    input: gen
+  - name: s
+    kind: session
+    input: parse
+    partitions: 2
+    gap: 0s
+    counters: ["errors level>=error", "ok: status=200", "w: x>=3"]
+''' + GOOD_TAIL, [
+        (('partitions: 2', 0, 12),
+         r"session 's' has 2 partitions but no 'key' to route by"),
+        ('0s', r"'gap' must be at least 1ms, got '0s'"),
+        ('"errors', r"bad value 'errors level>=error' for 'counters': a "
+         r"counter is 'name: condition'"),
+        ('"w: x', r"bad value 'w: x>=3' for 'counters': counter 'w': >= "
+         r"compares levels only"),
+    ]),
     ('bad-duration-unit.yaml', '''name: t
 settings:
   watermark_delay: 3 days
