@@ -11,6 +11,7 @@
  *   logstream anomaly --input FILE --output FILE [--set NAME=VALUE]...
  *   logstream nab --data DIR [--results DIR] [--verbose]
  *   logstream patterns FILE [--format FMT] [--top N] | --loghub DIR
+ *   logstream certs init|issue --dir DIR ...
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -27,6 +28,7 @@
 #include "actors/pipeline.h"
 #include "actors/resume.h"
 #include "cmd/anomaly_cmd.h"
+#include "cmd/certs_cmd.h"
 #include "cmd/patterns_cmd.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
@@ -65,6 +67,7 @@ usage_main(FILE *f)
 	    "  anomaly         score a timestamp,value CSV series for anomalies\n"
 	    "  nab             score the anomaly detector on the NAB corpus\n"
 	    "  patterns FILE   print the log templates of FILE with counts\n"
+	    "  certs           a development cluster CA and node certificates\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -924,6 +927,8 @@ main(int argc, char **argv)
 		return ls_cmd_nab(argc - 2, argv + 2);
 	if (strcmp(cmd, "patterns") == 0)
 		return ls_cmd_patterns(argc - 2, argv + 2);
+	if (strcmp(cmd, "certs") == 0)
+		return ls_cmd_certs(argc - 2, argv + 2);
 	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
 	    strcmp(cmd, "status") == 0 || strcmp(cmd, "leave") == 0)
 		return cmd_client(cmd, argc - 2, argv + 2);

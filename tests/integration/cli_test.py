@@ -561,7 +561,12 @@ def case_help():
                        (['run', '--help'], 'usage: logstream run'),
                        (['run', '-h'], 'usage: logstream run'),
                        (['validate', '--help'], 'usage: logstream validate'),
-                       (['version', '--help'], 'usage: logstream version')):
+                       (['version', '--help'], 'usage: logstream version'),
+                       (['certs', '--help'], 'usage: logstream certs'),
+                       (['certs', 'init', '--help'],
+                        'usage: logstream certs init'),
+                       (['certs', 'issue', '--help'],
+                        'usage: logstream certs issue')):
         rc, out, err = run(args)
         check_eq(rc, 0, '%s: exit status' % args)
         check(out.decode().startswith(word), '%s: usage on stdout: %r' %
@@ -587,7 +592,9 @@ def case_help():
                  ['run', ex, '--duration', '-1'],
                  ['run', ex, '--workers', '2x'], ['run', ex, '--data-dir'],
                  ['validate'], ['validate', ex, '--bogus'],
-                 ['validate', ex, ex]):
+                 ['validate', ex, ex], ['certs'], ['certs', 'frob'],
+                 ['certs', 'init'], ['certs', 'issue', '--dir', 'x'],
+                 ['certs', 'issue', '--dir']):
         rc, out, err = run(args, stdin=b'')
         check_eq(rc, 2, '%s: exit status' % args)
         check_eq(out, b'', '%s: stdout' % args)
