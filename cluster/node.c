@@ -1,9 +1,10 @@
 /*
  * node.c -- a cluster node: start and stop, the ticker that drives the
  * leader's and the followers' duties (failure detection, placement,
- * checkpoint completion, heartbeats with acks, joins, leaving), and map
- * proposals (see node.h).  The HTTP API is api.c, the detector's rules
- * detector.c, placement place.c; node_int.h is what they share.
+ * heartbeats), and map proposals (see node.h).  Checkpoint acks and their
+ * completion are checkpoints.c, joining and leaving members.c, the HTTP
+ * API api.c, the detector's rules detector.c, placement place.c;
+ * node_int.h is what they share.
  *
  * Leader duties run on the ticker thread and in HTTP handlers; both read
  * the map through ls_coord_map_snapshot() (a private copy) and change it
@@ -167,226 +168,8 @@ place_all(ls_node *n, const ls_map *map)
 	}
 }
 
-/* ---- checkpoint acknowledgements ---- */
-
-/* The leader's acknowledgements live in n->acks (cluster/acks.h), under
- * n->lock.  A full table or no memory drops an ack: that checkpoint will
- * not complete, a later one will. */
-
-/* Room for need pending acks in n->acks_out (n->lock held); -1 when
- * over the bound or out of memory. */
-static int
-acks_out_reserve(ls_node *n, size_t need)
-{
-	if (need > MAX_PENDING_ACKS)
-		return -1;
-	if (need <= n->capacks_out)
-		return 0;
-	size_t nc = n->capacks_out ? n->capacks_out * 2 : 64;
-	while (nc < need)
-		nc *= 2;
-	pending_ack *nb = realloc(n->acks_out, nc * sizeof(*nb));
-	if (nb == NULL)
-		return -1;
-	n->acks_out = nb;
-	n->capacks_out = nc;
-	return 0;
-}
-
-/* Data plane callback: this node holds a partition's checkpoint state. */
-static void
-on_ack(void *arg, const char *topo, uint64_t epoch, uint64_t ckpt, int final,
-    const char *part)
-{
-	ls_node *n = arg;
-	pthread_mutex_lock(&n->lock);
-	if (n->was_leader) {
-		ls__node_ack_add(n, topo, epoch, part, n->raft_id, ckpt, final);
-	} else if (acks_out_reserve(n, n->nacks_out + 1) == 0) {
-		size_t tl = strlen(topo), pl = strlen(part);
-		char *str = malloc(tl + pl + 2);
-		if (str != NULL) {
-			memcpy(str, topo, tl + 1);
-			memcpy(str + tl + 1, part, pl + 1);
-			n->acks_out[n->nacks_out++] = (pending_ack){ str,
-				str + tl + 1, epoch, ckpt, final != 0 };
-		}
-	}
-	/* pass it on soon: a checkpoint completes only with every ack */
-	n->urgent = 1;
-	pthread_cond_broadcast(&n->cond);
-	pthread_mutex_unlock(&n->lock);
-}
-
-void
-ls__node_ack_add(ls_node *n, const char *topo, uint64_t epoch,
-    const char *part, uint64_t node, uint64_t ckpt, int final)
-{
-	/* regional restore: only in the partition's current incarnation;
-	 * else (or not computed yet) kept under its run epoch */
-	uint64_t inc = ls_region_cache_regional(n->incs, topo)
-	    ? ls_region_cache_inc(n->incs, topo, part) : 0;
-	if (inc != 0 && epoch != inc)
-		return;
-	(void)ls_acks_add(n->acks, topo, epoch, part, node, ckpt, final);
-}
-
-/* Has node acknowledged partition for ckpt (or ended at or before it) in
- * the partition's current incarnation? */
-static int
-acked(const ls_node *n, const char *topo, uint64_t run_epoch,
-    const char *part, uint64_t node, uint64_t ckpt, int *final)
-{
-	uint64_t key = ls_region_cache_regional(n->incs, topo)
-	    ? ls_region_cache_inc(n->incs, topo, part) : run_epoch;
-	return key != 0 &&
-	    ls_acks_held(n->acks, topo, key, part, node, ckpt, final);
-}
-
-/* Is checkpoint k of topo complete: every partition's state held by its
- * owner and by each of its live standbys? *all_final: every partition had
- * ended. */
-static int
-ckpt_complete(const ls_node *n, const ls_map *map, const char *topo,
-    uint64_t k, int *all_final, const char **miss, uint64_t *miss_node)
-{
-	int any = 0;
-	uint64_t re = ls_map_run_epoch(map, topo);
-	*all_final = 1;
-	for (size_t i = 0; i < ls_map_assignment_count(map); i++) {
-		ls_map_assignment a;
-		if (ls_map_assignment_at(map, i, &a) != 0 ||
-		    strcmp(a.topology, topo) != 0)
-			continue;
-		any = 1;
-		int fin = 0;
-		if (!acked(n, topo, re, a.partition, a.owner, k, &fin)) {
-			*miss = a.partition;
-			*miss_node = a.owner;
-			return 0;
-		}
-		if (!fin)
-			*all_final = 0;
-		for (unsigned s = 0; s < a.n_standbys; s++) {
-			ls_map_node sn;
-			if (ls_map_node_find(map, a.standbys[s], &sn) != 0 ||
-			    sn.state != LS_NODE_ALIVE)
-				continue;
-			if (!acked(n, topo, re, a.partition, a.standbys[s], k,
-			        NULL)) {
-				*miss = a.partition;
-				*miss_node = a.standbys[s];
-				return 0;
-			}
-		}
-	}
-	return any;
-}
-
-typedef struct ack_gc {
-	const ls_node *n;
-	const ls_map *map;
-} ack_gc;
-
-/* ls_acks_gc() asks: topo's oldest current incarnation and last completed
- * checkpoint in the map, non-zero when it is no longer deployed. */
-static int
-ack_run(void *arg, const char *topo, uint64_t *epoch, uint64_t *done)
-{
-	const ack_gc *g = arg;
-	if (ls_map_topology_checkpoint(g->map, topo, done, NULL) != 0)
-		return -1;
-	*epoch = ls_region_cache_regional(g->n->incs, topo)
-	    ? ls_region_cache_min(g->n->incs, topo)
-	    : ls_map_run_epoch(g->map, topo);
-	return 0;
-}
-
-/* Leader: record completed checkpoints in the map, forget old acks. */
-static void
-complete_checkpoints(ls_node *n, const ls_map *map)
-{
-	pthread_mutex_lock(&n->lock);
-	ls_region_cache_update(n->incs, map);
-	pthread_mutex_unlock(&n->lock);
-	for (size_t t = 0; t < ls_map_topology_count(map); t++) {
-		const char *name;
-		if (ls_map_topology_at(map, t, &name, NULL) != 0)
-			continue;
-		uint64_t epoch = ls_map_run_epoch(map, name), done = 0;
-		ls_map_topology_checkpoint(map, name, &done, NULL);
-		/* checkpoint ids of the lineage of the last completed one (a
-		 * regional restore keeps it), or of the run before any */
-		int regional = ls_region_cache_regional(n->incs, name);
-		uint64_t lineage = regional && done != 0 ? done >> 32 : epoch;
-		uint64_t best = 0, *ids = NULL;
-		int best_final = 0;
-		size_t nids = 0;
-		pthread_mutex_lock(&n->lock);
-		/* the highest acknowledged checkpoint that is complete */
-		ls_acks_ckpts(n->acks, name,
-		    regional ? ls_region_cache_min(n->incs, name) : epoch, done,
-		    &ids, &nids);
-		const char *miss = NULL;
-		uint64_t miss_node = 0, miss_id = 0;
-		for (size_t i = 0; i < nids && best == 0; i++) {
-			int fin;
-			const char *m = NULL;
-			uint64_t mn = 0;
-			if ((ids[i] >> 32) != lineage)
-				continue;
-			if (ckpt_complete(n, map, name, ids[i], &fin, &m, &mn)) {
-				best = ids[i];
-				best_final = fin;
-			} else if (miss == NULL) {
-				miss = m;
-				miss_node = mn;
-				miss_id = ids[i];
-			}
-		}
-		/* stuck (no checkpoint for 5 s): say what the newest one waits
-		 * for, every 5 s */
-		uint64_t inc = miss == NULL ? 0
-		    : regional ? ls_region_cache_inc(n->incs, name, miss)
-		               : epoch;
-		pthread_mutex_unlock(&n->lock);
-		free(ids);
-		int64_t now = ls_clock_ns();
-		if (best != 0 || done != n->wait_ck || n->wait_since_ns == 0) {
-			n->wait_ck = done;
-			n->wait_since_ns = now;
-		} else if (miss != NULL &&
-		    now - n->wait_since_ns > INT64_C(5000000000)) {
-			n->wait_since_ns = now;
-			ls_log(LS_LOG_INFO, "node",
-			    "checkpoint waiting for an acknowledgement "
-			    "topology=%s ckpt=%llu partition=%s node=%llu "
-			    "incarnation=%llu",
-			    name, (unsigned long long)miss_id, miss,
-			    (unsigned long long)miss_node,
-			    (unsigned long long)inc);
-		}
-		if (best == 0)
-			continue;
-		uint8_t *cmd;
-		size_t len;
-		if (ls_map_cmd_checkpoint(name, best, best_final, &cmd, &len) ==
-		    0 && ls__node_propose(n, cmd, len) == 0)
-			ls_log(best_final ? LS_LOG_INFO : LS_LOG_DEBUG, "node",
-			    "checkpoint complete topology=%s ckpt=%llu final=%d",
-			    name, (unsigned long long)best, best_final);
-	}
-	/* forget acks that can no longer matter (final ones stay while their
-	 * run lasts: they count for every later checkpoint) */
-	pthread_mutex_lock(&n->lock);
-	ack_gc g = { n, map };
-	ls_acks_gc(n->acks, ack_run, &g);
-	pthread_mutex_unlock(&n->lock);
-}
 
 /* ---- ticks: the leader's duties and the followers' heartbeats ---- */
-
-static void check_members(ls_node *n, const ls_map *map);
 
 static void
 self_entry(ls_node *n, ls_map_node *mn)
@@ -472,10 +255,10 @@ leader_tick(ls_node *n)
 			return;
 		n->placed_epoch = ls_map_epoch(map);
 	}
-	complete_checkpoints(n, map);
+	ls__node_complete_checkpoints(n, map);
 	if (now - n->members_checked_ns > 1000000000) {
 		n->members_checked_ns = now;
-		check_members(n, map);
+		ls__node_check_members(n, map);
 	}
 	ls_map_free(map);
 }
@@ -570,7 +353,7 @@ follower_tick(ls_node *n)
 		/* not delivered: the acks go with the next heartbeat (to
 		 * this leader or the next), before the newer ones */
 		pthread_mutex_lock(&n->lock);
-		if (acks_out_reserve(n, n->nacks_out + na) == 0) {
+		if (ls__node_acks_reserve(n, n->nacks_out + na) == 0) {
 			memmove(n->acks_out + na, n->acks_out,
 			    n->nacks_out * sizeof(*taken));
 			memcpy(n->acks_out, taken, na * sizeof(*taken));
@@ -598,62 +381,6 @@ follower_tick(ls_node *n)
 	    1);
 }
 
-/* ---- joining and leaving ---- */
-
-/* The slot for node id in the join table (n->lock held); a new one, or the
- * oldest idle one when full, or NULL. */
-static joinrec *
-join_slot(ls_node *n, uint64_t id)
-{
-	joinrec *old = NULL;
-	for (size_t i = 0; i < n->njoins; i++) {
-		if (n->joins[i].r.id == id)
-			return &n->joins[i];
-		if (!n->joins[i].pending &&
-		    (old == NULL || n->joins[i].last_ns < old->last_ns))
-			old = &n->joins[i];
-	}
-	if (n->njoins < MAX_JOINS)
-		old = &n->joins[n->njoins++];
-	if (old != NULL) {
-		memset(old, 0, sizeof(*old));
-		old->r.id = id;
-	}
-	return old;
-}
-
-#define JOIN_RETRY_NS 250000000 /* pass a join on at most this often */
-
-/* Transport: a hello from a node this node does not know.  Joining nodes
- * say who they are in it; they are passed to the leader by the ticker. */
-static void
-on_unknown(void *arg, uint64_t from, const uint8_t *info, size_t len)
-{
-	ls_node *n = arg;
-	ls_join_req jr;
-	if (len == 0)
-		return; /* not a joining node */
-	if (ls_join_parse(info, len, &jr) != 0 || jr.id != from) {
-		/* every frame of that node brings it again: once a second */
-		static _Atomic int64_t last_ns;
-		int64_t now = ls_clock_ns(), prev = atomic_load(&last_ns);
-		if (now - prev >= 1000000000 &&
-		    atomic_compare_exchange_strong(&last_ns, &prev, now))
-			ls_log(LS_LOG_WARN, "node",
-			    "unparsable join request dropped from=%llu bytes=%zu",
-			    (unsigned long long)from, len);
-		return;
-	}
-	pthread_mutex_lock(&n->lock);
-	joinrec *slot = join_slot(n, jr.id);
-	if (slot != NULL && !slot->pending) {
-		slot->r = jr;
-		slot->pending = 1;
-		n->urgent = 1;
-		pthread_cond_broadcast(&n->cond);
-	}
-	pthread_mutex_unlock(&n->lock);
-}
 
 /* Coordinator: the map changed; the data plane should hear soon. */
 static void
@@ -667,190 +394,7 @@ on_map_change(void *arg, uint64_t epoch)
 	pthread_mutex_unlock(&n->lock);
 }
 
-/* Leader: admit a joining node -- first as a Raft standby (it receives the
- * map), then into the map as a non-voter, which places partitions on it. */
-int
-ls__node_join_local(ls_node *n, const ls_join_req *jr)
-{
-	ls_map *map;
-	ls_map_node mn;
-	if (ls_coord_map_snapshot(n->coord, &map) != 0)
-		return LS_EAGAIN;
-	int known = ls_map_node_find(map, jr->id, &mn) == 0;
-	int voter = known && mn.voter;
-	ls_map_free(map);
-	if (voter)
-		return 0; /* voters are members from their bootstrap */
-	int rv = ls_coord_add_member(n->coord, jr->id, jr->raft, 0, NULL, NULL,
-	    NULL, 0);
-	if (rv != 0 && rv != LS_EEXIST)
-		return rv;
-	int64_t now = ls_clock_ns();
-	pthread_mutex_lock(&n->lock);
-	ls_detector_admitted(n->det, jr->id, jr->inc, now);
-	joinrec *slot = join_slot(n, jr->id);
-	if (slot != NULL && !slot->pending)
-		slot->r = *jr;
-	pthread_mutex_unlock(&n->lock);
-	if (known)
-		return 0;
-	ls_map_node add = { jr->id, jr->name, jr->url, jr->http, false,
-		LS_NODE_ALIVE };
-	ls_log(LS_LOG_INFO, "node", "node joined node=%s url=%s voter=no",
-	    jr->name, jr->url);
-	return ls__node_propose_node(n, &add);
-}
 
-/* Ticker: pass pending join requests to the leader (or admit them). */
-static void
-joins_tick(ls_node *n, int leader)
-{
-	ls_join_req todo[MAX_JOINS];
-	size_t nt = 0;
-	int64_t now = ls_clock_ns();
-
-	pthread_mutex_lock(&n->lock);
-	for (size_t i = 0; i < n->njoins; i++) {
-		joinrec *jr = &n->joins[i];
-		if (jr->pending && now - jr->last_ns >= JOIN_RETRY_NS) {
-			todo[nt++] = jr->r;
-			jr->pending = 0;
-			jr->last_ns = now;
-		}
-	}
-	pthread_mutex_unlock(&n->lock);
-	for (size_t i = 0; i < nt; i++) {
-		if (leader) {
-			int rv = ls__node_join_local(n, &todo[i]);
-			if (rv != 0 && rv != LS_EBUSY)
-				ls_log(LS_LOG_WARN, "node",
-				    "cannot admit node=%s: %s", todo[i].name,
-				    ls_strerror(rv));
-			continue;
-		}
-		char lh[MAX_ADDR];
-		uint8_t body[LS_JOIN_MAX];
-		int len = ls_join_encode(&todo[i], body, sizeof(body));
-		if (len < 0 || ls__node_leader_http(n, lh, sizeof(lh)) != 0)
-			continue;
-		int status = 0;
-		char *resp = NULL;
-		size_t rlen = 0;
-		ls_http_request(lh, "POST", "/v1/internal/join", body,
-		    (size_t)len, &status, &resp, &rlen, 1000);
-		free(resp);
-	}
-}
-
-/* Leader: every non-voter of the map must be a Raft standby (an admission
- * whose membership change failed is repaired here). */
-static void
-check_members(ls_node *n, const ls_map *map)
-{
-	ls_coord_member mem[256];
-	size_t nm = ls_coord_members(n->coord, mem, 256);
-	if (nm == 0 || nm > 256)
-		return;
-	for (size_t i = 0; i < ls_map_node_count(map); i++) {
-		ls_map_node mn;
-		if (ls_map_node_at(map, i, &mn) != 0 || mn.voter)
-			continue;
-		size_t k = 0;
-		while (k < nm && mem[k].id != mn.id)
-			k++;
-		if (k < nm && mem[k].role == LS_COORD_STANDBY)
-			continue;
-		char raft[MAX_ADDR] = "";
-		pthread_mutex_lock(&n->lock);
-		for (size_t j = 0; j < n->njoins; j++)
-			if (n->joins[j].r.id == mn.id)
-				ls__copy_str(raft, sizeof(raft), n->joins[j].r.raft);
-		pthread_mutex_unlock(&n->lock);
-		if (raft[0] == '\0' &&
-		    ls_node_raft_address(mn.url, raft, sizeof(raft)) != 0)
-			continue;
-		if (ls_node_raft_id(raft) != mn.id)
-			continue;
-		int rv = ls_coord_add_member(n->coord, mn.id, raft, 0, NULL,
-		    NULL, NULL, 0);
-		if (rv == 0)
-			ls_log(LS_LOG_INFO, "node",
-			    "adding node=%s to the coordinator as standby",
-			    mn.name);
-		return; /* one change at a time */
-	}
-}
-
-#define LEAVE_TIMEOUT_NS (60 * 1000000000LL)
-
-/* Ticker: a leaving node is done once the map has it LEFT, it holds no
- * partition or standby, and every topology has completed a checkpoint of
- * the run without it (or finished) -- its state lives on elsewhere. */
-static void
-leave_tick(ls_node *n)
-{
-	if (!n->leaving || atomic_load(&n->left))
-		return;
-	ls_map *map;
-	if (ls_coord_map_snapshot(n->coord, &map) != 0)
-		return;
-	ls_map_node self;
-	size_t owned = 0, standby = 0;
-	int done = ls_map_node_find(map, n->raft_id, &self) == 0 &&
-	    self.state == LS_NODE_LEFT;
-	if (done) {
-		ls_place_count(map, n->raft_id, &owned, &standby);
-		done = owned == 0 && standby == 0;
-	}
-	for (size_t i = 0; done && i < ls_map_topology_count(map); i++) {
-		const char *name;
-		uint64_t ck = 0;
-		int fin = 0;
-		if (ls_map_topology_at(map, i, &name, NULL) != 0)
-			continue;
-		ls_map_topology_checkpoint(map, name, &ck, &fin);
-		if (fin || ls_map_run_epoch(map, name) == 0)
-			continue;
-		/* a checkpoint completed after this node held nothing of the
-		 * topology any more */
-		struct leave_ck *lc = NULL;
-		for (size_t k = 0; k < n->nleave_ck; k++)
-			if (strcmp(n->leave_ck[k].name, name) == 0)
-				lc = &n->leave_ck[k];
-		if (lc == NULL) {
-			struct leave_ck *nl = realloc(n->leave_ck,
-			    (n->nleave_ck + 1) * sizeof(*nl));
-			if (nl != NULL) {
-				n->leave_ck = nl;
-				lc = &nl[n->nleave_ck++];
-				snprintf(lc->name, sizeof(lc->name), "%s", name);
-				lc->ck = ck;
-			}
-			done = 0;
-		} else if (ck <= lc->ck) {
-			done = 0;
-		}
-	}
-	ls_map_free(map);
-	int64_t waited = ls_clock_ns() - n->leave_start_ns;
-	if (done) {
-		ls_log(LS_LOG_INFO, "node",
-		    "left the cluster node=%s handoff_ms=%lld", n->name,
-		    (long long)(waited / 1000000));
-		atomic_store(&n->left, 1);
-	} else if (waited > LEAVE_TIMEOUT_NS) {
-		ls_log(LS_LOG_WARN, "node",
-		    "leaving without a confirmed handoff node=%s waited_ms=%lld",
-		    n->name, (long long)(waited / 1000000));
-		atomic_store(&n->left, 1);
-	}
-}
-
-int
-ls_node_left(ls_node *n)
-{
-	return atomic_load(&n->left);
-}
 
 static void *
 ticker_main(void *arg)
@@ -874,8 +418,8 @@ ticker_main(void *arg)
 			leader_tick(n);
 		else
 			follower_tick(n);
-		joins_tick(n, leader);
-		leave_tick(n);
+		ls__node_joins_tick(n, leader);
+		ls__node_leave_tick(n);
 		struct timespec ts;
 		ls_abstime_after(n->heartbeat_ns / 1000000, &ts);
 		pthread_mutex_lock(&n->lock);
@@ -1159,10 +703,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	dc.workers = cfg->workers;
 	dc.cache_bytes = cfg->cache_bytes;
 	dc.replication_chunk = cfg->replication_chunk;
-	dc.ack = on_ack;
+	dc.ack = ls__node_on_ack;
 	dc.arg = n;
 	dc.metrics = n->metrics;
-	dc.unknown = on_unknown;
+	dc.unknown = ls__node_on_unknown;
 	if (!n->voter) {
 		ls_join_req me;
 		memset(&me, 0, sizeof(me));

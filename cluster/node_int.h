@@ -1,5 +1,6 @@
 /*
- * node_int.h -- what the files of a cluster node share (node.c, api.c):
+ * node_int.h -- what the files of a cluster node share (node.c,
+ * checkpoints.c, members.c, api.c):
  * the ls_node struct and the node's internal calls.  Not for use outside
  * cluster/; the public API is node.h.
  *
@@ -162,6 +163,41 @@ int ls__node_leader_http(ls_node *n, char *buf, size_t cap);
 /* Leader: admit a joining node (a Raft standby, then a non-voter in the
  * map).  0, or the coordinator's or proposal's error.  Without n->lock. */
 int ls__node_join_local(ls_node *n, const ls_join_req *jr);
+
+/* ---- checkpoints.c ---- */
+
+/* Data plane callback (ls_dataplane_config.ack): this node holds the state
+ * of partition part of topo for checkpoint ckpt; kept for the next
+ * heartbeat, or recorded at once on the leader.  Takes n->lock. */
+void ls__node_on_ack(void *arg, const char *topo, uint64_t epoch,
+    uint64_t ckpt, int final, const char *part);
+
+/* Room for need acks in n->acks_out (n->lock held); -1 when over
+ * MAX_PENDING_ACKS or out of memory. */
+int ls__node_acks_reserve(ls_node *n, size_t need);
+
+/* Leader, ticker, without n->lock: record the checkpoints of map that are
+ * complete and forget acks that can no longer matter. */
+void ls__node_complete_checkpoints(ls_node *n, const ls_map *map);
+
+/* ---- members.c ---- */
+
+/* Transport callback (ls_dataplane_config.unknown): a hello from node
+ * from, unknown here, carrying its join request in info. */
+void ls__node_on_unknown(void *arg, uint64_t from, const uint8_t *info,
+    size_t len);
+
+/* Ticker: pass pending join requests on to the leader, or admit them on
+ * the leader (leader != 0).  Without n->lock. */
+void ls__node_joins_tick(ls_node *n, int leader);
+
+/* Leader, ticker: make every non-voter of map a Raft standby (repairs an
+ * admission whose membership change failed); one change per call. */
+void ls__node_check_members(ls_node *n, const ls_map *map);
+
+/* Ticker: a leaving node reports left (ls_node_left) once its state lives
+ * on elsewhere, or after a minute without a confirmed handoff. */
+void ls__node_leave_tick(ls_node *n);
 
 /* ---- api.c ---- */
 
