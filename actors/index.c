@@ -726,6 +726,12 @@ ls_index_get_info(const ls_index *ix, ls_index_info *out)
 	out->next_seq = ix->next_seq;
 }
 
+uint64_t
+ls_index_next_seq(const ls_index *ix)
+{
+	return ix->next_seq;
+}
+
 uint32_t
 ls_index_nsegs(const ls_index *ix)
 {
@@ -909,10 +915,9 @@ int
 ls_index_changes(ls_index *ix, int all, ls_index_change_fn fn, void *arg)
 {
 	int rv;
-	if (!all)
-		for (uint32_t i = 0; i < ix->nremoved; i++)
-			if ((rv = fn(arg, ix->removed[i], NULL, 0)) != 0)
-				return rv;
+	for (uint32_t i = 0; i < ix->nremoved; i++)
+		if ((rv = fn(arg, ix->removed[i], NULL, 0)) != 0)
+			return rv;
 	for (uint32_t i = 0; i < ix->n; i++) {
 		seg *s = ix->segs[i];
 		if (s->open || (!all && !s->dirty))

@@ -108,6 +108,9 @@ typedef struct ls_index_info {
 
 void ls_index_get_info(const ls_index *ix, ls_index_info *out);
 
+/* The sequence number the next added document gets (cheap). */
+uint64_t ls_index_next_seq(const ls_index *ix);
+
 /* ---- segments ---- */
 
 typedef struct ls_index_seg_info {
@@ -163,9 +166,9 @@ int ls_index_seg_decode(ls_index *ix, const void *buf, size_t len);
 typedef int (*ls_index_change_fn)(void *arg, uint64_t base,
     const uint8_t *buf, size_t len);
 
-/* Walk the sealed segments that changed (all: every sealed segment) and
- * the bases of segments removed since the last walk (merged away or
- * expired; not with all), then forget the changes.  On error (the
+/* Walk the bases of segments removed since the last walk (merged away or
+ * expired), then the sealed segments that changed (all: every sealed
+ * segment), then forget the changes.  On error (the
  * callback's value, or LS_ENOMEM) nothing is forgotten. */
 int ls_index_changes(ls_index *ix, int all, ls_index_change_fn fn,
     void *arg);

@@ -20,6 +20,7 @@
 	X(window)    /* actors/window_actor.c */                             \
 	X(patterns)  /* actors/patterns_actor.c */                           \
 	X(session)   /* actors/session_actor.c */                            \
+	X(index)     /* actors/index_actor.c */                              \
 	X(stdout)    /* actors/sink_actor.c */                               \
 	X(jsonl)     /* actors/sink_actor.c */                               \
 	X(null)      /* actors/sink_actor.c */

@@ -6,7 +6,10 @@
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
 # NAME is any of pingpong fanin ring spawn pipeline state state-rss remote
-# placement anomaly patterns session failover (default: all, in that order).
+# placement anomaly patterns session index failover (default: all, in that
+# order).  index is index_bench against SQLite FTS5 on the 1 M-line corpus
+# of ../shared/tools/make_corpus.py, written once under BUILD_DIR/corpus
+# (LS_BENCH_CORPUS=FILE: another corpus).
 # state-rss is state_bench --rss 10000000.  remote and placement are C
 # programs like the others; failover is bench/failover_bench.py, run with
 # python3 on BUILD_DIR/cmd/logstream (a 3-node cluster on loopback).
@@ -24,7 +27,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|session|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|session|index|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
@@ -32,7 +35,7 @@ dir=$1/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns session failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns session index failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -67,6 +70,19 @@ for n in $names; do
 		continue
 	fi
 	args=
+	if [ "$n" = index ]; then
+		# The corpus: made once, under the build directory (not the repo).
+		corpus=${LS_BENCH_CORPUS:-$1/corpus/logs-1M.log}
+		if [ ! -f "$corpus" ]; then
+			gen=$here/../../shared/tools/make_corpus.py
+			if ! python3 "$gen" 1M --out "$1/corpus" >&2; then
+				echo "FAIL index: cannot make the corpus with $gen" >&2
+				status=1
+				continue
+			fi
+		fi
+		args=$corpus
+	fi
 	if [ "$n" = state-rss ]; then
 		# Memory of 10 M keys of state on the default budget.
 		prog=$dir/state_bench

@@ -12,6 +12,7 @@
  *   logstream nab --data DIR [--results DIR] [--verbose]
  *   logstream patterns FILE [--format FMT] [--top N] | --loghub DIR
  *   logstream certs init|issue --dir DIR ...
+ *   logstream search --file LOG [--format FMT] [--limit N] QUERY
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -30,6 +31,7 @@
 #include "cmd/anomaly_cmd.h"
 #include "cmd/certs_cmd.h"
 #include "cmd/patterns_cmd.h"
+#include "cmd/search_cmd.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
 #include "cluster/node.h"
@@ -68,6 +70,7 @@ usage_main(FILE *f)
 	    "  nab             score the anomaly detector on the NAB corpus\n"
 	    "  patterns FILE   print the log templates of FILE with counts\n"
 	    "  certs           a development cluster CA and node certificates\n"
+	    "  search          full-text search of a log file (BM25)\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -929,6 +932,8 @@ main(int argc, char **argv)
 		return ls_cmd_patterns(argc - 2, argv + 2);
 	if (strcmp(cmd, "certs") == 0)
 		return ls_cmd_certs(argc - 2, argv + 2);
+	if (strcmp(cmd, "search") == 0)
+		return ls_cmd_search(argc - 2, argv + 2);
 	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
 	    strcmp(cmd, "status") == 0 || strcmp(cmd, "leave") == 0)
 		return cmd_client(cmd, argc - 2, argv + 2);
