@@ -406,6 +406,12 @@ ls_stage_receive(ls_ctx *ctx, ls_gate *g, const ls_stage_cfg *cfg,
 {
 	ls_kind_save_fn save = cfg->node->kind_def->save;
 	uint64_t before = g->aligned;
+	if (m->type == LS_MSG_QUERY) {
+		/* between two messages, outside barrier alignment: the state
+		 * as of the last event processed */
+		ls__stage_query(cfg, st, m);
+		return 0;
+	}
 	if (m->type == LS_MSG_REWIND) {
 		if (q != NULL)
 			ls_outq_rewind(ctx, cfg, q);

@@ -3,6 +3,9 @@
  */
 #include "actors/evstage.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "runtime/log.h"
 
 void
@@ -32,6 +35,12 @@ ls_evstage_start(ls_ctx *ctx, ls_evstage *f)
 void
 ls_evstage_fini(ls_ctx *ctx, ls_evstage *f)
 {
+	for (uint32_t i = 0; i < f->nrecent; i++)
+		ls_records_unref(f->recent[i]);
+	free(f->recent);
+	f->recent = NULL;
+	f->nrecent = f->caprecent = 0;
+	f->recent_rows = 0;
 	ls_wmark_fini(&f->wm);
 	if (f->res != NULL)
 		ls_records_unref(f->res);
@@ -61,6 +70,38 @@ ls_evstage_counted(ls_evstage *f, int rc)
 		    f->cfg->node->name);
 }
 
+/* Keep a reference on r for queries, dropping the oldest batches beyond
+ * f->keep rows.  Out of memory keeps nothing new (queries then miss r). */
+static void
+remember(ls_evstage *f, ls_records *r)
+{
+	if (f->keep == 0 || r->n == 0)
+		return;
+	if (f->nrecent == f->caprecent) {
+		uint32_t nc = f->caprecent ? f->caprecent * 2 : 8;
+		ls_records **nr = realloc(f->recent, nc * sizeof(*nr));
+		if (nr == NULL)
+			return;
+		f->recent = nr;
+		f->caprecent = nc;
+	}
+	ls_records_ref(r);
+	f->recent[f->nrecent++] = r;
+	f->recent_rows += r->n;
+	uint32_t drop = 0;
+	while (drop + 1 < f->nrecent &&
+	    f->recent_rows - f->recent[drop]->n >= f->keep) {
+		f->recent_rows -= f->recent[drop]->n;
+		ls_records_unref(f->recent[drop]);
+		drop++;
+	}
+	if (drop > 0) {
+		memmove(f->recent, f->recent + drop,
+		    (f->nrecent - drop) * sizeof(*f->recent));
+		f->nrecent -= drop;
+	}
+}
+
 /* Send what this receive gathered to every consumer. */
 static void
 ship(ls_ctx *ctx, ls_evstage *f)
@@ -69,7 +110,47 @@ ship(ls_ctx *ctx, ls_evstage *f)
 	if (r == NULL)
 		return;
 	f->res = NULL;
+	remember(f, r);
 	ls_stage_emit_records(ctx, f->cfg, &f->q, r);
+}
+
+static int
+str_eq(ls_str a, ls_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+int
+ls_evstage_match(const ls_kind_query *q, const ls_str *keys, uint32_t nkeys,
+    int64_t start_ns, int64_t end_ns)
+{
+	if (start_ns >= q->to_ns || end_ns <= q->from_ns)
+		return 0;
+	if (q->nkey > 0) {
+		if (q->nkey != nkeys)
+			return 0;
+		for (uint32_t i = 0; i < nkeys; i++)
+			if (!str_eq(q->key[i], keys[i]))
+				return 0;
+	}
+	if (q->prefix.len > 0 &&
+	    (nkeys == 0 || keys[0].len < q->prefix.len ||
+	        memcmp(keys[0].ptr, q->prefix.ptr, q->prefix.len) != 0))
+		return 0;
+	return 1;
+}
+
+uint32_t
+ls_evstage_row_keys(const ls_records *r, uint32_t row, ls_str *keys,
+    uint32_t max)
+{
+	const ls_rec_schema *sc = r->schema;
+	const ls_rec_value *v = &r->v[(size_t)row * sc->n];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < sc->n && n < max; i++)
+		if (sc->f[i].flags & LS_REC_KEY)
+			keys[n++] = v[i].null ? ls_str_make(NULL, 0) : v[i].s;
+	return n;
 }
 
 static void

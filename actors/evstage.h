@@ -40,6 +40,13 @@ typedef struct ls_evstage {
 	const ls_evstage_ops *ops;
 	void *state;        /* the argument of ops */
 	const char *mod;    /* log module name */
+	/* Interactive queries: the result batches this stage sent most
+	 * recently (references), oldest first, holding at least the last
+	 * `keep` rows (whole batches; 0: none kept).  Memory only: a restored
+	 * partition has the ones sent since its restore. */
+	ls_records **recent;
+	uint32_t nrecent, caprecent;
+	size_t recent_rows, keep;
 } ls_evstage;
 
 /* Set up f for cfg (borrowed), its state behind ops (before the state is
@@ -63,6 +70,16 @@ ls_records *ls_evstage_rows(ls_evstage *f);
 /* A result row was appended with rc (0: counted in the results metric;
  * else logged as dropped). */
 void ls_evstage_counted(ls_evstage *f, int rc);
+
+/* Does a row with these key values and the span [start_ns, end_ns) (end
+ * exclusive) match q (keys, prefix, time range)? */
+int ls_evstage_match(const ls_kind_query *q, const ls_str *keys,
+    uint32_t nkeys, int64_t start_ns, int64_t end_ns);
+
+/* The key values of row `row` of r (its KEY fields, at most max) into keys;
+ * returns how many. */
+uint32_t ls_evstage_row_keys(const ls_records *r, uint32_t row, ls_str *keys,
+    uint32_t max);
 
 /* The receive function: the gate (barriers, checkpoints of the whole actor
  * state `actor`, whose first member is f) around the frame's handling. */

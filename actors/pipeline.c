@@ -15,6 +15,7 @@
 #include "actors/stage.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
+#include "schemas/codec.h"
 
 typedef struct node_ctr {
 	_Atomic int64_t in, out, dead, late, results;
@@ -1066,6 +1067,221 @@ ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt)
 		 * full mailbox */
 		tell_surely(p, p->refs[i], LS_MSG_COMMIT, 1, ckpt);
 	}
+}
+
+/* ---- interactive queries ---- */
+
+struct ls_pipeline_query_req {
+	_Atomic uint32_t refs; /* the caller's and the message's */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, rc;
+	uint8_t *buf;          /* the answer (LSRB), until the caller takes it */
+	size_t len;
+	ls_kind_query q;       /* its strings point into bytes */
+	char *bytes;
+};
+
+static void
+query_unref(ls_pipeline_query_req *w)
+{
+	if (atomic_fetch_sub(&w->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w->buf);
+	free(w->bytes);
+	free(w);
+}
+
+/* The answer (taken) or an error; only the first one counts. */
+static void
+query_finish(ls_pipeline_query_req *w, int rc, uint8_t *buf, size_t len)
+{
+	pthread_mutex_lock(&w->lock);
+	if (!w->done) {
+		w->done = 1;
+		w->rc = rc;
+		w->buf = buf;
+		w->len = len;
+		buf = NULL;
+	}
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	free(buf);
+}
+
+/* The message's destructor: an actor that stopped before it answered
+ * leaves the caller an LS_EAGAIN. */
+static void
+query_msg_dtor(void *ptr)
+{
+	query_finish(ptr, LS_EAGAIN, NULL, 0);
+	query_unref(ptr);
+}
+
+static int
+query_answer(const ls_stage_cfg *cfg, void *st, const ls_kind_query *q,
+    ls_buf *out)
+{
+	const ls_kind *k = cfg->node->kind_def;
+	ls_rec_schema own;
+	const ls_rec_schema *sc = cfg->results;
+	int rv = 0;
+
+	ls_rec_schema_init(&own);
+	if (k->query_schema != NULL) {
+		char err[160];
+		if ((rv = k->query_schema(cfg->node, &own, err,
+		         sizeof(err))) != 0) {
+			ls_rec_schema_fini(&own);
+			return rv;
+		}
+		sc = &own;
+	}
+	ls_records *r = sc != NULL
+	    ? ls_records_new(sc, cfg->node->name, cfg->partition)
+	    : NULL;
+	if (r == NULL)
+		rv = sc != NULL ? LS_ENOMEM : LS_ENOTSUP;
+	if (rv == 0)
+		rv = k->query(st, q, r);
+	if (rv == 0)
+		rv = ls_records_order(r, q->limit);
+	if (rv == 0)
+		rv = ls_codec_records_encode(r, out);
+	if (r != NULL)
+		ls_records_unref(r);
+	ls_rec_schema_fini(&own);
+	return rv;
+}
+
+void
+ls__stage_query(const ls_stage_cfg *cfg, void *st, ls_msg *m)
+{
+	ls_pipeline_query_req *w = m->ptr;
+	ls_buf b = { NULL, 0 };
+	if (w == NULL)
+		return;
+	int rv = cfg->node->kind_def->query != NULL
+	    ? query_answer(cfg, st, &w->q, &b)
+	    : LS_ENOTSUP;
+	query_finish(w, rv, b.data, b.len);
+}
+
+/* Copy the strings of q into one buffer owned by w. */
+static int
+query_copy(ls_pipeline_query_req *w, const ls_kind_query *q)
+{
+	size_t need = q->prefix.len + q->text.len + 1;
+	for (uint32_t i = 0; i < q->nkey; i++)
+		need += q->key[i].len;
+	if ((w->bytes = malloc(need)) == NULL)
+		return LS_ENOMEM;
+	char *p = w->bytes;
+	w->q = *q;
+	for (uint32_t i = 0; i < q->nkey; i++) {
+		if (q->key[i].len > 0)
+			memcpy(p, q->key[i].ptr, q->key[i].len);
+		w->q.key[i] = ls_str_make(p, q->key[i].len);
+		p += q->key[i].len;
+	}
+	if (q->prefix.len > 0)
+		memcpy(p, q->prefix.ptr, q->prefix.len);
+	w->q.prefix = ls_str_make(p, q->prefix.len);
+	p += q->prefix.len;
+	if (q->text.len > 0)
+		memcpy(p, q->text.ptr, q->text.len);
+	w->q.text = ls_str_make(p, q->text.len);
+	return 0;
+}
+
+int
+ls_pipeline_query_start(ls_pipeline *p, size_t actor,
+    const ls_kind_query *q, ls_pipeline_query_req **out)
+{
+	if (p == NULL || q == NULL || out == NULL ||
+	    q->nkey > LS_KIND_QUERY_MAX_KEYS)
+		return LS_EINVAL;
+	if (actor >= p->nactors ||
+	    !__atomic_load_n(&p->local[actor], __ATOMIC_ACQUIRE))
+		return LS_ENOENT;
+	if (p->cfgs[actor].node->kind_def->query == NULL)
+		return LS_ENOTSUP;
+	ls_pipeline_query_req *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return LS_ENOMEM;
+	atomic_init(&w->refs, 2);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	ls_msg *m = NULL;
+	int rv = query_copy(w, q);
+	if (rv == 0 && (m = ls_msg_new(p->rt, LS_MSG_QUERY, 0)) == NULL)
+		rv = LS_ENOMEM;
+	if (rv == 0) {
+		m->ptr = w;
+		m->dtor = query_msg_dtor;
+		rv = ls_send(p->rt, ref_at(p, (uint32_t)actor), m);
+	}
+	if (rv != 0) {
+		if (m != NULL) {
+			m->ptr = NULL;
+			m->dtor = NULL;
+			ls_msg_free(p->rt, m);
+		}
+		atomic_store(&w->refs, 1);
+		query_unref(w);
+		return rv;
+	}
+	*out = w;
+	return 0;
+}
+
+int
+ls_pipeline_query_wait(ls_pipeline_query_req *w, int64_t timeout_ms,
+    uint8_t **buf, size_t *len)
+{
+	struct timespec ts;
+	int rv = 0;
+	if (timeout_ms >= 0)
+		ls_abstime_after(timeout_ms, &ts);
+	pthread_mutex_lock(&w->lock);
+	while (!w->done && rv == 0)
+		rv = timeout_ms < 0 ? pthread_cond_wait(&w->cond, &w->lock)
+		                    : pthread_cond_timedwait(&w->cond, &w->lock,
+		                          &ts);
+	if (w->done) {
+		rv = w->rc;
+		if (rv == 0) {
+			*buf = w->buf;
+			*len = w->len;
+			w->buf = NULL;
+		}
+	} else {
+		rv = LS_ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rv;
+}
+
+void
+ls_pipeline_query_release(ls_pipeline_query_req *w)
+{
+	if (w != NULL)
+		query_unref(w);
+}
+
+int
+ls_pipeline_query(ls_pipeline *p, size_t actor, const ls_kind_query *q,
+    int64_t timeout_ms, uint8_t **buf, size_t *len)
+{
+	ls_pipeline_query_req *w;
+	int rv = ls_pipeline_query_start(p, actor, q, &w);
+	if (rv != 0)
+		return rv;
+	rv = ls_pipeline_query_wait(w, timeout_ms, buf, len);
+	ls_pipeline_query_release(w);
+	return rv;
 }
 
 ls_ref

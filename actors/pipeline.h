@@ -24,6 +24,7 @@
 
 #include "runtime/actor.h"
 #include "runtime/metrics.h"
+#include "topology/kind.h"
 #include "topology/plan.h"
 
 typedef struct ls_pipeline ls_pipeline;
@@ -152,6 +153,40 @@ int ls_pipeline_rewind(ls_pipeline *p, const uint64_t *inc, uint64_t view,
  * restore (once no earlier checkpoint of it waits to be folded; a later
  * one then).  Any thread. */
 void ls_pipeline_reship(ls_pipeline *p, size_t actor);
+
+/* ---- interactive queries (docs/queries.md) ----
+ * A query goes to one local partition as a message and is answered on the
+ * actor's thread between two of its messages, by the kind's query hook
+ * (topology/kind.h), so the state needs no lock.  The answer is the rows
+ * the hook appended, ordered (ls_records_order), cut at the query's limit
+ * and encoded as a RecordBatch ("LSRB", schemas/codec.h) that owns all its
+ * bytes.  The request is reference counted: the caller's reference and the
+ * message's; whichever is dropped last frees it, so a caller that gives up
+ * (a timeout) never frees memory the actor still writes. */
+typedef struct ls_pipeline_query_req ls_pipeline_query_req;
+
+/* Send q (copied) to plan actor `actor`.  On success *out is the caller's
+ * reference (ls_pipeline_query_wait, then _release).  LS_ENOENT: no such
+ * actor or it does not run here; LS_ENOTSUP: its kind has no query hook;
+ * LS_EAGAIN: its mailbox is full (try again); LS_EINVAL: bad arguments;
+ * LS_ENOMEM.  Any thread. */
+int ls_pipeline_query_start(ls_pipeline *p, size_t actor,
+    const ls_kind_query *q, ls_pipeline_query_req **out);
+
+/* Wait up to timeout_ms (< 0: forever) for the answer: 0 and the encoded
+ * rows in *buf (malloc'd, caller frees) and *len; LS_ETIMEDOUT; LS_EAGAIN
+ * when the actor stopped before it answered; or the hook's error.  The
+ * pipeline may have been freed meanwhile.  Any thread; once per query. */
+int ls_pipeline_query_wait(ls_pipeline_query_req *w, int64_t timeout_ms,
+    uint8_t **buf, size_t *len);
+
+/* Drop the caller's reference (NULL is fine). */
+void ls_pipeline_query_release(ls_pipeline_query_req *w);
+
+/* Start, wait and release in one call (a local caller that does not hold
+ * a lock the pipeline's owner needs). */
+int ls_pipeline_query(ls_pipeline *p, size_t actor, const ls_kind_query *q,
+    int64_t timeout_ms, uint8_t **buf, size_t *len);
 
 /* Plan actor i's ref on this runtime (the actor, or its proxy). */
 ls_ref ls_pipeline_ref(const ls_pipeline *p, size_t i);

@@ -1203,6 +1203,32 @@ ls_session_flush(ls_session *s)
 	return emit_closed(s, n);
 }
 
+int
+ls_session_query(ls_session *s, int64_t from_ns, int64_t to_ns,
+    ls_session_emit_fn fn, void *arg)
+{
+	uint32_t n = 0;
+	if (fn == NULL)
+		return LS_EINVAL;
+	uint32_t *ix = malloc((s->nss ? s->nss : 1) * sizeof(*ix));
+	if (ix == NULL)
+		return LS_ENOMEM;
+	for (uint32_t i = 0; i < s->nss; i++) {
+		const struct sess *x = &s->ss[i];
+		if (x->live && x->start < to_ns && x->end >= from_ns)
+			ix[n++] = i;
+	}
+	if (n > 1)
+		qsort_r(ix, n, sizeof(*ix), close_cmp, s);
+	for (uint32_t k = 0; k < n; k++) {
+		ls_session_result r;
+		fill_result(s, ix[k], &r);
+		fn(arg, &r);
+	}
+	free(ix);
+	return 0;
+}
+
 void
 ls_session_get_stats(const ls_session *s, ls_session_stats *out)
 {

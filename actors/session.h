@@ -138,6 +138,13 @@ size_t ls_session_advance(ls_session *s, int64_t watermark_ns);
 size_t ls_session_idle(ls_session *s, int64_t now_ns);
 size_t ls_session_flush(ls_session *s);
 
+/* Interactive query: call fn(arg, r) for every open session whose span
+ * [start, end] overlaps [from_ns, to_ns), ordered by start then key.
+ * Changes nothing; fn must not call into s.  0 or LS_ENOMEM (fn not
+ * called). */
+int ls_session_query(ls_session *s, int64_t from_ns, int64_t to_ns,
+    ls_session_emit_fn fn, void *arg);
+
 typedef struct ls_session_stats {
 	uint64_t events;   /* events added, late ones included */
 	uint64_t late;

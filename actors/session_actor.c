@@ -128,6 +128,7 @@ sstage_init(ls_ctx *ctx, void *state, const void *arg)
 		return rv;
 	ls_session_set_manual_watermark(s->s, 1);
 	ls_evstage_init(&s->f, cfg, &session_ops, s->s, "session");
+	s->f.keep = (size_t)ls_topo_int(cfg->node, "keep_closed");
 	if ((rv = ls_stage_restore_state(cfg, &s->f.gate, s)) != 0)
 		return rv;
 	return ls_evstage_start(ctx, &s->f);
@@ -192,6 +193,95 @@ sstage_load(void *state, ls_state *st)
 	return rv;
 }
 
+/* ---- interactive queries (docs/queries.md) ----
+ * Rows are the result schema and a last field `open`: open sessions come
+ * from the state (ls_session_query), closed ones from the result batches
+ * the stage sent last (at least keep_closed rows). */
+static int
+query_schema(const ls_topo_node *n, ls_rec_schema *out, char *err,
+    size_t errlen)
+{
+	int rv = session_schema(n, out, err, errlen);
+	if (rv == 0 && (rv = ls_rec_schema_add(out, "open", LS_REC_BOOL,
+	                    0)) != 0)
+		snprintf(err, errlen, "cannot describe answers: %s",
+		    ls_strerror(rv));
+	return rv;
+}
+
+typedef struct squery {
+	sstage *s;
+	const ls_kind_query *q;
+	ls_records *out;
+	int rv;
+} squery;
+
+/* The last row of out is open (1) or closed (0). */
+static void
+set_open(ls_records *out, int open)
+{
+	ls_rec_value *v = &out->v[(size_t)(out->n - 1) * out->schema->n];
+	v[out->schema->n - 1].i = open;
+	v[out->schema->n - 1].null = 0;
+}
+
+static int
+span_match(const ls_kind_query *q, const ls_str *keys, uint32_t nk,
+    int64_t start, int64_t end)
+{
+	/* a session spans [start, end]: end is its last event */
+	return ls_evstage_match(q, keys, nk, start,
+	    end < INT64_MAX ? end + 1 : end);
+}
+
+static void
+on_query(void *arg, const ls_session_result *r)
+{
+	squery *c = arg;
+	if (c->rv != 0 ||
+	    !span_match(c->q, r->keys, r->nkeys, r->start_ns, r->end_ns))
+		return;
+	if ((c->rv = ls_session_record(&c->s->spec, r, c->out)) == 0)
+		set_open(c->out, 1);
+}
+
+static int
+closed_rows(const ls_evstage *f, const ls_kind_query *q, ls_records *out)
+{
+	for (uint32_t b = 0; b < f->nrecent; b++) {
+		const ls_records *r = f->recent[b];
+		for (uint32_t i = 0; i < r->n; i++) {
+			const ls_rec_value *v = &r->v[(size_t)i * r->schema->n];
+			ls_str keys[LS_SESSION_MAX_KEYS];
+			uint32_t nk = ls_evstage_row_keys(r, i, keys,
+			    LS_SESSION_MAX_KEYS);
+			if (!span_match(q, keys, nk, v[0].i, v[1].i))
+				continue;
+			if (ls_records_copy_row(out, r, i) == NULL)
+				return LS_ENOMEM;
+			set_open(out, 0);
+		}
+	}
+	return 0;
+}
+
+static int
+sstage_query(void *state, const ls_kind_query *q, ls_records *out)
+{
+	sstage *s = state;
+	squery c = { s, q, out, 0 };
+	if (!(q->flags & LS_KIND_QUERY_OPEN) &&
+	    (c.rv = closed_rows(&s->f, q, out)) != 0)
+		return c.rv;
+	if (!(q->flags & LS_KIND_QUERY_CLOSED)) {
+		int rv = ls_session_query(s->s, q->from_ns, q->to_ns, on_query,
+		    &c);
+		if (rv != 0)
+			return rv;
+	}
+	return c.rv;
+}
+
 static int
 sstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
@@ -237,7 +327,10 @@ const ls_kind ls_kind_session = {
 	                       "events that match" },
 	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
 	        ls_topo_check_name, "sink that receives events later than "
-	                            "grace" }),
+	                            "grace" },
+	    { "keep_closed", LS_TV_INT, 0, "1000", NULL, 0, 1000000, NULL,
+	        "closed sessions kept in memory for queries (per "
+	        "partition)" }),
 	.help = "event-time sessions per key, closed after an inactivity gap",
 	.behaviour = &session_behaviour,
 	.save = sstage_save,
@@ -245,4 +338,6 @@ const ls_kind ls_kind_session = {
 	.sync = sstage_sync,
 	.load = sstage_load,
 	.results = session_schema,
+	.query = sstage_query,
+	.query_schema = query_schema,
 };

@@ -21,6 +21,9 @@
  *                  checkpoint)
  *   LS_MSG_REWIND  from the pipeline to a running actor: consumers of it
  *                  were restarted, replay its output to them (no payload)
+ *   LS_MSG_QUERY   ptr = an interactive query (ls_pipeline_query_start,
+ *                  one reference; dtor drops it): answered by the kind's
+ *                  query hook between two messages (ls_stage_receive)
  *
  * With checkpoints on (ls_pipeline_opts.checkpoint_ms > 0) an EOS carries
  * an inline uint64 too: the id of the final checkpoint, taken once a stage
@@ -50,7 +53,8 @@ enum {
 	LS_MSG_BARRIER,
 	LS_MSG_COMMIT,
 	LS_MSG_MARK,
-	LS_MSG_REWIND
+	LS_MSG_REWIND,
+	LS_MSG_QUERY
 };
 
 #define LS_BATCH_EVENTS 512 /* events per batch a source emits */
@@ -261,6 +265,10 @@ void ls_stage_dead(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     const char *reason, const ls_event *ev, const char *source);
 void ls_stage_dead_event(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     const char *reason, const ls_event *ev, const char *source);
+
+/* LS_MSG_QUERY: answer the query m->ptr through the kind's query hook
+ * with the partition's state st (what the checkpoint hooks get). */
+void ls__stage_query(const ls_stage_cfg *cfg, void *st, ls_msg *m);
 
 /* Sink plan actor `actor` saw end of stream from all its inputs. */
 void ls__pipeline_sink_done(ls_pipeline *p, uint32_t actor);

@@ -134,6 +134,7 @@ wstage_init(ls_ctx *ctx, void *state, const void *arg)
 		return rv;
 	ls_window_set_manual_watermark(s->w, 1);
 	ls_evstage_init(&s->f, cfg, &window_ops, s->w, "window");
+	s->f.keep = (size_t)ls_topo_int(n, "keep_closed");
 	if ((rv = ls_stage_restore_state(cfg, &s->f.gate, s)) != 0)
 		return rv;
 	return ls_evstage_start(ctx, &s->f);
@@ -241,6 +242,64 @@ wstage_load(void *state, ls_state *st)
 	return rv;
 }
 
+/* ---- interactive queries (docs/queries.md) ----
+ * Open windows come from the state (ls_window_query: their current value,
+ * final false); closed ones from the result batches the stage sent last
+ * (the frame keeps at least keep_closed rows), final rows only. */
+typedef struct wquery {
+	wstage *s;
+	const ls_kind_query *q;
+	ls_records *out;
+	int rv;
+} wquery;
+
+static void
+on_query(void *arg, const ls_window_result *wr)
+{
+	wquery *c = arg;
+	if (c->rv == 0 && ls_evstage_match(c->q, wr->keys, wr->nkeys,
+	                      wr->start_ns, wr->end_ns))
+		c->rv = ls_window_record(&c->s->spec, wr, c->out);
+}
+
+static int
+closed_rows(const ls_evstage *f, const ls_kind_query *q, ls_records *out)
+{
+	for (uint32_t b = 0; b < f->nrecent; b++) {
+		const ls_records *r = f->recent[b];
+		int fin = ls_rec_schema_find(r->schema, "final");
+		for (uint32_t i = 0; i < r->n; i++) {
+			const ls_rec_value *v = &r->v[(size_t)i * r->schema->n];
+			ls_str keys[LS_WINDOW_MAX_KEYS];
+			uint32_t nk = ls_evstage_row_keys(r, i, keys,
+			    LS_WINDOW_MAX_KEYS);
+			if ((fin >= 0 && (v[fin].null || v[fin].i == 0)) ||
+			    !ls_evstage_match(q, keys, nk, v[0].i, v[1].i))
+				continue;
+			if (ls_records_copy_row(out, r, i) == NULL)
+				return LS_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int
+wstage_query(void *state, const ls_kind_query *q, ls_records *out)
+{
+	wstage *s = state;
+	wquery c = { s, q, out, 0 };
+	if (!(q->flags & LS_KIND_QUERY_OPEN) &&
+	    (c.rv = closed_rows(&s->f, q, out)) != 0)
+		return c.rv;
+	if (!(q->flags & LS_KIND_QUERY_CLOSED)) {
+		int rv = ls_window_query(s->w, q->from_ns, q->to_ns, on_query,
+		    &c);
+		if (rv != 0)
+			return rv;
+	}
+	return c.rv;
+}
+
 static int
 wstage_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
@@ -278,7 +337,9 @@ const ls_kind ls_kind_window = {
 	                                 "sum, min, max, avg" },
 	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
 	        ls_topo_check_name, "sink that receives events too late for "
-	                            "their window" }),
+	                            "their window" },
+	    { "keep_closed", LS_TV_INT, 0, "1000", NULL, 0, 1000000, NULL,
+	        "closed results kept in memory for queries (per partition)" }),
 	.help = "event-time windows with aggregates, grouped by key",
 	.behaviour = &window_behaviour,
 	.save = wstage_save,
@@ -286,4 +347,5 @@ const ls_kind ls_kind_window = {
 	.sync = wstage_sync,
 	.load = wstage_load,
 	.results = window_schema,
+	.query = wstage_query,
 };

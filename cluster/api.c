@@ -3,7 +3,8 @@
  * or text, deploy and undeploy (forwarded to the leader by a follower),
  * graceful leave, and the internal calls between nodes: heartbeats with
  * their checkpoint acks, join requests passed on by a seed, and stored
- * checkpoint state for a node taking a partition over.
+ * checkpoint state for a node taking a partition over.  The query routes
+ * live in cluster/query.c.
  *
  * Handlers run on the HTTP server's thread; they read the map through
  * ls_coord_map_snapshot() and change it only by proposing commands
@@ -16,6 +17,7 @@
 #include "cluster/jsonbuf.h"
 #include "cluster/node_int.h"
 #include "cluster/place.h"
+#include "cluster/query.h"
 #include "runtime/actor.h"
 #include "runtime/log.h"
 #include "schemas/codec.h"
@@ -579,5 +581,5 @@ ls__api_routes(ls_node *n)
 	         n)) != 0 ||
 	    (rv = ls_http_route(n->http, "POST", "/v1/leave", h_leave, n)) != 0)
 		return rv;
-	return 0;
+	return ls__query_routes(n); /* cluster/query.c */
 }

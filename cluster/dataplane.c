@@ -2103,6 +2103,62 @@ ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology, uint64_t ckpt,
 	return rv;
 }
 
+/* Send q to the partition under the read lock: 0 and *w, or an error of
+ * ls_dataplane_query. */
+static int
+query_send(ls_dataplane *dp, const char *topology, const char *stage,
+    uint32_t partition, const ls_kind_query *q, ls_pipeline_query_req **w)
+{
+	int rv = LS_ENOENT;
+	pthread_rwlock_rdlock(&dp->runs_lock);
+	for (size_t i = 0; i < dp->nruns; i++) {
+		run *r = dp->runs[i];
+		if (strcmp(r->name, topology) != 0)
+			continue;
+		uint32_t node = node_index_of(r->topo, stage);
+		if (node == UINT32_MAX ||
+		    partition >= ls_topology_node(r->topo, node)->partitions) {
+			rv = LS_ENOENT;
+			break;
+		}
+		size_t a = ls_plan_first_actor(r->plan, node) + partition;
+		if (r->pl == NULL || atomic_load(&r->stopping))
+			rv = LS_EBUSY;
+		else if (r->owner[a] != dp->self)
+			rv = LS_ESTALE;
+		else
+			rv = ls_pipeline_query_start(r->pl, a, q, w);
+		break;
+	}
+	pthread_rwlock_unlock(&dp->runs_lock);
+	return rv;
+}
+
+int
+ls_dataplane_query(ls_dataplane *dp, const char *topology, const char *stage,
+    uint32_t partition, const ls_kind_query *q, int64_t timeout_ms,
+    uint8_t **buf, size_t *len)
+{
+	int64_t end = ls_clock_ns() + timeout_ms * 1000000;
+	ls_pipeline_query_req *w = NULL;
+	int rv;
+	if (dp == NULL || topology == NULL || stage == NULL || q == NULL)
+		return LS_EINVAL;
+	/* a full mailbox: try again until the deadline */
+	while ((rv = query_send(dp, topology, stage, partition, q, &w)) ==
+	        LS_EAGAIN &&
+	    ls_clock_ns() < end) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (rv != 0)
+		return rv;
+	int64_t left = (end - ls_clock_ns()) / 1000000;
+	rv = ls_pipeline_query_wait(w, left > 0 ? left : 0, buf, len);
+	ls_pipeline_query_release(w);
+	return rv;
+}
+
 size_t
 ls_dataplane_runs(ls_dataplane *dp, ls_dataplane_run_info *out, size_t cap)
 {

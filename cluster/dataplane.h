@@ -90,6 +90,22 @@ void ls_dataplane_update(ls_dataplane *dp, const ls_map *map);
 int ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology,
     uint64_t ckpt, const char *partition, void **blob, size_t *len);
 
+/* Interactive query (docs/queries.md) of partition `partition` of stage
+ * `stage` of topology's run on this node: the query goes to the partition's
+ * actor and is answered there (ls_pipeline_query_start).  0 and the
+ * answer, a RecordBatch (malloc'd, caller frees); LS_ENOENT: this node runs
+ * no such topology, stage or partition; LS_ESTALE: the partition is owned
+ * by another node in this node's run; LS_EBUSY: the run is starting,
+ * restoring or stopping; LS_EAGAIN: the partition stopped before it
+ * answered; LS_ENOTSUP: its
+ * kind is not queryable; LS_ETIMEDOUT after timeout_ms (a full mailbox is
+ * tried again until then).  Blocks; any thread except a data-plane one.
+ * Holds no lock while it waits. */
+struct ls_kind_query;
+int ls_dataplane_query(ls_dataplane *dp, const char *topology,
+    const char *stage, uint32_t partition, const struct ls_kind_query *q,
+    int64_t timeout_ms, uint8_t **buf, size_t *len);
+
 /* One run as seen by this node. */
 typedef struct ls_dataplane_run_info {
 	char topology[LS_MAP_MAX_NAME + 1];

@@ -8,6 +8,7 @@
  *   logstream deploy FILE [--node ADDR]
  *   logstream undeploy NAME [--node ADDR]
  *   logstream status [--node ADDR] [--json]
+ *   logstream query [--node ADDR] windows|sessions STAGE [--key K]...
  *   logstream anomaly --input FILE --output FILE [--set NAME=VALUE]...
  *   logstream nab --data DIR [--results DIR] [--verbose]
  *   logstream patterns FILE [--format FMT] [--top N] | --loghub DIR
@@ -32,6 +33,7 @@
 #include "cmd/certs_cmd.h"
 #include "cmd/patterns_cmd.h"
 #include "cmd/search_cmd.h"
+#include "cmd/query_cmd.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
 #include "cluster/node.h"
@@ -66,6 +68,7 @@ usage_main(FILE *f)
 	    "  undeploy NAME   remove a deployed topology\n"
 	    "  status          show the cluster: nodes, leader, epoch, partitions\n"
 	    "  leave           make a node leave the cluster gracefully\n"
+	    "  query           ask a window or session stage's state (any node)\n"
 	    "  anomaly         score a timestamp,value CSV series for anomalies\n"
 	    "  nab             score the anomaly detector on the NAB corpus\n"
 	    "  patterns FILE   print the log templates of FILE with counts\n"
@@ -934,6 +937,8 @@ main(int argc, char **argv)
 		return ls_cmd_certs(argc - 2, argv + 2);
 	if (strcmp(cmd, "search") == 0)
 		return ls_cmd_search(argc - 2, argv + 2);
+	if (strcmp(cmd, "query") == 0)
+		return ls_cmd_query(argc - 2, argv + 2, DEFAULT_NODE);
 	if (strcmp(cmd, "deploy") == 0 || strcmp(cmd, "undeploy") == 0 ||
 	    strcmp(cmd, "status") == 0 || strcmp(cmd, "leave") == 0)
 		return cmd_client(cmd, argc - 2, argv + 2);

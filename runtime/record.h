@@ -118,6 +118,20 @@ ls_rec_value *ls_records_add(ls_records *r);
 int ls_records_set_str(ls_records *r, ls_rec_value *v, const char *p,
     size_t n);
 
+/* Append a copy of row `row` of src to dst: the first min(dst, src) field
+ * count values, strings copied into dst's arena; the fields of dst beyond
+ * src's stay null.  The caller makes sure that the common fields have the
+ * same types.  Returns dst's new row or NULL when out of memory (dst
+ * unchanged). */
+ls_rec_value *ls_records_copy_row(ls_records *dst, const ls_records *src,
+    uint32_t row);
+
+/* Order the rows of r by their ID fields (in schema order), then by their
+ * KEY fields (bytes; a null value first), and keep the first limit (0: all).
+ * Values compare by type: strings as bytes, doubles numerically, the rest
+ * as int64.  Returns 0 or LS_ENOMEM (r unchanged). */
+int ls_records_order(ls_records *r, size_t limit);
+
 /* Another reference / drop one (the last frees everything).  unref has the
  * signature of a message destructor. */
 void ls_records_ref(ls_records *r);

@@ -12,7 +12,9 @@
  *     argument is the pipeline's ls_stage_cfg, actors/stage.h);
  *   - save / restore: the partition's checkpoint state;
  *   - result schema: for kinds that emit results rather than events, the
- *     typed fields of their records (runtime/record.h).
+ *     typed fields of their records (runtime/record.h);
+ *   - query: for kinds whose state can be asked questions while they run
+ *     (docs/queries.md), the hook that answers on the actor's thread.
  *
  * topology/ and actors/pipeline.c only look kinds up (ls_kind_find); they
  * never test a kind's name.  docs/kinds.md explains how to add a kind.
@@ -91,6 +93,34 @@ typedef int (*ls_kind_load_fn)(void *state, struct ls_state *st);
 typedef int (*ls_kind_schema_fn)(const ls_topo_node *n, ls_rec_schema *out,
     char *err, size_t errlen);
 
+/* Interactive queries (docs/queries.md): what a caller asks one partition
+ * of a stage.  The kind decides what matches and what a row holds; the
+ * fields below are the ones every queryable kind understands.  Strings are
+ * borrowed for the duration of the hook call. */
+#define LS_KIND_QUERY_MAX_KEYS 8
+#define LS_KIND_QUERY_OPEN 0x1u   /* only what is still open */
+#define LS_KIND_QUERY_CLOSED 0x2u /* only what has closed (kept results) */
+
+typedef struct ls_kind_query {
+	uint32_t nkey;      /* values in key[] (0: every key) */
+	ls_str key[LS_KIND_QUERY_MAX_KEYS]; /* exact values of the stage's key
+	                                       fields, in their order */
+	ls_str prefix;      /* len > 0: the first key value starts with it */
+	int64_t from_ns;    /* time range [from_ns, to_ns) that a row's span */
+	int64_t to_ns;      /* must overlap; INT64_MIN / INT64_MAX: open */
+	uint32_t limit;     /* rows at most (0: no limit) */
+	uint32_t flags;     /* LS_KIND_QUERY_* */
+	ls_str text;        /* a kind's own query text (len 0: none) */
+} ls_kind_query;
+
+/* Query hook, called on the partition's actor thread with its state (the
+ * same pointer the checkpoint hooks get), between two messages: append the
+ * rows that match q to out, whose schema is the kind's query schema.  It
+ * may append more than q->limit rows (the caller orders and truncates, see
+ * ls_records_order).  Changes nothing in the state.  0 or LS_ENOMEM. */
+typedef int (*ls_kind_query_fn)(void *state, const ls_kind_query *q,
+    ls_records *out);
+
 typedef struct ls_kind {
 	const char *name;            /* what "kind:" says */
 	ls_topo_role role;
@@ -105,6 +135,10 @@ typedef struct ls_kind {
 	ls_kind_schema_fn results;   /* or NULL: passes events on */
 	const char *position;        /* sources: unit of a resume position
 	                                ("event", "byte") */
+	ls_kind_query_fn query;      /* interactive queries, or NULL: the
+	                                kind is not queryable */
+	ls_kind_schema_fn query_schema; /* the rows of query answers, or NULL:
+	                                   the result schema */
 	int variant;                 /* for kinds sharing one behaviour */
 } ls_kind;
 

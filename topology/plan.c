@@ -226,12 +226,24 @@ ls_plan_route(const ls_topo_node *to, const ls_event *ev)
 			b[i] = (unsigned char)(ev->offset >> (8 * i));
 		h = ls_hash64(b, sizeof(b), 0);
 	} else {
+		/* the same hash as ls_plan_route_key over the field values */
 		for (size_t i = 0; i < to->nkey; i++) {
 			ls_str v;
 			ls_event_field(ev, to->key[i], strlen(to->key[i]), &v);
 			h = ls_hash64(v.ptr, v.len, h);
 		}
 	}
+	return ls_partition_of(h, to->partitions);
+}
+
+uint32_t
+ls_plan_route_key(const ls_topo_node *to, const ls_str *values, size_t n)
+{
+	uint64_t h = 0;
+	if (to->partitions <= 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		h = ls_hash64(values[i].ptr, values[i].len, h);
 	return ls_partition_of(h, to->partitions);
 }
 

@@ -81,6 +81,13 @@ size_t ls_plan_inputs(const ls_plan *p, uint32_t node,
  * is spread by ev->offset instead.  Pure; any thread; stable everywhere. */
 uint32_t ls_plan_route(const ls_topo_node *to, const ls_event *ev);
 
+/* The partition of `to` that holds the key with these values (those of its
+ * key fields, in order; n == to->nkey): the one ls_plan_route gives an
+ * event with these field values.  For interactive queries by key.  Pure;
+ * any thread. */
+uint32_t ls_plan_route_key(const ls_topo_node *to, const ls_str *values,
+    size_t n);
+
 /* Write a human-readable description of the plan (nodes, parameters with
  * defaults, routing, actors) to out: the output of `validate --plan`. */
 void ls_plan_describe(const ls_plan *p, FILE *out);
