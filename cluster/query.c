@@ -12,6 +12,7 @@
 #include "cluster/query.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 
 #define WIRE_TYPE "application/octet-stream"
 #define TIMEOUT_DEFAULT_MS 5000
+#define INTERNAL_TIMEOUT_MS 2000 /* one partition's answer on its owner */
 #define TIMEOUT_MAX_MS 60000
 #define RETRY_SLEEP_MS 100
 #define RETRY_AFTER_S "1"
@@ -399,12 +401,48 @@ unavailable(ls_http_resp *resp, const char *msg)
 	return ls_http_resp_header(resp, "Retry-After", RETRY_AFTER_S);
 }
 
+/* ---- how many queries wait at once ----
+ * Handlers run on nng's threads, which also carry the cluster's own calls
+ * (heartbeats, the data path's transport); a query that waits for a
+ * restoring partition must not take them all.  Beyond these counts a
+ * request gets 503 + Retry-After at once (per process). */
+#define MAX_PUBLIC 2
+#define MAX_INTERNAL 2
+static _Atomic int n_public, n_internal;
+
+static int
+enter(_Atomic int *n, int max)
+{
+	if (atomic_fetch_add(n, 1) >= max) {
+		atomic_fetch_sub(n, 1);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+leave(_Atomic int *n)
+{
+	atomic_fetch_sub(n, 1);
+}
+
 /* ---- the internal endpoint: this node's own partitions ---- */
+
+static int internal(ls_node *n, const ls_http_req *req, ls_http_resp *resp);
 
 static int
 h_internal(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
-	ls_node *n = arg;
+	if (!enter(&n_internal, MAX_INTERNAL))
+		return unavailable(resp, "too many queries in flight");
+	int rv = internal(arg, req, resp);
+	leave(&n_internal);
+	return rv;
+}
+
+static int
+internal(ls_node *n, const ls_http_req *req, ls_http_resp *resp)
+{
 	char err[200];
 	ls_query_params *p = malloc(sizeof(*p));
 	if (p == NULL)
@@ -420,7 +458,7 @@ h_internal(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	rv = ls_dataplane_query(n->dp, p->topology, p->stage, p->partition, &q,
-	    TIMEOUT_DEFAULT_MS, &buf, &len);
+	    INTERNAL_TIMEOUT_MS, &buf, &len);
 	free(p);
 	switch (rv) {
 	case 0:
@@ -518,9 +556,8 @@ target_fini(target *tg)
 	tg->t = NULL;
 }
 
-/* Append s[0..n) percent-encoded (unreserved characters as they are). */
-static void
-put_enc(ls_jsonbuf *b, const char *s, size_t n)
+void
+ls_query_encode(ls_jsonbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
@@ -540,17 +577,17 @@ internal_path(ls_jsonbuf *b, const target *tg, uint32_t part,
     const ls_query_params *p)
 {
 	ls_jsonbuf_printf(b, "/v1/internal/query?topology=");
-	put_enc(b, tg->topology, strlen(tg->topology));
+	ls_query_encode(b, tg->topology, strlen(tg->topology));
 	ls_jsonbuf_printf(b, "&stage=");
-	put_enc(b, tg->node->name, strlen(tg->node->name));
+	ls_query_encode(b, tg->node->name, strlen(tg->node->name));
 	ls_jsonbuf_printf(b, "&partition=%u&limit=%u", part, p->limit);
 	for (uint32_t i = 0; i < p->nkey; i++) {
 		ls_jsonbuf_printf(b, "&key=");
-		put_enc(b, p->key[i], p->key_len[i]);
+		ls_query_encode(b, p->key[i], p->key_len[i]);
 	}
 	if (p->prefix_len > 0) {
 		ls_jsonbuf_printf(b, "&prefix=");
-		put_enc(b, p->prefix, p->prefix_len);
+		ls_query_encode(b, p->prefix, p->prefix_len);
 	}
 	if (p->from_ns != INT64_MIN)
 		ls_jsonbuf_printf(b, "&from_ns=%lld", (long long)p->from_ns);
@@ -824,15 +861,26 @@ serve(ls_node *n, const ls_http_req *req, ls_http_resp *resp,
 }
 
 static int
+serve_capped(void *arg, const ls_http_req *req, ls_http_resp *resp,
+    const char *prefix, const char *kind)
+{
+	if (!enter(&n_public, MAX_PUBLIC))
+		return unavailable(resp, "too many queries in flight");
+	int rv = serve(arg, req, resp, prefix, kind);
+	leave(&n_public);
+	return rv;
+}
+
+static int
 h_windows(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
-	return serve(arg, req, resp, "/v1/windows/", "window");
+	return serve_capped(arg, req, resp, "/v1/windows/", "window");
 }
 
 static int
 h_sessions(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
-	return serve(arg, req, resp, "/v1/sessions/", "session");
+	return serve_capped(arg, req, resp, "/v1/sessions/", "session");
 }
 
 int

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/jsonbuf.h"
 #include "topology/kind.h"
 
 /* Which parameters a route takes (ls_query_parse). */
@@ -68,6 +69,10 @@ int ls_query_parse(const char *qs, size_t len, unsigned route,
  * optional) or an integer of milliseconds since the epoch.  0 and *ns, or
  * LS_EINVAL.  Pure. */
 int ls_query_time(const char *s, size_t len, int64_t *ns);
+
+/* Append s[0..n) to b percent-encoded: every byte but the unreserved
+ * characters of RFC 3986 (letters, digits, "-._~") as %XX. */
+void ls_query_encode(ls_jsonbuf *b, const char *s, size_t n);
 
 /* The kind query a partition is asked (strings borrowed from p). */
 void ls_query_to_kind(const ls_query_params *p, ls_kind_query *q);

@@ -11,6 +11,7 @@
 
 #include "cluster/http.h"
 #include "cluster/jsonbuf.h"
+#include "cluster/query.h"
 #include "runtime/err.h"
 
 static void
@@ -52,26 +53,11 @@ usage(FILE *f, const char *node)
 }
 
 static void
-put_enc(ls_jsonbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c == '~' || c == ':')
-			ls_jsonbuf_printf(b, "%c", c);
-		else
-			ls_jsonbuf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
-	}
-}
-
-static void
 param(ls_jsonbuf *b, int *first, const char *name, const char *v)
 {
 	ls_jsonbuf_printf(b, "%c%s=", *first ? '?' : '&', name);
 	*first = 0;
-	put_enc(b, v);
+	ls_query_encode(b, v, strlen(v));
 }
 
 int
@@ -135,7 +121,7 @@ ls_cmd_query(int argc, char **argv, const char *default_node)
 	}
 	ls_jsonbuf path = { 0 };
 	ls_jsonbuf_printf(&path, "/v1/%s/", what);
-	put_enc(&path, stage);
+	ls_query_encode(&path, stage, strlen(stage));
 	if (q.p != NULL)
 		ls_jsonbuf_printf(&path, "%s", q.p);
 	ls_jsonbuf_fini(&q);
