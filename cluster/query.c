@@ -148,7 +148,8 @@ parse_int64(const char *s, int64_t *out)
 
 enum {
 	P_TOPOLOGY, P_STAGE, P_PARTITION, P_KEY, P_PREFIX, P_FROM, P_TO,
-	P_FROM_NS, P_TO_NS, P_OPEN, P_LIMIT, P_FORMAT, P_TIMEOUT, P_COUNT
+	P_FROM_NS, P_TO_NS, P_OPEN, P_LIMIT, P_FORMAT, P_TIMEOUT, P_TEXT,
+	P_COUNT
 };
 
 static const struct {
@@ -168,6 +169,7 @@ static const struct {
 	[P_LIMIT] = { "limit", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL },
 	[P_FORMAT] = { "format", LS_QUERY_PUBLIC },
 	[P_TIMEOUT] = { "timeout_ms", LS_QUERY_PUBLIC },
+	[P_TEXT] = { "q", LS_QUERY_INTERNAL },
 };
 
 /* One parameter name=value (both still encoded). */
@@ -297,6 +299,10 @@ take(ls_query_params *out, unsigned route, const char *name, size_t nl,
 		}
 		out->timeout_ms = (int64_t)u;
 		return 0;
+	case P_TEXT:
+		memcpy(out->qtext, v, len + 1);
+		out->qtext_len = len;
+		return 0;
 	default:
 		return LS_EINVAL;
 	}
@@ -373,6 +379,7 @@ ls_query_to_kind(const ls_query_params *p, ls_kind_query *q)
 	q->from_ns = p->from_ns;
 	q->to_ns = p->to_ns;
 	q->limit = p->limit;
+	q->text = ls_str_make(p->qtext, p->qtext_len);
 	q->flags = p->open == 1 ? LS_KIND_QUERY_OPEN
 	    : p->open == 0      ? LS_KIND_QUERY_CLOSED
 	                        : 0;
@@ -595,6 +602,10 @@ internal_path(ls_jsonbuf *b, const target *tg, uint32_t part,
 		ls_jsonbuf_printf(b, "&to_ns=%lld", (long long)p->to_ns);
 	if (p->open >= 0)
 		ls_jsonbuf_printf(b, "&open=%d", p->open);
+	if (p->qtext_len > 0) {
+		ls_jsonbuf_printf(b, "&q=");
+		ls_query_encode(b, p->qtext, p->qtext_len);
+	}
 }
 
 static void

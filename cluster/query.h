@@ -15,7 +15,8 @@
  * retries on the new owner when placement changes, and answers 503 with
  * Retry-After while a partition is restoring.  The internal endpoint does
  * not look at the stage's kind: whatever the kind's query hook appends is
- * the answer (topology/kind.h).
+ * the answer (topology/kind.h); its q= is passed to the hook as the kind's
+ * own query text, for routes of other kinds built on it.
  *
  * The query string is parsed strictly: percent-decoding ('+' is a space),
  * an unknown or repeated parameter (key aside), a value that does not
@@ -33,7 +34,7 @@
 /* Which parameters a route takes (ls_query_parse). */
 #define LS_QUERY_PUBLIC 0x1u   /* key, prefix, from, to, open, limit, format,
                                   topology, timeout_ms */
-#define LS_QUERY_INTERNAL 0x2u /* also stage and partition (required) */
+#define LS_QUERY_INTERNAL 0x2u /* also stage and partition (required), q */
 
 #define LS_QUERY_VALUE_MAX 4096 /* bytes of one decoded value */
 #define LS_QUERY_NAME_MAX 128   /* topology / stage names */
@@ -56,6 +57,9 @@ typedef struct ls_query_params {
 	int open;               /* -1 not given, 0 closed only, 1 open only */
 	int text;               /* format=text */
 	int64_t timeout_ms;     /* how long to wait for owners; 0: default */
+	char qtext[LS_QUERY_VALUE_MAX + 1]; /* internal q=: a kind's own query
+	                                      text (ls_kind_query.text) */
+	size_t qtext_len;
 } ls_query_params;
 
 /* Parse query string qs[0..len) (the text after '?', undecoded) for a

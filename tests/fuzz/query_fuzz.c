@@ -40,7 +40,7 @@ enc(char *out, const char *s, size_t n)
 static char *
 reencode(const ls_query_params *p, unsigned route, size_t *len)
 {
-	size_t cap = 64 * 1024 + 3 * (LS_KIND_QUERY_MAX_KEYS + 1) *
+	size_t cap = 64 * 1024 + 3 * (LS_KIND_QUERY_MAX_KEYS + 2) *
 	    (LS_QUERY_VALUE_MAX + 16);
 	char *b = malloc(cap);
 	size_t k = 0;
@@ -70,6 +70,10 @@ reencode(const ls_query_params *p, unsigned route, size_t *len)
 	}
 	if (p->open >= 0)
 		k += (size_t)sprintf(b + k, "&open=%d", p->open);
+	if (p->qtext_len > 0) {
+		k += (size_t)sprintf(b + k, "&q=");
+		k += enc(b + k, p->qtext, p->qtext_len);
+	}
 	k += (size_t)sprintf(b + k, "&limit=%u", p->limit);
 	*len = k;
 	return b;
@@ -120,5 +124,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(back.key_len[i] == p.key_len[i] &&
 		    memcmp(back.key[i], p.key[i], p.key_len[i]) == 0);
 	FUZZ_ASSERT(memcmp(back.prefix, p.prefix, p.prefix_len) == 0);
+	FUZZ_ASSERT(back.qtext_len == p.qtext_len &&
+	    memcmp(back.qtext, p.qtext, p.qtext_len) == 0);
 	return 0;
 }
