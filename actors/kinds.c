@@ -15,6 +15,7 @@
 	X(generator) /* actors/source_actor.c */                             \
 	X(file)      /* actors/source_actor.c */                             \
 	X(stdin)     /* actors/source_actor.c */                             \
+	X(kafka_source) /* actors/source_actor.c, "kafka" */                 \
 	X(parse)     /* actors/parse_actor.c */                              \
 	X(filter)    /* actors/parse_actor.c */                              \
 	X(window)    /* actors/window_actor.c */                             \
@@ -23,6 +24,7 @@
 	X(index)     /* actors/index_actor.c */                              \
 	X(stdout)    /* actors/sink_actor.c */                               \
 	X(jsonl)     /* actors/sink_actor.c */                               \
+	X(kafka_sink) /* actors/sink_actor.c, "kafka" */                     \
 	X(null)      /* actors/sink_actor.c */
 
 #define DECLARE(k) extern const ls_kind ls_kind_##k;

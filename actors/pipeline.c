@@ -1060,6 +1060,8 @@ ls_pipeline_commit(ls_pipeline *p, uint64_t ckpt)
 		/* sinks write their output; keyed state folds; replay logs
 		 * forget what came before */
 		if (!p->local[i] || (p->cfgs[i].node->role != LS_TOPO_SINK &&
+		                        !(p->cfgs[i].kind->flags &
+		                            LS_KIND_COMMITS) &&
 		                        atomic_load(&p->folded[i]) == UINT64_MAX &&
 		                        p->opts.replay_log_events == 0))
 			continue;

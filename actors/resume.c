@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/kafka.h"
 #include "actors/sinkfmt.h"
 #include "runtime/actor.h"
 #include "runtime/hash.h"
@@ -379,7 +380,8 @@ any_key(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 }
 
 /* Where every source continues: decodes the sources' saved positions
- * (source_actor.c: u8 version 1, u8 ended, u64 position). */
+ * (source_actor.c: u8 version 1, u8 ended, u64 position; kafka: u8
+ * version 2, u8 ended, partition positions). */
 static void
 describe_sources(ls_resume *r)
 {
@@ -412,6 +414,12 @@ describe_sources(ls_resume *r)
 				        ? n->kind_def->position : "position",
 				    pos);
 		}
+		char kp[160];
+		if (vl >= 2 && b[0] == 2 &&
+		    ls_kafka_in_describe(b + 2, vl - 2, kp, sizeof(kp)) == 0)
+			w = snprintf(r->where + used, sizeof(r->where) - used,
+			    "%s%s %s offsets %s", used > 0 ? ", " : "", n->name,
+			    b[1] != 0 ? "had ended at" : "at", kp);
 		free(v);
 		if (w > 0 && (size_t)w < sizeof(r->where) - used)
 			used += (size_t)w;

@@ -1,5 +1,5 @@
 /*
- * sink_actor.c -- the `stdout`, `jsonl` and `null` sinks.
+ * sink_actor.c -- the `stdout`, `jsonl`, `kafka` and `null` sinks.
  *
  * A sink writes results (LS_MSG_RESULTS: typed records of any kind, laid
  * out by their schema, actors/sinkfmt.h), events from parse/filter
@@ -8,6 +8,8 @@
  *     or every 40 rows), events as one compact line, dead letters prefixed
  *     with "dead-letter: ";
  *   - stdout, format jsonl, and jsonl files: one JSON object per line;
+ *   - kafka: one message per JSON line, through an idempotent producer
+ *     (actors/kafka.h), keyed by a stable id (below);
  *   - null: counts only.
  * The output is flushed after every message so results appear live.  When
  * every upstream actor has sent end of stream the sink tells the pipeline.
@@ -20,8 +22,15 @@
  * created under a temporary name and renamed, so a part written again
  * after a failover (from the same checkpoint) replaces itself with the
  * same bytes: the union of the parts is the effectively-once output.
- * stdout sinks print committed output.  The sink is done when the final
- * checkpoint is committed.
+ * stdout sinks print committed output.  A kafka sink produces a committed
+ * part's lines with the keys SINK/PARTITION/CHECKPOINT/LINE (checkpoint in
+ * 16 hex digits, line from 0) and counts the part written once the
+ * brokers acknowledged all of it (else it tries again at the next
+ * commit); a part produced again after a failover has the same keys and
+ * values, so a consumer drops the replay by key (or a compacted topic
+ * keeps one).  The sink is done when the final checkpoint is committed.
+ * Without checkpoints a kafka sink produces at once, keys
+ * SINK/PARTITION/run/N.
  *
  * A single-node run that checkpoints (`logstream run --data-dir`,
  * cfg->jsonl_append) keeps a jsonl sink's output in its one file PATH
@@ -40,12 +49,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actors/kafka.h"
 #include "actors/sinkfmt.h"
 #include "actors/stage.h"
 #include "runtime/le.h"
 #include "runtime/log.h"
 
-enum { SINK_STDOUT, SINK_JSONL, SINK_NULL };
+enum { SINK_STDOUT, SINK_JSONL, SINK_NULL, SINK_KAFKA };
+
+/* kafka: how long a commit waits for the brokers' acknowledgements */
+#define KAFKA_FLUSH_MS 30000
 
 typedef struct sink {
 	const ls_stage_cfg *cfg;
@@ -79,6 +92,9 @@ typedef struct sink {
 	int fd;
 	int stream;    /* PATH is no regular file (a pipe, /dev/stdout) */
 	uint64_t flen; /* bytes of PATH written by committed parts */
+	/* kafka */
+	ls_kafka_out *kout;
+	uint64_t kseq;   /* without checkpoints: messages produced */
 } sink;
 
 static int
@@ -262,12 +278,75 @@ parts_free(sink *s)
 	s->nparts = s->capparts = 0;
 }
 
+/* kafka: produce the lines of data[0..len), keyed KEYBASE/N (N from
+ * *seq on); with wait, until the brokers acknowledged them all.  0 or an
+ * error (logged). */
+static int
+kafka_produce(sink *s, const char *keybase, const char *data, size_t len,
+    uint64_t *seq, int wait)
+{
+	char err[300], key[300];
+	size_t off = 0;
+	while (off < len) {
+		const char *nl = memchr(data + off, '\n', len - off);
+		size_t end = nl != NULL ? (size_t)(nl - data) : len;
+		int kl = snprintf(key, sizeof(key), "%s/%llu", keybase,
+		    (unsigned long long)(*seq)++);
+		if (ls_kafka_out_send(s->kout, key, (size_t)kl, data + off,
+		        end - off, err, sizeof(err)) != 0)
+			goto fail;
+		off = end + 1;
+	}
+	if (!wait) {
+		ls_kafka_out_poll(s->kout);
+		return 0;
+	}
+	if (ls_kafka_out_flush(s->kout, KAFKA_FLUSH_MS, err, sizeof(err)) == 0)
+		return 0;
+fail:
+	ls_log(LS_LOG_ERROR, "sink", "cannot produce sink=%s err=%s",
+	    s->cfg->node->name, err);
+	return LS_EIO;
+}
+
+/* kafka without checkpoints: produce what the last message formatted. */
+static void
+kafka_drain(sink *s, int wait)
+{
+	fflush(s->f);
+	if (s->curlen > 0) {
+		char base[200];
+		snprintf(base, sizeof(base), "%s/%u/run", s->cfg->node->name,
+		    s->cfg->partition);
+		(void)kafka_produce(s, base, s->cur, s->curlen, &s->kseq, wait);
+		fclose(s->f);
+		free(s->cur);
+		if (open_interval(s) != 0)
+			s->f = NULL;
+	} else if (wait) {
+		char err[300];
+		if (ls_kafka_out_flush(s->kout, KAFKA_FLUSH_MS, err,
+		        sizeof(err)) != 0)
+			ls_log(LS_LOG_ERROR, "sink",
+			    "cannot produce sink=%s err=%s", s->cfg->node->name,
+			    err);
+	}
+}
+
 /* Write one committed part; 0 or an error (logged). */
 static int
 write_part(sink *s, const struct part *pt)
 {
 	if (s->kind == SINK_NULL)
 		return 0;
+	if (s->kind == SINK_KAFKA) {
+		char base[200];
+		uint64_t seq = 0;
+		snprintf(base, sizeof(base), "%s/%u/%016llx",
+		    s->cfg->node->name, s->cfg->partition,
+		    (unsigned long long)pt->ckpt);
+		return kafka_produce(s, base, pt->data, pt->len, &seq, 1);
+	}
 	if (s->kind == SINK_STDOUT) {
 		fwrite(pt->data, 1, pt->len, s->out);
 		fflush(s->out);
@@ -369,6 +448,26 @@ sink_init(ls_ctx *ctx, void *state, const void *arg)
 	s->kind = cfg->kind->variant;
 	if (s->kind == SINK_NULL) {
 		/* counts only */
+	} else if (s->kind == SINK_KAFKA) {
+		char err[512];
+		ls_kafka_cfg kc;
+		memset(&kc, 0, sizeof(kc));
+		kc.brokers = ls_topo_str(n, "brokers");
+		kc.topic = ls_topo_str(n, "topic");
+		kc.options = ls_topo_list(n, "options", &kc.noptions);
+		int rv = ls_kafka_out_new(&kc, &s->kout, err, sizeof(err));
+		if (rv == 0 && !ls_stage_ckpt_on(cfg) && open_interval(s) != 0)
+			rv = LS_ENOMEM;
+		if (rv != 0) {
+			ls_log(LS_LOG_ERROR, "sink",
+			    "cannot create kafka producer sink=%s err=%s",
+			    n->name, err);
+			ls_kafka_out_free(s->kout);
+			s->kout = NULL;
+			free(s->buf);
+			s->buf = NULL;
+			return rv;
+		}
 	} else if (s->kind == SINK_JSONL && ls_stage_ckpt_on(cfg) &&
 	    cfg->jsonl_append) {
 		s->kind = SINK_JSONL;
@@ -461,6 +560,15 @@ sink_stop(ls_ctx *ctx, void *state)
 			close(s->fd);
 		s->fd = -1;
 	}
+	if (s->kind == SINK_KAFKA && !s->txn && s->f != NULL) {
+		kafka_drain(s, 1);
+		if (s->f != NULL)
+			fclose(s->f);
+		free(s->cur);
+		s->f = NULL;
+	}
+	ls_kafka_out_free(s->kout);
+	s->kout = NULL;
 	if (s->f != NULL)
 		fflush(s->f);
 	if (s->own_f && s->f != NULL)
@@ -658,6 +766,8 @@ sink_handle(ls_ctx *ctx, void *state, ls_msg *m)
 		break;
 	case LS_MSG_EOS:
 		if (++s->eos == s->cfg->n_upstream && !s->txn) {
+			if (s->kind == SINK_KAFKA && s->f != NULL)
+				kafka_drain(s, 1);
 			if (s->f != NULL)
 				fflush(s->f);
 			ls__pipeline_sink_done(s->cfg->pl, s->cfg->actor_index);
@@ -670,7 +780,9 @@ sink_handle(ls_ctx *ctx, void *state, ls_msg *m)
 	default:
 		return 0;
 	}
-	if (s->f != NULL && !s->txn)
+	if (s->kind == SINK_KAFKA && s->f != NULL && !s->txn)
+		kafka_drain(s, 0);
+	else if (s->f != NULL && !s->txn)
 		fflush(s->f);
 	return 0;
 }
@@ -727,4 +839,22 @@ const ls_kind ls_kind_null = {
 	.save = sink_save,
 	.restore = sink_restore,
 	.variant = SINK_NULL,
+};
+
+const ls_kind ls_kind_kafka_sink = {
+	.name = "kafka",
+	.role = LS_TOPO_SINK,
+	.params = LS_KIND_PARAMS(
+	    { "brokers", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "bootstrap servers, host:port[,host:port...]" },
+	    { "topic", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "the topic to write" },
+	    { "options", LS_TV_LIST, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_kafka_check_option,
+	        "librdkafka settings, name=value (compression.type=lz4, ...)" }),
+	.help = "results as JSON messages to a Kafka topic, keyed by stable ids",
+	.behaviour = &sink_behaviour,
+	.save = sink_save,
+	.restore = sink_restore,
+	.variant = SINK_KAFKA,
 };

@@ -1,5 +1,5 @@
 /*
- * source_actor.c -- the `generator`, `file` and `stdin` sources.
+ * source_actor.c -- the `generator`, `file`, `stdin` and `kafka` sources.
  *
  * A source produces batches of raw lines (ls_event with message = the line,
  * offset and ingest time set; parsing is the next stage's job) whenever it
@@ -9,7 +9,10 @@
  * backpressure reaches the input.
  *
  * Offsets: generator = event index; file/stdin = byte offset of the line
- * start, so a checkpoint can resume exactly there.
+ * start, so a checkpoint can resume exactly there; kafka = the message's
+ * offset in its partition (the checkpoint keeps every partition's next
+ * offset, actors/kafka.h, and commits it to the consumer group once the
+ * checkpoint has completed everywhere).
  *
  * Checkpoints: with a checkpoint period set, the source saves its position
  * and puts barrier ckpt_base + 1, + 2, ... into its output every period
@@ -19,8 +22,9 @@
  * next id.  A source restored from a checkpoint seeks to the saved
  * position (stdin cannot: it refuses).
  *
- * The three kinds share one behaviour; their tables (ls_kind_generator,
- * ls_kind_file, ls_kind_stdin, at the end) tell them apart by variant.
+ * The kinds share one behaviour; their tables (ls_kind_generator,
+ * ls_kind_file, ls_kind_stdin, ls_kind_kafka_source, at the end) tell
+ * them apart by variant.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,7 @@
 #include <unistd.h>
 
 #include "actors/generator.h"
+#include "actors/kafka.h"
 #include "actors/stage.h"
 #include "actors/timefmt.h"
 #include "runtime/le.h"
@@ -39,7 +44,10 @@
 #define READ_CHUNK (64 * 1024)
 #define LINE_MAX_BYTES (1024 * 1024)
 
-enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN };
+enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN, SRC_KAFKA };
+
+/* kafka: saved positions waiting for their checkpoint's commit */
+#define KAFKA_COMMITS 32
 
 typedef struct src {
 	const ls_stage_cfg *cfg;
@@ -62,13 +70,26 @@ typedef struct src {
 	uint64_t offset; /* byte offset of buf[0] in the input */
 	int skipping;    /* inside an over-long line being discarded */
 	int pump_wanted; /* a PUMP to ourselves was refused */
+	/* kafka */
+	ls_kafka_in *kin;
+	int bounded;           /* follow: false -- stop at the ends seen at
+	                          start */
+	int64_t warned_ns;     /* last "cannot reach" warning */
+	struct kcommit {
+		uint64_t ckpt;
+		uint8_t *b;
+		size_t len;
+	} commits[KAFKA_COMMITS];
+	unsigned ncommits;
+	ls_batch *kb;          /* batch being filled by kafka_msg */
 	/* checkpoints */
 	uint64_t next_ckpt;
 	int64_t last_barrier_ns;
 	int ended_before;  /* restored from a final checkpoint */
 } src;
 
-/* Saved state: u8 version 1, u8 ended, u64 position (LE). */
+/* Saved state: u8 version 1, u8 ended, u64 position (LE); kafka: u8
+ * version 2, u8 ended, the positions of actors/kafka.c. */
 #define SRC_STATE_LEN 10
 
 static uint64_t
@@ -82,8 +103,26 @@ static int
 src_state(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 {
 	const src *s = state;
-	uint8_t *b = malloc(SRC_STATE_LEN);
 	(void)ckpt;
+	if (s->kind == SRC_KAFKA) {
+		uint8_t *kb;
+		size_t kl;
+		if (ls_kafka_in_save(s->kin, &kb, &kl) != 0)
+			return LS_ENOMEM;
+		uint8_t *b = malloc(kl + 2);
+		if (b != NULL) {
+			b[0] = 2;
+			b[1] = (uint8_t)final;
+			memcpy(b + 2, kb, kl);
+		}
+		free(kb);
+		if (b == NULL)
+			return LS_ENOMEM;
+		*buf = b;
+		*len = kl + 2;
+		return 0;
+	}
+	uint8_t *b = malloc(SRC_STATE_LEN);
 	if (b == NULL)
 		return LS_ENOMEM;
 	uint64_t pos = src_position(s);
@@ -95,13 +134,55 @@ src_state(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/* kafka: keep the positions of checkpoint ckpt for its commit (the
+ * oldest goes when full: a later commit covers it). */
 static void
-src_save(const src *s, uint64_t ckpt, int final)
+kafka_keep(src *s, uint64_t ckpt, const uint8_t *b, size_t len)
+{
+	uint8_t *copy = malloc(len);
+	if (copy == NULL)
+		return;
+	memcpy(copy, b, len);
+	if (s->ncommits == KAFKA_COMMITS) {
+		free(s->commits[0].b);
+		memmove(s->commits, s->commits + 1,
+		    (KAFKA_COMMITS - 1) * sizeof(s->commits[0]));
+		s->ncommits--;
+	}
+	s->commits[s->ncommits++] = (struct kcommit){ ckpt, copy, len };
+}
+
+/* kafka: checkpoint upto completed everywhere -- commit the newest
+ * positions it covers to the group. */
+static void
+kafka_commit(src *s, uint64_t upto)
+{
+	unsigned k = 0;
+	while (k < s->ncommits && s->commits[k].ckpt <= upto)
+		k++;
+	if (k == 0)
+		return;
+	const struct kcommit *c = &s->commits[k - 1];
+	if (ls_kafka_in_commit(s->kin, c->b + 2, c->len - 2) != 0)
+		ls_log(LS_LOG_WARN, "source",
+		    "cannot commit offsets source=%s ckpt=%llu",
+		    s->cfg->node->name, (unsigned long long)c->ckpt);
+	for (unsigned i = 0; i < k; i++)
+		free(s->commits[i].b);
+	memmove(s->commits, s->commits + k,
+	    (s->ncommits - k) * sizeof(s->commits[0]));
+	s->ncommits -= k;
+}
+
+static void
+src_save(src *s, uint64_t ckpt, int final)
 {
 	uint8_t *b;
 	size_t len;
 	if (src_state((void *)s, ckpt, final, &b, &len) != 0)
 		return;
+	if (s->kind == SRC_KAFKA)
+		kafka_keep(s, ckpt, b, len);
 	ls_stage_ckpt_save(s->cfg, ckpt, final, b, len);
 }
 
@@ -114,6 +195,12 @@ src_restore(void *state, const uint8_t *b, size_t len)
 	src *s = state;
 	if (b == NULL)
 		return 0; /* a fresh start */
+	if (s->kind == SRC_KAFKA) {
+		if (len < 2 || b[0] != 2)
+			return LS_ECORRUPT;
+		s->ended_before = b[1] != 0;
+		return ls_kafka_in_restore(s->kin, b + 2, len - 2);
+	}
 	if (len != SRC_STATE_LEN || b[0] != 1)
 		return LS_ECORRUPT;
 	uint64_t pos = ls_le_get(b + 2, 8);
@@ -142,6 +229,8 @@ restored(src *s, int rv)
 	    s->cfg->node->name, ls_errname(rv));
 	ls_generator_free(s->gen);
 	s->gen = NULL;
+	ls_kafka_in_free(s->kin);
+	s->kin = NULL;
 	if (s->kind == SRC_FILE && s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -178,6 +267,36 @@ maybe_barrier(ls_ctx *ctx, src *s)
 	ls_stage_emit_barrier(ctx, s->cfg, &s->q, s->next_ckpt);
 	ls__pipeline_barrier(s->cfg->pl, s->next_ckpt);
 	s->next_ckpt++;
+}
+
+static int
+kafka_init(src *s, const ls_topo_node *n)
+{
+	char err[512], group[300];
+	ls_kafka_cfg kc;
+	memset(&kc, 0, sizeof(kc));
+	kc.brokers = ls_topo_str(n, "brokers");
+	kc.topic = ls_topo_str(n, "topic");
+	kc.group = ls_topo_str(n, "group");
+	if (kc.group == NULL || kc.group[0] == '\0') {
+		/* one group per topology source by default */
+		const char *tn = ls_topology_name(s->cfg->topo);
+		snprintf(group, sizeof(group), "logstream.%s.%s",
+		    tn != NULL ? tn : "run", n->name);
+		kc.group = group;
+	}
+	const char *start = ls_topo_str(n, "start");
+	kc.latest = start != NULL && strcmp(start, "latest") == 0;
+	kc.options = ls_topo_list(n, "options", &kc.noptions);
+	s->bounded = !ls_topo_bool(n, "follow");
+	int rv = ls_kafka_in_new(&kc, &s->kin, err, sizeof(err));
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "source",
+		    "cannot create kafka consumer source=%s err=%s", n->name,
+		    err);
+		return rv;
+	}
+	return restored(s, ls_stage_restore(s->cfg, s));
 }
 
 static int
@@ -227,6 +346,8 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		return restored(s, ls_stage_restore(cfg, s));
 	}
 	s->next_ckpt = cfg->ckpt_base + 1;
+	if (s->kind == SRC_KAFKA)
+		return kafka_init(s, n);
 	s->cap = READ_CHUNK * 2;
 	if ((s->buf = malloc(s->cap)) == NULL)
 		return LS_ENOMEM;
@@ -253,6 +374,9 @@ src_stop(ls_ctx *ctx, void *state)
 	src *s = state;
 	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
 	ls_generator_free(s->gen);
+	ls_kafka_in_free(s->kin);
+	for (unsigned i = 0; i < s->ncommits; i++)
+		free(s->commits[i].b);
 	if (s->kind == SRC_FILE && s->fd >= 0)
 		close(s->fd);
 	free(s->buf);
@@ -480,6 +604,81 @@ file_pump(ls_ctx *ctx, src *s)
 	pump_now(ctx, s);
 }
 
+/* ls_kafka_in_poll: one message is one event (trailing CR/LF dropped). */
+static void
+kafka_msg(void *arg, const ls_kafka_msg *m)
+{
+	src *s = arg;
+	size_t len = m->len < LINE_MAX_BYTES ? m->len : LINE_MAX_BYTES;
+	while (len > 0 && (m->value[len - 1] == '\n' ||
+	                      m->value[len - 1] == '\r'))
+		len--;
+	char *copy = ls_arena_strndup(&s->kb->arena,
+	    m->value != NULL ? m->value : "", len);
+	ls_event *ev = copy != NULL ? ls_batch_add(s->kb) : NULL;
+	if (ev == NULL)
+		return;
+	ev->message = ls_str_make(copy, len);
+	ev->offset = (uint64_t)m->offset;
+	ev->ingest_ns = ls_wall_ns();
+}
+
+static void
+kafka_pump(ls_ctx *ctx, src *s)
+{
+	char err[512];
+	maybe_barrier(ctx, s);
+	if (ls__pipeline_log_full(s->cfg->pl)) {
+		pump_later(ctx, 5); /* replay logs full: wait for a commit */
+		return;
+	}
+	int rv = ls_kafka_in_start(s->kin, s->bounded, 1000, err, sizeof(err));
+	if (rv != 0) {
+		int64_t now = ls_wall_ns();
+		if (now - s->warned_ns > INT64_C(10000000000)) {
+			s->warned_ns = now;
+			ls_log(LS_LOG_WARN, "source",
+			    "kafka not ready, retrying source=%s err=%s",
+			    s->cfg->node->name, err);
+		}
+		pump_later(ctx, 250);
+		return;
+	}
+	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
+	if (s->kb == NULL) {
+		pump_later(ctx, 10);
+		return;
+	}
+	s->kb->source = s->cfg->node->name;
+	long got = ls_kafka_in_poll(s->kin, LS_BATCH_EVENTS, kafka_msg, s, err,
+	    sizeof(err));
+	if (got < 0) {
+		int64_t now = ls_wall_ns();
+		if (now - s->warned_ns > INT64_C(10000000000)) {
+			s->warned_ns = now;
+			ls_log(LS_LOG_WARN, "source",
+			    "kafka read error source=%s err=%s",
+			    s->cfg->node->name, err);
+		}
+	}
+	if (s->kb->n > 0) {
+		ls_metric_add(s->cfg->ctr.in, s->kb->n);
+		ls_metric_add(s->cfg->ctr.out, s->kb->n);
+		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
+	}
+	uint32_t n = s->kb->n;
+	ls_batch_unref(s->kb);
+	s->kb = NULL;
+	if (ls_kafka_in_at_end(s->kin)) {
+		finish(ctx, s);
+		return;
+	}
+	if (n == 0)
+		pump_later(ctx, 10); /* nothing new: look again soon */
+	else
+		pump_now(ctx, s);
+}
+
 static int
 src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 {
@@ -496,12 +695,14 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 			pump_now(ctx, s);
 		return 0;
 	case LS_MSG_DRAIN:
-		if (s->kind != SRC_GENERATOR)
+		if (s->kind == SRC_FILE || s->kind == SRC_STDIN)
 			emit_lines(ctx, s, 1);
 		finish(ctx, s);
 		return 0;
 	case LS_MSG_COMMIT:
 		ls_outq_commit(&s->q, ls_stage_msg_u64(m));
+		if (s->kind == SRC_KAFKA)
+			kafka_commit(s, ls_stage_msg_u64(m));
 		return 0;
 	case LS_MSG_REWIND:
 		ls_outq_rewind(ctx, s->cfg, &s->q);
@@ -515,6 +716,8 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 		}
 		if (s->kind == SRC_GENERATOR)
 			gen_pump(ctx, s);
+		else if (s->kind == SRC_KAFKA)
+			kafka_pump(ctx, s);
 		else
 			file_pump(ctx, s);
 		return 0;
@@ -583,4 +786,33 @@ const ls_kind ls_kind_stdin = {
 	.restore = src_restore,
 	.position = "byte",
 	.variant = SRC_STDIN,
+};
+
+const ls_kind ls_kind_kafka_source = {
+	.name = "kafka",
+	.role = LS_TOPO_SOURCE,
+	.flags = LS_KIND_COMMITS,
+	.params = LS_KIND_PARAMS(
+	    { "brokers", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "bootstrap servers, host:port[,host:port...]" },
+	    { "topic", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT, NULL,
+	        "the topic to read (all its partitions)" },
+	    { "group", LS_TV_STRING, 0, "", NULL, LS_KIND_ANY_INT, NULL,
+	        "consumer group the positions are committed to (default "
+	        "logstream.TOPOLOGY.NODE)" },
+	    { "start", LS_TV_STRING, 0, "earliest",
+	        LS_KIND_WORDS("earliest", "latest"), LS_KIND_ANY_INT, NULL,
+	        "where a partition without a committed position starts" },
+	    { "follow", LS_TV_BOOL, 0, "true", NULL, LS_KIND_ANY_INT, NULL,
+	        "keep reading; false: stop at the ends the partitions had "
+	        "when the source started" },
+	    { "options", LS_TV_LIST, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_kafka_check_option,
+	        "librdkafka settings, name=value (security.protocol=ssl, ...)" }),
+	.help = "messages of a Kafka topic, one event each",
+	.behaviour = &source_behaviour,
+	.save = src_state,
+	.restore = src_restore,
+	.position = "offset",
+	.variant = SRC_KAFKA,
 };

@@ -25,6 +25,7 @@ libyaml-dev          /usr/include/yaml.h
 libxxhash-dev        /usr/include/xxhash.h
 libpcre2-dev         /usr/include/pcre2.h
 libsqlite3-dev       /usr/include/sqlite3.h
+kcat                 kcat
 '
 # extra packages for optional targets: `tools/deps.sh valgrind`
 EXTRA="$*"

@@ -62,6 +62,9 @@ int ls_topo_check_format(const char *v, char *why, size_t len);
 #define LS_KIND_KEYED 0x1u
 /* A source whose input cannot be read again (a restore cannot resume it). */
 #define LS_KIND_NO_REPLAY 0x2u
+/* The kind hears of every completed checkpoint (LS_MSG_COMMIT), as sinks
+ * do: a source that acknowledges its input upstream once it is safe. */
+#define LS_KIND_COMMITS 0x4u
 
 /* Checkpoint hooks, called on the partition's actor thread with its state.
  * save: serialise the state for checkpoint ckpt (final: the partition saw
