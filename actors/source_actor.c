@@ -82,6 +82,9 @@ typedef struct src {
 	} commits[KAFKA_COMMITS];
 	unsigned ncommits;
 	ls_batch *kb;          /* batch being filled by kafka_msg */
+	double max_rate;       /* events/s at most, 0 = unlimited */
+	int64_t k0_ns;         /* first read of this incarnation */
+	uint64_t kread;        /* events read since */
 	/* checkpoints */
 	uint64_t next_ckpt;
 	int64_t last_barrier_ns;
@@ -289,6 +292,7 @@ kafka_init(src *s, const ls_topo_node *n)
 	kc.latest = start != NULL && strcmp(start, "latest") == 0;
 	kc.options = ls_topo_list(n, "options", &kc.noptions);
 	s->bounded = !ls_topo_bool(n, "follow");
+	s->max_rate = (double)ls_topo_int(n, "max_rate");
 	int rv = ls_kafka_in_new(&kc, &s->kin, err, sizeof(err));
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "source",
@@ -644,14 +648,29 @@ kafka_pump(ls_ctx *ctx, src *s)
 		pump_later(ctx, 250);
 		return;
 	}
+	size_t max = LS_BATCH_EVENTS;
+	if (s->max_rate > 0) {
+		int64_t now = ls_wall_ns();
+		if (s->k0_ns == 0)
+			s->k0_ns = now;
+		double due = s->max_rate * (double)(now - s->k0_ns) / 1e9 + 1;
+		if (due <= (double)s->kread) {
+			pump_later(ctx, 5);
+			return;
+		}
+		if (due - (double)s->kread < (double)max)
+			max = (size_t)(due - (double)s->kread) + 1;
+	}
 	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
 	if (s->kb == NULL) {
 		pump_later(ctx, 10);
 		return;
 	}
 	s->kb->source = s->cfg->node->name;
-	long got = ls_kafka_in_poll(s->kin, LS_BATCH_EVENTS, kafka_msg, s, err,
+	long got = ls_kafka_in_poll(s->kin, max, kafka_msg, s, err,
 	    sizeof(err));
+	if (got > 0)
+		s->kread += (uint64_t)got;
 	if (got < 0) {
 		int64_t now = ls_wall_ns();
 		if (now - s->warned_ns > INT64_C(10000000000)) {
@@ -806,6 +825,9 @@ const ls_kind ls_kind_kafka_source = {
 	    { "follow", LS_TV_BOOL, 0, "true", NULL, LS_KIND_ANY_INT, NULL,
 	        "keep reading; false: stop at the ends the partitions had "
 	        "when the source started" },
+	    { "max_rate", LS_TV_INT, 0, "0", NULL, 0, 1000000000, NULL,
+	        "read at most this many messages per second, 0 = no limit "
+	        "(catching up after downtime without flooding the stages)" },
 	    { "options", LS_TV_LIST, 0, NULL, NULL, LS_KIND_ANY_INT,
 	        ls_kafka_check_option,
 	        "librdkafka settings, name=value (security.protocol=ssl, ...)" }),

@@ -21,6 +21,13 @@ Environment: LS_KAFKA_MOCK names the mock program; kcat must be on PATH
                  replays by key, every line exactly once, no key with two
                  values; the positions committed to the consumer group
                  let a fresh run of the same group start after them.
+  kafka_kill_owner  three `logstream node` processes run a topology with
+                 a kafka source (rate-limited so the run lasts); the node
+                 that owns the source is killed with SIGKILL mid-run; the
+                 source restarts on a survivor from the checkpoint's
+                 offsets and the committed results equal a failure-free
+                 `logstream run` of the same topic: nothing lost, nothing
+                 twice.
   kafka_errors   a topology with a bad librdkafka option is refused at
                  file:line:col; a source whose brokers do not answer keeps
                  retrying (a warning, no crash) and stops on Ctrl-C.
@@ -255,7 +262,112 @@ def case_kafka_errors():
     check_eq(p.returncode, 0, 'exit status after Ctrl-C (stderr %r)' % err)
 
 
+CLUSTER_TOPOLOGY = """name: kdist
+settings:
+  checkpoint_interval: 300ms
+  idle_timeout: 1000h
+sources:
+  - name: in
+    kind: kafka
+    brokers: %(brokers)s
+    topic: logs
+    group: %(group)s
+    follow: false
+    max_rate: %(rate)d
+stages:
+  - name: parse
+    kind: parse
+    input: in
+    format: json
+    partitions: 4
+  - name: per_service
+    kind: window
+    input: parse
+    key: [service, host]
+    partitions: 8
+    size: 876000h
+    aggregates: [count, sum(bytes), max(latency_ms)]
+sinks:
+  - name: out
+    kind: jsonl
+    input: per_service
+    path: %(path)s
+"""
+
+
+def json_lines(n, seed=7):
+    """n JSON log lines from a seeded generator of this test's own."""
+    import random
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        out.append(json.dumps({
+            'ts': '2024-01-01T00:%02d:%02d.%03dZ' % (
+                i // 60000 % 60, i // 1000 % 60, i % 1000),
+            'level': rng.choice(['info', 'info', 'warn', 'error']),
+            'service': 'svc%d' % rng.randrange(8),
+            'host': 'h%d' % rng.randrange(5),
+            'bytes': rng.randrange(100000),
+            'latency_ms': rng.randrange(1000),
+            'message': 'request %d' % i,
+        }, separators=(',', ':')).encode())
+    return out
+
+
+def case_kafka_kill_owner():
+    import cluster_test as clt
+    clt.BIN = ct.BINARY
+    lines = json_lines(60000)
+    mock = Mock(['logs:4'])
+    cl = clt.Cluster(3, ct.WORKDIR)
+    ok = False
+    try:
+        produce(mock, 'logs', lines)
+        ref, out = path('reference.jsonl'), path('results.jsonl')
+        write('ref.yaml', CLUSTER_TOPOLOGY % {
+            'brokers': q(mock.bootstrap), 'group': 'reference', 'rate': 0,
+            'path': q(ref)})
+        rc, _, err = ct.run(['run', path('ref.yaml'), '--quiet'])
+        check_eq(rc, 0, 'reference run: exit status (stderr %r)' % err)
+        with open(ref) as f:
+            want = sorted(f.read().splitlines())
+        check(len(want) == 40, 'reference: %d results' % len(want))
+        write('dist.yaml', CLUSTER_TOPOLOGY % {
+            'brokers': q(mock.bootstrap), 'group': 'cluster', 'rate': 6000,
+            'path': q(out)})
+        cl.start_all()
+        clt.wait_for('all nodes alive', lambda: clt.all_alive(cl))
+        clt.run_cli('deploy', path('dist.yaml'), '--node', cl.http(0))
+        first = clt.wait_for('a first completed checkpoint',
+                             lambda: clt.first_checkpoint(cl, 0))
+        epoch0 = first['runs'][0]['run_epoch']
+        s = cl.status(0)
+        owner = clt.owners(s, 'kdist')['in/0']
+        victim = int(owner[1:])
+        survivors = [i for i in range(cl.n) if i != victim]
+        cl.kill(victim)
+        print('killed n%d, the owner of the kafka source' % victim)
+        clt.wait_for('a checkpoint of the new run',
+                     lambda: clt.new_run_checkpointed(cl, survivors, epoch0))
+        s = cl.status(survivors[0])
+        moved = clt.owners(s, 'kdist')['in/0']
+        check(moved != owner, 'the source still placed on the dead node')
+        clt.wait_for('the run to finish',
+                     lambda: clt.run_finished(cl, survivors), 180)
+        got = clt.cluster_output(out + '.d')
+        clt.compare(got, want)
+        print('%d results equal the failure-free run; the source moved to '
+              '%s' % (len(got), moved))
+        ok = True
+    finally:
+        cl.stop_all()
+        if not ok:
+            cl.dump_logs()
+        mock.close()
+
+
 CASES = {
+    'kafka_kill_owner': case_kafka_kill_owner,
     'kafka_events': case_kafka_events,
     'kafka_resume': case_kafka_resume,
     'kafka_errors': case_kafka_errors,
