@@ -380,8 +380,9 @@ any_key(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 }
 
 /* Where every source continues: decodes the sources' saved positions
- * (source_actor.c: u8 version 1, u8 ended, u64 position; kafka: u8
- * version 2, u8 ended, partition positions). */
+ * (source_actor.c: u8 version 1, u8 ended, u64 position -- version 3
+ * adds the file's device and inode; kafka: u8 version 2, u8 ended,
+ * partition positions). */
 static void
 describe_sources(ls_resume *r)
 {
@@ -399,7 +400,7 @@ describe_sources(ls_resume *r)
 			continue;
 		const uint8_t *b = v;
 		int w = 0;
-		if (vl == 10 && b[0] == 1) {
+		if ((vl == 10 && b[0] == 1) || (vl == 26 && b[0] == 3)) {
 			unsigned long long pos = ls_le_get(b + 2, 8);
 			const char *sep = used > 0 ? ", " : "";
 			if (b[1] != 0)

@@ -26,8 +26,10 @@
  * ls_kind_file, ls_kind_stdin, ls_kind_kafka_source, at the end) tell
  * them apart by variant.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,8 @@ typedef struct src {
 	size_t len, cap;
 	uint64_t offset; /* byte offset of buf[0] in the input */
 	int skipping;    /* inside an over-long line being discarded */
+	uint64_t dev, ino; /* the file fd reads (follow: rotation) */
+	int draining;    /* fd is a rotated-away file: then path anew */
 	int pump_wanted; /* a PUMP to ourselves was refused */
 	/* kafka */
 	ls_kafka_in *kin;
@@ -91,9 +95,11 @@ typedef struct src {
 	int ended_before;  /* restored from a final checkpoint */
 } src;
 
-/* Saved state: u8 version 1, u8 ended, u64 position (LE); kafka: u8
+/* Saved state: u8 version 1, u8 ended, u64 position (LE); file: u8
+ * version 3, u8 ended, u64 position, u64 device, u64 inode; kafka: u8
  * version 2, u8 ended, the positions of actors/kafka.c. */
 #define SRC_STATE_LEN 10
+#define SRC_FILE_STATE_LEN 26
 
 static uint64_t
 src_position(const src *s)
@@ -125,15 +131,20 @@ src_state(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 		*len = kl + 2;
 		return 0;
 	}
-	uint8_t *b = malloc(SRC_STATE_LEN);
+	size_t n = s->kind == SRC_FILE ? SRC_FILE_STATE_LEN : SRC_STATE_LEN;
+	uint8_t *b = malloc(n);
 	if (b == NULL)
 		return LS_ENOMEM;
 	uint64_t pos = src_position(s);
-	b[0] = 1;
+	b[0] = s->kind == SRC_FILE ? 3 : 1;
 	b[1] = (uint8_t)final;
 	ls_le_put(b + 2, pos, 8);
+	if (s->kind == SRC_FILE) {
+		ls_le_put(b + 10, s->dev, 8);
+		ls_le_put(b + 18, s->ino, 8);
+	}
 	*buf = b;
-	*len = SRC_STATE_LEN;
+	*len = n;
 	return 0;
 }
 
@@ -189,6 +200,118 @@ src_save(src *s, uint64_t ckpt, int final)
 	ls_stage_ckpt_save(s->cfg, ckpt, final, b, len);
 }
 
+/* Note the device and inode of the file s->fd reads. */
+static void
+file_identity(src *s)
+{
+	struct stat st;
+	if (fstat(s->fd, &st) == 0) {
+		s->dev = (uint64_t)st.st_dev;
+		s->ino = (uint64_t)st.st_ino;
+	}
+}
+
+/* An open descriptor of the file with that device and inode in the
+ * directory of path (a rotated copy keeps its inode), or -1. */
+static int
+find_rotated(const char *path, uint64_t dev, uint64_t ino)
+{
+	char dirbuf[4096];
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	const char *dir = dirname(dirbuf);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	int fd = -1;
+	struct dirent *e;
+	while (fd < 0 && (e = readdir(d)) != NULL) {
+		if ((uint64_t)e->d_ino != ino)
+			continue;
+		char p[8192];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		int f = open(p, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (f >= 0 && fstat(f, &st) == 0 && (uint64_t)st.st_dev == dev &&
+		    (uint64_t)st.st_ino == ino && S_ISREG(st.st_mode))
+			fd = f;
+		else if (f >= 0)
+			close(f);
+	}
+	closedir(d);
+	return fd;
+}
+
+/* Restore a file source at byte pos of the file dev/ino: path itself, or
+ * (rotated while down) its old copy in the same directory, read to its end
+ * before path is read from its start. */
+static int
+file_restore(src *s, uint64_t pos, uint64_t dev, uint64_t ino, int ended)
+{
+	s->ended_before = ended;
+	if (ended)
+		return 0;
+	if (dev != s->dev || ino != s->ino) {
+		int old = find_rotated(s->path, dev, ino);
+		if (old < 0) {
+			/* gone (deleted, or moved elsewhere): what it held after
+			 * pos cannot be read; say so and read path from its start */
+			ls_log(LS_LOG_WARN, "source",
+			    "the file of the checkpoint is gone, reading the "
+			    "current one from its start source=%s path=%s "
+			    "offset=%llu",
+			    s->cfg->node->name, s->path, (unsigned long long)pos);
+			return 0;
+		}
+		ls_log(LS_LOG_INFO, "source",
+		    "rotated while down: reading the old file on first "
+		    "source=%s path=%s offset=%llu",
+		    s->cfg->node->name, s->path, (unsigned long long)pos);
+		close(s->fd);
+		s->fd = old;
+		s->dev = dev;
+		s->ino = ino;
+		s->draining = 1;
+	}
+	if (lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
+		return LS_ENOTSUP;
+	s->offset = pos;
+	return 0;
+}
+
+/* Follow: at the end of the file, has the path been rotated (another file
+ * there) or the file truncated?  Switches to the new file or rewinds. */
+static void
+check_rotation(src *s)
+{
+	struct stat st, cur;
+	if (fstat(s->fd, &cur) == 0 &&
+	    (uint64_t)cur.st_size < s->offset + s->len) {
+		/* cut shorter than what was read: start over */
+		lseek(s->fd, 0, SEEK_SET);
+		s->offset = 0;
+		s->len = 0;
+		s->skipping = 0;
+		return;
+	}
+	if (stat(s->path, &st) != 0)
+		return; /* renamed, the new one not there yet: keep the old */
+	if (!s->draining && (uint64_t)st.st_dev == s->dev &&
+	    (uint64_t)st.st_ino == s->ino)
+		return;
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ls_log(LS_LOG_INFO, "source", "file rotated source=%s path=%s",
+	    s->cfg->node->name, s->path);
+	close(s->fd);
+	s->fd = fd;
+	s->draining = 0;
+	s->offset = 0;
+	s->len = 0;
+	s->skipping = 0;
+	file_identity(s);
+}
+
 /* The kind's restore hook.  ls_stage_restore takes only a missing state
  * for a fresh start: any other failure to read it fails the restore
  * instead of silently producing everything again. */
@@ -204,6 +327,9 @@ src_restore(void *state, const uint8_t *b, size_t len)
 		s->ended_before = b[1] != 0;
 		return ls_kafka_in_restore(s->kin, b + 2, len - 2);
 	}
+	if (s->kind == SRC_FILE && len == SRC_FILE_STATE_LEN && b[0] == 3)
+		return file_restore(s, ls_le_get(b + 2, 8), ls_le_get(b + 10, 8),
+		    ls_le_get(b + 18, 8), b[1] != 0);
 	if (len != SRC_STATE_LEN || b[0] != 1)
 		return LS_ECORRUPT;
 	uint64_t pos = ls_le_get(b + 2, 8);
@@ -369,6 +495,7 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		s->buf = NULL;
 		return LS_EIO;
 	}
+	file_identity(s);
 	return restored(s, ls_stage_restore(cfg, s));
 }
 
@@ -584,16 +711,20 @@ file_pump(ls_ctx *ctx, src *s)
 		}
 		if (r == 0) {
 			if (s->follow && s->kind == SRC_FILE) {
-				emit_lines(ctx, s, 0);
-				/* rotated or truncated: start over */
+				uint64_t dev = s->dev, ino = s->ino;
 				struct stat st;
-				if (fstat(s->fd, &st) == 0 &&
-				    (uint64_t)st.st_size < s->offset + s->len) {
-					lseek(s->fd, 0, SEEK_SET);
-					s->offset = 0;
-					s->len = 0;
-				}
-				pump_later(ctx, 100);
+				int moved = s->draining ||
+				    (stat(s->path, &st) == 0 &&
+				        ((uint64_t)st.st_dev != dev ||
+				            (uint64_t)st.st_ino != ino));
+				/* a rotated file is complete: its last line
+				 * too, newline or not */
+				emit_lines(ctx, s, moved);
+				check_rotation(s);
+				if (s->dev != dev || s->ino != ino)
+					pump_now(ctx, s); /* the new file */
+				else
+					pump_later(ctx, 100);
 				return;
 			}
 			emit_lines(ctx, s, 1);

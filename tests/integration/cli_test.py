@@ -1471,6 +1471,97 @@ def interrupt(p, sig=signal.SIGINT):
     return err.decode('utf-8', 'replace')
 
 
+def rotate_lines(first, n, last_newline=True):
+    text = ''.join(
+        'ts=2024-03-01T00:00:%02dZ level=info service=svc%d msg="line %d"\n'
+        % (i % 60, i % 4, i) for i in range(first, first + n))
+    return text if last_newline else text[:-1]
+
+
+ROTATE_TOPOLOGY = '''name: rotate
+settings:
+  checkpoint_interval: 200ms
+  idle_timeout: 1000h
+sources:
+  - name: app_log
+    kind: file
+    path: %s
+    follow: true
+stages:
+  - name: parse
+    kind: parse
+    input: app_log
+    format: logfmt
+sinks:
+  - name: events
+    kind: jsonl
+    input: parse
+    path: %s
+'''
+
+
+def case_follow_rotate():
+    """A followed file rotated while running, as logrotate does it: renamed
+    away (its last line without newline), a new file created at the path;
+    later cut to zero (copytruncate) and written again.  Every line of the
+    three files is read exactly once."""
+    log, events = path('app.log'), path('ev.jsonl')
+    write(log, rotate_lines(0, 100))
+    topo = write('rotate.yaml', ROTATE_TOPOLOGY % (q(log), q(events)))
+    p = start(['run', topo, '--quiet'])
+    try:
+        wait_until(lambda: count_lines(events) >= 100, p, 'the first lines')
+        with open(log, 'a') as f:  # the writer still has the old file
+            f.write(rotate_lines(100, 20, last_newline=False))
+        os.rename(log, log + '.1')
+        write(log, rotate_lines(120, 50))
+        wait_until(lambda: count_lines(events) >= 170, p,
+                   'the lines of the new file')
+        with open(log, 'r+') as f:  # copytruncate
+            f.truncate(0)
+        write(log, rotate_lines(170, 30))
+        wait_until(lambda: count_lines(events) >= 200, p,
+                   'the lines after the truncation')
+    finally:
+        err = interrupt(p)
+    check_eq(p.returncode, 0, 'exit status (stderr %r)' % err)
+    got = sorted(e['message'] for e in read_jsonl(events))
+    check_eq(got, sorted('line %d' % i for i in range(200)),
+             'every line once')
+
+
+def case_resume_rotated():
+    """kill -9 a checkpointing run that follows a file; while it is down
+    the file is rotated (renamed to app.log.1, more lines written to it
+    first, a new app.log created).  The rerun finds the old file by its
+    inode, reads it on from the checkpoint's offset, then the new one:
+    every line exactly once in the sink."""
+    log, events, dd = path('app.log'), path('ev.jsonl'), path('data')
+    write(log, rotate_lines(0, 1000))
+    topo = write('rotate.yaml', ROTATE_TOPOLOGY % (q(log), q(events)))
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        wait_until(lambda: len(read_lines(events)) > 0, p,
+                   'the first checkpoint')
+    finally:
+        kill9(p)
+    with open(log, 'a') as f:
+        f.write(rotate_lines(1000, 200))
+    os.rename(log, log + '.1')
+    write(log, rotate_lines(1200, 300))
+    p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
+    try:
+        wait_until(lambda: len(read_lines(events)) >= 1500, p, 'every line')
+    finally:
+        err = interrupt(p)
+    check_eq(p.returncode, 0, 'run 2: exit status (stderr %r)' % err)
+    check('rotated while down' in err, 'run 2 says it reads the old file '
+          'first: %r' % err)
+    got = sorted(json.loads(ln)['message'] for ln in read_lines(events))
+    check_eq(got, sorted('line %d' % i for i in range(1500)),
+             'every line exactly once')
+
+
 def case_signal(sig, what):
     """An endless run stopped by a signal still closes and emits its
     windows and exits 0."""
@@ -2476,6 +2567,8 @@ CASES = {
     'late_events': case_late_events,
     'emit_on_update': case_emit_on_update,
     'follow': case_follow,
+    'follow_rotate': case_follow_rotate,
+    'resume_rotated': case_resume_rotated,
     'idle_timeout': case_idle_timeout,
     'quickstart': case_quickstart,
     'filter': case_filter,
