@@ -1,5 +1,6 @@
 /*
- * source_actor.c -- the `generator`, `file`, `stdin` and `kafka` sources.
+ * source_actor.c -- the `generator`, `file`, `stdin`, `kafka` and `syslog`
+ * sources.
  *
  * A source produces batches of raw lines (ls_event with message = the line,
  * offset and ingest time set; parsing is the next stage's job) whenever it
@@ -38,6 +39,7 @@
 
 #include "actors/generator.h"
 #include "actors/kafka.h"
+#include "actors/netin.h"
 #include "actors/stage.h"
 #include "actors/timefmt.h"
 #include "runtime/le.h"
@@ -46,7 +48,7 @@
 #define READ_CHUNK (64 * 1024)
 #define LINE_MAX_BYTES (1024 * 1024)
 
-enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN, SRC_KAFKA };
+enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN, SRC_KAFKA, SRC_SYSLOG };
 
 /* kafka: saved positions waiting for their checkpoint's commit */
 #define KAFKA_COMMITS 32
@@ -89,6 +91,9 @@ typedef struct src {
 	double max_rate;       /* events/s at most, 0 = unlimited */
 	int64_t k0_ns;         /* first read of this incarnation */
 	uint64_t kread;        /* events read since */
+	/* syslog */
+	ls_netin *net;
+	ls_netin_stats net_seen; /* as last reported */
 	/* checkpoints */
 	uint64_t next_ckpt;
 	int64_t last_barrier_ns;
@@ -104,7 +109,8 @@ typedef struct src {
 static uint64_t
 src_position(const src *s)
 {
-	return s->kind == SRC_GENERATOR ? s->produced : s->offset;
+	return s->kind == SRC_GENERATOR || s->kind == SRC_SYSLOG ? s->produced
+	                                                         : s->offset;
 }
 
 /* The kind's save hook. */
@@ -339,6 +345,13 @@ src_restore(void *state, const uint8_t *b, size_t len)
 		s->produced = pos;
 		return 0;
 	}
+	if (s->kind == SRC_SYSLOG) {
+		/* live input: it goes on from now; what senders sent while
+		 * it was down is theirs to send again */
+		s->produced = pos;
+		s->ended_before = 0;
+		return 0;
+	}
 	if (s->kind == SRC_STDIN) /* cannot replay: fine only if it had ended */
 		return s->ended_before ? 0 : LS_ENOTSUP;
 	if (lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
@@ -360,6 +373,8 @@ restored(src *s, int rv)
 	s->gen = NULL;
 	ls_kafka_in_free(s->kin);
 	s->kin = NULL;
+	ls_netin_close(s->net);
+	s->net = NULL;
 	if (s->kind == SRC_FILE && s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -430,6 +445,27 @@ kafka_init(src *s, const ls_topo_node *n)
 }
 
 static int
+syslog_init(src *s, const ls_topo_node *n)
+{
+	char err[512];
+	ls_netin_cfg nc = {
+		.listen = ls_topo_str(n, "listen"),
+		.max_message = (size_t)ls_topo_int(n, "max_message"),
+		.max_conns = (size_t)ls_topo_int(n, "max_connections"),
+		.queue_cap = (size_t)ls_topo_int(n, "queue"),
+	};
+	int rv = ls_netin_open(&nc, &s->net, err, sizeof(err));
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "source", "cannot listen source=%s err=%s",
+		    n->name, err);
+		return rv;
+	}
+	ls_log(LS_LOG_INFO, "source", "listening source=%s listen=%s port=%d",
+	    n->name, nc.listen, ls_netin_port(s->net));
+	return restored(s, ls_stage_restore(s->cfg, s));
+}
+
+static int
 src_init(ls_ctx *ctx, void *state, const void *arg)
 {
 	src *s = state;
@@ -478,6 +514,8 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 	s->next_ckpt = cfg->ckpt_base + 1;
 	if (s->kind == SRC_KAFKA)
 		return kafka_init(s, n);
+	if (s->kind == SRC_SYSLOG)
+		return syslog_init(s, n);
 	s->cap = READ_CHUNK * 2;
 	if ((s->buf = malloc(s->cap)) == NULL)
 		return LS_ENOMEM;
@@ -506,6 +544,7 @@ src_stop(ls_ctx *ctx, void *state)
 	ls_outq_fini(ls_ctx_runtime(ctx), &s->q);
 	ls_generator_free(s->gen);
 	ls_kafka_in_free(s->kin);
+	ls_netin_close(s->net);
 	for (unsigned i = 0; i < s->ncommits; i++)
 		free(s->commits[i].b);
 	if (s->kind == SRC_FILE && s->fd >= 0)
@@ -739,6 +778,73 @@ file_pump(ls_ctx *ctx, src *s)
 	pump_now(ctx, s);
 }
 
+/* ls_netin_take: one syslog message is one event. */
+static void
+syslog_msg(void *arg, const char *msg, size_t len)
+{
+	src *s = arg;
+	char *copy = ls_arena_strndup(&s->kb->arena, msg, len);
+	ls_event *ev = copy != NULL ? ls_batch_add(s->kb) : NULL;
+	if (ev == NULL)
+		return;
+	ev->message = ls_str_make(copy, len);
+	ev->offset = s->produced++;
+	ev->ingest_ns = ls_wall_ns();
+}
+
+/* Say (every 10 s at most) what the listener refused or cut. */
+static void
+syslog_report(src *s)
+{
+	ls_netin_stats st;
+	ls_netin_stats_get(s->net, &st);
+	int64_t now = ls_wall_ns();
+	if (now - s->warned_ns < INT64_C(10000000000))
+		return;
+	if (st.truncated == s->net_seen.truncated &&
+	    st.refused == s->net_seen.refused &&
+	    st.dropped == s->net_seen.dropped)
+		return;
+	s->warned_ns = now;
+	ls_log(LS_LOG_WARN, "source",
+	    "syslog input refused or cut source=%s truncated=%llu "
+	    "refused_connections=%llu dropped_datagrams=%llu",
+	    s->cfg->node->name,
+	    (unsigned long long)(st.truncated - s->net_seen.truncated),
+	    (unsigned long long)(st.refused - s->net_seen.refused),
+	    (unsigned long long)(st.dropped - s->net_seen.dropped));
+	s->net_seen = st;
+}
+
+static void
+syslog_pump(ls_ctx *ctx, src *s)
+{
+	maybe_barrier(ctx, s);
+	if (ls__pipeline_log_full(s->cfg->pl)) {
+		pump_later(ctx, 5); /* replay logs full: wait for a commit */
+		return;
+	}
+	syslog_report(s);
+	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
+	if (s->kb == NULL) {
+		pump_later(ctx, 10);
+		return;
+	}
+	s->kb->source = s->cfg->node->name;
+	size_t got = ls_netin_take(s->net, LS_BATCH_EVENTS, syslog_msg, s);
+	if (s->kb->n > 0) {
+		ls_metric_add(s->cfg->ctr.in, s->kb->n);
+		ls_metric_add(s->cfg->ctr.out, s->kb->n);
+		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
+	}
+	ls_batch_unref(s->kb);
+	s->kb = NULL;
+	if (got == 0)
+		pump_later(ctx, 10); /* nothing new: look again soon */
+	else
+		pump_now(ctx, s);
+}
+
 /* ls_kafka_in_poll: one message is one event (trailing CR/LF dropped). */
 static void
 kafka_msg(void *arg, const ls_kafka_msg *m)
@@ -868,6 +974,8 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 			gen_pump(ctx, s);
 		else if (s->kind == SRC_KAFKA)
 			kafka_pump(ctx, s);
+		else if (s->kind == SRC_SYSLOG)
+			syslog_pump(ctx, s);
 		else
 			file_pump(ctx, s);
 		return 0;
@@ -968,4 +1076,27 @@ const ls_kind ls_kind_kafka_source = {
 	.restore = src_restore,
 	.position = "offset",
 	.variant = SRC_KAFKA,
+};
+
+const ls_kind ls_kind_syslog = {
+	.name = "syslog",
+	.role = LS_TOPO_SOURCE,
+	.params = LS_KIND_PARAMS(
+	    { "listen", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_netin_check_listen,
+	        "tcp://HOST:PORT (RFC 6587 octet counting or newlines) or "
+	        "udp://HOST:PORT" },
+	    { "max_message", LS_TV_INT, 0, "65536", NULL, 16, 16777216, NULL,
+	        "longer messages are cut there (and counted)" },
+	    { "max_connections", LS_TV_INT, 0, "1024", NULL, 1, 65536, NULL,
+	        "TCP connections at once; more are closed at once" },
+	    { "queue", LS_TV_INT, 0, "65536", NULL, 1, 16777216, NULL,
+	        "messages received but not yet read; when full TCP senders "
+	        "wait and UDP datagrams are dropped" }),
+	.help = "syslog messages over TCP or UDP, one event each",
+	.behaviour = &source_behaviour,
+	.save = src_state,
+	.restore = src_restore,
+	.position = "message",
+	.variant = SRC_SYSLOG,
 };

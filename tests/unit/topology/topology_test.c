@@ -803,6 +803,8 @@ sample_value(const ls_topo_pspec *ps)
 		return "info";
 	if (strcmp(ps->name, "dead_letter") == 0)
 		return "dl";
+	if (strcmp(ps->name, "listen") == 0)
+		return "\"tcp://127.0.0.1:0\"";
 	return "x";
 }
 
