@@ -14,6 +14,7 @@
  *   logstream patterns FILE [--format FMT] [--top N] | --loghub DIR
  *   logstream certs init|issue --dir DIR ...
  *   logstream search --file LOG [--format FMT] [--limit N] QUERY
+ *   logstream job run JOB [--by F,...] [--field F] [-n N] FILE...
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -31,6 +32,7 @@
 #include "actors/resume.h"
 #include "cmd/anomaly_cmd.h"
 #include "cmd/certs_cmd.h"
+#include "cmd/job_cmd.h"
 #include "cmd/patterns_cmd.h"
 #include "cmd/search_cmd.h"
 #include "cmd/query_cmd.h"
@@ -74,6 +76,8 @@ usage_main(FILE *f)
 	    "  patterns FILE   print the log templates of FILE with counts\n"
 	    "  certs           a development cluster CA and node certificates\n"
 	    "  search          full-text search of a log file (BM25)\n"
+	    "  job run JOB     a MapReduce job (count, top, words, percentiles,\n"
+	    "                  distinct) over log files, on every core\n"
 	    "  version         print the version\n"
 	    "\n"
 	    "Run `logstream <command> --help` for a command's options.\n"
@@ -933,6 +937,8 @@ main(int argc, char **argv)
 		return ls_cmd_nab(argc - 2, argv + 2);
 	if (strcmp(cmd, "patterns") == 0)
 		return ls_cmd_patterns(argc - 2, argv + 2);
+	if (strcmp(cmd, "job") == 0)
+		return ls_cmd_job(argc - 2, argv + 2);
 	if (strcmp(cmd, "certs") == 0)
 		return ls_cmd_certs(argc - 2, argv + 2);
 	if (strcmp(cmd, "search") == 0)
