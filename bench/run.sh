@@ -6,8 +6,9 @@
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
 # NAME is any of pingpong fanin ring spawn pipeline state state-rss remote
-# placement anomaly patterns session index failover (default: all, in that
-# order).  index is index_bench against SQLite FTS5 on the 1 M-line corpus
+# placement anomaly patterns session index job failover (default: all, in
+# that order).  job is `logstream job run` (count by service and level,
+# top-20 words) on the corpus's JSON lines.  index is index_bench against SQLite FTS5 on the 1 M-line corpus
 # of ../shared/tools/make_corpus.py, written once under BUILD_DIR/corpus
 # (LS_BENCH_CORPUS=FILE: another corpus).
 # state-rss is state_bench --rss 10000000.  remote and placement are C
@@ -27,15 +28,16 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|session|index|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|session|index|job|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
-dir=$1/bench
+build=$1
+dir=$build/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns session index failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns session index job failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -70,12 +72,31 @@ for n in $names; do
 		continue
 	fi
 	args=
-	if [ "$n" = index ]; then
-		# The corpus: made once, under the build directory (not the repo).
-		corpus=${LS_BENCH_CORPUS:-$1/corpus/logs-1M.log}
+	if [ "$n" = job ]; then
+		# MapReduce jobs of `logstream job run` on the JSON lines of the
+		# same 1 M-line corpus: count by (service, level), top-20 words.
+		corpus=${LS_BENCH_CORPUS_JSONL:-$build/corpus/logs-1M.jsonl}
 		if [ ! -f "$corpus" ]; then
 			gen=$here/../../shared/tools/make_corpus.py
-			if ! python3 "$gen" 1M --out "$1/corpus" >&2; then
+			python3 "$gen" 1M --out "$build/corpus" >&2 || status=1
+		fi
+		for spec in "count --by service,level" "words -n 20"; do
+			# shellcheck disable=SC2086 # spec is words
+			line=$($guard "$logstream" job run $spec --format json \
+			    --output /dev/null "$corpus" 2>&1 | tail -n 1)
+			case $line in
+			"job: done:"*) echo "job ${spec%% *}: ${line#job: done: }" ;;
+			*) echo "FAIL job $spec: $line" >&2; status=1 ;;
+			esac
+		done
+		continue
+	fi
+	if [ "$n" = index ]; then
+		# The corpus: made once, under the build directory (not the repo).
+		corpus=${LS_BENCH_CORPUS:-$build/corpus/logs-1M.log}
+		if [ ! -f "$corpus" ]; then
+			gen=$here/../../shared/tools/make_corpus.py
+			if ! python3 "$gen" 1M --out "$build/corpus" >&2; then
 				echo "FAIL index: cannot make the corpus with $gen" >&2
 				status=1
 				continue
