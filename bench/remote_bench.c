@@ -22,6 +22,10 @@
  * difference, or a final total that is not exactly what the parent sent,
  * fails the run.
  *
+ * With --tls both transports run over tls+tcp:// (mutual TLS, certificates
+ * of a CA made for the run in a temporary directory); the figures are then
+ * labelled "remote tls ...".
+ *
  * Figures (median of LS_BENCH_RUNS runs, default 5):
  *  - 64-byte envelopes: N = 5 M per run -> envelopes/s, payload MB/s and
  *    wire MB/s, frames per run and envelopes per frame;
@@ -52,6 +56,7 @@
 #include "actors/generator.h"
 #include "actors/parse.h"
 #include "bench/bench.h"
+#include "cluster/tls.h"
 #include "runtime/arena.h"
 #include "runtime/remote.h"
 /* runtime/actor.h (through bench.h) and schemas/codec.h both declare an
@@ -194,6 +199,67 @@ on_recv(void *arg, uint64_t from, const ls_envelope *env)
 	}
 }
 
+/* --tls: both transports over tls+tcp:// with certificates of a CA made
+ * for the run (cluster/tls.h), in a temporary directory. */
+static int g_tls;
+static char g_tls_dir[64];
+static char g_tls_path[2][3][128]; /* receiver, sender: ca, crt, key */
+static ls_tls_files g_tls_files[2];
+
+/* "remote NAME" or "remote tls NAME", in one of 8 rotating buffers. */
+static const char *
+lab(const char *rest)
+{
+	static char buf[8][80];
+	static int k;
+	char *b = buf[k++ & 7];
+	snprintf(b, sizeof(buf[0]), "remote %s%s", g_tls ? "tls " : "", rest);
+	return b;
+}
+
+static const char *
+listen_url(void)
+{
+	return g_tls ? "tls+tcp://127.0.0.1:0" : "tcp://127.0.0.1:0";
+}
+
+static int
+tls_make(void)
+{
+	char err[512];
+	const char *host[] = {"127.0.0.1"};
+	snprintf(g_tls_dir, sizeof(g_tls_dir), "/tmp/ls-remote-tls-XXXXXX");
+	if (mkdtemp(g_tls_dir) == NULL)
+		return ls_bench_fail("remote", "mkdtemp: %s", strerror(errno));
+	char ca[96];
+	snprintf(ca, sizeof(ca), "%s/ca", g_tls_dir);
+	if (ls_tls_ca_init(ca, err, sizeof(err)) != 0)
+		return ls_bench_fail("remote", "CA: %s", err);
+	const char *names[2] = {"receiver", "sender"};
+	for (int i = 0; i < 2; i++) {
+		if (ls_tls_issue(ca, names[i], host, 1, err, sizeof(err)) != 0)
+			return ls_bench_fail("remote", "certificate: %s", err);
+		snprintf(g_tls_path[i][0], 128, "%s/ca.crt", ca);
+		snprintf(g_tls_path[i][1], 128, "%s/%s.crt", ca, names[i]);
+		snprintf(g_tls_path[i][2], 128, "%s/%s.key", ca, names[i]);
+		g_tls_files[i] = (ls_tls_files){g_tls_path[i][0],
+		                                g_tls_path[i][1],
+		                                g_tls_path[i][2]};
+	}
+	return 0;
+}
+
+static void
+tls_clean(void)
+{
+	if (g_tls_dir[0] == '\0')
+		return;
+	char rm[128];
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", g_tls_dir);
+	if (system(rm) != 0)
+		fprintf(stderr, "remote: could not remove %s\n", g_tls_dir);
+}
+
 static int
 child_main(int cmd_fd, int rep_fd)
 {
@@ -206,9 +272,10 @@ child_main(int cmd_fd, int rep_fd)
 	r.rep_fd = rep_fd;
 	atomic_init(&r.target, UINT64_MAX);
 	ls_transport_config cfg = {.node_id = RECEIVER_ID,
-	                           .listen_url = "tcp://127.0.0.1:0",
+	                           .listen_url = listen_url(),
 	                           .recv_fn = on_recv,
-	                           .recv_arg = &r};
+	                           .recv_arg = &r,
+	                           .tls = g_tls ? &g_tls_files[0] : NULL};
 	tune(&cfg);
 	int rv = ls_transport_create(&cfg, &t);
 	if (rv == 0)
@@ -434,7 +501,9 @@ static const ls_behaviour pusher_beh = {
 static int
 run_actor_once(sender *s, ls_runtime *rt, uint64_t n, run_result *res)
 {
-	const char *name = "remote actor";
+	static char actor_name[80];
+	snprintf(actor_name, sizeof(actor_name), "%s", lab("actor"));
+	const char *name = actor_name;
 	cmd c = {CMD_EXPECT, 0, n};
 	report rep;
 	ls_transport_stats st0, st1;
@@ -560,10 +629,11 @@ parent_main(sender *s)
 		return ls_bench_fail("remote", "the receiver did not start");
 	url[URL_MAX - 1] = '\0';
 	ls_transport_config cfg = {.node_id = SENDER_ID,
-	                           .listen_url = "tcp://127.0.0.1:0",
+	                           .listen_url = listen_url(),
 	                           .recv_fn = on_recv_parent,
 	                           .recv_arg = &credit_envs,
-	                           .writable_fn = on_writable_parent};
+	                           .writable_fn = on_writable_parent,
+	                           .tls = g_tls ? &g_tls_files[1] : NULL};
 	tune(&cfg);
 	if ((rv = ls_transport_create(&cfg, &s->t)) != 0)
 		return ls_bench_fail("remote", "transport: %s",
@@ -579,31 +649,31 @@ parent_main(sender *s)
 
 	/* Warm-up: the connection and the session handshake. */
 	memset(raw, 'x', sizeof(raw));
-	if (run_once(s, "remote warm-up", raw, sizeof(raw), 0, 1000, &res[0]))
+	if (run_once(s, lab("warm-up"), raw, sizeof(raw), 0, 1000, &res[0]))
 		goto fail;
 
 	for (int r = 0; r < runs; r++) {
-		if (run_once(s, "remote 64 B", raw, sizeof(raw), 0, n_raw,
+		if (run_once(s, lab("64 B"), raw, sizeof(raw), 0, n_raw,
 		             &res[r]) != 0)
 			goto fail;
 		rates[r] = (double)n_raw / res[r].secs;
 	}
-	ls_bench_print_rate("remote 64 B envelopes", rates, runs,
+	ls_bench_print_rate(lab("64 B envelopes"), rates, runs,
 	                    "envelopes/s");
-	print_figures("remote 64 B", runs, res, n_raw, sizeof(raw));
+	print_figures(lab("64 B"), runs, res, n_raw, sizeof(raw));
 
 	for (int r = 0; r < runs; r++) {
-		if (run_once(s, "remote events", batch.data, batch.len, BATCH,
+		if (run_once(s, lab("events"), batch.data, batch.len, BATCH,
 		             n_ev, &res[r]) != 0)
 			goto fail;
 		rates[r] = (double)(n_ev * BATCH) / res[r].secs;
 	}
-	ls_bench_print_rate("remote events (64/envelope)", rates, runs,
+	ls_bench_print_rate(lab("events (64/envelope)"), rates, runs,
 	                    "events/s");
-	ls_bench_print("remote events batch",
+	ls_bench_print(lab("events batch"),
 	               "%8zu bytes/envelope (%.0f bytes/event encoded)",
 	               batch.len, (double)batch.len / BATCH);
-	print_figures("remote events", runs, res, n_ev, batch.len);
+	print_figures(lab("events"), runs, res, n_ev, batch.len);
 
 	ls_runtime_opts ro = ls_bench_runtime_opts();
 	ls_runtime *rt = NULL;
@@ -625,10 +695,10 @@ parent_main(sender *s)
 	ls_runtime_destroy(rt);
 	if (rv != 0)
 		goto fail;
-	ls_bench_print_rate("remote actor -> remote ref", rates, runs,
+	ls_bench_print_rate(lab("actor -> remote ref"), rates, runs,
 	                    "msgs/s");
-	print_figures("remote actor", runs, res, n_raw, PAYLOAD);
-	ls_bench_print("remote actor pauses",
+	print_figures(lab("actor"), runs, res, n_raw, PAYLOAD);
+	ls_bench_print(lab("actor pauses"),
 	               "%8.2f LS_MSG_WRITABLE per 1,000 messages",
 	               1000.0 * (double)rs.writable /
 	                   (double)(n_raw * (uint64_t)runs));
@@ -666,12 +736,24 @@ fail:
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	int to_child[2], to_parent[2];
 	sender s;
 
 	memset(&s, 0, sizeof(s));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tls") == 0) {
+			g_tls = 1;
+		} else {
+			fprintf(stderr, "usage: remote_bench [--tls]\n");
+			return 2;
+		}
+	}
+	if (g_tls && tls_make() != 0) {
+		tls_clean();
+		return 1;
+	}
 	if (pipe(to_child) != 0 || pipe(to_parent) != 0)
 		return ls_bench_fail("remote", "pipe: %s", strerror(errno));
 	fflush(stdout);
@@ -703,6 +785,7 @@ main(void)
 	close(s.rep_fd);
 	ls_transport_destroy(s.t);
 	nng_fini();
+	tls_clean();
 	if (rv == 0 && (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0))
 		return ls_bench_fail("remote", "the receiver exited with %d",
 		                     WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);

@@ -6,9 +6,11 @@
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
 # NAME is any of pingpong fanin ring spawn pipeline state state-rss remote
-# placement anomaly patterns session index job failover (default: all, in
-# that order).  job is `logstream job run` (count by service and level,
-# top-20 words) on the corpus's JSON lines.  index is index_bench against SQLite FTS5 on the 1 M-line corpus
+# remote-tls placement anomaly patterns session index job failover
+# (default: all, in that order).  remote-tls is remote_bench --tls (mutual
+# TLS over tls+tcp://).  job is `logstream job run` (count by service and
+# level, top-20 words) on the corpus's JSON lines.  index is index_bench
+# against SQLite FTS5 on the 1 M-line corpus
 # of ../shared/tools/make_corpus.py, written once under BUILD_DIR/corpus
 # (LS_BENCH_CORPUS=FILE: another corpus).
 # state-rss is state_bench --rss 10000000.  remote and placement are C
@@ -28,7 +30,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|placement|anomaly|patterns|session|index|job|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|remote-tls|placement|anomaly|patterns|session|index|job|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
@@ -37,7 +39,7 @@ dir=$build/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline state state-rss remote placement anomaly patterns session index job failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote remote-tls placement anomaly patterns session index job failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -108,6 +110,10 @@ for n in $names; do
 		# Memory of 10 M keys of state on the default budget.
 		prog=$dir/state_bench
 		args="--rss 10000000"
+	fi
+	if [ "$n" = remote-tls ]; then
+		prog=$dir/remote_bench
+		args="--tls"
 	fi
 	if [ ! -x "$prog" ]; then
 		echo "FAIL $n: $prog not built" >&2

@@ -24,6 +24,7 @@ become exceptions, so the callers' `finally` blocks run).  Only the Python
 standard library.
 """
 import atexit
+import http.client
 import json
 import os
 import random
@@ -31,6 +32,7 @@ import re
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -121,14 +123,32 @@ def wait_for(what, cond, deadline, poll=POLL):
         time.sleep(poll)
 
 
-def http_get_json(addr, path, timeout):
-    """GET http://addr/path as JSON, or None when the node does not answer
-    with 200 and JSON in time."""
+def http_get_json(addr, path, timeout, ca=None, token=None):
+    """GET http://addr/path (https:// verified against the CA file ca when
+    given, with a bearer token when given) as JSON, or None when the node
+    does not answer with 200 and JSON in time."""
+    headers = {"Authorization": "Bearer " + token} if token else {}
     try:
-        with urllib.request.urlopen("http://%s%s" % (addr, path),
-                                    timeout=timeout) as r:
+        if ca:
+            # http.client, not urllib: urllib asks the server to close
+            # after its answer, which nng 1.5.2 can cut off over TLS
+            host, port = addr.rsplit(":", 1)
+            c = http.client.HTTPSConnection(
+                host, int(port), timeout=timeout,
+                context=ssl.create_default_context(cafile=ca))
+            try:
+                c.request("GET", path, headers=headers)
+                r = c.getresponse()
+                body = r.read()
+                return json.loads(body) if r.status == 200 else None
+            finally:
+                c.close()
+        req = urllib.request.Request("http://%s%s" % (addr, path),
+                                     headers=headers)
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read())
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError, urllib.error.URLError,
+            http.client.HTTPException):
         return None
 
 
@@ -151,7 +171,7 @@ class Cluster:
     killed), 'up', 'paused' (SIGSTOPped)."""
 
     def __init__(self, binary, n, workdir, replicas=None, suspect_ms=None,
-                 dead_ms=None, extra_args=()):
+                 dead_ms=None, extra_args=(), tls=False):
         self.binary = os.path.abspath(binary)
         self.n = n
         self.dir = os.path.abspath(workdir)
@@ -174,7 +194,46 @@ class Cluster:
             self.flags += ["--dead-ms", str(dead_ms)]
         self.flags += list(extra_args)
         self.dead_ms = dead_ms if dead_ms is not None else 1000
+        # TLS: a CA and node certificates from `logstream certs` in
+        # DIR/certs; the transport is tls+tcp://, the API HTTPS, and a
+        # token file (DIR/tokens) guards the API.
+        self.tls = None
+        self.token = None
+        if tls:
+            self.tls = os.path.join(self.dir, "certs")
+            self._run(["certs", "init", "--dir", self.tls])
+            for i in range(n):
+                self._run(["certs", "issue", "--dir", self.tls, "--name",
+                           self.name(i), "--host", "127.0.0.1"])
+            self.token = "chaos-admin-%016x" % random.getrandbits(64)
+            tokens = os.path.join(self.dir, "tokens")
+            with open(tokens, "w") as f:
+                f.write("admin %s\ninternal chaos-internal-%016x\n" % (
+                    self.token, random.getrandbits(64)))
+            os.chmod(tokens, 0o600)
+            self.flags += ["--token-file", tokens]
         _LIVE_CLUSTERS.add(self)
+
+    def _run(self, args):
+        r = subprocess.run([self.binary] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("logstream %s: %s" % (" ".join(args),
+                                                    r.stdout))
+
+    def ca(self):
+        """The cluster CA file with TLS, else None."""
+        return os.path.join(self.tls, "ca.crt") if self.tls else None
+
+    def client_args(self):
+        """Options of the client commands (deploy, status) for this
+        cluster."""
+        out = []
+        if self.tls:
+            out += ["--ca", self.ca()]
+        if self.token:
+            out += ["--token", self.token]
+        return out
 
     # -- addresses ---------------------------------------------------------
     def name(self, i):
@@ -188,7 +247,8 @@ class Cluster:
         return None
 
     def url(self, i):
-        return "tcp://127.0.0.1:%d" % (self.base + i)
+        return "%s://127.0.0.1:%d" % ("tls+tcp" if self.tls else "tcp",
+                                      self.base + i)
 
     def http(self, i):
         return "127.0.0.1:%d" % (self.base + 200 + i)
@@ -204,7 +264,14 @@ class Cluster:
         return wrapper() + [self.binary, "node", "--id", self.name(i),
                 "--listen", self.url(i), "--http", self.http(i),
                 "--data-dir", self.data_dir(i), "--join", seeds,
-                "--voter"] + self.flags
+                "--voter"] + self.tls_flags(i) + self.flags
+
+    def tls_flags(self, i):
+        if not self.tls:
+            return []
+        return ["--tls-ca", self.ca(),
+                "--tls-cert", os.path.join(self.tls, self.name(i) + ".crt"),
+                "--tls-key", os.path.join(self.tls, self.name(i) + ".key")]
 
     # -- process control -----------------------------------------------------
     def start(self, i):
@@ -331,7 +398,8 @@ class Cluster:
 
     def status(self, i, timeout=1.0):
         """The /v1/status JSON of node i, or None."""
-        return http_get_json(self.http(i), "/v1/status", timeout)
+        return http_get_json(self.http(i), "/v1/status", timeout,
+                             self.ca(), self.token)
 
     def agreed_leader(self, nodes=None):
         """The index of the leader that every node in `nodes` (default: all
@@ -393,7 +461,8 @@ class Cluster:
             targets = [node] if node is not None else self.up()
             for i in targets:
                 r = subprocess.run(
-                    [self.binary, "deploy", path, "--node", self.http(i)],
+                    [self.binary, "deploy", path, "--node", self.http(i)]
+                    + self.client_args(),
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     text=True, timeout=60)
                 if r.returncode == 0:

@@ -4,6 +4,7 @@
     run.py --smoke            3 nodes, 2 kills (a follower, then the leader)
     run.py --all              every scenario below (>= 20 kill -9 in all)
     run.py --scenario NAME[,NAME...] [--seed S]
+    add --tls to any: mutual TLS between the nodes, HTTPS API, tokens
 
 Scenarios (each on a fresh cluster of real `logstream node` processes):
   random_kills  kill -9 a random node every few seconds and restart it:
@@ -427,7 +428,7 @@ def scenarios(kills):
     }
 
 
-def run_scenario(sc, binary, seed, rate, workroot, keep):
+def run_scenario(sc, binary, seed, rate, workroot, keep, tls=False):
     work = tempfile.mkdtemp(prefix="ls-chaos-%s-" % sc.name, dir=workroot)
     log("== scenario %s: seed %d, %d nodes, replicas %s, %d s of input at "
         "%d events/s, %d planned faults; dir %s", sc.name, seed, sc.nodes,
@@ -439,7 +440,10 @@ def run_scenario(sc, binary, seed, rate, workroot, keep):
     ref = verify.Reference(binary, topo, os.path.join(work, "ref")).start()
     cl = clu.Cluster(binary, sc.nodes, os.path.join(work, "cluster"),
                      replicas=sc.replicas, suspect_ms=SUSPECT_MS,
-                     dead_ms=DEAD_MS)
+                     dead_ms=DEAD_MS, tls=tls)
+    if tls:
+        log("  TLS: transport tls+tcp://, HTTPS API with tokens (%s)",
+            cl.tls)
     mon = None
     ok = False
     skipped = False
@@ -593,6 +597,10 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true",
                     help="keep the directories of passed scenarios too")
     ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--tls", action="store_true",
+                    help="run the clusters with mutual TLS between the "
+                    "nodes, an HTTPS API and bearer tokens (certificates "
+                    "from `logstream certs` in the work directory)")
     a = ap.parse_args(argv)
 
     binary = os.path.abspath(a.bin)
@@ -622,7 +630,8 @@ def main(argv=None):
         for k, n in enumerate(names):
             try:
                 results.append(run_scenario(table[n], binary, seed + 2 * k,
-                                            a.rate, a.workdir, a.keep))
+                                            a.rate, a.workdir, a.keep,
+                                            tls=a.tls))
             except Skip as e:
                 log("  SKIPPED: %s", e)
                 skipped += 1

@@ -579,7 +579,9 @@ ls__api_routes(ls_node *n)
 	         n)) != 0 ||
 	    (rv = ls_http_route(n->http, "POST", "/v1/internal/join", h_join,
 	         n)) != 0 ||
-	    (rv = ls_http_route(n->http, "POST", "/v1/leave", h_leave, n)) != 0)
+	    (rv = ls_http_route(n->http, "POST", "/v1/leave", h_leave, n)) != 0 ||
+	    (rv = ls_http_route_scope(n->http, "POST", "/v1/leave",
+	         LS_SCOPE_ADMIN)) != 0)
 		return rv;
 	return ls__query_routes(n); /* cluster/query.c */
 }

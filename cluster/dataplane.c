@@ -2257,6 +2257,7 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	memset(&tc, 0, sizeof(tc));
 	tc.node_id = cfg->node_id;
 	tc.listen_url = cfg->listen_url;
+	tc.tls = cfg->tls;
 	tc.recv_fn = on_envelope;
 	tc.writable_fn = on_writable;
 	tc.recv_arg = dp;

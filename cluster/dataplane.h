@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "cluster/map.h"
+#include "cluster/tls.h"
 #include "runtime/metrics.h"
 
 typedef struct ls_dataplane ls_dataplane;
@@ -45,6 +46,7 @@ typedef void (*ls_dataplane_ack_fn)(void *arg, const char *topology,
 typedef struct ls_dataplane_config {
 	uint64_t node_id;       /* this node's id in the map */
 	const char *listen_url; /* transport URL */
+	const ls_tls_files *tls; /* mutual TLS when all set; may be NULL */
 	const char *data_dir;   /* state lives in DATA_DIR/state */
 	unsigned workers;       /* actor threads per run; 0 = per core */
 	size_t cache_bytes;     /* RocksDB block cache; 0 = 64 MiB */

@@ -34,8 +34,18 @@
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "cluster/auth.h"
 #include "cluster/http.h"
+#include "cluster/tls.h"
 #include "runtime/err.h"
 
 #define MAX_METHOD      16
@@ -50,6 +60,7 @@ struct route {
 	char *path;
 	size_t path_len;
 	bool prefix;
+	ls_scope scope; /* what its requests need when tokens are set */
 	ls_http_handler_fn fn;
 	void *arg;
 };
@@ -64,6 +75,7 @@ struct body_ctx {
 	nng_http_req *req; /* borrowed from the server */
 	nng_http_conn *conn;
 	bool continuing; /* rd is writing "100 Continue", not reading */
+	nng_http_res *deny; /* the token check's answer, sent once read */
 	uint8_t *buf;
 	size_t len;
 };
@@ -78,6 +90,7 @@ struct core {
 	struct body_ctx *pool;
 	ls_metrics *metrics;
 	size_t max_body;
+	const ls_auth *auth; /* borrowed; NULL = open */
 };
 
 struct ls_http {
@@ -388,10 +401,36 @@ ls_http_route(ls_http *h, const char *method, const char *path,
 	strcpy(r->method, method);
 	r->path_len = plen;
 	r->prefix = prefix;
+	r->scope = ls_auth_required(method, path);
 	r->fn = fn;
 	r->arg = arg;
 	c->nroutes++;
 out:
+	pthread_mutex_unlock(&c->mtx);
+	return rv;
+}
+
+int
+ls_http_route_scope(ls_http *h, const char *method, const char *path,
+                    ls_scope scope)
+{
+	if (h == NULL || method == NULL || path == NULL ||
+	    scope > LS_SCOPE_INTERNAL)
+		return LS_EINVAL;
+	struct core *c = h->core;
+	int rv = LS_ENOENT;
+	pthread_mutex_lock(&c->mtx);
+	for (size_t i = 0; i < c->nroutes; i++) {
+		struct route *r = &c->routes[i];
+		if (strcmp(r->method, method) == 0 &&
+		    strcmp(r->path, path) == 0) {
+			/* /v1/internal/ stays internal whatever is asked */
+			r->scope = r->scope == LS_SCOPE_INTERNAL
+			               ? LS_SCOPE_INTERNAL
+			               : scope;
+			rv = LS_OK;
+		}
+	}
 	pthread_mutex_unlock(&c->mtx);
 	return rv;
 }
@@ -517,8 +556,15 @@ body_read_done(void *arg)
 		return;
 	}
 	x->continuing = false;
-	if (rv == 0 && nng_aio_count(x->rd) == x->len)
+	if (x->deny != NULL) {
+		if (rv == 0)
+			res = x->deny;
+		else
+			nng_http_res_free(x->deny);
+		x->deny = NULL;
+	} else if (rv == 0 && nng_aio_count(x->rd) == x->len) {
 		res = dispatch(c, x->req, x->buf, x->len);
+	}
 	free(x->buf);
 	x->buf = NULL;
 	x->cb = NULL;
@@ -535,6 +581,59 @@ body_read_done(void *arg)
 	if (--c->inflight == 0)
 		pthread_cond_broadcast(&c->idle);
 	pthread_mutex_unlock(&c->mtx);
+}
+
+/* The token check of every request, before its handler runs: 0 when it
+ * may go on, else 1 with the 401/403 answer in *deny (NULL: out of memory,
+ * close).  The body (at most max_body) is still read and dropped, and the
+ * connection stays open: nng 1.5.2 can cut off the answer when it closes a
+ * TLS connection right after writing it.  The scope is the matched
+ * route's, or the default rule for a path no route matches (which then
+ * gets its 404 only with a token). */
+static int
+auth_gate(struct core *c, nng_http_req *nreq, nng_http_res **deny)
+{
+	*deny = NULL;
+	if (c->auth == NULL)
+		return 0;
+	const char *method = nng_http_req_get_method(nreq);
+	const char *uri = nng_http_req_get_uri(nreq);
+	if (method == NULL || uri == NULL) {
+		*deny = error_res(400, "bad request", true);
+		return 1;
+	}
+	size_t plen = strcspn(uri, "?#");
+	if (plen >= MAX_URI) {
+		*deny = error_res(414, "request target too long", true);
+		return 1;
+	}
+	char *path = malloc(plen + 1);
+	if (path == NULL)
+		return 1;
+	memcpy(path, uri, plen);
+	path[plen] = '\0';
+	char allow[128];
+	pthread_mutex_lock(&c->mtx);
+	const struct route *r = route_find(c, method, path, allow,
+	                                   sizeof(allow));
+	ls_scope need = r != NULL ? r->scope : ls_auth_required(method, path);
+	pthread_mutex_unlock(&c->mtx);
+	free(path);
+	const char *why = NULL;
+	int st = ls_auth_check(c->auth,
+	                       nng_http_req_get_header(nreq, "Authorization"),
+	                       need, &why);
+	if (st == 0)
+		return 0;
+	nng_http_res *res = error_res(st, why, false);
+	if (res != NULL && st == 401 &&
+	    nng_http_res_set_header(res, "WWW-Authenticate",
+	                            "Bearer realm=\"logstream\"") != 0) {
+		nng_http_res_free(res);
+		res = NULL;
+	}
+	*deny = res;
+	return 1;
 }
 
 static void
@@ -584,6 +683,13 @@ on_request(nng_aio *cb)
 		request_done(c);
 		return;
 	}
+	nng_http_res *denied = NULL;
+	bool deny = auth_gate(c, nreq, &denied);
+	if (deny && (len == 0 || denied == NULL)) {
+		answer(cb, denied);
+		request_done(c);
+		return;
+	}
 	if (len == 0) {
 		nng_http_res *res = dispatch(c, nreq, NULL, 0);
 		if (res != NULL)
@@ -603,6 +709,8 @@ on_request(nng_aio *cb)
 		if ((x = calloc(1, sizeof(*x))) == NULL ||
 		    nng_aio_alloc(&x->rd, body_read_done, x) != 0) {
 			free(x);
+			if (denied != NULL)
+				nng_http_res_free(denied);
 			nng_aio_finish(cb, NNG_ENOMEM);
 			request_done(c);
 			return;
@@ -614,10 +722,13 @@ on_request(nng_aio *cb)
 		x->next = c->pool;
 		c->pool = x;
 		pthread_mutex_unlock(&c->mtx);
+		if (denied != NULL)
+			nng_http_res_free(denied);
 		answer(cb, error_res(503, "out of memory", true));
 		request_done(c);
 		return;
 	}
+	x->deny = denied; /* answered once the body is read */
 	x->len = (size_t)len;
 	x->cb = cb;
 	x->req = nreq;
@@ -663,9 +774,9 @@ core_free(void *arg)
 	free(c);
 }
 
-/* "host:port" -> "http://host:port"; NULL if malformed or no memory. */
+/* "host:port" -> "http[s]://host:port"; NULL if malformed or no memory. */
 static char *
-addr_to_url(const char *addr, int *err)
+addr_to_url(const char *addr, int https, int *err)
 {
 	const char *colon = strrchr(addr, ':');
 	*err = LS_EINVAL;
@@ -687,13 +798,13 @@ addr_to_url(const char *addr, int *err)
 		if (port > 65535)
 			return NULL;
 	}
-	size_t n = strlen(addr) + 8;
+	size_t n = strlen(addr) + 9;
 	char *url = malloc(n);
 	if (url == NULL) {
 		*err = LS_ENOMEM;
 		return NULL;
 	}
-	snprintf(url, n, "http://%s", addr);
+	snprintf(url, n, "%s://%s", https ? "https" : "http", addr);
 	*err = LS_OK;
 	return url;
 }
@@ -726,7 +837,8 @@ ls_http_start(const char *addr, const ls_http_opts *opts, ls_http **out)
 	if (addr == NULL || out == NULL)
 		return LS_EINVAL;
 	*out = NULL;
-	if ((us = addr_to_url(addr, &err)) == NULL)
+	const ls_tls_files *tls = opts != NULL ? opts->tls : NULL;
+	if ((us = addr_to_url(addr, ls_tls_enabled(tls), &err)) == NULL)
 		return err;
 	rv = nng_url_parse(&url, us);
 	free(us);
@@ -745,9 +857,12 @@ ls_http_start(const char *addr, const ls_http_opts *opts, ls_http **out)
 	c->max_body = opts != NULL && opts->max_body > 0
 	                  ? opts->max_body
 	                  : LS_HTTP_MAX_BODY_DEFAULT;
+	c->auth = opts != NULL ? opts->auth : NULL;
 	h->core = c;
 
 	if ((rv = ls_http_route(h, "GET", "/healthz", healthz, NULL)) != 0 ||
+	    (rv = ls_http_route_scope(h, "GET", "/healthz", LS_SCOPE_NONE)) !=
+	        0 ||
 	    (rv = ls_http_route(h, "GET", "/metrics", metrics, c)) != 0) {
 		core_free(c);
 		free(h);
@@ -778,9 +893,30 @@ ls_http_start(const char *addr, const ls_http_opts *opts, ls_http **out)
 		return nng_err_to_ls(rv);
 	}
 
+	nng_tls_config *tcfg = NULL;
+	if (ls_tls_enabled(tls)) {
+		/* HTTPS: our certificate; clients authenticate with tokens,
+		 * not certificates */
+		char why[512];
+		if (ls_tls_nng_config(tls, 1, NULL, &tcfg, why, sizeof(why)) !=
+		        0 ||
+		    nng_tls_config_auth_mode(tcfg, NNG_TLS_AUTH_MODE_NONE) != 0) {
+			if (tcfg != NULL)
+				nng_tls_config_free(tcfg);
+			nng_http_handler_free(h->hnd);
+			free(h);
+			nng_url_free(url);
+			return LS_EIO;
+		}
+	}
 	pthread_mutex_lock(&start_lock);
 	rv = nng_http_server_hold(&h->srv, url);
 	nng_url_free(url);
+	if (rv == 0 && tcfg != NULL &&
+	    (rv = nng_http_server_set_tls(h->srv, tcfg)) != 0)
+		nng_http_server_release(h->srv);
+	if (tcfg != NULL)
+		nng_tls_config_free(tcfg); /* the server holds its own */
 	if (rv != 0) {
 		pthread_mutex_unlock(&start_lock);
 		nng_http_handler_free(h->hnd);
@@ -958,6 +1094,220 @@ send_all(int fd, const void *buf, size_t len, int64_t deadline)
 	return LS_OK;
 }
 
+/* ---- the client's settings and TLS (mbedtls directly: the client is
+ * our own socket code) ---- */
+
+static struct {
+	int https;
+	char *token;
+	mbedtls_x509_crt ca;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg; /* thread-safe: MBEDTLS_THREADING_C */
+	mbedtls_ssl_config conf;       /* shared, read-only once set up */
+} client;
+
+int
+ls_http_client_config(const char *ca_file, const char *token, char *err,
+                      size_t errlen)
+{
+	char *t = NULL;
+	if (token != NULL) {
+		for (const char *p = token; *p != '\0'; p++)
+			if ((unsigned char)*p <= ' ' || *p == 0x7f)
+				return LS_EINVAL; /* would break the header */
+		if ((t = strdup(token)) == NULL)
+			return LS_ENOMEM;
+	}
+	free(client.token);
+	client.token = t;
+	if (client.https) {
+		client.https = 0;
+		mbedtls_ssl_config_free(&client.conf);
+		mbedtls_ctr_drbg_free(&client.drbg);
+		mbedtls_entropy_free(&client.entropy);
+		mbedtls_x509_crt_free(&client.ca);
+	}
+	if (ca_file == NULL)
+		return LS_OK;
+	char why[128];
+	int rv;
+	mbedtls_x509_crt_init(&client.ca);
+	mbedtls_entropy_init(&client.entropy);
+	mbedtls_ctr_drbg_init(&client.drbg);
+	mbedtls_ssl_config_init(&client.conf);
+	if ((rv = mbedtls_x509_crt_parse_file(&client.ca, ca_file)) != 0) {
+		mbedtls_strerror(rv, why, sizeof(why));
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: %s", ca_file,
+			         rv > 0 ? "some certificates could not be parsed"
+			                : why);
+		goto bad;
+	}
+	if ((rv = mbedtls_ctr_drbg_seed(&client.drbg, mbedtls_entropy_func,
+	                                &client.entropy,
+	                                (const unsigned char *)"ls-http", 7)) !=
+	        0 ||
+	    (rv = mbedtls_ssl_config_defaults(&client.conf, MBEDTLS_SSL_IS_CLIENT,
+	                                      MBEDTLS_SSL_TRANSPORT_STREAM,
+	                                      MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+		mbedtls_strerror(rv, why, sizeof(why));
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "TLS: %s", why);
+		goto bad;
+	}
+	mbedtls_ssl_conf_authmode(&client.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&client.conf, &client.ca, NULL);
+	mbedtls_ssl_conf_rng(&client.conf, mbedtls_ctr_drbg_random,
+	                     &client.drbg);
+	client.https = 1;
+	return LS_OK;
+bad:
+	mbedtls_ssl_config_free(&client.conf);
+	mbedtls_ctr_drbg_free(&client.drbg);
+	mbedtls_entropy_free(&client.entropy);
+	mbedtls_x509_crt_free(&client.ca);
+	return LS_EIO;
+}
+
+/* One client connection: a socket, and a TLS session on it with HTTPS. */
+typedef struct conn {
+	int fd;
+	int64_t deadline;
+	int io_err; /* why the last socket call failed: LS_ETIMEDOUT, LS_EIO */
+	bool eof;   /* the socket's read end is closed */
+	bool tls;
+	mbedtls_ssl_context ssl;
+} conn;
+
+static int
+bio_send(void *arg, const unsigned char *buf, size_t len)
+{
+	conn *c = arg;
+	for (;;) {
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return (int)n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			break;
+		if ((c->io_err = wait_fd(c->fd, POLLOUT, c->deadline)) != 0)
+			return MBEDTLS_ERR_NET_SEND_FAILED;
+	}
+	c->io_err = LS_EIO;
+	return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+bio_recv(void *arg, unsigned char *buf, size_t len)
+{
+	conn *c = arg;
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n >= 0) {
+			c->eof = n == 0;
+			return (int)n;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			break;
+		if ((c->io_err = wait_fd(c->fd, POLLIN, c->deadline)) != 0)
+			return MBEDTLS_ERR_NET_RECV_FAILED;
+	}
+	c->io_err = LS_EIO;
+	return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* The TLS handshake over c->fd, the server's name checked against host. */
+static int
+conn_tls_start(conn *c, const char *host)
+{
+	mbedtls_ssl_init(&c->ssl);
+	c->tls = true;
+	if (mbedtls_ssl_setup(&c->ssl, &client.conf) != 0 ||
+	    mbedtls_ssl_set_hostname(&c->ssl, host) != 0)
+		return LS_ENOMEM;
+	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	int rv;
+	while ((rv = mbedtls_ssl_handshake(&c->ssl)) != 0) {
+		if (rv == MBEDTLS_ERR_SSL_WANT_READ ||
+		    rv == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+		return c->io_err == LS_ETIMEDOUT ? LS_ETIMEDOUT : LS_EIO;
+	}
+	return LS_OK;
+}
+
+static int
+conn_send_all(conn *c, const void *buf, size_t len)
+{
+	if (!c->tls)
+		return send_all(c->fd, buf, len, c->deadline);
+	const unsigned char *p = buf;
+	while (len > 0) {
+		int n = mbedtls_ssl_write(&c->ssl, p, len);
+		if (n == MBEDTLS_ERR_SSL_WANT_READ ||
+		    n == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+		if (n <= 0)
+			return c->io_err == LS_ETIMEDOUT ? LS_ETIMEDOUT : LS_EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return LS_OK;
+}
+
+/* Up to len bytes into buf: their number, 0 at the end of the stream, or
+ * -LS_E* (LS_ETIMEDOUT, LS_EIO). */
+static ssize_t
+conn_recv(conn *c, void *buf, size_t len)
+{
+	if (c->tls) {
+		for (;;) {
+			int n = mbedtls_ssl_read(&c->ssl, buf, len);
+			/* 0 is also an empty record (nng sends them): the end
+			 * only when the socket is at its end */
+			if (n > 0 || (n == 0 && c->eof))
+				return n;
+			if (n == 0)
+				continue;
+			if (n == MBEDTLS_ERR_SSL_WANT_READ ||
+			    n == MBEDTLS_ERR_SSL_WANT_WRITE)
+				continue;
+			if (n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+				return 0;
+			return -(c->io_err == LS_ETIMEDOUT ? LS_ETIMEDOUT
+			                                   : LS_EIO);
+		}
+	}
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -LS_EIO;
+		int w = wait_fd(c->fd, POLLIN, c->deadline);
+		if (w != LS_OK)
+			return -w;
+	}
+}
+
+static void
+conn_close(conn *c)
+{
+	if (c->tls) {
+		if (c->fd >= 0)
+			(void)mbedtls_ssl_close_notify(&c->ssl);
+		mbedtls_ssl_free(&c->ssl);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
 /* Find header name (case-insensitive) in the header block head (which
  * starts after the status line); *val and *vlen get its trimmed value. */
 static bool
@@ -994,6 +1344,8 @@ split_host_port(const char *hp, char *host, size_t hcap, char *port,
 {
 	if (strncmp(hp, "http://", 7) == 0)
 		hp += 7;
+	else if (strncmp(hp, "https://", 8) == 0)
+		hp += 8;
 	size_t n = strcspn(hp, "/");
 	const char *colon = NULL;
 	for (size_t i = 0; i < n; i++)
@@ -1028,7 +1380,8 @@ ls_http_request(const char *host_port, const char *method, const char *path,
 {
 	char host[256], port[16];
 	char *head = NULL, *buf = NULL;
-	int fd = -1, rv;
+	conn cn = {.fd = -1};
+	int rv;
 
 	if (host_port == NULL || method == NULL || path == NULL ||
 	    status == NULL || resp_body == NULL || resp_len == NULL ||
@@ -1049,20 +1402,30 @@ ls_http_request(const char *host_port, const char *method, const char *path,
 	int hn = asprintf(
 	    &head,
 	    "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: logstream\r\n"
-	    "Accept: */*\r\nConnection: close\r\nContent-Length: %zu\r\n"
-	    "%s\r\n",
-	    method, path, v6 ? "[" : "", host, v6 ? "]" : "", port, len,
-	    len > 0 ? "Content-Type: application/json\r\n" : "");
+	    "Accept: */*\r\n%sContent-Length: %zu\r\n"
+	    "%s%s%s%s\r\n",
+	    method, path, v6 ? "[" : "", host, v6 ? "]" : "", port,
+	    /* over TLS the server must not close first: nng 1.5.2 can cut
+	     * off an answer when it closes a TLS connection right after
+	     * writing it; we close once the answer (Content-Length) is in */
+	    client.https ? "" : "Connection: close\r\n", len,
+	    len > 0 ? "Content-Type: application/json\r\n" : "",
+	    client.token != NULL ? "Authorization: Bearer " : "",
+	    client.token != NULL ? client.token : "",
+	    client.token != NULL ? "\r\n" : "");
 	if (hn < 0)
 		return LS_ENOMEM;
 
-	if ((rv = client_connect(host, port, deadline, &fd)) != LS_OK)
+	cn.deadline = deadline;
+	if ((rv = client_connect(host, port, deadline, &cn.fd)) != LS_OK)
+		goto out;
+	if (client.https && (rv = conn_tls_start(&cn, host)) != LS_OK)
 		goto out;
 	/* A server may answer (413) and close before taking the whole body:
 	 * a failed send is only an error if no answer can be read. */
-	int sent = send_all(fd, head, (size_t)hn, deadline);
+	int sent = conn_send_all(&cn, head, (size_t)hn);
 	if (sent == LS_OK && len > 0)
-		sent = send_all(fd, body, len, deadline);
+		sent = conn_send_all(&cn, body, len);
 	if (sent == LS_ETIMEDOUT) {
 		rv = sent;
 		goto out;
@@ -1093,16 +1456,9 @@ ls_http_request(const char *host_port, const char *method, const char *path,
 			buf = nb;
 			cap = ncap;
 		}
-		ssize_t n = recv(fd, buf + got, cap - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rv = wait_fd(fd, POLLIN, deadline)) != LS_OK)
-				goto out;
-			continue;
-		}
+		ssize_t n = conn_recv(&cn, buf + got, cap - got);
 		if (n < 0) {
-			rv = LS_EIO;
+			rv = (int)-n;
 			goto out;
 		}
 		if (n == 0) {
@@ -1184,9 +1540,10 @@ ls_http_request(const char *host_port, const char *method, const char *path,
 	buf = NULL;
 	rv = LS_OK;
 out:
-	if (fd >= 0)
-		close(fd);
+	conn_close(&cn);
 	free(buf);
+	if (client.token != NULL)
+		memset(head, 0, (size_t)hn);
 	free(head);
 	return rv;
 }

@@ -9,8 +9,18 @@
  * registry) are built in.  Handlers run on nng's worker threads, several at
  * once; they must be thread-safe and should not block for long.
  *
- * The client (ls_http_request) speaks plain HTTP/1.1 over a socket with one
- * request per connection; the logstream client commands use it.
+ * With TLS files (ls_http_opts.tls) the server speaks HTTPS; with a token
+ * set (ls_http_opts.auth, cluster/auth.h) every request but GET /healthz
+ * needs `Authorization: Bearer TOKEN` of the route's scope, checked before
+ * the body is read: 401 without a known token, 403 with one whose scope is
+ * not enough, both with a JSON reason.  A route's scope is, unless set with
+ * ls_http_route_scope: internal under /v1/internal/, read for GET, write
+ * for every other method -- so new routes are covered from the start.
+ *
+ * The client (ls_http_request) speaks HTTP/1.1 over a socket with one
+ * request per connection, HTTPS and a bearer token once
+ * ls_http_client_config is given them; the logstream client commands and
+ * the nodes' own requests use it.
  */
 #ifndef LS_CLUSTER_HTTP_H
 #define LS_CLUSTER_HTTP_H
@@ -18,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/auth.h"
+#include "cluster/tls.h"
 #include "runtime/metrics.h"
 
 typedef struct ls_http ls_http;
@@ -51,6 +63,8 @@ typedef int (*ls_http_handler_fn)(void *arg, const ls_http_req *req,
 typedef struct ls_http_opts {
 	ls_metrics *metrics; /* served by GET /metrics; borrowed, may be NULL */
 	size_t max_body;     /* request body limit; 0 = 1 MiB default */
+	const ls_tls_files *tls; /* HTTPS when all set (read at start) */
+	const ls_auth *auth; /* bearer tokens; borrowed, outlives the server */
 } ls_http_opts;
 
 /* Start a server listening on addr ("127.0.0.1:8101", "[::1]:8101", or
@@ -71,6 +85,12 @@ int ls_http_port(const ls_http *h);
  * LS_ENOMEM. */
 int ls_http_route(ls_http *h, const char *method, const char *path,
                   ls_http_handler_fn fn, void *arg);
+
+/* Set the scope that requests of the route (method, path as registered)
+ * need when the server checks tokens; a route under /v1/internal/ stays
+ * internal.  LS_ENOENT when no such route, LS_EINVAL. */
+int ls_http_route_scope(ls_http *h, const char *method, const char *path,
+                        ls_scope scope);
 
 /* Stop listening, close every connection, wait for running handlers to
  * return, and free h.  After it returns no handler runs again.  Must not be
@@ -96,6 +116,15 @@ int ls_http_resp_header(ls_http_resp *resp, const char *name,
 /* Answer status with the body {"error":"<msg>"} (msg JSON-escaped) and
  * Content-Type application/json.  LS_EINVAL, LS_ENOMEM. */
 int ls_http_resp_error(ls_http_resp *resp, int status, const char *msg);
+
+/* The process's client settings, for every later ls_http_request: with
+ * ca_file, HTTPS with the server's certificate verified against it and
+ * its name against the host asked for; with token, `Authorization: Bearer
+ * TOKEN` on every request.  NULL turns that off.  Strings are copied.
+ * Call before requests start (not while they run).  LS_EIO with
+ * "FILE: reason" in err when the CA cannot be read, LS_ENOMEM. */
+int ls_http_client_config(const char *ca_file, const char *token, char *err,
+                          size_t errlen);
 
 /* Send one request to host_port ("127.0.0.1:8101", "[::1]:8101",
  * "localhost:8101") and wait at most timeout_ms (<= 0: 30 s) for the whole

@@ -117,10 +117,12 @@ ls_join_seed_parse(const char *entry, ls_join_seed *out, char *why,
 	}
 	memcpy(out->url, entry, ulen);
 	out->url[ulen] = '\0';
-	if (strncmp(out->url, "tcp://", 6) != 0 ||
+	if ((strncmp(out->url, "tcp://", 6) != 0 &&
+	        !ls_transport_url_is_tls(out->url)) ||
 	    ls_transport_url_check(out->url) != 0) {
-		SEED_WHY("--join entry '%s': want tcp://HOST:PORT (a member's "
-		         "--listen URL), optionally followed by ?raft=HOST:PORT",
+		SEED_WHY("--join entry '%s': want tcp://HOST:PORT or "
+		         "tls+tcp://HOST:PORT (a member's --listen URL), "
+		         "optionally followed by ?raft=HOST:PORT",
 		    entry);
 		return LS_EINVAL;
 	}

@@ -16,6 +16,8 @@
  *
  *   tcp://HOST:PORT
  *   tcp://HOST:PORT?raft=RHOST:RPORT
+ *
+ * and the same with tls+tcp:// for a cluster with TLS (docs/security.md).
  */
 #ifndef LS_CLUSTER_JOIN_H
 #define LS_CLUSTER_JOIN_H
@@ -53,12 +55,12 @@ int ls_join_encode(const ls_join_req *r, void *buf, size_t cap);
 /* One --join entry: a member's transport URL and its Raft address. */
 typedef struct ls_join_seed {
 	uint64_t id; /* Raft id: ls_node_raft_id(raft) */
-	char url[LS_MAP_MAX_URL + 1];        /* tcp://HOST:PORT */
+	char url[LS_MAP_MAX_URL + 1];        /* [tls+]tcp://HOST:PORT */
 	char raft[LS_COORD_MAX_ADDRESS + 1]; /* given, or HOST:PORT+100 */
 } ls_join_seed;
 
 /* Parse one --join entry (borrowed, NUL-terminated) into *out.  On
- * LS_EINVAL (not tcp://HOST:PORT, a port without room for +100 and no
+ * LS_EINVAL (not [tls+]tcp://HOST:PORT, a port without room for +100 and no
  * raft=, an unknown query, a bad or too long Raft address) a reason that
  * names the entry goes into why[0..whylen) when why is not NULL.  Any
  * thread. */

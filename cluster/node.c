@@ -42,6 +42,8 @@ ls_node_raft_address(const char *url, char *buf, size_t cap)
 	const char *hp = url;
 	if (strncmp(url, "tcp://", 6) == 0)
 		hp = url + 6;
+	else if (strncmp(url, "tls+tcp://", 10) == 0)
+		hp = url + 10;
 	else if (strstr(url, "://") != NULL)
 		return LS_ENOTSUP;
 	const char *colon = strrchr(hp, ':');
@@ -501,6 +503,16 @@ seeds_parse(ls_node *n, const ls_node_config *cfg, ls_join_seed **out,
 			free(s);
 			return LS_EINVAL;
 		}
+		if (ls_transport_url_is_tls(e.url) != ls_tls_enabled(&n->tls)) {
+			snprintf(err, errlen, "--join entry '%s': %s",
+			    cfg->join[i], ls_tls_enabled(&n->tls)
+			        ? "a plaintext member, but this node uses TLS "
+			          "(want tls+tcp://)"
+			        : "a TLS member (tls+tcp://), but this node has "
+			          "no --tls-ca/--tls-cert/--tls-key");
+			free(s);
+			return LS_EINVAL;
+		}
 		int same_url = strcmp(e.url, n->url) == 0;
 		int same_raft = strcmp(e.raft, n->raft_addr) == 0;
 		if (same_url != same_raft) {
@@ -533,6 +545,41 @@ seeds_parse(ls_node *n, const ls_node_config *cfg, ls_join_seed **out,
 	}
 	*out = s;
 	*nout = ns;
+	return 0;
+}
+
+/* The TLS options: all three or none, files usable (named with the
+ * reason), and --listen's scheme to match. */
+static int
+node_tls_check(ls_node *n, const ls_node_config *cfg, char *err,
+    size_t errlen)
+{
+	ls_tls_files f = { cfg->tls_ca, cfg->tls_cert, cfg->tls_key };
+	char why[600];
+	int rv = ls_tls_check(&f, why, sizeof(why));
+	if (rv != 0) {
+		snprintf(err, errlen, "TLS: %s", why);
+		return LS_EINVAL;
+	}
+	int on = ls_tls_enabled(&f);
+	if (on != ls_transport_url_is_tls(cfg->listen)) {
+		snprintf(err, errlen, on
+		    ? "--listen '%s': with --tls-ca/--tls-cert/--tls-key the "
+		      "transport URL is tls+tcp://HOST:PORT"
+		    : "--listen '%s': tls+tcp:// needs --tls-ca, --tls-cert "
+		      "and --tls-key",
+		    cfg->listen);
+		return LS_EINVAL;
+	}
+	if (on) {
+		if (ls__copy_str(n->tls_ca, sizeof(n->tls_ca), f.ca) != 0 ||
+		    ls__copy_str(n->tls_cert, sizeof(n->tls_cert), f.cert) != 0 ||
+		    ls__copy_str(n->tls_key, sizeof(n->tls_key), f.key) != 0) {
+			snprintf(err, errlen, "TLS: a file name is too long");
+			return LS_EINVAL;
+		}
+		n->tls = (ls_tls_files){ n->tls_ca, n->tls_cert, n->tls_key };
+	}
 	return 0;
 }
 
@@ -582,12 +629,38 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 		}
 		rv = ls__copy_str(n->raft_addr, sizeof(n->raft_addr), cfg->raft);
 	}
-	if ((rv = ls_transport_url_check(cfg->listen)) != 0) {
-		snprintf(err, errlen, "bad --listen URL '%s' (%s)", cfg->listen,
-		    rv == LS_ENOTSUP ? "tls+tcp:// is not supported yet"
-		                     : "want tcp://HOST:PORT");
+	if ((rv = ls_transport_url_check(cfg->listen)) != 0 ||
+	    (strncmp(cfg->listen, "tcp://", 6) != 0 &&
+	        !ls_transport_url_is_tls(cfg->listen))) {
+		snprintf(err, errlen, "bad --listen URL '%s' (want "
+		                      "tcp://HOST:PORT, or tls+tcp://HOST:PORT "
+		                      "with --tls-ca/--tls-cert/--tls-key)",
+		    cfg->listen);
 		rv = LS_EINVAL;
 		goto fail;
+	}
+	if ((rv = node_tls_check(n, cfg, err, errlen)) != 0)
+		goto fail;
+	if (cfg->token_file != NULL) {
+		char why[600];
+		if ((rv = ls_auth_load(cfg->token_file, &n->auth, why,
+		         sizeof(why))) != 0) {
+			snprintf(err, errlen, "--token-file: %s", why);
+			rv = rv == LS_ENOMEM ? rv : LS_EINVAL;
+			goto fail;
+		}
+	}
+	/* The node's own requests to its peers: HTTPS against the cluster
+	 * CA, with the internal token. */
+	{
+		char why[600] = "";
+		if ((rv = ls_http_client_config(
+		         ls_tls_enabled(&n->tls) ? n->tls.ca : NULL,
+		         ls_auth_internal_token(n->auth), why,
+		         sizeof(why))) != 0) {
+			snprintf(err, errlen, "--tls-ca: %s", why);
+			goto fail;
+		}
 	}
 	if (cfg->raft == NULL &&
 	    ls_node_raft_address(cfg->listen, n->raft_addr,
@@ -699,6 +772,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	memset(&dc, 0, sizeof(dc));
 	dc.node_id = n->raft_id;
 	dc.listen_url = n->url;
+	dc.tls = &n->tls;
 	dc.data_dir = n->data_dir;
 	dc.workers = cfg->workers;
 	dc.cache_bytes = cfg->cache_bytes;
@@ -746,10 +820,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	}
 	rv = 0;
 
-	ls_http_opts ho = { n->metrics, 0 };
+	ls_http_opts ho = { n->metrics, 0, &n->tls, n->auth };
 	if ((rv = ls_http_start(n->http_addr, &ho, &n->http)) != 0) {
-		snprintf(err, errlen, "--http: cannot serve HTTP on %s: %s",
-		    n->http_addr,
+		snprintf(err, errlen, "--http: cannot serve HTTP%s on %s: %s",
+		    ls_tls_enabled(&n->tls) ? "S" : "", n->http_addr,
 		    rv == LS_EEXIST ? "the address is in use" : ls_strerror(rv));
 		goto fail;
 	}
@@ -797,6 +871,7 @@ ls_node_stop(ls_node *n)
 	free(n->acks_out);
 	ls_metrics_free(n->metrics);
 	ls_detector_free(n->det);
+	ls_auth_free(n->auth);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);

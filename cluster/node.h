@@ -59,6 +59,14 @@ typedef struct ls_node_config {
 	unsigned workers;      /* actor threads per topology; 0 = per core */
 	size_t cache_bytes;    /* state store block cache; 0 = 64 MiB */
 	size_t replication_chunk; /* 0 = 8 MiB (cluster/dataplane.h) */
+	/* --tls-ca, --tls-cert, --tls-key: all three or none.  With them
+	 * the transport is mutual TLS (--listen and every --join entry are
+	 * tls+tcp://) and the HTTP API is HTTPS (docs/security.md). */
+	const char *tls_ca, *tls_cert, *tls_key;
+	/* --token-file: bearer tokens of the HTTP API (cluster/auth.h);
+	 * NULL = the API is open.  Every node of a cluster gets the same
+	 * file: nodes send its internal token with their own requests. */
+	const char *token_file;
 } ls_node_config;
 
 /* Start a node (strings are copied).  On failure returns an error and, when

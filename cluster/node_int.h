@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cluster/acks.h"
+#include "cluster/auth.h"
 #include "cluster/coord.h"
 #include "cluster/dataplane.h"
 #include "cluster/detector.h"
@@ -68,6 +69,9 @@ struct ls_node {
 	int64_t heartbeat_ns, suspect_ns, dead_ns;
 	uint32_t replicas;
 	uint8_t hello[LS_JOIN_MAX]; /* join request in our hellos */
+	char tls_ca[1024], tls_cert[1024], tls_key[1024];
+	ls_tls_files tls; /* all NULL when TLS is off */
+	ls_auth *auth;    /* --token-file; NULL = the API is open */
 	size_t hello_len;
 
 	ls_coord *coord;

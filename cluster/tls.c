@@ -555,6 +555,14 @@ ls_tls_check(const ls_tls_files *f, char *err, size_t errlen)
 		            "--tls-ca, --tls-cert and --tls-key go together "
 		            "(missing --tls-%s)",
 		            f->ca == NULL ? "ca" : f->cert == NULL ? "cert" : "key");
+	const char *files[3] = {f->ca, f->cert, f->key};
+	for (int i = 0; i < 3; i++) {
+		FILE *fp = fopen(files[i], "rb");
+		if (fp == NULL)
+			return fail(err, errlen, LS_EIO, "%s: %s", files[i],
+			            strerror(errno));
+		fclose(fp);
+	}
 	mbedtls_x509_crt ca, crt;
 	mbedtls_pk_context key;
 	char why[128];

@@ -35,10 +35,12 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "runtime/err.h"
 #include "runtime/hash.h"
 #include "runtime/le.h"
+#include "runtime/log.h"
 
 #define HDR_PAYLOAD 24u
 #define HDR_MAX (HDR_PAYLOAD + LS_TRANSPORT_MAX_HELLO)
@@ -83,9 +85,19 @@ typedef struct peer {
 	int refused; /* a send was refused since the last writable report */
 } peer;
 
+#define REFUSED_URLS 32 /* mismatched peer URLs remembered (logged once) */
+
 struct ls_transport {
 	ls_transport_config cfg;
 	char *url;
+	/* TLS (cfg.tls copied): the files, and the listener's configuration. */
+	char *tls_ca, *tls_cert, *tls_key;
+	ls_tls_files tls;
+	int tls_on;
+	nng_tls_config *srv_tls;
+	pthread_mutex_t refused_mu;
+	uint64_t refused_urls[REFUSED_URLS];
+	size_t nrefused;
 	uint64_t inc;
 	nng_socket pull;
 	nng_listener listener;
@@ -132,13 +144,15 @@ ls_transport_url_check(const char *url)
 {
 	if (url == NULL)
 		return LS_EINVAL;
-	if (strncmp(url, "tls+tcp://", 10) == 0)
-		return LS_ENOTSUP;
 	if (strncmp(url, "ipc://", 6) == 0)
 		return url[6] != '\0' ? LS_OK : LS_EINVAL;
-	if (strncmp(url, "tcp://", 6) != 0)
+	const char *hp;
+	if (strncmp(url, "tcp://", 6) == 0)
+		hp = url + 6;
+	else if (strncmp(url, "tls+tcp://", 10) == 0)
+		hp = url + 10;
+	else
 		return LS_EINVAL;
-	const char *hp = url + 6;
 	const char *colon = strrchr(hp, ':');
 	if (colon == NULL || colon == hp || colon[1] == '\0')
 		return LS_EINVAL;
@@ -156,6 +170,58 @@ ls_transport_url_check(const char *url)
 		if (*c == '/' || *c == ' ')
 			return LS_EINVAL;
 	return LS_OK;
+}
+
+int
+ls_transport_url_is_tls(const char *url)
+{
+	return url != NULL && strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+/* The host of a checked tls+tcp:// URL (brackets removed) into buf. */
+static int
+url_host(const char *url, char *buf, size_t cap)
+{
+	const char *hp = strstr(url, "://") + 3;
+	const char *colon = strrchr(hp, ':');
+	if (hp[0] == '[') {
+		hp++;
+		colon--;
+	}
+	size_t n = (size_t)(colon - hp);
+	if (n == 0 || n >= cap)
+		return LS_EINVAL;
+	memcpy(buf, hp, n);
+	buf[n] = '\0';
+	return LS_OK;
+}
+
+/* LS_OK when url's scheme matches the transport's TLS setting; else
+ * LS_ENOTSUP, logged the first time for each URL. */
+static int
+scheme_agrees(ls_transport *t, const char *url)
+{
+	if (strncmp(url, "ipc://", 6) == 0 ||
+	    ls_transport_url_is_tls(url) == t->tls_on)
+		return LS_OK;
+	uint64_t h = ls_hash64(url, strlen(url), 0x7363686dU);
+	int seen = 0;
+	pthread_mutex_lock(&t->refused_mu);
+	for (size_t i = 0; i < t->nrefused && !seen; i++)
+		seen = t->refused_urls[i] == h;
+	if (!seen)
+		t->refused_urls[t->nrefused++ % REFUSED_URLS] = h;
+	if (t->nrefused > REFUSED_URLS)
+		t->nrefused = REFUSED_URLS;
+	pthread_mutex_unlock(&t->refused_mu);
+	if (!seen)
+		ls_log(LS_LOG_WARN, "transport",
+		       "peer refused url=%s reason=%s", url,
+		       t->tls_on ? "\"plaintext peer, this node requires TLS "
+		                   "(tls+tcp://)\""
+		                 : "\"TLS peer, this node has no --tls-ca/"
+		                   "--tls-cert/--tls-key\"");
+	return LS_ENOTSUP;
 }
 
 /* ---- sending (peer->mu held) ---- */
@@ -412,14 +478,43 @@ peer_free(peer *p)
 	free(p);
 }
 
+/* A TLS dialer requires the peer's certificate, signed by the CA and
+ * naming the URL's host. */
+static int
+dialer_tls(ls_transport *t, nng_dialer d, const char *url)
+{
+	if (!t->tls_on)
+		return LS_OK;
+	char host[256], err[512];
+	nng_tls_config *c = NULL;
+	int rv = url_host(url, host, sizeof(host));
+	if (rv == 0)
+		rv = ls_tls_nng_config(&t->tls, 0, host, &c, err, sizeof(err));
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "transport", "peer url=%s tls=\"%s\"",
+		       url, rv == LS_EINVAL ? "bad host" : err);
+		return rv;
+	}
+	rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c) != 0 ? LS_EIO : 0;
+	nng_tls_config_free(c); /* the dialer holds its own reference */
+	return rv;
+}
+
 int
 ls_transport_peer_add(ls_transport *t, uint64_t node_id, const char *url)
 {
 	if (t == NULL || node_id == 0 || node_id == t->cfg.node_id)
 		return LS_EINVAL;
 	int rc = ls_transport_url_check(url);
+	if (rc == 0)
+		rc = scheme_agrees(t, url);
 	if (rc != 0)
 		return rc;
+	pthread_rwlock_rdlock(&t->plock);
+	int known = find_peer(t, node_id) != NULL;
+	pthread_rwlock_unlock(&t->plock);
+	if (known)
+		return LS_EEXIST;
 	peer *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return LS_ENOMEM;
@@ -475,6 +570,7 @@ ls_transport_peer_add(ls_transport *t, uint64_t node_id, const char *url)
 
 	/* Dial in the background: the peer may not be up yet. */
 	if (nng_dialer_create(&p->dialer, p->sock, url) != 0 ||
+	    dialer_tls(t, p->dialer, url) != 0 ||
 	    nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK) != 0) {
 		ls_transport_peer_remove(t, node_id);
 		return LS_EIO;
@@ -992,10 +1088,21 @@ new_incarnation(const ls_transport *t)
 	return v ? v : 1;
 }
 
+static void
+tls_free(ls_transport *t)
+{
+	if (t->srv_tls != NULL)
+		nng_tls_config_free(t->srv_tls);
+	free(t->tls_ca);
+	free(t->tls_cert);
+	free(t->tls_key);
+	pthread_mutex_destroy(&t->refused_mu);
+}
+
 static int
 bound_url(ls_transport *t, const char *url)
 {
-	if (strncmp(url, "tcp://", 6) == 0) {
+	if (strncmp(url, "tcp://", 6) == 0 || ls_transport_url_is_tls(url)) {
 		const char *colon = strrchr(url, ':');
 		if (strcmp(colon, ":0") == 0) {
 			int port = 0;
@@ -1025,12 +1132,40 @@ ls_transport_create(const ls_transport_config *cfg, ls_transport **out)
 	int rc = ls_transport_url_check(cfg->listen_url);
 	if (rc != 0)
 		return rc;
+	int tls_on = ls_tls_enabled(cfg->tls);
+	if (cfg->tls != NULL && !tls_on &&
+	    (cfg->tls->ca || cfg->tls->cert || cfg->tls->key))
+		return LS_EINVAL;
+	if (ls_transport_url_is_tls(cfg->listen_url) != tls_on)
+		return LS_ENOTSUP; /* and no TLS over ipc:// */
 	ls_transport *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return LS_ENOMEM;
 	t->cfg = *cfg;
 	ls_transport_config *c = &t->cfg;
 	c->listen_url = NULL;
+	c->tls = NULL;
+	pthread_mutex_init(&t->refused_mu, NULL);
+	if (tls_on) {
+		t->tls_on = 1;
+		t->tls_ca = strdup(cfg->tls->ca);
+		t->tls_cert = strdup(cfg->tls->cert);
+		t->tls_key = strdup(cfg->tls->key);
+		t->tls = (ls_tls_files){t->tls_ca, t->tls_cert, t->tls_key};
+		char err[512];
+		if (t->tls_ca == NULL || t->tls_cert == NULL ||
+		    t->tls_key == NULL ||
+		    ls_tls_nng_config(&t->tls, 1, NULL, &t->srv_tls, err,
+		                      sizeof(err)) != 0) {
+			if (t->tls_key != NULL)
+				ls_log(LS_LOG_ERROR, "transport", "tls=\"%s\"",
+				       err);
+			rc = t->tls_key == NULL ? LS_ENOMEM : LS_EIO;
+			tls_free(t);
+			free(t);
+			return rc;
+		}
+	}
 	if (c->window_frames == 0)
 		c->window_frames = 8;
 	if (c->batch_max_envs == 0)
@@ -1069,6 +1204,9 @@ ls_transport_create(const ls_transport_config *cfg, ls_transport **out)
 	                    (size_t)c->max_frame_bytes * 2);
 	nng_socket_set_ms(t->pull, NNG_OPT_RECVTIMEO, 20);
 	if (nng_listener_create(&t->listener, t->pull, cfg->listen_url) != 0 ||
+	    (t->srv_tls != NULL &&
+	     nng_listener_set_ptr(t->listener, NNG_OPT_TLS_CONFIG,
+	                          t->srv_tls) != 0) ||
 	    nng_listener_start(t->listener, 0) != 0)
 		goto fail;
 	t->listening = 1;
@@ -1091,6 +1229,7 @@ fail_sock:
 	pthread_rwlock_destroy(&t->plock);
 	pthread_mutex_destroy(&t->tick_mu);
 	pthread_cond_destroy(&t->tick_cv);
+	tls_free(t);
 	free(t);
 	return rc;
 }
@@ -1133,6 +1272,7 @@ ls_transport_destroy(ls_transport *t)
 	pthread_cond_destroy(&t->tick_cv);
 	free(t->rxbuf);
 	free(t->url);
+	tls_free(t);
 	free(t);
 }
 

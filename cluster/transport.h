@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/tls.h"
 #include "schemas/codec.h"
 
 #ifdef __cplusplus
@@ -78,6 +79,13 @@ typedef struct ls_transport_config {
 	ls_transport_unknown_fn unknown_fn;
 	/* Optional: room again after a refusal (gets recv_arg). */
 	ls_transport_writable_fn writable_fn;
+	/* Optional: mutual TLS (cluster/tls.h; the files are read at
+	 * creation, the pointers borrowed for the call).  With all three
+	 * files set, listen_url and every peer URL must be tls+tcp://: the
+	 * listener and the dialers require a peer certificate signed by the
+	 * CA, and a dialer checks that the server's certificate names the
+	 * host of the peer URL.  Without them, tls+tcp:// is refused. */
+	const ls_tls_files *tls;
 } ls_transport_config;
 
 /* Counters, all cumulative since creation.  Bytes are frame bytes. */
@@ -100,13 +108,18 @@ typedef struct ls_transport_peer_stats {
 	int connected;           /* 1 while the dialer has a live connection */
 } ls_transport_peer_stats;
 
-/* Check a transport URL: 0 for tcp://HOST:PORT and ipc:///PATH; LS_ENOTSUP
- * for tls+tcp:// (TLS is configured in a later release); LS_EINVAL else. */
+/* Check a transport URL: 0 for tcp://HOST:PORT, tls+tcp://HOST:PORT and
+ * ipc:///PATH; LS_EINVAL else. */
 int ls_transport_url_check(const char *url);
+
+/* 1 when url is a tls+tcp:// URL. */
+int ls_transport_url_is_tls(const char *url);
 
 /* Create a transport listening on cfg->listen_url and start its threads.
  * Borrows cfg (the URL is copied).  LS_EINVAL for a bad config or URL,
- * LS_ENOTSUP for tls+tcp://, LS_EIO when listening fails, LS_ENOMEM. */
+ * LS_ENOTSUP for a URL whose scheme does not match cfg->tls (tls+tcp://
+ * with TLS, another without), LS_EIO when listening fails or the TLS files
+ * cannot be used, LS_ENOMEM. */
 int ls_transport_create(const ls_transport_config *cfg, ls_transport **out);
 
 /* Stop the threads, close every socket and free t (NULL is fine).  Pending
@@ -126,7 +139,9 @@ const char *ls_transport_url(const ls_transport *t);
 /* Add peer `node_id` reachable at `url` and start dialing it (nng keeps
  * reconnecting in the background).  Both nodes must add each other: data
  * leaves only once the peer has answered our hello.  LS_EEXIST if known, LS_EINVAL for a bad
- * id (0 or our own) or URL, LS_ENOTSUP for tls+tcp://, LS_EIO, LS_ENOMEM. */
+ * id (0 or our own) or URL, LS_ENOTSUP for a URL whose scheme does not
+ * match the transport's (a plaintext peer of a TLS transport or the
+ * reverse; logged once per URL), LS_EIO, LS_ENOMEM. */
 int ls_transport_peer_add(ls_transport *t, uint64_t node_id, const char *url);
 
 /* Forget a peer: close its connection and drop what is pending for it.

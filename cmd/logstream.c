@@ -470,6 +470,10 @@ usage_node(FILE *f)
 	    "[--voter]\n"
 	    "                      [--raft-listen HOST:PORT] [--replicas N] "
 	    "[--config FILE]\n"
+	    "                      [--tls-ca FILE --tls-cert FILE --tls-key "
+	    "FILE]\n"
+	    "                      [--token-file FILE]\n"
+
 	    "\n"
 	    "Run one cluster node until SIGINT/SIGTERM (peers then treat it as\n"
 	    "failed; `logstream leave` leaves gracefully).  Voters (--voter,\n"
@@ -484,7 +488,8 @@ usage_node(FILE *f)
 	    "\n"
 	    "options:\n"
 	    "  --id NAME        node name (placement id), e.g. n1\n"
-	    "  --listen URL     transport URL tcp://HOST:PORT\n"
+	    "  --listen URL     transport URL tcp://HOST:PORT, or\n"
+	    "                   tls+tcp://HOST:PORT with the --tls options\n"
 	    "  --http ADDR      HTTP API address HOST:PORT\n"
 	    "  --data-dir DIR   identity and Raft state; a restart from the\n"
 	    "                   same directory rejoins with the same identity\n"
@@ -508,6 +513,20 @@ usage_node(FILE *f)
 	    "                   checkpoint states larger than this go to the\n"
 	    "                   standbys in slices of it (default 8388608,\n"
 	    "                   1024 to 15728640)\n"
+	    "  --tls-ca FILE    cluster CA certificate (`logstream certs init`)\n"
+	    "  --tls-cert FILE  this node's certificate (`logstream certs\n"
+	    "                   issue`); with --tls-key and --tls-ca: mutual\n"
+	    "                   TLS between nodes (--listen and --join are\n"
+	    "                   tls+tcp://) and HTTPS for the API\n"
+	    "                   (docs/security.md)\n"
+	    "  --tls-key FILE   the certificate's private key\n"
+	    "  --token-file FILE\n"
+	    "                   bearer tokens, one `SCOPE TOKEN` a line\n"
+	    "                   (scopes read, write, admin, internal); then\n"
+	    "                   every API request but /healthz needs one\n"
+	    "                   (docs/security.md); the same file on every\n"
+	    "                   node\n"
+
 	    "  --config FILE    read options from FILE, one `name = value` per\n"
 	    "                   line (names as the options, without --);\n"
 	    "                   options on the command line win\n"
@@ -515,7 +534,22 @@ usage_node(FILE *f)
 }
 
 static void
-usage_client(FILE *f, const char *cmd)
+usage_client_common(FILE *f)
+{
+	fprintf(f,
+	    "\nconnection options (every client command):\n"
+	    "  --node HOST:PORT the node's --http address (or LOGSTREAM_NODE)\n"
+	    "  --ca FILE        speak HTTPS, verifying the node's certificate\n"
+	    "                   against this CA (or LOGSTREAM_CA); for nodes\n"
+	    "                   started with --tls-*\n"
+	    "  --token TOKEN    send `Authorization: Bearer TOKEN` (or\n"
+	    "                   LOGSTREAM_TOKEN); for nodes with --token-file\n"
+	    "                   (status needs the read scope, deploy and\n"
+	    "                   undeploy write, leave admin)\n");
+}
+
+static void
+usage_client_head(FILE *f, const char *cmd)
 {
 	if (strcmp(cmd, "deploy") == 0)
 		fprintf(f, "usage: logstream deploy FILE [--node HOST:PORT]\n\n"
@@ -544,14 +578,25 @@ usage_client(FILE *f, const char *cmd)
 		    DEFAULT_NODE);
 }
 
+static void
+usage_client(FILE *f, const char *cmd)
+{
+	usage_client_head(f, cmd);
+	usage_client_common(f);
+}
+
 typedef struct node_opts {
-	char *v[12]; /* id listen http data-dir join raft-listen replicas
-	                voter suspect-ms dead-ms workers replication-chunk */
+#define NODE_NOPTS 16
+	char *v[NODE_NOPTS]; /* id listen http data-dir join raft-listen
+	                        replicas voter suspect-ms dead-ms workers
+	                        replication-chunk tls-ca tls-cert tls-key
+	                        token-file */
 } node_opts;
 
 static const char *const node_keys[] = { "id", "listen", "http", "data-dir",
 	"join", "raft-listen", "replicas", "voter", "suspect-ms", "dead-ms",
-	"workers", "replication-chunk", NULL };
+	"workers", "replication-chunk", "tls-ca", "tls-cert", "tls-key",
+	"token-file", NULL };
 
 static int
 node_key(const char *k)
@@ -699,6 +744,10 @@ cmd_node(int argc, char **argv)
 	nc.http = o.v[2];
 	nc.data_dir = o.v[3];
 	nc.raft = o.v[5];
+	nc.tls_ca = o.v[12];
+	nc.tls_cert = o.v[13];
+	nc.tls_key = o.v[14];
+	nc.token_file = o.v[15];
 	nc.voter = o.v[7] != NULL && (strcmp(o.v[7], "true") == 0 ||
 	                                 strcmp(o.v[7], "yes") == 0 ||
 	                                 strcmp(o.v[7], "1") == 0);
@@ -766,10 +815,12 @@ cmd_node(int argc, char **argv)
 	free(joins);
 	rv = 0;
 out:
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < NODE_NOPTS; i++)
 		free(o.v[i]);
 	return rv;
 }
+
+static int client_https; /* --ca given: the client speaks HTTPS */
 
 /* Send a request to a node; print the body; 0 on HTTP 2xx. */
 static int
@@ -782,8 +833,16 @@ client_call(const char *node, const char *method, const char *path,
 	int rv = ls_http_request(node, method, path, body, len, &status, &resp,
 	    &rlen, 20000);
 	if (rv != 0) {
-		fprintf(stderr, "logstream: cannot reach node %s: %s\n", node,
-		    ls_strerror(rv));
+		/* a plaintext request to an HTTPS node, or a certificate that
+		 * does not verify, shows as a broken exchange */
+		const char *hint = rv != LS_EIO && rv != LS_EPARSE ? ""
+		    : client_https
+		        ? " (is it running?  is its certificate signed by the "
+		          "--ca and does it name this host?)"
+		        : " (is it running?  a node with --tls-* speaks HTTPS: "
+		          "give --ca)";
+		fprintf(stderr, "logstream: cannot reach node %s: %s%s\n", node,
+		    ls_strerror(rv), hint);
 		free(resp);
 		return 1;
 	}
@@ -830,6 +889,8 @@ static int
 cmd_client(const char *cmd, int argc, char **argv)
 {
 	const char *node = getenv("LOGSTREAM_NODE");
+	const char *ca = getenv("LOGSTREAM_CA");
+	const char *token = getenv("LOGSTREAM_TOKEN");
 	const char *arg = NULL;
 	int json = 0;
 
@@ -841,6 +902,10 @@ cmd_client(const char *cmd, int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
 			node = argv[++i];
+		} else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc) {
+			ca = argv[++i];
+		} else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
+			token = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0 &&
 		    strcmp(cmd, "status") == 0) {
 			json = 1;
@@ -853,6 +918,20 @@ cmd_client(const char *cmd, int argc, char **argv)
 			usage_client(stderr, cmd);
 			return 2;
 		}
+	}
+	if (ca != NULL && *ca == '\0')
+		ca = NULL;
+	if (token != NULL && *token == '\0')
+		token = NULL;
+	char err[600] = "";
+	client_https = ca != NULL;
+	int crv = ls_http_client_config(ca, token, err, sizeof(err));
+	if (crv != 0) {
+		fprintf(stderr, "logstream %s: %s\n", cmd,
+		    crv == LS_EINVAL ? "--token: blanks or control characters "
+		                       "in the token"
+		                     : err[0] ? err : ls_strerror(crv));
+		return 2;
 	}
 	if (strcmp(cmd, "status") == 0)
 		return client_call(node, "GET",

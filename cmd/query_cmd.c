@@ -23,6 +23,7 @@ usage(FILE *f, const char *node)
 	    "                       [--from TIME] [--to TIME] [--open|--closed]\n"
 	    "                       [--limit N] [--topology NAME]\n"
 	    "                       [--format json|text] [--timeout-ms N]\n"
+	    "                       [--ca FILE] [--token TOKEN]\n"
 	    "\n"
 	    "Ask the state of a window or session stage while it runs, through\n"
 	    "any node: the open windows (their current value) or sessions, and\n"
@@ -45,6 +46,9 @@ usage(FILE *f, const char *node)
 	    "                   are moving (default 5000)\n"
 	    "  --node HOST:PORT the node to ask (default %s, or\n"
 	    "                   $LOGSTREAM_NODE)\n"
+	    "  --ca FILE        HTTPS, the node's certificate checked against\n"
+	    "                   this CA (or $LOGSTREAM_CA; docs/security.md)\n"
+	    "  --token TOKEN    bearer token, read scope (or $LOGSTREAM_TOKEN)\n"
 	    "  -h, --help       this help\n"
 	    "\n"
 	    "Exit status: 0 answered, 1 the node refused or is unreachable,\n"
@@ -64,6 +68,8 @@ int
 ls_cmd_query(int argc, char **argv, const char *default_node)
 {
 	const char *node = getenv("LOGSTREAM_NODE");
+	const char *ca = getenv("LOGSTREAM_CA");
+	const char *token = getenv("LOGSTREAM_TOKEN");
 	const char *what = NULL, *stage = NULL;
 	ls_jsonbuf q = { 0 };
 	int first = 1, rc = 2;
@@ -86,6 +92,14 @@ ls_cmd_query(int argc, char **argv, const char *default_node)
 		}
 		if (strcmp(a, "--node") == 0 && next != NULL) {
 			node = argv[++i];
+			continue;
+		}
+		if (strcmp(a, "--ca") == 0 && next != NULL) {
+			ca = argv[++i];
+			continue;
+		}
+		if (strcmp(a, "--token") == 0 && next != NULL) {
+			token = argv[++i];
 			continue;
 		}
 		if (strcmp(a, "--open") == 0 || strcmp(a, "--closed") == 0) {
@@ -130,10 +144,20 @@ ls_cmd_query(int argc, char **argv, const char *default_node)
 		fprintf(stderr, "logstream query: out of memory\n");
 		return 1;
 	}
+	char err[600] = "";
+	int rv = ls_http_client_config(ca != NULL && *ca ? ca : NULL,
+	    token != NULL && *token ? token : NULL, err, sizeof(err));
+	if (rv != 0) {
+		ls_jsonbuf_fini(&path);
+		fprintf(stderr, "logstream query: %s\n", rv == LS_EINVAL
+		    ? "--token: blanks or control characters in the token"
+		    : err[0] ? err : ls_strerror(rv));
+		return 2;
+	}
 	int status = 0;
 	char *body = NULL;
 	size_t len = 0;
-	int rv = ls_http_request(node, "GET", path.p, NULL, 0, &status, &body,
+	rv = ls_http_request(node, "GET", path.p, NULL, 0, &status, &body,
 	    &len, 70000);
 	ls_jsonbuf_fini(&path);
 	if (rv != 0) {

@@ -8,12 +8,14 @@ Usage: cluster_test.py LOGSTREAM_BINARY CASE
 Every wait polls a condition with a generous deadline (the machine may be
 loaded); measured times are printed, never asserted against a speed.
 """
+import http.client
 import json
 import os
 import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -58,9 +60,31 @@ class Cluster:
         self.procs = {}
         self.logs = {}
         self.node_args = []  # options of every node started
+        self.tls_dir = None  # set by enable_tls
+        self.https = False   # the API serves HTTPS with TLS
+        self.token = None    # bearer token of status() and get()
+
+    def enable_tls(self, names=None):
+        """A cluster CA in DIR/ca and a certificate for every node (host
+        127.0.0.1): nodes start with --tls-* and tls+tcp:// URLs."""
+        self.tls_dir = os.path.join(self.dir, "ca")
+        self.https = True  # a node with --tls-* serves HTTPS
+        run_cli("certs", "init", "--dir", self.tls_dir)
+        for i in range(self.n + 2) if names is None else names:
+            run_cli("certs", "issue", "--dir", self.tls_dir, "--name",
+                    "n%d" % i, "--host", "127.0.0.1")
+
+    def tls_args(self, i, ca_dir=None):
+        d = ca_dir or self.tls_dir
+        if d is None:
+            return []
+        return ["--tls-ca", os.path.join(d, "ca.crt"),
+                "--tls-cert", os.path.join(d, "n%d.crt" % i),
+                "--tls-key", os.path.join(d, "n%d.key" % i)]
 
     def url(self, i):
-        return "tcp://127.0.0.1:%d" % (self.base + i)
+        scheme = "tls+tcp" if self.tls_dir else "tcp"
+        return "%s://127.0.0.1:%d" % (scheme, self.base + i)
 
     def http(self, i):
         return "127.0.0.1:%d" % (self.base + 200 + i)
@@ -76,20 +100,24 @@ class Cluster:
             [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
              "--http", self.http(i), "--data-dir",
              os.path.join(self.dir, "d%d" % i), "--join", seeds, "--voter"]
-            + self.node_args + list(extra), stdout=log,
+            + self.tls_args(i) + self.node_args + list(extra), stdout=log,
             stderr=subprocess.STDOUT)
 
-    def start_joiner(self, i, seeds, extra=()):
+    def start_joiner(self, i, seeds, extra=(), tls=None, listen=None):
         """Start node i without --voter: it joins the running cluster
-        through the members in `seeds` (indexes, or --join entries)."""
+        through the members in `seeds` (indexes, or --join entries);
+        `tls` replaces its --tls-* options, `listen` its URL."""
         log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
         self.logs[i] = log
         self.procs[i] = subprocess.Popen(
-            [BIN, "node", "--id", "n%d" % i, "--listen", self.url(i),
+            [BIN, "node", "--id", "n%d" % i, "--listen",
+             listen or self.url(i),
              "--http", self.http(i), "--data-dir",
              os.path.join(self.dir, "d%d" % i), "--join",
              ",".join(j if isinstance(j, str) else self.url(j)
-                      for j in seeds)] + self.node_args + list(extra),
+                      for j in seeds)]
+            + (self.tls_args(i) if tls is None else tls)
+            + self.node_args + list(extra),
             stdout=log, stderr=subprocess.STDOUT)
 
     def start_all(self):
@@ -114,14 +142,39 @@ class Cluster:
         for log in self.logs.values():
             log.close()
 
+    def get(self, i, path, timeout=5):
+        """GET path from node i's API (HTTPS with TLS, the token when
+        set); the body as text (OSError unless 200)."""
+        if not (self.tls_dir and self.https):
+            req = urllib.request.Request("http://%s%s" % (self.http(i),
+                                                          path))
+            if self.token:
+                req.add_header("Authorization", "Bearer " + self.token)
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.read().decode()
+        # http.client, not urllib: urllib asks the server to close the
+        # connection after its answer (docs/security.md, nng 1.5.2)
+        st, text = https_call(self, i, "GET", path, self.token,
+                              timeout=timeout)
+        if st != 200:
+            raise OSError("GET %s: HTTP %d %s" % (path, st, text))
+        return text
+
     def status(self, i):
         """The /v1/status JSON of node i, or None when it does not answer."""
         try:
-            with urllib.request.urlopen("http://%s/v1/status" % self.http(i),
-                                        timeout=5) as r:
-                return json.loads(r.read())
+            return json.loads(self.get(i, "/v1/status"))
         except Exception:
             return None
+
+    def cli(self):
+        """Options of the client commands for this cluster."""
+        out = []
+        if self.tls_dir and self.https:
+            out += ["--ca", os.path.join(self.tls_dir, "ca.crt")]
+        if self.token:
+            out += ["--token", self.token]
+        return out
 
     def dump_logs(self):
         for i in range(self.n + 2):
@@ -477,9 +530,7 @@ def run_finished(cl, alive):
 
 
 def stage_counter(cl, i, metric, stage):
-    with urllib.request.urlopen("http://%s/metrics" % cl.http(i),
-                                timeout=5) as m:
-        for line in m.read().decode().splitlines():
+    for line in cl.get(i, "/metrics").splitlines():
             if line.startswith(metric + "{") and \
                     ('stage="%s"' % stage) in line:
                 return int(float(line.rsplit(" ", 1)[1]))
@@ -488,9 +539,7 @@ def stage_counter(cl, i, metric, stage):
 
 def node_counter(cl, i, metric):
     """A counter without labels from node i's /metrics (0 when absent)."""
-    with urllib.request.urlopen("http://%s/metrics" % cl.http(i),
-                                timeout=5) as m:
-        for line in m.read().decode().splitlines():
+    for line in cl.get(i, "/metrics").splitlines():
             if line.startswith(metric + " "):
                 return int(float(line.rsplit(" ", 1)[1]))
     return 0
@@ -508,12 +557,10 @@ def inbound_counters(cl, nodes):
                        "logstream_inbound_pauses_total"):
             v = 0
             try:
-                with urllib.request.urlopen("http://%s/metrics" % cl.http(i),
-                                            timeout=5) as m:
-                    for line in m.read().decode().splitlines():
-                        if line.startswith(metric + " ") or \
-                                line.startswith(metric + "{"):
-                            v = int(float(line.rsplit(" ", 1)[1]))
+                for line in cl.get(i, "/metrics").splitlines():
+                    if line.startswith(metric + " ") or \
+                            line.startswith(metric + "{"):
+                        v = int(float(line.rsplit(" ", 1)[1]))
             except OSError:
                 pass
             vals.append(v)
@@ -599,7 +646,7 @@ def case_kill_owner(cl):
     ypath, parts, want = dist_files(cl, 160000, 20000)
     cl.start_all()
     leader, _, _ = wait_for("all nodes alive", lambda: all_alive(cl))
-    run_cli("deploy", ypath, "--node", cl.http(0))
+    run_cli("deploy", ypath, "--node", cl.http(0), *cl.cli())
     def ckpt_done():
         s = cl.status(0)
         return s if s and s.get("runs") and s["runs"][0]["checkpoint"] \
@@ -996,6 +1043,275 @@ def case_kill_owner_sliced(cl):
 
 
 CASES["kill_owner_sliced"] = case_kill_owner_sliced
+
+
+def case_tls_kill_owner(cl):
+    """kill_owner on a cluster with mutual TLS between the nodes (a CA
+    and node certificates from `logstream certs`, tls+tcp:// URLs): the
+    results still equal a failure-free run."""
+    cl.enable_tls(range(cl.n))
+    case_kill_owner(cl)
+    s = cl.status(next(iter(cl.procs)))
+    urls = {x["name"]: x["url"] for x in s["nodes"]}
+    print("node URLs in the map: %s" % urls)
+    assert all(u.startswith("tls+tcp://") for u in urls.values()), urls
+
+
+def tls_handshake(port, ca, cert=None, key=None):
+    """A TLS handshake with 127.0.0.1:port as a client (certificate cert
+    when given); None when it succeeds, else the reason."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca)
+    ctx.check_hostname = False
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        t = ctx.wrap_socket(s)
+        try:
+            # a server that refuses the client certificate says so after
+            # the client's part of a TLS 1.2 handshake; one that takes it
+            # answers with its SP (nng) header
+            t.settimeout(10)
+            got = t.recv(4)
+        except (ssl.SSLError, OSError) as e:
+            return str(e)
+        finally:
+            t.close()
+        return None if got == b"\x00SP\x00" else "answered %r" % got
+    except (ssl.SSLError, OSError) as e:
+        s.close()
+        return str(e)
+
+
+def plaintext_refused(port):
+    """An SP (nng) handshake in plain TCP to 127.0.0.1:port: the bytes
+    the peer answers before it closes (a TLS listener never answers with
+    an SP header)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    got = b""
+    try:
+        s.sendall(b"\x00SP\x00\x00\x50\x00\x00")  # push0
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return got
+
+
+def case_tls_refused(cl):
+    """A TLS cluster refuses what is not signed by its CA or not TLS:
+    a node with a certificate of another CA never joins (while a node
+    with a good one, started after it, does), the transport listener
+    fails a TLS handshake without a certificate of the CA, a plaintext
+    SP handshake gets no answer, and start-up checks name the option or
+    file at fault."""
+    cl.enable_tls()
+    evil = os.path.join(cl.dir, "evil")
+    run_cli("certs", "init", "--dir", evil)
+    run_cli("certs", "issue", "--dir", evil, "--name", "n3", "--host",
+            "127.0.0.1")
+    ca = os.path.join(cl.tls_dir, "ca.crt")
+    cl.start_all()
+    wait_for("all nodes alive", lambda: all_alive(cl))
+    port0 = cl.base + 0
+
+    # the transport listener: the CA's certificate passes, another CA's
+    # and none do not; plain TCP gets no SP answer
+    ok = tls_handshake(port0, ca, os.path.join(cl.tls_dir, "n4.crt"),
+                       os.path.join(cl.tls_dir, "n4.key"))
+    assert ok is None, ok
+    bad = tls_handshake(port0, ca, os.path.join(evil, "n3.crt"),
+                        os.path.join(evil, "n3.key"))
+    print("another CA's certificate: %s" % bad)
+    assert bad is not None
+    none = tls_handshake(port0, ca)
+    print("no certificate: %s" % none)
+    assert none is not None
+    got = plaintext_refused(port0)
+    print("plaintext SP handshake answered with %r" % got[:16])
+    assert not got.startswith(b"\x00SP\x00"), got
+
+    # n3 (another CA) asks to join first, then n4 (the cluster's CA)
+    cl.start_joiner(3, [0, 1], tls=cl.tls_args(3, evil))
+    cl.start_joiner(4, [0, 1])
+    wait_for("n4 to join", lambda: node_states(
+        cl.status(0) or {"nodes": []}).get("n4") == ("alive", False))
+    # n3 has said hello as long (and as often) as n4 did
+    time.sleep(2.0)
+    names = set(node_states(cl.status(0)).keys())
+    print("members: %s" % sorted(names))
+    assert "n3" not in names, names
+    assert cl.procs[3].poll() is None, "n3 exited instead of retrying"
+
+    # start-up checks: the TLS options go together, files are named,
+    # URL schemes must agree
+    d = os.path.join(cl.dir, "never")
+    base = [BIN, "node", "--id", "n2", "--http", cl.http(2), "--data-dir",
+            d, "--voter"]
+    key = os.path.join(cl.tls_dir, "n2.key")
+    for extra, words in (
+            (["--listen", cl.url(2), "--tls-ca", ca],
+             ["--tls-cert", "go together"]),
+            (["--listen", cl.url(2)] + cl.tls_args(2)[:4] +
+             ["--tls-key", key + ".missing"],
+             [key + ".missing"]),
+            (["--listen", cl.url(2)] + cl.tls_args(2)[:2] +
+             ["--tls-cert", os.path.join(evil, "n3.crt"), "--tls-key",
+              os.path.join(evil, "n3.key")],
+             ["n3.crt", "does not verify"]),
+            (["--listen", "tcp://127.0.0.1:%d" % (cl.base + 2)] +
+             cl.tls_args(2), ["--listen", "tls+tcp://"]),
+            (["--listen", cl.url(2)], ["--listen", "--tls-ca"]),
+            (["--listen", cl.url(2), "--join",
+              "tcp://127.0.0.1:%d" % cl.base] + cl.tls_args(2),
+             ["--join", "plaintext"]),
+            (["--listen", "tcp://127.0.0.1:%d" % (cl.base + 2), "--join",
+              cl.url(0)], ["--join", "TLS"])):
+        r = subprocess.run(base + extra, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        print("%s -> %d: %s" % (" ".join(extra[2:]), r.returncode,
+                                r.stderr.strip()))
+        assert r.returncode != 0, (extra, r.returncode)
+        for w in words:
+            assert w in r.stderr, (extra, w, r.stderr)
+        assert not os.path.exists(d), "%s created for %s" % (d, extra)
+
+
+TOKENS = {"read": "read-token-0123456789", "write": "write-token-0123456789",
+          "admin": "admin-token-0123456789",
+          "internal": "internal-token-0123456789"}
+
+
+def https_call(cl, i, method, path, token=None, body=None, timeout=10):
+    """(status, JSON error or body text) of one HTTPS request to node i,
+    verified against the cluster CA, with `Authorization: Bearer token`."""
+    ctx = ssl.create_default_context(
+        cafile=os.path.join(cl.tls_dir, "ca.crt"))
+    host, port = cl.http(i).rsplit(":", 1)
+    c = http.client.HTTPSConnection(host, int(port), context=ctx,
+                                    timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    try:
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        text = r.read().decode()
+        return r.status, text
+    finally:
+        c.close()
+
+
+def case_https_tokens(cl):
+    """A TLS cluster with a token file: the API speaks HTTPS (verified
+    against the cluster CA); without a token 401, a read token reads but
+    gets 403 on deploy, a client token (even admin) gets 403 on
+    /v1/internal/*, the internal token gets through; /healthz is open; the
+    nodes' own requests (heartbeats, deploys forwarded to the leader) carry
+    the internal token; the CLI takes --ca and --token; a bad token file is
+    refused at start with its file:line."""
+    cl.enable_tls(range(cl.n))
+    tokens = os.path.join(cl.dir, "tokens")
+    with open(tokens, "w") as f:
+        f.write("# API tokens\n")
+        for scope, tok in TOKENS.items():
+            f.write("%s %s\n" % (scope, tok))
+    cl.node_args = ["--token-file", tokens]
+    cl.token = TOKENS["read"]
+    cl.start_all()
+    leader, _, _ = wait_for("all nodes alive (heartbeats over HTTPS)",
+                            lambda: all_alive(cl))
+    follower = next(i for i in range(cl.n) if "n%d" % i != leader)
+    topo = os.path.join(cl.dir, "wide.yaml")
+    with open(topo, "w") as f:
+        f.write(TOPOLOGY)
+    with open(topo) as f:
+        body = f.read()
+
+    checks = [
+        ("GET", "/healthz", None, 200),
+        ("GET", "/v1/status", None, 401),
+        ("GET", "/v1/status", "nope-nope-nope-nope-nope", 401),
+        ("GET", "/v1/status", TOKENS["read"], 200),
+        ("GET", "/metrics", TOKENS["read"], 200),
+        ("POST", "/v1/topologies", TOKENS["read"], 403),
+        ("POST", "/v1/leave", TOKENS["write"], 403),
+        ("POST", "/v1/internal/heartbeat", None, 401),
+        ("POST", "/v1/internal/heartbeat", TOKENS["read"], 403),
+        ("POST", "/v1/internal/join", TOKENS["admin"], 403),
+        ("GET", "/v1/internal/ckpt", TOKENS["write"], 403),
+        ("GET", "/v1/internal/ckpt", TOKENS["internal"], 400),
+        ("GET", "/v1/nosuch", None, 401),
+        ("GET", "/v1/nosuch", TOKENS["read"], 404),
+    ]
+    for method, path, tok, want in checks:
+        st, text = https_call(cl, follower, method, path, tok,
+                              body if method == "POST" else None)
+        print("%s %s with %s -> %d %s" % (
+            method, path, next((k for k, v in TOKENS.items() if v == tok),
+                               tok), st, text.strip()[:80]))
+        assert st == want, (method, path, tok, st, text)
+        if st in (401, 403):
+            assert "error" in json.loads(text), text
+
+    # routes added elsewhere (interactive queries) are covered too
+    st, text = https_call(cl, follower, "GET", "/v1/windows/nosuch")
+    assert st == 401, (st, text)
+    st, text = https_call(cl, follower, "GET", "/v1/windows/nosuch",
+                          TOKENS["read"])
+    print("GET /v1/windows/nosuch with read -> %d %s" % (st, text.strip()))
+    assert st not in (401, 403), (st, text)
+    st, text = https_call(cl, follower, "GET", "/v1/internal/query",
+                          TOKENS["admin"])
+    assert st == 403, (st, text)
+
+    # the CLI: HTTPS needs --ca, the API a token of the right scope
+    r = run_cli("status", "--node", cl.http(follower), check=False)
+    assert r.returncode != 0 and "give --ca" in r.stderr, r.stderr
+    r = run_cli("status", "--node", cl.http(follower), "--ca",
+                os.path.join(cl.tls_dir, "ca.crt"), check=False)
+    assert r.returncode != 0 and "missing bearer token" in r.stderr, \
+        r.stderr
+    run_cli("status", "--node", cl.http(follower), *cl.cli())
+    r = run_cli("deploy", topo, "--node", cl.http(follower), *cl.cli(),
+                check=False)
+    assert r.returncode != 0 and "write scope" in r.stderr, r.stderr
+    env = dict(os.environ, LOGSTREAM_TOKEN=TOKENS["write"],
+               LOGSTREAM_CA=os.path.join(cl.tls_dir, "ca.crt"))
+    r = subprocess.run([BIN, "deploy", topo, "--node", cl.http(follower)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr  # forwarded to the leader
+    names = {"n%d" % i for i in range(cl.n)}
+    wait_for("the placement", lambda: placed(cl, 0, "wide", names))
+    print("deployed through follower n%d with a write token" % follower)
+
+    # a bad token file: refused at start, naming file:line and reason
+    bad = os.path.join(cl.dir, "tokens.bad")
+    with open(bad, "w") as f:
+        f.write("internal %s\nroot %s\n" % (TOKENS["internal"],
+                                             TOKENS["admin"]))
+    d = os.path.join(cl.dir, "never")
+    r = subprocess.run(
+        [BIN, "node", "--id", "n4", "--listen", cl.url(4), "--http",
+         cl.http(4), "--data-dir", d, "--voter", "--token-file", bad]
+        + cl.tls_args(0), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, timeout=30)
+    print("bad token file -> %d: %s" % (r.returncode, r.stderr.strip()))
+    assert r.returncode == 2, r.returncode
+    assert bad + ":2: unknown scope 'root'" in r.stderr, r.stderr
+    assert not os.path.exists(d)
+
+
+CASES["tls_kill_owner"] = case_tls_kill_owner
+CASES["https_tokens"] = case_https_tokens
+CASES["tls_refused"] = case_tls_refused
 
 
 def main():

@@ -23,7 +23,9 @@
 
 #include <nng/nng.h>
 
+#include "cluster/auth.h"
 #include "cluster/http.h"
+#include "cluster/tls.h"
 #include "runtime/err.h"
 #include "runtime/metrics.h"
 
@@ -872,6 +874,133 @@ test_stop_waits_for_handlers(void **state)
 	pthread_mutex_destroy(&g.mtx);
 }
 
+static int
+call(const char *addr, const char *method, const char *path, int *status,
+     char **body)
+{
+	size_t len = 0;
+	*body = NULL;
+	return ls_http_request(addr, method, path, "{}", 2, status, body, &len,
+	                       10000);
+}
+
+/* HTTPS with a certificate of a development CA, and bearer tokens: the
+ * client verifies the server against the CA (and fails with another CA),
+ * requests without a token get 401, a read token 403 on a POST route and
+ * on /v1/internal/, the internal token everything; /healthz stays open. */
+static void
+test_https_tokens(void **state)
+{
+	struct fixture *f = *state;
+	char root[] = "/tmp/ls-https-XXXXXX", a[64], b[64], p[3][96];
+	char err[512];
+	assert_non_null(mkdtemp(root));
+	snprintf(a, sizeof(a), "%s/a", root);
+	snprintf(b, sizeof(b), "%s/b", root);
+	const char *hosts[] = {"127.0.0.1"};
+	assert_int_equal(ls_tls_ca_init(a, err, sizeof(err)), 0);
+	assert_int_equal(ls_tls_ca_init(b, err, sizeof(err)), 0);
+	assert_int_equal(ls_tls_issue(a, "n1", hosts, 1, err, sizeof(err)), 0);
+	snprintf(p[0], sizeof(p[0]), "%s/ca.crt", a);
+	snprintf(p[1], sizeof(p[1]), "%s/n1.crt", a);
+	snprintf(p[2], sizeof(p[2]), "%s/n1.key", a);
+	ls_tls_files tf = {p[0], p[1], p[2]};
+	const char *tokens = "read rrrrrrrrrrrrrrrrrrrr\n"
+	                     "write wwwwwwwwwwwwwwwwwwww\n"
+	                     "internal iiiiiiiiiiiiiiiiiiii\n";
+	ls_auth *au = NULL;
+	assert_int_equal(ls_auth_parse(tokens, strlen(tokens), "tokens", &au,
+	                               err, sizeof(err)),
+	                 0);
+	ls_http_opts o = {.metrics = f->m, .tls = &tf, .auth = au};
+	ls_http *h = NULL;
+	assert_int_equal(ls_http_start("127.0.0.1:0", &o, &h), 0);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ls_http_port(h));
+	assert_int_equal(ls_http_route(h, "POST", "/v1/echo", echo, f), 0);
+	assert_int_equal(ls_http_route(h, "POST", "/v1/internal/x", echo, f),
+	                 0);
+
+	int st = 0;
+	char *body = NULL;
+	/* plain HTTP to the HTTPS port: no HTTP answer */
+	assert_int_equal(ls_http_client_config(NULL, NULL, err, sizeof(err)),
+	                 0);
+	assert_int_not_equal(call(addr, "GET", "/healthz", &st, &body), 0);
+	free(body);
+	/* another CA: the handshake fails */
+	char bca[96];
+	snprintf(bca, sizeof(bca), "%s/ca.crt", b);
+	assert_int_equal(ls_http_client_config(bca, NULL, err, sizeof(err)), 0);
+	assert_int_equal(call(addr, "GET", "/healthz", &st, &body), LS_EIO);
+	free(body);
+	/* the CA, no token */
+	assert_int_equal(ls_http_client_config(p[0], NULL, err, sizeof(err)),
+	                 0);
+	assert_int_equal(call(addr, "GET", "/healthz", &st, &body), 0);
+	assert_int_equal(st, 200);
+	free(body);
+	assert_int_equal(call(addr, "GET", "/metrics", &st, &body), 0);
+	assert_int_equal(st, 401);
+	assert_non_null(strstr(body, "\"error\":\"missing bearer token"));
+	free(body);
+	assert_int_equal(call(addr, "GET", "/nowhere", &st, &body), 0);
+	assert_int_equal(st, 401);
+	free(body);
+	/* read token */
+	assert_int_equal(ls_http_client_config(p[0], "rrrrrrrrrrrrrrrrrrrr",
+	                                       err, sizeof(err)),
+	                 0);
+	assert_int_equal(call(addr, "GET", "/metrics", &st, &body), 0);
+	assert_int_equal(st, 200);
+	assert_non_null(strstr(body, "ls_test_events_total"));
+	free(body);
+	assert_int_equal(call(addr, "POST", "/v1/echo", &st, &body), 0);
+	assert_int_equal(st, 403);
+	assert_non_null(strstr(body, "write scope"));
+	free(body);
+	assert_int_equal(call(addr, "GET", "/nowhere", &st, &body), 0);
+	assert_int_equal(st, 404);
+	free(body);
+	/* write token: the write route, never an internal one */
+	assert_int_equal(ls_http_client_config(p[0], "wwwwwwwwwwwwwwwwwwww",
+	                                       err, sizeof(err)),
+	                 0);
+	assert_int_equal(call(addr, "POST", "/v1/echo", &st, &body), 0);
+	assert_int_equal(st, 201);
+	free(body);
+	assert_int_equal(call(addr, "POST", "/v1/internal/x", &st, &body), 0);
+	assert_int_equal(st, 403);
+	assert_non_null(strstr(body, "internal token"));
+	free(body);
+	/* an unknown token */
+	assert_int_equal(ls_http_client_config(p[0], "xxxxxxxxxxxxxxxxxxxx",
+	                                       err, sizeof(err)),
+	                 0);
+	assert_int_equal(call(addr, "GET", "/metrics", &st, &body), 0);
+	assert_int_equal(st, 401);
+	assert_non_null(strstr(body, "unknown token"));
+	free(body);
+	/* internal */
+	assert_int_equal(ls_http_client_config(p[0], "iiiiiiiiiiiiiiiiiiii",
+	                                       err, sizeof(err)),
+	                 0);
+	assert_int_equal(call(addr, "POST", "/v1/internal/x", &st, &body), 0);
+	assert_int_equal(st, 201);
+	free(body);
+	/* a CA file that is not there */
+	assert_int_equal(ls_http_client_config("/nonexistent/ca.crt", NULL, err,
+	                                       sizeof(err)),
+	                 LS_EIO);
+	assert_non_null(strstr(err, "/nonexistent/ca.crt"));
+	assert_int_equal(ls_http_client_config(NULL, NULL, err, sizeof(err)),
+	                 0);
+	ls_http_stop(h);
+	ls_auth_free(au);
+	snprintf(err, sizeof(err), "rm -rf '%s'", root);
+	assert_int_equal(system(err), 0);
+}
+
 int
 main(void)
 {
@@ -898,6 +1027,7 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_waits_for_handlers, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_https_tokens, setup, teardown),
 	};
 	int rv = cmocka_run_group_tests(tests, NULL, NULL);
 	nng_fini(); /* join nng's threads so leak checkers see a clean exit */

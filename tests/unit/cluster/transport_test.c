@@ -232,8 +232,9 @@ test_url_check(void **state)
 	assert_int_equal(ls_transport_url_check("tcp://localhost:0"), 0);
 	assert_int_equal(ls_transport_url_check("tcp://[::1]:80"), 0);
 	assert_int_equal(ls_transport_url_check("ipc:///tmp/x.ipc"), 0);
-	assert_int_equal(ls_transport_url_check("tls+tcp://127.0.0.1:1"),
-	                 LS_ENOTSUP);
+	assert_int_equal(ls_transport_url_check("tls+tcp://127.0.0.1:1"), 0);
+	assert_int_equal(ls_transport_url_check("tls+tcp://[::1]:1"), 0);
+	assert_int_equal(ls_transport_url_check("tls+tcp://h"), LS_EINVAL);
 	assert_int_equal(ls_transport_url_check("tcp://127.0.0.1"), LS_EINVAL);
 	assert_int_equal(ls_transport_url_check("tcp://127.0.0.1:70000"),
 	                 LS_EINVAL);
@@ -278,14 +279,17 @@ test_url_check(void **state)
 /* Three transports, everyone sends to everyone: each receiver sees each
  * sender's envelopes exactly once and in order; batching shows in frames. */
 static void
-run_mesh(const char *urls[3])
+run_mesh(const char *urls[3], const ls_tls_files *tls)
 {
 	enum { N = 3, PER = 3000 };
 	collector c[N];
 	ls_transport *t[N];
 	for (int i = 0; i < N; i++) {
 		coll_init(&c[i]);
-		t[i] = mk((uint64_t)i + 1, urls[i], &c[i], NULL);
+		ls_transport_config tune;
+		memset(&tune, 0, sizeof(tune));
+		tune.tls = tls != NULL ? &tls[i] : NULL;
+		t[i] = mk((uint64_t)i + 1, urls[i], &c[i], &tune);
 	}
 	for (int i = 0; i < N; i++)
 		for (int j = 0; j < N; j++)
@@ -331,7 +335,7 @@ test_mesh_tcp(void **state)
 	(void)state;
 	const char *urls[3] = {"tcp://127.0.0.1:0", "tcp://127.0.0.1:0",
 	                       "tcp://127.0.0.1:0"};
-	run_mesh(urls);
+	run_mesh(urls, NULL);
 }
 
 static void
@@ -345,9 +349,157 @@ test_mesh_ipc(void **state)
 		         (int)getpid(), i);
 		urls[i] = u[i];
 	}
-	run_mesh(urls);
+	run_mesh(urls, NULL);
 	for (int i = 0; i < 3; i++)
 		unlink(u[i] + 6);
+}
+
+/* TLS material in a temporary directory: CA "a" with nodes n1..n4 (host
+ * 127.0.0.1) and CA "b" with node x1 (host 127.0.0.1). */
+typedef struct tls_dirs {
+	char root[64], a[96], b[96];
+	char path[5][3][160]; /* n1..n4, x1: ca, crt, key */
+	ls_tls_files f[5];
+} tls_dirs;
+
+static void
+tls_make(tls_dirs *d)
+{
+	snprintf(d->root, sizeof(d->root), "/tmp/ls-trtls-XXXXXX");
+	assert_non_null(mkdtemp(d->root));
+	snprintf(d->a, sizeof(d->a), "%s/a", d->root);
+	snprintf(d->b, sizeof(d->b), "%s/b", d->root);
+	char err[512];
+	const char *host[] = {"127.0.0.1"};
+	assert_int_equal(ls_tls_ca_init(d->a, err, sizeof(err)), 0);
+	assert_int_equal(ls_tls_ca_init(d->b, err, sizeof(err)), 0);
+	for (int i = 0; i < 5; i++) {
+		const char *dir = i < 4 ? d->a : d->b;
+		char name[8];
+		snprintf(name, sizeof(name), i < 4 ? "n%d" : "x1", i + 1);
+		assert_int_equal(ls_tls_issue(dir, name, host, 1, err,
+		                              sizeof(err)), 0);
+		snprintf(d->path[i][0], sizeof(d->path[i][0]), "%s/ca.crt",
+		         dir);
+		snprintf(d->path[i][1], sizeof(d->path[i][1]), "%s/%s.crt",
+		         dir, name);
+		snprintf(d->path[i][2], sizeof(d->path[i][2]), "%s/%s.key",
+		         dir, name);
+		d->f[i] = (ls_tls_files){d->path[i][0], d->path[i][1],
+		                         d->path[i][2]};
+	}
+}
+
+static void
+tls_clean(tls_dirs *d)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The mesh over tls+tcp:// with certificates of one CA. */
+static void
+test_mesh_tls(void **state)
+{
+	(void)state;
+	tls_dirs d;
+	tls_make(&d);
+	const char *urls[3] = {"tls+tcp://127.0.0.1:0",
+	                       "tls+tcp://127.0.0.1:0",
+	                       "tls+tcp://127.0.0.1:0"};
+	run_mesh(urls, d.f);
+	tls_clean(&d);
+}
+
+/* A TLS transport A (CA a) takes frames from n2 (CA a) but never from x1
+ * (a certificate of CA b), from n3 dialing a name its certificate does not
+ * carry (localhost), or from a plaintext dialer; URLs whose scheme does not
+ * match are refused at peer_add. */
+static void
+test_tls_refused(void **state)
+{
+	(void)state;
+	tls_dirs d;
+	tls_make(&d);
+	enum { A = 1, G = 2, X = 3, H = 4, P = 5 };
+	collector c[6];
+	ls_transport *t[6] = {NULL};
+	const char *tls_url = "tls+tcp://127.0.0.1:0";
+	for (int i = 1; i <= 5; i++) {
+		coll_init(&c[i]);
+		ls_transport_config tune;
+		memset(&tune, 0, sizeof(tune));
+		tune.tls = i == A ? &d.f[0] : i == G ? &d.f[1]
+		         : i == X ? &d.f[4] : i == H ? &d.f[2] : NULL;
+		t[i] = mk((uint64_t)i, i == P ? "tcp://127.0.0.1:0" : tls_url,
+		          &c[i], &tune);
+	}
+	const char *au = ls_transport_url(t[A]);
+	assert_true(strncmp(au, "tls+tcp://127.0.0.1:", 20) == 0);
+	char plain[64], byname[64];
+	snprintf(plain, sizeof(plain), "tcp://%s", au + 10);
+	snprintf(byname, sizeof(byname), "tls+tcp://localhost:%s",
+	         strrchr(au, ':') + 1);
+
+	/* Scheme mismatches, both ways. */
+	assert_int_equal(ls_transport_peer_add(t[A], P, ls_transport_url(t[P])),
+	                 LS_ENOTSUP);
+	assert_int_equal(ls_transport_peer_add(t[P], A, au), LS_ENOTSUP);
+
+	assert_int_equal(ls_transport_peer_add(t[A], G, ls_transport_url(t[G])),
+	                 0);
+	assert_int_equal(ls_transport_peer_add(t[A], X, ls_transport_url(t[X])),
+	                 0);
+	assert_int_equal(ls_transport_peer_add(t[A], H, ls_transport_url(t[H])),
+	                 0);
+	assert_int_equal(ls_transport_peer_add(t[G], A, au), 0);
+	assert_int_equal(ls_transport_peer_add(t[X], A, au), 0);
+	assert_int_equal(ls_transport_peer_add(t[H], A, byname), 0);
+	assert_int_equal(ls_transport_peer_add(t[P], A, plain), 0);
+
+	/* The bad senders queue first; the good one's envelopes arrive. */
+	for (uint64_t s = 0; s < 50; s++) {
+		for (int i = X; i <= P; i++) {
+			uint8_t pl[32];
+			ls_envelope e = {.type = LS_MSG_EVENTS,
+			                 .from = (uint64_t)i * 100,
+			                 .to = A * 100,
+			                 .epoch = 7,
+			                 .seq = s};
+			e.payload_len = make_payload(s, pl);
+			e.payload = pl;
+			int rc = ls_transport_send(t[i], A, &e);
+			assert_true(rc == 0 || rc == LS_EAGAIN);
+		}
+	}
+	for (int i = X; i <= P; i++)
+		ls_transport_flush(t[i]);
+	assert_true(wait_connected(t[G], A));
+	for (uint64_t s = 0; s < 50; s++)
+		send_one(t[G], G, A, s);
+	ls_transport_flush(t[G]);
+	assert_true(wait_count(&c[A], G, 50));
+	/* Give the refused dialers as many reconnect rounds again. */
+	double end = now_s() + 1.0;
+	while (now_s() < end) {
+		for (int i = X; i <= P; i++)
+			ls_transport_flush(t[i]);
+		nng_msleep(20);
+	}
+	assert_int_equal(get_count(&c[A], X), 0);
+	assert_int_equal(get_count(&c[A], H), 0);
+	assert_int_equal(get_count(&c[A], P), 0);
+	for (int i = X; i <= P; i++) {
+		ls_transport_peer_stats ps;
+		assert_int_equal(ls_transport_peer_stats_get(t[i], A, &ps), 0);
+		assert_int_equal(ps.connected, 0);
+		assert_true(ps.pending_envs > 0);
+	}
+	teardown(t + 1, 5);
+	for (int i = 1; i <= 5; i++)
+		coll_fini(&c[i]);
+	tls_clean(&d);
 }
 
 /* 1 M small envelopes A -> B, exactly once and in order. */
@@ -888,6 +1040,8 @@ main(void)
 	    cmocka_unit_test(test_url_check),
 	    cmocka_unit_test(test_mesh_tcp),
 	    cmocka_unit_test(test_mesh_ipc),
+	    cmocka_unit_test(test_mesh_tls),
+	    cmocka_unit_test(test_tls_refused),
 	    cmocka_unit_test(test_million),
 	    cmocka_unit_test(test_slow_receiver),
 	    cmocka_unit_test(test_pause_resume_writable),
