@@ -231,6 +231,7 @@ typedef struct seg {
 	uint32_t ntouched, tocap;
 	uint64_t total_len, npostings;
 	int64_t tmin, tmax;
+	uint32_t *sorted; /* sealed: term indices in byte order (prefixes) */
 	uint8_t open, dirty;
 } seg;
 
@@ -294,6 +295,7 @@ seg_free(seg *s)
 	free(s->docs);
 	free(s->bytes);
 	free(s->touched);
+	free(s->sorted);
 	free(s);
 }
 
@@ -620,6 +622,47 @@ seg_mem(const seg *s)
 	return m;
 }
 
+typedef struct sortent {
+	const char *s;
+	uint32_t len, id;
+} sortent;
+
+static int
+sortent_cmp(const void *x, const void *y)
+{
+	const sortent *a = x, *b = y;
+	int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+	return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Sealing: forget the scratch of adding, sort the terms for prefix
+ * lookups (without the sorted list, a prefix scans every term). */
+static void
+seg_sealed(seg *s)
+{
+	free(s->touched);
+	s->touched = NULL;
+	s->tocap = 0;
+	free(s->sorted);
+	s->sorted = NULL;
+	sortent *e = malloc((s->nterms ? s->nterms : 1) * sizeof(*e));
+	uint32_t *ids = malloc((s->nterms ? s->nterms : 1) * sizeof(*ids));
+	if (e != NULL && ids != NULL) {
+		for (uint32_t i = 0; i < s->nterms; i++) {
+			e[i].s = term_str(s, &s->terms[i]);
+			e[i].len = s->terms[i].slen;
+			e[i].id = i;
+		}
+		qsort(e, s->nterms, sizeof(*e), sortent_cmp);
+		for (uint32_t i = 0; i < s->nterms; i++)
+			ids[i] = e[i].id;
+		s->sorted = ids;
+		ids = NULL;
+	}
+	free(e);
+	free(ids);
+}
+
 /* ----------------------------------------------------------------- index */
 
 int
@@ -757,35 +800,87 @@ ls_index_seal(ls_index *ix)
 		seg *s = ix->segs[ix->n - 1];
 		s->open = 0;
 		s->dirty = 1;
-		free(s->touched);
-		s->touched = NULL;
-		s->tocap = 0;
+		seg_sealed(s);
 	}
 }
 
-/* A new segment holding a's documents followed by b's. */
+/* Append the postings of term t of segment x, its docids shifted by off,
+ * to term k of m (whose documents, lengths included, are in place). */
+static int
+merge_term(seg *m, uint32_t k, const term *t, uint32_t off)
+{
+	term *mt = &m->terms[k];
+	if (grow((void **)&mt->p, &mt->cap, mt->n + t->n, sizeof(posting)) !=
+	        0 ||
+	    grow((void **)&mt->pos, &mt->pcap, mt->npos + t->npos,
+	        sizeof(uint32_t)) != 0 ||
+	    grow((void **)&mt->blk, &mt->bcap,
+	        (mt->n + t->n) / LS_INDEX_BLOCK + 1, sizeof(blkmeta)) != 0)
+		return LS_ENOMEM;
+	memcpy(mt->pos + mt->npos, t->pos, (size_t)t->npos * sizeof(uint32_t));
+	for (uint32_t i = 0; i < t->n; i++) {
+		posting *p = &mt->p[mt->n];
+		p->doc = t->p[i].doc + off;
+		p->tf = t->p[i].tf;
+		p->poff = mt->npos + t->p[i].poff;
+		blkmeta *bm = &mt->blk[mt->n / LS_INDEX_BLOCK];
+		if (mt->n % LS_INDEX_BLOCK == 0) {
+			bm->maxtf = 0;
+			bm->mindl = UINT32_MAX;
+		}
+		uint32_t dl = m->docs[p->doc].dl;
+		bm->last = p->doc;
+		if (p->tf > bm->maxtf)
+			bm->maxtf = p->tf;
+		if (dl < bm->mindl)
+			bm->mindl = dl;
+		mt->n++;
+	}
+	mt->npos += t->npos;
+	m->npostings += t->n;
+	return 0;
+}
+
+/* A new segment holding a's documents followed by b's: the documents
+ * and postings copied, b's docids after a's (no text is tokenized). */
 static int
 merge_two(const seg *a, const seg *b, seg **out)
 {
 	seg *m = seg_new(a->base);
-	if (m == NULL)
+	uint32_t nd = a->ndocs + b->ndocs;
+	if (m == NULL ||
+	    grow((void **)&m->docs, &m->dcap, nd, sizeof(sdoc)) != 0 ||
+	    grow_bytes(&m->bytes, &m->bcap, a->nbytes + b->nbytes) != 0 ||
+	    a->nbytes + b->nbytes > UINT32_MAX) {
+		seg_free(m);
 		return LS_ENOMEM;
+	}
+	memcpy(m->docs, a->docs, a->ndocs * sizeof(sdoc));
+	memcpy(m->docs + a->ndocs, b->docs, b->ndocs * sizeof(sdoc));
+	for (uint32_t i = a->ndocs; i < nd; i++)
+		m->docs[i].off += (uint32_t)a->nbytes;
+	m->ndocs = nd;
+	memcpy(m->bytes, a->bytes, a->nbytes);
+	memcpy(m->bytes + a->nbytes, b->bytes, b->nbytes);
+	m->nbytes = a->nbytes + b->nbytes;
+	m->total_len = a->total_len + b->total_len;
+	m->tmin = a->tmin < b->tmin ? a->tmin : b->tmin;
+	m->tmax = a->tmax > b->tmax ? a->tmax : b->tmax;
 	const seg *pair[2] = { a, b };
-	for (int k = 0; k < 2; k++)
-		for (uint32_t i = 0; i < pair[k]->ndocs; i++) {
-			ls_index_doc d;
-			ls_attr f[LS_INDEX_MAX_FIELDS];
-			seg_doc(pair[k], i, &d, f);
-			int rv = seg_add(m, &d);
-			if (rv != 0) {
+	for (int x = 0; x < 2; x++) {
+		uint32_t off = x == 0 ? 0 : a->ndocs;
+		for (uint32_t i = 0; i < pair[x]->nterms; i++) {
+			const term *t = &pair[x]->terms[i];
+			uint32_t k = seg_term(m, term_str(pair[x], t), t->slen,
+			    t->field);
+			if (k == END || merge_term(m, k, t, off) != 0) {
 				seg_free(m);
-				return rv;
+				return LS_ENOMEM;
 			}
 		}
-	free(m->touched);
-	m->touched = NULL;
-	m->tocap = 0;
+	}
 	m->dirty = 1;
+	seg_sealed(m);
 	*out = m;
 	return 0;
 }
@@ -898,9 +993,7 @@ ls_index_seg_decode(ls_index *ix, const void *buf, size_t len)
 	if (rv == 0 && off != len)
 		rv = LS_ECORRUPT;
 	if (rv == 0 && (rv = insert_seg(ix, at, s)) == 0) {
-		free(s->touched);
-		s->touched = NULL;
-		s->tocap = 0;
+		seg_sealed(s);
 		if (base + n > ix->next_seq) {
 			ix->next_seq = base + n;
 			ix->last_key = s->docs[n - 1].key;
@@ -1452,7 +1545,7 @@ ls_index_bm25(const ls_index_stats *st, uint64_t df, uint32_t tf,
 
 /* ---------------------------------------------------------------- search */
 
-enum { I_TERM, I_EMPTY, I_ALL, I_AND, I_OR, I_NOT, I_PHRASE };
+enum { I_TERM, I_EMPTY, I_ALL, I_AND, I_OR, I_NOT, I_PHRASE, I_BITS };
 
 typedef struct iter {
 	uint8_t type;
@@ -1462,6 +1555,7 @@ typedef struct iter {
 	struct iter **kids;
 	uint32_t nk, npos; /* I_AND: positive kids first, then negated */
 	struct iter *neg;  /* I_NOT */
+	uint64_t *bits;    /* I_BITS: the matching docids */
 	uint32_t cur;      /* the answer to the last target */
 	uint8_t have;
 } iter;
@@ -1580,6 +1674,19 @@ it_step(iter *x, uint32_t target)
 		while (target < x->ndocs && it_adv(x->neg, target) == target)
 			target++;
 		return target < x->ndocs ? target : END;
+	case I_BITS: {
+		if (target >= x->ndocs)
+			return END;
+		uint32_t w = target / 64;
+		uint64_t v = x->bits[w] & (~UINT64_C(0) << (target % 64));
+		uint32_t nw = (x->ndocs + 63) / 64;
+		while (v == 0) {
+			if (++w == nw)
+				return END;
+			v = x->bits[w];
+		}
+		return w * 64 + (uint32_t)__builtin_ctzll(v);
+	}
 	default:
 		return END;
 	}
@@ -1637,6 +1744,74 @@ prefix_match(const seg *s, const term *t, const char *pre, size_t pl,
 	    memcmp(term_str(s, t), pre, pl) == 0;
 }
 
+/* The terms of s that start with pre: their indices into *ids (arena),
+ * their number returned; through the sorted list when there is one. */
+static uint32_t
+prefix_terms(build *b, const char *pre, size_t pl, int field, uint32_t **ids)
+{
+	const seg *s = b->s;
+	uint32_t lo = 0, hi = s->nterms, n = 0;
+	if (s->sorted != NULL) {
+		while (lo < hi) { /* the first term >= pre */
+			uint32_t mid = lo + (hi - lo) / 2;
+			const term *t = &s->terms[s->sorted[mid]];
+			sortent a = { term_str(s, t), t->slen, 0 };
+			sortent p = { pre, (uint32_t)pl, 0 };
+			if (sortent_cmp(&a, &p) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		hi = lo; /* the terms that start with pre follow each other */
+		while (hi < s->nterms &&
+		    prefix_match(s, &s->terms[s->sorted[hi]], pre, pl,
+		        s->terms[s->sorted[hi]].field))
+			hi++;
+	}
+	uint32_t cap = s->sorted != NULL ? hi - lo : s->nterms;
+	if ((*ids = ls_arena_alloc(b->a, (cap ? cap : 1) * sizeof(uint32_t))) ==
+	    NULL)
+		return END;
+	for (uint32_t i = 0; i < cap; i++) {
+		uint32_t k = s->sorted != NULL ? s->sorted[lo + i] : i;
+		if (prefix_match(s, &s->terms[k], pre, pl, field))
+			(*ids)[n++] = k;
+	}
+	return n;
+}
+
+/* A prefix: an OR of its few terms, or the set of their documents. */
+static iter *
+prefix_it(build *b, const char *pre, int field)
+{
+	uint32_t *ids;
+	uint32_t cnt = prefix_terms(b, pre, strlen(pre), field, &ids);
+	if (cnt == END)
+		return NULL;
+	if (cnt <= 8) {
+		iter *x = it_new(b, cnt ? I_OR : I_EMPTY, cnt);
+		for (uint32_t i = 0; x != NULL && i < cnt; i++) {
+			iter *t = it_new(b, I_TERM, 0);
+			if (t == NULL)
+				return NULL;
+			t->t = &b->s->terms[ids[i]];
+			x->kids[x->nk++] = t;
+		}
+		return x;
+	}
+	iter *x = it_new(b, I_BITS, 0);
+	size_t nw = (b->s->ndocs + 63) / 64;
+	if (x == NULL || (x->bits = ls_arena_alloc(b->a, nw * 8)) == NULL)
+		return NULL;
+	memset(x->bits, 0, nw * 8);
+	for (uint32_t i = 0; i < cnt; i++) {
+		const term *t = &b->s->terms[ids[i]];
+		for (uint32_t j = 0; j < t->n; j++)
+			x->bits[t->p[j].doc / 64] |= UINT64_C(1) << (t->p[j].doc % 64);
+	}
+	return x;
+}
+
 static iter *
 build_it(build *b, uint32_t node)
 {
@@ -1662,26 +1837,8 @@ build_it(build *b, uint32_t node)
 		}
 		x->npos = x->nk;
 		return x;
-	case Q_PREFIX: {
-		const char *pre = q->strs + n->a;
-		size_t pl = strlen(pre);
-		uint32_t cnt = 0;
-		for (uint32_t k = 0; k < b->s->nterms; k++)
-			cnt += (uint32_t)prefix_match(b->s, &b->s->terms[k], pre,
-			    pl, n->field);
-		if ((x = it_new(b, cnt ? I_OR : I_EMPTY, cnt)) == NULL)
-			return NULL;
-		for (uint32_t k = 0; k < b->s->nterms && cnt > 0; k++)
-			if (prefix_match(b->s, &b->s->terms[k], pre, pl,
-			        n->field)) {
-				iter *t = it_new(b, I_TERM, 0);
-				if (t == NULL)
-					return NULL;
-				t->t = &b->s->terms[k];
-				x->kids[x->nk++] = t;
-			}
-		return x;
-	}
+	case Q_PREFIX:
+		return prefix_it(b, q->strs + n->a, n->field);
 	case Q_NOT:
 		if ((x = it_new(b, I_NOT, 0)) == NULL ||
 		    (x->neg = build_it(b, n->a)) == NULL)
