@@ -387,6 +387,242 @@ istage_load(void *state, ls_state *st)
 	return rv;
 }
 
+/* ---- interactive queries: one phase of a search (docs/search.md) ----
+ * The text of a query is 'S' + the search query (phase 1: this shard's
+ * statistics, one row with docs, total_len and df) or 'Q' + "docs
+ * total_len df1,df2,..." + '\n' + the search query (phase 2: the best
+ * `limit` hits in [from, to) ranked with those global statistics, one row
+ * each, ordered by neg_score then seq, as the caller merges them). */
+enum { QF_NEG, QF_SEQ, QF_PART, QF_SCORE, QF_TIME, QF_TEXT, QF_HL,
+	QF_FIELDS, QF_DOCS, QF_TLEN, QF_DF, QF_COUNT };
+
+static int
+query_schema(const ls_topo_node *n, ls_rec_schema *out, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char *name;
+		ls_rec_type type;
+		unsigned flags;
+	} f[QF_COUNT] = {
+		{ "neg_score", LS_REC_DOUBLE, LS_REC_ID | LS_REC_NOTABLE },
+		{ "seq", LS_REC_INT, LS_REC_ID | LS_REC_NOTABLE },
+		{ "partition", LS_REC_INT, LS_REC_ID },
+		{ "score", LS_REC_DOUBLE, 0 },
+		{ "time", LS_REC_TIME, 0 },
+		{ "text", LS_REC_STRING, 0 },
+		{ "highlights", LS_REC_STRING, LS_REC_NOTABLE },
+		{ "fields", LS_REC_STRING, LS_REC_NOTABLE },
+		{ "docs", LS_REC_INT, LS_REC_NOTABLE },
+		{ "total_len", LS_REC_INT, LS_REC_NOTABLE },
+		{ "df", LS_REC_STRING, LS_REC_NOTABLE },
+	};
+	(void)n;
+	for (int i = 0; i < QF_COUNT; i++) {
+		int rv = ls_rec_schema_add(out, f[i].name, f[i].type, f[i].flags);
+		if (rv != 0) {
+			snprintf(err, errlen, "cannot describe answers: %s",
+			    ls_strerror(rv));
+			return rv;
+		}
+	}
+	return 0;
+}
+
+/* A growing text for one row value. */
+typedef struct tbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+} tbuf;
+
+static void
+tb_add(tbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		while (nc < b->n + n + 1)
+			nc *= 2;
+		char *np = realloc(b->p, nc);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
+static void
+tb_json_str(tbuf *b, ls_str s)
+{
+	tb_add(b, "\"", 1);
+	for (uint32_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		char esc[8];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			tb_add(b, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			tb_add(b, esc, 6);
+		} else {
+			tb_add(b, (const char *)&c, 1);
+		}
+	}
+	tb_add(b, "\"", 1);
+}
+
+static int
+stats_row(const istage *s, const ls_index_query *q, ls_records *out)
+{
+	ls_index_stats st;
+	ls_index_stats_init(&st, q);
+	ls_index_stats_add(s->ix, q, &st);
+	ls_rec_value *v = ls_records_add(out);
+	if (v == NULL)
+		return LS_ENOMEM;
+	v[QF_PART].i = s->cfg->partition;
+	v[QF_PART].null = 0;
+	v[QF_DOCS].i = (int64_t)st.docs;
+	v[QF_DOCS].null = 0;
+	v[QF_TLEN].i = (int64_t)st.total_len;
+	v[QF_TLEN].null = 0;
+	tbuf b = { 0 };
+	for (uint32_t j = 0; j < st.nterms; j++) {
+		char num[24];
+		int n = snprintf(num, sizeof(num), "%s%llu", j ? "," : "",
+		    (unsigned long long)st.df[j]);
+		tb_add(&b, num, (size_t)n);
+	}
+	int rv = b.oom ? LS_ENOMEM
+	               : ls_records_set_str(out, &v[QF_DF], b.p ? b.p : "", b.n);
+	free(b.p);
+	return rv;
+}
+
+int
+ls_index_stage_parse_stats(const char *p, size_t n, ls_index_stats *st, const char **rest,
+    size_t *restlen)
+{
+	const char *nl = memchr(p, '\n', n);
+	if (nl == NULL)
+		return LS_EINVAL;
+	char head[2048];
+	size_t hl = (size_t)(nl - p);
+	if (hl >= sizeof(head))
+		return LS_EINVAL;
+	memcpy(head, p, hl);
+	head[hl] = 0;
+	char *e;
+	st->docs = strtoull(head, &e, 10);
+	st->total_len = strtoull(e, &e, 10);
+	st->nterms = 0;
+	while (*e == ' ' || *e == ',') {
+		if (st->nterms == LS_INDEX_MAX_TERMS)
+			return LS_EINVAL;
+		char *e2;
+		st->df[st->nterms] = strtoull(e + 1, &e2, 10);
+		if (e2 == e + 1)
+			break; /* no terms: "D T \n" */
+		st->nterms++;
+		e = e2;
+	}
+	*rest = nl + 1;
+	*restlen = n - hl - 1;
+	return 0;
+}
+
+static int
+hit_row(const istage *s, const ls_index_query *q, const ls_index_hit *h,
+    ls_records *out)
+{
+	ls_rec_value *v = ls_records_add(out);
+	if (v == NULL)
+		return LS_ENOMEM;
+	v[QF_NEG].d = -h->score;
+	v[QF_SEQ].i = (int64_t)h->key;
+	v[QF_PART].i = s->cfg->partition;
+	v[QF_SCORE].d = h->score;
+	v[QF_TIME].i = h->time_ns;
+	for (int f = QF_NEG; f <= QF_FIELDS; f++)
+		v[f].null = 0;
+	ls_index_span sp[64];
+	uint32_t ns = ls_index_highlight(q, h->text.ptr, h->text.len, sp, 64);
+	tbuf hb = { 0 }, fb = { 0 };
+	for (uint32_t i = 0; i < ns && i < 64; i++) {
+		char num[32];
+		int n = snprintf(num, sizeof(num), "%s%u:%u", i ? "," : "",
+		    sp[i].off, sp[i].len);
+		tb_add(&hb, num, (size_t)n);
+	}
+	tb_add(&fb, "{", 1);
+	for (uint32_t i = 0; i < h->nfields; i++) {
+		if (i > 0)
+			tb_add(&fb, ",", 1);
+		tb_json_str(&fb, h->fields[i].key);
+		tb_add(&fb, ":", 1);
+		tb_json_str(&fb, h->fields[i].val);
+	}
+	tb_add(&fb, "}", 1);
+	int rv = hb.oom || fb.oom ? LS_ENOMEM : 0;
+	if (rv == 0)
+		rv = ls_records_set_str(out, &v[QF_TEXT], h->text.ptr, h->text.len);
+	if (rv == 0)
+		rv = ls_records_set_str(out, &v[QF_HL], hb.p ? hb.p : "", hb.n);
+	if (rv == 0)
+		rv = ls_records_set_str(out, &v[QF_FIELDS], fb.p, fb.n);
+	free(hb.p);
+	free(fb.p);
+	return rv;
+}
+
+static int
+istage_query(void *state, const ls_kind_query *kq, ls_records *out)
+{
+	istage *s = state;
+	const char *t = kq->text.ptr;
+	size_t n = kq->text.len;
+	ls_index_stats st;
+	int rv;
+	if (n == 0 || (t[0] != 'S' && t[0] != 'Q'))
+		return LS_EINVAL;
+	const char *qs = t + 1;
+	size_t ql = n - 1;
+	if (t[0] == 'Q' &&
+	    ls_index_stage_parse_stats(t + 1, n - 1, &st, &qs, &ql) != 0)
+		return LS_EINVAL;
+	ls_index_query *q;
+	if ((rv = ls_index_query_parse(qs, ql, &q, NULL, 0, NULL)) != 0)
+		return rv == LS_ENOMEM ? rv : LS_EINVAL;
+	if (t[0] == 'S') {
+		rv = stats_row(s, q, out);
+		ls_index_query_free(q);
+		return rv;
+	}
+	uint32_t k = kq->limit == 0 || kq->limit > LS_INDEX_MAX_K
+	    ? LS_INDEX_MAX_K
+	    : kq->limit;
+	ls_index_hit *hits = malloc((size_t)k * sizeof(*hits));
+	uint32_t nh = 0;
+	rv = hits == NULL ? LS_ENOMEM
+	    : st.nterms != ls_index_query_nterms(q)
+	    ? LS_EINVAL
+	    : ls_index_search(s->ix, q, &st, kq->from_ns, kq->to_ns, k, hits,
+	          &nh, NULL);
+	for (uint32_t i = 0; i < nh && rv == 0; i++)
+		rv = hit_row(s, q, &hits[i], out);
+	free(hits);
+	ls_index_query_free(q);
+	return rv;
+}
+
 static const ls_behaviour index_behaviour = {
 	.name = "index",
 	.state_size = sizeof(istage),
@@ -424,4 +660,6 @@ const ls_kind ls_kind_index = {
 	.restore = istage_restore,
 	.sync = istage_sync,
 	.load = istage_load,
+	.query = istage_query,
+	.query_schema = query_schema,
 };

@@ -53,4 +53,13 @@ int ls_index_stage_save(ls_index *ix, const ls_index_stage_cfg *c,
  * LS_ECORRUPT, LS_ENOMEM; *ix unchanged on error. */
 int ls_index_stage_restore(ls_index **ix, const uint8_t *buf, size_t len);
 
+/* The statistics of phase 2 of a search over the cluster (the kind's
+ * query text after its 'Q', cluster/search.c): "docs total_len
+ * df1,df2,...\n" then the query, into *st (nterms set) and *rest /
+ * *restlen (borrowed from p).  0, or LS_EINVAL for anything else
+ * (no newline, more than LS_INDEX_MAX_TERMS frequencies, a head over
+ * 2 KiB). */
+int ls_index_stage_parse_stats(const char *p, size_t n, ls_index_stats *st,
+    const char **rest, size_t *restlen);
+
 #endif /* LS_ACTORS_INDEX_STAGE_H */

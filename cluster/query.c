@@ -10,6 +10,7 @@
  * no lock while they wait for a partition or another node.
  */
 #include "cluster/query.h"
+#include "cluster/query_int.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -156,20 +157,20 @@ static const struct {
 	const char *name;
 	unsigned routes;
 } params[P_COUNT] = {
-	[P_TOPOLOGY] = { "topology", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL },
+	[P_TOPOLOGY] = { "topology", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL | LS_QUERY_SEARCH },
 	[P_STAGE] = { "stage", LS_QUERY_INTERNAL },
 	[P_PARTITION] = { "partition", LS_QUERY_INTERNAL },
 	[P_KEY] = { "key", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL },
 	[P_PREFIX] = { "prefix", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL },
-	[P_FROM] = { "from", LS_QUERY_PUBLIC },
-	[P_TO] = { "to", LS_QUERY_PUBLIC },
+	[P_FROM] = { "from", LS_QUERY_PUBLIC | LS_QUERY_SEARCH },
+	[P_TO] = { "to", LS_QUERY_PUBLIC | LS_QUERY_SEARCH },
 	[P_FROM_NS] = { "from_ns", LS_QUERY_INTERNAL },
 	[P_TO_NS] = { "to_ns", LS_QUERY_INTERNAL },
 	[P_OPEN] = { "open", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL },
-	[P_LIMIT] = { "limit", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL },
-	[P_FORMAT] = { "format", LS_QUERY_PUBLIC },
-	[P_TIMEOUT] = { "timeout_ms", LS_QUERY_PUBLIC },
-	[P_TEXT] = { "q", LS_QUERY_INTERNAL },
+	[P_LIMIT] = { "limit", LS_QUERY_PUBLIC | LS_QUERY_INTERNAL | LS_QUERY_SEARCH },
+	[P_FORMAT] = { "format", LS_QUERY_PUBLIC | LS_QUERY_SEARCH },
+	[P_TIMEOUT] = { "timeout_ms", LS_QUERY_PUBLIC | LS_QUERY_SEARCH },
+	[P_TEXT] = { "q", LS_QUERY_INTERNAL | LS_QUERY_SEARCH },
 };
 
 /* One parameter name=value (both still encoded). */
@@ -492,11 +493,7 @@ internal(ls_node *n, const ls_http_req *req, ls_http_resp *resp)
 /* ---- the public routes ---- */
 
 /* The stage a public request names, found in the map's topologies. */
-typedef struct target {
-	ls_topology *t;
-	const ls_topo_node *node;
-	char topology[LS_MAP_MAX_NAME + 1];
-} target;
+typedef ls_query_target target; /* cluster/query_int.h */
 
 /* Find stage (of kind `kind`) in the deployed topologies (only in
  * p->topology when given).  0, or an HTTP status with a reason in err. */
@@ -894,10 +891,47 @@ h_sessions(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	return serve_capped(arg, req, resp, "/v1/sessions/", "session");
 }
 
+/* ---- for the routes of other kinds built on these (cluster/search.c) */
+
+int
+ls__query_find_target(const ls_map *map, const char *stage, const char *kind,
+    const ls_query_params *p, ls_query_target *out, char *err, size_t errlen)
+{
+	return find_target(map, stage, kind, p, out, err, errlen);
+}
+
+void
+ls__query_target_fini(ls_query_target *tg)
+{
+	target_fini(tg);
+}
+
+int
+ls__query_ask(ls_node *n, const ls_query_target *tg, uint32_t part,
+    const ls_query_params *p, int64_t deadline_ns, ls_records **out,
+    char *err, size_t errlen)
+{
+	return ask_partition(n, tg, part, p, deadline_ns, out, err, errlen);
+}
+
+int
+ls__query_enter(void)
+{
+	return enter(&n_public, MAX_PUBLIC);
+}
+
+void
+ls__query_leave(void)
+{
+	leave(&n_public);
+}
+
 int
 ls__query_routes(ls_node *n)
 {
 	int rv;
+	if ((rv = ls__search_routes(n)) != 0)
+		return rv;
 	if ((rv = ls_http_route(n->http, "GET", "/v1/windows/", h_windows,
 	         n)) != 0 ||
 	    (rv = ls_http_route(n->http, "GET", "/v1/sessions/", h_sessions,

@@ -35,6 +35,9 @@
 #define LS_QUERY_PUBLIC 0x1u   /* key, prefix, from, to, open, limit, format,
                                   topology, timeout_ms */
 #define LS_QUERY_INTERNAL 0x2u /* also stage and partition (required), q */
+#define LS_QUERY_SEARCH 0x4u   /* GET /v1/search/STAGE (cluster/search.c):
+                                  q, topology, from, to, limit, format,
+                                  timeout_ms */
 
 #define LS_QUERY_VALUE_MAX 4096 /* bytes of one decoded value */
 #define LS_QUERY_NAME_MAX 128   /* topology / stage names */

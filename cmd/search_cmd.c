@@ -5,6 +5,10 @@
  * (docs/search.md): one line each with the score, the line number and the
  * line with its matched words in [brackets], or JSON lines with --json.
  * A malformed query is reported with its byte position and a caret.
+ *
+ * With --node HOST:PORT (and --stage S) the query goes to a cluster
+ * instead: GET /v1/search/S on that node (cluster/search.c), whose answer
+ * is printed as it is.
  */
 #include "cmd/search_cmd.h"
 
@@ -15,6 +19,9 @@
 #include "actors/index.h"
 #include "actors/parse.h"
 #include "actors/timefmt.h"
+#include "cluster/http.h"
+#include "cluster/jsonbuf.h"
+#include "cluster/query.h"
 #include "runtime/arena.h"
 #include "runtime/err.h"
 
@@ -23,11 +30,17 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: logstream search --file LOG [options] QUERY\n"
+	    "       logstream search --node HOST:PORT --stage STAGE [options] "
+	    "QUERY\n"
 	    "\n"
 	    "Index the lines of LOG in memory, as the `index` stage does, and\n"
 	    "print the lines that match QUERY, best first (BM25).  Each line\n"
 	    "is parsed (--format, default auto) for its time and its fields\n"
 	    "(level, service, host, attributes); the whole line is the text.\n"
+	    "\n"
+	    "With --node, ask a cluster instead: the `index` stage STAGE\n"
+	    "(GET /v1/search/STAGE on that node, which asks every partition;\n"
+	    "ranked with statistics over all of them).\n"
 	    "\n"
 	    "QUERY (docs/search.md): words, \"a phrase\", field:value,\n"
 	    "prefix*, AND, OR, NOT or -word, parentheses; words side by side\n"
@@ -42,10 +55,16 @@ usage(FILE *f)
 	    "                   (2024-03-01T00:00:00Z)\n"
 	    "  --json           one JSON object per hit: score, line, time_ms,\n"
 	    "                   text, highlights ([offset, length] in bytes)\n"
+	    "  --node HOST:PORT a cluster node's HTTP address\n"
+	    "  --stage STAGE    with --node: the index stage to search\n"
+	    "  --topology NAME  with --node: the topology (when several have\n"
+	    "                   STAGE)\n"
+	    "  --text           with --node: one line per hit instead of JSON\n"
 	    "  -h, --help       this help\n"
 	    "\n"
-	    "Exit status: 0 (with or without hits), 1 the file cannot be read,\n"
-	    "2 a usage error or a malformed query.\n",
+	    "Exit status: 0 (with or without hits), 1 the file cannot be read\n"
+	    "or the node refused (the answer is on stderr), 2 a usage error or\n"
+	    "a malformed query.\n",
 	    LS_INDEX_MAX_K);
 }
 
@@ -160,12 +179,69 @@ index_file(FILE *f, const ls_parser *p, ls_index *ix)
 	return rv;
 }
 
+static void
+param(ls_jsonbuf *b, const char *name, const char *v)
+{
+	ls_jsonbuf_printf(b, "&%s=", name);
+	ls_query_encode(b, v, strlen(v));
+}
+
+/* GET /v1/search/STAGE on node; the answer on stdout (stderr on error). */
+static int
+remote(const char *node, const char *stage, const char *topology,
+    const char *query, long limit, const char *from, const char *to,
+    int text)
+{
+	ls_jsonbuf path = { 0 };
+	char num[24];
+	ls_jsonbuf_printf(&path, "/v1/search/");
+	ls_query_encode(&path, stage, strlen(stage));
+	ls_jsonbuf_printf(&path, "?q=");
+	ls_query_encode(&path, query, strlen(query));
+	snprintf(num, sizeof(num), "%ld", limit);
+	param(&path, "limit", num);
+	if (topology != NULL)
+		param(&path, "topology", topology);
+	if (from != NULL)
+		param(&path, "from", from);
+	if (to != NULL)
+		param(&path, "to", to);
+	if (text)
+		param(&path, "format", "text");
+	if (path.oom) {
+		ls_jsonbuf_fini(&path);
+		fprintf(stderr, "logstream search: out of memory\n");
+		return 1;
+	}
+	int status = 0;
+	char *body = NULL;
+	size_t len = 0;
+	int rv = ls_http_request(node, "GET", path.p, NULL, 0, &status, &body,
+	    &len, 70000);
+	ls_jsonbuf_fini(&path);
+	if (rv != 0) {
+		fprintf(stderr, "logstream search: cannot reach node %s: %s\n",
+		    node, ls_strerror(rv));
+		free(body);
+		return 1;
+	}
+	int ok = status >= 200 && status < 300;
+	if (!ok)
+		fprintf(stderr, "logstream search: node %s answered %d: ", node,
+		    status);
+	fwrite(body, 1, len, ok ? stdout : stderr);
+	free(body);
+	return ok ? 0 : status == 400 ? 2 : 1;
+}
+
 int
 ls_cmd_search(int argc, char **argv)
 {
 	const char *file = NULL, *query = NULL, *fmt = "auto";
+	const char *node = NULL, *stage = NULL, *topology = NULL;
+	const char *from_s = NULL, *to_s = NULL;
 	long limit = 10;
-	int json = 0;
+	int json = 0, text = 0;
 	int64_t from = INT64_MIN, to = INT64_MAX;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -175,6 +251,14 @@ ls_cmd_search(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "--file") == 0 && more) {
 			file = argv[++i];
+		} else if (strcmp(a, "--node") == 0 && more) {
+			node = argv[++i];
+		} else if (strcmp(a, "--stage") == 0 && more) {
+			stage = argv[++i];
+		} else if (strcmp(a, "--topology") == 0 && more) {
+			topology = argv[++i];
+		} else if (strcmp(a, "--text") == 0) {
+			text = 1;
 		} else if (strcmp(a, "--format") == 0 && more) {
 			fmt = argv[++i];
 		} else if (strcmp(a, "--limit") == 0 && more) {
@@ -188,6 +272,7 @@ ls_cmd_search(int argc, char **argv)
 		} else if ((strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0) &&
 		    more) {
 			int64_t *t = a[2] == 'f' ? &from : &to;
+			*(a[2] == 'f' ? &from_s : &to_s) = argv[i + 1];
 			if (parse_time(argv[++i], t) != 0) {
 				fprintf(stderr, "logstream search: %s: not an "
 				                "RFC 3339 time: %s\n", a, argv[i]);
@@ -207,6 +292,15 @@ ls_cmd_search(int argc, char **argv)
 			                "(quote it)\n");
 			return 2;
 		}
+	}
+	if (node != NULL) {
+		if (stage == NULL || query == NULL || file != NULL) {
+			fprintf(stderr, "logstream search: --node needs --stage "
+			                "and QUERY (and no --file)\n");
+			return 2;
+		}
+		return remote(node, stage, topology, query, limit, from_s, to_s,
+		    text);
 	}
 	if (file == NULL || query == NULL) {
 		usage(stderr);

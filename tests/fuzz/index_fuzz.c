@@ -4,8 +4,9 @@
  * readers of outside input (a query from an HTTP request or the command
  * line; a segment from the state store or a standby's copy).
  *
- * Input: byte 0 chooses the mode (even: a query, odd: a segment); bytes
- * 1.. are the query text or the encoded segment.
+ * Input: byte 0 chooses the mode (0 mod 3: a query, 1: a segment, 2: the
+ * statistics a search over the cluster sends its shards, "docs total_len
+ * df1,...\n" + query); bytes 1.. are the text or the encoded segment.
  *
  * Query: the parser either accepts, or refuses with LS_EPARSE, a reason
  * and a position within the query (at most its length); an accepted
@@ -15,12 +16,16 @@
  *
  * Segment: decoding gives 0 or LS_ECORRUPT and nothing else; a decoded
  * segment encodes back to the same bytes and answers a query.
+ *
+ * Statistics: 0 or LS_EINVAL; accepted ones hold at most
+ * LS_INDEX_MAX_TERMS frequencies and leave the query inside the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actors/index.h"
+#include "actors/index_stage.h"
 #include "runtime/err.h"
 #include "fuzz_check.h"
 
@@ -110,9 +115,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	if (data[0] % 2 == 0)
-		fuzz_query((const char *)data + 1, size - 1);
-	else
+	const char *text = (const char *)data + 1;
+	if (data[0] % 3 == 0) {
+		fuzz_query(text, size - 1);
+	} else if (data[0] % 3 == 1) {
 		fuzz_segment(data + 1, size - 1);
+	} else {
+		ls_index_stats st;
+		const char *rest;
+		size_t rl;
+		int rv = ls_index_stage_parse_stats(text, size - 1, &st, &rest,
+		    &rl);
+		FUZZ_ASSERT(rv == 0 || rv == LS_EINVAL);
+		if (rv == 0) {
+			FUZZ_ASSERT(st.nterms <= LS_INDEX_MAX_TERMS);
+			FUZZ_ASSERT(rest >= text && rest + rl == text + size - 1);
+			fuzz_query(rest, rl);
+		}
+	}
 	return 0;
 }
