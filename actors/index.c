@@ -223,7 +223,7 @@ typedef struct seg {
 	size_t nbytes, bcap;
 	term *terms;
 	uint32_t nterms, tcap;
-	uint32_t *ht; /* term index + 1; 0 empty */
+	uint64_t *ht; /* SLOT(hash, term index); 0 empty */
 	uint32_t htcap;
 	char *strs;
 	size_t nstrs, scap;
@@ -317,36 +317,50 @@ term_str(const seg *s, const term *t)
 	return s->strs + t->soff;
 }
 
-/* The term index of str in s, or END. */
+/* Hash table slots: the high 32 bits of the term's hash, then its index
+ * + 1 (0: empty), so that a probe reads the term only when the tags
+ * agree. */
+#define SLOT(h, k) (((h) & ~UINT64_C(0xffffffff)) | ((uint64_t)(k) + 1))
+#define SLOT_TERM(v) ((uint32_t)(v) - 1)
+#define SLOT_TAG(v) ((v) & ~UINT64_C(0xffffffff))
+
+/* The term index of str (hash h) in s, or END. */
 static uint32_t
-seg_find(const seg *s, const char *str, size_t len)
+seg_find_h(const seg *s, const char *str, size_t len, uint64_t h)
 {
 	if (s->htcap == 0 || len > FIELD_TERM_MAX)
 		return END;
-	uint64_t h = ls_hash64(str, len, 0);
 	uint32_t mask = s->htcap - 1;
 	for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
-		uint32_t v = s->ht[i];
+		uint64_t v = s->ht[i];
 		if (v == 0)
 			return END;
-		const term *t = &s->terms[v - 1];
-		if (t->hash == h && t->slen == len &&
-		    memcmp(term_str(s, t), str, len) == 0)
-			return v - 1;
+		if (SLOT_TAG(v) != SLOT_TAG(h))
+			continue;
+		const term *t = &s->terms[SLOT_TERM(v)];
+		if (t->slen == len && memcmp(term_str(s, t), str, len) == 0)
+			return SLOT_TERM(v);
 	}
+}
+
+static uint32_t
+seg_find(const seg *s, const char *str, size_t len)
+{
+	return seg_find_h(s, str, len, ls_hash64(str, len, 0));
 }
 
 static int
 ht_rehash(seg *s, uint32_t ncap)
 {
-	uint32_t *nt = calloc(ncap, sizeof(*nt));
+	uint64_t *nt = calloc(ncap, sizeof(*nt));
 	if (nt == NULL)
 		return LS_ENOMEM;
 	for (uint32_t k = 0; k < s->nterms; k++) {
-		uint32_t i = (uint32_t)s->terms[k].hash & (ncap - 1);
+		uint64_t h = s->terms[k].hash;
+		uint32_t i = (uint32_t)h & (ncap - 1);
 		while (nt[i] != 0)
 			i = (i + 1) & (ncap - 1);
-		nt[i] = k + 1;
+		nt[i] = SLOT(h, k);
 	}
 	free(s->ht);
 	s->ht = nt;
@@ -358,7 +372,8 @@ ht_rehash(seg *s, uint32_t ncap)
 static uint32_t
 seg_term(seg *s, const char *str, size_t len, int field)
 {
-	uint32_t k = seg_find(s, str, len);
+	uint64_t h = ls_hash64(str, len, 0);
+	uint32_t k = seg_find_h(s, str, len, h);
 	if (k != END)
 		return k;
 	if ((s->nterms + 1) * 4 > s->htcap * 3 &&
@@ -373,16 +388,16 @@ seg_term(seg *s, const char *str, size_t len, int field)
 	t->soff = (uint32_t)s->nstrs;
 	t->slen = (uint16_t)len;
 	t->field = (uint8_t)field;
-	t->hash = ls_hash64(str, len, 0);
+	t->hash = h;
 	memcpy(s->strs + s->nstrs, str, len);
 	s->strs[s->nstrs + len] = 0;
 	s->nstrs += len + 1;
 	uint32_t mask = s->htcap - 1;
-	uint32_t i = (uint32_t)t->hash & mask;
+	uint32_t i = (uint32_t)h & mask;
 	while (s->ht[i] != 0)
 		i = (i + 1) & mask;
-	s->ht[i] = ++s->nterms;
-	return s->nterms - 1;
+	s->ht[i] = SLOT(h, s->nterms);
+	return s->nterms++;
 }
 
 /* One occurrence of term k in document doc at pos. */
@@ -614,7 +629,7 @@ static uint64_t
 seg_mem(const seg *s)
 {
 	uint64_t m = sizeof(*s) + (uint64_t)s->dcap * sizeof(sdoc) + s->bcap +
-	    (uint64_t)s->tcap * sizeof(term) + (uint64_t)s->htcap * 4 + s->scap;
+	    (uint64_t)s->tcap * sizeof(term) + (uint64_t)s->htcap * 8 + s->scap;
 	for (uint32_t i = 0; i < s->nterms; i++)
 		m += (uint64_t)s->terms[i].cap * sizeof(posting) +
 		    (uint64_t)s->terms[i].pcap * 4 +
