@@ -1207,9 +1207,47 @@ int
 ls_session_query(ls_session *s, int64_t from_ns, int64_t to_ns,
     ls_session_emit_fn fn, void *arg)
 {
+	return ls_session_query_some(s, from_ns, to_ns, NULL, 0, fn, arg);
+}
+
+/* The open sessions of one key, in start order (its group's list). */
+static int
+query_key(ls_session *s, int64_t from_ns, int64_t to_ns, const ls_str *keys,
+    ls_session_emit_fn fn, void *arg)
+{
+	size_t hdr = 2 * (size_t)s->spec.nkey, len = hdr;
+	for (uint32_t i = 0; i < s->spec.nkey; i++) {
+		if (keys[i].len > LS_SESSION_KEY_MAX - (len - hdr))
+			return 0; /* no group has such a key */
+		ls_le_put(s->kbuf + 2 * (size_t)i, keys[i].len, 2);
+		if (keys[i].len > 0)
+			memcpy(s->kbuf + len, keys[i].ptr, keys[i].len);
+		len += keys[i].len;
+	}
+	uint32_t g = grp_find(s, s->kbuf, (uint32_t)len,
+	    ls_hash64(s->kbuf, len, KEY_SEED));
+	if (g == NONE)
+		return 0;
+	for (uint32_t i = s->gs[g].head; i != NONE; i = s->ss[i].next) {
+		const struct sess *x = &s->ss[i];
+		if (x->start < to_ns && x->end >= from_ns) {
+			ls_session_result r;
+			fill_result(s, i, &r);
+			fn(arg, &r);
+		}
+	}
+	return 0;
+}
+
+int
+ls_session_query_some(ls_session *s, int64_t from_ns, int64_t to_ns,
+    const ls_str *keys, uint32_t nkeys, ls_session_emit_fn fn, void *arg)
+{
 	uint32_t n = 0;
-	if (fn == NULL)
+	if (fn == NULL || (keys != NULL && nkeys != s->spec.nkey))
 		return LS_EINVAL;
+	if (keys != NULL)
+		return query_key(s, from_ns, to_ns, keys, fn, arg);
 	uint32_t *ix = malloc((s->nss ? s->nss : 1) * sizeof(*ix));
 	if (ix == NULL)
 		return LS_ENOMEM;

@@ -145,6 +145,12 @@ size_t ls_session_flush(ls_session *s);
 int ls_session_query(ls_session *s, int64_t from_ns, int64_t to_ns,
     ls_session_emit_fn fn, void *arg);
 
+/* As ls_session_query, for one key only (nkeys == the spec's nkey values,
+ * borrowed; found by its hash, not by a scan); keys NULL: every key.
+ * LS_EINVAL for another number of key values. */
+int ls_session_query_some(ls_session *s, int64_t from_ns, int64_t to_ns,
+    const ls_str *keys, uint32_t nkeys, ls_session_emit_fn fn, void *arg);
+
 typedef struct ls_session_stats {
 	uint64_t events;   /* events added, late ones included */
 	uint64_t late;

@@ -273,9 +273,11 @@ sstage_query(void *state, const ls_kind_query *q, ls_records *out)
 	if (!(q->flags & LS_KIND_QUERY_OPEN) &&
 	    (c.rv = closed_rows(&s->f, q, out)) != 0)
 		return c.rv;
+	if (q->nkey > 0 && q->nkey != s->spec.nkey)
+		return c.rv; /* no key has that many values */
 	if (!(q->flags & LS_KIND_QUERY_CLOSED)) {
-		int rv = ls_session_query(s->s, q->from_ns, q->to_ns, on_query,
-		    &c);
+		int rv = ls_session_query_some(s->s, q->from_ns, q->to_ns,
+		    q->nkey > 0 ? q->key : NULL, q->nkey, on_query, &c);
 		if (rv != 0)
 			return rv;
 	}

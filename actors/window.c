@@ -1111,13 +1111,70 @@ int
 ls_window_query(ls_window *w, int64_t from_ns, int64_t to_ns,
     ls_window_emit_fn fn, void *arg)
 {
-	if (fn == NULL)
+	return ls_window_query_some(w, from_ns, to_ns, NULL, 0, 0, fn, arg);
+}
+
+/* The entry of encoded key k in wn, or NULL. */
+static const unsigned char *
+win_find(const ls_window *w, const struct win *wn, const unsigned char *k,
+    uint32_t klen, uint64_t hash)
+{
+	if (wn->nslot == 0)
+		return NULL;
+	uint32_t mask = wn->nslot - 1;
+	for (uint32_t j = (uint32_t)hash & mask; wn->slot[j] != 0;
+	     j = (j + 1) & mask) {
+		const unsigned char *e = ent_at(w, wn, wn->slot[j] - 1);
+		const ent_hdr *h = (const ent_hdr *)e;
+		if (h->hash == hash && h->key_len == klen &&
+		    (klen == 0 || memcmp(wn->keys + h->key_off, k, klen) == 0))
+			return e;
+	}
+	return NULL;
+}
+
+int
+ls_window_query_some(ls_window *w, int64_t from_ns, int64_t to_ns,
+    const ls_str *keys, uint32_t nkeys, size_t limit, ls_window_emit_fn fn,
+    void *arg)
+{
+	size_t done = 0;
+	long klen = -1;
+	uint64_t hash = 0;
+	if (fn == NULL || (keys != NULL && nkeys != w->spec.nkey))
 		return LS_EINVAL;
-	for (size_t i = 0; i < w->nopen; i++) {
+	if (keys != NULL) {
+		/* encoded as ls_window_add encodes an event's key */
+		size_t hdr = 4 * (size_t)nkeys, len = hdr;
+		for (uint32_t i = 0; i < nkeys; i++) {
+			if (keys[i].len > LS_WINDOW_KEY_MAX - (len - hdr))
+				return 0; /* no group has such a key */
+			uint32_t n = (uint32_t)keys[i].len;
+			memcpy(w->kbuf + 4 * (size_t)i, &n, sizeof(n));
+			if (n > 0)
+				memcpy(w->kbuf + len, keys[i].ptr, n);
+			len += n;
+		}
+		klen = (long)len;
+		hash = ls_hash64(w->kbuf, len, KEY_SEED);
+	}
+	for (size_t i = 0; i < w->nopen && (limit == 0 || done < limit); i++) {
 		struct win *wn = w->open[i];
 		if (wn->start_ns >= to_ns || wn->start_ns + w->size_ns <= from_ns)
 			continue;
+		if (keys != NULL) {
+			const unsigned char *e = win_find(w, wn, w->kbuf,
+			    (uint32_t)klen, hash);
+			if (e != NULL) {
+				ls_window_result r;
+				fill_result(w, wn, e, 0, &r);
+				fn(arg, &r);
+				done++;
+			}
+			continue;
+		}
 		win_emit_sorted(w, wn, 0, fn, arg);
+		done += wn->n;
 	}
 	return 0;
 }

@@ -146,6 +146,16 @@ size_t ls_window_flush(ls_window *w);
 int ls_window_query(ls_window *w, int64_t from_ns, int64_t to_ns,
     ls_window_emit_fn fn, void *arg);
 
+/* As ls_window_query, narrowed: with keys (nkeys == the spec's nkey
+ * values, borrowed) only that group of each window (found by its hash, not
+ * by a scan); with limit > 0 it stops after the window in which the limit-th
+ * result was reported (the first ones in the order above; the caller cuts
+ * the rest).  keys NULL and limit 0: ls_window_query.  0 or LS_EINVAL (fn
+ * NULL, another number of key values). */
+int ls_window_query_some(ls_window *w, int64_t from_ns, int64_t to_ns,
+    const ls_str *keys, uint32_t nkeys, size_t limit, ls_window_emit_fn fn,
+    void *arg);
+
 typedef struct ls_window_stats {
 	uint64_t events;       /* events added, late ones included */
 	uint64_t late;         /* events whose window had already closed */

@@ -291,9 +291,14 @@ wstage_query(void *state, const ls_kind_query *q, ls_records *out)
 	if (!(q->flags & LS_KIND_QUERY_OPEN) &&
 	    (c.rv = closed_rows(&s->f, q, out)) != 0)
 		return c.rv;
+	if (q->nkey > 0 && q->nkey != s->spec.nkey)
+		return c.rv; /* no key has that many values */
 	if (!(q->flags & LS_KIND_QUERY_CLOSED)) {
-		int rv = ls_window_query(s->w, q->from_ns, q->to_ns, on_query,
-		    &c);
+		/* a key is found by its hash; without a prefix to filter by,
+		 * the first `limit` groups in order are enough */
+		int rv = ls_window_query_some(s->w, q->from_ns, q->to_ns,
+		    q->nkey > 0 ? q->key : NULL, q->nkey,
+		    q->prefix.len == 0 ? q->limit : 0, on_query, &c);
 		if (rv != 0)
 			return rv;
 	}

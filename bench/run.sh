@@ -6,7 +6,7 @@
 #   sh bench/run.sh BUILD_DIR [NAME...]
 #
 # NAME is any of pingpong fanin ring spawn pipeline state state-rss remote
-# remote-tls placement anomaly patterns session index job failover
+# remote-tls placement anomaly patterns session query index job failover
 # (default: all, in that order).  remote-tls is remote_bench --tls (mutual
 # TLS over tls+tcp://).  job is `logstream job run` (count by service and
 # level, top-20 words) on the corpus's JSON lines.  index is index_bench
@@ -30,7 +30,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|remote-tls|placement|anomaly|patterns|session|index|job|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|remote-tls|placement|anomaly|patterns|session|query|index|job|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
@@ -39,7 +39,7 @@ dir=$build/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline state state-rss remote remote-tls placement anomaly patterns session index job failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote remote-tls placement anomaly patterns session query index job failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
