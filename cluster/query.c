@@ -189,6 +189,8 @@ take(ls_query_params *out, unsigned route, const char *name, size_t nl,
 	for (k = 0; k < P_COUNT; k++)
 		if ((params[k].routes & route) && strcmp(params[k].name, nm) == 0)
 			break;
+	if (k == P_COUNT && strcmp(nm, "active") == 0)
+		k = P_OPEN; /* the name for open=1 */
 	if (k == P_COUNT) {
 		set_err(err, errlen, "unknown parameter '%s'", nm);
 		return LS_EINVAL;

@@ -364,6 +364,7 @@ def case_windows(cl):
     error_of(cl, 0, W, [("key", "dfs.FSNamesystem")], 400,
              ["2 key field"])
     error_of(cl, 0, W, [("open", "maybe")], 400, ["'open'"])
+    error_of(cl, 0, W, [("open", "1"), ("active", "1")], 400, ["twice"])
     error_of(cl, 1, "/v1/windows/nosuch", [], 404, ["no stage 'nosuch'"])
     error_of(cl, 1, "/v1/sessions/w", [], 404, ["window stage"])
     error_of(cl, 1, "/v1/windows/parse", [], 404, ["parse stage"])
@@ -481,7 +482,7 @@ def case_sessions(cl):
         got = ct.wait_for("%s: every line in a session" % topo, counted,
                           DEADLINE)
         compare({k: e for k, (e, _) in got.items()}, want, topo)
-        opened = sessions_of(cl, 2, topo, [("open", "1")])
+        opened = sessions_of(cl, 2, topo, [("active", "1")])
         closed = sessions_of(cl, 0, topo, [("open", "0")])
         check(all(o for _, o in opened.values()) and
               not any(o for _, o in closed.values()), "open flags")

@@ -589,6 +589,60 @@ test_boundaries(void **state)
 	free(k.r);
 }
 
+/* ls_session_query / _query_some: the open sessions, by start then key;
+ * by key only that key's, found by its hash; nothing changes. */
+static void
+test_query(void **state)
+{
+	(void)state;
+	params p = { 100, 0, 0, 0, 0, 0 };
+	sink k = { 0 }, all = { 0 }, q = { 0 };
+	ls_session *s = new_state(&p, &k);
+	ls_session_set_manual_watermark(s, 1);
+	for (int key = 0; key < NKEYS; key++)
+		for (int n = 0; n < 3; n++) /* three sessions a key */
+			for (int e = 0; e < 2; e++)
+				add_at(s, key, n * 1000 + key * 10 + e * 50, e);
+	assert_int_equal(ls_session_query(s, INT64_MIN, INT64_MAX, on_emit,
+	                     &all),
+	    0);
+	assert_int_equal(all.n, NKEYS * 3);
+	for (size_t i = 1; i < all.n; i++)
+		assert_true(all.r[i - 1].start < all.r[i].start);
+	for (int key = 0; key < NKEYS; key++) {
+		ls_str v[2] = { ls_str_c(services[key % 2]),
+			ls_str_c(users[key / 2]) };
+		q.n = 0;
+		/* [1000 ms, 2060 ms): sessions 1 and 2 of the first keys, 1
+		 * only of the others (their session 2 starts later) */
+		assert_int_equal(ls_session_query_some(s, 1000 * MS, 2030 * MS,
+		                     v, 2, on_emit, &q),
+		    0);
+		assert_int_equal(q.n, key * 10 < 30 ? 2 : 1);
+		for (size_t i = 0; i < q.n; i++) {
+			assert_int_equal(q.r[i].key, key);
+			assert_int_equal(q.r[i].events, 2);
+			assert_int_equal(q.r[i].start,
+			    ((int64_t)(i + 1) * 1000 + key * 10) * MS);
+		}
+	}
+	ls_str none[2] = { ls_str_c("api"), ls_str_c("nobody") };
+	q.n = 0;
+	assert_int_equal(ls_session_query_some(s, INT64_MIN, INT64_MAX, none, 2,
+	                     on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 0);
+	assert_int_equal(ls_session_query_some(s, INT64_MIN, INT64_MAX, none, 1,
+	                     on_emit, &q),
+	    LS_EINVAL);
+	assert_int_equal(k.n, 0); /* nothing closed or emitted */
+	assert_int_equal(ls_session_flush(s), NKEYS * 3);
+	ls_session_free(s);
+	free(k.r);
+	free(all.r);
+	free(q.r);
+}
+
 static void
 test_merge_and_late(void **state)
 {
@@ -745,6 +799,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_restore_blob),
 		cmocka_unit_test(test_boundaries),
+		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_merge_and_late),
 		cmocka_unit_test(test_close_time),
 		cmocka_unit_test(test_counter_parse),

@@ -816,6 +816,86 @@ test_query(void **state)
 	sink_fini(&q);
 }
 
+/* ls_window_query_some: by key (a hash lookup per window) it reports
+ * exactly the rows of the full query with that key, in the same order; an
+ * absent key, an over-long one and a key of another arity report none;
+ * with a limit it stops after the window that reaches it. */
+static void
+test_query_some(void **state)
+{
+	(void)state;
+	sink s = { 0 }, all = { 0 }, q = { 0 };
+	evb e;
+	const char *keys[] = { "service" };
+	const char *aggs[] = { "count", "sum(bytes)" };
+	ls_window *w = mkwin(&s, 1000, 0, 1000000, 0, 0, keys, 1, aggs, 2);
+	static const char *const names[] = { "a", "b", "", "api", "b\x01" };
+	for (int i = 0; i < 500; i++) {
+		char b[8];
+		snprintf(b, sizeof(b), "%d", i % 13);
+		assert_int_equal(ls_window_add(w, mk(&e, (int64_t)(i * 7 % 4000) *
+		                                          MS,
+		                                      names[i % 5], 0, NULL, b)),
+		    0);
+	}
+	assert_int_equal(ls_window_query(w, INT64_MIN, INT64_MAX, on_emit,
+	                     &all),
+	    0);
+	assert_int_equal(all.n, 4 * 5);
+	for (int k = 0; k < 5; k++) {
+		ls_str v = ls_str_c(names[k]);
+		sink_reset(&q);
+		assert_int_equal(ls_window_query_some(w, 1000 * MS, INT64_MAX, &v,
+		                     1, 0, on_emit, &q),
+		    0);
+		size_t j = 0;
+		for (size_t i = 0; i < all.n; i++) {
+			const rec *r = &all.r[i];
+			if (r->start < 1000 * MS || r->keylen[0] != v.len ||
+			    memcmp(r->key[0], v.ptr, v.len) != 0)
+				continue;
+			assert_true(j < q.n);
+			assert_int_equal(q.r[j].start, r->start);
+			assert_int_equal(q.r[j].count, r->count);
+			close_to(q.r[j].value[1], r->value[1]);
+			j++;
+		}
+		assert_int_equal(j, q.n);
+		assert_int_equal(q.n, 3);
+	}
+	ls_str none = ls_str_c("nope"), two[2] = { ls_str_c("a"), ls_str_c("") };
+	sink_reset(&q);
+	assert_int_equal(ls_window_query_some(w, INT64_MIN, INT64_MAX, &none, 1,
+	                     0, on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 0);
+	static char big[LS_WINDOW_KEY_MAX + 1];
+	memset(big, 'x', sizeof(big));
+	ls_str longk = ls_str_make(big, sizeof(big));
+	assert_int_equal(ls_window_query_some(w, INT64_MIN, INT64_MAX, &longk, 1,
+	                     0, on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 0);
+	assert_int_equal(ls_window_query_some(w, INT64_MIN, INT64_MAX, two, 2, 0,
+	                     on_emit, &q),
+	    LS_EINVAL);
+	/* limit 7: the whole first window (5 groups) and the second one */
+	sink_reset(&q);
+	assert_int_equal(ls_window_query_some(w, INT64_MIN, INT64_MAX, NULL, 0,
+	                     7, on_emit, &q),
+	    0);
+	assert_int_equal(q.n, 10);
+	for (size_t i = 0; i < q.n; i++) {
+		assert_int_equal(q.r[i].start, all.r[i].start);
+		assert_int_equal(q.r[i].keylen[0], all.r[i].keylen[0]);
+	}
+	assert_int_equal(s.n, 0); /* nothing emitted */
+	ls_window_free(w);
+	sink_fini(&s);
+	sink_fini(&all);
+	sink_fini(&q);
+}
+
 static void
 test_missing_fields(void **state)
 {
@@ -2459,6 +2539,7 @@ main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_emission_order),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_some),
 		cmocka_unit_test(test_missing_fields),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_many_keys),
