@@ -210,6 +210,10 @@ def deploy(cl, name, text):
         f.write(text)
     r = ct.run_cli("deploy", p, "--node", cl.http(0))
     check(json.loads(r.stdout)["deployed"] == name, r.stdout)
+    # every node's map has it (until then a node answers "no stage": 404)
+    ct.wait_for("%s in every node's map" % name, lambda: all(
+        s is not None and name in s["topologies"]
+        for s in (cl.status(i) for i in range(cl.n) if i in cl.procs)))
 
 
 def start(cl):
