@@ -48,7 +48,9 @@ run: build
 	@mkdir -p $(BUILD)/quickstart
 	cd $(BUILD)/quickstart && $(abspath $(BUILD))/cmd/logstream run $(abspath examples/quickstart.yaml) --duration $(DURATION) --data-dir .
 
+# The dashboard's test drives headless Chromium (installed when missing).
 test: build
+	@sh tools/deps.sh chromium
 	@rm -f $(BUILD)/meson-logs/testlog.json
 	@$(MESON_TEST) -C $(BUILD) --no-rebuild >$(BUILD)/test-output.txt 2>&1; \
 	  status=$$?; tail -n 60 $(BUILD)/test-output.txt | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): ' ; \

@@ -583,5 +583,7 @@ ls__api_routes(ls_node *n)
 	    (rv = ls_http_route_scope(n->http, "POST", "/v1/leave",
 	         LS_SCOPE_ADMIN)) != 0)
 		return rv;
+	if ((rv = ls__dashboard_routes(n)) != 0) /* cluster/dashboard.c */
+		return rv;
 	return ls__query_routes(n); /* cluster/query.c */
 }

@@ -210,4 +210,9 @@ void ls__node_leave_tick(ls_node *n);
  * handlers.  0 or the error of ls_http_route. */
 int ls__api_routes(ls_node *n);
 
+/* ---- dashboard.c ---- */
+
+/* Route GET /dashboard (the page) and GET / (a redirect to it). */
+int ls__dashboard_routes(ls_node *n);
+
 #endif /* LS_CLUSTER_NODE_INT_H */
