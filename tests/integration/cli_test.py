@@ -1938,17 +1938,21 @@ def case_resume_generator():
     sinks' pending output was restored), none twice (the reruns continued
     from the checkpoint instead of starting over, and the file was cut back
     to the checkpoint's length)."""
-    n = 20000
+    # 2000 events/s: the run lasts 10 s, so that checkpoints complete
+    # (and output is committed) well before its end even on a loaded
+    # machine, where one of 4 s could end before the kill
+    n, rate = 20000, 2000
     ev_ref, out_ref = path('ref-ev.jsonl'), path('ref-out.jsonl')
     run_ok(write('ref.yaml', resume_topology('resume', ev_ref, out_ref, n,
-                                             11)), 'reference run')
+                                             11, rate)), 'reference run')
     ref_ev, ref_out = read_lines(ev_ref), read_lines(out_ref)
     check_eq(len(ref_ev), n, 'reference: events')
     check(len(ref_out) > 3 * 4, 'reference: window results %d' %
           len(ref_out))
 
     events, out, dd = path('ev.jsonl'), path('out.jsonl'), path('data')
-    topo = write('resume.yaml', resume_topology('resume', events, out, n, 11))
+    topo = write('resume.yaml', resume_topology('resume', events, out, n, 11,
+                                                rate))
     seen = 0
     for attempt in (1, 2):
         p = start(['run', topo, '--data-dir', dd, '--progress', '0'])
