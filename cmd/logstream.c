@@ -15,6 +15,7 @@
  *   logstream certs init|issue --dir DIR ...
  *   logstream search --file LOG [--format FMT] [--limit N] QUERY
  *   logstream job run JOB [--by F,...] [--field F] [-n N] FILE...
+ *   logstream top [--node ADDR] [--interval S] [--count N]
  *   logstream version
  *
  * Exit codes: 0 success, 1 failure (invalid topology, runtime error),
@@ -33,6 +34,7 @@
 #include "cmd/anomaly_cmd.h"
 #include "cmd/certs_cmd.h"
 #include "cmd/job_cmd.h"
+#include "cmd/top_cmd.h"
 #include "cmd/patterns_cmd.h"
 #include "cmd/search_cmd.h"
 #include "cmd/query_cmd.h"
@@ -69,6 +71,7 @@ usage_main(FILE *f)
 	    "  deploy FILE     deploy a topology to a cluster (through any node)\n"
 	    "  undeploy NAME   remove a deployed topology\n"
 	    "  status          show the cluster: nodes, leader, epoch, partitions\n"
+	    "  top             live events per second per stage, whole cluster\n"
 	    "  leave           make a node leave the cluster gracefully\n"
 	    "  query           ask a window or session stage's state (any node)\n"
 	    "  anomaly         score a timestamp,value CSV series for anomalies\n"
@@ -1018,6 +1021,8 @@ main(int argc, char **argv)
 		return ls_cmd_patterns(argc - 2, argv + 2);
 	if (strcmp(cmd, "job") == 0)
 		return ls_cmd_job(argc - 2, argv + 2);
+	if (strcmp(cmd, "top") == 0)
+		return ls_cmd_top(argc - 2, argv + 2);
 	if (strcmp(cmd, "certs") == 0)
 		return ls_cmd_certs(argc - 2, argv + 2);
 	if (strcmp(cmd, "search") == 0)

@@ -10,7 +10,8 @@ its scripts for a few seconds and dumps the DOM: it must show the three
 nodes alive with the leader the nodes agree on and the map's epoch, the
 stages of this node with live (non-zero) rates, and window results of the
 stage; a screenshot is saved next to the test's log (dashboard.png).  GET
-/ redirects to /dashboard.
+/ redirects to /dashboard.  `logstream top` on the same cluster shows
+every node, the generator's rate and the window stage on several nodes.
 """
 
 import html.parser
@@ -189,6 +190,24 @@ def case_dashboard(cl):
     assert 'count' in head and 'window_start' in head, head
     assert os.path.exists(shot) and os.path.getsize(shot) > 10000, shot
     print('screenshot %s (%d bytes)' % (shot, os.path.getsize(shot)))
+
+    # logstream top: the same counters over every node, rates per stage
+    p = subprocess.run([clt.BIN, 'top', '--node', cl.http(0), '--count',
+                        '2', '--interval', '0.5'], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode()
+    print(out)
+    assert p.returncode == 0, p.stderr
+    assert out.startswith('3 of 3 nodes'), out
+    tops = {}
+    for ln in out.splitlines():
+        f = ln.split()
+        if len(f) == 5 and f[0] != 'stage':
+            tops[f[0]] = (float(f[1]), int(f[3]))
+    assert tops.get('gen', (0, 0))[0] > 0, tops
+    assert tops['gen'][1] == 1, 'one node runs the source: %r' % tops
+    # the window stage has 4 partitions over the 3 nodes
+    assert tops.get('per_service', (0, 0))[1] >= 2, tops
 
 
 def main():
