@@ -37,8 +37,15 @@ h_root(void *arg, const ls_http_req *req, ls_http_resp *resp)
 int
 ls__dashboard_routes(ls_node *n)
 {
+	/* the page holds no data: it loads without a token, and its
+	 * requests send the one given in its URL (#token=) */
 	int rv = ls_http_route(n->http, "GET", "/dashboard", h_dashboard, n);
 	if (rv == 0)
 		rv = ls_http_route(n->http, "GET", "/", h_root, n);
+	if (rv == 0)
+		rv = ls_http_route_scope(n->http, "GET", "/dashboard",
+		    LS_SCOPE_NONE);
+	if (rv == 0)
+		rv = ls_http_route_scope(n->http, "GET", "/", LS_SCOPE_NONE);
 	return rv;
 }

@@ -41,12 +41,16 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: logstream top [--node HOST:PORT] [--interval SECONDS] "
 	    "[--count N]\n"
+	    "                     [--ca FILE] [--token TOKEN]\n"
 	    "\n"
 	    "Live events per second in and out of every stage, summed over all\n"
 	    "alive nodes of the cluster (the nodes come from --node's status,\n"
 	    "each node's counters from its /metrics), busiest first.  Refreshes\n"
 	    "every --interval (default 1 s) until Ctrl-C, or --count times.\n"
-	    "--node defaults to $LOGSTREAM_NODE, else 127.0.0.1:8101.\n");
+	    "--node defaults to $LOGSTREAM_NODE, else 127.0.0.1:8101; --ca\n"
+	    "(or $LOGSTREAM_CA) speaks HTTPS to nodes with TLS, --token (or\n"
+	    "$LOGSTREAM_TOKEN) is a read token for nodes with a token file\n"
+	    "(docs/security.md).\n");
 }
 
 static stage *
@@ -136,6 +140,8 @@ int
 ls_cmd_top(int argc, char **argv)
 {
 	const char *node = getenv("LOGSTREAM_NODE");
+	const char *ca = getenv("LOGSTREAM_CA");
+	const char *token = getenv("LOGSTREAM_TOKEN");
 	double interval = 1.0;
 	long count = 0;
 	if (node == NULL)
@@ -148,6 +154,12 @@ ls_cmd_top(int argc, char **argv)
 		} else if (strcmp(argv[i], "--node") == 0 && v != NULL) {
 			node = v;
 			i++;
+		} else if (strcmp(argv[i], "--ca") == 0 && v != NULL) {
+			ca = v;
+			i++;
+		} else if (strcmp(argv[i], "--token") == 0 && v != NULL) {
+			token = v;
+			i++;
 		} else if (strcmp(argv[i], "--interval") == 0 && v != NULL &&
 		    (interval = strtod(v, NULL)) >= 0.1 && interval <= 3600) {
 			i++;
@@ -159,6 +171,12 @@ ls_cmd_top(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	char err[512];
+	if (ls_http_client_config(ca != NULL && *ca ? ca : NULL,
+	        token != NULL && *token ? token : NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "logstream top: %s\n", err);
+		return 1;
 	}
 	signal(SIGINT, on_sigint);
 	int tty = isatty(STDOUT_FILENO);

@@ -1271,7 +1271,14 @@ def case_https_tokens(cl):
                           TOKENS["admin"])
     assert st == 403, (st, text)
 
+    # the dashboard page is open (it holds no data), its data is not
+    st, text = https_call(cl, follower, "GET", "/dashboard")
+    assert st == 200 and "<h1>LogStream</h1>" in text, (st, text[:200])
+
     # the CLI: HTTPS needs --ca, the API a token of the right scope
+    r = run_cli("top", "--node", cl.http(follower), "--count", "1",
+                "--interval", "0.2", *cl.cli())
+    assert "3 of 3 nodes" in r.stdout, r.stdout
     r = run_cli("status", "--node", cl.http(follower), check=False)
     assert r.returncode != 0 and "give --ca" in r.stderr, r.stderr
     r = run_cli("status", "--node", cl.http(follower), "--ca",
