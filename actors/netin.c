@@ -52,7 +52,13 @@ ls_framer_next(ls_framer *f, const char *buf, size_t len, size_t max,
 		count = count * 10 + (uint64_t)(buf[i++] - '0');
 	if (i > 0 && i == len && i < 10)
 		return 0; /* the count may go on */
-	if (i > 0 && i < len && buf[i] == ' ' && count > 0) {
+	/* RFC 6587: MSG-LEN SP SYSLOG-MSG, and a syslog message starts with
+	 * "<PRI>" -- a plain line that starts with a number and a space
+	 * ("081109 203615 ...") is newline framed */
+	if (i > 0 && i < len && buf[i] == ' ' && count > 0 && i + 1 == len)
+		return 0; /* is a '<' next? */
+	if (i > 0 && i + 1 < len && buf[i] == ' ' && count > 0 &&
+	    buf[i + 1] == '<') {
 		size_t hdr = i + 1;
 		size_t want = count > max ? max : (size_t)count;
 		if (len - hdr < want)

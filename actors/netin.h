@@ -3,8 +3,10 @@
  * TCP or UDP that frames messages and queues them for the source actor.
  *
  * TCP framing follows RFC 6587, per connection and per frame: a frame that
- * starts with digits and a space is octet-counted ("27 <34>1 2024-..."),
- * anything else ends at a newline (LF, a CR before it dropped).  UDP: one
+ * starts with digits, a space and '<' (the syslog message's "<PRI>") is
+ * octet-counted ("27 <34>1 2024-..."), anything else ends at a newline
+ * (LF, a CR before it dropped) -- so plain lines that start with a number
+ * and a space are not mistaken for counts.  UDP: one
  * datagram is one message (a trailing newline dropped).
  *
  * Limits (docs/syslog.md): a message longer than max_message is cut there

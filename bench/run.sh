@@ -30,7 +30,7 @@
 set -u
 
 if [ $# -lt 1 ] || [ ! -d "$1/bench" ]; then
-	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|remote-tls|placement|anomaly|patterns|session|query|index|job|failover]..." >&2
+	echo "usage: sh bench/run.sh BUILD_DIR [pingpong|fanin|ring|spawn|pipeline|state|state-rss|remote|remote-tls|placement|anomaly|patterns|session|query|index|job|ingest|failover]..." >&2
 	echo "(BUILD_DIR is a meson build directory, e.g. build-bench)" >&2
 	exit 2
 fi
@@ -39,7 +39,7 @@ dir=$build/bench
 logstream=$1/cmd/logstream
 here=$(dirname "$0")
 shift
-names=${*:-pingpong fanin ring spawn pipeline state state-rss remote remote-tls placement anomaly patterns session query index job failover}
+names=${*:-pingpong fanin ring spawn pipeline state state-rss remote remote-tls placement anomaly patterns session query index job ingest failover}
 
 # Context on stderr, so that stdout holds only the figures.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -74,6 +74,19 @@ for n in $names; do
 		continue
 	fi
 	args=
+	if [ "$n" = ingest ]; then
+		# file and syslog-TCP sources into a null sink, one node
+		corpus=${LS_BENCH_CORPUS:-$build/corpus/logs-1M.log}
+		if [ ! -f "$corpus" ]; then
+			gen=$here/../../shared/tools/make_corpus.py
+			python3 "$gen" 1M --out "$build/corpus" >&2 || status=1
+		fi
+		if ! $guard python3 "$here/ingest_bench.py" "$logstream" "$corpus"; then
+			echo "FAIL ingest: exited with an error (see above)" >&2
+			status=1
+		fi
+		continue
+	fi
 	if [ "$n" = job ]; then
 		# MapReduce jobs of `logstream job run` on the JSON lines of the
 		# same 1 M-line corpus: count by (service, level), top-20 words.

@@ -145,7 +145,11 @@ def case_syslog_limits():
                   b'\n')
         body = b'<13>1 2024-01-01T00:00:00Z h1 counted - - - ' + \
             b'y' * 100000
-        s.sendall(b'%d ' % len(body) + body + b'11 short frame')
+        short = b'<13>Dec  7 10:00:02 h1 app: short frame'
+        s.sendall(b'%d ' % len(body) + body + b'%d ' % len(short) + short)
+        # a plain line that starts with a number and a space is newline
+        # framed, not a count
+        s.sendall(b'081109 203615 148 INFO plain numbered line\n')
         s.sendall(bytes(range(256)) + b'\n\x00\x00\n')
         extra = [socket.create_connection(('127.0.0.1', port))
                  for _ in range(8)]
@@ -188,6 +192,8 @@ def case_syslog_limits():
           len(big[0]['message']))
     check(any(e.get('message') == 'line after the long one' for e in evs),
           'the message after the long line is intact')
+    check(any('plain numbered line' in e.get('message', '') for e in evs),
+          'a line starting with digits and a space is newline framed')
     check(any(e.get('message') == 'short frame' for e in evs),
           'the frame after the over-long counted one is intact: %r' %
           [e.get('message', '')[:40] for e in evs][-6:])

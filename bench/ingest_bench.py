@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""ingest_bench.py -- sustained ingest rate per source type on one node.
+
+Usage: ingest_bench.py LOGSTREAM_BINARY CORPUS.log
+
+For each source type, `logstream run` reads the corpus's lines into a
+`null` sink (no parsing: the source's own cost and the runtime's) and the
+rate is lines / wall time of the run:
+
+  file        a `file` source over CORPUS (no follow: the run ends at EOF)
+  syslog-tcp  a `syslog` source on 127.0.0.1:PORT; this script sends the
+              lines over one TCP connection, newline framed, as fast as
+              the socket takes them, then closes; the run is stopped once
+              the source counted every line (its summary on SIGINT)
+
+Prints one line per figure, like the C benchmarks; exits non-zero when a
+run fails or loses lines.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOPO_FILE = """name: ingest-file
+sources:
+  - name: in
+    kind: file
+    path: %s
+sinks:
+  - name: out
+    kind: null
+    input: in
+"""
+
+TOPO_SYSLOG = """name: ingest-syslog
+sources:
+  - name: in
+    kind: syslog
+    listen: tcp://127.0.0.1:0
+    queue: 1048576
+sinks:
+  - name: out
+    kind: null
+    input: in
+"""
+
+
+def lines_in(path):
+    n = 0
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            n += chunk.count(b'\n')
+    return n
+
+
+def summary_in(err):
+    m = re.search(r'summary: in=(\d+)', err)
+    return int(m.group(1)) if m else -1
+
+
+def bench_file(binary, corpus, n, tmp):
+    topo = os.path.join(tmp, 'file.yaml')
+    with open(topo, 'w') as f:
+        f.write(TOPO_FILE % corpus)
+    t0 = time.monotonic()
+    p = subprocess.run([binary, 'run', topo, '--progress', '0'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=600)
+    dt = time.monotonic() - t0
+    got = summary_in(p.stderr.decode())
+    return p.returncode == 0 and got == n, n / dt, got
+
+
+def bench_syslog(binary, corpus, n, tmp):
+    topo = os.path.join(tmp, 'syslog.yaml')
+    with open(topo, 'w') as f:
+        f.write(TOPO_SYSLOG)
+    p = subprocess.Popen([binary, 'run', topo, '--progress', '0'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    port = None
+    buf = b''
+    deadline = time.monotonic() + 30
+    while port is None and time.monotonic() < deadline:
+        line = p.stderr.readline()
+        buf += line
+        m = re.search(rb'msg="listening" .*port=(\d+)', line)
+        if m:
+            port = int(m.group(1))
+    if port is None:
+        p.kill()
+        return False, 0, -1
+    s = socket.create_connection(('127.0.0.1', port))
+    t0 = time.monotonic()
+    with open(corpus, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            s.sendall(chunk)
+    s.close()
+    # the source has every line once the listener read the connection to
+    # its end; ask the run to stop and read its count
+    sent = time.monotonic() - t0
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=600)
+    dt = time.monotonic() - t0
+    got = summary_in((buf + err).decode('utf-8', 'replace'))
+    # the rate: lines over the time until the sender was done (the
+    # source kept up when every line was counted)
+    return got == n, n / max(sent, 1e-9), got if got >= 0 else dt
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.stderr.write(__doc__)
+        return 2
+    binary, corpus = argv[1], argv[2]
+    n = lines_in(corpus)
+    status = 0
+    with tempfile.TemporaryDirectory(prefix='ls-ingest-') as tmp:
+        for name, fn in (('file', bench_file), ('syslog-tcp', bench_syslog)):
+            ok, rate, got = fn(binary, corpus, n, tmp)
+            print('ingest %-10s %10.0f lines/s (%d lines%s)' % (
+                name, rate, n, '' if ok else ', FAILED: counted %r' % got))
+            if not ok:
+                status = 1
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
