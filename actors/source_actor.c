@@ -87,7 +87,8 @@ typedef struct src {
 		size_t len;
 	} commits[KAFKA_COMMITS];
 	unsigned ncommits;
-	ls_batch *kb;          /* batch being filled by kafka_msg */
+	ls_batch *kb;          /* batch being filled by kafka_msg/syslog_msg */
+	int64_t kb_ns;         /* ... and its ingest time (one clock read) */
 	double max_rate;       /* events/s at most, 0 = unlimited */
 	int64_t k0_ns;         /* first read of this incarnation */
 	uint64_t kread;        /* events read since */
@@ -789,7 +790,7 @@ syslog_msg(void *arg, const char *msg, size_t len)
 		return;
 	ev->message = ls_str_make(copy, len);
 	ev->offset = s->produced++;
-	ev->ingest_ns = ls_wall_ns();
+	ev->ingest_ns = s->kb_ns;
 }
 
 /* Say (every 10 s at most) what the listener refused or cut. */
@@ -831,6 +832,7 @@ syslog_pump(ls_ctx *ctx, src *s)
 		return;
 	}
 	s->kb->source = s->cfg->node->name;
+	s->kb_ns = ls_wall_ns();
 	size_t got = ls_netin_take(s->net, LS_BATCH_EVENTS, syslog_msg, s);
 	if (s->kb->n > 0) {
 		ls_metric_add(s->cfg->ctr.in, s->kb->n);
@@ -861,7 +863,7 @@ kafka_msg(void *arg, const ls_kafka_msg *m)
 		return;
 	ev->message = ls_str_make(copy, len);
 	ev->offset = (uint64_t)m->offset;
-	ev->ingest_ns = ls_wall_ns();
+	ev->ingest_ns = s->kb_ns;
 }
 
 static void
@@ -904,6 +906,7 @@ kafka_pump(ls_ctx *ctx, src *s)
 		return;
 	}
 	s->kb->source = s->cfg->node->name;
+	s->kb_ns = ls_wall_ns();
 	long got = ls_kafka_in_poll(s->kin, max, kafka_msg, s, err,
 	    sizeof(err));
 	if (got > 0)
