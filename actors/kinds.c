@@ -23,6 +23,7 @@
 	X(patterns)  /* actors/patterns_actor.c */                           \
 	X(session)   /* actors/session_actor.c */                            \
 	X(index)     /* actors/index_actor.c */                              \
+	X(anomaly)   /* actors/anomaly_actor.c */                            \
 	X(stdout)    /* actors/sink_actor.c */                               \
 	X(jsonl)     /* actors/sink_actor.c */                               \
 	X(kafka_sink) /* actors/sink_actor.c, "kafka" */                     \
