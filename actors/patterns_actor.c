@@ -265,6 +265,61 @@ pstage_load(void *state, ls_state *st)
 	return rv;
 }
 
+/* ---- interactive queries: GET /v1/patterns/STAGE (docs/queries.md) ----
+ * One row per template the partition holds: its id, text and count. */
+static int
+query_schema(const ls_topo_node *n, ls_rec_schema *out, char *err,
+    size_t errlen)
+{
+	int rv;
+	(void)n;
+	if ((rv = ls_rec_schema_add(out, "template_id", LS_REC_STRING,
+	         LS_REC_ID)) != 0 ||
+	    (rv = ls_rec_schema_add(out, "template", LS_REC_STRING, 0)) != 0 ||
+	    (rv = ls_rec_schema_add(out, "count", LS_REC_INT, 0)) != 0)
+		snprintf(err, errlen, "cannot describe answers: %s",
+		    ls_strerror(rv));
+	return rv;
+}
+
+typedef struct pquery {
+	ls_records *out;
+	int rv;
+} pquery;
+
+static void
+query_one(void *arg, const ls_patterns_info *t)
+{
+	pquery *c = arg;
+	char id[17];
+	if (c->rv != 0)
+		return;
+	ls_rec_value *v = ls_records_add(c->out);
+	if (v == NULL) {
+		c->rv = LS_ENOMEM;
+		return;
+	}
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)t->id);
+	if (ls_records_set_str(c->out, &v[0], id, 16) != 0 ||
+	    ls_records_set_str(c->out, &v[1], t->tmpl, t->tmpl_len) != 0) {
+		c->out->n--;
+		c->rv = LS_ENOMEM;
+		return;
+	}
+	v[2].i = (int64_t)t->count;
+	v[2].null = 0;
+}
+
+static int
+pstage_query(void *state, const ls_kind_query *q, ls_records *out)
+{
+	pstage *s = state;
+	pquery c = { out, 0 };
+	(void)q;
+	ls_patterns_each(s->p, query_one, &c);
+	return c.rv;
+}
+
 static const ls_behaviour patterns_behaviour = {
 	.name = "patterns",
 	.state_size = sizeof(pstage),
@@ -299,4 +354,6 @@ const ls_kind ls_kind_patterns = {
 	.restore = pstage_restore,
 	.sync = pstage_sync,
 	.load = pstage_load,
+	.query = pstage_query,
+	.query_schema = query_schema,
 };

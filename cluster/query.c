@@ -780,8 +780,9 @@ serve(ls_node *n, const ls_http_req *req, ls_http_resp *resp,
 	const char *stage = req->path + strlen(prefix);
 	if (*stage == '\0' || strchr(stage, '/') != NULL ||
 	    strlen(stage) > LS_QUERY_NAME_MAX)
-		return ls_http_resp_error(resp, 400,
-		    "want /v1/windows/STAGE or /v1/sessions/STAGE");
+		return ls_http_resp_error(resp, 400, "want /v1/windows/STAGE, "
+		    "/v1/sessions/STAGE, /v1/alerts/STAGE or "
+		    "/v1/patterns/STAGE");
 	ls_query_params *p = malloc(sizeof(*p));
 	if (p == NULL)
 		return ls_http_resp_error(resp, 500, "out of memory");
@@ -893,6 +894,18 @@ h_sessions(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	return serve_capped(arg, req, resp, "/v1/sessions/", "session");
 }
 
+static int
+h_alerts(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	return serve_capped(arg, req, resp, "/v1/alerts/", "anomaly");
+}
+
+static int
+h_patterns(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	return serve_capped(arg, req, resp, "/v1/patterns/", "patterns");
+}
+
 /* ---- for the routes of other kinds built on these (cluster/search.c) */
 
 int
@@ -937,6 +950,10 @@ ls__query_routes(ls_node *n)
 	if ((rv = ls_http_route(n->http, "GET", "/v1/windows/", h_windows,
 	         n)) != 0 ||
 	    (rv = ls_http_route(n->http, "GET", "/v1/sessions/", h_sessions,
+	         n)) != 0 ||
+	    (rv = ls_http_route(n->http, "GET", "/v1/alerts/", h_alerts,
+	         n)) != 0 ||
+	    (rv = ls_http_route(n->http, "GET", "/v1/patterns/", h_patterns,
 	         n)) != 0 ||
 	    (rv = ls_http_route(n->http, "GET", "/v1/internal/query",
 	         h_internal, n)) != 0)

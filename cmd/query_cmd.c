@@ -18,16 +18,19 @@ static void
 usage(FILE *f, const char *node)
 {
 	fprintf(f,
-	    "usage: logstream query [--node HOST:PORT] windows|sessions STAGE\n"
+	    "usage: logstream query [--node HOST:PORT]\n"
+	    "                       windows|sessions|alerts|patterns STAGE\n"
 	    "                       [--key VALUE]... [--prefix TEXT]\n"
 	    "                       [--from TIME] [--to TIME] [--open|--closed]\n"
 	    "                       [--limit N] [--topology NAME]\n"
 	    "                       [--format json|text] [--timeout-ms N]\n"
 	    "                       [--ca FILE] [--token TOKEN]\n"
 	    "\n"
-	    "Ask the state of a window or session stage while it runs, through\n"
-	    "any node: the open windows (their current value) or sessions, and\n"
-	    "the results that closed recently (keep_closed).  Answers reflect\n"
+	    "Ask the state of a stage while it runs, through any node: the\n"
+	    "open windows (their current value) or sessions and the results\n"
+	    "that closed recently (keep_closed) of a window or session stage;\n"
+	    "the recent alerts of an anomaly stage (open: still open); the\n"
+	    "templates of a patterns stage with their counts.  Answers reflect\n"
 	    "each partition's state as of the last event it processed\n"
 	    "(docs/queries.md).\n"
 	    "\n"
@@ -129,8 +132,10 @@ ls_cmd_query(int argc, char **argv, const char *default_node)
 		}
 	}
 	if (what == NULL || stage == NULL ||
-	    (strcmp(what, "windows") != 0 && strcmp(what, "sessions") != 0)) {
-		fprintf(stderr, "logstream query: want windows|sessions STAGE\n");
+	    (strcmp(what, "windows") != 0 && strcmp(what, "sessions") != 0 &&
+	        strcmp(what, "alerts") != 0 && strcmp(what, "patterns") != 0)) {
+		fprintf(stderr, "logstream query: want "
+		                "windows|sessions|alerts|patterns STAGE\n");
 		goto usage_err;
 	}
 	ls_jsonbuf path = { 0 };
