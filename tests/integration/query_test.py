@@ -510,11 +510,168 @@ def case_sessions(cl):
     check(doc["count"] == 5 and doc["truncated"] is True and
           all(x["open"] is False for x in doc["rows"]), r.stdout)
 
+NAB_SERIES = os.path.abspath(os.path.join(
+    LOGHUB, "..", "nab", "artificialWithAnomaly", "art_daily_jumpsup.csv"))
+
+ALERTS = """name: alerts
+settings:
+  checkpoint_interval: 200ms
+  idle_timeout: 100000h
+sources:
+  - name: pts
+    kind: file
+    path: %s
+    follow: false
+  - name: logs
+    kind: file
+    path: %s
+    follow: false
+stages:
+  - name: parse
+    kind: parse
+    input: pts
+    format: json
+  - name: det
+    kind: anomaly
+    input: parse
+    key: service
+    partitions: 2
+    metric: mean
+    value: value
+    interval: 5m
+  - name: plog
+    kind: parse
+    input: logs
+    format: auto
+  - name: tpl
+    kind: patterns
+    input: plog
+sinks:
+  - name: out
+    kind: "null"
+    input: det
+  - name: none
+    kind: "null"
+    input: tpl
+"""
+
+
+def nab_events(dst):
+    """Two services, each the NAB series (one shifted by a day): JSON
+    lines into dst; the alert count of the offline detector per service."""
+    import csv
+    import datetime
+    with open(NAB_SERIES, newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for svc, shift in (("a", 0), ("b", 1)):
+        for r in rows:
+            t = datetime.datetime.strptime(r["timestamp"],
+                                           "%Y-%m-%d %H:%M:%S")
+            t += datetime.timedelta(days=shift)
+            out.append((t, json.dumps({
+                "ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "service": svc,
+                "msg": "point", "value": r["value"]})))
+    out.sort()
+    with open(dst, "w") as f:
+        f.write("".join(ln + "\n" for _, ln in out))
+    res = dst + ".offline.csv"
+    r = ct.run_cli("anomaly", "--input", NAB_SERIES, "--output", res)
+    return int(r.stderr.rsplit(" alerts", 1)[0].rsplit(" ", 1)[1])
+
+
+def case_alerts_patterns(cl):
+    """An anomaly stage (2 partitions, key service) over two copies of a
+    NAB series and a patterns stage over the HDFS sample, on the cluster:
+    GET /v1/alerts/det on every node lists, per service, as many alerts as
+    the offline detector raises on the series (each once, with score and
+    expected range); a key asks one partition; GET /v1/patterns/tpl lists
+    the templates with counts adding up to the sample's lines, equal to
+    what `logstream patterns` prints for the file."""
+    if not os.path.exists(NAB_SERIES):
+        print("skip: NAB series not found")
+        sys.exit(77)
+    pts = os.path.join(cl.dir, "points.jsonl")
+    per_service = nab_events(pts)
+    check(per_service >= 1, "test bug: the series raises no alert")
+    start(cl)
+    deploy(cl, "alerts", ALERTS % (json.dumps(pts), json.dumps(HDFS)))
+
+    def alerts_of(i, params=()):
+        st, hd, body = get(cl, i, "/v1/alerts/det", list(params))
+        if st == 503:
+            return None
+        check(st == 200, "alerts on n%d: %d %r" % (i, st, body))
+        return json.loads(body)
+
+    def complete():
+        doc = alerts_of(1)
+        if doc is None or doc["count"] < 2 * per_service:
+            return None
+        return doc
+    doc = ct.wait_for("every alert", complete, DEADLINE)
+    check(doc["kind"] == "anomaly" and doc["partitions"] == 2, doc)
+    by = collections.Counter(r["key"]["service"] for r in doc["rows"])
+    check(by == {"a": per_service, "b": per_service},
+          "alerts per service %r, offline %d each" % (by, per_service))
+    seen = set()
+    for r in doc["rows"]:
+        check(r["alert"] is True and r["score"] >= 0.4 and
+              r["expected_low"] is not None and
+              r["detector"] != "none" and isinstance(r["open"], bool),
+              "row %r" % r)
+        k = (r["key"]["service"], r["time"])
+        check(k not in seen, "alert %r twice" % (k,))
+        seen.add(k)
+    ta = sorted(iso_ms(r["time"]) for r in doc["rows"]
+                if r["key"]["service"] == "a")
+    tb = sorted(iso_ms(r["time"]) - 24 * HOUR_MS for r in doc["rows"]
+                if r["key"]["service"] == "b")
+    check(ta == tb, "the shifted copy alerts at the same points: %r %r"
+          % (ta, tb))
+    for i in range(cl.n):
+        other = alerts_of(i)
+        check(other is not None and other["count"] == doc["count"],
+              "n%d answers the same alerts" % i)
+    one = alerts_of(2, [("key", "b")])
+    check(one["partitions"] == 1 and
+          all(r["key"]["service"] == "b" for r in one["rows"]) and
+          one["count"] == per_service, "key=b: %r" % one)
+
+    # templates: the cluster's stage against the offline command
+    r = ct.run_cli("patterns", HDFS)
+    want = {}
+    for ln in r.stdout.splitlines():
+        parts = ln.split(None, 2)
+        if len(parts) == 3 and parts[0].isdigit():
+            want[parts[1]] = (int(parts[0]), parts[2])
+
+    def templates():
+        st, _, body = get(cl, 0, "/v1/patterns/tpl", [("limit", "100000")])
+        if st == 503:
+            return None
+        check(st == 200, "patterns: %d %r" % (st, body))
+        d = json.loads(body)
+        if sum(x["count"] for x in d["rows"]) < 2000:
+            return None
+        return d
+    d = ct.wait_for("every line mined", templates, DEADLINE)
+    got = {x["template_id"]: (x["count"], x["template"]) for x in d["rows"]}
+    check(sum(c for c, _ in got.values()) == 2000, "counts add up to the "
+          "lines: %r" % got)
+    check(got == want, "templates: cluster %r, offline %r" % (got, want))
+    r = ct.run_cli("query", "--node", cl.http(2), "alerts", "det",
+                   "--format", "text")
+    check("%d row(s)" % (2 * per_service) in r.stdout, r.stdout)
+    print("alerts: %d per service, on every node; %d templates equal" % (
+        per_service, len(got)))
+
 
 CASES = {
     "windows": case_windows,
     "windows_failover": case_windows_failover,
     "sessions": case_sessions,
+    "alerts_patterns": case_alerts_patterns,
 }
 
 
