@@ -9,12 +9,15 @@ Three `logstream node` processes run a windowed topology; Chromium
 its scripts for a few seconds and dumps the DOM: it must show the three
 nodes alive with the leader the nodes agree on and the map's epoch, the
 stages of this node with live (non-zero) rates, and window results of the
-stage; a screenshot is saved next to the test's log (dashboard.png).  GET
+stage; and (#alerts=det) the recent alerts of an anomaly stage that reads
+a NAB series, row for row what GET /v1/alerts/det answers; a screenshot is
+saved next to the test's log (dashboard.png).  GET
 / redirects to /dashboard.  `logstream top` on the same cluster shows
 every node, the generator's rate and the window stage on several nodes.
 """
 
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -54,6 +57,54 @@ sinks:
     kind: null
     input: per_service
 """
+
+
+ALERTS = """name: alerts
+sources:
+  - name: pts
+    kind: file
+    path: %s
+    follow: false
+stages:
+  - name: pparse
+    kind: parse
+    input: pts
+    format: json
+  - name: det
+    kind: anomaly
+    input: pparse
+    key: service
+    metric: mean
+    value: value
+    interval: 5m
+sinks:
+  - name: alerts_out
+    kind: null
+    input: det
+"""
+
+NAB = os.path.abspath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared',
+    'datasets', 'nab', 'artificialWithAnomaly', 'art_daily_jumpsup.csv'))
+
+
+def nab_points(dst):
+    """The NAB series as JSON events of service "m"."""
+    import csv
+    with open(NAB, newline='') as f, open(dst, 'w') as out:
+        for r in csv.DictReader(f):
+            out.write(json.dumps({
+                'ts': r['timestamp'].replace(' ', 'T') + 'Z',
+                'service': 'm', 'msg': 'point', 'value': r['value']}) + '\n')
+
+
+def api_alerts(cl, i):
+    try:
+        with urllib.request.urlopen('http://%s/v1/alerts/det?limit=1000' %
+                                    cl.http(i), timeout=10) as r:
+            return json.loads(r.read())
+    except OSError:
+        return None
 
 
 class Dom(html.parser.HTMLParser):
@@ -130,6 +181,16 @@ def case_dashboard(cl):
     cl.start_all()
     leader, _, _ = clt.wait_for('all nodes alive', lambda: clt.all_alive(cl))
     clt.run_cli('deploy', ypath, '--node', cl.http(0))
+    have_nab = os.path.exists(NAB)
+    if have_nab:
+        pts = os.path.join(cl.dir, 'points.jsonl')
+        nab_points(pts)
+        apath = os.path.join(cl.dir, 'alerts.yaml')
+        with open(apath, 'w') as f:
+            f.write(ALERTS % json.dumps(pts))
+        clt.run_cli('deploy', apath, '--node', cl.http(0))
+        clt.wait_for('the NAB series\' alert', lambda: (
+            api_alerts(cl, 0) or {}).get('count', 0) > 0)
     clt.wait_for('a first completed checkpoint',
                  lambda: clt.first_checkpoint(cl, 0))
     # GET / is a redirect to the page
@@ -146,7 +207,8 @@ def case_dashboard(cl):
     node = owners.get('gen/0', 'n0')
     i = int(node[1:])
     shot = os.path.join(os.getcwd(), 'dashboard.png')
-    url = 'http://%s/dashboard#window=per_service' % cl.http(i)
+    url = 'http://%s/dashboard#window=per_service%s' % (
+        cl.http(i), '&alerts=det' if have_nab else '')
     dom = None
     deadline = time.monotonic() + 90
     while True:
@@ -161,9 +223,11 @@ def case_dashboard(cl):
         stages = [r for r in d.tables.get('stages', [])[1:]]
         wins = [r for r in d.tables.get('windows', []) if
                 r['attrs'].get('class') == 'wrow']
+        alerts = [r for r in d.tables.get('alerts', []) if
+                  r['attrs'].get('class', '').startswith('arow')]
         ok = (len(nodes) == 3 and
               any(float(r['attrs'].get('data-rate', 0)) > 0 for r in stages)
-              and wins)
+              and wins and (alerts or not have_nab))
         if ok or time.monotonic() > deadline:
             dom = d
             break
@@ -188,6 +252,18 @@ def case_dashboard(cl):
     assert wins, 'no window results on the page'
     head = [c for c in dom.tables['windows'][0]['cells']]
     assert 'count' in head and 'window_start' in head, head
+    if have_nab:
+        want = api_alerts(cl, i)
+        print('alerts on the page %r' % [r['cells'] for r in alerts])
+        assert want is not None and len(alerts) == want['count'], \
+            (alerts, want)
+        got = sorted((r['cells'][0], r['cells'][5]) for r in alerts)
+        exp = sorted((x['time'], x['detector']) for x in want['rows'])
+        assert got == exp, (got, exp)
+        assert all(r['cells'][1] == 'service=m' and
+                   float(r['cells'][3]) >= 0.4 for r in alerts), alerts
+    else:
+        print('NAB series not found: no alerts checked')
     assert os.path.exists(shot) and os.path.getsize(shot) > 10000, shot
     print('screenshot %s (%d bytes)' % (shot, os.path.getsize(shot)))
 
