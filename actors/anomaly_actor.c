@@ -49,7 +49,8 @@
 #define REC_MAGIC "LSAK"
 #define META_MAGIC "LSAM"
 #define META_LEN 76
-#define REC_HDR 40 /* magic, version, flags, klen, nslots, 3 x i64 */
+#define REC_HDR 88 /* magic, version, flags, klen, nslots, 3 x i64, the
+                      last alert: i64 time, 4 x f64, u8 detector, 7 zero */
 #define SLOT_LEN 40
 #define REC_SEED UINT64_C(0x6c73616e6f6d6b31)
 #define KEY_SEED UINT64_C(0x6c73616e6f6d6b32)
@@ -99,6 +100,13 @@ ls_astage_record_put(const ls_astage_key *k, uint8_t *buf)
 	ls_le_put(p + 16, (uint64_t)k->first_i, 8);
 	ls_le_put(p + 24, (uint64_t)k->last_i, 8);
 	ls_le_put(p + 32, (uint64_t)k->alert_t, 8);
+	ls_le_put(p + 40, (uint64_t)k->last_t, 8);
+	put_f64(p + 48, k->last_value);
+	put_f64(p + 56, k->last_score);
+	put_f64(p + 64, k->last_lo);
+	put_f64(p + 72, k->last_hi);
+	memset(p + 80, 0, 8);
+	p[80] = k->last_det;
 	p += REC_HDR;
 	memcpy(p, k->key, k->klen);
 	p += k->klen;
@@ -146,6 +154,8 @@ ls_astage_key_new(const uint8_t *key, uint32_t klen, const ls_anomaly_cfg *cfg)
 	k->klen = klen;
 	k->hash = ls_hash64(key, klen, KEY_SEED);
 	k->alert_t = INT64_MIN;
+	k->last_t = INT64_MIN;
+	k->last_lo = k->last_hi = NAN;
 	(void)ls_anomaly_init(&k->det, cfg, NULL, 0);
 	return k;
 }
@@ -177,6 +187,24 @@ ls_astage_record_get(const uint8_t *buf, size_t len, uint32_t nkey,
 	    first > last || first < -TIME_LIMIT || last > TIME_LIMIT ||
 	    (alert != INT64_MIN && (alert < -TIME_LIMIT || alert > TIME_LIMIT)))
 		return LS_ECORRUPT;
+	int64_t lt = (int64_t)ls_le_get(buf + 40, 8);
+	double lv = get_f64(buf + 48), ls = get_f64(buf + 56);
+	double llo = get_f64(buf + 64), lhi = get_f64(buf + 72);
+	uint8_t ld = buf[80];
+	for (int z = 81; z < 88; z++)
+		if (buf[z] != 0)
+			return LS_ECORRUPT;
+	if (lt != INT64_MIN && (lt < -TIME_LIMIT || lt > TIME_LIMIT ||
+	                           !finite_big(lv) || !(ls >= 0 && ls <= 1) ||
+	                           (ld >= LS_ANOMALY_NDETECTORS &&
+	                               ld != LS_ASTAGE_NEW_KEY) ||
+	                           isnan(llo) != isnan(lhi) ||
+	                           (!isnan(llo) && (!finite_big(llo) ||
+	                                               !finite_big(lhi)))))
+		return LS_ECORRUPT;
+	if (lt == INT64_MIN && (ld != 0 || !isnan(llo) || !isnan(lhi) ||
+	                           lv != 0 || ls != 0))
+		return LS_ECORRUPT;
 	const uint8_t *p = buf + REC_HDR;
 	if (!key_ok(p, (uint32_t)klen, nkey))
 		return LS_ECORRUPT;
@@ -204,6 +232,12 @@ ls_astage_record_get(const uint8_t *buf, size_t len, uint32_t nkey,
 	k->first_i = first;
 	k->last_i = last;
 	k->alert_t = alert;
+	k->last_t = lt;
+	k->last_value = lv;
+	k->last_score = ls;
+	k->last_lo = llo;
+	k->last_hi = lhi;
+	k->last_det = ld;
 	if (bad || ls_anomaly_load(&k->det, p, ls_anomaly_state_size()) != 0 ||
 	    memcmp(&k->det.cfg, cfg, sizeof(*cfg)) != 0) {
 		ls_astage_key_free(k);
@@ -238,6 +272,7 @@ typedef struct astage {
 	uint8_t **gone;       /* encoded keys forgotten since the last sync */
 	uint32_t *gone_len;
 	size_t ngone, capgone;
+	uint64_t qgen;        /* queries answered (marks keys shown) */
 	uint8_t kbuf[LS_ASTAGE_KEY_MAX];
 } astage;
 
@@ -435,19 +470,16 @@ key_strs(const astage *s, const uint8_t *key, ls_str *strs)
 	return s->nkey;
 }
 
-/* Append a result row for key k at interval start t. */
-static void
-row(astage *s, const ls_astage_key *k, int64_t t, double value,
-    const ls_anomaly_result *r, const char *detector, int alert)
+/* Append to out a row for key k at interval start t (lo, hi: NaN for no
+ * expected range); 0 or LS_ENOMEM (out unchanged). */
+static int
+fill(ls_records *out, const astage *s, const ls_astage_key *k, int64_t t,
+    double value, double score, double lo, double hi, const char *detector,
+    int alert)
 {
-	ls_records *out = ls_evstage_rows(&s->f);
-	if (out == NULL)
-		return;
 	ls_rec_value *v = ls_records_add(out);
-	if (v == NULL) {
-		ls_evstage_counted(&s->f, LS_ENOMEM);
-		return;
-	}
+	if (v == NULL)
+		return LS_ENOMEM;
 	ls_str ks[LS_ASTAGE_MAX_KEYS];
 	key_strs(s, k->key, ks);
 	uint32_t f = 0;
@@ -458,12 +490,12 @@ row(astage *s, const ls_astage_key *k, int64_t t, double value,
 		rc |= ls_records_set_str(out, &v[f], ks[i].ptr, ks[i].len);
 	v[f].d = value;
 	v[f++].null = 0;
-	v[f].d = r->score;
+	v[f].d = score;
 	v[f++].null = 0;
-	if (r->detector != LS_ANOMALY_NONE) {
-		v[f].d = r->expected_lo;
+	if (!isnan(lo)) {
+		v[f].d = lo;
 		v[f].null = 0;
-		v[f + 1].d = r->expected_hi;
+		v[f + 1].d = hi;
 		v[f + 1].null = 0;
 	}
 	f += 2;
@@ -471,9 +503,39 @@ row(astage *s, const ls_astage_key *k, int64_t t, double value,
 	f++;
 	v[f].i = alert;
 	v[f].null = 0;
-	if (rc != 0)
+	if (rc != 0) {
 		out->n--;
-	ls_evstage_counted(&s->f, rc != 0 ? LS_ENOMEM : 0);
+		return LS_ENOMEM;
+	}
+	return 0;
+}
+
+/* Append a result row for key k at interval start t. */
+static void
+row(astage *s, const ls_astage_key *k, int64_t t, double value,
+    const ls_anomaly_result *r, const char *detector, int alert)
+{
+	ls_records *out = ls_evstage_rows(&s->f);
+	if (out == NULL)
+		return;
+	int range = r->detector != LS_ANOMALY_NONE;
+	ls_evstage_counted(&s->f, fill(out, s, k, t, value, r->score,
+	    range ? r->expected_lo : NAN, range ? r->expected_hi : NAN,
+	    detector, alert));
+}
+
+/* k's latest alert, for queries after a restore. */
+static void
+remember(ls_astage_key *k, int64_t t, double value, const ls_anomaly_result *r,
+    uint8_t det)
+{
+	k->last_t = t;
+	k->last_value = value;
+	k->last_score = r->score;
+	int range = det != LS_ASTAGE_NEW_KEY && r->detector != LS_ANOMALY_NONE;
+	k->last_lo = range ? r->expected_lo : NAN;
+	k->last_hi = range ? r->expected_hi : NAN;
+	k->last_det = det;
 }
 
 /* Interval i closes for key k; 1 when k expired (the caller unlinks). */
@@ -501,6 +563,7 @@ close_one(astage *s, ls_astage_key *k, int64_t i)
 	s->points++;
 	if (r.alert) {
 		k->alert_t = i * s->interval_ns;
+		remember(k, k->alert_t, value, &r, r.detector);
 		s->alerts++;
 	} else if (!r.active) {
 		k->alert_t = INT64_MIN;
@@ -665,6 +728,7 @@ a_add(void *st, const ls_event *ev)
 	if (fresh && s->new_keys && s->intervals >= s->acfg.warmup) {
 		ls_anomaly_result r = { .score = 1.0 };
 		s->alerts++;
+		remember(k, i * s->interval_ns, 0, &r, LS_ASTAGE_NEW_KEY);
 		row(s, k, i * s->interval_ns, 0, &r, "new_key", 1);
 	}
 	return 0;
@@ -1023,11 +1087,28 @@ query_schema(const ls_topo_node *n, ls_rec_schema *out, char *err,
 	return rv;
 }
 
+/* The query's last field, `open`, of out's last row. */
+static void
+set_open(ls_records *out, int open)
+{
+	ls_rec_value *o = &out->v[(size_t)(out->n - 1) * out->schema->n];
+	o[out->schema->n - 1].i = open;
+	o[out->schema->n - 1].null = 0;
+}
+
+static int
+want_open(const ls_kind_query *q, int open)
+{
+	return !((q->flags & LS_KIND_QUERY_OPEN) && !open) &&
+	    !((q->flags & LS_KIND_QUERY_CLOSED) && open);
+}
+
 static int
 astage_query(void *state, const ls_kind_query *q, ls_records *out)
 {
 	astage *s = state;
 	ls_evstage *f = &s->f;
+	uint64_t mark = ++s->qgen;
 	for (uint32_t b = 0; b < f->nrecent; b++) {
 		const ls_records *r = f->recent[b];
 		uint32_t na = r->schema->n - 1; /* the alert field */
@@ -1038,9 +1119,6 @@ astage_query(void *state, const ls_kind_query *q, ls_records *out)
 			ls_str keys[LS_ASTAGE_MAX_KEYS];
 			uint32_t nk = ls_evstage_row_keys(r, i, keys,
 			    LS_ASTAGE_MAX_KEYS);
-			if (!ls_evstage_match(q, keys, nk, v[0].i,
-			        ls_i64_add_sat(v[0].i, s->interval_ns)))
-				continue;
 			size_t kl = 0;
 			for (uint32_t j = 0; j < nk && kl + 2 + keys[j].len <=
 			     LS_ASTAGE_KEY_MAX; j++) {
@@ -1049,21 +1127,44 @@ astage_query(void *state, const ls_kind_query *q, ls_records *out)
 				    keys[j].len);
 				kl += 2 + keys[j].len;
 			}
-			const ls_astage_key *k = find(s, s->kbuf, (uint32_t)kl,
+			ls_astage_key *k = find(s, s->kbuf, (uint32_t)kl,
 			    ls_hash64(s->kbuf, kl, KEY_SEED));
+			if (k != NULL && k->last_t == v[0].i)
+				k->qmark = mark; /* its latest alert is here */
+			if (!ls_evstage_match(q, keys, nk, v[0].i,
+			        ls_i64_add_sat(v[0].i, s->interval_ns)))
+				continue;
 			int open = k != NULL && k->alert_t == v[0].i &&
 			    k->det.active;
-			if (((q->flags & LS_KIND_QUERY_OPEN) && !open) ||
-			    ((q->flags & LS_KIND_QUERY_CLOSED) && open))
+			if (!want_open(q, open))
 				continue;
 			if (ls_records_copy_row(out, r, i) == NULL)
 				return LS_ENOMEM;
-			ls_rec_value *o = &out->v[(size_t)(out->n - 1) *
-			    out->schema->n];
-			o[out->schema->n - 1].i = open;
-			o[out->schema->n - 1].null = 0;
+			set_open(out, open);
 		}
 	}
+	/* keys whose latest alert is no longer (or not yet, after a restore)
+	 * among the rows in memory: from their state */
+	for (size_t b = 0; b < s->ntab; b++)
+		for (ls_astage_key *k = s->tab[b]; k; k = k->next) {
+			if (k->last_t == INT64_MIN || k->qmark == mark)
+				continue;
+			ls_str keys[LS_ASTAGE_MAX_KEYS];
+			uint32_t nk = key_strs(s, k->key, keys);
+			int open = k->alert_t == k->last_t && k->det.active;
+			if (!ls_evstage_match(q, keys, nk, k->last_t,
+			        ls_i64_add_sat(k->last_t, s->interval_ns)) ||
+			    !want_open(q, open))
+				continue;
+			const char *det = k->last_det == LS_ASTAGE_NEW_KEY
+			    ? "new_key"
+			    : ls_anomaly_detector_name(k->last_det);
+			if (fill(out, s, k, k->last_t, k->last_value,
+			        k->last_score, k->last_lo, k->last_hi, det,
+			        1) != 0)
+				return LS_ENOMEM;
+			set_open(out, open);
+		}
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #define LS_ASTAGE_MAX_KEYS 8      /* key fields */
 #define LS_ASTAGE_KEY_MAX 1024    /* bytes of an encoded key */
+#define LS_ASTAGE_NEW_KEY 255   /* last_det of a new-key alert */
 #define LS_ASTAGE_MAX_OPEN 4096   /* open intervals per key (a batch of
                                      a replay can span many) */
 
@@ -42,6 +43,14 @@ typedef struct ls_astage_key {
 	int64_t last_i;    /* latest interval with an event */
 	int64_t alert_t;   /* start of the interval that opened the alert
 	                      still open, or INT64_MIN */
+	/* the key's latest alert, kept in its record so that queries list it
+	 * after a restore too: its interval start (INT64_MIN: none), value,
+	 * score, expected range (NaN: none) and detector
+	 * (LS_ASTAGE_NEW_KEY for a new-key alert) */
+	int64_t last_t;
+	double last_value, last_score, last_lo, last_hi;
+	uint8_t last_det;
+	uint64_t qmark;    /* queries: shown by query number qmark (memory) */
 	uint32_t nslots, capslots;
 	ls_astage_slot *slot; /* by interval, ascending */
 	ls_anomaly det;
