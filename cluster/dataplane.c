@@ -218,6 +218,22 @@ name_hash(const char *s)
 	return ls_hash64(s, strlen(s), 0x6369);
 }
 
+/* Room for one more entry in *v (n used, *cap allocated): 1, or 0 when
+ * out of memory (the entry is then not remembered).  ckinc_lock held. */
+static int
+ckinc_room(ckinc **v, size_t n, size_t *cap)
+{
+	if (n < *cap)
+		return 1;
+	size_t nc = *cap ? *cap * 2 : 64;
+	ckinc *g = realloc(*v, nc * sizeof(*g));
+	if (g == NULL)
+		return 0;
+	*v = g;
+	*cap = nc;
+	return 1;
+}
+
 /* Store blob as checkpoint ckpt of part saved in incarnation inc, unless
  * a newer incarnation's state of that id is there (LS_ESTALE). */
 static int
@@ -241,18 +257,12 @@ ckpt_store(ls_dataplane *dp, const char *topo, uint64_t inc, uint64_t ckpt,
 		pthread_mutex_unlock(&dp->ckinc_lock);
 		return LS_ESTALE;
 	}
-	if (e == NULL && dp->nckinc == dp->capckinc) {
-		size_t nc = dp->capckinc ? dp->capckinc * 2 : 64;
-		ckinc *n = realloc(dp->ckinc, nc * sizeof(*n));
-		if (n != NULL) {
-			dp->ckinc = n;
-			dp->capckinc = nc;
-		}
-	}
+	int room = e != NULL ||
+	    ckinc_room(&dp->ckinc, dp->nckinc, &dp->capckinc);
 	int rv = final
 	    ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part, blob, len)
 	    : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob, len);
-	if (rv == 0 && e == NULL && dp->nckinc < dp->capckinc) {
+	if (rv == 0 && e == NULL && room) {
 		e = &dp->ckinc[dp->nckinc++];
 		e->topo = th;
 		e->part = ph;
@@ -277,15 +287,7 @@ ckpt_fence(ls_dataplane *dp, const char *topo, const char *part,
 	for (size_t i = 0; i < dp->nfence && f == NULL; i++)
 		if (dp->fence[i].part == ph && dp->fence[i].topo == th)
 			f = &dp->fence[i];
-	if (f == NULL && dp->nfence == dp->capfence) {
-		size_t nc = dp->capfence ? dp->capfence * 2 : 32;
-		ckinc *n = realloc(dp->fence, nc * sizeof(*n));
-		if (n != NULL) {
-			dp->fence = n;
-			dp->capfence = nc;
-		}
-	}
-	if (f == NULL && dp->nfence < dp->capfence) {
+	if (f == NULL && ckinc_room(&dp->fence, dp->nfence, &dp->capfence)) {
 		f = &dp->fence[dp->nfence++];
 		f->topo = th;
 		f->part = ph;
