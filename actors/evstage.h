@@ -34,6 +34,9 @@ typedef struct ls_evstage {
 	ls_gate gate;
 	uint32_t eos;
 	ls_wmark wm;
+	/* wall time of the last batch received (the start at first): the
+	 * kind's idle rule applies only after idle_timeout without one */
+	int64_t rx_ns;
 	ls_ctx *ctx;        /* valid during a receive, for callbacks */
 	const char *source; /* source of the batch being added */
 	ls_records *res;    /* results gathered during this receive */

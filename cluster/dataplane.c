@@ -133,6 +133,14 @@ struct ls_dataplane {
 	_Atomic int64_t *m_held, *m_early, *m_paused, *m_regional;
 	_Atomic int64_t *m_slices;
 	size_t repl_chunk; /* replicated blobs go in slices of this size */
+	/* the incarnation of every checkpoint state stored by this process
+	 * (ckpt_store): a state of an older incarnation never replaces one
+	 * of a newer under the same checkpoint id */
+	pthread_mutex_t ckinc_lock;
+	struct ckinc *ckinc;
+	size_t nckinc, capckinc;
+	struct ckinc *fence; /* per partition: ckpt = restart point */
+	size_t nfence, capfence;
 	/* replicated blobs arriving in slices (repl_assemble) */
 	pthread_mutex_t asm_lock;
 	struct repl_asm *asms;
@@ -170,6 +178,182 @@ static uint32_t
 topo_tag(const char *name)
 {
 	return (uint32_t)(ls_hash64(name, strlen(name), 0x4c53) >> 32);
+}
+
+/* ---- checkpoint states and their incarnations ----
+ *
+ * Several incarnations of a partition can save a state under the same
+ * checkpoint id: a regional restore restarts a partition from the last
+ * completed checkpoint K while an older incarnation of it may still run
+ * on a node that has not applied the new map yet, and both save K+1, K+2
+ * ... with different contents (the restarted one from K, with its first
+ * barrier 50 ms after its start).  The leader counts only the new
+ * incarnation's acknowledgements, but the store keeps one blob per id
+ * and partition: when the old incarnation's save (its own, on a lagging
+ * node, or its replication arriving late) comes after the new one's,
+ * the node holds -- and acknowledged -- the new state but keeps the old
+ * bytes, and a later restore from that id mixes two cuts (input
+ * committed with the id processed again, or lost).  So every state this
+ * process stores is remembered with its incarnation, and one of an older
+ * incarnation never replaces it (LS_ESTALE: not stored, not acked, not
+ * replicated).
+ *
+ * The same holds for ids the new incarnation does not save on this node
+ * (it is no holder of it there): when a partition restarts in
+ * incarnation J from checkpoint K, every node running the topology puts
+ * up a fence -- states of that partition with an id above K from an
+ * incarnation before J are never stored again, and those stored so far
+ * are deleted -- so no node keeps (and later restores, or hands to a
+ * node that fetches it) an id of the old cut. */
+typedef struct ckinc {
+	uint64_t topo;  /* hash of the topology's name */
+	uint64_t part;  /* hash of the partition's name */
+	uint64_t ckpt;
+	uint64_t inc;
+} ckinc;
+
+static uint64_t
+name_hash(const char *s)
+{
+	return ls_hash64(s, strlen(s), 0x6369);
+}
+
+/* Room for one more entry in *v (n used, *cap allocated): 1, or 0 when
+ * out of memory (the entry is then not remembered).  ckinc_lock held. */
+static int
+ckinc_room(ckinc **v, size_t n, size_t *cap)
+{
+	if (n < *cap)
+		return 1;
+	size_t nc = *cap ? *cap * 2 : 64;
+	ckinc *g = realloc(*v, nc * sizeof(*g));
+	if (g == NULL)
+		return 0;
+	*v = g;
+	*cap = nc;
+	return 1;
+}
+
+/* Store blob as checkpoint ckpt of part saved in incarnation inc, unless
+ * a newer incarnation's state of that id is there (LS_ESTALE). */
+static int
+ckpt_store(ls_dataplane *dp, const char *topo, uint64_t inc, uint64_t ckpt,
+    int final, const char *part, const void *blob, size_t len)
+{
+	uint64_t th = name_hash(topo), ph = name_hash(part);
+	pthread_mutex_lock(&dp->ckinc_lock);
+	ckinc *e = NULL;
+	for (size_t i = 0; i < dp->nckinc && e == NULL; i++)
+		if (dp->ckinc[i].ckpt == ckpt && dp->ckinc[i].part == ph &&
+		    dp->ckinc[i].topo == th)
+			e = &dp->ckinc[i];
+	int stale = e != NULL && e->inc > inc;
+	for (size_t i = 0; i < dp->nfence && !stale; i++) {
+		const ckinc *f = &dp->fence[i];
+		stale = f->part == ph && f->topo == th && ckpt > f->ckpt &&
+		    inc < f->inc;
+	}
+	if (stale) {
+		pthread_mutex_unlock(&dp->ckinc_lock);
+		return LS_ESTALE;
+	}
+	int room = e != NULL ||
+	    ckinc_room(&dp->ckinc, dp->nckinc, &dp->capckinc);
+	int rv = final
+	    ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part, blob, len)
+	    : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob, len);
+	if (rv == 0 && e == NULL && room) {
+		e = &dp->ckinc[dp->nckinc++];
+		e->topo = th;
+		e->part = ph;
+		e->ckpt = ckpt;
+	}
+	if (rv == 0 && e != NULL)
+		e->inc = inc;
+	pthread_mutex_unlock(&dp->ckinc_lock);
+	return rv;
+}
+
+/* part of topo restarts in incarnation inc from checkpoint after: fence
+ * off (and delete) its states of later ids from older incarnations. */
+static void
+ckpt_fence(ls_dataplane *dp, const char *topo, const char *part,
+    uint64_t inc, uint64_t after)
+{
+	uint64_t th = name_hash(topo), ph = name_hash(part);
+	size_t dropped = 0;
+	pthread_mutex_lock(&dp->ckinc_lock);
+	ckinc *f = NULL;
+	for (size_t i = 0; i < dp->nfence && f == NULL; i++)
+		if (dp->fence[i].part == ph && dp->fence[i].topo == th)
+			f = &dp->fence[i];
+	if (f == NULL && ckinc_room(&dp->fence, dp->nfence, &dp->capfence)) {
+		f = &dp->fence[dp->nfence++];
+		f->topo = th;
+		f->part = ph;
+		f->inc = 0;
+	}
+	if (f != NULL && inc >= f->inc) {
+		f->inc = inc;
+		f->ckpt = after;
+	}
+	for (size_t i = 0; i < dp->nckinc;) {
+		ckinc *e = &dp->ckinc[i];
+		if (e->part != ph || e->topo != th || e->ckpt <= after ||
+		    e->inc >= inc) {
+			i++;
+			continue;
+		}
+		(void)ls_store_ckpt_delete(dp->store, topo, e->ckpt, part);
+		dropped++;
+		*e = dp->ckinc[--dp->nckinc];
+	}
+	pthread_mutex_unlock(&dp->ckinc_lock);
+	if (dropped > 0)
+		ls_log(LS_LOG_DEBUG, "dataplane",
+		    "states of an older incarnation deleted topology=%s "
+		    "partition=%s after=%llu incarnation=%llu states=%zu",
+		    topo, part, (unsigned long long)after,
+		    (unsigned long long)inc, dropped);
+}
+
+/* Whether this process stored ckpt of part itself (else it is from an
+ * earlier life of the node, of an unknown incarnation). */
+static int
+ckpt_known(ls_dataplane *dp, const char *topo, const char *part,
+    uint64_t ckpt)
+{
+	uint64_t th = name_hash(topo), ph = name_hash(part);
+	int known = 0;
+	pthread_mutex_lock(&dp->ckinc_lock);
+	for (size_t i = 0; i < dp->nckinc && !known; i++)
+		known = dp->ckinc[i].ckpt == ckpt && dp->ckinc[i].part == ph &&
+		    dp->ckinc[i].topo == th;
+	pthread_mutex_unlock(&dp->ckinc_lock);
+	return known;
+}
+
+/* Forget the incarnations of topo's states below ckpt (0: all of them):
+ * nothing saves those ids again but a final state with its own bytes. */
+static void
+ckinc_forget(ls_dataplane *dp, const char *topo, uint64_t below)
+{
+	uint64_t th = name_hash(topo);
+	pthread_mutex_lock(&dp->ckinc_lock);
+	for (size_t i = 0; i < dp->nckinc;) {
+		ckinc *e = &dp->ckinc[i];
+		if (e->topo == th && (below == 0 || e->ckpt < below))
+			*e = dp->ckinc[--dp->nckinc];
+		else
+			i++;
+	}
+	for (size_t i = 0; below == 0 && i < dp->nfence;) {
+		if (dp->fence[i].topo == th)
+			dp->fence[i] = dp->fence[--dp->nfence];
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&dp->ckinc_lock);
 }
 
 /* ---- sending (workers) ---- */
@@ -491,9 +675,22 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 	ls_dataplane *dp = r->dp;
 	const char *part = ls_plan_actor_at(r->plan, i)->name;
 	const uint8_t *b = blob != NULL ? blob : (const uint8_t *)"";
-	int rv = final
-	    ? ls_store_ckpt_put_final(dp->store, r->name, ckpt, part, b, len)
-	    : ls_store_ckpt_put(dp->store, r->name, ckpt, part, b, len);
+	/* acknowledged in the partition's incarnation: a state an old one
+	 * saves while a regional restore stops it does not count */
+	uint64_t inc = atomic_load(&r->inc[i]);
+	int rv = ckpt_store(dp, r->name, inc, ckpt, final, part, b, len);
+	if (rv == LS_ESTALE) {
+		/* a newer incarnation saved this id here (this node has not
+		 * applied its map yet): ours is of no use to anyone */
+		ls_metric_add(dp->m_fenced, 1);
+		ls_log(LS_LOG_DEBUG, "dataplane",
+		    "stale checkpoint state not stored topology=%s "
+		    "partition=%s ckpt=%llu incarnation=%llu",
+		    r->name, part, (unsigned long long)ckpt,
+		    (unsigned long long)inc);
+		free(blob);
+		return;
+	}
 	if (rv != 0) {
 		ls_log(LS_LOG_ERROR, "dataplane",
 		    "cannot store checkpoint topology=%s partition=%s err=%s",
@@ -502,9 +699,6 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 		return;
 	}
 	ls_metric_add(dp->m_ckpt_saved, 1);
-	/* acknowledged in the partition's incarnation: a state an old one
-	 * saves while a regional restore stops it does not count */
-	uint64_t inc = atomic_load(&r->inc[i]);
 	uint64_t sb[LS_MAP_MAX_STANDBYS];
 	pthread_mutex_lock(&r->sb_lock);
 	unsigned nsb = r->nsb[i];
@@ -1034,10 +1228,18 @@ repl_store(ls_dataplane *dp, uint32_t tag, uint64_t epoch, uint64_t ckpt,
 	}
 	if (blob == NULL)
 		blob = (const uint8_t *)"";
-	int rv = final ? ls_store_ckpt_put_final(dp->store, topo, ckpt, part,
-	                     blob, blob_len)
-	               : ls_store_ckpt_put(dp->store, topo, ckpt, part, blob,
-	                     blob_len);
+	int rv = ckpt_store(dp, topo, epoch, ckpt, final, part, blob,
+	    blob_len);
+	if (rv == LS_ESTALE) {
+		/* a newer incarnation's state of this id arrived first */
+		ls_metric_add(dp->m_fenced, 1);
+		ls_log(LS_LOG_DEBUG, "dataplane",
+		    "stale replicated state not stored topology=%s "
+		    "partition=%s ckpt=%llu incarnation=%llu",
+		    topo, part, (unsigned long long)ckpt,
+		    (unsigned long long)epoch);
+		return;
+	}
 	if (rv == 0) {
 		ls_metric_add(dp->m_repl_in, 1);
 		if (dp->ack != NULL)
@@ -1338,6 +1540,8 @@ epoch_start(uint64_t ckpt)
  * (live nodes before suspect ones). */
 typedef struct fetch_job {
 	const char *part;
+	uint64_t inc; /* the incarnation that restores from it */
+	uint64_t local; /* a state here of unknown incarnation, or 0 */
 	int found;
 } fetch_job;
 
@@ -1355,7 +1559,7 @@ typedef struct fetch_set {
 #define FETCH_TIMEOUT_MS 2000
 
 static int
-fetch_one(const fetch_set *fs, const char *part)
+fetch_one(const fetch_set *fs, const char *part, uint64_t inc)
 {
 	ls_dataplane *dp = fs->dp;
 	char path[1024];
@@ -1379,8 +1583,8 @@ fetch_one(const fetch_set *fs, const char *part)
 			    status == 200) {
 				/* the state as of ckpt (perhaps a final one of an
 				 * earlier id): stored under ckpt */
-				int rv = ls_store_ckpt_put(dp->store, fs->topo,
-				    fs->ckpt, part, resp, rlen);
+				int rv = ckpt_store(dp, fs->topo, inc, fs->ckpt,
+				    0, part, resp, rlen);
 				free(resp);
 				if (rv == 0)
 					return 0;
@@ -1398,7 +1602,8 @@ fetch_thread(void *arg)
 	fetch_set *fs = arg;
 	size_t j;
 	while ((j = atomic_fetch_add(&fs->next, 1)) < fs->njobs)
-		fs->jobs[j].found = fetch_one(fs, fs->jobs[j].part) == 0;
+		fs->jobs[j].found = fetch_one(fs, fs->jobs[j].part,
+		    fs->jobs[j].inc) == 0;
 	return NULL;
 }
 
@@ -1482,6 +1687,7 @@ ckpt_gc(ls_dataplane *dp, run *r, uint64_t ck)
 	uint64_t keep = floor < ck ? floor + 1 : ck;
 	if (keep > 1)
 		ls_store_ckpt_gc(dp->store, r->name, keep);
+	ckinc_forget(dp, r->name, ck);
 }
 
 /* For every local actor of r, find the blob to restore it from at
@@ -1490,7 +1696,7 @@ ckpt_gc(ls_dataplane *dp, run *r, uint64_t ck)
  * node (stored here under ck).  Fills r->load. */
 static int
 find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck,
-    const uint8_t *only)
+    const uint8_t *only, const uint64_t *inc)
 {
 	fetch_job *jobs = calloc(r->nactors ? r->nactors : 1, sizeof(*jobs));
 	if (jobs == NULL)
@@ -1502,12 +1708,22 @@ find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck,
 		r->load[i] = 0;
 		const char *part = ls_plan_actor_at(r->plan, i)->name;
 		uint64_t id;
-		if (ls_store_ckpt_find(dp->store, r->name, epoch_start(ck), ck,
-		        part, &id, NULL) == 0 &&
-		    chain_here(dp, r->name, part, id))
+		int here = ls_store_ckpt_find(dp->store, r->name,
+		               epoch_start(ck), ck, part, &id, NULL) == 0 &&
+		    chain_here(dp, r->name, part, id);
+		/* ck's own state from an earlier life of this node may be of
+		 * an incarnation whose cut at ck is not the completed one
+		 * (fences of that time are gone): the nodes that lived
+		 * through it hold the completed one; ours only if none has */
+		int doubt = here && id == ck &&
+		    !ckpt_known(dp, r->name, part, id);
+		if (here && !doubt) {
 			r->load[i] = id;
-		else
+		} else {
+			jobs[njobs].inc = inc[i];
+			jobs[njobs].local = doubt ? id : 0;
 			jobs[njobs++].part = part;
+		}
 	}
 	int rv = 0;
 	if (njobs > 0) {
@@ -1516,6 +1732,18 @@ find_states(ls_dataplane *dp, const ls_map *map, run *r, uint64_t ck,
 		for (size_t j = 0; j < njobs; j++) {
 			if (jobs[j].found)
 				continue;
+			if (jobs[j].local != 0) {
+				size_t a = actor_named(r, jobs[j].part);
+				if (a < r->nactors)
+					r->load[a] = jobs[j].local;
+				ls_log(LS_LOG_INFO, "dataplane",
+				    "checkpoint state only here, restored "
+				    "from this node's copy topology=%s "
+				    "ckpt=%llu partition=%s",
+				    r->name, (unsigned long long)ck,
+				    jobs[j].part);
+				continue;
+			}
 			ls_log(LS_LOG_ERROR, "dataplane",
 			    "checkpoint state not found on any node "
 			    "topology=%s ckpt=%llu partition=%s",
@@ -1612,10 +1840,18 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 		rv = rv != 0 ? rv : LS_ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < r->nactors; i++)
+	for (size_t i = 0; i < r->nactors; i++) {
 		atomic_init(&r->inc[i], joined ? inc[i] : epoch);
+		inc[i] = atomic_load(&r->inc[i]);
+		/* every partition starts here from ck: what older
+		 * incarnations elsewhere still send past it is stale */
+		if (joined)
+			ckpt_fence(dp, name, ls_plan_actor_at(r->plan, i)->name,
+			    inc[i], ck);
+	}
+	rv = ck != 0 ? find_states(dp, map, r, ck, NULL, inc) : 0;
 	free(inc);
-	if (ck != 0 && (rv = find_states(dp, map, r, ck, NULL)) != 0)
+	if (rv != 0)
 		goto fail;
 	ls_runtime_opts ro;
 	memset(&ro, 0, sizeof(ro));
@@ -1759,6 +1995,7 @@ typedef struct rewind_ctx {
 	run *r;
 	const ls_map *map;
 	const uint64_t *inc;
+	uint64_t ck;
 } rewind_ctx;
 
 static void
@@ -1769,6 +2006,10 @@ rewind_stopped(void *arg)
 	for (size_t i = 0; i < r->nactors; i++) {
 		if (rc->inc[i] <= atomic_load(&r->inc[i]))
 			continue;
+		/* its old incarnation here has stopped: nothing of it is
+		 * stored past ck any more */
+		ckpt_fence(r->dp, r->name, ls_plan_actor_at(r->plan, i)->name,
+		    rc->inc[i], rc->ck);
 		ls_map_assignment a;
 		if (ls_map_assignment_find(rc->map, r->name,
 		        ls_plan_actor_at(r->plan, i)->name, &a) != 0)
@@ -1883,12 +2124,12 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 		goto out;
 	}
 	r->restored = ck;
-	int frv = nhere > 0 ? find_states(dp, map, r, ck, here) : 0;
+	int frv = nhere > 0 ? find_states(dp, map, r, ck, here, inc) : 0;
 	memcpy(r->owner, owner, r->nactors * sizeof(*owner));
 	if (frv != 0)
 		goto out;
 	uint64_t hint = newest_held(dp, r);
-	rewind_ctx rc = { r, map, inc };
+	rewind_ctx rc = { r, map, inc, ck };
 	char err[256] = "";
 	r->epoch = e;
 	int prv = ls_pipeline_rewind(r->pl, inc, e, ck, hint, rewind_stopped,
@@ -1977,8 +2218,10 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 		    "run stopped topology=%s epoch=%llu took_ms=%.1f", name,
 		    (unsigned long long)epoch,
 		    (double)(ls_clock_ns() - t0) / 1e6);
-		if (gone)
+		if (gone) {
 			ls_store_ckpt_drop(dp->store, name);
+			ckinc_forget(dp, name, 0);
+		}
 		ls_metric_add(dp->m_restarts, 1);
 	}
 	/* runs to start */
@@ -2198,12 +2441,14 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	pthread_cond_init(&dp->cond, NULL);
 	pthread_mutex_init(&dp->early_lock, NULL);
 	pthread_mutex_init(&dp->asm_lock, NULL);
+	pthread_mutex_init(&dp->ckinc_lock, NULL);
 	dp->repl_chunk = cfg->replication_chunk != 0
 	    ? cfg->replication_chunk : LS_DATAPLANE_REPL_CHUNK;
 	if (dp->repl_chunk > LS_DATAPLANE_REPL_CHUNK_MAX)
 		dp->repl_chunk = LS_DATAPLANE_REPL_CHUNK_MAX;
 	dp->asms = calloc(REPL_ASM_MAX, sizeof(*dp->asms));
 	if (dp->asms == NULL) {
+		pthread_mutex_destroy(&dp->ckinc_lock);
 		pthread_mutex_destroy(&dp->asm_lock);
 		pthread_mutex_destroy(&dp->early_lock);
 		pthread_cond_destroy(&dp->cond);
@@ -2319,6 +2564,9 @@ ls_dataplane_stop(ls_dataplane *dp)
 		asm_drop(dp, dp->nasm - 1);
 	free(dp->asms);
 	pthread_mutex_destroy(&dp->asm_lock);
+	free(dp->ckinc);
+	free(dp->fence);
+	pthread_mutex_destroy(&dp->ckinc_lock);
 	ls_store_close(dp->store);
 	ls_map_free(dp->pending);
 	ls_map_free(dp->current);

@@ -46,6 +46,10 @@
 #define HDR_MAX (HDR_PAYLOAD + LS_TRANSPORT_MAX_HELLO)
 #define REFRESH_TICKS 50u /* resend credit to every known sender this often */
 #define WRITABLE_PER_TICK 64 /* writable reports one tick makes at most */
+/* Room a frame needs besides one envelope's payload (header envelope with
+ * a hello, the FlatBuffers framing): a payload up to max_frame_bytes minus
+ * this goes alone in a frame. */
+#define ENV_FRAME_SLACK (64u * 1024u)
 
 /* One queued envelope; the payload lives in the peer's payload buffer. */
 typedef struct pend_env {
@@ -654,6 +658,16 @@ has_room(const ls_transport *t, const peer *p, size_t n, size_t bytes)
 	       p->pending_bytes + bytes <= c->max_pending_bytes;
 }
 
+/* The largest envelope payload: one that fits alone in a frame under
+ * max_frame_bytes, with room for the frame's header envelope and
+ * framing. */
+static size_t
+max_env_bytes(const ls_transport_config *c)
+{
+	return c->max_frame_bytes > ENV_FRAME_SLACK
+	    ? c->max_frame_bytes - ENV_FRAME_SLACK : 0;
+}
+
 int
 ls_transport_sendv(ls_transport *t, uint64_t node_id,
                    const ls_envelope *envs, size_t n, unsigned flags)
@@ -665,7 +679,10 @@ ls_transport_sendv(ls_transport *t, uint64_t node_id,
 	for (size_t i = 0; i < n; i++) {
 		if (envs[i].payload == NULL && envs[i].payload_len > 0)
 			return LS_EINVAL;
-		if (envs[i].payload_len > c->batch_max_bytes)
+		/* batch_max_bytes only closes a frame early: a larger
+		 * envelope leaves alone in one, so the bound is what a
+		 * receiver takes (a checkpoint slice is up to 15 MiB) */
+		if (envs[i].payload_len > max_env_bytes(c))
 			return LS_ERANGE;
 		bytes += envs[i].payload_len;
 	}

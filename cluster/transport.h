@@ -151,8 +151,9 @@ int ls_transport_peer_remove(ls_transport *t, uint64_t node_id);
 /* Queue a copy of *env (payload included) for peer `node_id`; it leaves in
  * the next frame.  Borrows env.  LS_EAGAIN when the peer's pending buffer is
  * full (no credit or no connection: retry later), LS_ENOENT for an unknown
- * peer, LS_EINVAL for NULL arguments, LS_ERANGE for a payload larger than
- * batch_max_bytes. */
+ * peer, LS_EINVAL for NULL arguments, LS_ERANGE for a payload that cannot
+ * fit in one frame (max_frame_bytes less 64 KiB; batch_max_bytes only
+ * closes a frame before a larger envelope, which then leaves alone). */
 int ls_transport_send(ls_transport *t, uint64_t node_id,
                       const ls_envelope *env);
 

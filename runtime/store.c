@@ -2302,6 +2302,27 @@ ls_store_ckpt_gc(ls_store *s, const char *topology, uint64_t keep_from)
 }
 
 int
+ls_store_ckpt_delete(ls_store *s, const char *topology, uint64_t ckpt,
+                     const char *partition)
+{
+	unsigned char k[CKPT_KEY_MAX], f[FINAL_KEY_MAX];
+	size_t tl, pl;
+
+	if (s == NULL || name_len(topology, &tl) != 0 ||
+	    name_len(partition, &pl) != 0)
+		return LS_EINVAL;
+	size_t n = ckpt_key(k, topology, tl, ckpt, partition, pl);
+	size_t fn = final_prefix(f, topology, tl, partition, pl);
+	put_be64(f + fn, ckpt);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_delete(wb, (const char *)k, n);
+	rocksdb_writebatch_delete(wb, (const char *)f, fn + 8);
+	int rc = write_batch(s, wb, "ckpt_delete");
+	rocksdb_writebatch_destroy(wb);
+	return rc;
+}
+
+int
 ls_store_ckpt_drop(ls_store *s, const char *topology)
 {
 	unsigned char k[CKPT_KEY_MAX];

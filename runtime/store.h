@@ -365,4 +365,9 @@ int ls_store_ckpt_gc(ls_store *s, const char *topology, uint64_t keep_from);
 /* Delete every checkpoint (and final mark) of topology. */
 int ls_store_ckpt_drop(ls_store *s, const char *topology);
 
+/* Delete checkpoint ckpt of partition (its blob and final mark, if
+ * any), in one atomic write; 0 also when there was none. */
+int ls_store_ckpt_delete(ls_store *s, const char *topology, uint64_t ckpt,
+                         const char *partition);
+
 #endif /* LS_STORE_H */

@@ -770,6 +770,108 @@ stat_unknown(ls_transport *t)
 
 /* Hostile buffers from a raw nng push socket are dropped and counted; the
  * transport keeps delivering. */
+/* What the large-envelope test received: sizes and whether each payload
+ * held its pattern. */
+typedef struct big_coll {
+	pthread_mutex_t mu;
+	size_t n, sizes[4];
+	int bad;
+} big_coll;
+
+static uint8_t
+big_byte(size_t len, size_t i)
+{
+	return (uint8_t)((i * 31 + len) & 0xff);
+}
+
+static void
+on_big(void *arg, uint64_t from, const ls_envelope *env)
+{
+	big_coll *c = arg;
+	(void)from;
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < env->payload_len; i++)
+		if (env->payload[i] != big_byte(env->payload_len, i)) {
+			c->bad++;
+			break;
+		}
+	if (c->n < 4)
+		c->sizes[c->n] = env->payload_len;
+	c->n++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* batch_max_bytes only closes a frame early: an envelope larger than it
+ * (a checkpoint slice of several MiB) leaves alone in its own frame, in
+ * order; only one that cannot fit in a frame the receiver takes is
+ * refused.  (Before, everything above batch_max_bytes was LS_ERANGE, so a
+ * 1-8 MiB checkpoint state never reached a standby and no checkpoint
+ * completed again.) */
+static void
+test_large_envelope(void **state)
+{
+	(void)state;
+	big_coll cb = {.n = 0};
+	pthread_mutex_init(&cb.mu, NULL);
+	collector ca;
+	coll_init(&ca);
+	ls_transport_config tune = {.batch_max_bytes = 64 * 1024,
+	                            .max_frame_bytes = 1024 * 1024};
+	ls_transport *a = mk(1, "tcp://127.0.0.1:0", &ca, &tune);
+	ls_transport_config cfg = tune;
+	cfg.node_id = 2;
+	cfg.listen_url = "tcp://127.0.0.1:0";
+	cfg.recv_fn = on_big;
+	cfg.recv_arg = &cb;
+	ls_transport *b = NULL;
+	assert_int_equal(ls_transport_create(&cfg, &b), 0);
+	assert_int_equal(ls_transport_peer_add(a, 2, ls_transport_url(b)), 0);
+	assert_int_equal(ls_transport_peer_add(b, 1, ls_transport_url(a)), 0);
+
+	size_t lens[3] = {700 * 1024, 100, 300 * 1024};
+	for (int k = 0; k < 3; k++) {
+		uint8_t *pl = malloc(lens[k]);
+		assert_non_null(pl);
+		for (size_t i = 0; i < lens[k]; i++)
+			pl[i] = big_byte(lens[k], i);
+		ls_envelope e = {.type = LS_MSG_EVENTS, .from = 100, .to = 200,
+		                 .epoch = 7, .seq = (uint64_t)k,
+		                 .payload = pl, .payload_len = lens[k]};
+		assert_int_equal(ls_transport_sendv(a, 2, &e, 1,
+		                     LS_TRANSPORT_NOLIMIT), 0);
+		free(pl);
+	}
+	/* over max_frame_bytes less the frame's own room: refused */
+	size_t too = 1024 * 1024 - 1000;
+	uint8_t *big = calloc(1, too);
+	assert_non_null(big);
+	ls_envelope e = {.type = LS_MSG_EVENTS, .from = 100, .to = 200,
+	                 .epoch = 7, .payload = big, .payload_len = too};
+	assert_int_equal(ls_transport_sendv(a, 2, &e, 1, LS_TRANSPORT_NOLIMIT),
+	                 LS_ERANGE);
+	free(big);
+	ls_transport_flush(a);
+	double end = now_s() + DEADLINE_S;
+	size_t got = 0;
+	while (got < 3 && now_s() < end) {
+		nng_msleep(5);
+		ls_transport_flush(a);
+		pthread_mutex_lock(&cb.mu);
+		got = cb.n;
+		pthread_mutex_unlock(&cb.mu);
+	}
+	pthread_mutex_lock(&cb.mu);
+	assert_int_equal(cb.n, 3);
+	assert_int_equal(cb.bad, 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(cb.sizes[k], lens[k]);
+	pthread_mutex_unlock(&cb.mu);
+	ls_transport *ts[2] = {a, b};
+	teardown(ts, 2);
+	coll_fini(&ca);
+	pthread_mutex_destroy(&cb.mu);
+}
+
 static void
 test_malformed(void **state)
 {
@@ -1046,6 +1148,7 @@ main(void)
 	    cmocka_unit_test(test_slow_receiver),
 	    cmocka_unit_test(test_pause_resume_writable),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_large_envelope),
 	    cmocka_unit_test(test_reconnect),
 	    cmocka_unit_test(test_hello_unknown),
 	};
