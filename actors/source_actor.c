@@ -94,6 +94,7 @@ typedef struct src {
 	} commits[KAFKA_COMMITS];
 	unsigned ncommits;
 	ls_batch *kb;          /* batch being filled by kafka_msg/syslog_msg */
+	ls_ctx *kctx;          /* http_ev: the activation it runs in */
 	int64_t kb_ns;         /* ... and its ingest time (one clock read) */
 	double max_rate;       /* events/s at most, 0 = unlimited */
 	int64_t k0_ns;         /* first read of this incarnation */
@@ -871,7 +872,35 @@ file_pump(ls_ctx *ctx, src *s)
 	pump_now(ctx, s);
 }
 
-/* ls_netin_take: one syslog message is one event. */
+/* A new batch in s->kb for syslog_msg / kafka_msg to fill, its ingest
+ * time read once.  LS_ENOMEM. */
+static int
+kb_start(src *s)
+{
+	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
+	if (s->kb == NULL)
+		return LS_ENOMEM;
+	s->kb->source = s->cfg->node->name;
+	s->kb_ns = ls_wall_ns();
+	return 0;
+}
+
+/* Emit s->kb when it holds events, and drop it; returns its events. */
+static uint32_t
+kb_emit(ls_ctx *ctx, src *s)
+{
+	uint32_t n = s->kb->n;
+	if (n > 0) {
+		ls_metric_add(s->cfg->ctr.in, n);
+		ls_metric_add(s->cfg->ctr.out, n);
+		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
+	}
+	ls_batch_unref(s->kb);
+	s->kb = NULL;
+	return n;
+}
+
+/* ls_netin_take (and ls_ingest_read): one message is one event. */
 static void
 syslog_msg(void *arg, const char *msg, size_t len)
 {
@@ -918,32 +947,34 @@ syslog_pump(ls_ctx *ctx, src *s)
 		return;
 	}
 	syslog_report(s);
-	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
-	if (s->kb == NULL) {
+	if (kb_start(s) != 0) {
 		pump_later(ctx, 10);
 		return;
 	}
-	s->kb->source = s->cfg->node->name;
-	s->kb_ns = ls_wall_ns();
 	size_t got = ls_netin_take(s->net, LS_BATCH_EVENTS, syslog_msg, s);
-	if (s->kb->n > 0) {
-		ls_metric_add(s->cfg->ctr.in, s->kb->n);
-		ls_metric_add(s->cfg->ctr.out, s->kb->n);
-		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
-	}
-	ls_batch_unref(s->kb);
-	s->kb = NULL;
+	kb_emit(ctx, s);
 	if (got == 0)
 		pump_later(ctx, 10); /* nothing new: look again soon */
 	else
 		pump_now(ctx, s);
 }
 
-/* ls_ingest_read: one event. */
+/* ls_ingest_read: one event; a record may hold more than a batch, so a
+ * full batch goes out and another one takes the rest. */
 static void
 http_ev(void *arg, const char *ev, size_t len)
 {
-	syslog_msg(arg, ev, len);
+	src *s = arg;
+	if (s->kb != NULL && s->kb->n == s->kb->cap) {
+		kb_emit(s->kctx, s);
+		if (kb_start(s) != 0)
+			ls_log(LS_LOG_ERROR, "source",
+			    "out of memory: an event of an acknowledged request "
+			    "is dropped source=%s",
+			    s->cfg->node->name);
+	}
+	if (s->kb != NULL)
+		syslog_msg(s, ev, len);
 }
 
 /* Emit what the ingest log holds, up to about max events. */
@@ -952,20 +983,13 @@ http_read(ls_ctx *ctx, src *s, size_t max)
 {
 	size_t got = 0;
 	while (got < max) {
-		s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
-		if (s->kb == NULL)
+		if (kb_start(s) != 0)
 			break;
-		s->kb->source = s->cfg->node->name;
-		s->kb_ns = ls_wall_ns();
-		/* whole records: a batch may grow past LS_BATCH_EVENTS */
+		/* whole records: one may fill several batches */
+		s->kctx = ctx;
 		size_t n = ls_ingest_read(s->ing, LS_BATCH_EVENTS, http_ev, s);
-		if (s->kb->n > 0) {
-			ls_metric_add(s->cfg->ctr.in, s->kb->n);
-			ls_metric_add(s->cfg->ctr.out, s->kb->n);
-			ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
-		}
-		ls_batch_unref(s->kb);
-		s->kb = NULL;
+		if (s->kb != NULL)
+			kb_emit(ctx, s);
 		if (n == 0)
 			break;
 		got += n;
@@ -1054,13 +1078,10 @@ kafka_pump(ls_ctx *ctx, src *s)
 		if (due - (double)s->kread < (double)max)
 			max = (size_t)(due - (double)s->kread) + 1;
 	}
-	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
-	if (s->kb == NULL) {
+	if (kb_start(s) != 0) {
 		pump_later(ctx, 10);
 		return;
 	}
-	s->kb->source = s->cfg->node->name;
-	s->kb_ns = ls_wall_ns();
 	long got = ls_kafka_in_poll(s->kin, max, kafka_msg, s, err,
 	    sizeof(err));
 	if (got > 0)
@@ -1074,14 +1095,7 @@ kafka_pump(ls_ctx *ctx, src *s)
 			    s->cfg->node->name, err);
 		}
 	}
-	if (s->kb->n > 0) {
-		ls_metric_add(s->cfg->ctr.in, s->kb->n);
-		ls_metric_add(s->cfg->ctr.out, s->kb->n);
-		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
-	}
-	uint32_t n = s->kb->n;
-	ls_batch_unref(s->kb);
-	s->kb = NULL;
+	uint32_t n = kb_emit(ctx, s);
 	if (ls_kafka_in_at_end(s->kin)) {
 		finish(ctx, s);
 		return;

@@ -95,12 +95,11 @@ def bench_file(binary, corpus, n, tmp):
     return p.returncode == 0 and got == n, n / dt, got
 
 
-def bench_syslog(binary, corpus, n, tmp):
-    topo = os.path.join(tmp, 'syslog.yaml')
-    with open(topo, 'w') as f:
-        f.write(TOPO_SYSLOG)
-    p = subprocess.Popen([binary, 'run', topo, '--progress', '0'],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_listening(args):
+    """Start a run whose source listens; returns the process, its stderr
+    so far and the port it logged (None: it said nothing in 30 s)."""
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
     port = None
     buf = b''
     deadline = time.monotonic() + 30
@@ -112,6 +111,15 @@ def bench_syslog(binary, corpus, n, tmp):
             port = int(m.group(1))
     if port is None:
         p.kill()
+    return p, buf, port
+
+
+def bench_syslog(binary, corpus, n, tmp):
+    topo = os.path.join(tmp, 'syslog.yaml')
+    with open(topo, 'w') as f:
+        f.write(TOPO_SYSLOG)
+    p, buf, port = start_listening([binary, 'run', topo, '--progress', '0'])
+    if port is None:
         return False, 0, -1
     s = socket.create_connection(('127.0.0.1', port))
     t0 = time.monotonic()
@@ -153,19 +161,8 @@ def bench_http_mode(binary, corpus, n, tmp, durable):
     args = [binary, 'run', topo, '--progress', '0']
     if durable:
         args += ['--data-dir', os.path.join(tmp, 'http-data'), '--fresh']
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-    port = None
-    buf = b''
-    deadline = time.monotonic() + 30
-    while port is None and time.monotonic() < deadline:
-        line = p.stderr.readline()
-        buf += line
-        m = re.search(rb'msg="listening" .*port=(\d+)', line)
-        if m:
-            port = int(m.group(1))
+    p, buf, port = start_listening(args)
     if port is None:
-        p.kill()
         return False, 0, -1
     work = bodies(corpus)
     lock = threading.Lock()

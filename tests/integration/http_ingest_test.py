@@ -6,7 +6,8 @@ the client.
 
 Cases (the run listens on port 0 of 127.0.0.1 and says which port it got):
   http_forms     every line of the Loghub HDFS sample posted once -- as
-                 text lines, JSON lines, JSON arrays and single events --
+                 text lines (one request larger than a batch), JSON lines,
+                 JSON arrays and single events --
                  arrives exactly once: a text event's message is the line, a
                  JSON event's message parses to the object that was sent.
   http_errors    bad input gets its status and reason (400 bad JSON with
@@ -61,17 +62,7 @@ def start(extra='', settings='', data_dir=None, topo=None):
     if data_dir is not None:
         args += ['--data-dir', data_dir]
     p, lines = ct.start_running(args)
-    port = None
-
-    def listening():
-        nonlocal port
-        for ln in list(lines):
-            m = re.search(rb'msg="listening" .*port=(\d+)', ln)
-            if m:
-                port = int(m.group(1))
-        return port is not None
-    ct.wait_until(listening, p, 'the listening line')
-    return p, lines, port, out
+    return p, lines, ct.listening_port(p, lines), out
 
 
 def post(port, body, ctype='application/json', method='POST',
@@ -125,7 +116,9 @@ def case_http_forms():
     p, err, port, out = start()
     sent_objs = []
     try:
-        for c in chunks(text, 100):
+        # one request of 600 lines (more than a batch of 512 events),
+        # then requests of 50
+        for c in [text[:600]] + chunks(text[600:], 50):
             st, _, resp = post(port, '\r\n'.join(c) + '\n\n', 'text/plain')
             check_eq((st, accepted(resp)), (202, len(c)), 'text lines')
         for c in chunks(ndj, 100):
@@ -227,8 +220,6 @@ def case_http_errors():
         text = ct.interrupt_running(p, err)
     check_eq(p.returncode, 0, 'exit status (stderr %r)' % text[-2000:])
     msgs = [e['message'] for e in events(out)]
-    check(all(m.startswith('fill ') or m.startswith('{') or True
-              for m in msgs), 'events')
     fills = [m for m in msgs if m.startswith('fill ')]
     want = ['fill %d %d' % (i, k) for i in range(len(statuses) - 1)
             for k in range(10)]
