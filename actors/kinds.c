@@ -17,6 +17,7 @@
 	X(stdin)     /* actors/source_actor.c */                             \
 	X(kafka_source) /* actors/source_actor.c, "kafka" */                 \
 	X(syslog)    /* actors/source_actor.c */                             \
+	X(http)      /* actors/source_actor.c */                             \
 	X(parse)     /* actors/parse_actor.c */                              \
 	X(filter)    /* actors/parse_actor.c */                              \
 	X(window)    /* actors/window_actor.c */                             \

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/ingest.h"
 #include "actors/kafka.h"
 #include "actors/sinkfmt.h"
 #include "runtime/actor.h"
@@ -441,6 +442,25 @@ resume_free(ls_resume *r)
 	free(r);
 }
 
+/* Delete every key but those of ingest logs (actors/ingest.h). */
+static int
+discard_but_ingest(ls_store *s)
+{
+	static const char lo[1] = { LS_INGEST_KEY_BYTE };
+	static const char hi[1] = { LS_INGEST_KEY_BYTE + 1 };
+	static const char top[8] = { '\xff', '\xff', '\xff', '\xff', '\xff',
+		'\xff', '\xff', '\xff' };
+	ls_store_batch *b;
+	int rv = ls_store_batch_new(&b);
+	if (rv != 0)
+		return rv;
+	ls_store_batch_delete_range(b, "", 0, lo, 1);
+	ls_store_batch_delete_range(b, hi, 1, top, sizeof(top));
+	rv = ls_store_batch_commit(s, b);
+	ls_store_batch_free(b);
+	return rv;
+}
+
 int
 ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
                int fresh, ls_resume **out, char *notice, size_t msglen)
@@ -579,7 +599,14 @@ ls_resume_open(const char *data_dir, const ls_topology *t, const ls_plan *p,
 	if (fresh && notice[0] == '\0' && discard)
 		snprintf(notice, msglen, "--fresh: discarding the data in %s",
 		         path);
-	if (discard && (rv = ls_store_delete_prefix(r->store, NULL, 0)) != 0) {
+	/* A run killed before its first completed checkpoint leaves the
+	 * requests its http sources acknowledged in their ingest logs: the
+	 * new run reads them from the start (docs/http-ingest.md). */
+	if (discard && !fresh && !(old.flags & REC_FINISHED))
+		rv = discard_but_ingest(r->store);
+	else if (discard)
+		rv = ls_store_delete_prefix(r->store, NULL, 0);
+	if (discard && rv != 0) {
 		snprintf(notice, msglen, "cannot discard the state in %s: %s",
 		         path, ls_strerror(rv));
 		resume_free(r);

@@ -23,9 +23,14 @@
  * next id.  A source restored from a checkpoint seeks to the saved
  * position (stdin cannot: it refuses).
  *
+ * http: the events of POST /v1/logs requests, read from the source's
+ * ingest log (actors/ingest.h, docs/http-ingest.md); the checkpoint keeps
+ * the sequence number of the next record, and a completed checkpoint lets
+ * the log drop the records before it.
+ *
  * The kinds share one behaviour; their tables (ls_kind_generator,
- * ls_kind_file, ls_kind_stdin, ls_kind_kafka_source, at the end) tell
- * them apart by variant.
+ * ls_kind_file, ls_kind_stdin, ls_kind_kafka_source, ls_kind_syslog,
+ * ls_kind_http, at the end) tell them apart by variant.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +43,7 @@
 #include <unistd.h>
 
 #include "actors/generator.h"
+#include "actors/ingest.h"
 #include "actors/kafka.h"
 #include "actors/netin.h"
 #include "actors/stage.h"
@@ -48,7 +54,7 @@
 #define READ_CHUNK (64 * 1024)
 #define LINE_MAX_BYTES (1024 * 1024)
 
-enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN, SRC_KAFKA, SRC_SYSLOG };
+enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN, SRC_KAFKA, SRC_SYSLOG, SRC_HTTP };
 
 /* kafka: saved positions waiting for their checkpoint's commit */
 #define KAFKA_COMMITS 32
@@ -88,6 +94,7 @@ typedef struct src {
 	} commits[KAFKA_COMMITS];
 	unsigned ncommits;
 	ls_batch *kb;          /* batch being filled by kafka_msg/syslog_msg */
+	ls_ctx *kctx;          /* http_ev: the activation it runs in */
 	int64_t kb_ns;         /* ... and its ingest time (one clock read) */
 	double max_rate;       /* events/s at most, 0 = unlimited */
 	int64_t k0_ns;         /* first read of this incarnation */
@@ -95,6 +102,13 @@ typedef struct src {
 	/* syslog */
 	ls_netin *net;
 	ls_netin_stats net_seen; /* as last reported */
+	/* http */
+	ls_ingest *ing;
+	void *srv;             /* the listener (ls_ingest_server handle) */
+	struct hpos {
+		uint64_t ckpt, seq;
+	} hpos[KAFKA_COMMITS]; /* positions saved, waiting for their commit */
+	unsigned nhpos;
 	/* checkpoints */
 	uint64_t next_ckpt;
 	int64_t last_barrier_ns;
@@ -103,9 +117,12 @@ typedef struct src {
 
 /* Saved state: u8 version 1, u8 ended, u64 position (LE); file: u8
  * version 3, u8 ended, u64 position, u64 device, u64 inode; kafka: u8
- * version 2, u8 ended, the positions of actors/kafka.c. */
+ * version 2, u8 ended, the positions of actors/kafka.c; http: u8 version
+ * 4, u8 ended, u64 next record of the ingest log, u64 events read (the
+ * next event's offset). */
 #define SRC_STATE_LEN 10
 #define SRC_FILE_STATE_LEN 26
+#define SRC_HTTP_STATE_LEN 18
 
 static uint64_t
 src_position(const src *s)
@@ -138,14 +155,20 @@ src_state(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 		*len = kl + 2;
 		return 0;
 	}
-	size_t n = s->kind == SRC_FILE ? SRC_FILE_STATE_LEN : SRC_STATE_LEN;
+	size_t n = s->kind == SRC_FILE   ? SRC_FILE_STATE_LEN
+	    : s->kind == SRC_HTTP         ? SRC_HTTP_STATE_LEN
+	                                  : SRC_STATE_LEN;
 	uint8_t *b = malloc(n);
 	if (b == NULL)
 		return LS_ENOMEM;
 	uint64_t pos = src_position(s);
-	b[0] = s->kind == SRC_FILE ? 3 : 1;
+	b[0] = s->kind == SRC_FILE ? 3 : s->kind == SRC_HTTP ? 4 : 1;
 	b[1] = (uint8_t)final;
 	ls_le_put(b + 2, pos, 8);
+	if (s->kind == SRC_HTTP) {
+		ls_le_put(b + 2, ls_ingest_position(s->ing), 8);
+		ls_le_put(b + 10, s->produced, 8);
+	}
 	if (s->kind == SRC_FILE) {
 		ls_le_put(b + 10, s->dev, 8);
 		ls_le_put(b + 18, s->ino, 8);
@@ -204,6 +227,16 @@ src_save(src *s, uint64_t ckpt, int final)
 		return;
 	if (s->kind == SRC_KAFKA)
 		kafka_keep(s, ckpt, b, len);
+	if (s->kind == SRC_HTTP) {
+		/* the oldest goes when full: a later commit covers it */
+		if (s->nhpos == KAFKA_COMMITS) {
+			memmove(s->hpos, s->hpos + 1,
+			    (KAFKA_COMMITS - 1) * sizeof(s->hpos[0]));
+			s->nhpos--;
+		}
+		s->hpos[s->nhpos++] =
+		    (struct hpos){ ckpt, ls_ingest_position(s->ing) };
+	}
 	ls_stage_ckpt_save(s->cfg, ckpt, final, b, len);
 }
 
@@ -334,6 +367,14 @@ src_restore(void *state, const uint8_t *b, size_t len)
 		s->ended_before = b[1] != 0;
 		return ls_kafka_in_restore(s->kin, b + 2, len - 2);
 	}
+	if (s->kind == SRC_HTTP) {
+		if (len != SRC_HTTP_STATE_LEN || b[0] != 4)
+			return LS_ECORRUPT;
+		/* live input: it goes on listening after a final state too */
+		ls_ingest_seek(s->ing, ls_le_get(b + 2, 8));
+		s->produced = ls_le_get(b + 10, 8);
+		return 0;
+	}
 	if (s->kind == SRC_FILE && len == SRC_FILE_STATE_LEN && b[0] == 3)
 		return file_restore(s, ls_le_get(b + 2, 8), ls_le_get(b + 10, 8),
 		    ls_le_get(b + 18, 8), b[1] != 0);
@@ -376,6 +417,8 @@ restored(src *s, int rv)
 	s->kin = NULL;
 	ls_netin_close(s->net);
 	s->net = NULL;
+	ls_ingest_free(s->ing);
+	s->ing = NULL;
 	if (s->kind == SRC_FILE && s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -467,6 +510,51 @@ syslog_init(src *s, const ls_topo_node *n)
 }
 
 static int
+http_init(src *s, const ls_topo_node *n)
+{
+	char err[512], part[256];
+	const ls_ingest_server *srv = ls_ingest_get_server();
+	if (srv == NULL) {
+		ls_log(LS_LOG_ERROR, "source",
+		    "cannot listen source=%s err=\"this program serves no "
+		    "HTTP\"",
+		    n->name);
+		return LS_ENOTSUP;
+	}
+	snprintf(part, sizeof(part), "%s/%u", n->name, s->cfg->partition);
+	ls_ingest_cfg ic = {
+		.store = s->cfg->store,
+		.topology = s->cfg->ckpt_ns,
+		.partition = part,
+		.queue = (size_t)ls_topo_int(n, "queue"),
+		.sync = ls_topo_bool(n, "sync"),
+	};
+	int rv = ls_ingest_open(&ic, &s->ing);
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "source",
+		    "cannot open the ingest log source=%s err=%s", n->name,
+		    ls_errname(rv));
+		return rv;
+	}
+	if ((rv = restored(s, ls_stage_restore(s->cfg, s))) != 0)
+		return rv;
+	const char *listen = ls_topo_str(n, "listen");
+	int port = 0;
+	rv = srv->start(listen, (size_t)ls_topo_int(n, "max_body"), s->ing,
+	    &s->srv, &port, err, sizeof(err));
+	if (rv != 0) {
+		ls_log(LS_LOG_ERROR, "source", "cannot listen source=%s err=%s",
+		    n->name, err);
+		return restored(s, rv);
+	}
+	ls_log(LS_LOG_INFO, "source",
+	    "listening source=%s listen=%s port=%d durable=%s", n->name,
+	    listen, port,
+	    s->cfg->store == NULL ? "no" : ic.sync ? "fsync" : "write");
+	return 0;
+}
+
+static int
 src_init(ls_ctx *ctx, void *state, const void *arg)
 {
 	src *s = state;
@@ -517,6 +605,8 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		return kafka_init(s, n);
 	if (s->kind == SRC_SYSLOG)
 		return syslog_init(s, n);
+	if (s->kind == SRC_HTTP)
+		return http_init(s, n);
 	s->cap = READ_CHUNK * 2;
 	if ((s->buf = malloc(s->cap)) == NULL)
 		return LS_ENOMEM;
@@ -546,6 +636,9 @@ src_stop(ls_ctx *ctx, void *state)
 	ls_generator_free(s->gen);
 	ls_kafka_in_free(s->kin);
 	ls_netin_close(s->net);
+	if (s->srv != NULL)
+		ls_ingest_get_server()->stop(s->srv);
+	ls_ingest_free(s->ing);
 	for (unsigned i = 0; i < s->ncommits; i++)
 		free(s->commits[i].b);
 	if (s->kind == SRC_FILE && s->fd >= 0)
@@ -779,7 +872,35 @@ file_pump(ls_ctx *ctx, src *s)
 	pump_now(ctx, s);
 }
 
-/* ls_netin_take: one syslog message is one event. */
+/* A new batch in s->kb for syslog_msg / kafka_msg to fill, its ingest
+ * time read once.  LS_ENOMEM. */
+static int
+kb_start(src *s)
+{
+	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
+	if (s->kb == NULL)
+		return LS_ENOMEM;
+	s->kb->source = s->cfg->node->name;
+	s->kb_ns = ls_wall_ns();
+	return 0;
+}
+
+/* Emit s->kb when it holds events, and drop it; returns its events. */
+static uint32_t
+kb_emit(ls_ctx *ctx, src *s)
+{
+	uint32_t n = s->kb->n;
+	if (n > 0) {
+		ls_metric_add(s->cfg->ctr.in, n);
+		ls_metric_add(s->cfg->ctr.out, n);
+		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
+	}
+	ls_batch_unref(s->kb);
+	s->kb = NULL;
+	return n;
+}
+
+/* ls_netin_take (and ls_ingest_read): one message is one event. */
 static void
 syslog_msg(void *arg, const char *msg, size_t len)
 {
@@ -826,25 +947,82 @@ syslog_pump(ls_ctx *ctx, src *s)
 		return;
 	}
 	syslog_report(s);
-	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
-	if (s->kb == NULL) {
+	if (kb_start(s) != 0) {
 		pump_later(ctx, 10);
 		return;
 	}
-	s->kb->source = s->cfg->node->name;
-	s->kb_ns = ls_wall_ns();
 	size_t got = ls_netin_take(s->net, LS_BATCH_EVENTS, syslog_msg, s);
-	if (s->kb->n > 0) {
-		ls_metric_add(s->cfg->ctr.in, s->kb->n);
-		ls_metric_add(s->cfg->ctr.out, s->kb->n);
-		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
-	}
-	ls_batch_unref(s->kb);
-	s->kb = NULL;
+	kb_emit(ctx, s);
 	if (got == 0)
 		pump_later(ctx, 10); /* nothing new: look again soon */
 	else
 		pump_now(ctx, s);
+}
+
+/* ls_ingest_read: one event; a record may hold more than a batch, so a
+ * full batch goes out and another one takes the rest. */
+static void
+http_ev(void *arg, const char *ev, size_t len)
+{
+	src *s = arg;
+	if (s->kb != NULL && s->kb->n == s->kb->cap) {
+		kb_emit(s->kctx, s);
+		if (kb_start(s) != 0)
+			ls_log(LS_LOG_ERROR, "source",
+			    "out of memory: an event of an acknowledged request "
+			    "is dropped source=%s",
+			    s->cfg->node->name);
+	}
+	if (s->kb != NULL)
+		syslog_msg(s, ev, len);
+}
+
+/* Emit what the ingest log holds, up to about max events. */
+static size_t
+http_read(ls_ctx *ctx, src *s, size_t max)
+{
+	size_t got = 0;
+	while (got < max) {
+		if (kb_start(s) != 0)
+			break;
+		/* whole records: one may fill several batches */
+		s->kctx = ctx;
+		size_t n = ls_ingest_read(s->ing, LS_BATCH_EVENTS, http_ev, s);
+		if (s->kb != NULL)
+			kb_emit(ctx, s);
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+static void
+http_pump(ls_ctx *ctx, src *s)
+{
+	maybe_barrier(ctx, s);
+	if (ls__pipeline_log_full(s->cfg->pl)) {
+		pump_later(ctx, 5); /* replay logs full: wait for a commit */
+		return;
+	}
+	if (http_read(ctx, s, 4 * LS_BATCH_EVENTS) == 0)
+		pump_later(ctx, 5); /* nothing new: look again soon */
+	else
+		pump_now(ctx, s);
+}
+
+/* http: checkpoint upto completed -- the log forgets what it covers. */
+static void
+http_commit(src *s, uint64_t upto)
+{
+	unsigned k = 0;
+	while (k < s->nhpos && s->hpos[k].ckpt <= upto)
+		k++;
+	if (k == 0)
+		return;
+	ls_ingest_trim(s->ing, s->hpos[k - 1].seq);
+	memmove(s->hpos, s->hpos + k, (s->nhpos - k) * sizeof(s->hpos[0]));
+	s->nhpos -= k;
 }
 
 /* ls_kafka_in_poll: one message is one event (trailing CR/LF dropped). */
@@ -900,13 +1078,10 @@ kafka_pump(ls_ctx *ctx, src *s)
 		if (due - (double)s->kread < (double)max)
 			max = (size_t)(due - (double)s->kread) + 1;
 	}
-	s->kb = ls_batch_new(LS_BATCH_EVENTS, 1, NULL);
-	if (s->kb == NULL) {
+	if (kb_start(s) != 0) {
 		pump_later(ctx, 10);
 		return;
 	}
-	s->kb->source = s->cfg->node->name;
-	s->kb_ns = ls_wall_ns();
 	long got = ls_kafka_in_poll(s->kin, max, kafka_msg, s, err,
 	    sizeof(err));
 	if (got > 0)
@@ -920,14 +1095,7 @@ kafka_pump(ls_ctx *ctx, src *s)
 			    s->cfg->node->name, err);
 		}
 	}
-	if (s->kb->n > 0) {
-		ls_metric_add(s->cfg->ctr.in, s->kb->n);
-		ls_metric_add(s->cfg->ctr.out, s->kb->n);
-		ls_stage_emit(ctx, s->cfg, &s->q, s->kb);
-	}
-	uint32_t n = s->kb->n;
-	ls_batch_unref(s->kb);
-	s->kb = NULL;
+	uint32_t n = kb_emit(ctx, s);
 	if (ls_kafka_in_at_end(s->kin)) {
 		finish(ctx, s);
 		return;
@@ -956,12 +1124,21 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 	case LS_MSG_DRAIN:
 		if (s->kind == SRC_FILE || s->kind == SRC_STDIN)
 			emit_lines(ctx, s, 1);
+		if (s->kind == SRC_HTTP && !s->done) {
+			/* every acknowledged request is in the stream before
+			 * its end: no appends from now on, then the rest */
+			ls_ingest_close_input(s->ing);
+			while (http_read(ctx, s, SIZE_MAX) > 0)
+				;
+		}
 		finish(ctx, s);
 		return 0;
 	case LS_MSG_COMMIT:
 		ls_outq_commit(&s->q, ls_stage_msg_u64(m));
 		if (s->kind == SRC_KAFKA)
 			kafka_commit(s, ls_stage_msg_u64(m));
+		if (s->kind == SRC_HTTP)
+			http_commit(s, ls_stage_msg_u64(m));
 		return 0;
 	case LS_MSG_REWIND:
 		ls_outq_rewind(ctx, s->cfg, &s->q);
@@ -979,6 +1156,8 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 			kafka_pump(ctx, s);
 		else if (s->kind == SRC_SYSLOG)
 			syslog_pump(ctx, s);
+		else if (s->kind == SRC_HTTP)
+			http_pump(ctx, s);
 		else
 			file_pump(ctx, s);
 		return 0;
@@ -1102,4 +1281,31 @@ const ls_kind ls_kind_syslog = {
 	.restore = src_restore,
 	.position = "message",
 	.variant = SRC_SYSLOG,
+};
+
+const ls_kind ls_kind_http = {
+	.name = "http",
+	.role = LS_TOPO_SOURCE,
+	.flags = LS_KIND_COMMITS,
+	.params = LS_KIND_PARAMS(
+	    { "listen", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_ingest_check_listen,
+	        "HOST:PORT that serves POST /v1/logs (port 0: a free one, "
+	        "logged)" },
+	    { "max_body", LS_TV_INT, 0, "1048576", NULL, 1024, 268435456, NULL,
+	        "bytes; a larger request body is refused with 413" },
+	    { "queue", LS_TV_INT, 0, "65536", NULL, 1, 16777216, NULL,
+	        "events accepted but not yet read; when full, requests get "
+	        "429 with Retry-After" },
+	    { "sync", LS_TV_BOOL, 0, "true", NULL, LS_KIND_ANY_INT, NULL,
+	        "with a data directory: fsync the accepted events before "
+	        "answering 202 (false: written to the OS, which survives a "
+	        "killed process, not a power loss)" }),
+	.help = "events of HTTP POST /v1/logs requests (JSON, JSON lines, "
+	        "text)",
+	.behaviour = &source_behaviour,
+	.save = src_state,
+	.restore = src_restore,
+	.position = "record",
+	.variant = SRC_HTTP,
 };

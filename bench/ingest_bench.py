@@ -12,6 +12,13 @@ rate is lines / wall time of the run:
               lines over one TCP connection, newline framed, as fast as
               the socket takes them, then closes; the run is stopped once
               the source counted every line (its summary on SIGINT)
+  http        an `http` source: this script POSTs the lines as text/plain
+              bodies of about 512 KiB over two keep-alive connections
+              (Python's http.client, two threads), retrying on 429; the
+              rate is lines over the time until the last 202.  Twice: in
+              memory (no data directory) and `--data-dir` with
+              `sync: true`, where every 202 waited for an fsync of the
+              store's write-ahead log
 
   parse       the file source into a `parse` stage (format auto) and a
               null sink: the parser's cost on top of the file's
@@ -82,6 +89,19 @@ ANOMALY = """  - name: det
 """
 
 
+TOPO_HTTP = """name: ingest-http
+sources:
+  - name: in
+    kind: http
+    listen: 127.0.0.1:0
+    queue: 16777216
+sinks:
+  - name: out
+    kind: null
+    input: in
+"""
+
+
 def lines_in(path):
     n = 0
     with open(path, 'rb') as f:
@@ -146,6 +166,11 @@ def bench_syslog(binary, corpus, n, tmp):
         f.write(TOPO_SYSLOG)
     p = subprocess.Popen([binary, 'run', topo, '--progress', '0'],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_listening(args):
+    """Start a run whose source listens; returns the process, its stderr
+    so far and the port it logged (None: it said nothing in 30 s)."""
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
     port = None
     buf = b''
     deadline = time.monotonic() + 30
@@ -157,6 +182,15 @@ def bench_syslog(binary, corpus, n, tmp):
             port = int(m.group(1))
     if port is None:
         p.kill()
+    return p, buf, port
+
+
+def bench_syslog(binary, corpus, n, tmp):
+    topo = os.path.join(tmp, 'syslog.yaml')
+    with open(topo, 'w') as f:
+        f.write(TOPO_SYSLOG)
+    p, buf, port = start_listening([binary, 'run', topo, '--progress', '0'])
+    if port is None:
         return False, 0, -1
     s = socket.create_connection(('127.0.0.1', port))
     t0 = time.monotonic()
@@ -177,6 +211,75 @@ def bench_syslog(binary, corpus, n, tmp):
     return got == n, n / max(sent, 1e-9), got if got >= 0 else dt
 
 
+def bodies(corpus, size=512 << 10):
+    with open(corpus, 'rb') as f:
+        data = f.read()
+    out, i = [], 0
+    while i < len(data):
+        j = data.rfind(b'\n', i, i + size)
+        j = len(data) if j < i else j + 1
+        out.append(data[i:j])
+        i = j
+    return out
+
+
+def bench_http_mode(binary, corpus, n, tmp, durable):
+    import http.client
+    import threading
+    topo = os.path.join(tmp, 'http.yaml')
+    with open(topo, 'w') as f:
+        f.write(TOPO_HTTP)
+    args = [binary, 'run', topo, '--progress', '0']
+    if durable:
+        args += ['--data-dir', os.path.join(tmp, 'http-data'), '--fresh']
+    p, buf, port = start_listening(args)
+    if port is None:
+        return False, 0, -1
+    work = bodies(corpus)
+    lock = threading.Lock()
+    failed = []
+
+    def sender():
+        c = http.client.HTTPConnection('127.0.0.1', port, timeout=120)
+        while True:
+            with lock:
+                if not work:
+                    break
+                body = work.pop()
+            while True:
+                c.request('POST', '/v1/logs', body,
+                          {'Content-Type': 'text/plain'})
+                r = c.getresponse()
+                r.read()
+                if r.status == 429:
+                    time.sleep(0.05)
+                    continue
+                if r.status != 202:
+                    failed.append(r.status)
+                break
+        c.close()
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=sender) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    sent = time.monotonic() - t0
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=600)
+    got = summary_in((buf + err).decode('utf-8', 'replace'))
+    return got == n and not failed, n / max(sent, 1e-9), got
+
+
+def bench_http(binary, corpus, n, tmp):
+    return bench_http_mode(binary, corpus, n, tmp, False)
+
+
+def bench_http_durable(binary, corpus, n, tmp):
+    return bench_http_mode(binary, corpus, n, tmp, True)
+
+
 def main(argv):
     if len(argv) != 3:
         sys.stderr.write(__doc__)
@@ -186,7 +289,9 @@ def main(argv):
     status = 0
     with tempfile.TemporaryDirectory(prefix='ls-ingest-') as tmp:
         for name, fn in (('file', bench_file), ('syslog-tcp', bench_syslog),
-                         ('parse', bench_parse), ('anomaly', bench_anomaly)):
+                         ('parse', bench_parse), ('anomaly', bench_anomaly),
+                         ('http', bench_http),
+                         ('http-fsync', bench_http_durable)):
             ok, rate, got = fn(binary, corpus, n, tmp)
             print('ingest %-10s %10.0f lines/s (%d lines%s)' % (
                 name, rate, n, '' if ok else ', FAILED: counted %r' % got))

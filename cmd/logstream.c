@@ -40,6 +40,7 @@
 #include "cmd/query_cmd.h"
 #include "cluster/dataplane.h"
 #include "cluster/http.h"
+#include "cluster/ingest_http.h"
 #include "cluster/node.h"
 #include "runtime/actor.h"
 #include "runtime/fs.h"
@@ -995,6 +996,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
+	/* `http` sources serve POST /v1/logs through the HTTP module */
+	ls_ingest_set_server(&ls_ingest_http);
 	if (is_help(cmd) || strcmp(cmd, "help") == 0) {
 		usage_main(stdout);
 		return 0;

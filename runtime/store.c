@@ -695,6 +695,18 @@ ls_store_batch_delete(ls_store_batch *b, const void *k, size_t kl)
 }
 
 void
+ls_store_batch_delete_range(ls_store_batch *b, const void *from, size_t fl,
+                            const void *to, size_t tl)
+{
+	if (b == NULL || batch_check(b, from, fl, NULL, 0) != 0 ||
+	    batch_check(b, to, tl, NULL, 0) != 0)
+		return;
+	rocksdb_writebatch_delete_range(b->wb, fl > 0 ? from : "", fl,
+	                                tl > 0 ? to : "", tl);
+	b->n++;
+}
+
+void
 ls_store_batch_delete_prefix(ls_store_batch *b, const void *prefix, size_t pl)
 {
 	unsigned char small[64];

@@ -142,6 +142,9 @@ void ls_store_batch_delete(ls_store_batch *b, const void *k, size_t kl);
  * earlier in this batch; keys put later in the batch survive. */
 void ls_store_batch_delete_prefix(ls_store_batch *b, const void *prefix,
                                   size_t pl);
+/* Range delete of every key in [from, to) (both copied). */
+void ls_store_batch_delete_range(ls_store_batch *b, const void *from,
+                                 size_t fl, const void *to, size_t tl);
 /* Counter merge, as ls_store_add. */
 void ls_store_batch_add(ls_store_batch *b, const void *k, size_t kl,
                         int64_t delta);

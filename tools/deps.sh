@@ -26,6 +26,7 @@ libxxhash-dev        /usr/include/xxhash.h
 libpcre2-dev         /usr/include/pcre2.h
 libsqlite3-dev       /usr/include/sqlite3.h
 kcat                 kcat
+curl                 curl
 '
 # extra packages for optional targets: `tools/deps.sh valgrind`
 EXTRA="$*"

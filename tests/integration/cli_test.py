@@ -2465,6 +2465,22 @@ def start_running(args):
     return p, lines
 
 
+def listening_port(p, lines):
+    """Wait for the 'listening' line of a source of a start_running
+    process (syslog, http) and return the port it names."""
+    port = None
+
+    def listening():
+        nonlocal port
+        for ln in list(lines):
+            m = re.search(rb'msg="listening" .*port=(\d+)', ln)
+            if m:
+                port = int(m.group(1))
+        return port is not None
+    wait_until(listening, p, 'the listening line')
+    return port
+
+
 def interrupt_running(p, lines):
     """SIGINT a process of start_running and wait; returns stderr."""
     try:

@@ -63,17 +63,7 @@ def start(listen, extra=''):
     out, rej = path('out.jsonl'), path('rejects.jsonl')
     topo = write('t.yaml', TOPOLOGY % (listen, extra, q(out), q(rej)))
     p, lines = ct.start_running(['run', topo, '--progress', '0'])
-    port = None
-
-    def listening():
-        nonlocal port
-        for ln in list(lines):
-            m = re.search(rb'msg="listening" .*port=(\d+)', ln)
-            if m:
-                port = int(m.group(1))
-        return port is not None
-    ct.wait_until(listening, p, 'the listening line')
-    return p, lines, port, out, rej
+    return p, lines, ct.listening_port(p, lines), out, rej
 
 
 def sample(n=300):
