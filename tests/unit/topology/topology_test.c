@@ -803,8 +803,14 @@ sample_value(const ls_topo_pspec *ps)
 		return "info";
 	if (strcmp(ps->name, "dead_letter") == 0)
 		return "dl";
-	if (strcmp(ps->name, "listen") == 0)
+	if (strcmp(ps->name, "listen") == 0) {
+		/* a syslog source listens on a URL, an http one on HOST:PORT */
+		char why[256];
+		if (ps->check != NULL &&
+		    ps->check("tcp://127.0.0.1:0", why, sizeof(why)) != 0)
+			return "\"127.0.0.1:0\"";
 		return "\"tcp://127.0.0.1:0\"";
+	}
 	return "x";
 }
 
