@@ -55,12 +55,75 @@ ls_ingest_get_server(void)
 	return g_server;
 }
 
+/* The key prefix of (topology, partition) into p (KEY_MAX bytes); its
+ * length, or 0 for a bad name. */
+static size_t
+prefix_of(const char *topo, const char *part, uint8_t *p)
+{
+	size_t tl = topo != NULL ? strlen(topo) : 0;
+	size_t pl = part != NULL ? strlen(part) : 0;
+	if (tl == 0 || pl == 0 || tl > LS_STORE_NAME_MAX ||
+	    pl > LS_STORE_NAME_MAX)
+		return 0;
+	uint8_t *q = p;
+	*q++ = LS_INGEST_KEY_BYTE;
+	*q++ = 0;
+	memcpy(q, topo, tl);
+	q += tl;
+	*q++ = 0;
+	memcpy(q, part, pl);
+	q += pl;
+	*q++ = 0;
+	return (size_t)(q - p);
+}
+
+static void
+put_seq(uint8_t *k, uint64_t seq)
+{
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+static uint64_t
+get_seq(const uint8_t *b)
+{
+	uint64_t s = 0;
+	for (int i = 0; i < 8; i++)
+		s = s << 8 | b[i];
+	return s;
+}
+
+/* Bytes before the events of a stored value: 1 (version 1), 9 (version
+ * 2: the epoch), 0 for a value that is neither. */
+static size_t
+hdr_len(const void *v, size_t vl)
+{
+	const uint8_t *b = v;
+	if (vl >= 1 && b[0] == 1)
+		return 1;
+	if (vl >= 9 && b[0] == 2)
+		return 9;
+	return 0;
+}
+
+int
+ls_ingest_value_epoch(const void *value, size_t len, uint64_t *epoch)
+{
+	size_t h = hdr_len(value, len);
+	if (h == 0)
+		return LS_ECORRUPT;
+	uint64_t e = 0;
+	for (size_t i = 0; h == 9 && i < 8; i++)
+		e |= (uint64_t)((const uint8_t *)value)[1 + i] << (8 * i);
+	*epoch = e;
+	return 0;
+}
+
 static size_t
 key_of(const ls_ingest *in, uint64_t seq, uint8_t *k)
 {
 	memcpy(k, in->prefix, in->plen);
-	for (int i = 0; i < 8; i++)
-		k[in->plen + (size_t)i] = (uint8_t)(seq >> (56 - 8 * i));
+	put_seq(k + in->plen, seq);
 	return in->plen + 8;
 }
 
@@ -69,20 +132,17 @@ seq_of(const ls_ingest *in, const void *k, size_t kl)
 {
 	if (kl != in->plen + 8)
 		return 0;
-	const uint8_t *b = (const uint8_t *)k + in->plen;
-	uint64_t s = 0;
-	for (int i = 0; i < 8; i++)
-		s = s << 8 | b[i];
-	return s;
+	return get_seq((const uint8_t *)k + in->plen);
 }
 
 static uint32_t
 count_events(const char *v, size_t vl)
 {
-	if (vl <= 1)
+	size_t h = hdr_len(v, vl);
+	if (h == 0 || vl <= h)
 		return 0;
 	uint32_t n = 1;
-	for (size_t i = 1; i < vl; i++)
+	for (size_t i = h; i < vl; i++)
 		n += v[i] == '\n';
 	return n;
 }
@@ -135,7 +195,8 @@ scan_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 		return 0;
 	if (a->first == 0)
 		a->first = s;
-	/* records are contiguous; a gap (none is ever made) counts 0 */
+	/* a gap (a record that never reached this node's copy, see
+	 * ingest.h) counts 0 */
 	while (a->last != 0 && a->last + 1 < s && a->err == 0) {
 		a->err = count_push(a->in, 0);
 		a->last++;
@@ -165,16 +226,9 @@ ls_ingest_open(const ls_ingest_cfg *cfg, ls_ingest **out)
 	memcpy(in->part, cfg->partition, pl + 1);
 	in->cfg.topology = in->topo;
 	in->cfg.partition = in->part;
-	uint8_t *p = in->prefix;
-	*p++ = LS_INGEST_KEY_BYTE;
-	*p++ = 0;
-	memcpy(p, in->topo, tl);
-	p += tl;
-	*p++ = 0;
-	memcpy(p, in->part, pl);
-	p += pl;
-	*p++ = 0;
-	in->plen = (size_t)(p - in->prefix);
+	if (cfg->store == NULL)
+		in->cfg.repl = NULL;
+	in->plen = prefix_of(in->topo, in->part, in->prefix);
 	in->next_seq = in->rpos = in->trimmed = 1;
 	if (cfg->store != NULL) {
 		scan_acc a = { in, 0, 0, 0 };
@@ -225,12 +279,15 @@ ls_ingest_append(ls_ingest *in, const char *text, size_t len, uint32_t n,
 	uint8_t k[KEY_MAX];
 	uint8_t *v = NULL;
 	mrec *r = NULL;
+	size_t vl = len + 9;
 	if (in->cfg.store != NULL) {
-		v = malloc(len + 1);
+		v = malloc(vl);
 		if (v == NULL)
 			return LS_ENOMEM;
-		v[0] = 1;
-		memcpy(v + 1, text, len);
+		v[0] = 2;
+		for (int i = 0; i < 8; i++)
+			v[1 + i] = (uint8_t)(in->cfg.epoch >> (8 * i));
+		memcpy(v + 9, text, len);
 	} else {
 		r = malloc(sizeof(*r) + len + 1);
 		if (r == NULL)
@@ -252,7 +309,7 @@ ls_ingest_append(ls_ingest *in, const char *text, size_t len, uint32_t n,
 		if (count_push(in, n) != 0)
 			rv = LS_ENOMEM;
 		else if (ls_store_put(in->cfg.store, k, key_of(in, s, k), v,
-		             len + 1) != 0) {
+		             vl) != 0) {
 			in->ncounts--;
 			in->backlog -= n;
 			rv = LS_EIO;
@@ -270,13 +327,28 @@ ls_ingest_append(ls_ingest *in, const char *text, size_t len, uint32_t n,
 			r = NULL;
 		}
 	}
+	uint64_t trim = in->trimmed;
 	pthread_mutex_unlock(&in->lock);
-	free(v);
 	free(r);
+	if (rv == 0 && in->cfg.store != NULL && in->cfg.sync &&
+	    sync_upto(in, s) != 0)
+		rv = LS_EIO;
+	if (rv == 0 && in->cfg.repl != NULL) {
+		const ls_ingest_repl *rp = in->cfg.repl;
+		int prv = rp->push(rp->arg, in->topo, in->part, in->cfg.epoch,
+		    trim, in->cfg.sync, s, v, vl);
+		if (prv != 0) {
+			ls_log(LS_LOG_WARN, "ingest",
+			    "record not acknowledged: its replicas did not "
+			    "take it topology=%s partition=%s seq=%llu err=%s",
+			    in->topo, in->part, (unsigned long long)s,
+			    ls_errname(prv));
+			rv = LS_EBUSY;
+		}
+	}
+	free(v);
 	if (rv != 0)
 		return rv;
-	if (in->cfg.store != NULL && in->cfg.sync && sync_upto(in, s) != 0)
-		return LS_EIO;
 	if (seq != NULL)
 		*seq = s;
 	return 0;
@@ -357,9 +429,17 @@ ls_ingest_read(ls_ingest *in, size_t max, ls_ingest_fn fn, void *arg)
 		size_t vl = 0;
 		int rv = ls_store_get(in->cfg.store, k, key_of(in, s, k), &v,
 		    &vl);
-		if (rv == 0 && vl >= 1 && ((uint8_t *)v)[0] == 1) {
-			if (vl > 1)
-				got += split((char *)v + 1, vl - 1, fn, arg);
+		size_t h = rv == 0 ? hdr_len(v, vl) : 0;
+		if (h != 0) {
+			if (vl > h)
+				got += split((char *)v + h, vl - h, fn, arg);
+		} else if (rv == LS_ENOENT) {
+			/* a gap: a record the owner could not copy to this
+			 * node, never acknowledged (see ingest.h) */
+			ls_log(LS_LOG_INFO, "ingest",
+			    "record not here, it was never acknowledged "
+			    "topology=%s partition=%s seq=%llu",
+			    in->topo, in->part, (unsigned long long)s);
 		} else {
 			ls_log(LS_LOG_ERROR, "ingest",
 			    "cannot read an ingest record topology=%s "
@@ -464,4 +544,86 @@ ls_ingest_check_listen(const char *v, char *why, size_t whylen)
 		return 1;
 	}
 	return 0;
+}
+
+/* ---- the records of a partition in a node's store ---- */
+
+typedef struct each_acc {
+	size_t plen;
+	int (*fn)(void *, uint64_t, const void *, size_t);
+	void *arg;
+} each_acc;
+
+static int
+each_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	each_acc *a = arg;
+	if (kl != a->plen + 8)
+		return 0;
+	uint64_t s = get_seq((const uint8_t *)k + a->plen);
+	return s != 0 ? a->fn(a->arg, s, v, vl) : 0;
+}
+
+int
+ls_ingest_store_each(ls_store *st, const char *topology,
+    const char *partition,
+    int (*fn)(void *arg, uint64_t seq, const void *value, size_t len),
+    void *arg)
+{
+	uint8_t p[KEY_MAX];
+	each_acc a = { prefix_of(topology, partition, p), fn, arg };
+	if (st == NULL || fn == NULL || a.plen == 0)
+		return LS_EINVAL;
+	return ls_store_scan_prefix(st, p, a.plen, each_one, &a);
+}
+
+int
+ls_ingest_store_put(ls_store *st, const char *topology, const char *partition,
+    uint64_t seq, const void *value, size_t len, int newer_only)
+{
+	uint8_t k[KEY_MAX];
+	size_t pl = prefix_of(topology, partition, k);
+	uint64_t e;
+	if (st == NULL || pl == 0 || seq == 0)
+		return LS_EINVAL;
+	if (ls_ingest_value_epoch(value, len, &e) != 0)
+		return LS_ECORRUPT;
+	put_seq(k + pl, seq);
+	if (newer_only) {
+		void *old = NULL;
+		size_t ol = 0;
+		uint64_t oe;
+		int rv = ls_store_get(st, k, pl + 8, &old, &ol);
+		int keep = rv == 0 && ls_ingest_value_epoch(old, ol, &oe) == 0 &&
+		    oe >= e;
+		free(old);
+		if (rv != 0 && rv != LS_ENOENT)
+			return rv;
+		if (keep)
+			return 0;
+	}
+	return ls_store_put(st, k, pl + 8, value, len);
+}
+
+int
+ls_ingest_store_trim(ls_store *st, const char *topology, const char *partition,
+    uint64_t seq)
+{
+	uint8_t from[KEY_MAX], to[KEY_MAX];
+	size_t pl = prefix_of(topology, partition, from);
+	if (st == NULL || pl == 0)
+		return LS_EINVAL;
+	if (seq <= 1)
+		return 0;
+	memcpy(to, from, pl);
+	put_seq(from + pl, 0);
+	put_seq(to + pl, seq);
+	ls_store_batch *b;
+	int rv = ls_store_batch_new(&b);
+	if (rv != 0)
+		return rv;
+	ls_store_batch_delete_range(b, from, pl + 8, to, pl + 8);
+	rv = ls_store_batch_commit(st, b);
+	ls_store_batch_free(b);
+	return rv;
 }

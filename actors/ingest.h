@@ -13,8 +13,18 @@
  * covered.  Without a store (a run without --data-dir) records wait in
  * memory and are gone with the process.
  *
- * Key layout of a record (the value: u8 version 1, then the events joined
- * by '\n'):
+ * Replicas (a cluster, docs/http-ingest.md "On a cluster"): with a repl
+ * hook, append copies each record to the partition's replicas (the hook
+ * sends it to the standbys and waits until they stored it) after it is
+ * durable here and before it returns; a record the replicas did not take
+ * gives LS_EBUSY -- it stays in this log, so the caller must say "not
+ * acknowledged, retry" and a retry may deliver it twice.  The
+ * ls_ingest_store_* calls are the replicas' side: the records of a
+ * partition as a node's store holds them, whoever wrote them.
+ *
+ * Key layout of a record (the value: u8 version 2, u64 little-endian
+ * epoch of the run that appended it, then the events joined by '\n';
+ * version 1 -- no epoch -- is still read):
  *
  *   offset  size  field
  *   0       1     'i'
@@ -45,12 +55,28 @@ typedef struct ls_ingest ls_ingest;
  * it discards a run that completed no checkpoint). */
 #define LS_INGEST_KEY_BYTE 'i'
 
+/* Copies records to the replicas of a partition (the cluster's data plane
+ * gives one; see above).  push: record seq of (topology, partition) as
+ * stored (value, len bytes) is durable on every replica when it returns 0;
+ * any other value: it is not (LS_ESTALE: this node is no longer the
+ * owner).  trim: records before it are covered by a completed checkpoint.
+ * Blocking; runs on the appending thread; must be thread-safe. */
+typedef struct ls_ingest_repl {
+	int (*push)(void *arg, const char *topology, const char *partition,
+	    uint64_t epoch, uint64_t trim, int sync, uint64_t seq,
+	    const void *value, size_t len);
+	void *arg;
+} ls_ingest_repl;
+
 typedef struct ls_ingest_cfg {
 	struct ls_store *store; /* borrowed, outlives the log; NULL = memory */
 	const char *topology;   /* copied */
 	const char *partition;  /* copied */
 	size_t queue;           /* events held at most, >= 1 (see above) */
 	int sync;               /* fsync the store's WAL before append returns */
+	uint64_t epoch;         /* run epoch, stored with each record */
+	const ls_ingest_repl *repl; /* borrowed; NULL = no replicas (a store
+	                               is needed for them) */
 } ls_ingest_cfg;
 
 /* Open the log: the records a store already holds for (topology,
@@ -60,7 +86,8 @@ int ls_ingest_open(const ls_ingest_cfg *cfg, ls_ingest **out);
 
 /* Append one record of n events (text, len bytes: events joined by '\n';
  * copied).  0 once it is durable (see above); LS_EAGAIN queue full,
- * LS_ECLOSED input closed, LS_EIO the store failed (nothing appended).
+ * LS_ECLOSED input closed, LS_EIO the store failed (nothing appended),
+ * LS_EBUSY the replicas did not take it (appended here only).
  * *seq (may be NULL) gets its sequence number.  Any thread. */
 int ls_ingest_append(ls_ingest *in, const char *text, size_t len, uint32_t n,
     uint64_t *seq);
@@ -117,5 +144,31 @@ const ls_ingest_server *ls_ingest_get_server(void);
 /* Check "HOST:PORT" / "[V6]:PORT" (ls_topo_check_fn): 0, or 1 with a
  * reason. */
 int ls_ingest_check_listen(const char *v, char *why, size_t whylen);
+
+/* ---- the records of a partition in a node's store (replicas) ----
+ * Names as in ls_ingest_cfg.  Blocking; any thread. */
+
+/* Call fn for every record the store holds of (topology, partition), in
+ * sequence order (value borrowed for the call; non-zero stops and is
+ * returned). */
+int ls_ingest_store_each(struct ls_store *st, const char *topology,
+    const char *partition,
+    int (*fn)(void *arg, uint64_t seq, const void *value, size_t len),
+    void *arg);
+
+/* Take a copy of record seq (a value as stored, checked: LS_ECORRUPT).
+ * newer_only 0: it replaces what the store holds under seq (a standby
+ * takes its owner's record); 1: only when the store has none or one of a
+ * lower epoch (a new owner merging what other nodes hold).  Not synced. */
+int ls_ingest_store_put(struct ls_store *st, const char *topology,
+    const char *partition, uint64_t seq, const void *value, size_t len,
+    int newer_only);
+
+/* Delete the records of (topology, partition) before seq. */
+int ls_ingest_store_trim(struct ls_store *st, const char *topology,
+    const char *partition, uint64_t seq);
+
+/* The epoch stored in a record value (0 for version 1), or LS_ECORRUPT. */
+int ls_ingest_value_epoch(const void *value, size_t len, uint64_t *epoch);
 
 #endif /* LS_ACTORS_INGEST_H */

@@ -813,6 +813,7 @@ ls_pipeline_start(ls_runtime *rt, const ls_plan *plan,
 		cfg->ckpt_ns = opts->ckpt_ns != NULL ? opts->ckpt_ns
 		                                    : ls_topology_name(topo);
 		cfg->view = opts->view;
+		cfg->ingest_repl = opts->ingest_repl;
 		/* every actor is of the pipeline's start until a rewind */
 		atomic_init(&p->inc[i], opts->view);
 		cfg->restarted = opts->restarted;

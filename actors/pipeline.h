@@ -95,6 +95,10 @@ typedef struct ls_pipeline_opts {
 	 * sources send the barriers up to catch_up at once. */
 	int restarted;
 	uint64_t catch_up;
+	/* `http` sources copy every record of their ingest log to the
+	 * partition's replicas before they acknowledge it (actors/ingest.h;
+	 * borrowed, must outlive the pipeline).  NULL: no replicas. */
+	const struct ls_ingest_repl *ingest_repl;
 } ls_pipeline_opts;
 
 /* Counters of one topology node (summed over its partitions). */

@@ -528,6 +528,8 @@ http_init(src *s, const ls_topo_node *n)
 		.partition = part,
 		.queue = (size_t)ls_topo_int(n, "queue"),
 		.sync = ls_topo_bool(n, "sync"),
+		.epoch = s->cfg->view,
+		.repl = s->cfg->ingest_repl,
 	};
 	int rv = ls_ingest_open(&ic, &s->ing);
 	if (rv != 0) {

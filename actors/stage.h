@@ -104,6 +104,7 @@ typedef struct ls_stage_cfg {
 	int restarted;
 	uint64_t catch_up; /* restarted sources: barriers up to this id go
 	                      out at once */
+	const struct ls_ingest_repl *ingest_repl; /* ls_pipeline_opts */
 } ls_stage_cfg;
 
 /* One message kept in an actor's replay log (a reference on its payload). */

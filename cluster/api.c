@@ -563,6 +563,50 @@ h_ckpt(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	return rv;
 }
 
+/* POST /v1/internal/ingest: an `http` source's owner copies records of
+ * its ingest log here (cluster/ingest_repl.h); 200 once stored. */
+static int
+h_ingest_put(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	char why[512] = "";
+	int rv = ls_dataplane_ingest_take(n->dp, req->body, req->body_len, why,
+	    sizeof(why));
+	if (rv == LS_ESTALE)
+		return ls_http_resp_error(resp, 409, why);
+	if (rv == LS_ECORRUPT)
+		return ls_http_resp_error(resp, 400, why);
+	if (rv != 0)
+		return ls_http_resp_error(resp, 500, why);
+	ls_http_resp_status(resp, 200);
+	return ls_http_resp_body(resp, "application/json", "{}\n", 3);
+}
+
+/* GET /v1/internal/ingest?topology=T&partition=P: the records of an `http`
+ * source partition's ingest log this node holds, for its new owner. */
+static int
+h_ingest_get(void *arg, const ls_http_req *req, ls_http_resp *resp)
+{
+	ls_node *n = arg;
+	char topo[LS_MAP_MAX_NAME + 1], part[LS_MAP_MAX_NAME + 1];
+	if (req->query == NULL || query_get(req->query, "topology", topo,
+	        sizeof(topo)) != 0 ||
+	    query_get(req->query, "partition", part, sizeof(part)) != 0)
+		return ls_http_resp_error(resp, 400,
+		    "want topology and partition");
+	uint8_t *b = NULL;
+	size_t bl = 0;
+	int rv = ls_dataplane_ingest_serve(n->dp, topo, part, &b, &bl);
+	if (rv == LS_EINVAL)
+		return ls_http_resp_error(resp, 400, "bad topology or partition");
+	if (rv != 0)
+		return ls_http_resp_error(resp, 500, ls_strerror(rv));
+	ls_http_resp_status(resp, 200);
+	rv = ls_http_resp_body(resp, "application/octet-stream", b, bl);
+	free(b);
+	return rv;
+}
+
 int
 ls__api_routes(ls_node *n)
 {
@@ -579,6 +623,10 @@ ls__api_routes(ls_node *n)
 	         n)) != 0 ||
 	    (rv = ls_http_route(n->http, "POST", "/v1/internal/join", h_join,
 	         n)) != 0 ||
+	    (rv = ls_http_route(n->http, "POST", "/v1/internal/ingest",
+	         h_ingest_put, n)) != 0 ||
+	    (rv = ls_http_route(n->http, "GET", "/v1/internal/ingest",
+	         h_ingest_get, n)) != 0 ||
 	    (rv = ls_http_route(n->http, "POST", "/v1/leave", h_leave, n)) != 0 ||
 	    (rv = ls_http_route_scope(n->http, "POST", "/v1/leave",
 	         LS_SCOPE_ADMIN)) != 0)

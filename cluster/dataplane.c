@@ -38,10 +38,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "actors/ingest.h"
 #include "actors/kstate.h"
 #include "actors/pipeline.h"
 #include "actors/stage.h"
 #include "cluster/http.h"
+#include "cluster/ingest_repl.h"
 #include "cluster/region.h"
 #include "cluster/transport.h"
 #include "runtime/hash.h"
@@ -103,6 +105,7 @@ struct run {
 	_Atomic uint32_t nlinks; /* grows when a regional restore moves a
 	                            partition to a node new to the run */
 	ls_remote_ops ops;
+	ls_ingest_repl ingest; /* `http` sources' records to the standbys */
 	/* Inbound messages a full mailbox refused, per sending node, in
 	 * arrival order; the ingress actor delivers them (see deliver()). */
 	pthread_mutex_t in_lock;
@@ -147,6 +150,7 @@ struct ls_dataplane {
 	size_t nasm;
 	ls_store *store;
 	ls_transport *tr;
+	ls_irepl *irepl; /* ingest logs of `http` sources, replicated */
 
 	pthread_rwlock_t runs_lock; /* runs[] and each run's fields */
 	run **runs;
@@ -618,6 +622,67 @@ hook_spawn_remote(void *arg, ls_runtime *rt, size_t i, ls_ref *out)
 		return LS_ENOENT;
 	*out = ls_remote_ref(link, i);
 	return 0;
+}
+
+/* How long an `http` source's owner waits for each standby to store a
+ * record before it answers 503 (ingest_repl.h), and a new owner for each
+ * node's records. */
+#define INGEST_PUSH_TIMEOUT_MS 5000
+#define INGEST_PULL_TIMEOUT_MS 2000
+
+/* A kind that keeps an ingest log (actors/ingest.h). */
+static int
+keeps_ingest_log(const run *r, size_t i)
+{
+	const ls_plan_actor *pa = ls_plan_actor_at(r->plan, i);
+	const ls_kind *k = ls_topology_node(r->topo, pa->node)->kind_def;
+	return k != NULL && strcmp(k->name, "http") == 0;
+}
+
+/* ls_ingest_repl.push of r's `http` sources: to the partition's standbys
+ * as r knows them now. */
+static int
+hook_ingest_push(void *arg, const char *topology, const char *partition,
+    uint64_t epoch, uint64_t trim, int sync, uint64_t seq, const void *value,
+    size_t len)
+{
+	run *r = arg;
+	size_t i = actor_named(r, partition);
+	if (i == r->nactors || atomic_load(&r->stopping))
+		return LS_ESTALE;
+	uint64_t sb[LS_MAP_MAX_STANDBYS];
+	pthread_mutex_lock(&r->sb_lock);
+	unsigned nsb = r->nsb[i];
+	memcpy(sb, r->sb[i], sizeof(sb));
+	pthread_mutex_unlock(&r->sb_lock);
+	/* fenced by the partition's incarnation, as its checkpoint states
+	 * (the record itself carries the source's epoch) */
+	(void)epoch;
+	return ls_irepl_push(r->dp->irepl, sb, nsb, topology, partition,
+	    atomic_load(&r->inc[i]), trim, sync, seq, value, len,
+	    INGEST_PUSH_TIMEOUT_MS);
+}
+
+/* Before the `http` source partitions of r that start here (only[i], or
+ * every local one when only is NULL) start: the records other nodes hold
+ * of them (a failover or a move brings the partition here). */
+static void
+ingest_pull(ls_dataplane *dp, run *r, const uint8_t *only)
+{
+	for (size_t i = 0; i < r->nactors; i++) {
+		/* (a regional restore sets the new owners later) */
+		if ((only != NULL ? !only[i] : r->owner[i] != dp->self) ||
+		    !keeps_ingest_log(r, i))
+			continue;
+		const char *part = ls_plan_actor_at(r->plan, i)->name;
+		size_t merged = 0;
+		int n = ls_irepl_pull(dp->irepl, r->name, part,
+		    INGEST_PULL_TIMEOUT_MS, &merged);
+		ls_log(LS_LOG_INFO, "dataplane",
+		    "ingest log gathered topology=%s partition=%s nodes=%d "
+		    "records=%zu",
+		    r->name, part, n, merged);
+	}
 }
 
 /* Send a partition's checkpoint blob to standby node: one message, or
@@ -1853,6 +1918,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	free(inc);
 	if (rv != 0)
 		goto fail;
+	ingest_pull(dp, r, NULL);
 	ls_runtime_opts ro;
 	memset(&ro, 0, sizeof(ro));
 	ro.workers = dp->workers;
@@ -1888,6 +1954,9 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	po.arg = r;
 	po.store = dp->store;
 	po.ckpt_ns = r->name;
+	r->ingest.push = hook_ingest_push;
+	r->ingest.arg = r;
+	po.ingest_repl = &r->ingest;
 	/* inbound messages for this epoch wait until publish() */
 	rv = ls_pipeline_start(r->rt, r->plan, &po, &r->pl, err, sizeof(err));
 	if (rv != 0) {
@@ -2046,6 +2115,9 @@ follow_standbys(ls_dataplane *dp, const ls_map *map, run *r)
 		        a.n_standbys * sizeof(uint64_t)) == 0)
 			continue;
 		int gained = 0;
+		uint64_t sb_was[LS_MAP_MAX_STANDBYS];
+		unsigned nsb_was = r->nsb[i];
+		memcpy(sb_was, r->sb[i], sizeof(sb_was));
 		for (unsigned s = 0; s < a.n_standbys; s++) {
 			int had = 0;
 			for (unsigned t = 0; t < r->nsb[i]; t++)
@@ -2060,6 +2132,27 @@ follow_standbys(ls_dataplane *dp, const ls_map *map, run *r)
 		pthread_mutex_unlock(&r->sb_lock);
 		if (gained && a.owner == dp->self)
 			ls_pipeline_reship(r->pl, i);
+		/* a standby gained has none of the ingest log's records */
+		for (unsigned s = 0; gained && a.owner == dp->self &&
+		     keeps_ingest_log(r, i) && s < a.n_standbys; s++) {
+			int had = 0;
+			for (unsigned t = 0; t < nsb_was; t++)
+				had |= sb_was[t] == a.standbys[s];
+			int rv = had ? 0
+			             : ls_irepl_push_log(dp->irepl, a.standbys[s],
+			                   r->name,
+			                   ls_plan_actor_at(r->plan, i)->name,
+			                   atomic_load(&r->inc[i]),
+			                   INGEST_PUSH_TIMEOUT_MS);
+			if (rv != 0)
+				ls_log(LS_LOG_WARN, "dataplane",
+				    "ingest log not copied to a new standby "
+				    "topology=%s partition=%s standby=%llu "
+				    "err=%s",
+				    r->name, ls_plan_actor_at(r->plan, i)->name,
+				    (unsigned long long)a.standbys[s],
+				    ls_errname(rv));
+		}
 		changed++;
 	}
 	return changed;
@@ -2128,6 +2221,8 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 	memcpy(r->owner, owner, r->nactors * sizeof(*owner));
 	if (frv != 0)
 		goto out;
+	if (nhere > 0)
+		ingest_pull(dp, r, here);
 	uint64_t hint = newest_held(dp, r);
 	rewind_ctx rc = { r, map, inc, ck };
 	char err[256] = "";
@@ -2302,6 +2397,7 @@ ls_dataplane_update(ls_dataplane *dp, const ls_map *map)
 		snprintf(names[nn].name, sizeof(names[nn].name), "%s", name);
 		nn++;
 	}
+	ls_irepl_nodes(dp->irepl, map);
 	pthread_mutex_lock(&dp->lock);
 	ls_map_free(dp->pending);
 	dp->pending = c;
@@ -2344,6 +2440,40 @@ ls_dataplane_ckpt_get(ls_dataplane *dp, const char *topology, uint64_t ckpt,
 		*len = flen;
 	}
 	return rv;
+}
+
+/* The owner of (topology, partition) in this node's run of it, 0 when
+ * this node runs no such partition. */
+static uint64_t
+owner_here(void *arg, const char *topology, const char *partition)
+{
+	ls_dataplane *dp = arg;
+	uint64_t owner = 0;
+	pthread_rwlock_rdlock(&dp->runs_lock);
+	for (size_t i = 0; i < dp->nruns; i++) {
+		run *r = dp->runs[i];
+		if (strcmp(r->name, topology) != 0)
+			continue;
+		size_t a = actor_named(r, partition);
+		if (a < r->nactors)
+			owner = r->owner[a];
+	}
+	pthread_rwlock_unlock(&dp->runs_lock);
+	return owner;
+}
+
+int
+ls_dataplane_ingest_take(ls_dataplane *dp, const void *body, size_t len,
+    char *why, size_t whylen)
+{
+	return ls_irepl_take(dp->irepl, body, len, owner_here, dp, why, whylen);
+}
+
+int
+ls_dataplane_ingest_serve(ls_dataplane *dp, const char *topology,
+    const char *partition, uint8_t **buf, size_t *len)
+{
+	return ls_irepl_serve(dp->irepl, topology, partition, 0, buf, len);
 }
 
 /* Send q to the partition under the read lock: 0 and *w, or an error of
@@ -2498,6 +2628,8 @@ ls_dataplane_start(const ls_dataplane_config *cfg, ls_dataplane **out,
 	int rv = ls_store_open(path, &so, &dp->store, err, errlen);
 	if (rv != 0)
 		goto fail;
+	if ((rv = ls_irepl_new(dp->store, dp->self, &dp->irepl)) != 0)
+		goto fail;
 	ls_transport_config tc;
 	memset(&tc, 0, sizeof(tc));
 	tc.node_id = cfg->node_id;
@@ -2567,6 +2699,7 @@ ls_dataplane_stop(ls_dataplane *dp)
 	free(dp->ckinc);
 	free(dp->fence);
 	pthread_mutex_destroy(&dp->ckinc_lock);
+	ls_irepl_free(dp->irepl);
 	ls_store_close(dp->store);
 	ls_map_free(dp->pending);
 	ls_map_free(dp->current);

@@ -108,6 +108,16 @@ int ls_dataplane_query(ls_dataplane *dp, const char *topology,
     const char *stage, uint32_t partition, const struct ls_kind_query *q,
     int64_t timeout_ms, uint8_t **buf, size_t *len);
 
+/* The ingest logs of `http` sources (cluster/ingest_repl.h): take an
+ * owner's push (the body of POST /v1/internal/ingest; 0 once stored,
+ * LS_ESTALE fenced, LS_ECORRUPT, LS_EIO, with a reason in why), and give
+ * the records this node holds of a partition (GET /v1/internal/ingest; an
+ * IngestLog, malloc'd).  Any thread; blocking. */
+int ls_dataplane_ingest_take(ls_dataplane *dp, const void *body, size_t len,
+    char *why, size_t whylen);
+int ls_dataplane_ingest_serve(ls_dataplane *dp, const char *topology,
+    const char *partition, uint8_t **buf, size_t *len);
+
 /* One run as seen by this node. */
 typedef struct ls_dataplane_run_info {
 	char topology[LS_MAP_MAX_NAME + 1];

@@ -10,7 +10,10 @@
  *   413                           body over max_body (unread; http.c)
  *   415                           a Content-Type that is not JSON or text
  *   429 + Retry-After: 1          the log's queue is full (backpressure)
- *   503 + Retry-After: 1          the source is ending
+ *   503 + Retry-After: 1          the source is ending, or the partition's
+ *                                 standbys did not take the record (it
+ *                                 may still be delivered: a retry can
+ *                                 give duplicates)
  *   500                           the store could not write
  */
 #include "cluster/ingest_http.h"
@@ -75,6 +78,10 @@ logs_post(void *arg, const ls_http_req *req, ls_http_resp *resp)
 	}
 	if (rv == LS_ECLOSED)
 		return retry_later(resp, 503, "the source is stopping");
+	if (rv == LS_EBUSY)
+		return retry_later(resp, 503,
+		    "not acknowledged: the partition's standbys did not take "
+		    "the events (retry; a retry may deliver them twice)");
 	if (rv != 0)
 		return ls_http_resp_error(resp, 500,
 		    "cannot store the events; nothing was accepted");

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cluster/ingest_http.h"
+#include "cluster/ingest_repl.h"
 #include "cluster/node_int.h"
 #include "cluster/place.h"
 #include "cluster/region.h"
@@ -823,7 +824,8 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 
 	/* `http` sources of this node: HTTPS and tokens like its API */
 	ls_ingest_http_security(&n->tls, n->auth);
-	ls_http_opts ho = { n->metrics, 0, &n->tls, n->auth };
+	/* bodies up to what an ingest push carries (cluster/ingest_repl.h) */
+	ls_http_opts ho = { n->metrics, LS_IREPL_MAX_BODY, &n->tls, n->auth };
 	if ((rv = ls_http_start(n->http_addr, &ho, &n->http)) != 0) {
 		snprintf(err, errlen, "--http: cannot serve HTTP%s on %s: %s",
 		    ls_tls_enabled(&n->tls) ? "S" : "", n->http_addr,

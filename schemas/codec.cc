@@ -36,6 +36,7 @@
 #include "cluster_generated.h"
 #include "dataplane_generated.h"
 #include "envelope_generated.h"
+#include "ingest_generated.h"
 #include "log_event_generated.h"
 #include "results_generated.h"
 #include "runtime/record.h"
@@ -1744,6 +1745,131 @@ ls_codec_replication_decode(const void *buf, size_t len,
 	} else {
 		out->blob = nullptr;
 		out->blob_len = 0;
+	}
+	return 0;
+}
+
+} /* extern "C" */
+
+/* ---- IngestLog (ingest.fbs) ---- */
+
+namespace
+{
+
+bool
+name_ok(ls_str s)
+{
+	return cstr_ok(s) && s.len > 0 && s.len <= max_partition;
+}
+
+template <typename S>
+bool
+fb_name_ok(const S *s)
+{
+	return s != nullptr && s->size() > 0 && s->size() <= max_partition &&
+	       cstr_ok(s);
+}
+
+} // namespace
+
+extern "C" {
+
+int
+ls_codec_ingest_encode(const ls_ingest_wire *h, const ls_ingest_rec_wire *recs,
+                       size_t n, ls_buf *out)
+{
+	bound b;
+
+	if (h == nullptr || out == nullptr || (recs == nullptr && n > 0))
+		return LS_EINVAL;
+	if (!name_ok(h->topology) || !name_ok(h->partition))
+		return LS_EINVAL;
+	if (n > LS_CODEC_MAX_BUF / 16)
+		return LS_ERANGE;
+	/* Table: 2 x 8 + 1 + 3 x 4 bytes of fields with padding, soffset,
+	 * vtable, scratch; the records vector: 4n + 8. */
+	b.add(256);
+	b.add(str_cost(h->topology));
+	b.add(str_cost(h->partition));
+	b.add(4 * n + 8);
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].seq == 0 ||
+		    (recs[i].value == nullptr && recs[i].len > 0))
+			return LS_EINVAL;
+		if (recs[i].len > LS_CODEC_MAX_BUF)
+			return LS_ERANGE;
+		/* Record table: soffset, a long and an offset with padding,
+		 * vtable, scratch; the value: length, padding. */
+		b.add(64);
+		b.add(recs[i].len + 8);
+	}
+	size_t scratch = n * sizeof(fb::Offset<w::IngestRecord>);
+	return encode(
+	    b, scratch, w::IngestLogIdentifier(),
+	    [h, recs, n](enc &e, uint8_t *block) {
+		    fb::FlatBufferBuilder &fbb = e.fbb;
+		    auto *offs =
+		        reinterpret_cast<fb::Offset<w::IngestRecord> *>(block);
+		    for (size_t i = 0; i < n; i++) {
+			    size_t before = fbb.GetSize();
+			    auto v = fbb.CreateVector(recs[i].value, recs[i].len);
+			    e.created(before,
+			              sizeof(fb::uoffset_t) + recs[i].len);
+			    offs[i] = w::CreateIngestRecord(fbb, recs[i].seq, v);
+		    }
+		    auto rv = fbb.CreateVector(offs, n);
+		    auto topo = put_str(e, h->topology);
+		    auto part = put_str(e, h->partition);
+		    return w::CreateIngestLog(fbb, topo, part, h->epoch,
+		                              h->trim, h->sync != 0, rv,
+		                              h->node)
+		        .o;
+	    },
+	    out);
+}
+
+int
+ls_codec_ingest_decode(const void *buf, size_t len, ls_ingest_wire *h,
+                       int (*fn)(void *arg, const ls_ingest_rec_wire *r),
+                       void *arg)
+{
+	const w::IngestLog *l;
+	int rc;
+
+	if (h == nullptr)
+		return LS_EINVAL;
+	if ((rc = verify_root(buf, len, w::IngestLogIdentifier(), &l)) != 0)
+		return rc;
+	if (!fb_name_ok(l->topology()) || !fb_name_ok(l->partition()))
+		return LS_ECORRUPT;
+	auto recs = l->records();
+	size_t n = recs != nullptr ? recs->size() : 0;
+	for (size_t i = 0; i < n; i++)
+		if (recs->Get(i)->seq() == 0)
+			return LS_ECORRUPT;
+	memset(h, 0, sizeof(*h));
+	h->topology = get_str(l->topology());
+	h->partition = get_str(l->partition());
+	h->epoch = l->epoch();
+	h->trim = l->trim();
+	h->sync = l->sync() ? 1 : 0;
+	h->node = l->node();
+	if (fn == nullptr)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const w::IngestRecord *r = recs->Get(i);
+		ls_ingest_rec_wire lr;
+		lr.seq = r->seq();
+		auto v = r->value();
+		if (v != nullptr && v->size() > 0) {
+			lr.value = v->data();
+			lr.len = v->size();
+		} else {
+			lr.value = reinterpret_cast<const uint8_t *>("");
+			lr.len = 0;
+		}
+		if ((rc = fn(arg, &lr)) != 0)
+			return rc;
 	}
 	return 0;
 }

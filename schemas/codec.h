@@ -428,6 +428,40 @@ int ls_codec_replication_encode(const ls_replication_wire *r, ls_buf *out);
 int ls_codec_replication_decode(const void *buf, size_t len,
                                 ls_replication_wire *out);
 
+/* ---- IngestLog (ingest.fbs) ---- */
+
+/* One record of an ingest log: value borrows (caller / input buffer). */
+typedef struct ls_ingest_rec_wire {
+	uint64_t seq;
+	const uint8_t *value;
+	size_t len;
+} ls_ingest_rec_wire;
+
+/* The records of one `http` source partition crossing between nodes
+ * (docs/http-ingest.md).  Strings borrow as in ls_replication_wire. */
+typedef struct ls_ingest_wire {
+	ls_str topology;  /* 1..255 bytes, no NUL inside */
+	ls_str partition; /* 1..255 bytes, no NUL inside */
+	uint64_t epoch, trim;
+	uint8_t sync;     /* 0 or 1 */
+	uint64_t node;    /* the sender */
+} ls_ingest_wire;
+
+/* Encode h and recs[0..n-1] ("LSIL").  LS_EINVAL for NULL arguments, a bad
+ * name, a record with seq 0 or a NULL value of non-zero length; LS_ERANGE
+ * when the result could exceed LS_CODEC_MAX_BUF; LS_ENOMEM. */
+int ls_codec_ingest_encode(const ls_ingest_wire *h,
+                           const ls_ingest_rec_wire *recs, size_t n,
+                           ls_buf *out);
+
+/* Verify, then decode the header into *h and call fn (may be NULL) for
+ * every record in order (value borrowed from buf; a non-zero return stops
+ * and is returned).  Errors as for ls_codec_event_verify(), LS_ECORRUPT
+ * also for a bad name or a record with seq 0; *h untouched on error. */
+int ls_codec_ingest_decode(const void *buf, size_t len, ls_ingest_wire *h,
+                           int (*fn)(void *arg, const ls_ingest_rec_wire *r),
+                           void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,8 +8,8 @@
  * decoded again, and must come back identical; a mismatch aborts.  The
  * strings of the cluster control messages (heartbeats with their checkpoint
  * acks, the leader's MapEpoch answer, join requests, map commands) and of
- * the data-plane payloads (dead letters, replication partitions) must
- * also be C strings; the node indexes of batches survive a round trip.
+ * the data-plane payloads (dead letters, replication partitions, ingest
+ * logs' names) must also be C strings; the node indexes of batches survive a round trip.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -637,6 +637,72 @@ fuzz_replication(const uint8_t *buf, size_t len)
 	ls_buf_free(&b);
 }
 
+#define MAX_INGEST_RECS 64
+
+struct irecs {
+	const uint8_t *buf;
+	size_t len;
+	ls_ingest_rec_wire r[MAX_INGEST_RECS];
+	size_t n, total;
+};
+
+static int
+on_ingest_rec(void *arg, const ls_ingest_rec_wire *r)
+{
+	struct irecs *a = arg;
+	FUZZ_ASSERT(r->seq != 0);
+	FUZZ_ASSERT(r->len == 0 ||
+	    (r->value >= a->buf && r->value + r->len <= a->buf + a->len));
+	volatile unsigned sum = 0;
+	for (size_t i = 0; i < r->len; i++)
+		sum += r->value[i];
+	(void)sum;
+	if (a->n < MAX_INGEST_RECS)
+		a->r[a->n++] = *r;
+	a->total++;
+	return 0;
+}
+
+static int
+on_ingest_again(void *arg, const ls_ingest_rec_wire *r)
+{
+	struct irecs *a = arg;
+	size_t i = a->total++;
+	FUZZ_ASSERT(i < a->n && a->r[i].seq == r->seq &&
+	    a->r[i].len == r->len &&
+	    (r->len == 0 || memcmp(a->r[i].value, r->value, r->len) == 0));
+	return 0;
+}
+
+static void
+fuzz_ingest(const uint8_t *buf, size_t len)
+{
+	ls_ingest_wire h, again;
+	struct irecs a = { buf, len, { { 0, NULL, 0 } }, 0, 0 };
+	ls_buf b = { NULL, 0 };
+	if (ls_codec_ingest_decode(buf, len, &h, on_ingest_rec, &a) != 0)
+		return;
+	ctouch(h.topology, buf, len);
+	ctouch(h.partition, buf, len);
+	FUZZ_ASSERT(h.topology.len >= 1 && h.topology.len <= 255 &&
+	    h.partition.len >= 1 && h.partition.len <= 255 && h.sync <= 1);
+	if (a.total > MAX_INGEST_RECS)
+		return; /* the round trip of a short log only */
+	int rc = ls_codec_ingest_encode(&h, a.r, a.n, &b);
+	if (rc == LS_ENOMEM)
+		return;
+	FUZZ_ASSERT(rc == 0);
+	size_t n = a.n;
+	a.total = 0;
+	FUZZ_ASSERT(ls_codec_ingest_decode(b.data, b.len, &again,
+	    on_ingest_again, &a) == 0);
+	FUZZ_ASSERT(a.total == n && again.epoch == h.epoch &&
+	    again.trim == h.trim && again.sync == h.sync &&
+	    again.node == h.node && str_same(again.topology, h.topology) &&
+	    str_same(again.partition, h.partition));
+	ls_buf_free(&b);
+}
+
 static void
 fuzz_all(const uint8_t *buf, size_t len)
 {
@@ -655,6 +721,7 @@ fuzz_all(const uint8_t *buf, size_t len)
 	fuzz_barrier(buf, len);
 	fuzz_replay_mark(buf, len);
 	fuzz_replication(buf, len);
+	fuzz_ingest(buf, len);
 }
 
 int
@@ -671,7 +738,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    {"LSMC", fuzz_map_cmd},   {"LSEB", fuzz_batch_node},
 	    {"LSDL", fuzz_dead_letter}, {"LSES", fuzz_eos},
 	    {"LSCB", fuzz_barrier},   {"LSRP", fuzz_replication},
-	    {"LSRM", fuzz_replay_mark},
+	    {"LSRM", fuzz_replay_mark}, {"LSIL", fuzz_ingest},
 	};
 	/* An exact-size, 8-byte aligned copy: reads past the end are
 	 * caught, and the alignment precondition holds. */

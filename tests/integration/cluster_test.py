@@ -1321,16 +1321,24 @@ CASES["https_tokens"] = case_https_tokens
 CASES["tls_refused"] = case_tls_refused
 
 
-def main():
+def run_case(cases, prefix="ls-cluster-", skip=()):
+    """The main of a cluster test: BIN and CASE from argv, the case run on
+    a fresh 3-node Cluster in a work directory that is removed unless the
+    case failed and LS_KEEP_WORK is set.  An exception of a type in skip
+    exits 77 (skipped)."""
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     case = sys.argv[2]
-    work = tempfile.mkdtemp(prefix="ls-cluster-", dir=os.getcwd())
+    work = tempfile.mkdtemp(prefix=prefix, dir=os.getcwd())
     cl = Cluster(3, work)
     ok = False
     try:
-        CASES[case](cl)
+        cases[case](cl)
         ok = True
+    except tuple(skip) as e:
+        print("skipped: %s" % e)
+        ok = True
+        sys.exit(77)
     finally:
         cl.stop_all()
         if not ok:
@@ -1338,6 +1346,10 @@ def main():
         if ok or not os.environ.get("LS_KEEP_WORK"):
             shutil.rmtree(work, ignore_errors=True)
     print("ok")
+
+
+def main():
+    run_case(CASES)
 
 
 if __name__ == "__main__":

@@ -1055,6 +1055,16 @@ decode_dataplane(const uint8_t *buf, size_t len)
 	} else {
 		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
 	}
+
+	ls_ingest_wire iw;
+	rc = ls_codec_ingest_decode(buf, len, &iw, NULL, NULL);
+	if (rc == 0) {
+		assert_cstr_borrowed(iw.topology, buf, len);
+		assert_cstr_borrowed(iw.partition, buf, len);
+		ok++;
+	} else {
+		assert_true(rc == LS_ECORRUPT || rc == LS_ERANGE);
+	}
 	return ok;
 }
 
@@ -2377,6 +2387,106 @@ test_marks(void **state)
 
 /* A blob in slices: part, parts and total round-trip; a whole blob decodes
  * as one slice of itself; impossible slices are refused both ways. */
+typedef struct ingest_seen {
+	uint64_t seq[8];
+	size_t len[8];
+	const uint8_t *val[8];
+	size_t n;
+} ingest_seen;
+
+static int
+ingest_rec_cb(void *arg, const ls_ingest_rec_wire *r)
+{
+	ingest_seen *a = arg;
+	if (a->n == 8)
+		return LS_ERANGE;
+	a->seq[a->n] = r->seq;
+	a->len[a->n] = r->len;
+	a->val[a->n++] = r->value;
+	return 0;
+}
+
+static void
+test_ingest_log(void **state)
+{
+	ls_buf b = {NULL, 0};
+	ls_ingest_rec_wire recs[3] = {
+	    {7, (const uint8_t *)pool, 300},
+	    {8, (const uint8_t *)"", 0},
+	    {9, (const uint8_t *)pool + 5, 17},
+	};
+	ls_ingest_wire h = {ls_str_c("orders"), ls_str_c("in/3"), 12, 5, 1,
+	                    0x123456789abcdefull};
+	ls_ingest_wire out;
+	ingest_seen got = {{0}, {0}, {NULL}, 0};
+
+	(void)state;
+	assert_int_equal(ls_codec_ingest_encode(&h, recs, 3, &b), 0);
+	assert_int_equal(
+	    ls_codec_ingest_decode(b.data, b.len, &out, ingest_rec_cb, &got),
+	    0);
+	assert_true(ls_str_eq(out.topology, "orders"));
+	assert_true(ls_str_eq(out.partition, "in/3"));
+	assert_cstr_borrowed(out.partition, b.data, b.len);
+	assert_int_equal(out.epoch, 12);
+	assert_int_equal(out.trim, 5);
+	assert_int_equal(out.sync, 1);
+	assert_int_equal(out.node, 0x123456789abcdefull);
+	assert_int_equal(got.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(got.seq[i], recs[i].seq);
+		assert_int_equal(got.len[i], recs[i].len);
+		if (recs[i].len > 0) {
+			assert_memory_equal(got.val[i], recs[i].value,
+			                    recs[i].len);
+			assert_true(got.val[i] > b.data &&
+			            got.val[i] + got.len[i] <= b.data + b.len);
+		}
+	}
+	assert_int_equal(decode_all(b.data, b.len), 1);
+	/* a callback's error stops the walk and comes back */
+	got.n = 6;
+	assert_int_equal(
+	    ls_codec_ingest_decode(b.data, b.len, &out, ingest_rec_cb, &got),
+	    LS_ERANGE);
+	check_truncations(&b, "ingest log");
+	/* a NUL inside a name is refused, *out untouched */
+	uint8_t *at = find_bytes(&b, "in/3", 4);
+	at[1] = 0;
+	memset(&out, 0xab, sizeof(out));
+	assert_int_equal(ls_codec_ingest_decode(b.data, b.len, &out, NULL, NULL),
+	                 LS_ECORRUPT);
+	assert_int_equal(out.epoch, 0xababababababababull);
+	ls_buf_free(&b);
+	/* an empty log */
+	assert_int_equal(ls_codec_ingest_encode(&h, NULL, 0, &b), 0);
+	got.n = 0;
+	assert_int_equal(
+	    ls_codec_ingest_decode(b.data, b.len, &out, ingest_rec_cb, &got),
+	    0);
+	assert_int_equal(got.n, 0);
+	ls_buf_free(&b);
+	/* what the encoder refuses */
+	ls_ingest_wire bad = h;
+	bad.topology = ls_str_make("", 0);
+	assert_int_equal(ls_codec_ingest_encode(&bad, recs, 3, &b), LS_EINVAL);
+	bad = h;
+	bad.partition = ls_str_make("a\0b", 3);
+	assert_int_equal(ls_codec_ingest_encode(&bad, recs, 3, &b), LS_EINVAL);
+	ls_ingest_rec_wire zero = {0, (const uint8_t *)"x", 1};
+	assert_int_equal(ls_codec_ingest_encode(&h, &zero, 1, &b), LS_EINVAL);
+	ls_ingest_rec_wire nul = {3, NULL, 4};
+	assert_int_equal(ls_codec_ingest_encode(&h, &nul, 1, &b), LS_EINVAL);
+	assert_int_equal(ls_codec_ingest_encode(&h, NULL, 1, &b), LS_EINVAL);
+	assert_null(b.data);
+	/* another message's buffer is not an ingest log */
+	ls_replication_wire rw = {9, 0, ls_str_c("in/3"), NULL, 0, 0, 0, 0};
+	assert_int_equal(ls_codec_replication_encode(&rw, &b), 0);
+	assert_int_equal(ls_codec_ingest_decode(b.data, b.len, &out, NULL, NULL),
+	                 LS_ECORRUPT);
+	ls_buf_free(&b);
+}
+
 static void
 test_replication_slices(void **state)
 {
@@ -2638,6 +2748,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_dead_letter),
 	    cmocka_unit_test(test_marks),
 	    cmocka_unit_test(test_replication),
+	    cmocka_unit_test(test_ingest_log),
 	    cmocka_unit_test(test_replication_slices),
 	    cmocka_unit_test(test_replication_large),
 	    cmocka_unit_test(test_dataplane_out_of_memory),
