@@ -153,19 +153,9 @@ static int
 istage_handle(ls_ctx *ctx, void *state, ls_msg *m)
 {
 	istage *s = state;
-	switch (m->type) {
-	case LS_MSG_BATCH:
+	if (m->type == LS_MSG_BATCH)
 		return index_batch(ctx, s, m->ptr);
-	case LS_MSG_WRITABLE:
-		ls_outq_flush(ctx, &s->q);
-		return 0;
-	case LS_MSG_EOS:
-		if (++s->eos == s->cfg->n_upstream)
-			ls_stage_emit_eos(ctx, s->cfg, &s->q, s->gate.eos_max);
-		return 0;
-	default:
-		return 0;
-	}
+	return ls_stage_pass_other(ctx, s->cfg, &s->q, &s->gate, &s->eos, m);
 }
 
 static int

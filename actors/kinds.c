@@ -20,6 +20,7 @@
 	X(http)      /* actors/source_actor.c */                             \
 	X(parse)     /* actors/parse_actor.c */                              \
 	X(filter)    /* actors/parse_actor.c */                              \
+	X(route)     /* actors/route_actor.c */                              \
 	X(window)    /* actors/window_actor.c */                             \
 	X(patterns)  /* actors/patterns_actor.c */                           \
 	X(session)   /* actors/session_actor.c */                            \

@@ -159,23 +159,14 @@ filter_batch(ls_ctx *ctx, stage *s, ls_batch *in)
 static int
 receive(ls_ctx *ctx, stage *s, ls_msg *m, int is_parse)
 {
-	switch (m->type) {
-	case LS_MSG_BATCH:
-		if (is_parse)
-			parse_batch(ctx, s, m->ptr);
-		else
-			filter_batch(ctx, s, m->ptr);
-		return 0;
-	case LS_MSG_WRITABLE:
-		ls_outq_flush(ctx, &s->q);
-		return 0;
-	case LS_MSG_EOS:
-		if (++s->eos == s->cfg->n_upstream)
-			ls_stage_emit_eos(ctx, s->cfg, &s->q, s->gate.eos_max);
-		return 0;
-	default:
-		return 0;
-	}
+	if (m->type != LS_MSG_BATCH)
+		return ls_stage_pass_other(ctx, s->cfg, &s->q, &s->gate,
+		    &s->eos, m);
+	if (is_parse)
+		parse_batch(ctx, s, m->ptr);
+	else
+		filter_batch(ctx, s, m->ptr);
+	return 0;
 }
 
 static int

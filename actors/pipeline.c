@@ -443,13 +443,34 @@ ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
 {
 	if (b->n == 0)
 		return;
-	for (uint32_t o = 0; o < cfg->nouts; o++) {
+	for (uint32_t o = 0; o < cfg->nouts; o++)
+		ls_stage_emit_to(ctx, cfg, q, o, b);
+}
+
+int
+ls_stage_pass_other(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const ls_gate *g, uint32_t *eos, ls_msg *m)
+{
+	if (m->type == LS_MSG_WRITABLE)
+		ls_outq_flush(ctx, q);
+	else if (m->type == LS_MSG_EOS && ++*eos == cfg->n_upstream)
+		ls_stage_emit_eos(ctx, cfg, q, g->eos_max);
+	return 0;
+}
+
+void
+ls_stage_emit_to(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    uint32_t o, ls_batch *b)
+{
+	if (b->n == 0 || o >= cfg->nouts)
+		return;
+	{
 		ls_stage_out *out = &cfg->outs[o];
 		if (out->nparts == 1 || out->node->nkey == 0) {
 			uint32_t p = out->rr++ % out->nparts;
 			ls_batch_ref(b);
 			send_batch(ctx, cfg, q, out->first + p, b);
-			continue;
+			return;
 		}
 		/* keyed: one view per partition that gets events */
 		ls_batch *parts[256];
@@ -459,7 +480,7 @@ ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q, ls_batch *b)
 			if (pv == NULL) {
 				ls_log(LS_LOG_ERROR, "pipeline",
 				    "out of memory routing a batch");
-				continue;
+				return;
 			}
 		} else {
 			memset(parts, 0, out->nparts * sizeof(*pv));

@@ -160,6 +160,10 @@ void ls__pipeline_barrier(ls_pipeline *p, uint64_t ckpt);
 void ls_stage_emit(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
     ls_batch *b);
 
+/* ls_stage_emit to data consumer cfg->outs[o] only (a `route` stage). */
+void ls_stage_emit_to(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    uint32_t o, ls_batch *b);
+
 /* Send result records r to every partition of every data consumer (sinks);
  * takes the caller's reference to r. */
 void ls_stage_emit_records(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
@@ -210,6 +214,13 @@ typedef struct ls_gate {
 	uint32_t nheld, capheld;
 	struct ls_kstate *ks; /* keyed state of the partition, or NULL */
 } ls_gate;
+
+/* The messages other than batches of a stage that passes events on:
+ * LS_MSG_WRITABLE flushes q; the cfg->n_upstream-th LS_MSG_EOS (counted in
+ * *eos) ends the stream downstream with g->eos_max; others are ignored.
+ * For the handler a stage gives ls_stage_receive.  Returns 0. */
+int ls_stage_pass_other(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
+    const ls_gate *g, uint32_t *eos, ls_msg *m);
 
 /* Handle one message (the stage's own logic). */
 typedef int (*ls_stage_handle_fn)(ls_ctx *ctx, void *st, ls_msg *m);

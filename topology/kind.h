@@ -143,6 +143,12 @@ typedef struct ls_kind {
 	ls_kind_schema_fn query_schema; /* the rows of query answers, or NULL:
 	                                   the result schema */
 	int variant;                 /* for kinds sharing one behaviour */
+	/* Checks of a node against the rest of the topology (what its
+	 * parameters name), or NULL: 0, or 1 with a reason in why and the
+	 * parameter it is about in *param (NULL: the node itself).  Called
+	 * once the topology is otherwise valid. */
+	int (*validate)(const ls_topology *t, const ls_topo_node *n,
+	    const char **param, char *why, size_t whylen);
 } ls_kind;
 
 /* Literals for parameter specs: a NULL-terminated word list, a spec list

@@ -2019,6 +2019,35 @@ finish(struct loader *ld, const uint32_t *order)
 	t->n = ld->n;
 }
 
+/* The kinds' own checks of what their parameters name (ls_kind.validate),
+ * on the finished topology. */
+static void
+validate_kinds(struct loader *ld)
+{
+	ls_topology *t = ld->t;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const ls_topo_node *n = &t->nodes[i];
+		const char *param = NULL;
+		char why[512];
+
+		if (n->kind_def == NULL || n->kind_def->validate == NULL ||
+		    n->kind_def->validate(t, n, &param, why, sizeof(why)) == 0)
+			continue;
+		const ls_topo_param *p =
+		    param != NULL ? ls_topo_param_get(n, param) : NULL;
+		struct pos at = { n->line, n->col };
+		if (p != NULL && p->line > 0) {
+			at.line = p->line;
+			at.col = p->col;
+		}
+		if (param != NULL)
+			errat(ld, at, "%s: %s", param, why);
+		else
+			errat(ld, at, "%s", why);
+	}
+}
+
 /* Line and column of byte offset off in the text (for reader errors). */
 static struct pos
 pos_of_offset(const struct loader *ld, size_t off)
@@ -2138,6 +2167,8 @@ ls_topology_parse_kinds(const ls_kind_set *kinds, const char *filename,
 		find_cycles(&ld, &g, order, nordered);
 	if (ld.nerr == 0 && !ld.oom)
 		finish(&ld, order);
+	if (ld.nerr == 0 && !ld.oom)
+		validate_kinds(&ld);
 
 done:
 	if (have_doc)

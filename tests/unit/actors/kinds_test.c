@@ -316,7 +316,7 @@ test_validation(void **unused)
 	assert_int_equal(d.n, 1);
 	assert_non_null(strstr(d.msgs[0], "c.yaml:10:11: unknown stage kind "
 	                                  "'count' (known: parse, filter, "
-	                                  "window, patterns, session, "
+	                                  "route, window, patterns, session, "
 	                                  "index, anomaly)"));
 	ls_diag_free(&d);
 	assert_ptr_equal(ls_kind_find(&kinds, LS_TOPO_STAGE, "count"),

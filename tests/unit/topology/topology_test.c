@@ -794,6 +794,9 @@ sample_value(const ls_topo_pspec *ps)
 	case LS_TV_DURATION:
 		return "1s";
 	case LS_TV_LIST:
+		/* a route stage's rules name the one consumer, o */
+		if (strcmp(ps->name, "routes") == 0)
+			return "[\"o when level >= warn\"]";
 		return strcmp(ps->name, "aggregates") == 0 ? "[count]"
 		                                            : "[service]";
 	case LS_TV_STRING:
@@ -803,6 +806,8 @@ sample_value(const ls_topo_pspec *ps)
 		return "info";
 	if (strcmp(ps->name, "dead_letter") == 0)
 		return "dl";
+	if (strcmp(ps->name, "default") == 0)
+		return "o";
 	if (strcmp(ps->name, "listen") == 0) {
 		/* a syslog source listens on a URL, an http one on HOST:PORT */
 		char why[256];
