@@ -120,6 +120,12 @@ struct run {
 	uint64_t ck_epoch;   /* epoch in which committed last advanced */
 	int64_t progress_ns; /* run thread: start or last checkpoint advance */
 	int64_t reack_ns;    /* no progress for this long: reack_finals */
+	/* checkpoint metrics: the newest id a local partition saved, when
+	 * the first one saved it (workers), and what the run thread last
+	 * measured (docs/operations.md "Metrics") */
+	_Atomic uint64_t save_ck;
+	_Atomic int64_t save_ns;
+	_Atomic int64_t *m_ck_done, *m_ck_ms, *m_ck_bytes, *m_ck_age;
 	_Atomic int stopping;
 };
 
@@ -764,6 +770,13 @@ hook_ckpt_save(void *arg, size_t i, uint64_t ckpt, int final, uint8_t *blob,
 		return;
 	}
 	ls_metric_add(dp->m_ckpt_saved, 1);
+	ls_metric_add(r->m_ck_bytes, (int64_t)len);
+	uint64_t seen = atomic_load(&r->save_ck);
+	while (ckpt > seen &&
+	    !atomic_compare_exchange_weak(&r->save_ck, &seen, ckpt))
+		;
+	if (ckpt > seen)
+		atomic_store(&r->save_ns, ls_clock_ns());
 	uint64_t sb[LS_MAP_MAX_STANDBYS];
 	pthread_mutex_lock(&r->sb_lock);
 	unsigned nsb = r->nsb[i];
@@ -1556,6 +1569,45 @@ on_envelope(void *arg, uint64_t from, const ls_envelope *env)
 
 /* ---- runs (run thread) ---- */
 
+/* The metrics of run r, labelled with its topology (the registry keeps
+ * them across runs of the same topology). */
+static void
+run_metrics(ls_dataplane *dp, run *r)
+{
+	if (dp->metrics == NULL)
+		return;
+	char labels[LS_MAP_MAX_NAME + 32];
+	snprintf(labels, sizeof(labels), "topology=\"%s\"", r->name);
+	r->m_ck_done = ls_metrics_counter(dp->metrics,
+	    "logstream_checkpoints_completed_total",
+	    "Checkpoints of the topology that completed (seen by this node).",
+	    labels);
+	r->m_ck_ms = ls_metrics_gauge(dp->metrics,
+	    "logstream_checkpoint_duration_ms",
+	    "The last completed checkpoint: from the first state a local "
+	    "partition saved for it to its completion here.", labels);
+	r->m_ck_bytes = ls_metrics_counter(dp->metrics,
+	    "logstream_checkpoint_bytes_total",
+	    "Bytes of partition states (or their changes) saved here as "
+	    "owner.", labels);
+	r->m_ck_age = ls_metrics_gauge(dp->metrics,
+	    "logstream_checkpoint_completed_unixtime_ms",
+	    "Wall-clock time of the topology's last completed checkpoint "
+	    "seen here (now minus it: how far the committed output lags).",
+	    labels);
+}
+
+/* Checkpoint ck of r completed (run thread). */
+static void
+checkpoint_done(run *r, uint64_t ck)
+{
+	ls_metric_add(r->m_ck_done, 1);
+	ls_metric_set(r->m_ck_age, ls_wall_ns() / 1000000);
+	if (atomic_load(&r->save_ck) == ck)
+		ls_metric_set(r->m_ck_ms,
+		    (ls_clock_ns() - atomic_load(&r->save_ns)) / 1000000);
+}
+
 static void
 run_free(run *r)
 {
@@ -1851,6 +1903,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 		return LS_ENOMEM;
 	r->dp = dp;
 	snprintf(r->name, sizeof(r->name), "%s", name);
+	run_metrics(dp, r);
 	r->tag = topo_tag(name);
 	r->epoch = epoch;
 	r->recv_epoch = epoch;
@@ -2287,6 +2340,7 @@ apply_map(ls_dataplane *dp, const ls_map *map)
 			int fin = 0;
 			ls_map_topology_checkpoint(map, r->name, &ck, &fin);
 			if (ck > r->committed && (ck >> 32) == r->lineage) {
+				checkpoint_done(r, ck);
 				ls_pipeline_commit(r->pl, ck);
 				catch_up_copies(dp, r, ck);
 				ckpt_gc(dp, r, ck);

@@ -240,10 +240,12 @@ leader_tick(ls_node *n)
 		int verdict = ls_detector_judge(n->det, mn.id, mn.state, now,
 		    &silent);
 		pthread_mutex_unlock(&n->lock);
-		if (verdict == LS_NODE_DEAD)
+		if (verdict == LS_NODE_DEAD) {
 			ls_log(LS_LOG_WARN, "node",
 			    "node failed node=%s silent_ms=%lld", mn.name,
 			    (long long)(silent / 1000000));
+			ls_metric_add(n->m_failures, 1);
+		}
 		if (verdict != 0)
 			ls__node_propose_state(n, mn.id, verdict);
 	}
@@ -768,6 +770,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	n->m_proposals = ls_metrics_counter(n->metrics,
 	    "logstream_node_proposals_total",
 	    "Cluster map commands proposed by this node.", labels);
+	n->m_failures = ls_metrics_counter(n->metrics,
+	    "logstream_node_failures_total",
+	    "Nodes this node, as the leader, declared dead (each one a "
+	    "failover of their partitions).", labels);
 	(void)n->m_alive;
 
 	ls_dataplane_config dc;

@@ -537,6 +537,15 @@ def stage_counter(cl, i, metric, stage):
     return 0
 
 
+def labelled(cl, i, metric, label):
+    """The value of metric{...label...} on node i's /metrics (None when
+    absent)."""
+    for line in cl.get(i, "/metrics").splitlines():
+        if line.startswith(metric + "{") and label in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    return None
+
+
 def node_counter(cl, i, metric):
     """A counter without labels from node i's /metrics (0 when absent)."""
     for line in cl.get(i, "/metrics").splitlines():
@@ -665,6 +674,28 @@ def case_kill_owner(cl):
     got = cluster_output(parts)
     compare(got, want)
     print("%d results equal the failure-free run" % len(got))
+    # the failover and the checkpoints in /metrics (docs/operations.md)
+    li = int(wait_for("an agreed leader",
+                      lambda: agreed(cl, survivors))[0][1:])
+    fails = labelled(cl, li, "logstream_node_failures_total",
+                     'node="n%d"' % li)
+    assert fails is not None and fails >= 1, \
+        "the leader counted no failed node (%r)" % fails
+    for i in survivors:
+        done = labelled(cl, i, "logstream_checkpoints_completed_total",
+                        'topology="dist"')
+        ms = labelled(cl, i, "logstream_checkpoint_duration_ms",
+                      'topology="dist"')
+        at = labelled(cl, i, "logstream_checkpoint_completed_unixtime_ms",
+                      'topology="dist"')
+        assert done is not None and done >= 2, (i, done)
+        assert ms is not None and 0 <= ms < 60000, (i, ms)
+        assert at is not None and abs(at / 1000.0 - time.time()) < 600, \
+            (i, at)
+        print("n%d: %d checkpoints, last %d ms" % (i, done, ms))
+    assert any(labelled(cl, i, "logstream_checkpoint_bytes_total",
+                        'topology="dist"') for i in survivors), \
+        "no checkpoint bytes counted"
 
 
 def case_join(cl):
