@@ -255,13 +255,25 @@ save_now(const ls_stage_cfg *cfg, ls_gate *g, ls_kind_save_fn save, void *st,
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	if (g->ks != NULL && final && ls_state_sealed(g->ks->st) == 0 &&
+	    ckpt <= ls_state_base(g->ks->st)) {
+		/* restored from this very final checkpoint (a finished
+		 * topology whose partition moved): its state as of ckpt is
+		 * the one the store holds, and the node announces that one */
+		ls_log(LS_LOG_DEBUG, "checkpoint",
+		    "final state already stored stage=%s partition=%u "
+		    "ckpt=%llu",
+		    cfg->node->name, cfg->partition, (unsigned long long)ckpt);
+		return;
+	}
 	int rc = g->ks != NULL ? kstate_save(cfg, g->ks, st, ckpt, &buf, &len)
 	    : save != NULL     ? save(st, ckpt, final, &buf, &len)
 	                       : 0;
 	if (rc != 0) {
 		ls_log(LS_LOG_ERROR, "checkpoint",
-		    "cannot save state stage=%s partition=%u ckpt=%llu",
-		    cfg->node->name, cfg->partition, (unsigned long long)ckpt);
+		    "cannot save state stage=%s partition=%u ckpt=%llu err=%s",
+		    cfg->node->name, cfg->partition, (unsigned long long)ckpt,
+		    ls_errname(rc));
 		return; /* no ack: the checkpoint does not complete */
 	}
 	ls_stage_ckpt_save(cfg, ckpt, final, buf, len);
