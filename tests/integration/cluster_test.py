@@ -698,6 +698,37 @@ def case_kill_owner(cl):
         "no checkpoint bytes counted"
 
 
+def case_finished_kill(cl):
+    """kill -9 of the leader after a bounded topology has finished: the
+    partitions are restored from the final checkpoint, and again when it
+    returns; the run is finished again with the same output, and no
+    node fails to save a final state it was restored from."""
+    ypath, parts, want = dist_files(cl, 4000, 2000)
+    cl.start_all()
+    leader, _, _ = wait_for("all nodes alive", lambda: all_alive(cl))
+    run_cli("deploy", ypath, "--node", cl.http(0), *cl.cli())
+    wait_for("the run to finish", lambda: run_finished(cl, range(cl.n)), 120)
+    victim = int(leader[1:])  # the leader: every partition restores
+    cl.kill(victim)
+    survivors = [i for i in range(cl.n) if i != victim]
+    wait_for("n%d dead" % victim, lambda: node_states(
+        cl.status(survivors[0]) or {"nodes": []}).get(
+            "n%d" % victim, ("",))[0] == "dead")
+    r0 = wait_for("the survivors' run finished", lambda: run_finished(
+        cl, survivors), 120)
+    cl.start(victim)
+    wait_for("all nodes alive again", lambda: all_alive(cl))
+    r = wait_for("the run finished again", lambda: (
+        lambda x: x if x and x["run_epoch"] > r0["run_epoch"] else None)(
+            run_finished(cl, range(cl.n))), 120)
+    compare(cluster_output(parts), want)
+    for i in range(cl.n):
+        with open(os.path.join(cl.dir, "n%d.log" % i), errors="replace") as f:
+            bad = [ln for ln in f if "cannot save state" in ln]
+        assert not bad, "n%d: %s" % (i, bad[0])
+    print("finished again in run epoch %d, output unchanged" % r["run_epoch"])
+
+
 def case_join(cl):
     """A 4th node (not a voter) joins the running cluster through one seed:
     it receives the map, takes over close to 1/4 of the partitions (the
@@ -1349,6 +1380,7 @@ def case_https_tokens(cl):
 
 CASES["tls_kill_owner"] = case_tls_kill_owner
 CASES["https_tokens"] = case_https_tokens
+CASES["finished_kill"] = case_finished_kill
 CASES["tls_refused"] = case_tls_refused
 
 
