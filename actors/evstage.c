@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "runtime/log.h"
+#include "runtime/store.h"
+#include "schemas/codec.h"
 
 void
 ls_evstage_init(ls_evstage *f, const ls_stage_cfg *cfg,
@@ -100,7 +102,122 @@ remember(ls_evstage *f, ls_records *r)
 		memmove(f->recent, f->recent + drop,
 		    (f->nrecent - drop) * sizeof(*f->recent));
 		f->nrecent -= drop;
+		f->seq0 += drop;
 	}
+}
+
+#define RECENT_KEY_LEN 9
+
+static void
+recent_key(uint64_t seq, uint8_t k[RECENT_KEY_LEN])
+{
+	k[0] = 'r';
+	for (int i = 0; i < 8; i++)
+		k[1 + i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+int
+ls_evstage_sync_recent(ls_evstage *f, ls_state *st, int all)
+{
+	uint8_t k[RECENT_KEY_LEN];
+	int rv = 0;
+	if (all)
+		f->written = f->seq0; /* a whole state: every batch kept */
+	/* dropped since the last sync (at most what was kept then) */
+	if (f->gone < f->seq0 && f->written > f->gone) {
+		uint64_t upto = f->seq0 < f->written ? f->seq0 : f->written;
+		for (uint64_t s = f->gone; rv == 0 && s < upto; s++) {
+			recent_key(s, k);
+			rv = ls_state_delete(st, k, sizeof(k));
+		}
+	}
+	if (rv != 0)
+		return rv;
+	f->gone = f->seq0;
+	if (f->written < f->seq0)
+		f->written = f->seq0;
+	for (uint64_t s = f->written; s < f->seq0 + f->nrecent; s++) {
+		ls_buf b = { NULL, 0 };
+		rv = ls_codec_records_encode(f->recent[s - f->seq0], &b);
+		if (rv == 0) {
+			recent_key(s, k);
+			rv = ls_state_put(st, k, sizeof(k), b.data, b.len);
+		}
+		ls_buf_free(&b);
+		if (rv != 0)
+			return rv;
+		f->written = s + 1;
+	}
+	return 0;
+}
+
+typedef struct load_acc {
+	ls_evstage *f;
+	uint64_t next;
+	int first;
+	int rv;
+} load_acc;
+
+static int
+load_one(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+	load_acc *a = arg;
+	ls_evstage *f = a->f;
+	if (kl != RECENT_KEY_LEN)
+		return 0;
+	uint64_t s = 0;
+	for (int i = 0; i < 8; i++)
+		s = s << 8 | ((const uint8_t *)k)[1 + i];
+	/* the buffer must be 8-byte aligned for the codec */
+	void *copy = malloc(vl ? vl : 1);
+	if (copy == NULL)
+		return a->rv = LS_ENOMEM;
+	memcpy(copy, v, vl);
+	ls_records *r = NULL;
+	int rv = ls_codec_records_decode(copy, vl, &r);
+	free(copy);
+	if (rv != 0)
+		return a->rv = rv;
+	if (a->first) {
+		f->seq0 = s;
+		a->first = 0;
+	} else if (s != a->next) {
+		ls_records_unref(r);
+		return a->rv = LS_ECORRUPT; /* batches are contiguous */
+	}
+	a->next = s + 1;
+	if (f->nrecent == f->caprecent) {
+		uint32_t nc = f->caprecent ? f->caprecent * 2 : 8;
+		ls_records **nr = realloc(f->recent, nc * sizeof(*nr));
+		if (nr == NULL) {
+			ls_records_unref(r);
+			return a->rv = LS_ENOMEM;
+		}
+		f->recent = nr;
+		f->caprecent = nc;
+	}
+	f->recent[f->nrecent++] = r;
+	f->recent_rows += r->n;
+	return 0;
+}
+
+int
+ls_evstage_load_recent(ls_evstage *f, ls_state *st)
+{
+	load_acc a = { f, 0, 1, 0 };
+	int rv = ls_state_scan(st, "r", 1, "s", 1, load_one, &a);
+	if (rv == 0)
+		rv = a.rv;
+	if (rv != 0) {
+		for (uint32_t i = 0; i < f->nrecent; i++)
+			ls_records_unref(f->recent[i]);
+		f->nrecent = 0;
+		f->recent_rows = 0;
+		return rv;
+	}
+	f->written = f->seq0 + f->nrecent;
+	f->gone = f->seq0;
+	return 0;
 }
 
 /* Send what this receive gathered to every consumer. */

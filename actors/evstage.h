@@ -45,11 +45,14 @@ typedef struct ls_evstage {
 	const char *mod;    /* log module name */
 	/* Interactive queries: the result batches this stage sent most
 	 * recently (references), oldest first, holding at least the last
-	 * `keep` rows (whole batches; 0: none kept).  Memory only: a restored
-	 * partition has the ones sent since its restore. */
+	 * `keep` rows (whole batches; 0: none kept).  On keyed state they are
+	 * part of the checkpoints (ls_evstage_sync_recent): batch number
+	 * seq0 + i is recent[i]; the state holds those below `written`, and
+	 * none below `gone`. */
 	ls_records **recent;
 	uint32_t nrecent, caprecent;
 	size_t recent_rows, keep;
+	uint64_t seq0, written, gone;
 } ls_evstage;
 
 /* Set up f for cfg (borrowed), its state behind ops (before the state is
@@ -83,6 +86,15 @@ int ls_evstage_match(const ls_kind_query *q, const ls_str *keys,
  * returns how many. */
 uint32_t ls_evstage_row_keys(const ls_records *r, uint32_t row, ls_str *keys,
     uint32_t max);
+
+/* Keyed state (the kind's sync / load hooks): the recent result batches
+ * under keys 'r' + batch number (8 bytes big-endian), each an encoded
+ * RecordBatch.  sync writes the batches not written yet (all of them with
+ * all) and deletes those dropped since the last sync; load reads them back
+ * (none: nothing kept yet).  The kind's own keys must not start with 'r'.
+ * 0 or the state's / codec's error. */
+int ls_evstage_sync_recent(ls_evstage *f, struct ls_state *st, int all);
+int ls_evstage_load_recent(ls_evstage *f, struct ls_state *st);
 
 /* The receive function: the gate (barriers, checkpoints of the whole actor
  * state `actor`, whose first member is f) around the frame's handling. */

@@ -180,7 +180,8 @@ static int
 sstage_sync(void *state, ls_state *st, int all)
 {
 	sstage *s = state;
-	return ls_session_sync(s->s, st, all);
+	int rv = ls_session_sync(s->s, st, all);
+	return rv != 0 ? rv : ls_evstage_sync_recent(&s->f, st, all);
 }
 
 static int
@@ -188,6 +189,8 @@ sstage_load(void *state, ls_state *st)
 {
 	sstage *s = state;
 	int rv = ls_session_load(s->s, st);
+	if (rv == 0)
+		rv = ls_evstage_load_recent(&s->f, st);
 	if (rv != 0)
 		restore_failed(s, rv);
 	return rv;

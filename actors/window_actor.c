@@ -215,6 +215,8 @@ wstage_sync(void *state, ls_state *st, int all)
 	free(meta);
 	if (rv == 0)
 		rv = ls_window_save_changed(s->w, all, sync_part, st);
+	if (rv == 0)
+		rv = ls_evstage_sync_recent(&s->f, st, all);
 	return rv;
 }
 
@@ -233,6 +235,8 @@ wstage_load(void *state, ls_state *st)
 	if (rv == 0)
 		rv = ls_window_load_parts(s->w, meta, mlen,
 		    (const uint8_t *const *)ps.p, ps.len, ps.n);
+	if (rv == 0)
+		rv = ls_evstage_load_recent(&s->f, st);
 	if (rv != 0)
 		ls_log(LS_LOG_ERROR, "window",
 		    "cannot restore state stage=%s partition=%u err=%s",

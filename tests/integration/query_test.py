@@ -431,6 +431,73 @@ def case_windows_failover(cl):
                 "key %s/%s after failover" % (comp, level))
 
 
+# The same stage with windows that close: the watermark follows the newest
+# event (the sample is in time order), and a second after the last line the
+# idle rule moves the partitions that saw no recent event too, so every hour
+# but the last closes; the file is followed, so the run goes on.
+WINDOWS_CLOSING = WINDOWS.replace(
+    "  # nothing closes while the file is followed: every window stays open\n"
+    "  watermark_delay: 100000h\n  idle_timeout: 100000h\n",
+    "  watermark_delay: 0s\n  idle_timeout: 1s\n")
+
+
+def split_rows(doc):
+    """({key: count} of the open windows, {key: count} of the closed
+    results) of a windows answer."""
+    opened, closed = {}, {}
+    for r in doc["rows"]:
+        k = (iso_ms(r["window_start"]), r["key"]["component"],
+             r["key"]["level"])
+        d = closed if r["final"] else opened
+        check(k not in d, "window %r twice" % (k,))
+        d[k] = r["count"]
+    return opened, closed
+
+
+def case_windows_closed_failover(cl):
+    """Closed results kept for queries are part of the checkpoints: kill
+    -9 the owner of window partitions after every hour but the last has
+    closed; the survivors answer the same closed results, those of the
+    partitions that moved included (restored from the checkpoint, not
+    recomputed: their windows closed before it), and the open last hour."""
+    want = hdfs_windows()
+    last = max(k[0] for k in want)
+    want_open = {k: v for k, v in want.items() if k[0] == last}
+    want_closed = {k: v for k, v in want.items() if k[0] < last}
+    check(len(want_closed) > 20 and want_open and
+          "idle_timeout: 1s" in WINDOWS_CLOSING, "test bug: windows")
+    start(cl)
+    deploy(cl, "hdfs", WINDOWS_CLOSING)
+
+    def complete(i):
+        doc = all_windows(cl, i)
+        if doc is None:
+            return None
+        opened, closed = split_rows(doc)
+        return (opened, closed) if (opened, closed) == (want_open,
+                                                        want_closed) else None
+    ct.wait_for("the closed and open windows (n0)", lambda: complete(0),
+                DEADLINE)
+    s = ct.wait_for("a checkpoint", lambda: ct.first_checkpoint(cl, 0))
+    leader = s["leader"]
+    own = ct.owners(s, "hdfs")
+    victim = next(int(own[p][1:]) for p in sorted(own)
+                  if p.startswith("w/") and own[p] != leader)
+    moved = sorted(p for p in own if own[p] == "n%d" % victim and
+                   p.startswith("w/"))
+    survivors = [i for i in range(cl.n) if i != victim]
+    cl.kill(victim)
+    s = ct.wait_for("re-placement", lambda: (lambda x: x if x and all(
+        ct.owners(x, "hdfs")[p] != "n%d" % victim for p in moved) else None)(
+        cl.status(survivors[0])))
+    for i in survivors:
+        ct.wait_for("the same windows from n%d" % i, lambda: complete(i),
+                    DEADLINE)
+    print("n%d killed (owner of %s): %d closed results and %d open "
+          "windows answered by the survivors" % (
+              victim, ", ".join(moved), len(want_closed), len(want_open)))
+
+
 def session_rows(doc):
     """{(host, pid, start "MM-DDTHH:MM:SS"): (events, open)}."""
     got = {}
@@ -699,6 +766,7 @@ def case_alerts_patterns(cl):
 CASES = {
     "windows": case_windows,
     "windows_failover": case_windows_failover,
+    "windows_closed_failover": case_windows_closed_failover,
     "sessions": case_sessions,
     "alerts_patterns": case_alerts_patterns,
 }
