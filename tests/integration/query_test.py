@@ -379,6 +379,20 @@ def case_windows(cl):
     print("parameter errors: 400/404 naming the problem")
 
 
+def kill_window_owner(cl):
+    """Once a checkpoint completed: kill -9 a node (not the leader) that
+    owns partitions of window stage w of topology hdfs; (its index, the
+    partitions it owned, the other nodes)."""
+    s = ct.wait_for("a first checkpoint", lambda: ct.first_checkpoint(cl, 0))
+    own = ct.owners(s, "hdfs")
+    victim = next(int(own[p][1:]) for p in sorted(own)
+                  if p.startswith("w/") and own[p] != s["leader"])
+    moved = sorted(p for p in own if own[p] == "n%d" % victim and
+                   p.startswith("w/"))
+    cl.kill(victim)
+    return victim, moved, [i for i in range(cl.n) if i != victim]
+
+
 def case_windows_failover(cl):
     """kill -9 the owner of a partition of the window stage: the
     surviving nodes answer 503 with Retry-After while the partition
@@ -387,15 +401,7 @@ def case_windows_failover(cl):
     start(cl)
     deploy(cl, "hdfs", WINDOWS)
     wait_counted(cl, 0, 2000)
-    s = ct.wait_for("a first checkpoint", lambda: ct.first_checkpoint(cl, 0))
-    leader = s["leader"]
-    own = ct.owners(s, "hdfs")
-    victim = next(int(own[p][1:]) for p in sorted(own)
-                  if p.startswith("w/") and own[p] != leader)
-    moved = sorted(p for p in own if own[p] == "n%d" % victim and
-                   p.startswith("w/"))
-    survivors = [i for i in range(cl.n) if i != victim]
-    cl.kill(victim)
+    victim, moved, survivors = kill_window_owner(cl)
     t0 = time.monotonic()
     unavailable = 0
 
@@ -478,15 +484,7 @@ def case_windows_closed_failover(cl):
                                                         want_closed) else None
     ct.wait_for("the closed and open windows (n0)", lambda: complete(0),
                 DEADLINE)
-    s = ct.wait_for("a checkpoint", lambda: ct.first_checkpoint(cl, 0))
-    leader = s["leader"]
-    own = ct.owners(s, "hdfs")
-    victim = next(int(own[p][1:]) for p in sorted(own)
-                  if p.startswith("w/") and own[p] != leader)
-    moved = sorted(p for p in own if own[p] == "n%d" % victim and
-                   p.startswith("w/"))
-    survivors = [i for i in range(cl.n) if i != victim]
-    cl.kill(victim)
+    victim, moved, survivors = kill_window_owner(cl)
     s = ct.wait_for("re-placement", lambda: (lambda x: x if x and all(
         ct.owners(x, "hdfs")[p] != "n%d" % victim for p in moved) else None)(
         cl.status(survivors[0])))
