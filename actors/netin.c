@@ -100,6 +100,16 @@ ls_framer_next(ls_framer *f, const char *buf, size_t len, size_t max,
 	return 0;
 }
 
+/* buf starts like an octet-counted frame: digits, a space, '<'. */
+static int
+counted_frame(const char *buf, size_t len)
+{
+	size_t i = 0;
+	while (i < len && i < 10 && buf[i] >= '0' && buf[i] <= '9')
+		i++;
+	return i > 0 && i + 1 < len && buf[i] == ' ' && buf[i + 1] == '<';
+}
+
 /* ---- listener ---- */
 
 typedef struct conn {
@@ -113,6 +123,7 @@ typedef struct conn {
 typedef struct qmsg {
 	char *p;
 	size_t len;
+	int flags; /* LS_NETIN_CUT, LS_NETIN_BROKEN */
 } qmsg;
 
 struct ls_netin {
@@ -191,10 +202,10 @@ ls_netin_check_listen(const char *v, char *why, size_t whylen)
 	return parse_listen(v, &udp, &sa, why, whylen);
 }
 
-/* Queue a copy of msg (lock held); 0, or -1 when full or out of
- * memory. */
+/* Queue a copy of msg (lock held) with its LS_NETIN_* flags; 0, or -1
+ * when full or out of memory. */
 static int
-enqueue(ls_netin *n, const char *msg, size_t len, int trunc)
+enqueue(ls_netin *n, const char *msg, size_t len, int flags)
 {
 	if (n->n == n->cfg.queue_cap)
 		return -1;
@@ -202,11 +213,13 @@ enqueue(ls_netin *n, const char *msg, size_t len, int trunc)
 	if (p == NULL)
 		return -1;
 	memcpy(p, msg, len);
-	n->q[(n->head + n->n) % n->cfg.queue_cap] = (qmsg){ p, len };
+	n->q[(n->head + n->n) % n->cfg.queue_cap] = (qmsg){ p, len, flags };
 	n->n++;
 	n->st.received++;
-	if (trunc)
+	if (flags & LS_NETIN_CUT)
 		n->st.truncated++;
+	if (flags & LS_NETIN_BROKEN)
+		n->st.broken++;
 	return 0;
 }
 
@@ -250,7 +263,8 @@ conn_read(ls_netin *n, size_t i)
 		int trunc;
 		int got = ls_framer_next(&c->fr, c->buf + start, c->len - start,
 		    n->cfg.max_message, &off, &mlen, &used, &trunc);
-		if (got && enqueue(n, c->buf + start + off, mlen, trunc) != 0) {
+		if (got && enqueue(n, c->buf + start + off, mlen,
+		               trunc ? LS_NETIN_CUT : 0) != 0) {
 			c->pending = 1; /* full: the rest waits in the buffer */
 			break;
 		}
@@ -260,14 +274,17 @@ conn_read(ls_netin *n, size_t i)
 	}
 	if (closed && start < c->len && !c->fr.skipping &&
 	    n->n < n->cfg.queue_cap) {
-		/* the last message of a connection may lack its newline */
+		/* the last message of a connection may lack its newline; an
+		 * octet-counted frame cut short by the close is broken */
 		size_t len = c->len - start;
 		if (len > n->cfg.max_message)
 			len = n->cfg.max_message;
 		while (len > 0 && c->buf[start + len - 1] == '\r')
 			len--;
 		if (len > 0)
-			enqueue(n, c->buf + start, len, 0);
+			enqueue(n, c->buf + start, len,
+			    counted_frame(c->buf + start, len) ? LS_NETIN_BROKEN
+			                                       : 0);
 		start = c->len;
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -312,7 +329,7 @@ udp_read(ls_netin *n, char *buf)
 		if (trunc)
 			keep = n->cfg.max_message;
 		pthread_mutex_lock(&n->lock);
-		if (enqueue(n, buf, keep, trunc) != 0)
+		if (enqueue(n, buf, keep, trunc ? LS_NETIN_CUT : 0) != 0)
 			n->st.dropped++;
 		pthread_mutex_unlock(&n->lock);
 	}
@@ -457,7 +474,7 @@ ls_netin_take(ls_netin *n, size_t max, ls_netin_fn fn, void *arg)
 		n->head = (n->head + 1) % n->cfg.queue_cap;
 		n->n--;
 		pthread_mutex_unlock(&n->lock);
-		fn(arg, m.p, m.len);
+		fn(arg, m.p, m.len, m.flags);
 		free(m.p);
 		got++;
 	}

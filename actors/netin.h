@@ -11,7 +11,10 @@
  *
  * Limits (docs/syslog.md): a message longer than max_message is cut there
  * (newline framing: the rest up to the newline is dropped; octet
- * counting: the rest of the counted bytes) and counted in truncated; at
+ * counting: the rest of the counted bytes) and counted in truncated (its
+ * flags say LS_NETIN_CUT); an octet-counted frame that its connection's
+ * close cut short is delivered as it is, LS_NETIN_BROKEN, counted in
+ * broken; at
  * most max_conns TCP connections (more are accepted and closed at once,
  * counted in refused); a queue of queue_cap messages -- when it is full the
  * thread stops reading TCP connections (the kernel's flow control pushes
@@ -36,8 +39,16 @@ typedef struct ls_netin_cfg {
 } ls_netin_cfg;
 
 typedef struct ls_netin_stats {
-	uint64_t received, truncated, refused, dropped, connections;
+	uint64_t received, truncated, refused, dropped, connections, broken;
 } ls_netin_stats;
+
+/* What ls_netin_take says of a message. */
+enum {
+	LS_NETIN_CUT = 1,    /* longer than max_message: these are its first
+	                        max_message bytes */
+	LS_NETIN_BROKEN = 2  /* an octet-counted frame the connection's close
+	                        cut short (count header included) */
+};
 
 /* Parse "tcp://HOST:PORT" / "udp://HOST:PORT" (HOST an IPv4 address, a
  * name, or empty/"*" for all addresses).  0, or 1 with a reason
@@ -52,9 +63,11 @@ int ls_netin_open(const ls_netin_cfg *cfg, ls_netin **out, char *err,
 /* The port bound (useful with port 0). */
 int ls_netin_port(const ls_netin *n);
 
-/* Call fn for up to max queued messages (borrowed during the call), in
- * arrival order per connection; returns how many. */
-typedef void (*ls_netin_fn)(void *arg, const char *msg, size_t len);
+/* Call fn for up to max queued messages (borrowed during the call) with
+ * their LS_NETIN_* flags, in arrival order per connection; returns how
+ * many. */
+typedef void (*ls_netin_fn)(void *arg, const char *msg, size_t len,
+    int flags);
 size_t ls_netin_take(ls_netin *n, size_t max, ls_netin_fn fn, void *arg);
 
 void ls_netin_stats_get(ls_netin *n, ls_netin_stats *st);

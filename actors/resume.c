@@ -382,8 +382,9 @@ any_key(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 
 /* Where every source continues: decodes the sources' saved positions
  * (source_actor.c: u8 version 1, u8 ended, u64 position -- version 3
- * adds the file's device and inode; kafka: u8 version 2, u8 ended,
- * partition positions). */
+ * adds the file's device and inode; version 5, a file source's files:
+ * u8 ended, u32 count, then per file device, inode, offset and name;
+ * kafka: u8 version 2, u8 ended, partition positions). */
 static void
 describe_sources(ls_resume *r)
 {
@@ -415,6 +416,24 @@ describe_sources(ls_resume *r)
 				    n->kind_def->position != NULL
 				        ? n->kind_def->position : "position",
 				    pos);
+		}
+		if (vl >= 6 && b[0] == 5) {
+			const char *sep = used > 0 ? ", " : "";
+			unsigned long long nf = ls_le_get(b + 2, 4);
+			if (b[1] != 0)
+				w = snprintf(r->where + used,
+				    sizeof(r->where) - used, "%s%s had ended",
+				    sep, n->name);
+			else if (nf == 1 && vl >= 6 + 26)
+				w = snprintf(r->where + used,
+				    sizeof(r->where) - used, "%s%s at byte %llu",
+				    sep, n->name,
+				    (unsigned long long)ls_le_get(b + 22, 8));
+			else
+				w = snprintf(r->where + used,
+				    sizeof(r->where) - used,
+				    "%s%s at byte offsets in %llu files", sep,
+				    n->name, nf);
 		}
 		char kp[160];
 		if (vl >= 2 && b[0] == 2 &&

@@ -35,6 +35,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -59,6 +60,31 @@ enum { SRC_GENERATOR, SRC_FILE, SRC_STDIN, SRC_KAFKA, SRC_SYSLOG, SRC_HTTP };
 /* kafka: saved positions waiting for their checkpoint's commit */
 #define KAFKA_COMMITS 32
 
+/* file: how often a followed pattern is looked at again, and how long a
+ * file no longer matched (renamed away, deleted) is still read when
+ * nothing took its name */
+#define SCAN_MS 1000
+#define GONE_GRACE_MS 5000
+/* at most this much of a rejected input goes into its dead letter */
+#define DEAD_RAW_MAX 16384
+
+/* One file of a file source (stdin: the one input).  A file is known by
+ * its device and inode, not its name: a rotated file matched under a new
+ * name is the same file, read on. */
+typedef struct tail {
+	char *path;        /* the name it was last matched under (malloc'd;
+	                      stdin: NULL) */
+	int fd;            /* -1 once read to its end (no follow) */
+	uint64_t dev, ino;
+	uint64_t offset;   /* byte offset of buf[0] in the file */
+	char *buf;         /* unconsumed bytes (a partial line) or NULL */
+	size_t len, cap;
+	int skipping;      /* inside an over-long line being discarded */
+	int drop;          /* drained: leaves the list after this pump */
+	int64_t gone_ns;   /* no longer matched by the pattern since (0:
+	                      matched) */
+} tail;
+
 typedef struct src {
 	const ls_stage_cfg *cfg;
 	ls_outq q;
@@ -72,15 +98,16 @@ typedef struct src {
 	int64_t t0_ns;
 	char line[LS_GENERATOR_LINE_MAX];
 	/* file / stdin */
-	int fd;
 	int follow;
-	const char *path;
-	char *buf;       /* unconsumed bytes (a partial line) */
-	size_t len, cap;
-	uint64_t offset; /* byte offset of buf[0] in the input */
-	int skipping;    /* inside an over-long line being discarded */
-	uint64_t dev, ino; /* the file fd reads (follow: rotation) */
-	int draining;    /* fd is a rotated-away file: then path anew */
+	const char *pattern; /* file: the path or glob(3) pattern */
+	struct tail *tails;  /* file: the files read (stdin: one) */
+	uint32_t ntails, captails;
+	uint32_t cur;        /* the tail being read */
+	uint32_t max_files;
+	size_t max_line;     /* longer lines are cut (or dead letters) */
+	uint64_t refused;    /* matching files not read: max_files reached */
+	int64_t scan_ns;     /* follow: last look at the pattern */
+	int said_empty;      /* "no file matches" logged */
 	int pump_wanted; /* a PUMP to ourselves was refused */
 	/* kafka */
 	ls_kafka_in *kin;
@@ -115,20 +142,65 @@ typedef struct src {
 	int ended_before;  /* restored from a final checkpoint */
 } src;
 
-/* Saved state: u8 version 1, u8 ended, u64 position (LE); file: u8
- * version 3, u8 ended, u64 position, u64 device, u64 inode; kafka: u8
+/* Saved state: u8 version 1, u8 ended, u64 position (LE); kafka: u8
  * version 2, u8 ended, the positions of actors/kafka.c; http: u8 version
  * 4, u8 ended, u64 next record of the ingest log, u64 events read (the
- * next event's offset). */
+ * next event's offset).  A file source writes version 5, one entry per
+ * file it reads (versions 1 and 3, one file, are still read):
+ *
+ *   offset  size  field
+ *   0       1     version (5)
+ *   1       1     ended
+ *   2       4     number of files N (LE)
+ *   6       ...   N entries:
+ *                   0   8  device
+ *                   8   8  inode
+ *                   16  8  byte offset of the next line to read
+ *                   24  2  length L of the name
+ *                   26  L  the name it was last matched under
+ *
+ * Version 3 (one file): u8 3, u8 ended, u64 offset, u64 device, u64
+ * inode. */
 #define SRC_STATE_LEN 10
 #define SRC_FILE_STATE_LEN 26
 #define SRC_HTTP_STATE_LEN 18
+#define SRC_PATH_MAX 4095
 
 static uint64_t
 src_position(const src *s)
 {
-	return s->kind == SRC_GENERATOR || s->kind == SRC_SYSLOG ? s->produced
-	                                                         : s->offset;
+	if (s->kind == SRC_STDIN)
+		return s->ntails > 0 ? s->tails[0].offset : 0;
+	return s->produced;
+}
+
+/* file: version 5, every file's position (layout above). */
+static int
+file_state(const src *s, int final, uint8_t **buf, size_t *len)
+{
+	size_t n = 6;
+	for (uint32_t i = 0; i < s->ntails; i++)
+		n += 26 + strlen(s->tails[i].path);
+	uint8_t *b = malloc(n);
+	if (b == NULL)
+		return LS_ENOMEM;
+	b[0] = 5;
+	b[1] = (uint8_t)final;
+	ls_le_put(b + 2, s->ntails, 4);
+	size_t at = 6;
+	for (uint32_t i = 0; i < s->ntails; i++) {
+		const tail *t = &s->tails[i];
+		size_t pl = strlen(t->path);
+		ls_le_put(b + at, t->dev, 8);
+		ls_le_put(b + at + 8, t->ino, 8);
+		ls_le_put(b + at + 16, t->offset, 8);
+		ls_le_put(b + at + 24, pl, 2);
+		memcpy(b + at + 26, t->path, pl);
+		at += 26 + pl;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
 }
 
 /* The kind's save hook. */
@@ -155,23 +227,18 @@ src_state(void *state, uint64_t ckpt, int final, uint8_t **buf, size_t *len)
 		*len = kl + 2;
 		return 0;
 	}
-	size_t n = s->kind == SRC_FILE   ? SRC_FILE_STATE_LEN
-	    : s->kind == SRC_HTTP         ? SRC_HTTP_STATE_LEN
-	                                  : SRC_STATE_LEN;
+	if (s->kind == SRC_FILE)
+		return file_state(s, final, buf, len);
+	size_t n = s->kind == SRC_HTTP ? SRC_HTTP_STATE_LEN : SRC_STATE_LEN;
 	uint8_t *b = malloc(n);
 	if (b == NULL)
 		return LS_ENOMEM;
-	uint64_t pos = src_position(s);
-	b[0] = s->kind == SRC_FILE ? 3 : s->kind == SRC_HTTP ? 4 : 1;
+	b[0] = s->kind == SRC_HTTP ? 4 : 1;
 	b[1] = (uint8_t)final;
-	ls_le_put(b + 2, pos, 8);
+	ls_le_put(b + 2, src_position(s), 8);
 	if (s->kind == SRC_HTTP) {
 		ls_le_put(b + 2, ls_ingest_position(s->ing), 8);
 		ls_le_put(b + 10, s->produced, 8);
-	}
-	if (s->kind == SRC_FILE) {
-		ls_le_put(b + 10, s->dev, 8);
-		ls_le_put(b + 18, s->ino, 8);
 	}
 	*buf = b;
 	*len = n;
@@ -240,17 +307,6 @@ src_save(src *s, uint64_t ckpt, int final)
 	ls_stage_ckpt_save(s->cfg, ckpt, final, b, len);
 }
 
-/* Note the device and inode of the file s->fd reads. */
-static void
-file_identity(src *s)
-{
-	struct stat st;
-	if (fstat(s->fd, &st) == 0) {
-		s->dev = (uint64_t)st.st_dev;
-		s->ino = (uint64_t)st.st_ino;
-	}
-}
-
 /* An open descriptor of the file with that device and inode in the
  * directory of path (a rotated copy keeps its inode), or -1. */
 static int
@@ -281,75 +337,225 @@ find_rotated(const char *path, uint64_t dev, uint64_t ino)
 	return fd;
 }
 
-/* Restore a file source at byte pos of the file dev/ino: path itself, or
- * (rotated while down) its old copy in the same directory, read to its end
- * before path is read from its start. */
-static int
-file_restore(src *s, uint64_t pos, uint64_t dev, uint64_t ino, int ended)
+/* Free what tail t holds (its descriptor too, unless stdin's). */
+static void
+tail_free(src *s, tail *t)
 {
-	s->ended_before = ended;
-	if (ended)
-		return 0;
-	if (dev != s->dev || ino != s->ino) {
-		int old = find_rotated(s->path, dev, ino);
+	if (t->fd >= 0 && s->kind == SRC_FILE)
+		close(t->fd);
+	t->fd = -1;
+	free(t->path);
+	free(t->buf);
+	t->path = t->buf = NULL;
+}
+
+/* A new tail for the open descriptor fd of the file at path, read from
+ * its start, at index at of the list (later ones move up); NULL (fd
+ * closed) when out of memory. */
+static tail *
+tail_add(src *s, uint32_t at, int fd, const char *path)
+{
+	struct stat st;
+	char *p = path != NULL ? strdup(path) : NULL;
+	if (s->ntails == s->captails) {
+		uint32_t nc = s->captails ? s->captails * 2 : 4;
+		tail *nt = realloc(s->tails, nc * sizeof(tail));
+		if (nt != NULL) {
+			s->tails = nt;
+			s->captails = nc;
+		}
+	}
+	if ((path != NULL && p == NULL) || s->ntails == s->captails) {
+		free(p);
+		if (s->kind == SRC_FILE)
+			close(fd);
+		return NULL;
+	}
+	memmove(s->tails + at + 1, s->tails + at,
+	    (s->ntails - at) * sizeof(tail));
+	s->ntails++;
+	tail *t = &s->tails[at];
+	memset(t, 0, sizeof(*t));
+	t->fd = fd;
+	t->path = p;
+	if (fstat(fd, &st) == 0) {
+		t->dev = (uint64_t)st.st_dev;
+		t->ino = (uint64_t)st.st_ino;
+	}
+	return t;
+}
+
+/* The tail reading the file dev/ino, or NULL. */
+static tail *
+tail_find(src *s, uint64_t dev, uint64_t ino)
+{
+	for (uint32_t i = 0; i < s->ntails; i++)
+		if (s->tails[i].dev == dev && s->tails[i].ino == ino &&
+		    !s->tails[i].drop)
+			return &s->tails[i];
+	return NULL;
+}
+
+/* Look at the pattern: a file matched for the first time gets a tail
+ * (read from its start; max_files at most), a known one may have a new
+ * name (rotated to a name the pattern matches too), and a tail whose file
+ * is no longer matched is marked gone (drained, then dropped). */
+static void
+scan(src *s, int64_t now)
+{
+	glob_t g;
+	memset(&g, 0, sizeof(g));
+	/* GLOB_NOCHECK: a name that glob takes for a pattern ("app[1].log")
+	 * but matches nothing is still tried as the name it is */
+	int rv = glob(s->pattern, GLOB_NOCHECK, NULL, &g);
+	if (rv != 0 && rv != GLOB_NOMATCH) {
+		ls_log(LS_LOG_WARN, "source", "cannot read the pattern "
+		    "source=%s path=%s err=%s", s->cfg->node->name, s->pattern,
+		    rv == GLOB_NOSPACE ? "out of memory" : "read error");
+		globfree(&g);
+		return;
+	}
+	uint32_t known = s->ntails;
+	char *seen = calloc(known ? known : 1, 1);
+	if (seen == NULL) {
+		globfree(&g);
+		return;
+	}
+	uint64_t refused = 0;
+	for (size_t k = 0; k < g.gl_pathc; k++) {
+		const char *p = g.gl_pathv[k];
+		struct stat st;
+		if (stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		tail *t = tail_find(s, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+		if (t != NULL) {
+			if ((uint32_t)(t - s->tails) < known)
+				seen[t - s->tails] = 1;
+			if (strcmp(t->path, p) != 0) {
+				char *np = strdup(p);
+				if (np != NULL) {
+					free(t->path);
+					t->path = np;
+				}
+			}
+			continue;
+		}
+		if (strlen(p) > SRC_PATH_MAX)
+			continue;
+		if (s->ntails >= s->max_files) {
+			refused++;
+			continue;
+		}
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (tail_add(s, s->ntails, fd, p) != NULL && now != 0)
+			ls_log(LS_LOG_INFO, "source",
+			    "new file source=%s path=%s", s->cfg->node->name, p);
+	}
+	for (uint32_t i = 0; i < known; i++) {
+		tail *t = &s->tails[i];
+		if (seen[i])
+			t->gone_ns = 0;
+		else if (t->gone_ns == 0)
+			t->gone_ns = now != 0 ? now : 1;
+	}
+	free(seen);
+	if (refused != s->refused)
+		ls_log(LS_LOG_WARN, "source",
+		    "more files match than max_files, not read source=%s "
+		    "path=%s max_files=%u refused=%llu",
+		    s->cfg->node->name, s->pattern, s->max_files,
+		    (unsigned long long)refused);
+	s->refused = refused;
+	if (s->ntails == 0 && s->follow && !s->said_empty) {
+		s->said_empty = 1;
+		ls_log(LS_LOG_INFO, "source",
+		    "no file matches yet, waiting source=%s path=%s",
+		    s->cfg->node->name, s->pattern);
+	}
+	globfree(&g);
+}
+
+/* Restore one file of a checkpoint: the tail of the file dev/ino (dev =
+ * ino = 0: the one file, a version 1 state) goes to byte pos; a file
+ * rotated away while the source was down (no longer matched) is looked
+ * for by its inode in the directory of its name and read on first; a
+ * file that is gone cannot be read on (logged). */
+static int
+restore_file(src *s, const char *path, uint64_t dev, uint64_t ino,
+    uint64_t pos)
+{
+	tail *t = dev == 0 && ino == 0
+	    ? (s->ntails > 0 ? &s->tails[0] : NULL)
+	    : tail_find(s, dev, ino);
+	if (t == NULL) {
+		int old = find_rotated(path, dev, ino);
 		if (old < 0) {
 			/* gone (deleted, or moved elsewhere): what it held after
-			 * pos cannot be read; say so and read path from its start */
+			 * pos cannot be read; say so (a file now at its name is
+			 * read from its start) */
 			ls_log(LS_LOG_WARN, "source",
 			    "the file of the checkpoint is gone, reading the "
 			    "current one from its start source=%s path=%s "
 			    "offset=%llu",
-			    s->cfg->node->name, s->path, (unsigned long long)pos);
+			    s->cfg->node->name, path, (unsigned long long)pos);
 			return 0;
 		}
 		ls_log(LS_LOG_INFO, "source",
 		    "rotated while down: reading the old file on first "
 		    "source=%s path=%s offset=%llu",
-		    s->cfg->node->name, s->path, (unsigned long long)pos);
-		close(s->fd);
-		s->fd = old;
-		s->dev = dev;
-		s->ino = ino;
-		s->draining = 1;
+		    s->cfg->node->name, path, (unsigned long long)pos);
+		if ((t = tail_add(s, 0, old, path)) == NULL)
+			return LS_ENOMEM;
+		t->gone_ns = ls_wall_ns();
 	}
-	if (lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
+	if (lseek(t->fd, (off_t)pos, SEEK_SET) < 0)
 		return LS_ENOTSUP;
-	s->offset = pos;
+	t->offset = pos;
 	return 0;
 }
 
-/* Follow: at the end of the file, has the path been rotated (another file
- * there) or the file truncated?  Switches to the new file or rewinds. */
-static void
-check_rotation(src *s)
+/* A file source's state: version 5 (every file), 3 or 1 (one file). */
+static int
+file_restore(src *s, const uint8_t *b, size_t len)
 {
-	struct stat st, cur;
-	if (fstat(s->fd, &cur) == 0 &&
-	    (uint64_t)cur.st_size < s->offset + s->len) {
-		/* cut shorter than what was read: start over */
-		lseek(s->fd, 0, SEEK_SET);
-		s->offset = 0;
-		s->len = 0;
-		s->skipping = 0;
-		return;
+	if (len == SRC_STATE_LEN && b[0] == 1) {
+		s->ended_before = b[1] != 0;
+		return s->ended_before ? 0
+		                       : restore_file(s, s->pattern, 0, 0,
+		                             ls_le_get(b + 2, 8));
 	}
-	if (stat(s->path, &st) != 0)
-		return; /* renamed, the new one not there yet: keep the old */
-	if (!s->draining && (uint64_t)st.st_dev == s->dev &&
-	    (uint64_t)st.st_ino == s->ino)
-		return;
-	int fd = open(s->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ls_log(LS_LOG_INFO, "source", "file rotated source=%s path=%s",
-	    s->cfg->node->name, s->path);
-	close(s->fd);
-	s->fd = fd;
-	s->draining = 0;
-	s->offset = 0;
-	s->len = 0;
-	s->skipping = 0;
-	file_identity(s);
+	if (len == SRC_FILE_STATE_LEN && b[0] == 3) {
+		s->ended_before = b[1] != 0;
+		return s->ended_before ? 0
+		                       : restore_file(s, s->pattern,
+		                             ls_le_get(b + 10, 8),
+		                             ls_le_get(b + 18, 8),
+		                             ls_le_get(b + 2, 8));
+	}
+	if (len < 6 || b[0] != 5)
+		return LS_ECORRUPT;
+	s->ended_before = b[1] != 0;
+	uint64_t n = ls_le_get(b + 2, 4);
+	size_t at = 6;
+	char p[SRC_PATH_MAX + 1];
+	for (uint64_t i = 0; i < n; i++) {
+		if (len - at < 26)
+			return LS_ECORRUPT;
+		size_t pl = (size_t)ls_le_get(b + at + 24, 2);
+		if (pl > SRC_PATH_MAX || len - at - 26 < pl)
+			return LS_ECORRUPT;
+		memcpy(p, b + at + 26, pl);
+		p[pl] = '\0';
+		int rv = s->ended_before ? 0
+		    : restore_file(s, p, ls_le_get(b + at, 8),
+		          ls_le_get(b + at + 8, 8), ls_le_get(b + at + 16, 8));
+		if (rv != 0)
+			return rv;
+		at += 26 + pl;
+	}
+	return at == len ? 0 : LS_ECORRUPT;
 }
 
 /* The kind's restore hook.  ls_stage_restore takes only a missing state
@@ -375,9 +581,8 @@ src_restore(void *state, const uint8_t *b, size_t len)
 		s->produced = ls_le_get(b + 10, 8);
 		return 0;
 	}
-	if (s->kind == SRC_FILE && len == SRC_FILE_STATE_LEN && b[0] == 3)
-		return file_restore(s, ls_le_get(b + 2, 8), ls_le_get(b + 10, 8),
-		    ls_le_get(b + 18, 8), b[1] != 0);
+	if (s->kind == SRC_FILE)
+		return file_restore(s, b, len);
 	if (len != SRC_STATE_LEN || b[0] != 1)
 		return LS_ECORRUPT;
 	uint64_t pos = ls_le_get(b + 2, 8);
@@ -394,12 +599,8 @@ src_restore(void *state, const uint8_t *b, size_t len)
 		s->ended_before = 0;
 		return 0;
 	}
-	if (s->kind == SRC_STDIN) /* cannot replay: fine only if it had ended */
-		return s->ended_before ? 0 : LS_ENOTSUP;
-	if (lseek(s->fd, (off_t)pos, SEEK_SET) < 0)
-		return LS_ENOTSUP;
-	s->offset = pos;
-	return 0;
+	/* stdin cannot replay: fine only if it had ended */
+	return s->ended_before ? 0 : LS_ENOTSUP;
 }
 
 /* The last step of init: on a failed restore, free what init set up (stop
@@ -419,11 +620,11 @@ restored(src *s, int rv)
 	s->net = NULL;
 	ls_ingest_free(s->ing);
 	s->ing = NULL;
-	if (s->kind == SRC_FILE && s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	free(s->buf);
-	s->buf = NULL;
+	for (uint32_t i = 0; i < s->ntails; i++)
+		tail_free(s, &s->tails[i]);
+	free(s->tails);
+	s->tails = NULL;
+	s->ntails = 0;
 	return rv;
 }
 
@@ -506,6 +707,8 @@ syslog_init(src *s, const ls_topo_node *n)
 	}
 	ls_log(LS_LOG_INFO, "source", "listening source=%s listen=%s port=%d",
 	    n->name, nc.listen, ls_netin_port(s->net));
+	s->pattern = nc.listen; /* dead letters say where they came from */
+	s->max_line = nc.max_message;
 	return restored(s, ls_stage_restore(s->cfg, s));
 }
 
@@ -565,7 +768,6 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 	(void)ctx;
 
 	s->cfg = cfg;
-	s->fd = -1;
 	s->kind = cfg->kind->variant;
 	if (s->kind == SRC_GENERATOR) {
 		ls_generator_cfg gc;
@@ -609,24 +811,22 @@ src_init(ls_ctx *ctx, void *state, const void *arg)
 		return syslog_init(s, n);
 	if (s->kind == SRC_HTTP)
 		return http_init(s, n);
-	s->cap = READ_CHUNK * 2;
-	if ((s->buf = malloc(s->cap)) == NULL)
-		return LS_ENOMEM;
+	s->max_line = (size_t)ls_topo_int(n, "max_line");
 	if (s->kind == SRC_STDIN) {
-		s->fd = STDIN_FILENO;
+		if (tail_add(s, 0, STDIN_FILENO, NULL) == NULL)
+			return LS_ENOMEM;
 		return restored(s, ls_stage_restore(cfg, s)); /* refuses a position */
 	}
-	s->path = ls_topo_str(n, "path");
+	s->pattern = ls_topo_str(n, "path");
 	s->follow = ls_topo_bool(n, "follow");
-	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
-	if (s->fd < 0) {
-		ls_log(LS_LOG_ERROR, "source", "cannot open file path=%s err=%s",
-		    s->path, strerror(errno));
-		free(s->buf);
-		s->buf = NULL;
+	s->max_files = (uint32_t)ls_topo_int(n, "max_files");
+	scan(s, 0);
+	if (s->ntails == 0 && !s->follow) {
+		ls_log(LS_LOG_ERROR, "source",
+		    "no file matches source=%s path=%s", n->name, s->pattern);
 		return LS_EIO;
 	}
-	file_identity(s);
+	s->scan_ns = ls_wall_ns();
 	return restored(s, ls_stage_restore(cfg, s));
 }
 
@@ -643,9 +843,9 @@ src_stop(ls_ctx *ctx, void *state)
 	ls_ingest_free(s->ing);
 	for (unsigned i = 0; i < s->ncommits; i++)
 		free(s->commits[i].b);
-	if (s->kind == SRC_FILE && s->fd >= 0)
-		close(s->fd);
-	free(s->buf);
+	for (uint32_t i = 0; i < s->ntails; i++)
+		tail_free(s, &s->tails[i]);
+	free(s->tails);
 }
 
 static void
@@ -740,27 +940,79 @@ gen_pump(ls_ctx *ctx, src *s)
 	pump_now(ctx, s);
 }
 
-/* Turn complete lines in s->buf into a batch; keep the partial tail. */
+/* Send one rejected input of this source to its dead-letter sink: raw
+ * (its first DEAD_RAW_MAX bytes), at offset, from where (the file's name,
+ * "stdin", a Kafka partition, a syslog listener). */
 static void
-emit_lines(ls_ctx *ctx, src *s, int at_eof)
+src_dead(ls_ctx *ctx, src *s, const char *reason, const char *raw,
+    size_t len, uint64_t offset, const char *where)
+{
+	ls_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.message = ls_str_make(raw != NULL ? raw : "",
+	    len < DEAD_RAW_MAX ? len : DEAD_RAW_MAX);
+	ev.offset = offset;
+	ls_stage_dead(ctx, s->cfg, &s->q, reason, &ev, where);
+}
+
+/* A line longer than max_line at byte offset off (line[0..len), complete
+ * or its first bytes): with a dead-letter sink its first bytes go there
+ * with the reason and 1 is returned; else it is cut to max_line (logged)
+ * and 0 is returned. */
+static int
+overlong(ls_ctx *ctx, src *s, const tail *t, const char *line, size_t len,
+    uint64_t off)
+{
+	if (s->cfg->dlq != NULL) {
+		char why[96];
+		snprintf(why, sizeof(why), "line longer than %zu bytes",
+		    s->max_line);
+		ls_metric_add(s->cfg->ctr.in, 1);
+		src_dead(ctx, s, why, line, len, off,
+		    t->path != NULL ? t->path : "stdin");
+		return 1;
+	}
+	ls_log(LS_LOG_WARN, "source",
+	    "line longer than %zu bytes truncated source=%s offset=%llu",
+	    s->max_line, s->cfg->node->name, (unsigned long long)off);
+	return 0;
+}
+
+/* Turn complete lines in t->buf into a batch; keep the partial tail (all
+ * of it a line at the end of input, at_eof).  A partial tail longer than
+ * max_line is over-long: the rest of that line is skipped. */
+static void
+emit_lines(ls_ctx *ctx, src *s, tail *t, int at_eof)
 {
 	size_t start = 0;
 	ls_batch *b = NULL;
 	int64_t now = ls_wall_ns();
 
-	while (start < s->len) {
-		char *nl = memchr(s->buf + start, '\n', s->len - start);
+	for (;;) {
+		char *nl = start < t->len
+		    ? memchr(t->buf + start, '\n', t->len - start)
+		    : NULL;
 		size_t end;
 		if (nl != NULL)
-			end = (size_t)(nl - s->buf);
-		else if (at_eof)
-			end = s->len;
+			end = (size_t)(nl - t->buf);
+		else if (start < t->len && (at_eof || t->skipping ||
+		             t->len - start > s->max_line))
+			end = t->len; /* the last line, or (the rest of) an
+			                 over-long one */
 		else
 			break;
 		size_t len = end - start;
-		if (s->skipping) {
-			s->skipping = nl == NULL;
+		int cut = nl == NULL && !at_eof; /* an over-long partial line */
+		if (t->skipping) {
+			t->skipping = nl == NULL;
+		} else if (len > s->max_line &&
+		    overlong(ctx, s, t, t->buf + start, len,
+		        t->offset + start)) {
+			t->skipping = cut;
 		} else {
+			t->skipping = cut;
+			if (len > s->max_line)
+				len = s->max_line;
 			if (b == NULL || b->n == b->cap) {
 				if (b != NULL) {
 					ls_stage_emit(ctx, s->cfg, &s->q, b);
@@ -771,14 +1023,14 @@ emit_lines(ls_ctx *ctx, src *s, int at_eof)
 					break;
 				b->source = s->cfg->node->name;
 			}
-			if (len > 0 && s->buf[start + len - 1] == '\r')
+			if (len > 0 && t->buf[start + len - 1] == '\r')
 				len--;
-			char *copy = ls_arena_strndup(&b->arena, s->buf + start,
+			char *copy = ls_arena_strndup(&b->arena, t->buf + start,
 			    len);
 			ls_event *ev = copy != NULL ? ls_batch_add(b) : NULL;
 			if (ev != NULL) {
 				ev->message = ls_str_make(copy, len);
-				ev->offset = s->offset + start;
+				ev->offset = t->offset + start;
 				ev->ingest_ns = now;
 				ls_metric_add(s->cfg->ctr.in, 1);
 				ls_metric_add(s->cfg->ctr.out, 1);
@@ -790,21 +1042,124 @@ emit_lines(ls_ctx *ctx, src *s, int at_eof)
 		ls_stage_emit(ctx, s->cfg, &s->q, b);
 		ls_batch_unref(b);
 	}
-	memmove(s->buf, s->buf + start, s->len - start);
-	s->len -= start;
-	s->offset += start;
-	if (s->len >= LINE_MAX_BYTES) {
-		/* An over-long line: emit its first LINE_MAX_BYTES as one
-		 * event and drop the rest up to the next newline. */
-		ls_log(LS_LOG_WARN, "source",
-		    "line longer than %d bytes truncated source=%s offset=%llu",
-		    LINE_MAX_BYTES, s->cfg->node->name,
-		    (unsigned long long)s->offset);
-		emit_lines(ctx, s, 1);
-		s->skipping = 1;
-	}
+	memmove(t->buf, t->buf + start, t->len - start);
+	t->len -= start;
+	t->offset += start;
 }
 
+/* Read what tail t has, up to rounds chunks, its lines emitted: 1 when
+ * something was read, 0 at its end, LS_EAGAIN (try again soon), LS_EIO
+ * (a read error, logged). */
+static int
+tail_read(ls_ctx *ctx, src *s, tail *t, int rounds)
+{
+	int got = 0;
+	for (int k = 0; k < rounds; k++) {
+		if (t->cap - t->len < READ_CHUNK) {
+			size_t nc = t->cap ? t->cap * 2 : READ_CHUNK * 2;
+			char *nb = realloc(t->buf, nc);
+			if (nb == NULL)
+				return LS_EAGAIN;
+			t->buf = nb;
+			t->cap = nc;
+		}
+		ssize_t r = read(t->fd, t->buf + t->len, READ_CHUNK);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			return got ? 1 : LS_EAGAIN;
+		if (r < 0) {
+			ls_log(LS_LOG_ERROR, "source",
+			    "read failed source=%s path=%s err=%s",
+			    s->cfg->node->name,
+			    t->path != NULL ? t->path : "stdin", strerror(errno));
+			return LS_EIO;
+		}
+		if (r == 0)
+			break;
+		t->len += (size_t)r;
+		got = 1;
+		emit_lines(ctx, s, t, 0);
+	}
+	if (t->len == 0 && t->cap > READ_CHUNK * 2) {
+		free(t->buf); /* an over-long line grew it: give it back */
+		t->buf = NULL;
+		t->cap = 0;
+	}
+	return got;
+}
+
+/* Follow: tail t is at its end.  A file cut shorter than what was read is
+ * read again from its start; one that is no longer matched is complete
+ * (its last line too, newline or not) once its name holds another file or
+ * it has been gone for GONE_GRACE_MS: then it is dropped.  Returns 1 when
+ * the pattern should be looked at now (the name holds another file). */
+static int
+tail_end(ls_ctx *ctx, src *s, tail *t, int64_t now)
+{
+	struct stat st, cur;
+	if (fstat(t->fd, &cur) == 0 && (uint64_t)cur.st_size < t->offset + t->len) {
+		ls_log(LS_LOG_INFO, "source",
+		    "file truncated, reading it from its start source=%s path=%s",
+		    s->cfg->node->name, t->path);
+		lseek(t->fd, 0, SEEK_SET);
+		t->offset = 0;
+		t->len = 0;
+		t->skipping = 0;
+		return 0;
+	}
+	int replaced = stat(t->path, &st) == 0 &&
+	    ((uint64_t)st.st_dev != t->dev || (uint64_t)st.st_ino != t->ino);
+	if (t->gone_ns == 0)
+		return replaced; /* still matched: the scan tells */
+	if (!replaced && now - t->gone_ns < INT64_C(1000000) * GONE_GRACE_MS)
+		return 0;
+	emit_lines(ctx, s, t, 1);
+	ls_log(LS_LOG_INFO, "source", "file rotated source=%s path=%s",
+	    s->cfg->node->name, t->path);
+	t->drop = 1;
+	return 0;
+}
+
+/* Drop the drained tails. */
+static void
+tails_compact(src *s)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->ntails; i++) {
+		if (s->tails[i].drop)
+			tail_free(s, &s->tails[i]);
+		else
+			s->tails[k++] = s->tails[i];
+	}
+	s->ntails = k;
+	if (s->cur >= k)
+		s->cur = 0;
+}
+
+static void
+stdin_pump(ls_ctx *ctx, src *s)
+{
+	tail *t = &s->tails[0];
+	struct pollfd pfd = { t->fd, POLLIN, 0 };
+	if (poll(&pfd, 1, 0) == 0) {
+		pump_later(ctx, 20);
+		return;
+	}
+	int r = tail_read(ctx, s, t, 1);
+	if (r == LS_EAGAIN) {
+		pump_later(ctx, 10);
+		return;
+	}
+	if (r == 1) {
+		pump_now(ctx, s);
+		return;
+	}
+	emit_lines(ctx, s, t, 1);
+	finish(ctx, s);
+}
+
+/* The files of a file source in turn: the current one is read while it
+ * has data (so at start every file is read to its end in name order),
+ * then the next. */
 static void
 file_pump(ls_ctx *ctx, src *s)
 {
@@ -814,64 +1169,58 @@ file_pump(ls_ctx *ctx, src *s)
 		return;
 	}
 	if (s->kind == SRC_STDIN) {
-		struct pollfd pfd = { s->fd, POLLIN, 0 };
-		int r = poll(&pfd, 1, 0);
-		if (r == 0) {
-			pump_later(ctx, 20);
+		stdin_pump(ctx, s);
+		return;
+	}
+	int64_t now = ls_wall_ns();
+	if (s->follow && now - s->scan_ns >= INT64_C(1000000) * SCAN_MS) {
+		s->scan_ns = now;
+		scan(s, now);
+	}
+	int rescan = 0, nopen = 0;
+	for (uint32_t k = 0; k < s->ntails; k++) {
+		uint32_t i = (s->cur + k) % s->ntails;
+		tail *t = &s->tails[i];
+		if (t->fd < 0 || t->drop)
+			continue;
+		nopen++;
+		int r = tail_read(ctx, s, t, 4);
+		if (r == 1) {
+			s->cur = i;
+			tails_compact(s);
+			pump_now(ctx, s);
 			return;
 		}
-	}
-	for (int rounds = 0; rounds < 4; rounds++) {
-		if (s->cap - s->len < READ_CHUNK) {
-			size_t nc = s->cap * 2;
-			char *nb = realloc(s->buf, nc);
-			if (nb == NULL) {
-				pump_later(ctx, 10);
-				return;
-			}
-			s->buf = nb;
-			s->cap = nc;
-		}
-		ssize_t r = read(s->fd, s->buf + s->len, READ_CHUNK);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+		if (r == LS_EAGAIN) {
+			tails_compact(s);
 			pump_later(ctx, 10);
 			return;
 		}
-		if (r < 0) {
-			ls_log(LS_LOG_ERROR, "source", "read failed source=%s err=%s",
-			    s->cfg->node->name, strerror(errno));
-			emit_lines(ctx, s, 1);
-			finish(ctx, s);
-			return;
+		if (r == 0 && s->follow) {
+			rescan |= tail_end(ctx, s, t, now);
+			continue;
 		}
-		if (r == 0) {
-			if (s->follow && s->kind == SRC_FILE) {
-				uint64_t dev = s->dev, ino = s->ino;
-				struct stat st;
-				int moved = s->draining ||
-				    (stat(s->path, &st) == 0 &&
-				        ((uint64_t)st.st_dev != dev ||
-				            (uint64_t)st.st_ino != ino));
-				/* a rotated file is complete: its last line
-				 * too, newline or not */
-				emit_lines(ctx, s, moved);
-				check_rotation(s);
-				if (s->dev != dev || s->ino != ino)
-					pump_now(ctx, s); /* the new file */
-				else
-					pump_later(ctx, 100);
-				return;
-			}
-			emit_lines(ctx, s, 1);
-			finish(ctx, s);
-			return;
-		}
-		s->len += (size_t)r;
-		emit_lines(ctx, s, 0);
-		if (s->kind == SRC_STDIN)
-			break;
+		/* at its end (no follow), or unreadable: its last line, newline
+		 * or not, and it is done */
+		emit_lines(ctx, s, t, 1);
+		close(t->fd);
+		t->fd = -1;
+		nopen--;
 	}
-	pump_now(ctx, s);
+	tails_compact(s);
+	if (rescan && now - s->scan_ns >= INT64_C(50000000)) {
+		/* a name holds another file: rotated -- look now, and drain
+		 * the old one at once when it is no longer matched */
+		s->scan_ns = now;
+		scan(s, now);
+		pump_now(ctx, s);
+		return;
+	}
+	if (!s->follow && nopen == 0) {
+		finish(ctx, s);
+		return;
+	}
+	pump_later(ctx, 100);
 }
 
 /* A new batch in s->kb for syslog_msg / kafka_msg to fill, its ingest
@@ -916,6 +1265,28 @@ syslog_msg(void *arg, const char *msg, size_t len)
 	ev->ingest_ns = s->kb_ns;
 }
 
+/* ls_netin_take: one message is one event; with a dead-letter sink a cut
+ * or broken one goes there instead, with the reason. */
+static void
+syslog_take(void *arg, const char *msg, size_t len, int flags)
+{
+	src *s = arg;
+	if (flags == 0 || s->cfg->dlq == NULL) {
+		syslog_msg(s, msg, len);
+		return;
+	}
+	char why[96];
+	if (flags & LS_NETIN_BROKEN)
+		snprintf(why, sizeof(why),
+		    "connection closed inside an octet-counted frame");
+	else
+		snprintf(why, sizeof(why),
+		    "message longer than max_message (%zu bytes)",
+		    s->max_line);
+	ls_metric_add(s->cfg->ctr.in, 1);
+	src_dead(s->kctx, s, why, msg, len, s->produced++, s->pattern);
+}
+
 /* Say (every 10 s at most) what the listener refused or cut. */
 static void
 syslog_report(src *s)
@@ -927,14 +1298,17 @@ syslog_report(src *s)
 		return;
 	if (st.truncated == s->net_seen.truncated &&
 	    st.refused == s->net_seen.refused &&
-	    st.dropped == s->net_seen.dropped)
+	    st.dropped == s->net_seen.dropped &&
+	    st.broken == s->net_seen.broken)
 		return;
 	s->warned_ns = now;
 	ls_log(LS_LOG_WARN, "source",
 	    "syslog input refused or cut source=%s truncated=%llu "
-	    "refused_connections=%llu dropped_datagrams=%llu",
+	    "broken_frames=%llu refused_connections=%llu "
+	    "dropped_datagrams=%llu",
 	    s->cfg->node->name,
 	    (unsigned long long)(st.truncated - s->net_seen.truncated),
+	    (unsigned long long)(st.broken - s->net_seen.broken),
 	    (unsigned long long)(st.refused - s->net_seen.refused),
 	    (unsigned long long)(st.dropped - s->net_seen.dropped));
 	s->net_seen = st;
@@ -953,7 +1327,8 @@ syslog_pump(ls_ctx *ctx, src *s)
 		pump_later(ctx, 10);
 		return;
 	}
-	size_t got = ls_netin_take(s->net, LS_BATCH_EVENTS, syslog_msg, s);
+	s->kctx = ctx;
+	size_t got = ls_netin_take(s->net, LS_BATCH_EVENTS, syslog_take, s);
 	kb_emit(ctx, s);
 	if (got == 0)
 		pump_later(ctx, 10); /* nothing new: look again soon */
@@ -1027,11 +1402,26 @@ http_commit(src *s, uint64_t upto)
 	s->nhpos -= k;
 }
 
-/* ls_kafka_in_poll: one message is one event (trailing CR/LF dropped). */
+/* ls_kafka_in_poll: one message is one event (trailing CR/LF dropped).
+ * With a dead-letter sink, a message without a value or longer than
+ * LINE_MAX_BYTES goes there with the reason instead (else the one is an
+ * empty event, the other cut). */
 static void
 kafka_msg(void *arg, const ls_kafka_msg *m)
 {
 	src *s = arg;
+	if (s->cfg->dlq != NULL &&
+	    (m->value == NULL || m->len > LINE_MAX_BYTES)) {
+		char where[64];
+		snprintf(where, sizeof(where), "partition %d",
+		    (int)m->partition);
+		ls_metric_add(s->cfg->ctr.in, 1);
+		src_dead(s->kctx, s, m->value == NULL
+		        ? "message without a value"
+		        : "message longer than 1048576 bytes",
+		    m->value, m->len, (uint64_t)m->offset, where);
+		return;
+	}
 	size_t len = m->len < LINE_MAX_BYTES ? m->len : LINE_MAX_BYTES;
 	while (len > 0 && (m->value[len - 1] == '\n' ||
 	                      m->value[len - 1] == '\r'))
@@ -1084,6 +1474,7 @@ kafka_pump(ls_ctx *ctx, src *s)
 		pump_later(ctx, 10);
 		return;
 	}
+	s->kctx = ctx;
 	long got = ls_kafka_in_poll(s->kin, max, kafka_msg, s, err,
 	    sizeof(err));
 	if (got > 0)
@@ -1124,8 +1515,9 @@ src_receive(ls_ctx *ctx, void *state, ls_msg *m)
 			pump_now(ctx, s);
 		return 0;
 	case LS_MSG_DRAIN:
-		if (s->kind == SRC_FILE || s->kind == SRC_STDIN)
-			emit_lines(ctx, s, 1);
+		for (uint32_t i = 0; i < s->ntails; i++)
+			if (s->tails[i].len > 0)
+				emit_lines(ctx, s, &s->tails[i], 1);
 		if (s->kind == SRC_HTTP && !s->done) {
 			/* every acknowledged request is in the stream before
 			 * its end: no appends from now on, then the rest */
@@ -1206,10 +1598,20 @@ const ls_kind ls_kind_file = {
 	.role = LS_TOPO_SOURCE,
 	.params = LS_KIND_PARAMS(
 	    { "path", LS_TV_STRING, 1, NULL, NULL, LS_KIND_ANY_INT, NULL,
-	        "the file to read" },
+	        "the file to read, or a glob pattern (*, ?, [...]) for "
+	        "several" },
 	    { "follow", LS_TV_BOOL, 0, "false", NULL, LS_KIND_ANY_INT, NULL,
-	        "keep reading as the file grows" }),
-	.help = "lines of a file",
+	        "keep reading as the files grow; a pattern is looked at "
+	        "again every second" },
+	    { "max_files", LS_TV_INT, 0, "1024", NULL, 1, 65536, NULL,
+	        "files read at once at most; more matches are refused "
+	        "(logged)" },
+	    { "max_line", LS_TV_INT, 0, "1048576", NULL, 16, 67108864, NULL,
+	        "bytes; a longer line is cut there, or is a dead letter" },
+	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_name,
+	        "sink that receives over-long lines (their first 16 KiB)" }),
+	.help = "lines of a file, or of every file a pattern matches",
 	.behaviour = &source_behaviour,
 	.save = src_state,
 	.restore = src_restore,
@@ -1221,7 +1623,12 @@ const ls_kind ls_kind_stdin = {
 	.name = "stdin",
 	.role = LS_TOPO_SOURCE,
 	.flags = LS_KIND_NO_REPLAY,
-	.params = LS_KIND_NO_PARAMS,
+	.params = LS_KIND_PARAMS(
+	    { "max_line", LS_TV_INT, 0, "1048576", NULL, 16, 67108864, NULL,
+	        "bytes; a longer line is cut there, or is a dead letter" },
+	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_name,
+	        "sink that receives over-long lines (their first 16 KiB)" }),
 	.help = "lines of standard input",
 	.behaviour = &source_behaviour,
 	.save = src_state,
@@ -1253,7 +1660,11 @@ const ls_kind ls_kind_kafka_source = {
 	        "(catching up after downtime without flooding the stages)" },
 	    { "options", LS_TV_LIST, 0, NULL, NULL, LS_KIND_ANY_INT,
 	        ls_kafka_check_option,
-	        "librdkafka settings, name=value (security.protocol=ssl, ...)" }),
+	        "librdkafka settings, name=value (security.protocol=ssl, ...)" },
+	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_name,
+	        "sink that receives messages without a value or over 1 MiB "
+	        "(their first 16 KiB)" }),
 	.help = "messages of a Kafka topic, one event each",
 	.behaviour = &source_behaviour,
 	.save = src_state,
@@ -1276,7 +1687,11 @@ const ls_kind ls_kind_syslog = {
 	        "TCP connections at once; more are closed at once" },
 	    { "queue", LS_TV_INT, 0, "65536", NULL, 1, 16777216, NULL,
 	        "messages received but not yet read; when full TCP senders "
-	        "wait and UDP datagrams are dropped" }),
+	        "wait and UDP datagrams are dropped" },
+	    { "dead_letter", LS_TV_STRING, 0, NULL, NULL, LS_KIND_ANY_INT,
+	        ls_topo_check_name,
+	        "sink that receives cut messages and broken frames (their "
+	        "first 16 KiB) instead of the stream" }),
 	.help = "syslog messages over TCP or UDP, one event each",
 	.behaviour = &source_behaviour,
 	.save = src_state,
