@@ -1304,13 +1304,13 @@ syslog_report(src *s)
 	s->warned_ns = now;
 	ls_log(LS_LOG_WARN, "source",
 	    "syslog input refused or cut source=%s truncated=%llu "
-	    "broken_frames=%llu refused_connections=%llu "
-	    "dropped_datagrams=%llu",
+	    "refused_connections=%llu dropped_datagrams=%llu "
+	    "broken_frames=%llu",
 	    s->cfg->node->name,
 	    (unsigned long long)(st.truncated - s->net_seen.truncated),
-	    (unsigned long long)(st.broken - s->net_seen.broken),
 	    (unsigned long long)(st.refused - s->net_seen.refused),
-	    (unsigned long long)(st.dropped - s->net_seen.dropped));
+	    (unsigned long long)(st.dropped - s->net_seen.dropped),
+	    (unsigned long long)(st.broken - s->net_seen.broken));
 	s->net_seen = st;
 }
 

@@ -772,7 +772,8 @@ test_limits(void **unused)
 	              "seed: *a}]\nsinks: [{name: o, kind: null, input: s}]\n");
 	assert_int_equal(d.n, 1);
 	assert_non_null(strstr(d.msgs[0], "unknown parameter 'seed' for kind "
-	                                  "'stdin' (known: partitions)"));
+	                                  "'stdin' (known: max_line, "
+	                                  "dead_letter, partitions)"));
 	ls_diag_free(&d);
 }
 
