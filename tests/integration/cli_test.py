@@ -2605,6 +2605,16 @@ for _s in LOGHUB:
     CASES['loghub_' + _s.lower()] = (lambda s: lambda: loghub_case(s))(_s)
 
 
+def main_with(argv, cases, prog):
+    """main() of a test file on these helpers: runs one of its cases."""
+    if len(argv) != 3 or argv[2] not in cases:
+        sys.stderr.write('usage: %s BINARY CASE\ncases: %s\n' %
+                         (prog, ' '.join(sorted(cases))))
+        return 2
+    CASES[argv[2]] = cases[argv[2]]
+    return main(argv)
+
+
 def main(argv):
     global BINARY, WORKDIR
     if len(argv) != 3 or argv[2] not in CASES:

@@ -285,15 +285,5 @@ CASES = {
 }
 
 
-def main(argv):
-    if len(argv) != 3 or argv[2] not in CASES:
-        sys.stderr.write('usage: sources_test.py BINARY CASE\ncases: %s\n'
-                         % ' '.join(sorted(CASES)))
-        return 2
-    # cli_test's main runs one of its cases; run ours the same way.
-    ct.CASES[argv[2]] = CASES[argv[2]]
-    return ct.main(argv)
-
-
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    sys.exit(ct.main_with(sys.argv, CASES, 'sources_test.py'))
