@@ -28,6 +28,9 @@ Environment: LS_KAFKA_MOCK names the mock program; kcat must be on PATH
                  offsets and the committed results equal a failure-free
                  `logstream run` of the same topic: nothing lost, nothing
                  twice.
+  kafka_dead_letters  a message without a value (kcat -Z) goes to the
+                 source's dead-letter sink with the reason, partition and
+                 offset; the other messages are events.
   kafka_errors   a topology with a bad librdkafka option is refused at
                  file:line:col; a source whose brokers do not answer keeps
                  retrying (a warning, no crash) and stops on Ctrl-C.
@@ -229,6 +232,44 @@ def case_kafka_resume():
           'run 3 read %d lines: the group had no committed offsets' % third)
 
 
+def case_kafka_dead_letters():
+    lines = hdfs_lines()[:20]
+    mock = Mock(['logs:1'])
+    try:
+        produce(mock, 'logs', lines[:10])
+        # -Z -K: "k:" is a message with key k and no value
+        p = subprocess.run(['kcat', '-P', '-Z', '-K:', '-b', mock.bootstrap,
+                            '-t', 'logs'], input=b'k:\n',
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=ct.CMD_TIMEOUT)
+        check_eq(p.returncode, 0, 'kcat -P -Z (stderr %r)' % p.stderr)
+        produce(mock, 'logs', lines[10:])
+        out, rej = path('out.jsonl'), path('rejects.jsonl')
+        topo = write('t.yaml', '''name: kafka-dead
+sources:
+  - name: in
+    kind: kafka
+    brokers: %s
+    topic: logs
+    follow: false
+    dead_letter: rejects
+sinks:
+  - {name: out, kind: jsonl, input: in, path: %s}
+  - {name: rejects, kind: jsonl, path: %s}
+''' % (q(mock.bootstrap), q(out), q(rej)))
+        rc, _, err = ct.run(['run', topo, '--progress', '0'])
+        check_eq(rc, 0, 'exit status (stderr %r)' % err)
+    finally:
+        mock.close()
+    got = [json.loads(ln)['message'].encode() for ln in ct.read_lines(out)]
+    check_eq(got, lines, 'the messages with a value, in order')
+    recs = ct.read_jsonl(rej)
+    check_eq([(r['stage'], r['reason'], r['source'], r['offset'], r['line'])
+              for r in recs],
+             [('in', 'message without a value', 'partition 0', 10, '')],
+             'the dead letter')
+
+
 def case_kafka_errors():
     mock = Mock(['logs:1'])
     try:
@@ -371,6 +412,7 @@ CASES = {
     'kafka_events': case_kafka_events,
     'kafka_resume': case_kafka_resume,
     'kafka_errors': case_kafka_errors,
+    'kafka_dead_letters': case_kafka_dead_letters,
 }
 
 
