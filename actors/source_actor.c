@@ -23,6 +23,20 @@
  * next id.  A source restored from a checkpoint seeks to the saved
  * position (stdin cannot: it refuses).
  *
+ * file: path is a glob(3) pattern (a plain name is the one file it
+ * matches); every match is a tail -- its own descriptor, partial line and
+ * offset, known by device and inode so that a rename within the pattern
+ * is the same file.  With follow the pattern is looked at again every
+ * SCAN_MS (and at once when a name holds another file); a file no longer
+ * matched is drained to its end, then dropped.  The checkpoint keeps
+ * every tail's position (version 5 below).
+ *
+ * Dead letters: file and stdin lines over max_line, syslog messages cut
+ * at max_message or frames cut short by a close, kafka messages without
+ * a value or over LINE_MAX_BYTES go to the source's dead_letter sink
+ * (their first DEAD_RAW_MAX bytes and the reason) when it has one; else
+ * they are cut and logged as before.  http refuses bad input with 400.
+ *
  * http: the events of POST /v1/logs requests, read from the source's
  * ingest log (actors/ingest.h, docs/http-ingest.md); the checkpoint keeps
  * the sequence number of the next record, and a completed checkpoint lets
