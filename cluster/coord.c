@@ -1,7 +1,8 @@
 /*
- * coord.c -- the coordinator: a libraft 0.15 server (libuv I/O and TCP
- * transport) on its own loop thread, whose state machine is the cluster
- * map.
+ * coord.c -- the coordinator: a libraft 0.15 server (libuv I/O; libraft's
+ * TCP transport, or the mutual TLS one of cluster/raft_tls.h when the node
+ * has TLS files) on its own loop thread, whose state machine is the
+ * cluster map.
  *
  * Other threads talk to the loop through mutex-protected queues of
  * proposals and membership requests and a uv_async wake-up; the loop
@@ -19,6 +20,7 @@
  * raft's own callback.
  */
 #include "cluster/coord.h"
+#include "cluster/raft_tls.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -90,6 +92,7 @@ struct ls_coord {
 	uv_async_t async;
 	uv_timer_t timer;
 	struct raft_uv_transport transport;
+	bool tls; /* transport is cluster/raft_tls.h's, not raft_uv_tcp */
 	struct raft_io io;
 	struct raft_fsm fsm;
 	struct raft raft;
@@ -530,6 +533,16 @@ mreq_assign(ls_coord *c, mreq *m)
 	publish_members(c);
 }
 
+/* Releases the transport (after raft closed it, or when it never ran). */
+static void
+transport_free(ls_coord *c)
+{
+	if (c->tls)
+		ls_raft_tls_free(&c->transport);
+	else
+		raft_uv_tcp_close(&c->transport);
+}
+
 static void
 on_raft_closed(struct raft *r)
 {
@@ -542,7 +555,7 @@ on_raft_closed(struct raft *r)
 		mreq_finish(c, m, LS_ECLOSED, true);
 	}
 	raft_uv_close(&c->io);
-	raft_uv_tcp_close(&c->transport);
+	transport_free(c);
 	uv_close((uv_handle_t *)&c->timer, NULL);
 	uv_close((uv_handle_t *)&c->async, NULL);
 }
@@ -753,7 +766,19 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 		free_coord(c);
 		return LS_EIO;
 	}
-	if (raft_uv_tcp_init(&c->transport, &c->loop) != 0) {
+	c->tls = ls_tls_enabled(cfg->tls);
+	if (c->tls) {
+		char why[300] = "";
+		rc = ls_raft_tls_init(&c->transport, &c->loop, cfg->tls, why,
+		                      sizeof(why));
+		if (rc != LS_OK) {
+			start_error(cfg, "Raft TLS: %s",
+			    why[0] ? why : ls_strerror(rc));
+			uv_loop_close(&c->loop);
+			free_coord(c);
+			return rc;
+		}
+	} else if (raft_uv_tcp_init(&c->transport, &c->loop) != 0) {
 		uv_loop_close(&c->loop);
 		free_coord(c);
 		return LS_ENOMEM;
@@ -761,7 +786,7 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 	if (raft_uv_init(&c->io, &c->loop, c->dir, &c->transport) != 0) {
 		start_error(cfg, "cannot use %s: %s", c->dir,
 		    c->io.errmsg);
-		raft_uv_tcp_close(&c->transport);
+		transport_free(c);
 		uv_loop_close(&c->loop);
 		free_coord(c);
 		return LS_EIO;
@@ -776,7 +801,7 @@ ls_coord_start(const ls_coord_config *cfg, ls_coord **out)
 		start_error(cfg, "raft state in %s: %s", c->dir,
 		    raft_errmsg(&c->raft));
 		raft_uv_close(&c->io);
-		raft_uv_tcp_close(&c->transport);
+		transport_free(c);
 		uv_run(&c->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&c->loop);
 		free_coord(c);

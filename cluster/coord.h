@@ -32,7 +32,7 @@
  * ls_coord_map_snapshot(), ls_coord_members() and (with the limits said
  * there) ls_coord_add_member() and ls_coord_remove_member().
  *
- * SIGPIPE: the raft TCP transport writes to sockets whose peer may have
+ * SIGPIPE: libraft's TCP transport writes to sockets whose peer may have
  * died; a process that runs a coordinator must ignore SIGPIPE
  * (signal(SIGPIPE, SIG_IGN)) before ls_coord_start().  The library does
  * not change signal dispositions itself.
@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "cluster/map.h"
+#include "cluster/tls.h"
 
 typedef struct ls_coord ls_coord;
 
@@ -92,6 +93,12 @@ typedef struct ls_coord_config {
 	 * sending it again (also after the follower was unreachable); 0:
 	 * 5000.  Maps are small, so this can be short. */
 	unsigned install_snapshot_timeout_ms;
+	/* The node's TLS files (borrowed, read at start), or NULL / not all
+	 * set: Raft over libraft's plaintext TCP transport.  With them, Raft
+	 * connections are mutual TLS against the CA (cluster/raft_tls.h) and
+	 * a peer that does not present a certificate of the CA -- a plaintext
+	 * one included -- is refused. */
+	const ls_tls_files *tls;
 	/* Optional (may be NULL): when ls_coord_start() fails, a reason
 	 * (which setting, what the system or raft said) into err[0..errlen). */
 	char *err;

@@ -737,6 +737,7 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	cc.n_voters = nv;
 	cc.on_map_change = on_map_change;
 	cc.cb_arg = n;
+	cc.tls = &n->tls;
 	cc.election_timeout_ms = 500;
 	cc.heartbeat_timeout_ms = 100;
 	char cerr[400] = "";

@@ -13,6 +13,7 @@
  * its ASN.1 writer (which writes backwards, from the end of the buffer).
  */
 #include "cluster/tls.h"
+#include "cluster/tls_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -592,9 +593,8 @@ ls_tls_check(const ls_tls_files *f, char *err, size_t errlen)
 	return rv;
 }
 
-/* The whole of a small file, NUL-terminated; NULL with errno. */
-static char *
-slurp(const char *path)
+char *
+ls__tls_slurp(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
 	if (fp == NULL)
@@ -609,6 +609,8 @@ slurp(const char *path)
 		return NULL;
 	}
 	b[n] = '\0';
+	if (len != NULL)
+		*len = n;
 	return b;
 }
 
@@ -624,12 +626,12 @@ ls_tls_nng_config(const ls_tls_files *f, int server, const char *server_name,
 	                                         : NNG_TLS_MODE_CLIENT);
 	if (rv != 0)
 		return fail(err, errlen, LS_ENOMEM, "TLS: %s", nng_strerror(rv));
-	if ((cert = slurp(f->cert)) == NULL) {
+	if ((cert = ls__tls_slurp(f->cert, NULL)) == NULL) {
 		rv = fail(err, errlen, LS_EIO, "%s: %s", f->cert,
 		          strerror(errno));
 		goto bad;
 	}
-	if ((key = slurp(f->key)) == NULL) {
+	if ((key = ls__tls_slurp(f->key, NULL)) == NULL) {
 		rv = fail(err, errlen, LS_EIO, "%s: %s", f->key,
 		          strerror(errno));
 		goto bad;

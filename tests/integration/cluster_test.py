@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -1245,6 +1246,263 @@ def case_tls_refused(cl):
         assert not os.path.exists(d), "%s created for %s" % (d, extra)
 
 
+def raft_port(cl, i):
+    return cl.base + 100 + i
+
+
+def raft_preamble(raft_id, address):
+    """The preamble libraft's TCP transport opens a connection with
+    (cluster/raft_tls.h): protocol 1, the id, the NUL-padded address."""
+    a = address.encode() + b"\0"
+    a += b"\0" * (-len(a) % 8)
+    return struct.pack("<QQQ", 1, raft_id, len(a)) + a
+
+
+def raft_tls_client(port, ca, cert=None, key=None):
+    """A TLS client of the Raft port 127.0.0.1:port that checks the
+    server's certificate against ca and for the name 127.0.0.1, with a
+    client certificate when given: (None, TLS socket) after a handshake,
+    else (reason, None)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        return None, ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    except (ssl.SSLError, OSError) as e:
+        s.close()
+        return str(e), None
+
+
+def closed_within(sock, seconds):
+    """Read from sock until the peer closes it: (True, bytes read) when it
+    did within `seconds`, (False, bytes) when it is still open."""
+    sock.settimeout(seconds)
+    got = b""
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            b = sock.recv(4096)
+            if not b:
+                return True, got
+            got += b
+    except socket.timeout:
+        return False, got
+    except (ssl.SSLError, OSError):
+        return True, got  # an alert, a reset
+    return False, got
+
+
+def other_ca(cl, name):
+    """A second CA in DIR/evil with a certificate `name` for 127.0.0.1;
+    returns its folder."""
+    evil = os.path.join(cl.dir, "evil")
+    run_cli("certs", "init", "--dir", evil)
+    run_cli("certs", "issue", "--dir", evil, "--name", name, "--host",
+            "127.0.0.1")
+    return evil
+
+
+def raft_refusals(cl, i):
+    """The Raft refusal records in node i's log."""
+    with open(os.path.join(cl.dir, "n%d.log" % i), errors="replace") as f:
+        return [l for l in f if "Raft connection refused" in l]
+
+
+def case_tls_raft(cl):
+    """A cluster with TLS runs Raft over mutual TLS: three nodes elect a
+    leader and run a topology to the same results as a single node; each
+    node's Raft port completes a TLS handshake whose server certificate
+    (of the cluster CA) names 127.0.0.1, given a node certificate of the
+    CA, and then keeps a connection that sent a Raft preamble (libraft
+    took it); no node refused a Raft connection of another."""
+    cl.enable_tls(range(cl.n + 1))
+    ca = os.path.join(cl.tls_dir, "ca.crt")
+    ypath, parts, want = dist_files(cl, 60000, 30000)
+    cl.start_all()
+    leader, _, _ = wait_for("one agreed leader",
+                            lambda: agreed(cl, range(cl.n)))
+    wait_for("all nodes alive", lambda: all_alive(cl))
+    print("leader %s elected over TLS Raft" % leader)
+    run_cli("deploy", ypath, "--node", cl.http(1), *cl.cli())
+    wait_for("the run to finish", lambda: run_finished(cl, range(cl.n)),
+             120)
+    got = cluster_output(parts)
+    compare(got, want)
+    print("%d results equal the single-node run" % len(got))
+    n3 = (os.path.join(cl.tls_dir, "n3.crt"),
+          os.path.join(cl.tls_dir, "n3.key"))
+    for i in range(cl.n):
+        why, t = raft_tls_client(raft_port(cl, i), ca, *n3)
+        assert why is None, (i, why)
+        print("n%d Raft port: %s %s" % (i, t.version(), t.cipher()[0]))
+        t.sendall(raft_preamble(4242, "127.0.0.1:9"))
+        closed, _ = closed_within(t, 1.5)
+        assert not closed, "n%d closed a good TLS Raft connection" % i
+        t.close()
+    for i in range(cl.n):
+        assert raft_refusals(cl, i) == [], (i, raft_refusals(cl, i))
+    assert agreed(cl, range(cl.n))[0] == leader
+
+
+def case_tls_raft_refused(cl):
+    """The Raft port of a TLS node refuses what is not TLS with a
+    certificate of the cluster CA: a plaintext Raft preamble is answered
+    with a TLS alert or a close (libraft's plaintext transport would keep
+    the connection for Raft messages), a TLS client without a certificate
+    and one with another CA's fail the handshake; the refusals are logged
+    once for the address and counted, and the cluster keeps its leader."""
+    cl.enable_tls(range(cl.n))
+    evil = other_ca(cl, "n1")
+    ca = os.path.join(cl.tls_dir, "ca.crt")
+    cl.start_all()
+    leader, _, _ = wait_for("all nodes alive", lambda: all_alive(cl))
+    li = int(leader[1:])
+    port = raft_port(cl, li)
+    for attempt in range(3):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(raft_preamble(7, "127.0.0.1:%d" % raft_port(cl, 1)))
+        closed, got = closed_within(s, 10)
+        s.close()
+        print("plaintext preamble: closed=%s answer=%r" % (closed, got[:8]))
+        assert closed, "the Raft port kept a plaintext connection"
+        assert got == b"" or got[:1] == b"\x15", got  # a TLS alert
+    none, t = raft_tls_client(port, ca)
+    if t is not None:  # refused after the client's part of the handshake
+        closed, _ = closed_within(t, 10)
+        none = "closed" if closed else None
+        t.close()
+    print("TLS without a client certificate: %s" % none)
+    assert none is not None
+    bad, t = raft_tls_client(port, ca, os.path.join(evil, "n1.crt"),
+                             os.path.join(evil, "n1.key"))
+    if t is not None:
+        closed, _ = closed_within(t, 10)
+        bad = "closed" if closed else None
+        t.close()
+    print("TLS with another CA's certificate: %s" % bad)
+    assert bad is not None
+    # the server side of the port is the node's own certificate of the CA
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+                t.recv(1)
+        except (ssl.SSLError, OSError):
+            pass
+    time.sleep(0.5)
+    lines = raft_refusals(cl, li)
+    print("n%d log: %s" % (li, "".join(lines).strip()))
+    assert len(lines) == 1 and "peer=127.0.0.1" in lines[0], lines
+    # still the same leader, everyone alive
+    again = wait_for("all nodes alive", lambda: all_alive(cl))
+    assert again[0] == leader, (leader, again[0])
+
+
+def fake_raft_server(port, ca, cert, key, deadline=30):
+    """Stand in for a node's Raft listener on 127.0.0.1:port, as a TLS
+    server with cert that requires a client certificate of ca, for the
+    first connection a node makes to it: (its first raw bytes, the client
+    certificate's CN or None, the Raft preamble read inside TLS or the
+    reason there was none)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(4)
+    srv.settimeout(deadline)
+    try:
+        c, _ = srv.accept()
+    finally:
+        srv.close()
+    c.settimeout(10)
+    first = b""
+    end = time.monotonic() + 10
+    while len(first) < 3 and time.monotonic() < end:
+        first = c.recv(3, socket.MSG_PEEK)
+        if not first:
+            break
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(ca)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+    except (ssl.SSLError, OSError) as e:
+        c.close()
+        return first, None, str(e)
+    try:
+        subj = dict(x[0] for x in t.getpeercert()["subject"])
+        got = b""
+        while len(got) < 24:
+            d = t.recv(24 - len(got))
+            if not d:
+                return first, subj.get("commonName"), "closed"
+            got += d
+        n = struct.unpack("<Q", got[16:24])[0]
+        while len(got) < 24 + n:
+            d = t.recv(24 + n - len(got))
+            if not d:
+                break
+            got += d
+        return first, subj.get("commonName"), got
+    except (ssl.SSLError, OSError) as e:
+        return first, None, str(e)
+    finally:
+        t.close()
+
+
+def case_tls_raft_wire(cl):
+    """What a TLS node puts on the wire to a Raft peer is TLS, and it
+    checks the peer: n0 and n1 run (a majority) while n2's Raft port is a
+    stand-in.  A stand-in with a certificate of another CA, and one with
+    a certificate of the cluster CA for another host, get a TLS
+    ClientHello and never the Raft preamble; one with n2's certificate
+    gets a ClientHello, the leader's node certificate, and inside TLS the
+    preamble of libraft's transport (protocol 1, the leader's Raft
+    address).  Then n2 starts and joins over TLS."""
+    cl.enable_tls(range(cl.n))
+    ca = os.path.join(cl.tls_dir, "ca.crt")
+    evil = other_ca(cl, "n2")
+    run_cli("certs", "issue", "--dir", cl.tls_dir, "--name", "elsewhere",
+            "--host", "10.9.9.9")
+    cl.start(0)
+    cl.start(1)
+    wait_for("a leader of n0, n1", lambda: agreed(cl, range(2)))
+    port = raft_port(cl, 2)
+    for name, d in (("another CA", evil), ("another host", None)):
+        cert = os.path.join(evil, "n2.crt") if d else \
+            os.path.join(cl.tls_dir, "elsewhere.crt")
+        key = cert[:-4] + ".key"
+        first, cn, got = fake_raft_server(port, ca, cert, key)
+        print("stand-in with %s: first bytes %r, client %s, got %r" % (
+            name, first, cn, got if isinstance(got, str) else got[:8]))
+        assert first[:2] == b"\x16\x03", first
+        assert isinstance(got, str), "a node sent Raft to %s" % name
+    # each refusal is logged once per address, by whichever node dialed
+    lines = {i: raft_refusals(cl, i) for i in range(2)}
+    print("refusals logged: %s" % lines)
+    assert sum(len(x) for x in lines.values()) >= 1, lines
+    for x in lines.values():
+        assert len(x) <= 1, x
+        assert all(("peer=127.0.0.1:%d" % port) in l for l in x), x
+    first, cn, got = fake_raft_server(
+        port, ca, os.path.join(cl.tls_dir, "n2.crt"),
+        os.path.join(cl.tls_dir, "n2.key"))
+    print("stand-in with n2's certificate: first bytes %r, client %s, "
+          "preamble %r" % (first, cn, got))
+    assert first[:2] == b"\x16\x03", first
+    assert cn in ("n0", "n1"), cn
+    assert not isinstance(got, str), got
+    assert struct.unpack("<Q", got[:8])[0] == 1, got
+    addr = got[24:].rstrip(b"\0").decode()
+    assert addr == "127.0.0.1:%d" % raft_port(cl, int(cn[1:])), addr
+    cl.start(2)
+    wait_for("all nodes alive", lambda: all_alive(cl))
+    assert raft_refusals(cl, 2) == [], raft_refusals(cl, 2)
+
+
 TOKENS = {"read": "read-token-0123456789", "write": "write-token-0123456789",
           "admin": "admin-token-0123456789",
           "internal": "internal-token-0123456789"}
@@ -1382,6 +1640,9 @@ CASES["tls_kill_owner"] = case_tls_kill_owner
 CASES["https_tokens"] = case_https_tokens
 CASES["finished_kill"] = case_finished_kill
 CASES["tls_refused"] = case_tls_refused
+CASES["tls_raft"] = case_tls_raft
+CASES["tls_raft_refused"] = case_tls_raft_refused
+CASES["tls_raft_wire"] = case_tls_raft_wire
 
 
 def run_case(cases, prefix="ls-cluster-", skip=()):
