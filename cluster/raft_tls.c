@@ -541,6 +541,8 @@ relay(conn *c)
 		 * without waiting. */
 		struct pollfd p[2] = {{net_hup ? -1 : c->fd, net_ev, 0},
 		                      {raft_hup ? -1 : c->pair, raft_ev, 0}};
+		if (p[0].fd < 0 && p[1].fd < 0)
+			break; /* both hung up: nothing left to wait for */
 		int pending = down->len > 0 || up->len > 0;
 		int r = poll(p, 2, pending ? STALL_MS : -1);
 		if (r < 0 && errno == EINTR)
