@@ -1009,6 +1009,12 @@ ls_coord_remove_member(ls_coord *c, uint64_t id, ls_coord_done_cb done,
 	return mreq_submit(c, m, leader, leader_cap);
 }
 
+uint64_t
+ls_coord_raft_refused(ls_coord *c)
+{
+	return c != NULL && c->tls ? ls_raft_tls_refused(&c->transport) : 0;
+}
+
 size_t
 ls_coord_members(ls_coord *c, ls_coord_member *out, size_t cap)
 {

@@ -188,6 +188,10 @@ int ls_coord_remove_member(ls_coord *c, uint64_t id, ls_coord_done_cb done,
  * copied.  A server that was never added sees none.  Any thread. */
 size_t ls_coord_members(ls_coord *c, ls_coord_member *out, size_t cap);
 
+/* Raft connections the TLS transport refused so far (failed handshakes,
+ * bad preambles, over its limits); 0 without TLS.  Any thread. */
+uint64_t ls_coord_raft_refused(ls_coord *c);
+
 /* Stops the raft server (pending proposals and membership changes finish
  * with LS_ECLOSED or LS_ESTATE), joins the loop thread and frees c.  The
  * data dir stays. */

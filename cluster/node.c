@@ -410,6 +410,8 @@ ticker_main(void *arg)
 		int leader = ls_coord_is_leader(n->coord);
 		ls_metric_set(n->m_leader, leader);
 		ls_metric_set(n->m_epoch, (int64_t)ls_coord_epoch(n->coord));
+		ls_metric_set(n->m_raft_refused,
+		              (int64_t)ls_coord_raft_refused(n->coord));
 		uint64_t me = ls_coord_epoch(n->coord);
 		if (n->dp != NULL && me != n->dp_epoch && n->announced &&
 		    me >= n->announce_epoch) {
@@ -775,6 +777,10 @@ ls_node_start(const ls_node_config *cfg, ls_node **out, char *err,
 	    "logstream_node_failures_total",
 	    "Nodes this node, as the leader, declared dead (each one a "
 	    "failover of their partitions).", labels);
+	n->m_raft_refused = ls_metrics_counter(n->metrics,
+	    "logstream_raft_refused_total",
+	    "Raft connections refused by the TLS transport (handshake, "
+	    "preamble, limits).", labels);
 	(void)n->m_alive;
 
 	ls_dataplane_config dc;

@@ -78,7 +78,7 @@ struct ls_node {
 	ls_http *http;
 	ls_metrics *metrics;
 	_Atomic int64_t *m_leader, *m_epoch, *m_alive, *m_hb_sent,
-	    *m_hb_failed, *m_proposals, *m_failures;
+	    *m_hb_failed, *m_proposals, *m_failures, *m_raft_refused;
 
 	pthread_t ticker;
 	int ticker_started;

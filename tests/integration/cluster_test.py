@@ -1304,6 +1304,14 @@ def other_ca(cl, name):
     return evil
 
 
+def raft_refused_metric(cl, i):
+    """logstream_raft_refused_total of node i."""
+    for line in cl.get(i, "/metrics").splitlines():
+        if line.startswith("logstream_raft_refused_total{"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
 def raft_refusals(cl, i):
     """The Raft refusal records in node i's log."""
     with open(os.path.join(cl.dir, "n%d.log" % i), errors="replace") as f:
@@ -1343,6 +1351,7 @@ def case_tls_raft(cl):
         t.close()
     for i in range(cl.n):
         assert raft_refusals(cl, i) == [], (i, raft_refusals(cl, i))
+        assert raft_refused_metric(cl, i) == 0, i
     assert agreed(cl, range(cl.n))[0] == leader
 
 
@@ -1352,7 +1361,8 @@ def case_tls_raft_refused(cl):
     with a TLS alert or a close (libraft's plaintext transport would keep
     the connection for Raft messages), a TLS client without a certificate
     and one with another CA's fail the handshake; the refusals are logged
-    once for the address and counted, and the cluster keeps its leader."""
+    once for the address and all counted (logstream_raft_refused_total),
+    and the cluster keeps its leader."""
     cl.enable_tls(range(cl.n))
     evil = other_ca(cl, "n1")
     ca = os.path.join(cl.tls_dir, "ca.crt")
@@ -1396,6 +1406,11 @@ def case_tls_raft_refused(cl):
     lines = raft_refusals(cl, li)
     print("n%d log: %s" % (li, "".join(lines).strip()))
     assert len(lines) == 1 and "peer=127.0.0.1" in lines[0], lines
+    # but all six are counted: 3 plaintext, no certificate twice, another CA
+    n = wait_for("six refusals counted",
+                 lambda: raft_refused_metric(cl, li) >= 6 and
+                 raft_refused_metric(cl, li))
+    print("logstream_raft_refused_total of n%d: %d" % (li, n))
     # still the same leader, everyone alive
     again = wait_for("all nodes alive", lambda: all_alive(cl))
     assert again[0] == leader, (leader, again[0])
