@@ -588,15 +588,22 @@ static int
 h_ingest_get(void *arg, const ls_http_req *req, ls_http_resp *resp)
 {
 	ls_node *n = arg;
-	char topo[LS_MAP_MAX_NAME + 1], part[LS_MAP_MAX_NAME + 1];
+	char topo[LS_MAP_MAX_NAME + 1], part[LS_MAP_MAX_NAME + 1], inc[32];
 	if (req->query == NULL || query_get(req->query, "topology", topo,
 	        sizeof(topo)) != 0 ||
 	    query_get(req->query, "partition", part, sizeof(part)) != 0)
 		return ls_http_resp_error(resp, 400,
 		    "want topology and partition");
+	uint64_t in = 0;
+	if (query_get(req->query, "inc", inc, sizeof(inc)) == 0) {
+		char *end;
+		in = strtoull(inc, &end, 10);
+		if (*end != '\0')
+			return ls_http_resp_error(resp, 400, "bad inc");
+	}
 	uint8_t *b = NULL;
 	size_t bl = 0;
-	int rv = ls_dataplane_ingest_serve(n->dp, topo, part, &b, &bl);
+	int rv = ls_dataplane_ingest_serve(n->dp, topo, part, in, &b, &bl);
 	if (rv == LS_EINVAL)
 		return ls_http_resp_error(resp, 400, "bad topology or partition");
 	if (rv != 0)

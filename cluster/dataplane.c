@@ -662,18 +662,24 @@ hook_ingest_push(void *arg, const char *topology, const char *partition,
 	memcpy(sb, r->sb[i], sizeof(sb));
 	pthread_mutex_unlock(&r->sb_lock);
 	/* fenced by the partition's incarnation, as its checkpoint states
-	 * (the record itself carries the source's epoch) */
+	 * (the record itself carries the source's epoch); a newer one that
+	 * gathered this node's records takes what this one writes now only
+	 * if it was written before (see ingest_repl.h) */
 	(void)epoch;
-	return ls_irepl_push(r->dp->irepl, sb, nsb, topology, partition,
-	    atomic_load(&r->inc[i]), trim, sync, seq, value, len,
-	    INGEST_PUSH_TIMEOUT_MS);
+	uint64_t inc = atomic_load(&r->inc[i]);
+	if (ls_irepl_superseded(r->dp->irepl, topology, partition, inc))
+		return LS_ESTALE;
+	return ls_irepl_push(r->dp->irepl, sb, nsb, topology, partition, inc,
+	    trim, sync, seq, value, len, INGEST_PUSH_TIMEOUT_MS);
 }
 
 /* Before the `http` source partitions of r that start here (only[i], or
- * every local one when only is NULL) start: the records other nodes hold
- * of them (a failover or a move brings the partition here). */
+ * every local one when only is NULL) start in incarnation inc_of[i] (NULL:
+ * r->inc): the records other nodes hold of them (a failover or a move
+ * brings the partition here). */
 static void
-ingest_pull(ls_dataplane *dp, run *r, const uint8_t *only)
+ingest_pull(ls_dataplane *dp, run *r, const uint8_t *only,
+    const uint64_t *inc_of)
 {
 	for (size_t i = 0; i < r->nactors; i++) {
 		/* (a regional restore sets the new owners later) */
@@ -682,7 +688,8 @@ ingest_pull(ls_dataplane *dp, run *r, const uint8_t *only)
 			continue;
 		const char *part = ls_plan_actor_at(r->plan, i)->name;
 		size_t merged = 0;
-		int n = ls_irepl_pull(dp->irepl, r->name, part,
+		uint64_t inc = inc_of != NULL ? inc_of[i] : atomic_load(&r->inc[i]);
+		int n = ls_irepl_pull(dp->irepl, r->name, part, inc,
 		    INGEST_PULL_TIMEOUT_MS, &merged);
 		ls_log(LS_LOG_INFO, "dataplane",
 		    "ingest log gathered topology=%s partition=%s nodes=%d "
@@ -1971,7 +1978,7 @@ run_start(ls_dataplane *dp, const ls_map *map, const char *name,
 	free(inc);
 	if (rv != 0)
 		goto fail;
-	ingest_pull(dp, r, NULL);
+	ingest_pull(dp, r, NULL, NULL);
 	ls_runtime_opts ro;
 	memset(&ro, 0, sizeof(ro));
 	ro.workers = dp->workers;
@@ -2275,7 +2282,7 @@ run_rewind(ls_dataplane *dp, const ls_map *map, run *r, uint64_t e)
 	if (frv != 0)
 		goto out;
 	if (nhere > 0)
-		ingest_pull(dp, r, here);
+		ingest_pull(dp, r, here, inc);
 	uint64_t hint = newest_held(dp, r);
 	rewind_ctx rc = { r, map, inc, ck };
 	char err[256] = "";
@@ -2525,9 +2532,15 @@ ls_dataplane_ingest_take(ls_dataplane *dp, const void *body, size_t len,
 
 int
 ls_dataplane_ingest_serve(ls_dataplane *dp, const char *topology,
-    const char *partition, uint8_t **buf, size_t *len)
+    const char *partition, uint64_t inc, uint8_t **buf, size_t *len)
 {
-	return ls_irepl_serve(dp->irepl, topology, partition, 0, buf, len);
+	/* first the new incarnation, then the records: what an older one
+	 * here writes from now on is not acknowledged */
+	int rv = inc != 0 ? ls_irepl_note(dp->irepl, topology, partition, inc)
+	                  : 0;
+	return rv != 0 ? rv
+	               : ls_irepl_serve(dp->irepl, topology, partition, 0, buf,
+	                     len);
 }
 
 /* Send q to the partition under the read lock: 0 and *w, or an error of

@@ -112,11 +112,12 @@ int ls_dataplane_query(ls_dataplane *dp, const char *topology,
  * owner's push (the body of POST /v1/internal/ingest; 0 once stored,
  * LS_ESTALE fenced, LS_ECORRUPT, LS_EIO, with a reason in why), and give
  * the records this node holds of a partition (GET /v1/internal/ingest; an
- * IngestLog, malloc'd).  Any thread; blocking. */
+ * IngestLog, malloc'd) to the incarnation inc that takes it over (0: not
+ * said), which is noted first.  Any thread; blocking. */
 int ls_dataplane_ingest_take(ls_dataplane *dp, const void *body, size_t len,
     char *why, size_t whylen);
 int ls_dataplane_ingest_serve(ls_dataplane *dp, const char *topology,
-    const char *partition, uint8_t **buf, size_t *len);
+    const char *partition, uint64_t inc, uint8_t **buf, size_t *len);
 
 /* One run as seen by this node. */
 typedef struct ls_dataplane_run_info {

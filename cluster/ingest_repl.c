@@ -343,8 +343,41 @@ ls_irepl_push_log(ls_irepl *ir, uint64_t node, const char *topology,
 }
 
 int
+ls_irepl_note(ls_irepl *ir, const char *topology, const char *partition,
+    uint64_t inc)
+{
+	if (topology == NULL || partition == NULL)
+		return LS_EINVAL;
+	pthread_mutex_lock(&ir->lock);
+	int rv = fence_take(ir, topology, strlen(topology), partition,
+	    strlen(partition), inc);
+	pthread_mutex_unlock(&ir->lock);
+	return rv == LS_ESTALE ? 0 : rv; /* a newer one is known: fine */
+}
+
+int
+ls_irepl_superseded(ls_irepl *ir, const char *topology, const char *partition,
+    uint64_t inc)
+{
+	size_t tl = strlen(topology), pl = strlen(partition);
+	int out = 0;
+	pthread_mutex_lock(&ir->lock);
+	for (size_t i = 0; i < ir->nfences; i++) {
+		ifence *f = &ir->fences[i];
+		if (strlen(f->topo) == tl && memcmp(f->topo, topology, tl) == 0 &&
+		    strlen(f->part) == pl &&
+		    memcmp(f->part, partition, pl) == 0) {
+			out = f->epoch > inc;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ir->lock);
+	return out;
+}
+
+int
 ls_irepl_pull(ls_irepl *ir, const char *topology, const char *partition,
-    int timeout_ms, size_t *merged)
+    uint64_t inc, int timeout_ms, size_t *merged)
 {
 	inode *nodes = NULL;
 	size_t nn = 0;
@@ -357,8 +390,8 @@ ls_irepl_pull(ls_irepl *ir, const char *topology, const char *partition,
 	pthread_mutex_unlock(&ir->lock);
 	char path[1024];
 	snprintf(path, sizeof(path),
-	    "/v1/internal/ingest?topology=%s&partition=%s", topology,
-	    partition);
+	    "/v1/internal/ingest?topology=%s&partition=%s&inc=%llu", topology,
+	    partition, (unsigned long long)inc);
 	int answered = 0;
 	size_t total = 0;
 	for (size_t i = 0; i < nn; i++) {

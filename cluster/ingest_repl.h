@@ -16,7 +16,11 @@
  *
  * Fencing: a standby takes records only from the node its own map names as
  * the partition's owner (when it runs the topology) and never from a run
- * epoch below the highest it has taken for the partition.
+ * epoch below the highest it has taken for the partition.  A node that
+ * hands its records to a new owner (the gathering names the new
+ * incarnation) notes that incarnation first: from then on its own older
+ * incarnation of the partition acknowledges nothing more (the record it
+ * writes is in what it hands over, or it is not acknowledged).
  *
  * All calls block and may run on any thread.
  */
@@ -80,9 +84,20 @@ int ls_irepl_push_log(ls_irepl *ir, uint64_t node, const char *topology,
 
 /* New owner side: merge into this node's store the records every live
  * node (but this one) holds of (topology, partition), each asked within
- * timeout_ms, then sync.  Returns how many nodes answered; the records
- * merged go to *merged (may be NULL). */
+ * timeout_ms naming the incarnation inc that takes the partition over, then
+ * sync.  Returns how many nodes answered; the records merged go to *merged
+ * (may be NULL). */
 int ls_irepl_pull(ls_irepl *ir, const char *topology, const char *partition,
-    int timeout_ms, size_t *merged);
+    uint64_t inc, int timeout_ms, size_t *merged);
+
+/* Incarnation inc of (topology, partition) exists (a new owner gathers):
+ * noted before the records are handed over.  0, LS_ENOMEM, LS_EINVAL. */
+int ls_irepl_note(ls_irepl *ir, const char *topology, const char *partition,
+    uint64_t inc);
+
+/* 1 when an incarnation above inc of (topology, partition) is noted here:
+ * an owner of incarnation inc must not acknowledge a record. */
+int ls_irepl_superseded(ls_irepl *ir, const char *topology,
+    const char *partition, uint64_t inc);
 
 #endif /* LS_CLUSTER_INGEST_REPL_H */
