@@ -220,7 +220,8 @@ ls_cmd_anomaly(int argc, char **argv)
 }
 
 /* Load the series of file k of the labels: run the detector over the data,
- * or read a results file whose rows must be the data's. */
+ * or read a results file whose rows must be the data's.  On failure *s
+ * holds nothing (the caller frees only what loaded). */
 static int
 nab_load(const char *data, const char *results, const char *rel,
     const ls_anomaly_cfg *cfg, ls_series *s, size_t *alerts)
@@ -236,18 +237,21 @@ nab_load(const char *data, const char *results, const char *rel,
 		if (ls_series_detect(s, cfg, alerts, err, sizeof(err)) == 0)
 			return 0;
 		fprintf(stderr, "logstream nab: %s\n", err);
+		ls_series_free(s);
 		return -1;
 	}
 	ls_series r;
 	snprintf(path, sizeof(path), "%s/%s", results, rel);
 	if (ls_series_read(path, 1, &r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "logstream nab: %s\n", err);
+		ls_series_free(s);
 		return -1;
 	}
 	if (r.n != s->n || memcmp(r.ts, s->ts, s->n * sizeof(int64_t)) != 0) {
 		fprintf(stderr, "logstream nab: %s: rows differ from the data "
 		                "file's\n", path);
 		ls_series_free(&r);
+		ls_series_free(s);
 		return -1;
 	}
 	s->score = r.score;
