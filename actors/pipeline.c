@@ -464,40 +464,38 @@ ls_stage_emit_to(ls_ctx *ctx, const ls_stage_cfg *cfg, ls_outq *q,
 {
 	if (b->n == 0 || o >= cfg->nouts)
 		return;
-	{
-		ls_stage_out *out = &cfg->outs[o];
-		if (out->nparts == 1 || out->node->nkey == 0) {
-			uint32_t p = out->rr++ % out->nparts;
-			ls_batch_ref(b);
-			send_batch(ctx, cfg, q, out->first + p, b);
+	ls_stage_out *out = &cfg->outs[o];
+	if (out->nparts == 1 || out->node->nkey == 0) {
+		uint32_t p = out->rr++ % out->nparts;
+		ls_batch_ref(b);
+		send_batch(ctx, cfg, q, out->first + p, b);
+		return;
+	}
+	/* keyed: one view per partition that gets events */
+	ls_batch *parts[256];
+	ls_batch **pv = parts;
+	if (out->nparts > 256) {
+		pv = calloc(out->nparts, sizeof(*pv));
+		if (pv == NULL) {
+			ls_log(LS_LOG_ERROR, "pipeline",
+			    "out of memory routing a batch");
 			return;
 		}
-		/* keyed: one view per partition that gets events */
-		ls_batch *parts[256];
-		ls_batch **pv = parts;
-		if (out->nparts > 256) {
-			pv = calloc(out->nparts, sizeof(*pv));
-			if (pv == NULL) {
-				ls_log(LS_LOG_ERROR, "pipeline",
-				    "out of memory routing a batch");
-				return;
-			}
-		} else {
-			memset(parts, 0, out->nparts * sizeof(*pv));
-		}
-		for (uint32_t i = 0; i < b->n; i++) {
-			uint32_t p = ls_plan_route(out->node, b->items[i]);
-			if (pv[p] == NULL &&
-			    (pv[p] = ls_batch_new(b->n, 0, b)) == NULL)
-				continue;
-			ls_batch_push(pv[p], b->items[i]);
-		}
-		for (uint32_t p = 0; p < out->nparts; p++)
-			if (pv[p] != NULL)
-				send_batch(ctx, cfg, q, out->first + p, pv[p]);
-		if (pv != parts)
-			free(pv);
+	} else {
+		memset(parts, 0, out->nparts * sizeof(*pv));
 	}
+	for (uint32_t i = 0; i < b->n; i++) {
+		uint32_t p = ls_plan_route(out->node, b->items[i]);
+		if (pv[p] == NULL &&
+		    (pv[p] = ls_batch_new(b->n, 0, b)) == NULL)
+			continue;
+		ls_batch_push(pv[p], b->items[i]);
+	}
+	for (uint32_t p = 0; p < out->nparts; p++)
+		if (pv[p] != NULL)
+			send_batch(ctx, cfg, q, out->first + p, pv[p]);
+	if (pv != parts)
+		free(pv);
 }
 
 void

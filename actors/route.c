@@ -21,7 +21,8 @@ skip_ws(cur *c)
 }
 
 /* The next word (a run of non-blank bytes) into out; its length, 0 at the
- * end.  cap includes the NUL; a longer word gives cap (too long). */
+ * end.  cap includes the NUL; a longer word gives cap (too long) and an
+ * empty out. */
 static size_t
 word(cur *c, char *out, size_t cap)
 {
@@ -31,6 +32,7 @@ word(cur *c, char *out, size_t cap)
 		n++;
 	if (n >= cap) {
 		c->p += n;
+		out[0] = '\0';
 		return cap;
 	}
 	memcpy(out, c->p, n);
@@ -139,7 +141,7 @@ cond(cur *c, ls_route_cond *cd, char *why, size_t wl)
 		    "'and'");
 		return 1;
 	}
-	if (n == sizeof(f) || !name_ok(f, 1)) {
+	if (n > LS_ROUTE_MAX_NAME || !name_ok(f, 1)) {
 		snprintf(why, wl, "'%.64s' is not a field name", f);
 		return 1;
 	}

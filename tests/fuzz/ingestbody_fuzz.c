@@ -8,7 +8,9 @@
  * gives n events separated by n - 1 newlines, none empty, within the
  * output bound; a JSON event is an object without white space outside its
  * strings, and parsing the output again as JSON gives the same events (the
- * compaction is idempotent); a refused body always says why.
+ * compaction is idempotent); a text body gives exactly its lines, each
+ * without a CR at its end, those of only blanks left out; a refused body
+ * always says why.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +21,34 @@
 #include "runtime/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The events of a text body, as a reference: every line without a CR at
+ * its end, those of only spaces and tabs left out, joined by '\n'. */
+static void
+check_text(const char *body, size_t len, const char *o, size_t ol)
+{
+	size_t at = 0, start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && body[i] != '\n')
+			continue;
+		size_t end = i, k = start;
+		if (end > start && body[end - 1] == '\r')
+			end--;
+		while (k < end && (body[k] == ' ' || body[k] == '\t'))
+			k++;
+		if (k < end) {
+			if (at > 0) {
+				FUZZ_ASSERT(at < ol && o[at] == '\n');
+				at++;
+			}
+			FUZZ_ASSERT(end - start <= ol - at &&
+			    memcmp(o + at, body + start, end - start) == 0);
+			at += end - start;
+		}
+		start = i + 1;
+	}
+	FUZZ_ASSERT(at == ol);
+}
 
 static void
 check_events(int form, const char *o, size_t ol, uint32_t n)
@@ -82,6 +112,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (form == LS_INGESTBODY_AUTO && lead < len &&
 	        (body[lead] == '{' || body[lead] == '['));
 	check_events(json ? LS_INGESTBODY_JSON : LS_INGESTBODY_TEXT, o, ol, n);
+	if (!json)
+		check_text(body, len, o, ol);
 	if (json) {
 		char *o2 = NULL;
 		size_t ol2 = 0;

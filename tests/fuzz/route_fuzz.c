@@ -4,7 +4,9 @@
  * name as its target and 1..LS_ROUTE_MAX_CONDS conditions whose values fit
  * their buffers; it is matched against events made of the input's bytes
  * (level, service, message and an attribute named like each condition's
- * field), and the same text parses again to the same rule.
+ * field), and the same text parses again to the same rule.  Matching: a
+ * rule holds exactly when each of its conditions alone holds, and a
+ * condition with = holds exactly when the same one with != does not.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,8 +53,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < r.ncond && i < 4; i++)
 		(void)ls_event_add_attr(&ev, ls_str_c(r.cond[i].name),
 		    ls_str_make(r.cond[i].value, r.cond[i].vlen));
-	volatile int m = ls_route_match(&r, &ev);
-	(void)m;
+	int all = 1;
+	for (unsigned i = 0; i < r.ncond; i++) {
+		ls_route_rule one = r;
+		one.cond[0] = r.cond[i];
+		one.ncond = 1;
+		int holds = ls_route_match(&one, &ev);
+		all &= holds;
+		if (r.cond[i].op == LS_RO_EQ || r.cond[i].op == LS_RO_NE) {
+			one.cond[0].op = r.cond[i].op == LS_RO_EQ ? LS_RO_NE
+			                                          : LS_RO_EQ;
+			FUZZ_ASSERT(ls_route_match(&one, &ev) == !holds);
+		}
+	}
+	FUZZ_ASSERT(ls_route_match(&r, &ev) == all);
 	free(text);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "actors/route.h"
@@ -79,6 +80,18 @@ test_parse(void **state)
 	refused("a when level = error or level = warn", "join conditions");
 	refused("a when x = 1 and x = 2 and x = 3 and x = 4 and x = 5 and "
 	        "x = 6 and x = 7 and x = 8 and x = 9", "more than 8");
+	/* an over-long word where 'when' or 'and' stand is refused, whatever
+	 * the word before it in the buffer was (it once read stale bytes) */
+	char w[200];
+	(void)rule("a when level = error and level = error");
+	snprintf(w, sizeof(w), "a when%0100d level = error", 0);
+	refused(w, "comes 'when'");
+	(void)rule("a when level = error and level = error");
+	snprintf(w, sizeof(w), "a when level = error and%0100d level = warn",
+	    0);
+	refused(w, "join conditions");
+	snprintf(w, sizeof(w), "a when %065d = 1", 0);
+	refused(w, "not a field name");
 	char big[400];
 	memset(big, 'v', sizeof(big));
 	memcpy(big, "a when x = ", 11);
